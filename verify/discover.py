@@ -1,0 +1,44 @@
+"""Which spec files a list of command-line paths names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["DEFAULT_SPEC_DIR", "SPEC_SUFFIXES", "MissingPath", "discover"]
+
+DEFAULT_SPEC_DIR = Path("specs")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+class MissingPath(Exception):
+    """A path named on the command line does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no such file or directory: {path}")
+        self.path = path
+
+
+def discover(paths: Sequence[Path] = ()) -> list[Path]:
+    """The spec files named by ``paths`` (default: ``specs/``), in a stable order.
+
+    A file is taken as it is, whatever its suffix. A folder contributes the ``*.yaml`` and
+    ``*.yml`` files directly inside it, sorted by name; its subfolders are not searched, so
+    ``specs/examples/`` stays out of the default run unless named. A file named twice is
+    checked once. Raises :class:`MissingPath` for a path that does not exist.
+    """
+    found: list[Path] = []
+    for path in paths or (DEFAULT_SPEC_DIR,):
+        if path.is_dir():
+            found.extend(_specs_in(path))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise MissingPath(path)
+    return list(dict.fromkeys(found))
+
+
+def _specs_in(folder: Path) -> Iterable[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file()
+    )

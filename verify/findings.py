@@ -1,0 +1,83 @@
+"""Findings: problems as values, each with a rule id, a severity and a location."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from verify.model import Location, Transition
+
+__all__ = ["Finding", "Severity", "TransitionRef", "has_errors", "sort_findings"]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TransitionRef:
+    """A transition as reports name it: ``{"from": ..., "to": ..., "trigger": ...}``."""
+
+    source: str
+    target: str
+    trigger: str
+
+    @classmethod
+    def of(cls, transition: Transition) -> TransitionRef:
+        return cls(transition.source, transition.target, transition.trigger)
+
+    def as_json(self) -> dict[str, str]:
+        return {"from": self.source, "to": self.target, "trigger": self.trigger}
+
+    def __str__(self) -> str:
+        return f"{self.source} --{self.trigger}--> {self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in one spec.
+
+    ``states`` names the states the finding is about (for a rule about transitions, their
+    source states), ``transitions`` the transitions and ``reasons`` the reason codes.
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    location: Location
+    states: tuple[str, ...] = ()
+    transitions: tuple[TransitionRef, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location
+        return (loc.file, loc.line, loc.column, self.rule, self.message)
+
+    def format(self) -> str:
+        """``file:line:col: severity[rule] message``."""
+        return f"{self.location}: {self.severity}[{self.rule}] {self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "severity": str(self.severity),
+            "message": self.message,
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+            "states": list(self.states),
+            "transitions": [t.as_json() for t in self.transitions],
+            "reasons": list(self.reasons),
+        }
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Findings in file, line, column, rule order, duplicates removed."""
+    return tuple(sorted(set(findings), key=lambda f: f.sort_key))
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
