@@ -1,0 +1,345 @@
+"""The Graphviz view of a diagram: DOT text from ``diagram.dot.jinja``, and images from it.
+
+Every label, colour and escaped string is computed here; the template only loops and
+prints. Labels are Graphviz HTML-like labels (``label=<...>``), so state names and
+triggers are XML-escaped; tooltips are quoted strings, escaped for DOT. Images are
+rendered by the real ``dot`` executable through the ``graphviz`` package; when ``dot``
+cannot be run, :class:`DotMissing` says which package to install.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import graphviz
+
+from generator.diagram_model import (
+    KIND_STYLES,
+    Diagram,
+    Edge,
+    EdgeKind,
+    FindingGroup,
+    Mark,
+    Node,
+    kind_style,
+    worst_severity,
+)
+from generator.env import environment
+from verify.findings import Severity
+from verify.model import Kind
+
+__all__ = ["IMAGE_FORMATS", "DotMissing", "dot_view", "render_dot", "render_image"]
+
+IMAGE_FORMATS = ("svg", "png")
+
+FONT = "DejaVu Sans"
+MARK_COLOURS = {Severity.ERROR: "#dc2626", Severity.WARNING: "#ea580c"}
+MARK_SIGN = "\u26a0"  # warning sign
+HUMAN_SIGN = "\u263a"  # smiling face: a person acts
+REASON_SIGN = "\u21d2"  # rightwards double arrow: the failure's reason code
+
+_SHAPES: dict[Kind | None, str] = {Kind.APPROVAL: "hexagon", Kind.FAILED: "octagon"}
+_PENWIDTHS: dict[Kind | None, str] = {Kind.APPROVAL: "2.5", Kind.FAILED: "2"}
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStyle:
+    """How one kind of edge is drawn, and how the legend shows it."""
+
+    colour: str
+    style: str
+    penwidth: str
+    sample: str
+    meaning: str
+
+
+EDGE_STYLES: dict[EdgeKind, EdgeStyle] = {
+    EdgeKind.TRIGGER: EdgeStyle("#374151", "solid", "1.2", "\u2500\u2500\u25b6", "trigger"),
+    EdgeKind.HUMAN: EdgeStyle(
+        "#1d4ed8", "bold", "2.2", f"{HUMAN_SIGN} \u2501\u2501\u25b6", "human decision"
+    ),
+    EdgeKind.TIMED: EdgeStyle(
+        "#7c3aed", "dashed", "1.5", "\u254c\u254c\u25b6 after 72h", "timed: fires after a delay"
+    ),
+    EdgeKind.AUTOMATIC: EdgeStyle(
+        "#6b7280", "dotted", "1.5", "\u2504\u2504\u25b6 always", "automatic, on entry"
+    ),
+}
+
+
+class DotMissing(RuntimeError):
+    """The Graphviz ``dot`` executable cannot be run."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the Graphviz 'dot' executable was not found; install it "
+            "(Debian/Ubuntu: apt-get install graphviz) or use --format dot or mermaid"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DotNode:
+    id: str
+    label: str
+    tooltip: str
+    shape: str
+    style: str
+    fill: str
+    stroke: str
+    penwidth: str
+    peripheries: int
+
+
+@dataclass(frozen=True, slots=True)
+class DotEdge:
+    source: str
+    target: str
+    label: str
+    tooltip: str
+    style: str
+    colour: str
+    penwidth: str
+
+
+@dataclass(frozen=True, slots=True)
+class DotCluster:
+    id: str
+    label: str
+    nodes: tuple[DotNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LegendRow:
+    """A legend line: a sample (HTML) on a background colour, and what it means."""
+
+    sample: str
+    background: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    colour: str
+    rule: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DotView:
+    """What ``diagram.dot.jinja`` prints."""
+
+    header: str
+    name: str
+    title: str
+    font: str
+    clusters: tuple[DotCluster, ...]
+    nodes: tuple[DotNode, ...]
+    edges: tuple[DotEdge, ...]
+    initial: str
+    state_legend: tuple[LegendRow, ...]
+    edge_legend: tuple[LegendRow, ...]
+    findings: tuple[FindingRow, ...]
+
+
+def html(text: str) -> str:
+    """``text`` for a Graphviz HTML-like label: XML-escaped, on one line.
+
+    Graphviz still expands backslash escapes in HTML-like labels (``\\N`` is the node
+    id), so backslashes are doubled.
+    """
+    text = " ".join(text.split())
+    return (
+        text.replace("\\", "\\\\")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
+def quoted(text: str) -> str:
+    """``text`` for a quoted DOT attribute such as ``tooltip`` (no quotes around it).
+
+    Graphviz expands backslash escapes in tooltips twice (``\\N`` is the node name), and
+    keeps anything that looks like an XML entity, so backslashes are doubled twice and
+    ``&`` is written as a character reference.
+    """
+    return (
+        text.replace("\\", "\\\\\\\\")
+        .replace('"', '\\"')
+        .replace("&", "&#38;")
+        .replace("\r\n", "\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _font(text: str, colour: str | None = None, size: int | None = None) -> str:
+    attrs = (f' COLOR="{colour}"' if colour else "") + (f' POINT-SIZE="{size}"' if size else "")
+    return f"<FONT{attrs}>{text}</FONT>"
+
+
+def _mark_lines(marks: tuple[Mark, ...]) -> list[str]:
+    return [
+        _font(f"{MARK_SIGN} {html(m.rule)}", MARK_COLOURS[m.severity], 10)
+        for m in dict.fromkeys(Mark(m.rule, m.severity, "") for m in marks)
+    ]
+
+
+def _worst(marks: tuple[Mark, ...]) -> str:
+    return MARK_COLOURS[worst_severity(marks)]
+
+
+def _tooltip(head: str, description: str | None, marks: tuple[Mark, ...]) -> str:
+    lines = [head]
+    if description:
+        lines.append(description)
+    lines.extend(f"{m.severity}[{m.rule}] {m.message}" for m in marks)
+    return quoted("\n".join(lines))
+
+
+def _node(node: Node) -> DotNode:
+    style = kind_style(node.kind)
+    lines = [f"<B>{html(node.name)}</B>"]
+    if node.details:
+        lines.append(_font(html(node.details), style.stroke, 10))
+    lines.extend(_mark_lines(node.marks))
+    shape = _SHAPES.get(node.kind, "box")
+    styles = ["rounded"] if shape == "box" else []
+    styles.append("filled")
+    if node.unreachable:
+        styles.append("dashed")
+    marked = bool(node.marks)
+    return DotNode(
+        id=node.id,
+        label="<BR/>".join(lines),
+        tooltip=_tooltip(node.name, node.description, node.marks),
+        shape=shape,
+        style=",".join(styles),
+        fill=style.fill,
+        stroke=_worst(node.marks) if marked else style.stroke,
+        penwidth="4" if marked else _PENWIDTHS.get(node.kind, "1.2"),
+        peripheries=2 if node.final else 1,
+    )
+
+
+def _edge(edge: Edge, names: dict[str, str]) -> DotEdge:
+    look = EDGE_STYLES[edge.kind]
+    trigger = html(edge.trigger)
+    if edge.kind is EdgeKind.HUMAN:
+        trigger = f"{HUMAN_SIGN} {trigger}"
+    lines = [_font(trigger, look.colour)]
+    if edge.after is not None:
+        lines.append(_font(f"after {html(edge.after)}", EDGE_STYLES[EdgeKind.TIMED].colour, 10))
+    if edge.reason is not None:
+        failed = kind_style(Kind.FAILED).stroke
+        lines.append(_font(f"{REASON_SIGN} {html(edge.reason)}", failed, 10))
+    lines.extend(_mark_lines(edge.labelled_marks))
+    marked = bool(edge.marks)
+    head = f"{names[edge.source]} \u2192 {names[edge.target]} on {edge.trigger}"
+    return DotEdge(
+        source=edge.source,
+        target=edge.target,
+        label="<BR/>".join(lines),
+        tooltip=_tooltip(head, edge.description, edge.marks),
+        style=look.style,
+        colour=_worst(edge.marks) if marked else look.colour,
+        penwidth="3.5" if marked else look.penwidth,
+    )
+
+
+def _state_legend() -> tuple[LegendRow, ...]:
+    rows = [
+        LegendRow(
+            _font(html(style.name), style.stroke)
+            + (f" ({_SHAPES[kind]})" if kind in _SHAPES else ""),
+            style.fill,
+            style.meaning,
+        )
+        for kind, style in KIND_STYLES.items()
+    ]
+    rows.append(LegendRow("double border", "#ffffff", "final state"))
+    rows.append(LegendRow("\u25cf\u2500\u25b6", "#ffffff", "initial state"))
+    rows.append(LegendRow("dashed border", "#ffffff", "unreachable state"))
+    return tuple(rows)
+
+
+def _edge_legend() -> tuple[LegendRow, ...]:
+    rows = [
+        LegendRow(_font(html(look.sample), look.colour), "#ffffff", look.meaning)
+        for look in EDGE_STYLES.values()
+    ]
+    failed = kind_style(Kind.FAILED).stroke
+    rows.append(LegendRow(_font(f"{REASON_SIGN} REASON", failed), "#ffffff", "reason code"))
+    rows.extend(
+        LegendRow(_font(f"{MARK_SIGN} rule-id", colour), "#ffffff", f"{severity} found by check")
+        for severity, colour in MARK_COLOURS.items()
+    )
+    thick = "\u2501\u2501\u25b6"
+    error = MARK_COLOURS[Severity.ERROR]
+    rows.append(LegendRow(_font(thick, error), "#ffffff", "transition a finding names"))
+    return tuple(rows)
+
+
+def _finding_row(group: FindingGroup) -> FindingRow:
+    count = f" \u00d7{group.count}" if group.count > 1 else ""
+    subjects = [
+        html(", ".join(group.subjects[i : i + 4])) for i in range(0, len(group.subjects), 4)
+    ]
+    return FindingRow(
+        MARK_COLOURS[group.severity],
+        html(f"{group.severity}[{group.rule}]{count}"),
+        "<BR/>    ".join(subjects),
+    )
+
+
+def dot_view(diagram: Diagram) -> DotView:
+    """The finished view model of ``diagram`` for ``diagram.dot.jinja``."""
+    names = {n.id: n.name for n in diagram.nodes}
+    dot_nodes = {n.id: _node(n) for n in diagram.nodes}
+    source = diagram.source
+    return DotView(
+        header=diagram.header,
+        name=quoted(diagram.machine),
+        title=f"<B>{html(diagram.machine)}</B>  " + _font(html(source), "#4b5563", 11),
+        font=FONT,
+        clusters=tuple(
+            DotCluster(
+                stage.id,
+                _font(f"stage <B>{html(stage.name)}</B>", "#4b5563"),
+                tuple(dot_nodes[n.id] for n in stage.nodes),
+            )
+            for stage in diagram.stages
+        ),
+        nodes=tuple(dot_nodes[n.id] for n in diagram.loose),
+        edges=tuple(_edge(e, names) for e in diagram.edges),
+        initial=diagram.initial,
+        state_legend=_state_legend(),
+        edge_legend=_edge_legend(),
+        findings=tuple(_finding_row(g) for g in diagram.finding_groups),
+    )
+
+
+def render_dot(diagram: Diagram) -> str:
+    """The DOT text of ``diagram``."""
+    return environment().get_template("diagram.dot.jinja").render(view=dot_view(diagram))
+
+
+_VERSION_COMMENT = re.compile(rb"<!-- Generated by graphviz version [^>]*-->\n")
+
+
+def render_image(dot_text: str, fmt: str) -> bytes:
+    """``dot_text`` rendered by Graphviz as ``svg`` or ``png`` bytes.
+
+    The SVG's Graphviz version comment is dropped so that the output depends on the
+    drawing alone. Raises :class:`DotMissing` when ``dot`` cannot be run.
+    """
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"unknown image format {fmt!r}; expected one of {IMAGE_FORMATS}")
+    try:
+        data: bytes = graphviz.Source(dot_text).pipe(format=fmt)
+    except graphviz.ExecutableNotFound as error:
+        raise DotMissing() from error
+    if fmt == "svg":
+        data = _VERSION_COMMENT.sub(b"", data)
+    return data

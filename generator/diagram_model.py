@@ -1,0 +1,297 @@
+"""The diagram model: a spec and its findings as nodes, edges and stages, format-neutral.
+
+One model feeds every diagram renderer (DOT for Graphviz, Mermaid), so both draw the same
+content: each state once, with its kind, stage and finding marks, and each expanded
+transition once, with its kind of edge and its marks. Node ids are safe internal ids
+(``s0``, ``s1``, ...) in declaration order; state names appear only in labels. The
+palette of colours per state kind lives here too, so that every renderer and its legend
+use the same ones.
+
+Findings are placed where they point: a finding that names transitions marks those
+edges; a finding that names only states marks those nodes (``unreachable-state``,
+``dead-end``, ``trap``, the approval rules, ...). Every finding also stays in
+:attr:`Diagram.findings`, so renderers can list them all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from generator import __version__
+from verify.findings import Finding, Severity, TransitionRef, sort_findings
+from verify.model import Kind, Spec, State, Transition
+
+__all__ = [
+    "KIND_STYLES",
+    "UNLABELLED_EDGE_RULES",
+    "Diagram",
+    "Edge",
+    "EdgeKind",
+    "FindingGroup",
+    "KindStyle",
+    "Mark",
+    "Node",
+    "Stage",
+    "build_diagram",
+    "kind_style",
+    "worst_severity",
+]
+
+
+UNLABELLED_EDGE_RULES = frozenset({"uncoverable-transition"})
+"""Rules marked on their edges by colour alone. An uncoverable transition leaves an
+unreachable state, which carries its own mark; a label on every such edge would only
+repeat it."""
+
+
+class EdgeKind(StrEnum):
+    """How a transition fires, which decides how its edge is drawn."""
+
+    TRIGGER = "trigger"
+    HUMAN = "human"
+    TIMED = "timed"
+    AUTOMATIC = "automatic"
+
+
+@dataclass(frozen=True, slots=True)
+class KindStyle:
+    """The colours of one kind of state, and what the legend says about it.
+
+    ``name`` is the kind as written in specs (``plain`` for a state without one); it is
+    also the Mermaid class name.
+    """
+
+    name: str
+    fill: str
+    stroke: str
+    meaning: str
+
+
+KIND_STYLES: dict[Kind | None, KindStyle] = {
+    Kind.IDLE: KindStyle("idle", "#e5e7eb", "#4b5563", "waiting for input"),
+    Kind.RUNNING: KindStyle("running", "#dbeafe", "#1d4ed8", "agents working"),
+    Kind.APPROVAL: KindStyle("approval", "#fde68a", "#b45309", "human review gate"),
+    Kind.FAILED: KindStyle("failed", "#fecaca", "#b91c1c", "stopped with a reason code"),
+    Kind.COMPLETE: KindStyle("complete", "#bbf7d0", "#15803d", "finished"),
+    None: KindStyle("plain", "#ffffff", "#374151", "no kind given"),
+}
+"""Per state kind (``None``: no kind written), in legend order."""
+
+
+def kind_style(kind: Kind | None) -> KindStyle:
+    return KIND_STYLES[kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A finding drawn on a node or an edge."""
+
+    rule: str
+    severity: Severity
+    message: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> Mark:
+        return cls(finding.rule, finding.severity, finding.message)
+
+
+def worst_severity(marks: Iterable[Mark]) -> Severity:
+    """``ERROR`` if any mark is an error, else ``WARNING``."""
+    errors = any(m.severity is Severity.ERROR for m in marks)
+    return Severity.ERROR if errors else Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One state."""
+
+    id: str
+    name: str
+    kind: Kind | None
+    final: bool
+    initial: bool
+    stage: str | None
+    description: str | None
+    reviewers: tuple[str, ...]
+    marks: tuple[Mark, ...]
+
+    @property
+    def details(self) -> str:
+        """The small line under the name: kind, ``final`` and reviewers, if any."""
+        details = [self.kind.value] if self.kind else []
+        if self.final:
+            details.append("final")
+        if self.reviewers:
+            details.append(", ".join(self.reviewers))
+        return " \u00b7 ".join(details)
+
+    @property
+    def unreachable(self) -> bool:
+        return any(m.rule == "unreachable-state" for m in self.marks)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One expanded transition, between two node ids."""
+
+    id: str
+    source: str
+    target: str
+    trigger: str
+    kind: EdgeKind
+    after: str | None
+    reason: str | None
+    description: str | None
+    marks: tuple[Mark, ...]
+
+    @property
+    def labelled_marks(self) -> tuple[Mark, ...]:
+        """The marks to name in the edge's label (see :data:`UNLABELLED_EDGE_RULES`)."""
+        return tuple(m for m in self.marks if m.rule not in UNLABELLED_EDGE_RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingGroup:
+    """The findings of one rule, summed up: how many, and the states (or reasons) named."""
+
+    rule: str
+    severity: Severity
+    count: int
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """The states that share a ``stage``, in declaration order."""
+
+    id: str
+    name: str
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    """Everything a diagram shows. ``loose`` holds the nodes outside any stage."""
+
+    machine: str
+    source: str
+    sha256: str
+    description: str | None
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    stages: tuple[Stage, ...]
+    loose: tuple[Node, ...]
+    initial: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def header(self) -> str:
+        """One line for the top of every diagram file: it is generated, from what."""
+        source = " ".join(self.source.split())
+        sha = f", sha256 {self.sha256[:12]}" if self.sha256 else ""
+        return f"Generated by statewright {__version__} from {source}{sha}. Do not edit."
+
+    @property
+    def finding_groups(self) -> tuple[FindingGroup, ...]:
+        """One group per rule, errors first, then by rule id."""
+        groups: dict[tuple[bool, str], list[Finding]] = defaultdict(list)
+        for finding in self.findings:
+            groups[(finding.severity is not Severity.ERROR, finding.rule)].append(finding)
+        return tuple(
+            FindingGroup(
+                rule,
+                members[0].severity,
+                len(members),
+                tuple(dict.fromkeys(n for f in members for n in f.states or f.reasons)),
+            )
+            for (_, rule), members in sorted(groups.items())
+        )
+
+
+def edge_kind(transition: Transition) -> EdgeKind:
+    """Human first (a person acts), then timed, then automatic, else an ordinary trigger."""
+    if transition.human:
+        return EdgeKind.HUMAN
+    if transition.timed:
+        return EdgeKind.TIMED
+    if transition.automatic:
+        return EdgeKind.AUTOMATIC
+    return EdgeKind.TRIGGER
+
+
+def build_diagram(spec: Spec, findings: Iterable[Finding]) -> Diagram:
+    """The diagram of ``spec`` with ``findings`` placed on its nodes and edges."""
+    ordered = sort_findings(findings)
+    state_marks: dict[str, list[Mark]] = defaultdict(list)
+    edge_marks: dict[TransitionRef, list[Mark]] = defaultdict(list)
+    for finding in ordered:
+        if finding.transitions:
+            for ref in dict.fromkeys(finding.transitions):
+                edge_marks[ref].append(Mark.of(finding))
+        else:
+            for name in dict.fromkeys(finding.states):
+                state_marks[name].append(Mark.of(finding))
+
+    ids = {state.name: f"s{i}" for i, state in enumerate(spec.states)}
+    nodes = tuple(_node(state, ids[state.name], spec, state_marks) for state in spec.states)
+    edges = tuple(
+        _edge(t, f"e{i}", ids, edge_marks)
+        for i, t in enumerate(spec.transitions)
+        if t.source in ids and t.target in ids
+    )
+    by_stage: dict[str, list[Node]] = defaultdict(list)
+    for node in nodes:
+        if node.stage is not None:
+            by_stage[node.stage].append(node)
+    stages = tuple(
+        Stage(f"cluster_{i}", name, tuple(members))
+        for i, (name, members) in enumerate(by_stage.items())
+    )
+    return Diagram(
+        machine=spec.machine,
+        source=spec.file,
+        sha256=spec.sha256,
+        description=spec.description,
+        nodes=nodes,
+        edges=edges,
+        stages=stages,
+        loose=tuple(n for n in nodes if n.stage is None),
+        initial=ids.get(spec.initial, ""),
+        findings=ordered,
+    )
+
+
+def _node(state: State, node_id: str, spec: Spec, marks: dict[str, list[Mark]]) -> Node:
+    return Node(
+        id=node_id,
+        name=state.name,
+        kind=state.kind,
+        final=state.final,
+        initial=state.name == spec.initial,
+        stage=state.stage,
+        description=state.description,
+        reviewers=state.reviewers,
+        marks=tuple(marks.get(state.name, ())),
+    )
+
+
+def _edge(
+    transition: Transition,
+    edge_id: str,
+    ids: dict[str, str],
+    marks: dict[TransitionRef, list[Mark]],
+) -> Edge:
+    return Edge(
+        id=edge_id,
+        source=ids[transition.source],
+        target=ids[transition.target],
+        trigger=transition.trigger,
+        kind=edge_kind(transition),
+        after=transition.after.text if transition.after else None,
+        reason=transition.reason,
+        description=transition.description,
+        marks=tuple(marks.get(TransitionRef.of(transition), ())),
+    )
