@@ -39,6 +39,4 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
 
 
 def _specs_in(folder: Path) -> Iterable[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file()
-    )
+    return sorted(p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())

@@ -1,0 +1,132 @@
+"""The `statewright` command: exit codes, formats and paths, run for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SKETCH = "specs/examples/discovery_pipeline_sketch.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def run(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_shipped_specs_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run("check", capsys=capsys)
+    assert status == 0, out
+    assert "specs/orchestrator.yaml: orchestrator: ok" in out
+    assert "specs/discovery_pipeline.yaml: discovery_pipeline: ok" in out
+    assert SKETCH not in out  # subfolders stay out of the default run
+    assert out.rstrip().endswith("Checked 2 specs: 0 failed, 0 errors, 0 warnings.")
+
+
+def test_shipped_specs_pass_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("check", "--strict", capsys=capsys)[0] == 0
+
+
+def test_sketch_fails_with_located_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run("check", SKETCH, capsys=capsys)
+    assert status == 1
+    lines = [line for line in out.splitlines() if "[" in line]
+    assert lines, out
+    for line in lines:
+        file, line_no, column, rest = line.split(":", 3)
+        assert file == SKETCH
+        assert int(line_no) >= 1 and int(column) >= 1
+        assert rest.startswith((" error[", " warning["))
+
+
+def test_missing_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run("check", "specs/nope.yaml", capsys=capsys)
+    assert status == 2
+    assert out == ""
+    assert err == "statewright: error: no such file or directory: specs/nope.yaml\n"
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "--format", "xml"])
+    assert exit_info.value.code == 2
+
+
+def test_json_follows_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        "check", "specs/orchestrator.yaml", SKETCH, "--format", "json", capsys=capsys
+    )
+    assert status == 1
+    document = json.loads(out)
+    assert document["tool"] == "statewright"
+    assert document["version"] == "0.1.0"
+    good, sketch = document["specs"]
+    assert good["file"] == "specs/orchestrator.yaml"
+    assert good["machine"] == "orchestrator"
+    assert good["ok"] is True
+    assert good["stats"] == {"states": 5, "transitions": 11, "reachable": 5}
+    assert good["findings"] == []
+    assert good["coverage"]["covered"] == good["coverage"]["total"] == 11
+    assert all(isinstance(t, str) for path in good["coverage"]["paths"] for t in path)
+    assert sketch["ok"] is False
+    finding = sketch["findings"][0]
+    assert set(finding) == {
+        "rule",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "states",
+        "transitions",
+        "reasons",
+    }
+    for finding in sketch["findings"]:
+        for transition in finding["transitions"]:
+            assert set(transition) == {"from", "to", "trigger"}
+
+
+def test_load_failure_is_a_finding_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("statewright: 1\nmachine: [unclosed\n")
+    status, out, err = run("check", str(bad), capsys=capsys)
+    assert status == 1
+    assert f"{bad}:" in out and "error[yaml-syntax]" in out
+    assert "Traceback" not in out + err
+
+
+def test_paths_prints_covering_sequences(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run("paths", "specs/orchestrator.yaml", capsys=capsys)
+    assert status == 0
+    assert out.splitlines()[0].startswith("1: task_received")
+    assert "# 11/11 transitions covered" in out
+
+
+def test_console_script_runs() -> None:
+    script = Path(sys.executable).with_name("statewright")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [str(script), "check", SKETCH, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["specs"][0]["ok"] is False

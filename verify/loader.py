@@ -1,0 +1,522 @@
+"""Load a spec: YAML text -> frozen :class:`~verify.model.Spec` plus load findings.
+
+:mod:`verify.yamlread` composes the YAML safely into positioned nodes; this module
+checks them against the format (DESIGN.md, "Spec format, version 1") and builds the
+model. It keeps going after a problem wherever it can, so one run reports every load
+finding; the spec is returned only when there is none. ``from`` lists and globs are
+expanded here into one :class:`~verify.model.Transition` per source state.
+
+>>> result = load_text('''
+... statewright: 1
+... machine: door
+... initial: CLOSED
+... states: {CLOSED: {kind: idle}, OPEN: {final: true}}
+... transitions: [{from: CLOSED, to: OPEN, trigger: push}]
+... ''')
+>>> result.findings, result.spec.transitions[0].key
+((), ('CLOSED', 'OPEN', 'push'))
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gc
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from verify.findings import Finding, Severity, sort_findings
+from verify.model import (
+    AUTOMATIC_TRIGGER,
+    FORMAT_VERSION,
+    Duration,
+    Kind,
+    Location,
+    Reason,
+    Spec,
+    State,
+    Transition,
+)
+from verify.rules.load import (
+    BAD_DURATION,
+    INVALID_NAME,
+    SCHEMA,
+    UNKNOWN_REASON,
+    UNKNOWN_STATE,
+    YAML_SYNTAX,
+    check_label,
+    check_snake_name,
+    check_upper_name,
+    clip,
+    parse_duration,
+    suggest,
+)
+from verify.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
+
+__all__ = ["LoadResult", "load_file", "load_text"]
+
+SPEC_KEYS = ("statewright", "machine", "description", "initial", "states", "transitions", "reasons")
+STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
+TRANSITION_KEYS = ("from", "to", "trigger", "human", "after", "reason", "description")
+REASON_KEYS = ("description", "recovery")
+_TRANSITION_KEY_SET = frozenset(TRANSITION_KEYS)
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What loading one spec gave: the spec (None when any load error was found) and
+    every load finding, sorted."""
+
+    file: str
+    spec: Spec | None
+    findings: tuple[Finding, ...]
+
+
+def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
+    """Load a spec from its text; ``file`` is the name findings and locations carry."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    findings: list[Finding] = []
+    with _gc_paused():
+        spec = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
+    return LoadResult(file, None if findings else spec, sort_findings(findings))
+
+
+def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) -> Spec | None:
+    """Compose and check; the node tree is freed on return, before the collector resumes."""
+    read = read_yaml(text, file)
+    findings.extend(read.findings)
+    if isinstance(read.root, Mapping):
+        return _SpecReader(file, findings).spec(read.root, sha256)
+    if read.root is not None:
+        findings.append(
+            Finding(
+                YAML_SYNTAX,
+                Severity.ERROR,
+                f"the top level is {_describe(read.root)}; a spec is a mapping with "
+                "statewright, machine, initial and states",
+                Location(file, read.root.line, read.root.column),
+            )
+        )
+    return None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a spec is built.
+
+    A big spec allocates millions of small objects, and the collector's repeated passes
+    over them took more than half the loading time; the node tree and the model hold no
+    reference cycles, so reference counting frees them all the same.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load_file(path: str | os.PathLike[str], display: str | None = None) -> LoadResult:
+    """Load the spec at ``path``; ``display`` names it in findings (default: ``path``).
+
+    A file that cannot be read is a ``yaml-syntax`` finding at line 1, column 1.
+    """
+    name = display if display is not None else os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        finding = Finding(
+            YAML_SYNTAX,
+            Severity.ERROR,
+            f"cannot read the spec: {reason}; check the path and its permissions",
+            Location(name, 1, 1),
+        )
+        return LoadResult(name, None, (finding,))
+    return load_text(data, name)
+
+
+def _describe(node: Node) -> str:
+    """A node as a message names it: ``'IDLE'``, ``the number 5``, ``a list``."""
+    if isinstance(node, Sequence):
+        return "a list"
+    if isinstance(node, Mapping):
+        return "a mapping"
+    value = node.value
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"the boolean {node.text}"
+    if isinstance(value, int | float):
+        return f"the number {node.text}"
+    return f"'{node.text}'"
+
+
+class _SpecReader:
+    """Checks a composed spec mapping and builds the model, collecting findings."""
+
+    def __init__(self, file: str, findings: list[Finding]) -> None:
+        self.file = file
+        self.findings = findings
+        self.states: dict[str, int] = {}
+        self.reasons: set[str] = set()
+        self._snake: dict[tuple[str, str], str | None] = {}
+        self._durations: dict[str, Duration | str] = {}
+        self._globs: dict[str, Callable[[str], object]] = {}
+        self._unknown: dict[str, str] = {}
+
+    # -- reporting ------------------------------------------------------------------
+
+    def at(self, node: Node) -> Location:
+        return Location(self.file, node.line, node.column)
+
+    def report(self, rule: str, message: str, node: Node) -> None:
+        self.findings.append(Finding(rule, Severity.ERROR, clip(message), self.at(node)))
+
+    # -- generic shapes -------------------------------------------------------------
+
+    def keys(self, mapping: Mapping, allowed: tuple[str, ...], what: str) -> None:
+        """Report every key of ``mapping`` that is not text or not in ``allowed``."""
+        for key in mapping.key_nodes.values():
+            if isinstance(key, Scalar) and type(key.value) is str:
+                if key.value not in allowed:
+                    hint = suggest(key.value, allowed)
+                    if key.value == "<<":
+                        hint = "; merge keys are not part of YAML 1.2, write the keys out"
+                    self.report(SCHEMA, f"unknown key '{key.value}' in {what}{hint}", key)
+            else:
+                self.report(SCHEMA, f"a key in {what} is {_describe(key)}; keys are names", key)
+
+    def required(self, mapping: Mapping, key: str, what: str) -> Node | None:
+        node = mapping.values.get(key)
+        if node is None:
+            self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
+        return node
+
+    def text(self, node: Node | None, what: str, *, optional: bool = False) -> str | None:
+        """The string value of ``node``; a schema finding if it is anything else."""
+        if node is None:
+            return None
+        if isinstance(node, Scalar):
+            if type(node.value) is str:
+                return node.value
+            if node.value is None and optional:
+                return None
+            if node.value is not None:
+                hint = f"; quote it ('{node.text}') if you mean the text"
+                self.report(SCHEMA, f"{what} must be text, not {_describe(node)}{hint}", node)
+                return None
+        self.report(SCHEMA, f"{what} must be text, not {_describe(node)}", node)
+        return None
+
+    def flag(self, node: Node | None, what: str) -> bool:
+        if node is None:
+            return False
+        if isinstance(node, Scalar) and type(node.value) is bool:
+            return node.value
+        self.report(SCHEMA, f"{what} must be true or false, not {_describe(node)}", node)
+        return False
+
+    def mapping(self, node: Node | None, what: str) -> Mapping | None:
+        """``node`` if it is a mapping; None (quietly) for an empty value."""
+        if node is None or isinstance(node, Mapping):
+            return node
+        if isinstance(node, Scalar) and node.value is None:
+            return None
+        self.report(SCHEMA, f"{what} must be a mapping, not {_describe(node)}", node)
+        return None
+
+    def sequence(self, node: Node | None, what: str) -> list[Node]:
+        if node is None:
+            return []
+        if isinstance(node, Sequence):
+            return node.items
+        if isinstance(node, Scalar) and node.value is None:
+            return []
+        self.report(SCHEMA, f"{what} must be a list, not {_describe(node)}", node)
+        return []
+
+    def texts(self, node: Node | None, what: str) -> tuple[str, ...]:
+        found = (self.text(item, what) for item in self.sequence(node, f"{what}s"))
+        return tuple(text for text in found if text is not None)
+
+    def label(self, node: Node | None, what: str) -> str | None:
+        label = self.text(node, what, optional=True)
+        if label is not None and node is not None:
+            problem = check_label(what, label)
+            if problem:
+                self.report(INVALID_NAME, problem, node)
+        return label
+
+    def upper_name(self, key: Node, what: str) -> str | None:
+        name = self.text(key, f"a {what} name")
+        if name is not None:
+            problem = check_upper_name(what, name)
+            if problem:
+                self.report(INVALID_NAME, problem, key)
+        return name
+
+    def snake_name(self, node: Node | None, what: str) -> str | None:
+        name = self.text(node, what)
+        if name is not None and node is not None:
+            problem = self._snake.get((what, name), "")
+            if problem == "":
+                problem = self._snake[what, name] = check_snake_name(what, name)
+            if problem:
+                self.report(INVALID_NAME, problem, node)
+        return name
+
+    # -- the spec -------------------------------------------------------------------
+
+    def spec(self, top: Mapping, sha256: str) -> Spec | None:
+        self.keys(top, SPEC_KEYS, "the spec")
+        self.version(top)
+        machine = self.snake_name(self.required(top, "machine", "the spec"), "machine")
+        description = self.text(top.get("description"), "description", optional=True)
+        states = self.state_table(self.required(top, "states", "the spec"))
+        reasons = self.reason_table(top.get("reasons"))
+        initial_node = self.required(top, "initial", "the spec")
+        initial = self.state_ref(initial_node, "initial state")
+        transitions = self.transitions(top.get("transitions"))
+        if machine is None or initial is None or initial_node is None:
+            return None
+        return Spec(
+            file=self.file,
+            machine=machine,
+            initial=initial,
+            states=states,
+            transitions=transitions,
+            reasons=reasons,
+            description=description,
+            location=self.at(top),
+            initial_location=self.at(initial_node),
+            sha256=sha256,
+        )
+
+    def version(self, top: Mapping) -> None:
+        node = self.required(top, "statewright", "the spec")
+        if node is None:
+            return
+        value = node.value if isinstance(node, Scalar) else None
+        if type(value) is not int:
+            message = f"'statewright' is the format version, the number {FORMAT_VERSION}"
+            self.report(SCHEMA, f"{message}, not {_describe(node)}", node)
+        elif value != FORMAT_VERSION:
+            self.report(
+                SCHEMA,
+                f"unsupported format version {value}; this statewright reads version "
+                f"{FORMAT_VERSION}: write 'statewright: {FORMAT_VERSION}'",
+                node,
+            )
+
+    def state_table(self, node: Node | None) -> tuple[State, ...]:
+        table = self.mapping(node, "'states'")
+        null = isinstance(node, Scalar) and node.value is None
+        if node is not None and (null or (table is not None and not table.values)):
+            self.report(SCHEMA, "'states' is empty; declare at least one state", node)
+        if table is None:
+            return ()
+        states = []
+        for key, value in table.pairs():
+            name = self.upper_name(key, "state")
+            if name is not None:
+                self.states[name] = len(self.states)
+                states.append(self.state(name, key, value))
+        return tuple(states)
+
+    def state(self, name: str, key: Node, node: Node) -> State:
+        body = self.mapping(node, f"state '{name}'")
+        if body is None:
+            return State(name, self.at(key))
+        what = f"state '{name}'"
+        self.keys(body, STATE_KEYS, what)
+        reviewers = tuple(
+            role
+            for item in self.sequence(body.get("reviewers"), f"the reviewers of {what}")
+            if (role := self.label(item, "reviewer role")) is not None
+        )
+        return State(
+            name,
+            self.at(key),
+            kind=self.kind(body.get("kind"), what),
+            final=self.flag(body.get("final"), f"'final' of {what}"),
+            reviewers=reviewers,
+            stage=self.label(body.get("stage"), "stage"),
+            description=self.text(body.get("description"), "description", optional=True),
+        )
+
+    def kind(self, node: Node | None, what: str) -> Kind | None:
+        text = self.text(node, f"the kind of {what}", optional=True)
+        if text is None or node is None:
+            return None
+        try:
+            return Kind(text)
+        except ValueError:
+            kinds = [str(kind) for kind in Kind]
+            hint = suggest(text, kinds) or f"; use one of {', '.join(kinds)}"
+            self.report(SCHEMA, f"unknown kind '{text}' for {what}{hint}", node)
+            return None
+
+    def reason_table(self, node: Node | None) -> tuple[Reason, ...]:
+        table = self.mapping(node, "'reasons'")
+        if table is None:
+            return ()
+        reasons = []
+        for key, value in table.pairs():
+            name = self.upper_name(key, "reason")
+            if name is None:
+                continue
+            self.reasons.add(name)
+            body = self.mapping(value, f"reason '{name}'")
+            if body is None:
+                reasons.append(Reason(name, self.at(key)))
+                continue
+            self.keys(body, REASON_KEYS, f"reason '{name}'")
+            reasons.append(
+                Reason(
+                    name,
+                    self.at(key),
+                    recovery=self.texts(body.get("recovery"), "recovery step"),
+                    description=self.text(body.get("description"), "description", optional=True),
+                )
+            )
+        return tuple(reasons)
+
+    # -- references -----------------------------------------------------------------
+
+    def unknown(self, name: str, choices: dict[str, int] | set[str]) -> str:
+        hint = self._unknown.get(name)
+        if hint is None:
+            hint = self._unknown[name] = suggest(name, choices) if len(choices) < 5000 else ""
+        return hint
+
+    def state_ref(self, node: Node | None, what: str) -> str | None:
+        if isinstance(node, Scalar) and type(node.value) is str and node.value in self.states:
+            return node.value  # the common case, first
+        name = self.text(node, what)
+        if name is None or node is None:
+            return None
+        if name not in self.states:
+            if not self.states:  # 'states' itself is at fault and already reported
+                return None
+            hint = self.unknown(name, self.states)
+            self.report(UNKNOWN_STATE, f"{what} '{name}' is not declared under states{hint}", node)
+            return None
+        return name
+
+    def reason_ref(self, node: Node | None) -> str | None:
+        name = self.text(node, "reason", optional=True)
+        if name is None or node is None:
+            return None
+        if name not in self.reasons:
+            hint = self.unknown(name, self.reasons) or "; declare it under reasons"
+            self.report(UNKNOWN_REASON, f"reason '{name}' is not declared{hint}", node)
+            return None
+        return name
+
+    def sources(self, node: Node | None, target: str | None) -> list[str]:
+        """The source states ``from`` names, expanded, in state declaration order."""
+        if isinstance(node, Sequence):
+            if not node.items:
+                self.report(SCHEMA, "'from' is an empty list; name at least one state", node)
+            found = {s for item in node.items for s in self.source(item, target)}
+            return sorted(found, key=self.states.__getitem__)
+        return self.source(node, target)
+
+    def source(self, node: Node | None, target: str | None) -> list[str]:
+        if isinstance(node, Scalar) and type(node.value) is str and _GLOB.search(node.value):
+            pattern = node.value
+            match = self._globs.get(pattern)
+            if match is None:
+                match = self._globs[pattern] = re.compile(fnmatch.translate(pattern)).match
+            found = [s for s in self.states if s != target and match(s)]
+            if not found and self.states:
+                self.report(
+                    UNKNOWN_STATE,
+                    f"the glob '{pattern}' in 'from' matches no state (other than the target)",
+                    node,
+                )
+            return found
+        name = self.state_ref(node, "source state")
+        return [] if name is None else [name]
+
+    def duration(self, node: Node | None) -> Duration | None:
+        if node is None or (isinstance(node, Scalar) and node.value is None):
+            return None
+        if not isinstance(node, Scalar) or type(node.value) is bool:
+            self.report(
+                SCHEMA, f"'after' must be a duration such as '30m', not {_describe(node)}", node
+            )
+            return None
+        known = self._durations.get(node.text)
+        if known is None:
+            seconds = parse_duration(node.text)
+            known = Duration(node.text, seconds) if isinstance(seconds, int) else seconds
+            self._durations[node.text] = known
+        if isinstance(known, str):
+            self.report(BAD_DURATION, known, node)
+            return None
+        return known
+
+    # -- transitions ----------------------------------------------------------------
+
+    def transitions(self, node: Node | None) -> tuple[Transition, ...]:
+        expanded: list[Transition] = []
+        for index, item in enumerate(self.sequence(node, "'transitions'")):
+            if isinstance(item, Mapping):
+                expanded.extend(self.transition(index, item))
+            else:
+                self.report(
+                    SCHEMA,
+                    f"a transition is a mapping with from, to and trigger, not {_describe(item)}",
+                    item,
+                )
+        return tuple(expanded)
+
+    def transition(self, index: int, item: Mapping) -> list[Transition]:
+        values = item.values
+        if not values.keys() <= _TRANSITION_KEY_SET:
+            self.keys(item, TRANSITION_KEYS, "transition")
+        target = self.state_ref(self.required(item, "to", "transition"), "target state")
+        sources = self.sources(self.required(item, "from", "transition"), target)
+        trigger = self.snake_name(self.required(item, "trigger", "transition"), "trigger")
+        human, after, reason, description = False, None, None, None
+        if len(values) > 3:  # the optional keys: most transitions have none
+            human = self.flag(values.get("human"), "'human'")
+            after = self.duration(values.get("after"))
+            self.shape(item, trigger, human, after)
+            reason = self.reason_ref(values.get("reason"))
+            description = self.text(values.get("description"), "description", optional=True)
+        if target is None or trigger is None:
+            return []
+        location = self.at(item)
+        return [
+            Transition(source, target, trigger, location, index, human, after, reason, description)
+            for source in sources
+        ]
+
+    def shape(
+        self, item: Mapping, trigger: str | None, human: bool, after: Duration | None
+    ) -> None:
+        """Report a transition that is both human and timed, or automatic and either."""
+        if human and after is not None:
+            key = item.key_nodes["after"]
+            self.report(
+                SCHEMA,
+                "a transition is either human or timed ('after'), not both; split it in two",
+                key,
+            )
+        if trigger == AUTOMATIC_TRIGGER and (human or after is not None):
+            key = item.key_nodes["human" if human else "after"]
+            self.report(
+                SCHEMA,
+                f"an '{AUTOMATIC_TRIGGER}' transition fires at once, so it cannot be "
+                f"{'human' if human else 'timed'}; give it its own trigger",
+                key,
+            )

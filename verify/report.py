@@ -1,0 +1,116 @@
+"""Reports: the results of checking a set of specs, rendered for people and machines.
+
+Each renderer is a function of ``(results, strict)`` returning the whole text; the
+command line picks one by its ``--format`` name from :data:`RENDERERS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from verify import __version__
+from verify.check import CheckResult
+from verify.findings import Severity
+from verify.report_github import render_github
+from verify.report_junit import render_junit
+from verify.report_sarif import render_sarif
+
+__all__ = ["RENDERERS", "Renderer", "exit_status", "render_json", "render_text", "summary"]
+
+Renderer = Callable[[Sequence[CheckResult], bool], str]
+
+
+def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
+    """0 when every spec is ok (``strict``: no warnings either), else 1."""
+    return 0 if all(r.ok(strict) for r in results) else 1
+
+
+def _count(results: Sequence[CheckResult], severity: Severity) -> int:
+    return sum(1 for r in results for f in r.findings if f.severity is severity)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def spec_line(result: CheckResult, strict: bool = False) -> str:
+    """One line that sums up one spec: its verdict, counts and coverage."""
+    errors = sum(1 for f in result.findings if f.severity is Severity.ERROR)
+    warnings = len(result.findings) - errors
+    name = result.machine or "not loaded"
+    verdict = "ok" if result.ok(strict) else "failed"
+    parts = [f"{result.file}: {name}: {verdict}"]
+    if errors or warnings:
+        parts.append(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
+    if result.stats is not None:
+        stats = result.stats
+        parts.append(
+            f"{_plural(stats.states, 'state')} ({stats.reachable} reachable), "
+            f"{_plural(stats.transitions, 'transition')}"
+        )
+    if result.coverage is not None:
+        cov = result.coverage
+        parts.append(
+            f"coverage {cov.covered}/{cov.total} transitions in {_plural(len(cov.paths), 'path')}"
+        )
+    return "; ".join(parts)
+
+
+def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
+    failed = sum(1 for r in results if not r.ok(strict))
+    return (
+        f"Checked {_plural(len(results), 'spec')}: {failed} failed, "
+        f"{_plural(_count(results, Severity.ERROR), 'error')}, "
+        f"{_plural(_count(results, Severity.WARNING), 'warning')}."
+    )
+
+
+def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
+    """Per spec: its findings as ``file:line:col: severity[rule] message``, then its line;
+    at the end, one summary line."""
+    lines: list[str] = []
+    for result in results:
+        lines.extend(f.format() for f in result.findings)
+        lines.append(spec_line(result, strict))
+    lines.append("")
+    lines.append(summary(results, strict))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
+    """The JSON contract of the design brief, one object."""
+    specs: list[dict[str, object]] = []
+    for result in results:
+        entry: dict[str, object] = {
+            "file": result.file,
+            "machine": result.machine,
+            "ok": result.ok(strict),
+            "stats": None,
+            "findings": [f.as_json() for f in result.findings],
+            "coverage": None,
+        }
+        if result.stats is not None:
+            entry["stats"] = {
+                "states": result.stats.states,
+                "transitions": result.stats.transitions,
+                "reachable": result.stats.reachable,
+            }
+        if result.coverage is not None:
+            entry["coverage"] = {
+                "paths": [list(p) for p in result.coverage.paths],
+                "covered": result.coverage.covered,
+                "total": result.coverage.total,
+            }
+        specs.append(entry)
+    document = {"tool": "statewright", "version": __version__, "specs": specs}
+    return json.dumps(document, indent=2) + "\n"
+
+
+RENDERERS: dict[str, Renderer] = {
+    "text": render_text,
+    "json": render_json,
+    "sarif": render_sarif,
+    "github": render_github,
+    "junit": render_junit,
+}
