@@ -57,7 +57,7 @@ from verify.rules.load import (
 )
 from verify.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
 
-__all__ = ["LoadResult", "load_file", "load_text"]
+__all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
 
 SPEC_KEYS = ("statewright", "machine", "description", "initial", "states", "transitions", "reasons")
 STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
@@ -81,7 +81,7 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     """Load a spec from its text; ``file`` is the name findings and locations carry."""
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     findings: list[Finding] = []
-    with _gc_paused():
+    with gc_paused():
         spec = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
     return LoadResult(file, None if findings else spec, sort_findings(findings))
 
@@ -106,7 +106,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a spec is built.
 
     A big spec allocates millions of small objects, and the collector's repeated passes

@@ -92,9 +92,7 @@ def _register(new: Rule) -> None:
     RULES[new.id] = new
 
 
-def rule(
-    rule_id: str, severity: Severity, family: Family
-) -> Callable[[RuleCheck], RuleCheck]:
+def rule(rule_id: str, severity: Severity, family: Family) -> Callable[[RuleCheck], RuleCheck]:
     """Register a check function under ``rule_id``; its docstring documents the rule."""
 
     def decorate(check: RuleCheck) -> RuleCheck:
@@ -110,3 +108,6 @@ def rule(
 def register_load_rule(rule_id: str, doc: str) -> None:
     """Document a rule that the loader raises (always an error)."""
     _register(Rule(rule_id, Severity.ERROR, Family.LOAD, inspect.cleandoc(doc)))
+
+
+from verify.rules import graph, load, orchestration  # noqa: E402, F401  (registers all rules)

@@ -1,0 +1,68 @@
+"""Every rule's documentation examples do what they say: the docs cannot drift."""
+
+from __future__ import annotations
+
+import pytest
+
+from verify.check import check_text
+from verify.findings import Severity
+from verify.rules import RULES, Family, Rule
+
+WARNINGS = {"unused-reason", "failed-without-recovery"}
+CHECKED = [r for r in RULES.values() if r.check is not None]
+
+
+def example(entry: Rule, which: str) -> str:
+    text = entry.example(which)
+    assert text is not None, f"{entry.id} has no {which}: example"
+    assert text.startswith("statewright: 1\n"), f"{entry.id} {which}: not a whole v1 spec"
+    return text
+
+
+@pytest.mark.parametrize("entry", RULES.values(), ids=lambda r: r.id)
+def test_fails_example_yields_the_rule(entry: Rule) -> None:
+    result = check_text(example(entry, "Fails"), f"{entry.id}.yaml")
+    assert entry.id in {f.rule for f in result.findings}, [f.format() for f in result.findings]
+
+
+@pytest.mark.parametrize("entry", RULES.values(), ids=lambda r: r.id)
+def test_passes_example_does_not(entry: Rule) -> None:
+    result = check_text(example(entry, "Passes"), f"{entry.id}.yaml")
+    assert entry.id not in {f.rule for f in result.findings}
+    if entry.check is not None:  # the checker's examples are clean specs
+        assert result.ok(strict=True), [f.format() for f in result.findings]
+
+
+def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None:
+    graph = {
+        "unreachable-state",
+        "dead-end",
+        "trap",
+        "nondeterministic",
+        "always-cycle",
+        "shadowed-transition",
+        "uncoverable-transition",
+        "final-with-exits",
+    }
+    orchestration = {
+        "approval-missing-approve",
+        "approval-missing-reject",
+        "approval-missing-timeout",
+        "approval-automatic-exit",
+        "human-without-reviewers",
+        "failure-missing-reason",
+        "reason-missing-recovery",
+        "unused-reason",
+        "failed-without-recovery",
+    }
+    assert {r.id for r in CHECKED if r.family is Family.GRAPH} == graph
+    assert {r.id for r in CHECKED if r.family is Family.ORCHESTRATION} == orchestration
+    for entry in CHECKED:
+        wanted = Severity.WARNING if entry.id in WARNINGS else Severity.ERROR
+        assert entry.severity is wanted, entry.id
+
+
+@pytest.mark.parametrize("entry", CHECKED, ids=lambda r: r.id)
+def test_docstring_states_the_rule_in_one_sentence(entry: Rule) -> None:
+    assert entry.summary.endswith("."), entry.id
+    assert "Fails:" not in entry.description and "Passes:" not in entry.description
