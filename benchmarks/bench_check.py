@@ -4,8 +4,10 @@ Generates machines of 1k, 10k and 100k states (about ten transitions per state, 
 state reachable, deterministic triggers), writes each as a spec file, then in one process
 times, per size:
 
-- ``yaml C load``: ``yaml.load(text, Loader=yaml.CSafeLoader)``, the bare floor for
-  reading the same file with PyYAML's C loader;
+- ``C load``: ``yaml.load(text, Loader=yaml.CSafeLoader)``, the bare floor for reading
+  the same file with PyYAML's C loader, as it is normally called;
+- ``gc off``: the same with Python's cyclic garbage collector paused, as statewright's own
+  loader runs (the fairer floor: the collector's passes dominate a big load);
 - ``check``: the whole ``statewright check`` of that file (safe positioned load, every rule,
   the transition tour) through :func:`verify.check.check_file`;
 - ``analysis``: rules and tour alone on the already-loaded spec (:func:`check_spec`).
@@ -30,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from verify.check import check_file, check_spec
-from verify.loader import load_file
+from verify.loader import gc_paused, load_file
 
 TRANSITIONS_PER_STATE = 10
 
@@ -54,6 +56,12 @@ def c_load(path: Path) -> object:
     return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
+def c_load_gc_off(path: Path) -> object:
+    """The same load with the cyclic collector paused, as statewright's loader runs."""
+    with gc_paused():
+        return c_load(path)
+
+
 def best_of(repeat: int, run: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -71,8 +79,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"{'states':>8} {'transitions':>12} {'yaml C load':>12} {'check':>9} "
-        f"{'analysis':>9} {'check/load':>11}"
+        f"{'states':>8} {'transitions':>12} {'C load':>9} {'gc off':>9} {'check':>9} "
+        f"{'analysis':>9} {'check/load':>11} {'check/gc off':>13}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
@@ -80,6 +88,7 @@ def main() -> None:
             text = machine_yaml(size)
             path.write_text(text)
             bare = best_of(args.repeat, partial(c_load, path))
+            bare_gc_off = best_of(args.repeat, partial(c_load_gc_off, path))
             whole = best_of(args.repeat, partial(check_file, path))
             loaded = load_file(path)
             assert loaded.spec is not None, loaded.findings[:3]
@@ -89,8 +98,9 @@ def main() -> None:
             assert result.coverage is not None
             assert result.coverage.covered == result.coverage.total
             print(
-                f"{size:>8} {len(spec.transitions):>12} {bare:>11.2f}s {whole:>8.2f}s "
-                f"{analysis:>8.2f}s {whole / bare:>10.2f}x"
+                f"{size:>8} {len(spec.transitions):>12} {bare:>8.2f}s {bare_gc_off:>8.2f}s "
+                f"{whole:>8.2f}s {analysis:>8.2f}s {whole / bare:>10.2f}x "
+                f"{whole / bare_gc_off:>12.2f}x"
             )
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 from generator import __version__
 from verify.check import CheckResult, check_file
 from verify.discover import MissingPath, discover
-from verify.report import RENDERERS, exit_status
+from verify.report import RENDERERS, exit_status, plural
 
 __all__ = ["main"]
 
@@ -92,6 +92,9 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.spec.is_dir():
+        err.write(f"statewright: error: {args.spec} is a folder; name one spec file\n")
+        return EXIT_USAGE
     (path,) = discover([args.spec])
     result: CheckResult = check_file(path)
     if result.spec is None or result.coverage is None:
@@ -103,7 +106,8 @@ def _paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
     out.write(
         f"# {coverage.covered}/{coverage.total} transitions covered by "
-        f"{len(coverage.paths)} paths of {sum(map(len, coverage.paths))} triggers\n"
+        f"{plural(len(coverage.paths), 'path')} of "
+        f"{plural(sum(map(len, coverage.paths)), 'trigger')}\n"
     )
     return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS
 

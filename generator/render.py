@@ -1,11 +1,11 @@
 """View model -> generated files: ``{relative path: text}`` for one spec, deterministic.
 
-Each spec renders to files under ``<machine>/``: always ``runtime.py`` and an
-``__init__.py`` that makes the folder a package, plus what the other generators
-contribute (the diagrams, when :mod:`generator.diagram` is importable). The output
-folder's own ``__init__.py`` (:data:`PACKAGE_INIT`) makes ``generated/`` a package tree,
-so ``from generated.orchestrator.runtime import Orchestrator`` works and the generated
-test modules beside each runtime import it.
+Each spec renders to files under ``<machine>/``: always ``runtime.py``, its hypothesis
+tests ``test_<machine>.py`` and an ``__init__.py`` that makes the folder a package, plus
+what the other generators contribute (the diagrams, when :mod:`generator.diagram` is
+importable). The output folder's own ``__init__.py`` (:data:`PACKAGE_INIT`) makes
+``generated/`` a package tree, so ``from generated.orchestrator.runtime import
+Orchestrator`` works and the generated test modules beside each runtime import it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,18 @@ from typing import cast
 
 from generator import __version__
 from generator.env import environment
+from generator.tests_view import tests_view
 from generator.view import runtime_view
 from verify.findings import Finding
 from verify.model import Spec
 
-__all__ = ["PACKAGE_INIT", "render_package_init", "render_runtime", "render_spec"]
+__all__ = [
+    "PACKAGE_INIT",
+    "render_package_init",
+    "render_runtime",
+    "render_spec",
+    "render_tests",
+]
 
 PACKAGE_INIT = "__init__.py"
 """The output folder's own package marker, relative to the output folder."""
@@ -34,6 +41,11 @@ Contributor = Callable[[Spec, tuple[Finding, ...]], dict[str, str]]
 def render_runtime(spec: Spec) -> str:
     """The typed runtime module of ``spec``."""
     return environment().get_template("runtime.py.jinja").render(view=runtime_view(spec))
+
+
+def render_tests(spec: Spec) -> str:
+    """The hypothesis test module of ``spec``'s runtime (beside it, as ``test_<machine>.py``)."""
+    return environment().get_template("test_machine.py.jinja").render(view=tests_view(spec))
 
 
 def render_package_init() -> str:
@@ -70,6 +82,7 @@ def render_spec(spec: Spec, findings: tuple[Finding, ...] = ()) -> dict[str, str
     files = {
         f"{spec.machine}/__init__.py": _machine_init(spec),
         f"{spec.machine}/runtime.py": render_runtime(spec),
+        f"{spec.machine}/test_{spec.machine}.py": render_tests(spec),
     }
     for contribute in _contributors():
         for name, text in contribute(spec, findings).items():

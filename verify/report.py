@@ -16,7 +16,15 @@ from verify.report_github import render_github
 from verify.report_junit import render_junit
 from verify.report_sarif import render_sarif
 
-__all__ = ["RENDERERS", "Renderer", "exit_status", "render_json", "render_text", "summary"]
+__all__ = [
+    "RENDERERS",
+    "Renderer",
+    "exit_status",
+    "plural",
+    "render_json",
+    "render_text",
+    "summary",
+]
 
 Renderer = Callable[[Sequence[CheckResult], bool], str]
 
@@ -30,7 +38,7 @@ def _count(results: Sequence[CheckResult], severity: Severity) -> int:
     return sum(1 for r in results for f in r.findings if f.severity is severity)
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -42,17 +50,17 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
     verdict = "ok" if result.ok(strict) else "failed"
     parts = [f"{result.file}: {name}: {verdict}"]
     if errors or warnings:
-        parts.append(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
+        parts.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}")
     if result.stats is not None:
         stats = result.stats
         parts.append(
-            f"{_plural(stats.states, 'state')} ({stats.reachable} reachable), "
-            f"{_plural(stats.transitions, 'transition')}"
+            f"{plural(stats.states, 'state')} ({stats.reachable} reachable), "
+            f"{plural(stats.transitions, 'transition')}"
         )
     if result.coverage is not None:
         cov = result.coverage
         parts.append(
-            f"coverage {cov.covered}/{cov.total} transitions in {_plural(len(cov.paths), 'path')}"
+            f"coverage {cov.covered}/{cov.total} transitions in {plural(len(cov.paths), 'path')}"
         )
     return "; ".join(parts)
 
@@ -60,9 +68,9 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
 def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
     failed = sum(1 for r in results if not r.ok(strict))
     return (
-        f"Checked {_plural(len(results), 'spec')}: {failed} failed, "
-        f"{_plural(_count(results, Severity.ERROR), 'error')}, "
-        f"{_plural(_count(results, Severity.WARNING), 'warning')}."
+        f"Checked {plural(len(results), 'spec')}: {failed} failed, "
+        f"{plural(_count(results, Severity.ERROR), 'error')}, "
+        f"{plural(_count(results, Severity.WARNING), 'warning')}."
     )
 
 

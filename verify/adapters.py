@@ -1,0 +1,125 @@
+"""The adapter contract of the conformance harness (:mod:`verify.conformance`).
+
+An adapter tells the harness how to drive one implementation of a machine: create an
+instance with an injected clock, fire a trigger (with an actor and a decision record for
+human triggers), read the state and, optionally, read the audit log and expire timeouts.
+It translates the implementation's own refusals into :class:`InvalidTrigger` and
+:class:`Unauthorised`, and its audit records into :class:`AuditEntry` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar, runtime_checkable
+
+__all__ = [
+    "START",
+    "Actor",
+    "Adapter",
+    "AuditEntry",
+    "AuditedAdapter",
+    "Clock",
+    "InvalidTrigger",
+    "ManualClock",
+    "Refused",
+    "TimedAdapter",
+    "Unauthorised",
+]
+
+M = TypeVar("M")
+
+Clock = Callable[[], datetime]
+"""What an implementation reads the time from: returns an aware UTC datetime."""
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+"""The time every run starts at."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A person firing a human trigger: an id and the roles they hold."""
+
+    id: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One record of an implementation's audit log, as its adapter reports it.
+
+    ``actor`` is the id of the person who fired a human transition; ``seq`` (a number
+    that grows by one per record) and ``at`` (when it happened) are checked when given.
+    """
+
+    from_state: str
+    to_state: str
+    trigger: str
+    actor: str | None = None
+    seq: int | None = None
+    at: datetime | None = None
+
+
+class Refused(Exception):
+    """The implementation refused a trigger and changed nothing."""
+
+
+class InvalidTrigger(Refused):
+    """Refused: the current state declares no transition for the trigger."""
+
+
+class Unauthorised(Refused):
+    """Refused: a human trigger without an actor holding one of the reviewer roles."""
+
+
+class ManualClock:
+    """A clock that stands still until the harness moves it."""
+
+    __slots__ = ("now",)
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self.now.isoformat()})"
+
+
+class Adapter(Protocol[M]):
+    """How the harness drives an implementation whose instances are of type ``M``."""
+
+    def create(self, clock: Clock) -> M:
+        """A fresh instance in the initial state that reads the time from ``clock``."""
+        ...
+
+    def fire(self, machine: M, trigger: str, actor: Actor | None, decision: str | None) -> None:
+        """Fire ``trigger``; raise :class:`InvalidTrigger` or :class:`Unauthorised` on refusal."""
+        ...
+
+    def state(self, machine: M) -> str:
+        """The name of the current state."""
+        ...
+
+
+@runtime_checkable
+class AuditedAdapter(Adapter[M], Protocol[M]):
+    """An adapter for an implementation with an audit log."""
+
+    def audit(self, machine: M) -> Sequence[AuditEntry]:
+        """Every record so far, oldest first."""
+        ...
+
+
+@runtime_checkable
+class TimedAdapter(Adapter[M], Protocol[M]):
+    """An adapter for an implementation with timeouts."""
+
+    def expire(self, machine: M) -> None:
+        """Take the current state's timed transition if the clock has reached its deadline."""
+        ...

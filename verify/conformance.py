@@ -1,0 +1,448 @@
+"""The conformance harness: property-test any implementation of a machine against its spec.
+
+For a pipeline statewright did not generate (written by hand, or on another framework),
+write an *adapter* that tells the harness how to create an instance, fire a trigger and
+read the state (and, if the implementation has them, read the audit log and expire
+timeouts). :func:`conformance_test` builds from the spec, at run time, a hypothesis
+``RuleBasedStateMachine`` that drives the implementation and the spec's reference
+interpreter (:mod:`verify.reference`) side by side::
+
+    from verify.conformance import conformance_test
+    from verify.loader import load_file
+
+    spec = load_file("specs/orchestrator.yaml").spec
+    TestOrchestrator = conformance_test(spec, MyAdapter()).TestCase   # collected by pytest
+
+Its rules, named after the spec's triggers so that a failing example reads as a story:
+
+- ``start_in(state)``: each run starts in a state drawn from those the machine can rest
+  in, reached by its shortest path from the initial state, so runs begin anywhere.
+- ``fire_<trigger>``: a trigger the current state declares; a human trigger is fired by
+  an actor holding one of its reviewer roles, and accepted exactly as the spec says.
+- ``try_<trigger>_unauthorised``: a declared human trigger fired by anyone else (the
+  other reviewer roles, an outsider, nobody); it must raise :class:`Unauthorised`.
+- ``refuse_undeclared_triggers``: every trigger the current state does not declare is
+  tried in turn; each must raise :class:`InvalidTrigger` and change nothing.
+- ``wait_for_<trigger>`` and ``wait_until_just_before_<trigger>`` (adapters with
+  ``expire``): the injected clock moves to the timed transition's deadline (or a little
+  past it), or to one second before it, then ``expire`` must take it, or do nothing.
+- ``time_passes``: the clock moves on by a duration drawn from around the spec's
+  timeouts, then ``expire`` must do exactly what the spec says (often nothing).
+
+Invariants, checked after every step: the state matches the spec's; the audit log (when
+the adapter reads one) is the spec's log, gap-free and chained (each record's from-state
+is the previous record's to-state); an approval gate holds still while it holds.
+
+The adapter signals a refusal by raising :class:`InvalidTrigger` or :class:`Unauthorised`
+(a plain :class:`Refused` is accepted for either); any other exception fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar, cast
+
+from hypothesis import settings as Settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from verify.adapters import (
+    Actor,
+    Adapter,
+    AuditedAdapter,
+    AuditEntry,
+    Clock,
+    InvalidTrigger,
+    ManualClock,
+    Refused,
+    TimedAdapter,
+    Unauthorised,
+)
+from verify.model import Spec
+from verify.reference import Entry, Outcome, ReferenceMachine, Table, arrivals, waits
+
+__all__ = [
+    "Actor",
+    "Adapter",
+    "AuditEntry",
+    "AuditedAdapter",
+    "Clock",
+    "ConformanceMachine",
+    "InvalidTrigger",
+    "ManualClock",
+    "Refused",
+    "TimedAdapter",
+    "Unauthorised",
+    "conformance_test",
+    "intruders",
+    "reviewers",
+]
+
+M = TypeVar("M")
+Rule = Callable[..., None]
+
+LATE_BY_SECONDS = (0, 1, 3600)
+"""How far past a deadline ``wait_for_<trigger>`` moves the clock (0: exactly on it)."""
+
+
+def conformance_test(
+    spec: Spec, adapter: Adapter[M], *, settings: Settings | None = None
+) -> type[RuleBasedStateMachine]:
+    """A ``RuleBasedStateMachine`` testing ``adapter``'s implementation against ``spec``.
+
+    ``spec`` should check clean. Run the result with ``run_state_machine_as_test`` or
+    collect its ``.TestCase`` with pytest or unittest; ``settings`` (for example
+    ``settings(max_examples=200)``) applies to both.
+    """
+    table = Table.of(spec)
+    namespace: dict[str, object] = {
+        "__doc__": f"Conformance of an implementation of {spec.machine!r} to {spec.file}.",
+        "table": table,
+        "adapter": adapter,
+        "audited": isinstance(adapter, AuditedAdapter),
+    }
+    for trigger in dict.fromkeys(trigger for (_, trigger) in table.manual):
+        namespace.update(_fire_rules(table, trigger))
+    namespace["refuse_undeclared_triggers"] = _refuse_rule(table)
+    namespace["start_in"] = _start_rule(table)
+    if isinstance(adapter, TimedAdapter) and table.timed:
+        for trigger in dict.fromkeys(t.trigger for t in table.timed.values()):
+            namespace[f"wait_for_{trigger}"] = _wait_for_rule(trigger)
+            namespace[f"wait_until_just_before_{trigger}"] = _just_before_rule(trigger)
+        namespace["time_passes"] = _time_passes_rule(waits(spec))
+    name = "".join(part.capitalize() for part in spec.machine.split("_")) + "Conformance"
+    machine = cast(type[ConformanceMachine], type(name, (ConformanceMachine,), namespace))
+    if settings is not None:
+        machine = settings(machine)
+    return machine
+
+
+class ConformanceMachine(RuleBasedStateMachine):
+    """Drives one implementation and the spec's reference interpreter side by side.
+
+    Subclasses are built by :func:`conformance_test`; the rules are added there.
+    """
+
+    table: ClassVar[Table]
+    adapter: ClassVar[Any]
+    audited: ClassVar[bool]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.machine = self.adapter.create(self.clock)
+        self.model = ReferenceMachine(self.table, self.clock())
+        self.last_step = "creation"
+        self.gate: tuple[int, tuple[str, int]] | None = None
+        self.check()
+
+    # -- what the rules do --------------------------------------------------------
+
+    def fire(self, step: str, trigger: str, actor: Actor | None) -> None:
+        """Fire ``trigger`` on both sides and insist on the outcome the spec gives."""
+        self.last_step = step
+        roles = None if actor is None else actor.roles
+        source = self.model.state
+        expected = self.model.outcome(trigger, roles)
+        decision = trigger if self._is_human(trigger) else None
+        try:
+            self.adapter.fire(self.machine, trigger, actor, decision)
+        except Refused as refusal:
+            if expected is Outcome.ACCEPTED or not _same_refusal(refusal, expected):
+                raise AssertionError(
+                    f"{step}: in {source} the spec says {_say(expected)} "
+                    f"{trigger!r}{_by(actor)}, but the implementation refused it with "
+                    f"{type(refusal).__name__}: {refusal}"
+                ) from refusal
+            self._unchanged_after_refusal(step, trigger)
+            self.check()
+            return
+        if expected is not Outcome.ACCEPTED:
+            raise AssertionError(
+                f"{step}: in {source} the spec says {_say(expected)} {trigger!r}"
+                f"{_by(actor)} ({self._why(expected)}), but the implementation accepted it"
+            )
+        self.model.fire(trigger, roles, None if actor is None else actor.id, self.clock())
+        self.check()
+
+    def _unchanged_after_refusal(self, step: str, trigger: str) -> None:
+        state = self.adapter.state(self.machine)
+        logged = len(self._audit()) if self.audited else len(self.model.log)
+        if state != self.model.state or logged != len(self.model.log):
+            raise AssertionError(
+                f"{step}: the implementation refused {trigger!r} but changed anyway: "
+                f"now in {state} with {logged} audit records, "
+                f"the spec says {self.model.state} with {len(self.model.log)}"
+            )
+
+    def follow(self, path: tuple[str, ...], step: str) -> None:
+        """Fire a path of triggers (a timed one: wait for it), each one taken as declared."""
+        for number, trigger in enumerate(path, start=1):
+            where = f"{step} {number} ({trigger})"
+            timed = self.model.timed_exit
+            if timed is not None and timed.trigger == trigger:
+                self.clock.now = self.deadline()
+                self.expire(where)
+                continue
+            people = reviewers(self.table, trigger)
+            roles = [a for a in people if self.model.outcome(trigger, a.roles) is Outcome.ACCEPTED]
+            self.fire(where, trigger, roles[0] if roles else None)
+
+    def expire(self, step: str) -> None:
+        """Call ``expire`` on both sides at the clock's current time."""
+        self.last_step = f"{step} (clock at {self.clock.now.isoformat()})"
+        self.adapter.expire(self.machine)
+        self.model.expire(self.clock())
+        self.check()
+
+    def deadline(self) -> datetime:
+        """The spec's deadline for the current state's timed exit (rules check there is one)."""
+        deadline = self.model.deadline
+        assert deadline is not None, "a timed rule ran in a state without a timed exit"
+        return deadline
+
+    def _is_human(self, trigger: str) -> bool:
+        transition = self.table.manual.get((self.model.state, trigger))
+        return transition is not None and transition.human
+
+    def _why(self, expected: Outcome) -> str:
+        if expected is Outcome.UNAUTHORISED:
+            return f"reviewers: {', '.join(sorted(self.table.reviewers(self.model.state)))}"
+        allowed = sorted(t.trigger for t in self.table.exits(self.model.state))
+        return f"allowed here: {', '.join(allowed) or 'nothing'}"
+
+    def _audit(self) -> Sequence[AuditEntry]:
+        return cast(Sequence[AuditEntry], self.adapter.audit(self.machine))
+
+    # -- invariants ---------------------------------------------------------------
+
+    def check(self) -> None:
+        """The invariants, run at the end of every rule (so failing examples list rules only)."""
+        state = str(self.adapter.state(self.machine))
+        records = self._audit() if self.audited else None
+        self.approval_gate_holds_still(state, records)
+        self.state_matches_spec(state)
+        if records is not None:
+            self.audit_is_chained_and_matches_spec(records)
+
+    def state_matches_spec(self, state: str) -> None:
+        if state != self.model.state:
+            raise AssertionError(
+                f"after {self.last_step}: the implementation is in {state}, "
+                f"the spec says {self.model.state}{_recent(self.model.log)}"
+            )
+
+    def audit_is_chained_and_matches_spec(self, records: Sequence[AuditEntry]) -> None:
+        problem = _chain_problem(records, self.table.spec.initial) or _log_problem(
+            records, self.model.log
+        )
+        if problem:
+            raise AssertionError(f"after {self.last_step}: audit log: {problem}")
+
+    def approval_gate_holds_still(self, state: str, records: Sequence[AuditEntry] | None) -> None:
+        gate = self.model.state
+        if not self.table.spec.state(gate).is_approval:
+            self.gate = None
+            return
+        seen = (state, 0 if records is None else len(records))
+        if self.gate is None or self.gate[0] != len(self.model.log):
+            self.gate = (len(self.model.log), seen)
+        elif seen != self.gate[1]:
+            deadline = self.model.deadline
+            raise AssertionError(
+                f"after {self.last_step}: {gate} is an approval gate and must hold still "
+                f"until a human acts or its deadline ({deadline and deadline.isoformat()}) "
+                f"passes; the implementation went from {_seen(self.gate[1])} to {_seen(seen)}"
+            )
+
+
+# -- rule builders --------------------------------------------------------------------
+
+
+def reviewers(table: Table, trigger: str) -> tuple[Actor, ...]:
+    """An actor for each role that may take a human trigger where it is declared."""
+    return tuple(Actor(f"{role}-1", (role,)) for role in table.roles_for(trigger))
+
+
+def intruders(table: Table, trigger: str) -> tuple[Actor | None, ...]:
+    """Who must be turned away from a human trigger: other roles, an outsider, nobody."""
+    own = set(table.roles_for(trigger))
+    people = [Actor(f"{role}-1", (role,)) for role in table.roles if role not in own]
+    return (*people, Actor("outsider", ()), None)
+
+
+def _named(function: Rule, name: str) -> Rule:
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+def _fire_rules(table: Table, trigger: str) -> dict[str, Rule]:
+    """``fire_<trigger>``; for a human trigger by its reviewers, and ``try_<trigger>_
+    unauthorised`` by everyone else."""
+
+    def declared(self: ConformanceMachine) -> bool:
+        return (self.model.state, trigger) in self.table.manual
+
+    name = f"fire_{trigger}"
+    people = reviewers(table, trigger)
+    if not people:
+
+        def fire(self: ConformanceMachine) -> None:
+            self.fire(f"{name}()", trigger, None)
+
+        return {name: precondition(declared)(rule()(_named(fire, name)))}
+    rules: dict[str, Rule] = {}
+    for rule_name, cast_ in (
+        (name, people),
+        (f"try_{trigger}_unauthorised", intruders(table, trigger)),
+    ):
+
+        def fire_by(self: ConformanceMachine, actor: Actor | None, step: str = rule_name) -> None:
+            self.fire(f"{step}(actor={actor!r})", trigger, actor)
+
+        named = _named(fire_by, rule_name)
+        rules[rule_name] = precondition(declared)(rule(actor=st.sampled_from(cast_))(named))
+    return rules
+
+
+def _start_rule(table: Table) -> Rule:
+    found = arrivals(table)
+
+    def start_in(self: ConformanceMachine, state: str) -> None:
+        """Start in ``state``, reached by its shortest path, so runs begin anywhere."""
+        self.follow(found[state], f"start_in(state={state!r}) step")
+
+    return initialize(state=st.sampled_from(tuple(found)))(start_in)
+
+
+def _refuse_rule(table: Table) -> Rule:
+    """Try every trigger the current state does not declare (timed exits aside)."""
+    manual = dict.fromkeys(trigger for (_, trigger) in table.manual)
+    triggers = tuple(dict.fromkeys([*manual, *(t.trigger for t in table.timed.values())]))
+
+    def refuse_undeclared_triggers(self: ConformanceMachine) -> None:
+        timed = self.model.timed_exit
+        for trigger in triggers:
+            if (self.model.state, trigger) in self.table.manual or (
+                timed is not None and timed.trigger == trigger
+            ):
+                continue
+            people = reviewers(self.table, trigger)
+            step = f"refuse_undeclared_triggers() trying {trigger!r}"
+            self.fire(step, trigger, people[0] if people else None)
+
+    return rule()(refuse_undeclared_triggers)
+
+
+def _wait_for_rule(trigger: str) -> Rule:
+    name = f"wait_for_{trigger}"
+
+    def wait_for(self: ConformanceMachine, late_by_seconds: int) -> None:
+        self.clock.now = self.deadline() + timedelta(seconds=late_by_seconds)
+        self.expire(f"{name}(late_by_seconds={late_by_seconds})")
+
+    decorated = rule(late_by_seconds=st.sampled_from(LATE_BY_SECONDS))(_named(wait_for, name))
+    return precondition(_timed_exit_is(trigger))(decorated)
+
+
+def _just_before_rule(trigger: str) -> Rule:
+    name = f"wait_until_just_before_{trigger}"
+
+    def just_before(self: ConformanceMachine) -> None:
+        self.clock.now = self.deadline() - timedelta(seconds=1)
+        self.expire(f"{name}()")
+
+    return precondition(_timed_exit_is(trigger))(rule()(_named(just_before, name)))
+
+
+def _timed_exit_is(trigger: str) -> Callable[[ConformanceMachine], bool]:
+    def due(self: ConformanceMachine) -> bool:
+        timed = self.model.timed_exit
+        return timed is not None and timed.trigger == trigger
+
+    return due
+
+
+def _time_passes_rule(waits: tuple[int, ...]) -> Rule:
+    def time_passes(self: ConformanceMachine, seconds: int) -> None:
+        self.clock.advance(seconds)
+        self.expire(f"time_passes(seconds={seconds})")
+
+    return rule(seconds=st.sampled_from(waits))(time_passes)
+
+
+# -- comparing and explaining ---------------------------------------------------------
+
+
+def _same_refusal(refusal: Refused, expected: Outcome) -> bool:
+    if isinstance(refusal, InvalidTrigger):
+        return expected is Outcome.UNDECLARED
+    if isinstance(refusal, Unauthorised):
+        return expected is Outcome.UNAUTHORISED
+    return True
+
+
+def _say(outcome: Outcome) -> str:
+    return {
+        Outcome.ACCEPTED: "to take",
+        Outcome.UNDECLARED: "to refuse (undeclared)",
+        Outcome.UNAUTHORISED: "to refuse (unauthorised)",
+    }[outcome]
+
+
+def _by(actor: Actor | None) -> str:
+    return "" if actor is None else f" by {actor.id} (roles: {', '.join(actor.roles) or 'none'})"
+
+
+def _seen(seen: tuple[str, int]) -> str:
+    state, records = seen
+    return f"{state} ({records} audit records)" if records else state
+
+
+def _recent(log: Sequence[Entry]) -> str:
+    if not log:
+        return ""
+    last = log[-1]
+    return f" (last spec transition: {last.source} --{last.trigger}--> {last.target})"
+
+
+def _chain_problem(records: Sequence[AuditEntry], initial: str) -> str | None:
+    previous = initial
+    for i, record in enumerate(records):
+        if str(record.from_state) != previous:
+            return (
+                f"record {i} starts from {record.from_state}, "
+                f"but the previous record ended in {previous}"
+            )
+        previous = str(record.to_state)
+    seqs = [r.seq for r in records]
+    if records and None not in seqs:
+        first = cast(int, seqs[0])
+        for i, seq in enumerate(seqs):
+            if seq != first + i:
+                return f"record {i} has seq {seq}, expected {first + i} (a gap or a repeat)"
+    return None
+
+
+def _log_problem(records: Sequence[AuditEntry], log: Sequence[Entry]) -> str | None:
+    for i, (record, entry) in enumerate(zip(records, log, strict=False)):
+        got = (str(record.from_state), str(record.to_state), str(record.trigger))
+        want = (entry.source, entry.target, entry.trigger)
+        if got != want:
+            return f"record {i} is {_arrow(*got)}, the spec says {_arrow(*want)}"
+        if entry.actor is not None and record.actor != entry.actor:
+            return f"record {i} ({_arrow(*want)}) names actor {record.actor!r}, not {entry.actor!r}"
+        if record.at is not None and record.at != entry.at:
+            return f"record {i} ({_arrow(*want)}) is stamped {record.at}, the clock said {entry.at}"
+    if len(records) != len(log):
+        more = log[len(records) :] or []
+        missing = ", ".join(_arrow(e.source, e.trigger, e.target) for e in more)
+        return f"{len(records)} records, the spec says {len(log)}" + (
+            f" (missing: {missing})" if missing else ""
+        )
+    return None
+
+
+def _arrow(source: str, target: str, trigger: str) -> str:
+    return f"{source} --{trigger}--> {target}"
