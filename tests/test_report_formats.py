@@ -1,0 +1,292 @@
+"""The CI report formats: SARIF 2.1.0, GitHub workflow annotations and JUnit XML.
+
+The findings come from real checks: every rule's own failing example (one spec per load
+rule, since a load error stops the analysis) and one spec that breaks every graph and
+orchestration rule at once.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from generator.cli import main
+from verify.check import CheckResult, check_file, check_text
+from verify.explain import flowed
+from verify.findings import Finding, Severity
+from verify.model import Location
+from verify.report import RENDERERS
+from verify.report_github import annotation, escape_data, escape_property, render_github
+from verify.report_junit import render_junit
+from verify.report_sarif import artifact_location, render_sarif
+from verify.rules import RULES, Family
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_COPY = ROOT / "tests" / "data" / "sarif-2.1.0.json"
+SCHEMA_SHARED = ROOT.parent / "shared" / "schemas" / "sarif-2.1.0.json"
+
+EVERY_CHECK_RULE = """\
+statewright: 1
+machine: kitchen_sink
+initial: IDLE
+states:
+  IDLE: {kind: idle}
+  RUNNING: {kind: running}
+  GATE: {kind: approval}
+  FAILED: {kind: failed}
+  DONE: {kind: complete, final: true}
+  STUCK: {kind: running}
+  LOOP_A: {kind: running}
+  LOOP_B: {kind: running}
+  ORPHAN: {kind: running}
+transitions:
+  - {from: IDLE, to: RUNNING, trigger: start}
+  - {from: IDLE, to: STUCK, trigger: start}
+  - {from: RUNNING, to: GATE, trigger: review}
+  - {from: RUNNING, to: FAILED, trigger: crash}
+  - {from: RUNNING, to: DONE, trigger: sign_off, human: true}
+  - {from: RUNNING, to: LOOP_A, trigger: always}
+  - {from: LOOP_A, to: LOOP_B, trigger: always}
+  - {from: LOOP_B, to: LOOP_A, trigger: always}
+  - {from: GATE, to: FAILED, trigger: give_up, reason: BROKEN}
+  - {from: FAILED, to: IDLE, trigger: reset}
+  - {from: DONE, to: IDLE, trigger: again}
+  - {from: ORPHAN, to: IDLE, trigger: adopt}
+reasons:
+  BROKEN:
+    recovery: [Fix it]
+  EMPTY:
+    recovery: []
+"""
+
+CHECK_RULES = {r.id for r in RULES.values() if r.family is not Family.LOAD}
+
+
+@pytest.fixture(scope="module")
+def results() -> list[CheckResult]:
+    """Checks with findings of every rule id, plus the shipped specs (no findings)."""
+    found = [check_text(EVERY_CHECK_RULE, "specs/kitchen_sink.yaml")]
+    for rule in RULES.values():
+        if rule.family is Family.LOAD:
+            example = rule.example("Fails")
+            assert example is not None, rule.id
+            found.append(check_text(example, f"specs/load/{rule.id}.yaml"))
+    found.append(
+        check_file(ROOT / "specs" / "orchestrator.yaml", display="specs/orchestrator.yaml")
+    )
+    return found
+
+
+def rule_ids(results: list[CheckResult]) -> set[str]:
+    return {f.rule for r in results for f in r.findings}
+
+
+def test_the_fixture_has_findings_of_every_rule(results: list[CheckResult]) -> None:
+    assert {f.rule for f in results[0].findings} == CHECK_RULES
+    assert rule_ids(results) == set(RULES)
+
+
+def test_every_format_is_offered_by_check() -> None:
+    assert {"text", "json", "sarif", "github", "junit"} <= set(RENDERERS)
+
+
+# --- SARIF --------------------------------------------------------------------------------
+
+
+def sarif_schemas() -> list[Path]:
+    return [p for p in (SCHEMA_COPY, SCHEMA_SHARED) if p.exists()]
+
+
+def test_the_schema_copy_matches_shared() -> None:
+    if not SCHEMA_SHARED.exists():
+        pytest.skip("shared/ is not beside the clone")
+    assert SCHEMA_COPY.read_bytes() == SCHEMA_SHARED.read_bytes()
+
+
+@pytest.mark.parametrize("schema_path", sarif_schemas(), ids=lambda p: p.parent.name)
+def test_sarif_validates_against_the_schema(results: list[CheckResult], schema_path: Path) -> None:
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    log = json.loads(render_sarif(results))
+    jsonschema.Draft4Validator.check_schema(schema)
+    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(log), key=str)
+    assert not errors, "\n".join(e.message for e in errors[:5])
+
+
+def test_sarif_has_one_rule_entry_per_rule_id(results: list[CheckResult]) -> None:
+    (run,) = json.loads(render_sarif(results))["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(RULES)
+    for entry in rules:
+        rule = RULES[entry["id"]]
+        assert entry["shortDescription"]["text"] == rule.summary
+        assert entry["fullDescription"]["text"].startswith(rule.summary)
+        assert entry["help"]["text"].startswith(f"{rule.id} (")
+        assert flowed(rule.summary, markdown=True) in entry["help"]["text"]
+        assert "```yaml" in entry["help"]["markdown"]
+        assert entry["defaultConfiguration"]["level"] == str(rule.severity)
+
+
+def test_sarif_results_match_the_findings(results: list[CheckResult]) -> None:
+    (run,) = json.loads(render_sarif(results))["runs"]
+    findings = [f for r in results for f in r.findings]
+    assert len(run["results"]) == len(findings)
+    rules = run["tool"]["driver"]["rules"]
+    for result, finding in zip(run["results"], findings, strict=True):
+        assert result["ruleId"] == finding.rule
+        assert rules[result["ruleIndex"]]["id"] == finding.rule
+        assert result["level"] == str(finding.severity)
+        assert result["message"]["text"] == finding.message
+        (location,) = result["locations"]
+        artifact = location["physicalLocation"]["artifactLocation"]
+        region = location["physicalLocation"]["region"]
+        assert artifact == {"uri": finding.location.file, "uriBaseId": "%SRCROOT%"}
+        assert (region["startLine"], region["startColumn"]) == (
+            finding.location.line,
+            finding.location.column,
+        )
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+    assert {r["ruleId"] for r in run["results"]} == set(RULES)
+    assert run["columnKind"] == "unicodeCodePoints"
+
+
+def test_sarif_levels_are_error_and_warning(results: list[CheckResult]) -> None:
+    (run,) = json.loads(render_sarif(results))["runs"]
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels["unused-reason"] == "warning"
+    assert levels["dead-end"] == "error"
+    assert levels["yaml-syntax"] == "error"
+
+
+def test_artifact_locations_are_relative_and_encoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    inside = tmp_path / "my specs" / "a#b.yaml"
+    assert artifact_location(str(inside)) == {
+        "uri": "my%20specs/a%23b.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
+    assert artifact_location("specs/x.yaml")["uri"] == "specs/x.yaml"
+    outside = tmp_path.parent / "elsewhere.yaml"
+    assert artifact_location(str(outside)) == {"uri": outside.as_uri()}
+    assert artifact_location("../elsewhere.yaml") == {"uri": outside.as_uri()}
+
+
+# --- GitHub -------------------------------------------------------------------------------
+
+
+def test_github_escapes_messages_and_properties() -> None:
+    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    finding = Finding(
+        "dead-end",
+        Severity.ERROR,
+        "100% stuck:\nadd an exit, or mark it final",
+        Location("specs/we,ird:name.yaml", 7, 3),
+    )
+    assert annotation(finding) == (
+        "::error file=specs/we%2Cird%3Aname.yaml,line=7,col=3,title=statewright dead-end"
+        "::100%25 stuck:%0Aadd an exit, or mark it final"
+    )
+
+
+def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult]) -> None:
+    lines = render_github(results).splitlines()
+    findings = [f for r in results for f in r.findings]
+    commands = [line for line in lines if line.startswith("::")]
+    assert len(commands) == len(findings)
+    for line, finding in zip(commands, findings, strict=True):
+        loc = finding.location
+        head = f"::{finding.severity} file={loc.file},line={loc.line},col={loc.column},"
+        assert line.startswith(head)
+        assert line.endswith("::" + escape_data(finding.message))
+    plain = lines[len(commands) :]
+    assert len(plain) == len(results) + 1
+    assert plain[-1].startswith(f"Checked {len(results)} specs: ")
+    assert not any(line.startswith("::") for line in plain)
+    assert any(line.startswith("::warning ") for line in commands)
+
+
+# --- JUnit --------------------------------------------------------------------------------
+
+
+def parse_junit(results: list[CheckResult], strict: bool = False) -> ET.Element:
+    return ET.fromstring(render_junit(results, strict))
+
+
+def test_junit_has_a_case_per_spec_and_rule(results: list[CheckResult]) -> None:
+    root = parse_junit(results)
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [r.file for r in results]
+    for suite in suites:
+        names = [c.get("name") for c in suite.findall("testcase")]
+        assert names == [*RULES, "coverage"]
+        assert int(suite.get("tests", "-1")) == len(names)
+    assert int(root.get("tests", "-1")) == sum(len(s.findall("testcase")) for s in suites)
+
+
+def test_junit_fails_error_rules_and_passes_the_rest(results: list[CheckResult]) -> None:
+    suite = parse_junit(results).findall("testsuite")[0]  # the kitchen sink
+    failed = {c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None}
+    errors = {r.id for r in RULES.values() if r.severity is Severity.ERROR} & CHECK_RULES
+    coverage = results[0].coverage
+    assert coverage is not None
+    assert failed == errors | ({"coverage"} if coverage.covered != coverage.total else set())
+    warned = {c.get("name") for c in suite.findall("testcase") if c.find("system-out") is not None}
+    assert warned == {"unused-reason", "failed-without-recovery"}
+    assert int(suite.get("failures", "-1")) == len(failed)
+    dead_end = next(c for c in suite.findall("testcase") if c.get("name") == "dead-end")
+    failure = dead_end.find("failure")
+    assert failure is not None and "STUCK" in (failure.text or "")
+
+
+def test_junit_strict_fails_warnings_too(results: list[CheckResult]) -> None:
+    suite = parse_junit(results, strict=True).findall("testsuite")[0]
+    failed = {c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None}
+    assert {"unused-reason", "failed-without-recovery"} <= failed
+
+
+def test_junit_skips_analysis_of_a_spec_that_did_not_load(results: list[CheckResult]) -> None:
+    suite = next(
+        s
+        for s in parse_junit(results).findall("testsuite")
+        if s.get("name", "").endswith("schema.yaml")
+    )
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert cases["schema"].find("failure") is not None
+    assert cases["yaml-syntax"].find("failure") is None
+    assert cases["yaml-syntax"].find("skipped") is None
+    assert cases["dead-end"].find("skipped") is not None
+    assert cases["coverage"].find("skipped") is not None
+
+
+def test_junit_passes_a_good_spec_entirely(results: list[CheckResult]) -> None:
+    suite = parse_junit(results).findall("testsuite")[-1]
+    assert suite.get("name") == "specs/orchestrator.yaml"
+    assert suite.get("failures") == "0" and suite.get("skipped") == "0"
+    assert all(len(c) == 0 for c in suite.findall("testcase"))
+
+
+def test_junit_survives_control_characters() -> None:
+    result = check_text(b"statewright: 1\nmachine: \x01\x02\x00\n", "specs/binary.yaml")
+    assert result.findings
+    root = ET.fromstring(render_junit([result]))
+    assert root.get("failures") != "0"
+
+
+# --- through the command line -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "github", "junit"])
+def test_the_command_line_keeps_its_exit_codes(
+    fmt: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert main(["check", "--format", fmt]) == 0
+    assert "specs/orchestrator.yaml" in capsys.readouterr().out
+    assert main(["check", "--format", fmt, "specs/examples/discovery_pipeline_sketch.yaml"]) == 1
+    assert "discovery_pipeline_sketch.yaml" in capsys.readouterr().out

@@ -1,0 +1,127 @@
+"""Rule explanations, built from the rules' own docstrings: ``statewright explain`` and the
+docs' rule reference print the same text, so neither can drift from the registry.
+
+Each explanation shows the rule's definition, its failing example with the findings the
+checker really reports for it, and its passing example.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+
+from verify.check import check_text
+from verify.findings import Finding
+from verify.rules import RULES, Family, Rule
+
+__all__ = [
+    "FAMILY_TITLES",
+    "Example",
+    "close_matches",
+    "examples",
+    "explain_text",
+    "flowed",
+    "rule_markdown",
+    "rules_markdown",
+]
+
+FAMILY_TITLES = {
+    Family.LOAD: "Load rules",
+    Family.GRAPH: "Graph rules",
+    Family.ORCHESTRATION: "Orchestration rules",
+}
+FAMILY_INTROS = {
+    Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
+    "every load error it finds in one run.",
+    Family.GRAPH: "Proven on the graph of the expanded transitions (a glob or list `from` "
+    "becomes one transition per source state).",
+    Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
+    "and a reason code with a recovery procedure for every failure.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One of a rule's example specs and what the checker reports for it."""
+
+    rule: str
+    label: str
+    spec: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def reported(self) -> str:
+        """The example's findings of its own rule, one ``file:line:col: ...`` per line."""
+        return "\n".join(f.format() for f in self.findings if f.rule == self.rule)
+
+
+@cache
+def examples(rule_id: str) -> tuple[Example, ...]:
+    """The ``Fails`` and ``Passes`` examples of a rule, each checked for real."""
+    rule = RULES[rule_id]
+    found: list[Example] = []
+    for label in ("Fails", "Passes"):
+        text = rule.example(label)
+        if text is not None:
+            file = f"{label.lower()}.yaml"
+            found.append(Example(rule_id, label, text, check_text(text, file).findings))
+    return tuple(found)
+
+
+def close_matches(name: str, limit: int = 5) -> list[str]:
+    """Rule ids that look like ``name``: near spellings first, then ids containing it."""
+    ids = list(RULES)
+    near = difflib.get_close_matches(name, ids, n=limit, cutoff=0.5)
+    containing = [i for i in ids if name and (name in i or i in name) and i not in near]
+    return (near + containing)[:limit]
+
+
+def flowed(text: str, markdown: bool = False) -> str:
+    """A docstring's paragraphs each on one line; ``markdown`` turns ````code```` into
+    Markdown's ```code```."""
+    paragraphs = (" ".join(p.split()) for p in text.split("\n\n"))
+    joined = "\n\n".join(p for p in paragraphs if p)
+    return joined.replace("``", "`") if markdown else joined
+
+
+def _kind(rule: Rule) -> str:
+    return f"{rule.severity}, {rule.family} rule"
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}" if line.strip() else line for line in text.splitlines(True))
+
+
+def explain_text(rule: Rule) -> str:
+    """The plain-text explanation ``statewright explain`` prints."""
+    parts = [f"{rule.id} ({_kind(rule)})", flowed(rule.description, markdown=True)]
+    for example in examples(rule.id):
+        parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
+        if example.reported:
+            parts.append(f"statewright check fails.yaml reports:\n\n{_indent(example.reported)}")
+    return "\n\n".join(parts) + "\n"
+
+
+def rule_markdown(rule: Rule, level: int = 3) -> str:
+    """The rule's entry in the docs' rule reference (Markdown)."""
+    hashes = "#" * level
+    parts = [f"{hashes} {rule.id}", f"*{_kind(rule)}*", flowed(rule.description, markdown=True)]
+    for example in examples(rule.id):
+        parts.append(f"**{example.label}:**\n\n```yaml\n{example.spec}```")
+        if example.reported:
+            parts.append(f"`statewright check` reports:\n\n```text\n{example.reported}\n```")
+    return "\n\n".join(parts) + "\n"
+
+
+def rules_markdown(level: int = 2) -> str:
+    """Every rule, grouped by family: the body of the rule reference page."""
+    parts: list[str] = []
+    for family, title in FAMILY_TITLES.items():
+        rules = [r for r in RULES.values() if r.family is family]
+        if not rules:
+            continue
+        index = " ".join(f"[`{r.id}`](#{r.id})" for r in rules)
+        parts.append(f"{'#' * level} {title}\n\n{FAMILY_INTROS[family]}\n\n{index}\n")
+        parts.extend(rule_markdown(r, level + 1) for r in rules)
+    return "\n".join(parts)

@@ -1,0 +1,49 @@
+"""The GitHub Actions report: one workflow-command annotation per finding, then a summary.
+
+GitHub shows each ``::error`` / ``::warning`` line as an annotation on the spec's line in
+the pull request; the summary lines that follow are plain text for the job log. Values
+are escaped as the workflow-command format documents it: in the message ``%``, ``\\r``
+and ``\\n``; in the properties also ``:`` and ``,``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from verify.check import CheckResult
+from verify.findings import Finding
+
+__all__ = ["annotation", "escape_data", "escape_property", "render_github"]
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow-command message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow-command property value (``file=``, ``title=``, ...)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    """``::error file=F,line=L,col=C,title=statewright RULE::MESSAGE``."""
+    loc = finding.location
+    properties = {
+        "file": loc.file,
+        "line": str(loc.line),
+        "col": str(loc.column),
+        "title": f"statewright {finding.rule}",
+    }
+    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{finding.severity} {rendered}::{escape_data(finding.message)}"
+
+
+def render_github(results: Sequence[CheckResult], strict: bool = False) -> str:
+    """Every finding as an annotation, then one plain line per spec and the summary."""
+    from verify.report import spec_line, summary  # report.py imports this module
+
+    lines = [annotation(f) for r in results for f in r.findings]
+    lines.extend(spec_line(r, strict) for r in results)
+    lines.append(summary(results, strict))
+    return "\n".join(lines) + "\n"

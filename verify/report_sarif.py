@@ -1,0 +1,113 @@
+"""The SARIF 2.1.0 report: findings for code-scanning dashboards (GitHub, GitLab, IDEs).
+
+One run, one ``reportingDescriptor`` per registered rule id (whether or not it fired, so a
+dashboard can explain every id), one result per finding. Locations are relative URIs
+resolved against ``%SRCROOT%`` (the folder the check ran in) with 1-based lines and
+columns, as SARIF requires.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from verify import __version__
+from verify.check import CheckResult
+from verify.explain import explain_text, flowed, rule_markdown
+from verify.findings import Finding, Severity
+from verify.rules import RULES, Rule
+
+__all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "artifact_location", "render_sarif"]
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning"}
+
+
+def artifact_location(file: str) -> dict[str, str]:
+    """``file`` as a SARIF ``artifactLocation``: a percent-encoded URI reference relative
+    to ``%SRCROOT%``.
+
+    A path outside the current folder (or on another drive) stays absolute, as a
+    ``file://`` URI without a base, since a relative reference could not reach it.
+    """
+    path = Path(file)
+    if path.is_absolute() or path.parts[:1] == ("..",):
+        try:
+            relative = Path(os.path.relpath(path.resolve()))
+        except ValueError:
+            return {"uri": path.resolve().as_uri()}
+        if relative.parts[:1] == ("..",):
+            return {"uri": path.resolve().as_uri()}
+        path = relative
+    return {"uri": quote(PurePosixPath(*path.parts).as_posix()), "uriBaseId": SRCROOT}
+
+
+def _descriptor(rule: Rule) -> dict[str, object]:
+    return {
+        "id": rule.id,
+        "name": "".join(part.capitalize() for part in rule.id.split("-")),
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": flowed(rule.description)},
+        "help": {"text": explain_text(rule), "markdown": rule_markdown(rule)},
+        "defaultConfiguration": {"level": _LEVELS[rule.severity]},
+        "properties": {"tags": ["statewright", str(rule.family)]},
+    }
+
+
+def _result(finding: Finding, index: dict[str, int]) -> dict[str, object]:
+    loc = finding.location
+    result: dict[str, object] = {
+        "ruleId": finding.rule,
+        "level": _LEVELS[finding.severity],
+        "message": {"text": finding.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": artifact_location(loc.file),
+                    "region": {"startLine": max(loc.line, 1), "startColumn": max(loc.column, 1)},
+                }
+            }
+        ],
+        "properties": {
+            "states": list(finding.states),
+            "transitions": [t.as_json() for t in finding.transitions],
+            "reasons": list(finding.reasons),
+        },
+    }
+    if finding.rule in index:
+        result["ruleIndex"] = index[finding.rule]
+    return result
+
+
+def render_sarif(results: Sequence[CheckResult], strict: bool = False) -> str:
+    """One SARIF log with one run over every checked spec.
+
+    ``strict`` changes nothing in the log itself (levels are the rules' own); it only
+    changes the exit status, which the command line computes.
+    """
+    rules = list(RULES.values())
+    index = {r.id: i for i, r in enumerate(rules)}
+    findings = [f for r in results for f in r.findings]
+    files = list(dict.fromkeys(r.file for r in results))
+    run: dict[str, object] = {
+        "tool": {
+            "driver": {
+                "name": "statewright",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_descriptor(r) for r in rules],
+            }
+        },
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "the folder the check ran in"}}},
+        "artifacts": [{"location": artifact_location(file)} for file in files],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index) for f in findings],
+    }
+    log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+    return json.dumps(log, indent=2) + "\n"
