@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to write it (default: specs/NAME.yaml); never overwritten",
     )
+
+    audit = sub.add_parser("audit", help="work with a durable audit store")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser(
+        "verify", help="check every instance's hash chain; report the first broken record"
+    )
+    verify.add_argument(
+        "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+    )
     return parser
 
 
@@ -147,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from generator.scaffold import new_command
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
+        if args.command == "audit":
+            from generator.audit import audit_command
+
+            return audit_command(args.target, stdout=out, stderr=err)
     except MissingPath as missing:
         err.write(f"statewright: error: {missing}\n")
         return EXIT_USAGE

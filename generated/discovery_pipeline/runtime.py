@@ -21,30 +21,48 @@ trigger.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
+import hashlib
 import json
+import sqlite3
+import sys
+import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Final, NamedTuple, Self, TypeAlias
+from typing import Any, Final, NamedTuple, ParamSpec, Protocol, Self, TypeAlias, TypeVar
 
 __all__ = [
     "SOURCE",
     "SOURCE_SHA256",
     "Actor",
     "AuditRecord",
+    "ChainProblem",
+    "ConcurrencyConflict",
+    "DBConnection",
     "DiscoveryPipeline",
     "FailureSnapshot",
+    "InstanceExists",
     "InvalidTransition",
     "Locked",
+    "MemoryStore",
     "Reason",
     "Refused",
+    "SqlStore",
     "State",
+    "Store",
+    "StoreError",
+    "StoreHead",
+    "StoredInstance",
+    "StoredRecord",
     "Trigger",
     "Unauthorized",
+    "UnknownInstance",
     "dump_audit",
     "load_audit",
 ]
@@ -52,6 +70,7 @@ __all__ = [
 SOURCE: Final = "specs/discovery_pipeline.yaml"
 SOURCE_SHA256: Final = "5f856714806b803aa4ef7e1e18a395ee01a18e0dba071e5a2f68e7f7835bfebf"
 GENERATOR_VERSION: Final = "0.1.0"
+_MACHINE: Final = "discovery_pipeline"
 
 
 class State(StrEnum):
@@ -338,6 +357,630 @@ class Unauthorized(Refused):
 
 class Locked(Refused):
     """An approval state holds: only its human and timed exits can change the machine."""
+
+
+def _failure_json(failure: FailureSnapshot) -> dict[str, object]:
+    """A failure snapshot as the store keeps it."""
+    return {
+        "seq": failure.seq,
+        "from_state": failure.from_state.value,
+        "to_state": failure.to_state.value,
+        "trigger": failure.trigger.value,
+        "reason": None if failure.reason is None else failure.reason.value,
+        "payload": failure.payload,
+        "context": failure.context,
+    }
+
+
+def _failure_from(data: dict[str, Any]) -> FailureSnapshot:
+    """The failure snapshot :func:`_failure_json` kept."""
+    reason = data["reason"]
+    return FailureSnapshot(
+        seq=int(data["seq"]),
+        from_state=State(data["from_state"]),
+        to_state=State(data["to_state"]),
+        trigger=Trigger(data["trigger"]),
+        reason=None if reason is None else Reason(reason),
+        payload=data["payload"],
+        context=data["context"],
+    )
+
+
+def _failure_key(failure: FailureSnapshot) -> tuple[object, ...]:
+    """What of a failure snapshot its records determine."""
+    return failure.seq, failure.from_state, failure.to_state, failure.trigger, failure.reason
+
+
+# --- Durable store --------------------------------------------------------------------
+#
+# Every instance lives in a store under (machine, instance id): a *head* (its present
+# state, its pending deadline and a JSON snapshot of its data) and its audit records, each
+# kept as canonical JSON with a sha256 hash chained to the record before it. A write is one
+# transaction: the new records and the new head are committed together or not at all. Each
+# write moves the instance's version on, and only a writer holding the version it replaces
+# may write: the loser of a race gets ConcurrencyConflict and nothing is written.
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_GENESIS = "0" * 64
+"""The ``prev`` hash of every instance's first record."""
+
+
+class StoreError(Exception):
+    """A store refused a write; nothing was written."""
+
+
+class ConcurrencyConflict(StoreError):
+    """Another writer appended to the instance first: load it again and retry."""
+
+
+class InstanceExists(StoreError):
+    """``create`` was given an instance id the store already holds."""
+
+
+class UnknownInstance(StoreError, LookupError):
+    """The store holds no instance of this machine under this id."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHead:
+    """An instance's present, kept beside its records so that sweeping needs no replay.
+
+    ``deadline`` is an :func:`_instant` (fixed-width UTC text, so text order is time
+    order) or None; ``snapshot`` is canonical JSON the runtime defines, or None in a
+    write that leaves the stored one as it is.
+    """
+
+    state: str
+    deadline: str | None
+    snapshot: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One stored record: its number, canonical JSON body and the hashes that chain it."""
+
+    seq: int
+    body: str
+    prev: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInstance:
+    """What a store holds of one instance: its head, the number and hash of its last
+    record, its version (one more with every write) and its records."""
+
+    head: StoreHead
+    seq: int
+    head_hash: str
+    version: int
+    entries: tuple[StoredRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """The first record of one instance's chain that was altered, removed or reordered."""
+
+    machine: str
+    instance_id: str
+    seq: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.machine} {self.instance_id!r} record {self.seq}: {self.kind}: {self.detail}"
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _canonical(value: Any) -> str:
+    """The one JSON text of ``value`` that is hashed: sorted keys, no spaces, no NaN."""
+    return _ENCODER.encode(value)
+
+
+def _instant(moment: datetime) -> str:
+    """A moment as fixed-width UTC text, the form deadlines are stored and compared in."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _link(machine: str, instance_id: str, prev: str, body: str) -> str:
+    """The hash of a record: sha256 over its owner, the previous hash and its body."""
+    owner = f"{len(machine)}:{machine}{len(instance_id)}:{instance_id}"
+    return hashlib.sha256(f"{owner}{prev}{body}".encode()).hexdigest()
+
+
+def _chain(
+    machine: str, instance_id: str, seq: int, prev: str, records: Sequence[Mapping[str, Any]]
+) -> list[StoredRecord]:
+    """Number and hash ``records`` as the ones following record ``seq`` (hash ``prev``)."""
+    entries: list[StoredRecord] = []
+    for number, record in enumerate(records, start=seq + 1):
+        if record.get("seq") != number:
+            raise ValueError(f"record {record.get('seq')!r} cannot follow record {number - 1}")
+        body = _canonical(record)
+        digest = _link(machine, instance_id, prev, body)
+        entries.append(StoredRecord(number, body, prev, digest))
+        prev = digest
+    return entries
+
+
+def _check_chain(
+    machine: str, instance_id: str, head_seq: int, head_hash: str, entries: Sequence[StoredRecord]
+) -> ChainProblem | None:
+    """The first record of one instance that was altered, removed or reordered, or None.
+
+    ``entries`` are in stored order (by record number); ``head_seq`` and ``head_hash``
+    are what the instance's head says its last record is.
+    """
+
+    def problem(seq: int, kind: str, detail: str) -> ChainProblem:
+        return ChainProblem(machine, instance_id, seq, kind, detail)
+
+    later = {entry.hash: entry for entry in entries}
+    prev = _GENESIS
+    for position, entry in enumerate(entries, start=1):
+        later.pop(entry.hash, None)
+        if _link(machine, instance_id, entry.prev, entry.body) != entry.hash:
+            return problem(position, "altered", "its content no longer matches its hash")
+        numbered = _body_seq(entry.body)
+        if entry.prev != prev:
+            if entry.prev in later:
+                return problem(position, "reordered", f"record {numbered} stands in its place")
+            if entry.seq == numbered == position:
+                return problem(
+                    position - 1, "altered", "its hash was rewritten; the next record disagrees"
+                )
+            return problem(position, "removed", "the chain skips it")
+        if entry.seq != position or numbered != position:
+            return problem(position, "altered", f"renumbered as {entry.seq} (body: {numbered})")
+        prev = entry.hash
+    if head_seq > len(entries):
+        return problem(len(entries) + 1, "removed", f"the head counts {head_seq} records")
+    if head_seq < len(entries):
+        return problem(head_seq + 1, "altered", "a record beyond the instance's head")
+    if head_hash != prev:
+        return problem(head_seq, "altered", "it is not the record the instance's head names")
+    return None
+
+
+def _body_seq(body: str) -> object:
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return None
+    return record.get("seq") if isinstance(record, dict) else None
+
+
+class Store(Protocol):
+    """Where instances and their audit records live: :class:`MemoryStore`, :class:`SqlStore`."""
+
+    def create(
+        self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Store a new instance with its first records; :class:`InstanceExists` if taken."""
+        ...
+
+    def append(
+        self,
+        machine: str,
+        instance_id: str,
+        version: int,
+        head: StoreHead,
+        records: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add ``records`` after the last one and replace the head, in one transaction.
+
+        ``version`` is the one the caller loaded; :class:`ConcurrencyConflict` if another
+        write came first.
+        """
+        ...
+
+    def load(self, machine: str, instance_id: str) -> StoredInstance:
+        """The instance's head and records; :class:`UnknownInstance` if there is none."""
+        ...
+
+    def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
+        """Ids of the instances whose deadline is at or before ``now``, earliest first."""
+        ...
+
+    def verify(self, machine: str | None = None) -> list[ChainProblem]:
+        """The first broken record of every instance whose chain is broken."""
+        ...
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Group writes: they become durable together when the block ends."""
+        ...
+
+
+class MemoryStore:
+    """A store in this process's memory: the runtime's behaviour without a database.
+
+    Thread-safe; the same rules as :class:`SqlStore` (conflicts, hash chain), so code
+    written against it moves to a database unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._instances: dict[tuple[str, str], StoredInstance] = {}
+        """Each instance as stored, but for its records: kept apart in ``_records``."""
+        self._records: dict[tuple[str, str], list[StoredRecord]] = {}
+
+    def create(
+        self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        entries = _chain(machine, instance_id, 0, _GENESIS, _new(head, records))
+        with self._lock:
+            if (machine, instance_id) in self._instances:
+                raise InstanceExists(f"{machine} instance {instance_id!r} already exists")
+            self._instances[machine, instance_id] = StoredInstance(
+                head, len(entries), _last_hash(entries), 0, ()
+            )
+            self._records[machine, instance_id] = entries
+
+    def append(
+        self,
+        machine: str,
+        instance_id: str,
+        version: int,
+        head: StoreHead,
+        records: Sequence[Mapping[str, Any]],
+    ) -> None:
+        with self._lock:
+            held = self._held(machine, instance_id)
+            _check_version(machine, instance_id, held.version, version)
+            entries = self._records[machine, instance_id]
+            entries += _chain(machine, instance_id, held.seq, held.head_hash, records)
+            if head.snapshot is None:
+                head = dataclasses.replace(head, snapshot=held.head.snapshot)
+            self._instances[machine, instance_id] = StoredInstance(
+                head, len(entries), _last_hash(entries), version + 1, ()
+            )
+
+    def load(self, machine: str, instance_id: str) -> StoredInstance:
+        with self._lock:
+            held = self._held(machine, instance_id)
+            entries = tuple(self._records[machine, instance_id])
+        return dataclasses.replace(held, entries=entries)
+
+    def _held(self, machine: str, instance_id: str) -> StoredInstance:
+        held = self._instances.get((machine, instance_id))
+        if held is None:
+            raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+        return held
+
+    def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
+        with self._lock:
+            heads = [
+                (held.head.deadline, instance_id)
+                for (owner, instance_id), held in self._instances.items()
+                if owner == machine and held.head.deadline is not None and held.head.deadline <= now
+            ]
+        return [instance_id for _, instance_id in sorted(heads)[:limit]]
+
+    def verify(self, machine: str | None = None) -> list[ChainProblem]:
+        with self._lock:
+            found = [
+                _check_chain(owner, instance_id, held.seq, held.head_hash, self._records[key])
+                for key, held in sorted(self._instances.items())
+                for owner, instance_id in [key]
+                if machine in (None, owner)
+            ]
+        return [problem for problem in found if problem is not None]
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def _new(head: StoreHead, records: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The records of a new instance, whose head must carry a snapshot."""
+    if head.snapshot is None:
+        raise ValueError("a new instance needs a snapshot")
+    return records
+
+
+def _last_hash(entries: Sequence[StoredRecord]) -> str:
+    return entries[-1].hash if entries else _GENESIS
+
+
+def _check_version(machine: str, instance_id: str, stored: int, loaded: int) -> None:
+    if stored != loaded:
+        raise ConcurrencyConflict(
+            f"{machine} instance {instance_id!r} changed since it was loaded (version "
+            f"{stored}, not {loaded}): another writer came first; load it again and retry"
+        )
+
+
+class DBConnection(Protocol):
+    """The part of a DB-API 2 connection a :class:`SqlStore` uses."""
+
+    def cursor(self) -> Any: ...
+
+    def commit(self) -> Any: ...
+
+    def rollback(self) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS statewright_instances ("
+    " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+    " head TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL, deadline TEXT,"
+    " snapshot TEXT NOT NULL,"
+    " PRIMARY KEY (machine, instance_id))",
+    "CREATE INDEX IF NOT EXISTS statewright_due ON statewright_instances (machine, deadline)",
+    "CREATE TABLE IF NOT EXISTS statewright_records ("
+    " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+    " body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
+    " PRIMARY KEY (machine, instance_id, seq))",
+)
+
+_SCHEMA_LOCK = 7_230_461
+"""PostgreSQL advisory lock taken while creating tables, so concurrent stores do not race."""
+
+
+class SqlStore:
+    """A store in SQL tables over a DB-API 2 connection: SQLite (``sqlite3``) or
+    PostgreSQL (psycopg 3), one connection per store, one store per thread.
+
+    The store takes over the connection's transactions: on SQLite it switches the
+    connection to autocommit mode and opens each write with ``BEGIN IMMEDIATE`` (WAL,
+    ``synchronous=FULL``); on PostgreSQL each write locks the instance's head row
+    (``SELECT ... FOR UPDATE``) and reads run in ``REPEATABLE READ`` snapshots.
+    """
+
+    def __init__(
+        self, connection: DBConnection, *, dialect: str | None = None, create: bool = True
+    ) -> None:
+        driver = type(connection).__module__.split(".")[0]
+        self.dialect = dialect or _dialect_of(driver)
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported SQL dialect {self.dialect!r}: sqlite or postgresql")
+        paramstyle = getattr(sys.modules.get(driver), "paramstyle", "qmark")
+        self._placeholder = "%s" if paramstyle in ("format", "pyformat") else "?"
+        self._connection = connection
+        self._cursor: Any = None
+        self._depth = 0
+        self._known: dict[tuple[str, str], tuple[int, int, str]] = {}
+        """(version, seq, head hash) of the instances this store last wrote or read: a
+        write at a known version needs no read first (the version check still guards)."""
+        if isinstance(connection, sqlite3.Connection):
+            connection.isolation_level = None
+            if create:
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+        if not create:
+            return
+        with self._transaction(write=True) as cursor:
+            if self.dialect == "postgresql":
+                self._run(cursor, f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            for statement in _SCHEMA:
+                self._run(cursor, statement)
+
+    @classmethod
+    def sqlite(cls, path: str, *, timeout: float = 60.0) -> SqlStore:
+        """The embedded default: a SQLite file at ``path`` (created if missing), in WAL mode.
+
+        ``timeout`` is how long a writer waits for another process's write lock.
+        """
+        return cls(sqlite3.connect(path, timeout=timeout, isolation_level=None))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+    def create(
+        self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        entries = _chain(machine, instance_id, 0, _GENESIS, _new(head, records))
+        with self._transaction(write=True) as cursor:
+            self._run(
+                cursor,
+                "INSERT INTO statewright_instances"
+                " (machine, instance_id, seq, head, version, state, deadline, snapshot)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (machine, instance_id) DO NOTHING",
+                (machine, instance_id, len(entries), _last_hash(entries), *_columns(head)),
+            )
+            if cursor.rowcount != 1:
+                raise InstanceExists(f"{machine} instance {instance_id!r} already exists")
+            self._insert(cursor, machine, instance_id, entries)
+            self._known[machine, instance_id] = (0, len(entries), _last_hash(entries))
+
+    def append(
+        self,
+        machine: str,
+        instance_id: str,
+        version: int,
+        head: StoreHead,
+        records: Sequence[Mapping[str, Any]],
+    ) -> None:
+        key = (machine, instance_id)
+        with self._transaction(write=True) as cursor:
+            known = self._known.get(key)
+            if known is None or known[0] != version:
+                known = self._read_head(cursor, machine, instance_id)
+                _check_version(machine, instance_id, known[0], version)
+            entries = _chain(machine, instance_id, known[1], known[2], records)
+            self._run(
+                cursor,
+                "UPDATE statewright_instances"
+                " SET seq = ?, head = ?, version = ?, state = ?, deadline = ?,"
+                " snapshot = COALESCE(?, snapshot)"
+                " WHERE machine = ? AND instance_id = ? AND version = ?",
+                (
+                    known[1] + len(entries),
+                    entries[-1].hash if entries else known[2],
+                    version + 1,
+                    *_columns(head),
+                    machine,
+                    instance_id,
+                    version,
+                ),
+            )
+            if cursor.rowcount != 1:
+                stored = self._read_head(cursor, machine, instance_id)
+                _check_version(machine, instance_id, stored[0], version)
+            self._insert(cursor, machine, instance_id, entries)
+            self._known[key] = (
+                version + 1,
+                known[1] + len(entries),
+                entries[-1].hash if entries else known[2],
+            )
+
+    def _read_head(self, cursor: Any, machine: str, instance_id: str) -> tuple[int, int, str]:
+        """The stored (version, seq, head hash) of an instance, locked until the commit."""
+        lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
+        self._run(
+            cursor,
+            f"SELECT version, seq, head FROM statewright_instances"
+            f" WHERE machine = ? AND instance_id = ?{lock}",
+            (machine, instance_id),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+        return int(row[0]), int(row[1]), str(row[2])
+
+    def load(self, machine: str, instance_id: str) -> StoredInstance:
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT seq, head, version, state, deadline, snapshot FROM statewright_instances"
+                " WHERE machine = ? AND instance_id = ?",
+                (machine, instance_id),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+            self._run(
+                cursor,
+                "SELECT seq, body, prev, hash FROM statewright_records"
+                " WHERE machine = ? AND instance_id = ? ORDER BY seq",
+                (machine, instance_id),
+            )
+            entries = tuple(StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in cursor.fetchall())
+        loaded = StoredInstance(
+            StoreHead(row[3], row[4], row[5]), int(row[0]), row[1], int(row[2]), entries
+        )
+        if not self._depth:
+            self._known[machine, instance_id] = (loaded.version, loaded.seq, loaded.head_hash)
+        return loaded
+
+    def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT instance_id FROM statewright_instances"
+                " WHERE machine = ? AND deadline IS NOT NULL AND deadline <= ?"
+                " ORDER BY deadline, instance_id"
+                + ("" if limit is None else f" LIMIT {int(limit)}"),
+                (machine, now),
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
+    def verify(self, machine: str | None = None) -> list[ChainProblem]:
+        where, params = ("", ()) if machine is None else (" WHERE machine = ?", (machine,))
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                f"SELECT machine, instance_id, seq, head FROM statewright_instances{where}",
+                params,
+            )
+            heads = {(r[0], r[1]): (int(r[2]), str(r[3])) for r in cursor.fetchall()}
+            self._run(
+                cursor,
+                "SELECT machine, instance_id, seq, body, prev, hash FROM statewright_records"
+                f"{where} ORDER BY machine, instance_id, seq",
+                params,
+            )
+            held: dict[tuple[str, str], list[StoredRecord]] = {key: [] for key in heads}
+            for row in cursor:
+                key = (row[0], row[1])
+                held.setdefault(key, []).append(StoredRecord(int(row[2]), row[3], row[4], row[5]))
+        problems: list[ChainProblem] = []
+        for key, entries in sorted(held.items()):
+            head_seq, head_hash = heads.get(key, (-1, ""))
+            if head_seq < 0:
+                found: ChainProblem | None = ChainProblem(
+                    *key, 0, "removed", "its head row is gone; its records remain"
+                )
+            else:
+                found = _check_chain(*key, head_seq, head_hash, entries)
+            if found is not None:
+                problems.append(found)
+        return problems
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self._transaction(write=True) as cursor:
+            self._cursor, self._depth = cursor, 1
+            try:
+                yield
+            finally:
+                self._cursor, self._depth = None, 0
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Any]:
+        if self._depth:
+            yield self._cursor
+            return
+        cursor = self._connection.cursor()
+        try:
+            if self.dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif getattr(self._connection, "autocommit", False):
+                cursor.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            elif not write:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield cursor
+            self._connection.commit()
+        except BaseException:
+            self._known.clear()
+            with contextlib.suppress(Exception):
+                self._connection.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        cursor.execute(sql.replace("?", self._placeholder), params)
+
+    def _insert(
+        self, cursor: Any, machine: str, instance_id: str, entries: list[StoredRecord]
+    ) -> None:
+        if entries:
+            cursor.executemany(
+                "INSERT INTO statewright_records (machine, instance_id, seq, body, prev, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)".replace("?", self._placeholder),
+                [(machine, instance_id, e.seq, e.body, e.prev, e.hash) for e in entries],
+            )
+
+
+def _dialect_of(driver: str) -> str:
+    if driver == "sqlite3":
+        return "sqlite"
+    if driver in ("psycopg", "psycopg2", "pg8000"):
+        return "postgresql"
+    raise ValueError(
+        f"cannot tell the SQL dialect of a {driver} connection: pass dialect='sqlite' or "
+        "dialect='postgresql'"
+    )
+
+
+def _columns(head: StoreHead) -> tuple[str, str | None, str | None]:
+    return head.state, head.deadline, head.snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -699,9 +1342,12 @@ class DiscoveryPipeline:
         "_context",
         "_created",
         "_failures",
+        "_id",
         "_log",
         "_node",
         "_reason",
+        "_revision",
+        "_store",
         "_versions",
     )
 
@@ -728,6 +1374,9 @@ class DiscoveryPipeline:
         self._created: datetime = self._clock()
         self._reason: Reason | None = None
         self._failures: list[FailureSnapshot] = []
+        self._store: Store | None = None
+        self._id: str | None = None
+        self._revision = 0
 
     @property
     def state(self) -> State:
@@ -790,13 +1439,16 @@ class DiscoveryPipeline:
         at = self._clock()
         if at < self._since() + _delay(timed[0]):
             return None
-        self._enter(timed[0], at, None, None, None)
+        self._durably(self._enter, timed[0], at, None, None, None)
         return self._node.state
 
     def update_context(self, values: Mapping[str, object]) -> None:
         """Merge JSON ``values`` into the context; refused (``Locked``) in an approval state."""
         self._unlocked("update the context")
-        context = {**self._context, **_json_copy(values)}
+        self._durably(self._merge_context, _json_copy(values))
+
+    def _merge_context(self, values: dict[str, JSONValue]) -> None:
+        context = {**self._context, **values}
         self._context = context
         self._versions.append((len(self._log), context))
 
@@ -815,7 +1467,7 @@ class DiscoveryPipeline:
         """
         self._unlocked("roll back")
         state, reason, context = self._after(seq)
-        self._restore(state, reason, context, self._clock(), actor, decision, seq)
+        self._durably(self._restore, state, reason, context, self._clock(), actor, decision, seq)
         return state
 
     @classmethod
@@ -831,8 +1483,102 @@ class DiscoveryPipeline:
         Raises ``InvalidTransition`` (naming the record) on a record the spec does not
         allow. The log holds no context updates: the context starts from ``context``.
         """
+        return cls._rebuild(records, clock, context, None)
+
+    @property
+    def instance_id(self) -> str | None:
+        """The id the instance is stored under; None for one that lives in memory only."""
+        return self._id
+
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        instance_id: str,
+        *,
+        clock: Clock | None = None,
+        context: Mapping[str, object] | None = None,
+    ) -> Self:
+        """A new instance kept in ``store`` under ``instance_id`` (``InstanceExists`` if taken).
+
+        From then on a change is durable when the call that made it returns: its records
+        and the new state are committed in one transaction, or the call raises and nothing
+        changed. A write that lost a race raises ``ConcurrencyConflict``: :meth:`load` the
+        instance again and retry. Failure payloads must be JSON data.
+        """
+        machine = cls(clock=clock, context=context)
+        store.create(_MACHINE, instance_id, machine._head(), machine._bodies(0))
+        machine._store, machine._id, machine._revision = store, instance_id, 0
+        return machine
+
+    @classmethod
+    def load(cls, store: Store, instance_id: str, *, clock: Clock | None = None) -> Self:
+        """The instance kept in ``store`` under ``instance_id``, rebuilt from its records.
+
+        Every record is checked against the spec as :meth:`replay` checks it; the context,
+        failure snapshots and pending deadline come back as stored. Raises
+        ``UnknownInstance`` if there is none, ``InvalidTransition`` on a record the spec
+        does not allow and ``StoreError`` if the stored state disagrees with the records.
+        """
+        stored = store.load(_MACHINE, instance_id)
+        try:
+            data = json.loads(stored.head.snapshot or "")
+            created = datetime.fromisoformat(data["created"])
+            versions = [(int(seq), context) for seq, context in data["versions"]]
+            failures = [_failure_from(failure) for failure in data["failures"]]
+            context = versions[-1][1]
+            records = [AuditRecord.from_json(entry.body) for entry in stored.entries]
+        except (IndexError, KeyError, TypeError, ValueError) as error:
+            raise StoreError(
+                f"{_MACHINE} instance {instance_id!r}: unreadable stored data: {error!r}"
+            ) from error
+        machine = cls._rebuild(records, clock, None, created)
+        replayed = [_failure_key(failure) for failure in machine._failures]
+        machine._versions, machine._failures, machine._context = versions, failures, context
+        kept = [_failure_key(failure) for failure in machine._failures]
+        at = (machine.state.value, len(machine._log))
+        if at != (stored.head.state, stored.seq) or kept != replayed:
+            raise StoreError(
+                f"{_MACHINE} instance {instance_id!r}: its stored state {stored.head.state} "
+                f"after record {stored.seq} disagrees with its records"
+            )
+        machine._store, machine._id, machine._revision = store, instance_id, stored.version
+        return machine
+
+    @classmethod
+    def sweep(
+        cls, store: Store, *, clock: Clock | None = None, limit: int | None = None
+    ) -> list[tuple[str, AuditRecord]]:
+        """Fire every timed exit that is due across the instances in ``store``.
+
+        Returns ``(instance id, record)`` for every record it appended, timed and
+        automatic. Safe from several workers at once: an instance another worker changed
+        first is skipped (its deadline is that worker's now).
+        """
+        now = (_utc_now if clock is None else clock)()
+        fired: list[tuple[str, AuditRecord]] = []
+        for instance_id in store.due(_MACHINE, _instant(now), limit):
+            try:
+                machine = cls.load(store, instance_id, clock=clock)
+                seen = len(machine._log)
+                machine.expire()
+            except ConcurrencyConflict:
+                continue
+            fired.extend((instance_id, record) for record in machine._log[seen:])
+        return fired
+
+    @classmethod
+    def _rebuild(
+        cls,
+        records: Iterable[AuditRecord],
+        clock: Clock | None,
+        context: Mapping[str, object] | None,
+        created: datetime | None,
+    ) -> Self:
         machine = cls.__new__(cls)
         machine._reset(clock, context)
+        if created is not None:
+            machine._created = created
         for record in records:
             machine._check(record)
             machine._apply(record)
@@ -841,6 +1587,50 @@ class DiscoveryPipeline:
                 f"the log ends in {machine.state}, which the machine leaves automatically"
             )
         return machine
+
+    def _durably(self, change: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Make ``change``; for a stored instance commit it, or undo it and raise."""
+        if self._store is None:
+            return change(*args, **kwargs)
+        log, node, reason, context = self._log, self._node, self._reason, self._context
+        marks = (len(log), len(self._versions), len(self._failures))
+        try:
+            result = change(*args, **kwargs)
+            records = self._bodies(marks[0])
+            data = (len(self._versions), len(self._failures)) != marks[1:]
+            self._store.append(_MACHINE, str(self._id), self._revision, self._head(data), records)
+        except BaseException:
+            del log[marks[0] :], self._versions[marks[1] :], self._failures[marks[2] :]
+            self._node, self._reason, self._context = node, reason, context
+            raise
+        self._revision += 1
+        return result
+
+    def _head(self, data: bool = True) -> StoreHead:
+        """The present as the store keeps it: state, deadline and, if ``data``, the data
+        the records lack (else the stored data stays as it is)."""
+        deadline = self.deadline
+        if not data:
+            return StoreHead(
+                self._node.state.value, None if deadline is None else _instant(deadline), None
+            )
+        try:
+            snapshot = _canonical(
+                {
+                    "created": self._created.isoformat(),
+                    "versions": [[seq, context] for seq, context in self._versions],
+                    "failures": [_failure_json(failure) for failure in self._failures],
+                }
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"a stored instance keeps JSON data only: {error}") from error
+        return StoreHead(
+            self._node.state.value, None if deadline is None else _instant(deadline), snapshot
+        )
+
+    def _bodies(self, start: int) -> list[dict[str, Any]]:
+        """The records from ``start`` on, as the JSON objects ``AuditRecord.to_json`` writes."""
+        return [{**record._asdict(), "at": record.at.isoformat()} for record in self._log[start:]]
 
     def _take(
         self,
@@ -851,6 +1641,8 @@ class DiscoveryPipeline:
     ) -> State:
         node = self._node
         edge = node.exits.get(trigger)
+        if self._store is not None:
+            return self._durably(self._take_guarded, trigger, edge, actor, decision, payload)
         if edge is None or not edge.plain:
             return self._take_guarded(trigger, edge, actor, decision, payload)
         log = self._log

@@ -1,0 +1,79 @@
+"""Concurrency: several processes hammering one instance, and many instances, with
+sweepers firing timeouts under the same load; every committed record was acknowledged by
+exactly one worker, races ended in ConcurrencyConflict, and every chain and replay holds.
+On a SQLite file and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pgcluster import postgres_server, postgres_url
+from storekit import SQL_BACKENDS, Backend, Fleet, backend_fixture, check_store, generate_runtime
+
+__all__ = ["postgres_server", "postgres_url"]
+
+sql_backend = backend_fixture(SQL_BACKENDS)
+DRIVERS = 4
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    generated: tuple[Any, Path] = generate_runtime(tmp_path_factory.mktemp("runtime"))
+    return generated
+
+
+def hammer(
+    runtime: tuple[Any, Path],
+    backend: Backend,
+    folder: Path,
+    instances: list[str],
+    sweepers: int,
+    records: int,
+) -> tuple[Fleet, dict[str, int]]:
+    """Run DRIVERS drivers over ``instances`` and ``sweepers`` sweepers until ``records``."""
+    rt, path = runtime
+    backend.open(rt).close()
+    for instance_id in instances:
+        rt.Ticket.create(backend.open(rt), instance_id)
+    fleet = Fleet(path, backend.target, folder)
+    for n in range(DRIVERS):
+        fleet.start(f"driver{n}", "drive", instances)
+    for n in range(sweepers):
+        fleet.start(f"sweeper{n}", "sweep", [])
+    deadline = time.monotonic() + 90
+    while fleet.count("ready") < DRIVERS + sweepers:
+        assert time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.05)
+    records += len(fleet.acked_records())
+    while len(fleet.acked_records()) < records:
+        assert time.monotonic() < deadline, "the workers made too little progress"
+        time.sleep(0.05)
+    fleet.stop()
+    counts = check_store(rt, backend.open(rt), instances, fleet)
+    assert counts["stored"] == counts["acked"], "a committed record nobody acknowledged"
+    print(
+        f"\n{backend.name}: {counts['stored']} transitions on {len(instances)} instance(s) by "
+        f"{DRIVERS} drivers and {sweepers} sweepers, {fleet.count('conflict')} conflicts, "
+        f"{fleet.count('review_timeout')} timeouts swept"
+    )
+    return fleet, counts
+
+
+@pytest.mark.slow
+def test_processes_racing_on_one_instance(
+    runtime: tuple[Any, Path], sql_backend: Backend, tmp_path: Path
+) -> None:
+    fleet, _ = hammer(runtime, sql_backend, tmp_path, ["hot"], sweepers=1, records=300)
+    assert fleet.count("conflict") > 0
+
+
+@pytest.mark.slow
+def test_processes_and_sweepers_over_many_instances(
+    runtime: tuple[Any, Path], sql_backend: Backend, tmp_path: Path
+) -> None:
+    instances = [f"t{n}" for n in range(12)]
+    fleet, _ = hammer(runtime, sql_backend, tmp_path, instances, sweepers=2, records=600)
+    assert fleet.count("review_timeout") > 0
