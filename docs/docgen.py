@@ -1,0 +1,325 @@
+"""Documentation generated from the live code, so that the docs cannot drift from it.
+
+Each function returns Markdown for one kind of generated content: the key tables of the
+spec format (from ``verify/spec.schema.json``), the command-line reference (from the
+``statewright`` argument parser), a spec's check report, covering paths and diagram, the
+coverage table and a whole page per shipped spec. ``docs/hooks.py`` wires them into
+mkdocs; nothing here imports mkdocs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from generator.cli import _parser
+from verify.check import CheckResult, check_file
+from verify.discover import discover
+from verify.report import render_text
+
+__all__ = [
+    "SCHEMA_TABLES",
+    "SpecDoc",
+    "cli_reference",
+    "coverage_table",
+    "diagram_figure",
+    "fenced",
+    "schema_table",
+    "shipped_specs",
+    "spec_doc",
+    "spec_page",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = ROOT / "verify" / "spec.schema.json"
+
+
+def fenced(text: str, language: str = "text") -> str:
+    """``text`` in a fenced code block long enough never to be closed by its content."""
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}\n"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+# --- the spec format's key tables ---------------------------------------------------------
+
+
+@cache
+def _schema() -> dict[str, object]:
+    schema: dict[str, object] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return schema
+
+
+def _resolve(node: Mapping[str, object]) -> Mapping[str, object]:
+    """A schema node with its ``$ref`` followed (the node's own keys win)."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return node
+    target: object = _schema()
+    for part in ref.removeprefix("#/").split("/"):
+        assert isinstance(target, Mapping), ref
+        target = target[part]
+    assert isinstance(target, Mapping), ref
+    own = {k: v for k, v in node.items() if k != "$ref"}
+    return {**_resolve(target), **own}
+
+
+SCHEMA_TABLES = ("spec", "state", "transition", "reason")
+"""The objects of the format that get a key table, each a definition of the schema."""
+
+_NAMED = {
+    "upperName": "UPPER_SNAKE_CASE name",
+    "snakeName": "snake_case name",
+    "label": "label (text for people)",
+    "optionalText": "text",
+    "glob": "glob",
+    "stateRef": "state name or glob",
+    "duration": "duration",
+}
+"""How the key tables call the schema's named definitions."""
+
+
+def _type(node: Mapping[str, object]) -> str:
+    """A schema node's type in words, for a key table."""
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        if name in SCHEMA_TABLES:
+            return f"[{name}](#a-{name})"
+        if name in _NAMED:
+            return _NAMED[name]
+        return _type(_resolve(node))
+    for key in ("oneOf", "anyOf"):
+        options = node.get(key)
+        if isinstance(options, list):
+            return " or ".join(dict.fromkeys(t for o in options if (t := _type(o))))
+    enum = node.get("enum")
+    if isinstance(enum, list):
+        return " | ".join(f"`{v}`" for v in enum if v is not None)
+    if "const" in node:
+        return f"`{json.dumps(node['const'])}`"
+    kinds = node.get("type", [])
+    items, values, names = (node.get(k) for k in ("items", "additionalProperties", "propertyNames"))
+    words = []
+    for kind in [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []:
+        if kind == "array" and isinstance(items, Mapping):
+            words.append(f"list of {_type(items)}")
+        elif kind == "object" and isinstance(values, Mapping):
+            key = _type(names) if isinstance(names, Mapping) else "name"
+            words.append(f"mapping of {key} to {_type(values)}")
+        elif kind != "null":
+            words.append({"boolean": "bool", "object": "mapping"}.get(str(kind), str(kind)))
+    return " or ".join(words)
+
+
+def _object(name: str) -> Mapping[str, object]:
+    """The object schema a table describes: the top level, or a named definition."""
+    schema = _schema()
+    if name == "spec":
+        return schema
+    for key in ("definitions", "$defs"):
+        definitions = schema.get(key)
+        if isinstance(definitions, Mapping) and name in definitions:
+            node = definitions[name]
+            assert isinstance(node, Mapping)
+            return _resolve(node)
+    raise KeyError(f"verify/spec.schema.json defines no {name!r}")
+
+
+def schema_keys(name: str) -> dict[str, Mapping[str, object]]:
+    """The keys of one object of the format, from the schema, in its order."""
+    properties = _object(name).get("properties", {})
+    assert isinstance(properties, Mapping)
+    return dict(properties)
+
+
+def schema_table(name: str) -> str:
+    """A Markdown table of every key of one object of the format."""
+    node = _object(name)
+    required = node.get("required", [])
+    assert isinstance(required, list)
+    rows = ["| key | type | required | default | meaning |", "| --- | --- | --- | --- | --- |"]
+    for key, value in schema_keys(name).items():
+        default = f"`{json.dumps(value['default'])}`" if "default" in value else ""
+        description = str(_resolve(value).get("description", ""))
+        rows.append(
+            f"| `{key}` | {_cell(_type(value))} | {'yes' if key in required else 'no'} "
+            f"| {default} | {_cell(description)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+# --- the command-line reference -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _columns(width: int) -> Iterator[None]:
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def cli_reference(level: int = 2) -> str:
+    """``statewright --help`` and every subcommand's help, as the parser prints them."""
+    with _columns(90):
+        parser = _parser()
+        parts = [fenced(parser.format_help())]
+        for name, sub in _subcommands(parser).items():
+            parts.append(f"{'#' * level} statewright {name}\n\n{fenced(sub.format_help())}")
+    return "\n".join(parts)
+
+
+# --- checked specs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpecDoc:
+    """A spec as the docs show it: its path relative to the repository and its check."""
+
+    path: str
+    result: CheckResult
+
+    @property
+    def name(self) -> str:
+        return self.result.machine or Path(self.path).stem
+
+    @property
+    def source(self) -> str:
+        return (ROOT / self.path).read_text(encoding="utf-8")
+
+
+@cache
+def spec_doc(path: str) -> SpecDoc:
+    """Check the spec at ``path`` (relative to the repository), once per build."""
+    return SpecDoc(path, check_file(ROOT / path, display=path))
+
+
+def shipped_specs() -> list[SpecDoc]:
+    """Every spec ``statewright check`` checks by default, in its order."""
+    with contextlib.chdir(ROOT):
+        paths = discover()
+    return [spec_doc(p.as_posix()) for p in paths]
+
+
+def check_report(doc: SpecDoc) -> str:
+    """What ``statewright check PATH`` prints for the spec."""
+    return fenced(f"$ statewright check {doc.path}\n" + render_text([doc.result]), "console")
+
+
+def covering_paths(doc: SpecDoc) -> str:
+    """The covering trigger sequences as a numbered list."""
+    coverage = doc.result.coverage
+    if coverage is None:
+        return "The spec does not load, so it has no covering paths.\n"
+    lines = [
+        f"{n}. {' → '.join(f'`{t}`' for t in path) or '(the initial state alone)'}"
+        for n, path in enumerate(coverage.paths, start=1)
+    ]
+    triggers = sum(len(p) for p in coverage.paths)
+    lines.append(
+        f"\n{len(coverage.paths)} paths of {triggers} triggers in all fire "
+        f"{coverage.covered} of the {coverage.total} transitions whose source is reachable."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def coverage_table(docs: Sequence[SpecDoc]) -> str:
+    """Tour length against the lower bound, one row per spec."""
+    rows = [
+        "| spec | transitions | covered | paths | triggers fired | lower bound | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for doc in docs:
+        coverage = doc.result.coverage
+        if coverage is None:
+            continue
+        fired = sum(len(p) for p in coverage.paths)
+        bound = _lower_bound(doc)
+        ratio = f"{fired / bound:.2f}" if bound else "-"
+        rows.append(
+            f"| [{doc.name}](specs/{doc.name}.md) | {coverage.total} | {coverage.covered} "
+            f"| {len(coverage.paths)} | {fired} | {bound} | {ratio} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _lower_bound(doc: SpecDoc) -> int:
+    """Every covered transition fired once, automatic ones implied (they cost no trigger)."""
+    spec, coverage = doc.result.spec, doc.result.coverage
+    assert spec is not None and coverage is not None
+    automatic = sum(1 for t in spec.transitions if t.automatic)
+    return max(coverage.total - automatic, 0)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    return "\n".join(lines) + "\n"
+
+
+def diagram_figure(alt: str, svg: str) -> str:
+    """A diagram that opens full size when clicked."""
+    return f"[![{alt}]({svg})]({svg})\n\n*Click the diagram to open it full size.*\n"
+
+
+def spec_page(doc: SpecDoc, diagram: str) -> str:
+    """The generated page of one shipped spec; ``diagram`` is the SVG's relative URL."""
+    spec = doc.result.spec
+    parts = [f"# {doc.name}\n"]
+    if spec is not None and spec.description:
+        parts.append(f"{' '.join(spec.description.split())}\n")
+    parts.append(
+        f"Source: `{doc.path}`. Generated from the spec on every docs build: the "
+        "diagram, the checker's report and the covering paths below are the live output.\n"
+    )
+    parts.append(f"## Diagram\n\n{diagram_figure(f'the {doc.name} state machine', diagram)}")
+    parts.append(f"## Check report\n\n{check_report(doc)}")
+    parts.append(f"## Covering paths\n\n{covering_paths(doc)}")
+    if spec is not None:
+        states = [
+            (
+                f"`{s.name}`",
+                str(s.kind or ""),
+                s.stage or "",
+                ", ".join(s.reviewers),
+                s.description or "",
+            )
+            for s in spec.states
+        ]
+        parts.append(
+            "## States\n\n" + _table(("state", "kind", "stage", "reviewers", "description"), states)
+        )
+        if spec.reasons:
+            reasons = [
+                (f"`{r.name}`", r.description or "", "; ".join(r.recovery)) for r in spec.reasons
+            ]
+            parts.append(
+                "## Reasons and recovery\n\n"
+                + _table(("reason", "description", "recovery"), reasons)
+            )
+    parts.append(f"## The spec\n\n{fenced(doc.source, 'yaml')}")
+    return "\n".join(parts)

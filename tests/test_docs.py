@@ -1,0 +1,303 @@
+"""The documentation builds strictly and offline, and its code examples run.
+
+Every hand-written page under ``docs/`` is a test: its fenced blocks run in order in a
+fresh workspace holding a copy of ``specs/``:
+
+- ``console`` blocks: each ``$ command`` runs in bash (the project's ``statewright`` first
+  on ``PATH``) and must print the lines below it (stdout and stderr together); ``...``
+  stands for any text within a line, or on a line of its own for any number of lines.
+- ``python`` blocks run in one namespace per page; ``pycon`` blocks are doctests in that
+  namespace (``...`` elides output, whitespace is normalised).
+- ``yaml`` blocks holding a whole spec (a ``statewright: 1`` line) must check without
+  findings, or with exactly the rule ids a ``<!-- docs-test: fails RULE ... -->`` comment
+  right above the block names.
+
+``<!-- docs-test: skip -->`` above a block leaves it out (for commands that need the
+network, such as installing). The build itself (``mkdocs build --strict``) also runs the
+hooks that generate the rule reference, key tables, CLI reference and spec pages.
+"""
+
+from __future__ import annotations
+
+import doctest
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from verify.check import check_text
+from verify.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+BIN = Path(sys.executable).parent
+PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
+
+NOT_YET_RUNNABLE: dict[str, str] = {}
+"""Pages whose examples do not follow the conventions above yet, and why."""
+
+FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+DIRECTIVE = re.compile(r"^\s*<!-- docs-test: (?P<what>[a-z]+)(?P<args>(?: [a-z0-9-]+)*) -->\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One fenced code block of a page."""
+
+    page: str
+    line: int
+    language: str
+    text: str
+    directive: str = ""
+    args: tuple[str, ...] = ()
+
+    @property
+    def where(self) -> str:
+        return f"docs/{self.page}:{self.line}"
+
+
+def blocks(page: str) -> list[Block]:
+    """The fenced blocks of a page, each with the directive comment right above it."""
+    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+    found: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = FENCE.match(lines[i])
+        if match is None:
+            i += 1
+            continue
+        indent, fence = match["indent"], match["fence"]
+        language = (match["info"].strip().split() or [""])[0]
+        body: list[str] = []
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != fence:
+            body.append(lines[j][len(indent) :])
+            j += 1
+        k = i - 1
+        while k >= 0 and not lines[k].strip():
+            k -= 1
+        directive = DIRECTIVE.match(lines[k]) if k >= 0 else None
+        found.append(
+            Block(
+                page,
+                i + 1,
+                language,
+                "\n".join(body) + "\n",
+                directive["what"] if directive else "",
+                tuple(directive["args"].split()) if directive else (),
+            )
+        )
+        i = j + 1
+    return found
+
+
+def expected_pattern(expected: str) -> re.Pattern[str]:
+    """The expected output of a console command as a regular expression."""
+    parts: list[str] = []
+    for line in expected.rstrip("\n").splitlines():
+        if line.strip() == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+            continue
+        parts.append(".*?".join(re.escape(piece) for piece in line.rstrip().split("...")) + "\n")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def console_commands(block: Block) -> Iterator[tuple[str, str]]:
+    """``(command, expected output)`` for each ``$`` line of a console block."""
+    command: str | None = None
+    output: list[str] = []
+    for line in block.text.splitlines():
+        if line.startswith("$ "):
+            if command is not None:
+                yield command, "\n".join(output)
+            command, output = line[2:], []
+        elif command is not None:
+            output.append(line)
+    if command is not None:
+        yield command, "\n".join(output)
+
+
+@dataclass
+class Workspace:
+    """Where a page's examples run: a folder with a copy of the shipped specs."""
+
+    path: Path
+    namespace: dict[str, object]
+
+    def console(self, block: Block) -> None:
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100"}
+        for command, expected in console_commands(block):
+            done = subprocess.run(
+                ["bash", "-c", command],
+                cwd=self.path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=300,
+            )
+            actual = "".join(line.rstrip() + "\n" for line in done.stdout.splitlines())
+            assert expected_pattern(expected).fullmatch(actual), (
+                f"{block.where}: `{command}` printed:\n{actual}\nexpected:\n{expected}"
+            )
+
+    def python(self, block: Block) -> None:
+        code = compile("\n" * (block.line) + block.text, f"docs/{block.page}", "exec")
+        exec(code, self.namespace)
+
+    def pycon(self, block: Block) -> None:
+        parser = doctest.DocTestParser()
+        test = parser.get_doctest(
+            block.text, self.namespace, block.where, f"docs/{block.page}", block.line
+        )
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        report: list[str] = []
+        runner.run(test, out=report.append, clear_globs=False)
+        self.namespace.update(test.globs)  # a doctest runs in a copy of its globals
+        assert not runner.failures, "".join(report)
+
+    def yaml(self, block: Block) -> None:
+        if not re.search(r"^statewright: 1$", block.text, re.MULTILINE):
+            return
+        result = check_text(block.text, block.where)
+        expected = set(block.args) if block.directive == "fails" else set()
+        assert expected <= set(RULES), f"{block.where}: unknown rule ids {expected - set(RULES)}"
+        found = {f.rule for f in result.findings}
+        assert found == expected, "\n".join(f.format() for f in result.findings) or block.where
+
+
+def runnable(page: str) -> list[Block]:
+    return [
+        b
+        for b in blocks(page)
+        if b.directive != "skip" and b.language in ("console", "python", "pycon", "yaml")
+    ]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if runnable(p)])
+def test_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if page in NOT_YET_RUNNABLE:
+        pytest.skip(NOT_YET_RUNNABLE[page])
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "generated" or m.startswith("generated.")]:
+        monkeypatch.delitem(sys.modules, name)
+    workspace = Workspace(tmp_path, {"__name__": f"docs_{Path(page).stem}"})
+    for block in runnable(page):
+        getattr(workspace, block.language)(block)
+
+
+def test_block_parser_and_patterns() -> None:
+    pattern = expected_pattern("a ... c\n...\nlast")
+    assert pattern.fullmatch("a b c\nx\ny\nlast\n")
+    assert pattern.fullmatch("a  c\nlast\n")
+    assert not pattern.fullmatch("a b c\nlast\nmore\n")
+    commands = list(console_commands(Block("p", 1, "console", "$ one\nout\n$ two\n", "", ())))
+    assert commands == [("one", "out"), ("two", "")]
+
+
+# --- the site ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built with ``mkdocs build --strict`` into a temporary folder."""
+    out = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [str(BIN / "mkdocs"), "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+def page_text(html: str) -> str:
+    """What a reader sees of a page: its text without tags."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_a_page_per_shipped_spec_shows_its_svg(site: Path) -> None:
+    from verify.discover import discover
+
+    machines = []
+    for path in discover([ROOT / "specs"]):
+        machine = re.search(r"^machine: (\w+)$", path.read_text(), re.MULTILINE)
+        assert machine is not None, path
+        machines.append(machine[1])
+    assert machines
+    for machine in machines:
+        page = (site / "specs" / f"{machine}.html").read_text(encoding="utf-8")
+        assert f'src="{machine}.svg"' in page
+        svg = (site / "specs" / f"{machine}.svg").read_text(encoding="utf-8")
+        assert "<svg" in svg
+        text = page_text(page)
+        assert f"$ statewright check specs/{machine}.yaml" in text
+        assert f"specs/{machine}.yaml: {machine}: ok" in text
+        assert "Covering paths" in text
+
+
+def test_the_rule_reference_has_every_rule(site: Path) -> None:
+    page = (site / "rules.html").read_text(encoding="utf-8")
+    text = page_text(page)
+    for rule in RULES.values():
+        assert f'id="{rule.id}"' in page, rule.id
+        assert f"{rule.severity}[{rule.id}]" in text, rule.id
+        fails = rule.example("Fails")
+        assert fails is not None and fails.splitlines()[-1].strip() in text, rule.id
+
+
+REMOTE_LOAD = re.compile(
+    r"""<(?:script|img|iframe|source|link)\b[^>]*?\b(?:src|href)=["']?(?:https?:)?//[^"' >]+"""
+)
+
+
+def test_the_site_needs_no_network(site: Path) -> None:
+    """Nothing the pages load comes from another host (links to read are fine)."""
+    for html in site.rglob("*.html"):
+        loads = REMOTE_LOAD.findall(html.read_text(encoding="utf-8"))
+        assert not loads, (html.relative_to(site), loads[:3])
+
+
+def test_the_spec_format_page_lists_every_schema_key(site: Path) -> None:
+    sys.path.insert(0, str(DOCS))
+    try:
+        import docgen
+    finally:
+        sys.path.remove(str(DOCS))
+    page = (site / "spec-format.html").read_text(encoding="utf-8")
+    for table in docgen.SCHEMA_TABLES:
+        for key in docgen.schema_keys(table):
+            assert f"<code>{key}</code>" in page, (table, key)
+
+
+def test_every_page_is_in_the_navigation(site: Path) -> None:
+    """Pages others add to docs/ (guides) are listed even when mkdocs.yml does not name them."""
+    home = (site / "index.html").read_text(encoding="utf-8")
+    for page in PAGES:
+        target = Path(page).with_suffix(".html").as_posix()
+        assert f'href="{target}"' in home, page
+
+
+def test_an_unknown_marker_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mkdocs.exceptions import PluginError
+
+    monkeypatch.syspath_prepend(str(DOCS))
+    import hooks
+
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="guide.md"))
+    with pytest.raises(PluginError, match=r"guide\.md: unknown marker statewright:nope"):
+        hooks.on_page_markdown("text\n<!-- statewright:nope -->\n", page, None, None)
+    assert hooks.on_page_markdown("no markers\n", page, None, None) == "no markers\n"
