@@ -10,6 +10,7 @@ mark); anything else is left alone with a note on stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -44,13 +45,16 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
     files = {PACKAGE_INIT: render_package_init()}
     failed = False
     for path in discover(paths):
-        result = check_file(path, display_path(path))
+        result = check_file(path)  # findings name the path as given, for the user to open
         if result.spec is None or has_errors(result.findings):
             failed = True
             for finding in result.findings:
                 print(finding.format(), file=stderr)
             continue
-        files.update(render_spec(result.spec, result.findings))
+        # generated headers name the spec relative to the working folder, never absolutely,
+        # so that the output is the same on every machine
+        spec = dataclasses.replace(result.spec, file=display_path(path))
+        files.update(render_spec(spec, result.findings))
     return dict(sorted(files.items())), failed
 
 

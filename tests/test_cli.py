@@ -130,3 +130,16 @@ def test_console_script_runs() -> None:
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["specs"][0]["ok"] is False
+
+
+def test_empty_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run("check", str(tmp_path), capsys=capsys)
+    assert status == 2
+    assert out == ""
+    assert err.startswith("statewright: error: no spec files (*.yaml, *.yml) in ")
+
+
+def test_paths_of_a_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run("paths", "specs", capsys=capsys)
+    assert status == 2
+    assert "is a folder" in err

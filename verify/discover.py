@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_SPEC_DIR", "SPEC_SUFFIXES", "MissingPath", "discover"]
+__all__ = ["DEFAULT_SPEC_DIR", "SPEC_SUFFIXES", "EmptyFolder", "MissingPath", "discover"]
 
 DEFAULT_SPEC_DIR = Path("specs")
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 class MissingPath(Exception):
-    """A path named on the command line does not exist."""
+    """A path named on the command line does not exist (or names no spec at all)."""
+
+    def __init__(self, path: Path, message: str | None = None) -> None:
+        super().__init__(message or f"no such file or directory: {path}")
+        self.path = path
+
+
+class EmptyFolder(MissingPath):
+    """A folder named on the command line holds no spec file: checking nothing must not
+    pass silently in CI."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"no such file or directory: {path}")
-        self.path = path
+        suffixes = ", ".join(f"*{s}" for s in SPEC_SUFFIXES)
+        super().__init__(
+            path, f"no spec files ({suffixes}) in {path}; name a spec file or a folder of them"
+        )
 
 
 def discover(paths: Sequence[Path] = ()) -> list[Path]:
@@ -25,12 +36,16 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
     A file is taken as it is, whatever its suffix. A folder contributes the ``*.yaml`` and
     ``*.yml`` files directly inside it, sorted by name; its subfolders are not searched, so
     ``specs/examples/`` stays out of the default run unless named. A file named twice is
-    checked once. Raises :class:`MissingPath` for a path that does not exist.
+    checked once. Raises :class:`MissingPath` for a path that does not exist and
+    :class:`EmptyFolder` for a folder without a spec file in it.
     """
     found: list[Path] = []
     for path in paths or (DEFAULT_SPEC_DIR,):
         if path.is_dir():
-            found.extend(_specs_in(path))
+            specs = list(_specs_in(path))
+            if not specs:
+                raise EmptyFolder(path)
+            found.extend(specs)
         elif path.exists():
             found.append(path)
         else:
