@@ -118,12 +118,16 @@ def _ours(folder: Path) -> bool:
 def _write(
     out: Path, files: Mapping[str, str], prune: bool, stdout: TextIO, stderr: TextIO
 ) -> None:
+    written = 0
     for name, text in files.items():
         path = out / name
         if _read(path) != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(text.encode("utf-8"))
             print(f"wrote {path.as_posix()}", file=stdout)
+            written += 1
+    if not written:
+        print(f"{out.as_posix()}/ is up to date ({len(files)} files)", file=stdout)
     if not prune:
         return
     emptied: set[Path] = set()
