@@ -73,13 +73,13 @@ def build_graph(spec: Spec) -> nx.MultiDiGraph:
         pred[s.name] = {}
         leaving[s.name] = []
     for key, t in enumerate(spec.transitions):
-        targets = succ[t.source]
-        keyed = targets.get(t.target)
+        source, target = t.source, t.target
+        targets = succ[source]
+        keyed = targets.get(target)
         if keyed is None:
-            keyed = targets[t.target] = {}
-            pred[t.target][t.source] = keyed
+            keyed = targets[target] = pred[target][source] = {}
         keyed[key] = {"transition": t}
-        leaving[t.source].append(t)
+        leaving[source].append(t)
     _remember(graph, "exits", lambda: {name: tuple(found) for name, found in leaving.items()})
     return graph
 
