@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from generator.diagram_dot import DotMissing
 from generator.render import GENERATED_MARK, PACKAGE_INIT, render_package_init, render_spec
 from verify.check import check_file
 from verify.discover import MissingPath, discover
@@ -165,6 +166,13 @@ def generate_command(
         files, failed = render_tree(paths, stderr)
     except MissingPath as error:
         print(f"statewright: error: {error}", file=stderr)
+        return 2
+    except DotMissing:
+        print(
+            "statewright: error: generate draws every spec as SVG and needs Graphviz's 'dot'; "
+            "install it (Debian/Ubuntu: apt-get install graphviz)",
+            file=stderr,
+        )
         return 2
     if check:
         clean = _check(out, files, stdout)

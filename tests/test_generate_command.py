@@ -127,3 +127,14 @@ def test_absolute_spec_path_is_named_relative(project: Path) -> None:
     run(str(project / "specs" / "gatekeeper.yaml"))
     header = (project / "gen" / "gatekeeper" / "runtime.py").read_text()[:400]
     assert "from specs/gatekeeper.yaml" in header and str(project) not in header
+
+
+def test_missing_dot_is_one_line_naming_the_package(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")  # no `dot` to be found: the system edge, not a mock
+    status, out, err = run()
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "apt-get install graphviz" in err
+    assert not (project / "gen").exists()
