@@ -81,6 +81,8 @@ def _connect(target: str) -> Any:
         except psycopg.Error as error:
             raise ValueError(f"{_display(target)}: {error}".strip()) from error
     path = Path(target)
+    if path.is_dir():
+        raise FileNotFoundError(f"{target} is a folder; name a SQLite file or a postgresql:// URL")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {target}")
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
