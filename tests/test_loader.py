@@ -568,3 +568,11 @@ def test_every_finding_has_a_registered_load_rule() -> None:
     findings: list[Finding] = [f for text in INVALID for f in load_text(text).findings]
     assert {f.rule for f in findings} <= set(LOAD_RULES)
     assert all(RULES[rule].family == "load" for rule in LOAD_RULES)
+
+
+def test_an_unknown_state_suggests_the_name_in_another_case() -> None:
+    spec = "statewright: 1\nmachine: m\ninitial: idle\nstates:\n  IDLE: {final: true}\n"
+    (finding,) = load_text(spec, "case.yaml").findings
+    assert finding.rule == "unknown-state"
+    assert (finding.location.line, finding.location.column) == (3, 10)
+    assert finding.message.endswith("did you mean 'IDLE'?")

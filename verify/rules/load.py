@@ -88,9 +88,13 @@ def clip(message: str, limit: int = 400) -> str:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or an empty string.
+
+    Case is ignored when comparing, so ``idle`` finds ``IDLE``.
+    """
+    by_folded = {choice.casefold(): choice for choice in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean '{by_folded[close[0]]}'?" if close else ""
 
 
 def _words(name: str) -> list[str]:
