@@ -160,15 +160,9 @@ class Spec:
         """The state called ``name``; ``KeyError`` if there is none."""
         return self._states[name]
 
-    def has_state(self, name: str) -> bool:
-        return name in self._states
-
     def reason(self, name: str) -> Reason:
         """The reason called ``name``; ``KeyError`` if there is none."""
         return self._reasons[name]
-
-    def has_reason(self, name: str) -> bool:
-        return name in self._reasons
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -178,8 +172,3 @@ class Spec:
     def triggers(self) -> tuple[str, ...]:
         """Every distinct trigger, in order of first declaration."""
         return tuple(dict.fromkeys(t.trigger for t in self.transitions))
-
-    @property
-    def where(self) -> Location:
-        """Where ``initial`` is written, or the top of the spec."""
-        return self.initial_location or self.location
