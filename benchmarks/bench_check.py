@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from verify.check import check_file, check_spec
-from verify.loader import gc_paused, load_file
+from verify.load import gc_paused, load_file
 
 TRANSITIONS_PER_STATE = 10
 

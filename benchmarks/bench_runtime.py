@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from generator.render import render_runtime
-from verify.loader import load_text
+from verify.load import load_text
 
 SPEC = """\
 statewright: 1

@@ -1,4 +1,5 @@
-"""The ``statewright`` command: arguments, exit codes, nothing else.
+"""The ``statewright`` command: arguments and dispatch; the handlers are in
+:mod:`generator.commands`, one module per command.
 
 Exit status: 0 when no finding is an error (``--strict``: no warning either), 1 when one
 is (or ``generate --check`` found a difference), 2 for a usage error or a path that does
@@ -11,16 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from generator import __version__
-from verify.check import CheckResult, check_file
-from verify.discover import MissingPath, discover
-from verify.report import RENDERERS, exit_status, plural
+from generator.commands import EXIT_USAGE
+from verify.discover import MissingPath
+from verify.report import RENDERERS
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,70 +92,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace, out: TextIO) -> int:
-    results = [check_file(path) for path in discover(args.paths)]
-    out.write(RENDERERS[args.format](results, args.strict))
-    return exit_status(results, args.strict)
-
-
-def _paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.spec.is_dir():
-        err.write(f"statewright: error: {args.spec} is a folder; name one spec file\n")
-        return EXIT_USAGE
-    (path,) = discover([args.spec])
-    result: CheckResult = check_file(path)
-    if result.spec is None or result.coverage is None:
-        for finding in result.findings:
-            err.write(finding.format() + "\n")
-        return EXIT_FINDINGS
-    coverage = result.coverage
-    for number, sequence in enumerate(coverage.paths, start=1):
-        out.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
-    out.write(
-        f"# {coverage.covered}/{coverage.total} transitions covered by "
-        f"{plural(len(coverage.paths), 'path')} of "
-        f"{plural(sum(map(len, coverage.paths)), 'trigger')}\n"
-    )
-    return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS
-
-
-def _explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from verify.explain import close_matches, explain_text
-    from verify.rules import RULES
-
-    if args.rule in RULES:
-        out.write(explain_text(RULES[args.rule]))
-        return EXIT_OK
-    near = close_matches(args.rule)
-    hint = f"did you mean {', '.join(near)}?" if near else f"rule ids: {', '.join(RULES)}"
-    err.write(f"statewright: error: unknown rule {args.rule!r}; {hint}\n")
-    return EXIT_USAGE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     try:
         if args.command == "check":
-            return _check(args, out)
+            from generator.commands.check import check_command
+
+            return check_command(args.paths, args.format, args.strict, stdout=out)
         if args.command == "paths":
-            return _paths(args, out, err)
+            from generator.commands.check import paths_command
+
+            return paths_command(args.spec, stdout=out, stderr=err)
         if args.command == "generate":
-            from generator.write import generate_command
+            from generator.commands.generate import generate_command
 
             return generate_command(args.paths, args.out, args.check, stdout=out, stderr=err)
         if args.command == "diagram":
-            from generator.diagram import diagram_command
+            from generator.commands.diagram import diagram_command
 
             return diagram_command(args.spec, args.format, args.output, stdout=out, stderr=err)
         if args.command == "explain":
-            return _explain(args, out, err)
+            from generator.commands.check import explain_command
+
+            return explain_command(args.rule, stdout=out, stderr=err)
         if args.command == "new":
-            from generator.scaffold import new_command
+            from generator.commands.new import new_command
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
         if args.command == "audit":
-            from generator.audit import audit_command
+            from generator.commands.audit import audit_command
 
             return audit_command(args.target, stdout=out, stderr=err)
     except MissingPath as missing:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from generator import __version__
 from generator.naming import class_name, docstring_lines, string_literal
+from verify.conformance.reference import Table, arrivals, waits
 from verify.coverage import transition_tour
 from verify.graph import build_graph, reachable
 from verify.model import Spec
-from verify.reference import Table, arrivals, waits
 
 __all__ = ["FireRule", "TestsView", "tests_view"]
 

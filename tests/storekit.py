@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from generator.audit import store_module
+from generator.commands.audit import store_module
 
 __all__ = [
     "SQL_BACKENDS",

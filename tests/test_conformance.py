@@ -19,7 +19,6 @@ from conformance_example.orchestrator import NotAllowed, Orchestrator
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from verify.adapters import START
 from verify.conformance import (
     Actor,
     AuditedAdapter,
@@ -31,9 +30,10 @@ from verify.conformance import (
     intruders,
     reviewers,
 )
-from verify.loader import load_file
+from verify.conformance.adapters import START
+from verify.conformance.reference import Outcome, ReferenceMachine, Table, arrivals, waits
+from verify.load import load_file
 from verify.model import Spec
-from verify.reference import Outcome, ReferenceMachine, Table, arrivals, waits
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from test_graph_properties import make_spec, random_specs
 
 from verify.coverage import Coverage, replay, transition_tour
 from verify.graph import build_graph
-from verify.loader import load_text
+from verify.load import load_text
 from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from generator.diagram import diagram_files, render_format
-from generator.diagram_dot import DotMissing, quoted, render_dot, render_image
-from generator.diagram_mermaid import mermaid_text, render_mermaid
-from generator.diagram_model import Diagram, EdgeKind, build_diagram
+from generator.diagram.dot import DotMissing, quoted, render_dot, render_image
+from generator.diagram.mermaid import mermaid_text, render_mermaid
+from generator.diagram.model import Diagram, EdgeKind, build_diagram
 from verify.findings import Finding, Severity, TransitionRef
 from verify.model import Duration, Kind, Location, Reason, Spec, State, Transition
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.diagram import diagram_command, diagram_files
+from generator.commands.diagram import diagram_command
+from generator.diagram import diagram_files
 from verify.check import check_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import ORCHESTRATOR
 
-from generator.write import generate_command
+from generator.commands.generate import generate_command
 
 BROKEN = """\
 statewright: 1

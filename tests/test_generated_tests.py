@@ -34,7 +34,7 @@ from verify.conformance import (
     Unauthorised,
     conformance_test,
 )
-from verify.loader import load_file, load_text
+from verify.load import load_file, load_text
 from verify.model import Spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from verify import yamlread
-from verify.loader import LoadResult, load_file, load_text
+from verify.load import LoadResult, load_file, load_text, yamlread
 
 ROOT = Path(__file__).resolve().parent.parent
 HANG = 5.0
@@ -156,7 +155,7 @@ def test_legitimate_repetition_is_within_the_alias_budget() -> None:
 def test_100000_brackets_in_a_subprocess(depth: int) -> None:
     """A crash in C (PyYAML's C composer segfaults here) must fail this test, not pytest."""
     code = (
-        "from verify.loader import load_text\n"
+        "from verify.load import load_text\n"
         f"result = load_text('[' * {depth} + ']' * {depth})\n"
         "print(result.findings[0].rule, result.findings[0].message)\n"
     )

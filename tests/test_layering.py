@@ -1,45 +1,178 @@
-"""Imports go one way: generator -> verify, never back; verify never touches Jinja."""
+"""Imports go one way, and the folders say which.
+
+- ``verify`` never imports ``generator`` or Jinja;
+- ``verify.model`` and ``verify.findings`` import nothing of statewright's but each other;
+- the loader (``verify.load``) stands below the analyses: it imports neither networkx nor
+  the graph, the rules or the reports;
+- the reports and the conformance harness sit on top of ``verify`` and below nothing in it;
+- ``generator.runtime`` (copied verbatim into generated output) imports the standard
+  library alone;
+- no module imports another that imports it back, directly or round a longer loop.
+"""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN_IN_VERIFY = ("generator", "jinja2")
+PACKAGES = ("verify", "generator")
 
 
-def imported_modules(path: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {
+    module_name(path): path
+    for package in PACKAGES
+    for path in sorted((ROOT / package).rglob("*.py"))
+}
+
+
+def imports_of(name: str) -> Iterator[str]:
+    """Every module ``name`` imports, anywhere in its body but under ``if TYPE_CHECKING``,
+    resolved to a full name."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield base
+            for alias in node.names:  # ``from package import module``
+                if f"{base}.{alias.name}" in MODULES:
+                    yield f"{base}.{alias.name}"
+
+
+def internal(name: str) -> set[str]:
+    return {found for found in imports_of(name) if found in MODULES and found != name}
+
+
+def outside(name: str, *allowed: str) -> set[str]:
+    """What ``name`` imports of statewright's own modules beyond the ``allowed`` prefixes."""
+    return {
+        found
+        for found in internal(name)
+        if found != "verify"  # the package itself: its version
+        and not any(found == prefix or found.startswith(prefix + ".") for prefix in allowed)
+    }
+
+
+def _params(prefix: str) -> list[str]:
+    return [name for name in MODULES if name == prefix or name.startswith(prefix + ".")]
+
+
+@pytest.mark.parametrize("name", _params("verify"))
+def test_verify_never_imports_generator_or_jinja(name: str) -> None:
+    bad = {found for found in imports_of(name) if found.split(".")[0] in ("generator", "jinja2")}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", ["verify.model", "verify.findings"])
+def test_the_model_stands_alone(name: str) -> None:
+    assert not outside(name, "verify.model"), f"{name} imports {sorted(outside(name))}"
+
+
+@pytest.mark.parametrize("name", [*_params("verify.load"), "verify.registry"])
+def test_the_loader_stands_below_the_analyses(name: str) -> None:
+    allowed = ("verify.model", "verify.findings", "verify.registry", "verify.load")
+    assert not outside(name, *allowed), f"{name} imports {sorted(outside(name, *allowed))}"
+    assert "networkx" not in {found.split(".")[0] for found in imports_of(name)}
 
 
 @pytest.mark.parametrize(
-    "path", sorted((ROOT / "verify").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+    "name",
+    [
+        n
+        for n in _params("verify")
+        if not n.startswith(("verify.report", "verify.conformance", "verify.explore"))
+    ],
 )
-def test_verify_never_imports_generator_or_jinja(path: Path) -> None:
-    bad = {name for name in imported_modules(path) if name.split(".")[0] in FORBIDDEN_IN_VERIFY}
-    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+def test_reports_and_conformance_sit_on_top(name: str) -> None:
+    above = {
+        found
+        for found in internal(name)
+        if found.startswith(("verify.report", "verify.conformance"))
+    }
+    assert not above, f"{name} imports {sorted(above)}"
+
+
+@pytest.mark.parametrize("name", _params("generator.runtime"))
+def test_the_runtime_support_imports_only_the_standard_library(name: str) -> None:
+    foreign = {
+        found
+        for found in imports_of(name)
+        if found.split(".")[0] not in sys.stdlib_module_names
+        and not found.startswith("generator.runtime")
+        and found not in ("", "__future__")
+    }
+    assert not foreign, f"{name} imports {sorted(foreign)}"
+
+
+def test_no_import_cycles() -> None:
+    graph = nx.DiGraph()
+    for name in MODULES:
+        graph.add_node(name)
+        for found in internal(name):
+            # a package's __init__ is imported by its own modules' imports: not a cycle
+            if not name.startswith(found + "."):
+                graph.add_edge(name, found)
+    cycles = [sorted(cycle) for cycle in nx.simple_cycles(graph)]
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_reading_a_spec_loads_no_analysis() -> None:
+    code = (
+        "import sys, verify.load; "
+        "bad = [m for m in ('networkx', 'verify.graph', 'verify.rules', 'verify.check', "
+        "'jinja2', 'hypothesis') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_generated_runtimes_import_only_the_standard_library() -> None:
-    import sys
-
-    runtimes = sorted((ROOT / "generated").glob("*/runtime.py"))
+    runtimes = sorted((ROOT / "generated").rglob("*.py"))
+    runtimes = [path for path in runtimes if not path.name.startswith("test_")]
     assert runtimes, "generated/ holds no runtime modules; run `statewright generate`"
     for runtime in runtimes:
+        tree = ast.parse(runtime.read_text(), filename=str(runtime))
         third_party = {
-            name.split(".")[0]
-            for name in imported_modules(runtime)
-            if name.split(".")[0] not in sys.stdlib_module_names
-            and name.split(".")[0] != "__future__"
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0
         }
+        third_party -= set(sys.stdlib_module_names) | {"__future__"}
         assert not third_party, f"{runtime.relative_to(ROOT)} imports {sorted(third_party)}"

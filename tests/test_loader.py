@@ -10,11 +10,11 @@ import jsonschema
 import pytest
 
 from verify.findings import Finding
-from verify.loader import LoadResult, load_file, load_text
+from verify.load import LoadResult, load_file, load_text
+from verify.load.rules import LOAD_RULES, check_label, parse_duration
+from verify.load.yamlread import Mapping, Node, Scalar, read_yaml, resolve_plain
 from verify.model import Duration, Kind, Location
 from verify.rules import RULES
-from verify.rules.load import LOAD_RULES, check_label, parse_duration
-from verify.yamlread import Mapping, Node, Scalar, read_yaml, resolve_plain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verify.loader import load_text
+from verify.load import load_text
 from verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent

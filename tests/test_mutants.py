@@ -22,7 +22,7 @@ import pytest
 from generator.env import environment
 from generator.render import render_tests
 from generator.view import RuntimeView, runtime_view
-from verify.loader import load_file
+from verify.load import load_file
 from verify.model import Spec
 
 ROOT = Path(__file__).resolve().parents[1]

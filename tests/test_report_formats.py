@@ -20,9 +20,9 @@ from verify.explain import flowed
 from verify.findings import Finding, Severity
 from verify.model import Location
 from verify.report import RENDERERS
-from verify.report_github import annotation, escape_data, escape_property, render_github
-from verify.report_junit import render_junit
-from verify.report_sarif import artifact_location, render_sarif
+from verify.report.github import annotation, escape_data, escape_property, render_github
+from verify.report.junit import render_junit
+from verify.report.sarif import artifact_location, render_sarif
 from verify.rules import RULES, Family
 
 ROOT = Path(__file__).resolve().parents[1]

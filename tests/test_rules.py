@@ -7,7 +7,7 @@ from pathlib import Path
 
 from verify.check import check_file, check_spec, check_text
 from verify.findings import Finding, Severity, TransitionRef
-from verify.loader import load_text
+from verify.load import load_text
 from verify.rules import RULES
 
 HEADER = "statewright: 1\nmachine: demo\ninitial: IDLE\n"

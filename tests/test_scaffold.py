@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from generator.cli import main
-from generator.scaffold import SCHEMA_PATH, scaffold, schema_reference
+from generator.commands.new import SCHEMA_PATH, scaffold, schema_reference
 from verify.check import check_file
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from typing import Any
 from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture
 
-from generator.audit import audit_command, store_module
+from generator.commands.audit import audit_command, store_module
 
 __all__ = ["postgres_server", "postgres_url"]
 

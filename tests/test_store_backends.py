@@ -8,7 +8,7 @@ import pytest
 from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 
-from generator.audit import store_module
+from generator.commands.audit import store_module
 
 __all__ = ["postgres_server", "postgres_url"]
 

@@ -213,7 +213,7 @@ def test_a_store_file_reopens(rt: Any, tmp_path: Path) -> None:
 def test_store_names_are_reserved_and_exported(rt: Any) -> None:
     import ast
 
-    from generator.audit import store_source
+    from generator.commands.audit import store_source
     from generator.naming import MODULE_NAMES, RUNTIME_MEMBERS
 
     tree = ast.parse(store_source())

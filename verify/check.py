@@ -25,7 +25,7 @@ import verify.rules
 from verify.coverage import Coverage, transition_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
-from verify.loader import LoadResult, gc_paused, load_file, load_text
+from verify.load import LoadResult, gc_paused, load_file, load_text
 from verify.model import Spec
 
 __all__ = ["CheckResult", "Stats", "check_file", "check_result", "check_spec", "check_text"]

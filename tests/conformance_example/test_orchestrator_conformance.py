@@ -9,7 +9,7 @@ from hypothesis import settings
 from conformance_example.adapter import OrchestratorAdapter
 from conformance_example.orchestrator import Orchestrator
 from verify.conformance import conformance_test
-from verify.loader import load_file
+from verify.load import load_file
 
 SPEC = load_file(Path(__file__).resolve().parents[2] / "specs" / "orchestrator.yaml").spec
 assert SPEC is not None, "specs/orchestrator.yaml does not load"

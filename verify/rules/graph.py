@@ -20,7 +20,7 @@ from verify.graph import (
     strong_components,
 )
 from verify.model import Reason, Spec, State, Transition
-from verify.rules import RULES, Family, rule
+from verify.registry import RULES, Family, rule
 
 __all__ = ["reason_finding", "state_finding", "transition_finding"]
 

@@ -11,7 +11,7 @@ import networkx as nx
 from verify.findings import Finding, Severity, TransitionRef
 from verify.graph import entries, exits, state, transitions
 from verify.model import Spec, Transition
-from verify.rules import Family, RuleCheck, rule
+from verify.registry import Family, RuleCheck, rule
 from verify.rules.graph import reason_finding, state_finding, transition_finding
 
 __all__: list[str] = []

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.diagram_dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN
-from generator.diagram_model import (
+from generator.diagram.dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN
+from generator.diagram.model import (
     KIND_STYLES,
     Diagram,
     Edge,

@@ -40,8 +40,8 @@ from yaml.events import (
 )
 
 from verify.findings import Finding, Severity
+from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX, clip
 from verify.model import Location
-from verify.rules.load import DUPLICATE_KEY, YAML_SYNTAX, clip
 
 __all__ = [
     "MAX_DEPTH",

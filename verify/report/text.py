@@ -1,32 +1,13 @@
-"""Reports: the results of checking a set of specs, rendered for people and machines.
-
-Each renderer is a function of ``(results, strict)`` returning the whole text; the
-command line picks one by its ``--format`` name from :data:`RENDERERS`.
-"""
+"""The text report: one line per finding, one line per spec, one summary line."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from verify import __version__
 from verify.check import CheckResult
 from verify.findings import Severity
-from verify.report_github import render_github
-from verify.report_junit import render_junit
-from verify.report_sarif import render_sarif
 
-__all__ = [
-    "RENDERERS",
-    "Renderer",
-    "exit_status",
-    "plural",
-    "render_json",
-    "render_text",
-    "summary",
-]
-
-Renderer = Callable[[Sequence[CheckResult], bool], str]
+__all__ = ["exit_status", "plural", "render_text", "spec_line", "summary"]
 
 
 def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
@@ -84,41 +65,3 @@ def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
     lines.append("")
     lines.append(summary(results, strict))
     return "\n".join(lines) + "\n"
-
-
-def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
-    """The JSON contract of the design brief, one object."""
-    specs: list[dict[str, object]] = []
-    for result in results:
-        entry: dict[str, object] = {
-            "file": result.file,
-            "machine": result.machine,
-            "ok": result.ok(strict),
-            "stats": None,
-            "findings": [f.as_json() for f in result.findings],
-            "coverage": None,
-        }
-        if result.stats is not None:
-            entry["stats"] = {
-                "states": result.stats.states,
-                "transitions": result.stats.transitions,
-                "reachable": result.stats.reachable,
-            }
-        if result.coverage is not None:
-            entry["coverage"] = {
-                "paths": [list(p) for p in result.coverage.paths],
-                "covered": result.coverage.covered,
-                "total": result.coverage.total,
-            }
-        specs.append(entry)
-    document = {"tool": "statewright", "version": __version__, "specs": specs}
-    return json.dumps(document, indent=2) + "\n"
-
-
-RENDERERS: dict[str, Renderer] = {
-    "text": render_text,
-    "json": render_json,
-    "sarif": render_sarif,
-    "github": render_github,
-    "junit": render_junit,
-}

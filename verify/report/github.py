@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from verify.check import CheckResult
 from verify.findings import Finding
+from verify.report.text import spec_line, summary
 
 __all__ = ["annotation", "escape_data", "escape_property", "render_github"]
 
@@ -41,8 +42,6 @@ def annotation(finding: Finding) -> str:
 
 def render_github(results: Sequence[CheckResult], strict: bool = False) -> str:
     """Every finding as an annotation, then one plain line per spec and the summary."""
-    from verify.report import spec_line, summary  # report.py imports this module
-
     lines = [annotation(f) for r in results for f in r.findings]
     lines.extend(spec_line(r, strict) for r in results)
     lines.append(summary(results, strict))

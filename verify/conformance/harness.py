@@ -5,10 +5,10 @@ write an *adapter* that tells the harness how to create an instance, fire a trig
 read the state (and, if the implementation has them, read the audit log and expire
 timeouts). :func:`conformance_test` builds from the spec, at run time, a hypothesis
 ``RuleBasedStateMachine`` that drives the implementation and the spec's reference
-interpreter (:mod:`verify.reference`) side by side::
+interpreter (:mod:`verify.conformance.reference`) side by side::
 
     from verify.conformance import conformance_test
-    from verify.loader import load_file
+    from verify.load import load_file
 
     spec = load_file("specs/orchestrator.yaml").spec
     TestOrchestrator = conformance_test(spec, MyAdapter()).TestCase   # collected by pytest
@@ -47,7 +47,7 @@ from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from verify.adapters import (
+from verify.conformance.adapters import (
     Actor,
     Adapter,
     AuditedAdapter,
@@ -59,8 +59,8 @@ from verify.adapters import (
     TimedAdapter,
     Unauthorised,
 )
+from verify.conformance.reference import Entry, Outcome, ReferenceMachine, Table, arrivals, waits
 from verify.model import Spec
-from verify.reference import Entry, Outcome, ReferenceMachine, Table, arrivals, waits
 
 __all__ = [
     "Actor",

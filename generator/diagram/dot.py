@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import graphviz
 
-from generator.diagram_model import (
+from generator.diagram.model import (
     KIND_STYLES,
     Diagram,
     Edge,

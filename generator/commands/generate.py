@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from generator.diagram_dot import DotMissing
+from generator.diagram.dot import DotMissing
 from generator.render import GENERATED_MARK, PACKAGE_INIT, render_package_init, render_spec
 from verify.check import check_file
 from verify.discover import MissingPath, discover

@@ -1,6 +1,6 @@
 """The load rules: problems that stop a spec from being read into the model.
 
-The loader (:mod:`verify.loader`, with :mod:`verify.yamlread` for the YAML itself)
+The loader (:mod:`verify.load`, with :mod:`verify.load.yamlread` for the YAML itself)
 raises these; this module names them, documents them in the registry's format and holds
 the small value checks they share: name patterns, durations and "did you mean"
 suggestions.
@@ -29,7 +29,7 @@ import keyword
 import re
 from collections.abc import Iterable
 
-from verify.rules import register_load_rule
+from verify.registry import register_load_rule
 
 __all__ = [
     "BAD_DURATION",

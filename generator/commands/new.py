@@ -15,7 +15,7 @@ from typing import TextIO
 
 import verify
 from generator.env import environment
-from verify.rules.load import check_snake_name
+from verify.load.rules import check_snake_name
 
 __all__ = ["SCHEMA_PATH", "ScaffoldError", "new_command", "scaffold", "schema_reference"]
 

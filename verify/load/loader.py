@@ -1,6 +1,6 @@
 """Load a spec: YAML text -> frozen :class:`~verify.model.Spec` plus load findings.
 
-:mod:`verify.yamlread` composes the YAML safely into positioned nodes; this module
+:mod:`verify.load.yamlread` composes the YAML safely into positioned nodes; this module
 checks them against the format (DESIGN.md, "Spec format, version 1") and builds the
 model. It keeps going after a problem wherever it can, so one run reports every load
 finding; the spec is returned only when there is none. ``from`` lists and globs are
@@ -30,18 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verify.findings import Finding, Severity, sort_findings
-from verify.model import (
-    AUTOMATIC_TRIGGER,
-    FORMAT_VERSION,
-    Duration,
-    Kind,
-    Location,
-    Reason,
-    Spec,
-    State,
-    Transition,
-)
-from verify.rules.load import (
+from verify.load.rules import (
     BAD_DURATION,
     INVALID_NAME,
     SCHEMA,
@@ -55,7 +44,18 @@ from verify.rules.load import (
     parse_duration,
     suggest,
 )
-from verify.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
+from verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
+from verify.model import (
+    AUTOMATIC_TRIGGER,
+    FORMAT_VERSION,
+    Duration,
+    Kind,
+    Location,
+    Reason,
+    Spec,
+    State,
+    Transition,
+)
 
 __all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
 

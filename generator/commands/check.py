@@ -1,0 +1,56 @@
+"""``statewright check``, ``paths`` and ``explain``: the checker's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from verify.check import CheckResult, check_file
+from verify.discover import discover
+from verify.explain import close_matches, explain_text
+from verify.report import RENDERERS, exit_status, plural
+from verify.rules import RULES
+
+__all__ = ["check_command", "explain_command", "paths_command"]
+
+
+def check_command(paths: Sequence[Path], fmt: str, strict: bool, *, stdout: TextIO) -> int:
+    """``statewright check``: every spec named, one report in ``fmt``; the exit status."""
+    results = [check_file(path) for path in discover(paths)]
+    stdout.write(RENDERERS[fmt](results, strict))
+    return exit_status(results, strict)
+
+
+def paths_command(spec: Path, *, stdout: TextIO, stderr: TextIO) -> int:
+    """``statewright paths``: the covering trigger sequences of one spec."""
+    if spec.is_dir():
+        stderr.write(f"statewright: error: {spec} is a folder; name one spec file\n")
+        return EXIT_USAGE
+    (path,) = discover([spec])
+    result: CheckResult = check_file(path)
+    if result.spec is None or result.coverage is None:
+        for finding in result.findings:
+            stderr.write(finding.format() + "\n")
+        return EXIT_FINDINGS
+    coverage = result.coverage
+    for number, sequence in enumerate(coverage.paths, start=1):
+        stdout.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
+    stdout.write(
+        f"# {coverage.covered}/{coverage.total} transitions covered by "
+        f"{plural(len(coverage.paths), 'path')} of "
+        f"{plural(sum(map(len, coverage.paths)), 'trigger')}\n"
+    )
+    return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS
+
+
+def explain_command(rule: str, *, stdout: TextIO, stderr: TextIO) -> int:
+    """``statewright explain``: a rule's definition and examples."""
+    if rule in RULES:
+        stdout.write(explain_text(RULES[rule]))
+        return EXIT_OK
+    near = close_matches(rule)
+    hint = f"did you mean {', '.join(near)}?" if near else f"rule ids: {', '.join(RULES)}"
+    stderr.write(f"statewright: error: unknown rule {rule!r}; {hint}\n")
+    return EXIT_USAGE

@@ -1,0 +1,54 @@
+"""Diagrams for design review: what ``statewright diagram`` and ``generate`` write.
+
+One diagram model (:mod:`generator.diagram.model`) and one renderer per output
+(:mod:`generator.diagram.dot`, :mod:`generator.diagram.mermaid`). :func:`diagram_files`
+gives the DOT, SVG and Mermaid files of a spec for ``generated/``. A spec
+that loads can always be drawn: the checker's findings are drawn on it (unreachable
+states, dead ends, traps, and the transitions of other findings), so a spec that fails
+its checks shows at a glance what is missing.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from generator.diagram.dot import DotMissing, render_dot, render_image
+from generator.diagram.mermaid import render_mermaid
+from generator.diagram.model import Diagram, build_diagram
+from verify.findings import Finding
+from verify.model import Spec
+
+__all__ = ["FORMATS", "SUFFIXES", "DotMissing", "diagram_files", "render_format"]
+
+FORMATS = ("svg", "dot", "mermaid", "png")
+"""The ``--format`` choices of ``statewright diagram``, the default first."""
+
+SUFFIXES = {"svg": ".svg", "dot": ".dot", "mermaid": ".mmd", "png": ".png"}
+
+
+def render_format(diagram: Diagram, fmt: str) -> bytes:
+    """``diagram`` in one of :data:`FORMATS`, as bytes (UTF-8 for the text formats).
+
+    Raises :class:`DotMissing` for ``svg`` and ``png`` when Graphviz is not installed.
+    """
+    if fmt == "dot":
+        return render_dot(diagram).encode()
+    if fmt == "mermaid":
+        return render_mermaid(diagram).encode()
+    return render_image(render_dot(diagram), fmt)
+
+
+def diagram_files(spec: Spec, findings: Iterable[Finding] = ()) -> dict[str, str]:
+    """``{"<machine>.dot": ..., "<machine>.svg": ..., "<machine>.mmd": ...}`` for ``spec``.
+
+    Deterministic for a given Graphviz version. Raises :class:`DotMissing` when the
+    ``dot`` executable is not installed.
+    """
+    diagram = build_diagram(spec, findings)
+    dot = render_dot(diagram)
+    return {
+        f"{spec.machine}.dot": dot,
+        f"{spec.machine}.svg": render_image(dot, "svg").decode(),
+        f"{spec.machine}.mmd": render_mermaid(diagram),
+    }

@@ -1,0 +1,40 @@
+"""The JSON report: the design brief's contract, one object for every spec checked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from verify import __version__
+from verify.check import CheckResult
+
+__all__ = ["render_json"]
+
+
+def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
+    """The JSON contract of the design brief, one object."""
+    specs: list[dict[str, object]] = []
+    for result in results:
+        entry: dict[str, object] = {
+            "file": result.file,
+            "machine": result.machine,
+            "ok": result.ok(strict),
+            "stats": None,
+            "findings": [f.as_json() for f in result.findings],
+            "coverage": None,
+        }
+        if result.stats is not None:
+            entry["stats"] = {
+                "states": result.stats.states,
+                "transitions": result.stats.transitions,
+                "reachable": result.stats.reachable,
+            }
+        if result.coverage is not None:
+            entry["coverage"] = {
+                "paths": [list(p) for p in result.coverage.paths],
+                "covered": result.coverage.covered,
+                "total": result.coverage.total,
+            }
+        specs.append(entry)
+    document = {"tool": "statewright", "version": __version__, "specs": specs}
+    return json.dumps(document, indent=2) + "\n"
