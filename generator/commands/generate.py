@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.diagram.dot import DotMissing
-from generator.render import GENERATED_MARK, PACKAGE_INIT, render_package_init, render_spec
+from generator.render import (
+    GENERATED_MARK,
+    PACKAGE_INIT,
+    render_package_init,
+    render_spec,
+    render_support,
+)
 from verify.check import check_file
 from verify.discover import MissingPath, discover
 from verify.findings import has_errors
@@ -43,7 +49,7 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
     """Every generated file by path relative to the output folder, and whether any spec
     had errors (their findings are printed to ``stderr``; nothing is rendered for them).
     Raises :class:`verify.discover.MissingPath`."""
-    files = {PACKAGE_INIT: render_package_init()}
+    files = {PACKAGE_INIT: render_package_init(), **render_support()}
     failed = False
     for path in discover(paths):
         result = check_file(path)  # findings name the path as given, for the user to open
@@ -55,7 +61,8 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
         # generated headers name the spec relative to the working folder, never absolutely,
         # so that the output is the same on every machine
         spec = dataclasses.replace(result.spec, file=display_path(path))
-        files.update(render_spec(spec, result.findings))
+        source = path.read_bytes().decode("utf-8-sig")
+        files.update(render_spec(spec, result.findings, source))
     return dict(sorted(files.items())), failed
 
 

@@ -59,7 +59,17 @@ from verify.model import (
 
 __all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
 
-SPEC_KEYS = ("statewright", "machine", "description", "initial", "states", "transitions", "reasons")
+SPEC_KEYS = (
+    "statewright",
+    "machine",
+    "description",
+    "initial",
+    "states",
+    "transitions",
+    "reasons",
+    "rollback",
+)
+ROLLBACK_KEYS = ("reviewers",)
 STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
 TRANSITION_KEYS = ("from", "to", "trigger", "human", "after", "reason", "description")
 REASON_KEYS = ("description", "recovery")
@@ -290,6 +300,7 @@ class _SpecReader:
         initial_node = self.required(top, "initial", "the spec")
         initial = self.state_ref(initial_node, "initial state")
         transitions = self.transitions(top.get("transitions"))
+        rollback = self.rollback(top.get("rollback"))
         if machine is None or initial is None or initial_node is None:
             return None
         return Spec(
@@ -303,7 +314,28 @@ class _SpecReader:
             location=self.at(top),
             initial_location=self.at(initial_node),
             sha256=sha256,
+            rollback=rollback,
         )
+
+    def rollback(self, node: Node | None) -> tuple[str, ...] | None:
+        """The roles that may roll an instance back; None when the spec allows no rollback."""
+        body = self.mapping(node, "'rollback'")
+        if body is None:
+            return None
+        self.keys(body, ROLLBACK_KEYS, "'rollback'")
+        roles = tuple(
+            role
+            for item in self.sequence(body.get("reviewers"), "the rollback reviewers")
+            if (role := self.label(item, "reviewer role")) is not None
+        )
+        if not roles:
+            self.report(
+                SCHEMA,
+                "'rollback' names no reviewers; list the roles that may roll back, "
+                "e.g. rollback: {reviewers: [on_call]}, or remove the key",
+                body,
+            )
+        return roles
 
     def version(self, top: Mapping) -> None:
         node = self.required(top, "statewright", "the spec")
