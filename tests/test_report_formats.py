@@ -188,9 +188,9 @@ def test_github_escapes_messages_and_properties() -> None:
         "100% stuck:\nadd an exit, or mark it final",
         Location("specs/we,ird:name.yaml", 7, 3),
     )
-    assert annotation(finding) == (
+    assert annotation(finding) == (  # a finding's message is one line: its \n is shown
         "::error file=specs/we%2Cird%3Aname.yaml,line=7,col=3,title=statewright dead-end"
-        "::100%25 stuck:%0Aadd an exit, or mark it final"
+        "::100%25 stuck:\\nadd an exit, or mark it final"
     )
 
 
