@@ -35,8 +35,8 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
 
     A file is taken as it is, whatever its suffix. A folder contributes the ``*.yaml`` and
     ``*.yml`` files directly inside it, sorted by name; its subfolders are not searched, so
-    ``specs/examples/`` stays out of the default run unless named. A file named twice is
-    checked once. Raises :class:`MissingPath` for a path that does not exist and
+    ``specs/examples/`` stays out of the default run unless named. A file named twice
+    (under any name) is checked once. Raises :class:`MissingPath` for a path that does not exist and
     :class:`EmptyFolder` for a folder without a spec file in it.
     """
     found: list[Path] = []
@@ -50,7 +50,11 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
             found.append(path)
         else:
             raise MissingPath(path)
-    return list(dict.fromkeys(found))
+    unique: dict[tuple[int, int], Path] = {}
+    for path in found:  # one file under two names (./a.yaml, a link to it) is checked once
+        status = path.stat()
+        unique.setdefault((status.st_dev, status.st_ino), path)
+    return list(unique.values())
 
 
 def _specs_in(folder: Path) -> Iterable[Path]:

@@ -149,6 +149,7 @@ class Spec:
     location: Location = field(default_factory=lambda: Location("<spec>", 1, 1))
     initial_location: Location | None = None
     sha256: str = ""
+    machine_location: Location | None = None
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 

@@ -303,6 +303,7 @@ class _SpecReader:
             location=self.at(top),
             initial_location=self.at(initial_node),
             sha256=sha256,
+            machine_location=self.at(top.key_nodes["machine"]),
         )
 
     def version(self, top: Mapping) -> None:
