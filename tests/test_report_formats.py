@@ -55,7 +55,8 @@ transitions:
   - {from: GATE, to: FAILED, trigger: give_up, reason: BROKEN}
   - {from: FAILED, to: IDLE, trigger: reset}
   - {from: DONE, to: IDLE, trigger: again}
-  - {from: ORPHAN, to: IDLE, trigger: adopt}
+  - {from: ORPHAN, to: IDLE, trigger: adopt, reason: BROKEN}
+  - {from: GATE, to: IDLE, trigger: expired, after: 1h}
 reasons:
   BROKEN:
     recovery: [Fix it]
