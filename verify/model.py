@@ -152,6 +152,7 @@ class Spec:
     initial_location: Location | None = None
     sha256: str = ""
     rollback: tuple[str, ...] | None = None
+    machine_location: Location | None = None
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 
