@@ -54,6 +54,7 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
         "reason-missing-recovery",
         "unused-reason",
         "failed-without-recovery",
+        "waiting-missing-timeout",
     }
     assert {r.id for r in CHECKED if r.family is Family.GRAPH} == graph
     assert {r.id for r in CHECKED if r.family is Family.ORCHESTRATION} == orchestration
