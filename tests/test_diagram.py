@@ -182,6 +182,13 @@ def test_a_waiting_state_has_its_shape_colour_and_legend_entry_only_when_used() 
         assert "waiting on the outside world" not in text and "legend_waiting" not in text
 
 
+def test_info_findings_are_not_drawn() -> None:
+    note = Finding("asl-not-modelled", Severity.INFO, "Retry", at(2), ("IDLE",))
+    with_note = build_diagram(tiny_spec(), (*tiny_findings(), note))
+    assert render_dot(with_note) == render_dot(tiny())
+    assert render_mermaid(with_note) == render_mermaid(tiny())
+
+
 def test_without_findings_there_is_no_findings_table_and_no_marks() -> None:
     dot = render_dot(build_diagram(tiny_spec(), ()))
     assert "Findings" not in dot and "\u26a0 dead-end" not in dot

@@ -43,6 +43,7 @@ states:
   LOOP_A: {kind: running}
   LOOP_B: {kind: running}
   ORPHAN: {kind: running}
+  HOOK: {kind: waiting}
 transitions:
   - {from: IDLE, to: RUNNING, trigger: start}
   - {from: IDLE, to: STUCK, trigger: start}
@@ -56,6 +57,8 @@ transitions:
   - {from: FAILED, to: IDLE, trigger: reset}
   - {from: DONE, to: IDLE, trigger: again}
   - {from: ORPHAN, to: IDLE, trigger: adopt}
+  - {from: IDLE, to: HOOK, trigger: call_out}
+  - {from: HOOK, to: IDLE, trigger: called_back}
 reasons:
   BROKEN:
     recovery: [Fix it]
@@ -290,3 +293,33 @@ def test_the_command_line_keeps_its_exit_codes(
     assert "specs/orchestrator.yaml" in capsys.readouterr().out
     assert main(["check", "--format", fmt, "specs/examples/discovery_pipeline_sketch.yaml"]) == 1
     assert "discovery_pipeline_sketch.yaml" in capsys.readouterr().out
+
+
+# --- info findings ------------------------------------------------------------------------
+
+
+def with_info(result: CheckResult) -> CheckResult:
+    """``result`` with one info finding added (what an ASL mapping reports)."""
+    note = Finding("asl-not-modelled", Severity.INFO, "Retry is not modelled", Location("a", 2, 5))
+    return CheckResult(
+        result.file, result.spec, (*result.findings, note), result.coverage, result.stats
+    )
+
+
+def test_info_findings_never_fail_in_any_format() -> None:
+    good = with_info(check_file(ROOT / "specs" / "orchestrator.yaml", display="orch.yaml"))
+    assert good.ok(strict=True)
+    text = RENDERERS["text"]([good], True)
+    assert "a:2:5: info[asl-not-modelled] Retry is not modelled" in text
+    assert "orch.yaml: orchestrator: ok; 1 info; " in text
+    assert text.endswith("Checked 1 spec: 0 failed, 0 errors, 0 warnings, 1 info.\n")
+    assert render_github([good]).startswith(
+        "::notice file=a,line=2,col=5,title=statewright asl-not-modelled::"
+    )
+    (run,) = json.loads(render_sarif([good]))["runs"]
+    assert [r["level"] for r in run["results"]] == ["note"]
+    for strict in (False, True):
+        root = ET.fromstring(render_junit([good], strict))
+        assert root.get("failures") == "0"
+        assert "Retry is not modelled" in render_junit([good], strict)
+    assert json.loads(RENDERERS["json"]([good], True))["specs"][0]["ok"] is True

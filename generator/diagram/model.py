@@ -10,7 +10,9 @@ use the same ones.
 Findings are placed where they point: a finding that names transitions marks those
 edges; a finding that names only states marks those nodes (``unreachable-state``,
 ``dead-end``, ``trap``, the approval rules, ...). Every finding also stays in
-:attr:`Diagram.findings`, so renderers can list them all.
+:attr:`Diagram.findings`, so renderers can list them all. Info findings are not drawn:
+they say what an input mapping left out (``statewright check`` lists them), not what is
+wrong with the machine.
 """
 
 from __future__ import annotations
@@ -241,7 +243,7 @@ def edge_kind(transition: Transition) -> EdgeKind:
 
 def build_diagram(spec: Spec, findings: Iterable[Finding]) -> Diagram:
     """The diagram of ``spec`` with ``findings`` placed on its nodes and edges."""
-    ordered = sort_findings(findings)
+    ordered = sort_findings(f for f in findings if f.severity is not Severity.INFO)
     state_marks: dict[str, list[Mark]] = defaultdict(list)
     edge_marks: dict[TransitionRef, list[Mark]] = defaultdict(list)
     for finding in ordered:
