@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from generator.cli import main
+from verify.asl import check_asl_text
 from verify.check import CheckResult, check_file, check_text
 from verify.explain import flowed
 from verify.findings import Finding, Severity
@@ -66,7 +67,8 @@ reasons:
     recovery: []
 """
 
-CHECK_RULES = {r.id for r in RULES.values() if r.family is not Family.LOAD}
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+CHECK_RULES = {r.id for r in RULES.values() if r.family not in (Family.LOAD, Family.ASL)}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,10 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             found.append(check_text(example, f"specs/load/{rule.id}.yaml"))
+        if rule.family is Family.ASL:
+            example = rule.example("Fails")
+            assert example is not None, rule.id
+            found.extend(check_asl_text(example, f"specs/asl/{rule.id}.asl.json"))
     found.append(
         check_file(ROOT / "specs" / "orchestrator.yaml", display="specs/orchestrator.yaml")
     )
@@ -129,8 +135,9 @@ def test_sarif_has_one_rule_entry_per_rule_id(results: list[CheckResult]) -> Non
         assert entry["fullDescription"]["text"].startswith(rule.summary)
         assert entry["help"]["text"].startswith(f"{rule.id} (")
         assert flowed(rule.summary, markdown=True) in entry["help"]["text"]
-        assert "```yaml" in entry["help"]["markdown"]
-        assert entry["defaultConfiguration"]["level"] == str(rule.severity)
+        language = "json" if rule.family is Family.ASL else "yaml"
+        assert f"```{language}" in entry["help"]["markdown"]
+        assert entry["defaultConfiguration"]["level"] == LEVELS[rule.severity]
 
 
 def test_sarif_results_match_the_findings(results: list[CheckResult]) -> None:
@@ -141,7 +148,7 @@ def test_sarif_results_match_the_findings(results: list[CheckResult]) -> None:
     for result, finding in zip(run["results"], findings, strict=True):
         assert result["ruleId"] == finding.rule
         assert rules[result["ruleIndex"]]["id"] == finding.rule
-        assert result["level"] == str(finding.severity)
+        assert result["level"] == LEVELS[finding.severity]
         assert result["message"]["text"] == finding.message
         (location,) = result["locations"]
         artifact = location["physicalLocation"]["artifactLocation"]
@@ -204,7 +211,8 @@ def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult])
     assert len(commands) == len(findings)
     for line, finding in zip(commands, findings, strict=True):
         loc = finding.location
-        head = f"::{finding.severity} file={loc.file},line={loc.line},col={loc.column},"
+        command = {"info": "notice"}.get(finding.severity, str(finding.severity))
+        head = f"::{command} file={loc.file},line={loc.line},col={loc.column},"
         assert line.startswith(head)
         assert line.endswith("::" + escape_data(finding.message))
     plain = lines[len(commands) :]

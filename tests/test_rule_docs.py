@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from verify.check import check_text
-from verify.findings import Severity
+from verify.asl import check_asl_text
+from verify.check import CheckResult, check_text
+from verify.findings import Finding, Severity
 from verify.rules import RULES, Family, Rule
 
 WARNINGS = {"unused-reason", "failed-without-recovery"}
@@ -15,22 +16,37 @@ CHECKED = [r for r in RULES.values() if r.check is not None]
 def example(entry: Rule, which: str) -> str:
     text = entry.example(which)
     assert text is not None, f"{entry.id} has no {which}: example"
-    assert text.startswith("statewright: 1\n"), f"{entry.id} {which}: not a whole v1 spec"
+    if entry.family is Family.ASL:
+        assert text.startswith('{"StartAt": '), f"{entry.id} {which}: not an ASL definition"
+    else:
+        assert text.startswith("statewright: 1\n"), f"{entry.id} {which}: not a whole v1 spec"
     return text
+
+
+def checked(entry: Rule, which: str) -> list[CheckResult]:
+    """The example checked as what it is: an ASL definition for an ASL rule, else a spec."""
+    text = example(entry, which)
+    if entry.family is Family.ASL:
+        return check_asl_text(text, f"{entry.id}.asl.json")
+    return [check_text(text, f"{entry.id}.yaml")]
+
+
+def findings(results: list[CheckResult]) -> list[Finding]:
+    return [f for r in results for f in r.findings]
 
 
 @pytest.mark.parametrize("entry", RULES.values(), ids=lambda r: r.id)
 def test_fails_example_yields_the_rule(entry: Rule) -> None:
-    result = check_text(example(entry, "Fails"), f"{entry.id}.yaml")
-    assert entry.id in {f.rule for f in result.findings}, [f.format() for f in result.findings]
+    found = findings(checked(entry, "Fails"))
+    assert entry.id in {f.rule for f in found}, [f.format() for f in found]
 
 
 @pytest.mark.parametrize("entry", RULES.values(), ids=lambda r: r.id)
 def test_passes_example_does_not(entry: Rule) -> None:
-    result = check_text(example(entry, "Passes"), f"{entry.id}.yaml")
-    assert entry.id not in {f.rule for f in result.findings}
-    if entry.check is not None:  # the checker's examples are clean specs
-        assert result.ok(strict=True), [f.format() for f in result.findings]
+    results = checked(entry, "Passes")
+    assert entry.id not in {f.rule for f in findings(results)}
+    if entry.check is not None or entry.family is Family.ASL:  # clean examples
+        assert all(r.ok(strict=True) for r in results), [f.format() for f in findings(results)]
 
 
 def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None:
@@ -61,6 +77,8 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
     for entry in CHECKED:
         wanted = Severity.WARNING if entry.id in WARNINGS else Severity.ERROR
         assert entry.severity is wanted, entry.id
+    asl = [(r.id, r.severity) for r in RULES.values() if r.family is Family.ASL]
+    assert asl == [("asl-not-modelled", Severity.INFO)]
 
 
 @pytest.mark.parametrize("entry", CHECKED, ids=lambda r: r.id)

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from functools import cache
 
+from verify.asl import check_asl_text
 from verify.check import check_text
 from verify.findings import Finding
 from verify.rules import RULES, Family, Rule
@@ -30,6 +31,7 @@ FAMILY_TITLES = {
     Family.LOAD: "Load rules",
     Family.GRAPH: "Graph rules",
     Family.ORCHESTRATION: "Orchestration rules",
+    Family.ASL: "ASL input rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -38,17 +40,26 @@ FAMILY_INTROS = {
     "becomes one transition per source state).",
     Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
     "and a reason code with a recovery procedure for every failure.",
+    Family.ASL: "Raised when an Amazon States Language definition (AWS Step Functions) "
+    "is read; their examples are ASL definitions.",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One of a rule's example specs and what the checker reports for it."""
+    """One of a rule's example specs (an ASL definition for an ASL rule), the file name
+    it is checked as, and what the checker reports for it."""
 
     rule: str
     label: str
     spec: str
     findings: tuple[Finding, ...]
+    file: str = "fails.yaml"
+
+    @property
+    def language(self) -> str:
+        """The Markdown language of the example."""
+        return "json" if self.file.endswith(".json") else "yaml"
 
     @property
     def reported(self) -> str:
@@ -63,9 +74,15 @@ def examples(rule_id: str) -> tuple[Example, ...]:
     found: list[Example] = []
     for label in ("Fails", "Passes"):
         text = rule.example(label)
-        if text is not None:
+        if text is None:
+            continue
+        if rule.family is Family.ASL:
+            file = f"{label.lower()}.asl.json"
+            reported = tuple(f for r in check_asl_text(text, file) for f in r.findings)
+        else:
             file = f"{label.lower()}.yaml"
-            found.append(Example(rule_id, label, text, check_text(text, file).findings))
+            reported = check_text(text, file).findings
+        found.append(Example(rule_id, label, text, reported, file))
     return tuple(found)
 
 
@@ -99,7 +116,8 @@ def explain_text(rule: Rule) -> str:
     for example in examples(rule.id):
         parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
         if example.reported:
-            parts.append(f"statewright check fails.yaml reports:\n\n{_indent(example.reported)}")
+            command = f"statewright check {example.file} reports"
+            parts.append(f"{command}:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -108,7 +126,7 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     hashes = "#" * level
     parts = [f"{hashes} {rule.id}", f"*{_kind(rule)}*", flowed(rule.description, markdown=True)]
     for example in examples(rule.id):
-        parts.append(f"**{example.label}:**\n\n```yaml\n{example.spec}```")
+        parts.append(f"**{example.label}:**\n\n```{example.language}\n{example.spec}```")
         if example.reported:
             parts.append(f"`statewright check` reports:\n\n```text\n{example.reported}\n```")
     return "\n\n".join(parts) + "\n"

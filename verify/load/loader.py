@@ -57,7 +57,7 @@ from verify.model import (
     Transition,
 )
 
-__all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
+__all__ = ["LoadResult", "gc_paused", "load_file", "load_text", "read_file"]
 
 SPEC_KEYS = ("statewright", "machine", "description", "initial", "states", "transitions", "reasons")
 STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
@@ -133,19 +133,24 @@ def load_file(path: str | os.PathLike[str], display: str | None = None) -> LoadR
 
     A file that cannot be read is a ``yaml-syntax`` finding at line 1, column 1.
     """
+    name, data = read_file(path, display)
+    if isinstance(data, Finding):
+        return LoadResult(name, None, (data,))
+    return load_text(data, name)
+
+
+def read_file(
+    path: str | os.PathLike[str], display: str | None = None, what: str = "the spec"
+) -> tuple[str, bytes | Finding]:
+    """The name findings give the file at ``path`` (``display``, default: ``path``) and its
+    bytes, or a ``yaml-syntax`` finding at line 1, column 1 when it cannot be read."""
     name = display if display is not None else os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        return name, Path(path).read_bytes()
     except OSError as error:
         reason = error.strerror or str(error)
-        finding = Finding(
-            YAML_SYNTAX,
-            Severity.ERROR,
-            f"cannot read the spec: {reason}; check the path and its permissions",
-            Location(name, 1, 1),
-        )
-        return LoadResult(name, None, (finding,))
-    return load_text(data, name)
+        message = f"cannot read {what}: {reason}; check the path and its permissions"
+        return name, Finding(YAML_SYNTAX, Severity.ERROR, message, Location(name, 1, 1))
 
 
 def _describe(node: Node) -> str:

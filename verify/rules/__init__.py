@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from verify.load import rules as load_rules
 from verify.registry import RULES, Family, Rule, RuleCheck, register_load_rule, rule
-from verify.rules import graph, orchestration
+from verify.rules import asl, graph, orchestration
 
 __all__ = [
     "RULES",
     "Family",
     "Rule",
     "RuleCheck",
+    "asl",
     "graph",
     "load_rules",
     "orchestration",
