@@ -40,8 +40,8 @@ FAMILY_INTROS = {
     "becomes one transition per source state).",
     Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
     "and a reason code with a recovery procedure for every failure.",
-    Family.ASL: "Raised when an Amazon States Language definition (AWS Step Functions) "
-    "is read; their examples are ASL definitions.",
+    Family.ASL: "Raised when an Amazon States Language definition is read (see "
+    "[AWS Step Functions](asl.md)); their examples are ASL definitions.",
 }
 
 
