@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from generator.cli import main
 from generator.commands.diagram import diagram_command
@@ -117,6 +119,16 @@ def test_bad_definitions_are_located_findings(text: str | bytes, rule: str, word
     found = problems(text)
     assert found, text
     assert any(r == rule and words in message for r, _, message in found), found
+
+
+def test_json_surrogate_pair_escapes_are_read_as_json_reads_them() -> None:
+    text = json.dumps(
+        {"StartAt": "Ship \U0001f4e6", "States": {"Ship \U0001f4e6": {"Type": "Succeed"}}}
+    )
+    assert "\\ud83d\\udce6" in text  # what json.dumps writes; YAML alone refuses it
+    (machine,) = load_asl_text(text).machines
+    assert machine.asl_names["SHIP"] == "Ship \U0001f4e6"
+    assert problems('{"StartAt": "\\ud83d", "States": {}}')  # a lone surrogate stays invalid
 
 
 def test_a_missing_file_is_a_finding() -> None:
@@ -292,3 +304,29 @@ def test_import_writes_every_machine_and_overwrites_nothing(
     Path("bad.asl.json").write_text("{", encoding="utf-8")
     assert main(["import", "asl", "bad.asl.json"]) == 1
     assert "nothing written" in capsys.readouterr().err
+
+
+names = st.text(min_size=1, max_size=12)
+
+
+@given(states=st.lists(names, min_size=1, max_size=5, unique=True), errors=st.lists(names))
+def test_any_names_map_to_a_spec_that_loads_back(states: list[str], errors: list[str]) -> None:
+    """Whatever the ASL names (keywords, digits, accents, punctuation, clashes), the
+    mapped spec is valid: it loads back with no finding and into the same machine."""
+    definition: dict[str, Any] = {"StartAt": states[0], "States": {}}
+    for here, there in zip(states, [*states[1:], None], strict=True):
+        state: dict[str, Any] = {"Type": "Task", "Resource": CALLBACK, "HeartbeatSeconds": 5}
+        state.update({"Next": there} if there else {"End": True})
+        state["Catch"] = [{"ErrorEquals": [error], "Next": states[0]} for error in errors]
+        definition["States"][here] = state
+    definition["States"]["Pick"] = {
+        "Type": "Choice",
+        "Choices": [{"Next": name} for name in states],
+    }
+    load = load_asl_text(json.dumps(definition), f"{states[0]}.asl.json")
+    for machine in load.machines:
+        loaded = load_text(spec_yaml(machine.spec), "x.yaml")
+        assert loaded.findings == (), [f.format() for f in loaded.findings]
+        assert loaded.spec is not None
+        same_machine(loaded.spec, machine.spec)
+    assert load.machines, [f.format() for f in load.findings]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 from verify.findings import Finding, has_errors, sort_findings
@@ -64,7 +65,7 @@ def load_asl_text(
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     findings: list[Finding] = []
     with gc_paused():
-        read = read_yaml(text, file)
+        read = read_yaml(_json_surrogates(text), file)
         findings.extend(read.findings)
         if read.root is None:
             return AslLoad(file, (), sort_findings(findings))
@@ -77,6 +78,31 @@ def load_asl_text(
     human = frozenset(s.name for s in states if options.is_human(s))
     gaps = gap_findings(definition, options)
     return AslLoad(file, machines, sort_findings([*findings, *gaps]), callbacks, human)
+
+
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE
+)
+
+
+def _json_surrogates(text: str | bytes) -> str | bytes:
+    """``text`` with JSON's surrogate-pair escapes (``\\ud83d\\ude00``, which ``json.dumps``
+    writes for any character beyond U+FFFF) as the one YAML escape of the character
+    (``\\U0001f600``): YAML has no surrogate pairs. What follows one on its line moves
+    two columns left; a state's key, which starts its line, does not move."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return text  # the YAML reader reports it
+    if "\\u" not in text:
+        return text
+
+    def combined(match: re.Match[str]) -> str:
+        high, low = int(match[2], 16), int(match[3], 16)
+        return f"{match[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR.sub(combined, text)
 
 
 def load_asl_file(

@@ -207,7 +207,7 @@ class _Builder:
         self.sha256 = sha256
         self.options = options
         self.timeout = timeout
-        self.machine_name = snake_name(f"{base} {definition.part}".replace("/", " "))
+        self.machine_name = snake_name(f"{base} {definition.part}".replace("/", " "), "machine")
         scope = definition.part.rsplit("/", 1)[-1]
         self.scope = "EXECUTION" if not scope else "ITERATION" if scope == "iterator" else "BRANCH"
         self.asl = {s.name: s for s in definition.states}
@@ -325,20 +325,20 @@ class _Builder:
         for rule in (*state.choices, *((state.default,) if state.default else ())):
             target, reason = self.to_state(rule)
             trigger = self.triggers.name(
-                ("choice", rule.target), f"choose_{snake_name(rule.target)}"
+                ("choice", rule.target), snake_name(f"choose {rule.target}")
             )
             self.add(source, target, trigger, rule.location, reason=reason)
         if state.default is None:
             failed = self.end("failed", state.location)
             reason = self.error_reason(NO_CHOICE_MATCHED, state.location)
             trigger = self.triggers.name(
-                ("error", NO_CHOICE_MATCHED), snake_name(NO_CHOICE_MATCHED)
+                ("error", NO_CHOICE_MATCHED), snake_name(NO_CHOICE_MATCHED, "error")
             )
             self.add(source, failed, trigger, state.location, reason=reason)
 
     def errors(self, source: str, state: AslState, human: bool) -> None:
         for error, delay in errors_of(state):
-            trigger = self.triggers.name(("error", error), snake_name(error))
+            trigger = self.triggers.name(("error", error), snake_name(error, "error"))
             after = None if delay is None else _duration(delay)
             caught = error_catcher(state, error)
             if caught is not None:

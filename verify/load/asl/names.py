@@ -8,8 +8,8 @@ distinct ASL names distinct statewright names.
 
 >>> upper_name("Notify Approver"), upper_name("Approved?"), upper_name("3 retries")
 ('NOTIFY_APPROVER', 'APPROVED', 'S_3_RETRIES')
->>> snake_name("Lambda.ServiceException"), snake_name("HTTPError"), snake_name("class")
-('lambda_service_exception', 'http_error', 'class_')
+>>> snake_name("Lambda.ServiceException"), snake_name("HTTPError"), snake_name("class", "machine")
+('lambda_service_exception', 'http_error', 'class_machine')
 >>> duration_text(90), duration_text(86_400), duration_text(3_700)
 ('1m30s', '1d', '1h1m40s')
 """
@@ -40,12 +40,13 @@ def upper_name(text: str, fallback: str = "STATE") -> str:
     return f"S_{name}" if name[0].isdigit() else name
 
 
-def snake_name(text: str, fallback: str = "unnamed") -> str:
-    """``text`` as a snake_case name that is not a Python keyword (a trigger, a machine)."""
-    name = "_".join(words(text)).lower() or fallback
+def snake_name(text: str, what: str = "name") -> str:
+    """``text`` as a snake_case name that is not a Python keyword (a trigger, a machine);
+    ``what`` it is names it when ``text`` has no words, and follows a keyword."""
+    name = "_".join(words(text)).lower() or what
     if name[0].isdigit():
         name = f"n_{name}"
-    return f"{name}_" if keyword.iskeyword(name) else name
+    return f"{name}_{what}" if keyword.iskeyword(name) else name
 
 
 def duration_text(seconds: int) -> str:
