@@ -19,7 +19,7 @@ from verify.asl import check_asl_text
 from verify.check import check_text
 from verify.findings import Severity
 from verify.load import load_text
-from verify.load.asl import NOT_MODELLED, load_asl_text
+from verify.load.asl import NOT_MODELLED, load_asl_file, load_asl_text
 from verify.model import Spec, State
 
 CALLBACK = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
@@ -131,9 +131,11 @@ def test_json_surrogate_pair_escapes_are_read_as_json_reads_them() -> None:
     assert problems('{"StartAt": "\\ud83d", "States": {}}')  # a lone surrogate stays invalid
 
 
-def test_a_missing_file_is_a_finding() -> None:
+def test_an_empty_or_missing_file_is_a_finding(tmp_path: Path) -> None:
     (result,) = check_asl_text(b"", "empty.asl.json")
     assert [f.rule for f in result.findings] == ["yaml-syntax"]
+    (missing,) = load_asl_file(tmp_path / "gone.asl.json").findings
+    assert missing.rule == "yaml-syntax" and "cannot read the ASL definition" in missing.message
 
 
 # --- what the mapping leaves out ----------------------------------------------------------
