@@ -15,7 +15,10 @@ from pathlib import Path
 
 from generator import __version__
 from generator.commands import EXIT_USAGE
+from generator.commands.inputs import InputFormat
 from verify.discover import MissingPath
+from verify.load.asl import AslOptions
+from verify.load.rules import check_label
 from verify.report import RENDERERS
 
 __all__ = ["main"]
@@ -41,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=sorted(RENDERERS), default="text", help="report format (default: text)"
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too")
+    _input_arguments(check)
 
     paths = sub.add_parser("paths", help="print the covering trigger sequences of a spec")
     paths.add_argument("spec", type=Path, metavar="SPEC")
@@ -66,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("spec", type=Path, metavar="SPEC")
     diagram.add_argument("--format", choices=["svg", "dot", "mermaid", "png"], default="svg")
     diagram.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    _input_arguments(diagram)
 
     explain = sub.add_parser("explain", help="print a rule's definition and examples")
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. dead-end")
@@ -80,6 +85,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to write it (default: specs/NAME.yaml); never overwritten",
     )
+
+    imports = sub.add_parser(
+        "import", help="write the statewright spec of another format (asl: AWS Step Functions)"
+    )
+    imports.add_argument("source_format", choices=["asl"], metavar="FORMAT", help="asl")
+    imports.add_argument("source", type=Path, metavar="FILE", help="the ASL definition")
+    imports.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="SPEC",
+        help="where to write the spec (default: standard output); branches and iterators "
+        "go beside it; never overwritten",
+    )
+    _asl_arguments(imports)
 
     audit = sub.add_parser("audit", help="work with a durable audit store")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -103,14 +124,65 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        choices=[str(f) for f in InputFormat],
+        default=str(InputFormat.AUTO),
+        help="how to read the files: auto (*.asl.json, *.asl.yaml and *.asl.yml are ASL, "
+        "the rest specs), spec, or asl (AWS Step Functions definitions); default: auto",
+    )
+    _asl_arguments(parser)
+
+
+def _asl_arguments(parser: argparse.ArgumentParser) -> None:
+    human = parser.add_mutually_exclusive_group()
+    human.add_argument(
+        "--human",
+        action="append",
+        default=None,
+        metavar="STATE",
+        help="an ASL callback state a person answers: an approval state (repeat for "
+        "more); default: the callbacks whose names contain approv, review, human or manual",
+    )
+    human.add_argument(
+        "--no-human", action="store_true", help="no ASL callback is human: all are waiting"
+    )
+    parser.add_argument(
+        "--reviewers",
+        default="reviewer",
+        metavar="ROLE,...",
+        help="the reviewer roles of ASL approval states (default: reviewer)",
+    )
+
+
+def _asl_options(args: argparse.Namespace) -> AslOptions:
+    """The ASL options of ``args``; ``ValueError`` for a reviewer role that is no label."""
+    roles = tuple(role.strip() for role in args.reviewers.split(","))
+    for role in roles:
+        problem = check_label("reviewer role", role)
+        if problem:
+            raise ValueError(f"--reviewers: {problem}")
+    human = frozenset() if args.no_human else args.human and frozenset(args.human)
+    return AslOptions(human=human, reviewers=roles)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     out, err = sys.stdout, sys.stderr
+    try:
+        asl = _asl_options(args) if hasattr(args, "reviewers") else AslOptions()
+    except ValueError as problem:
+        parser.error(str(problem))
     try:
         if args.command == "check":
             from generator.commands.check import check_command
 
-            return check_command(args.paths, args.format, args.strict, stdout=out)
+            source = InputFormat(args.input)
+            return check_command(
+                args.paths, args.format, args.strict, stdout=out, stderr=err, source=source, asl=asl
+            )
         if args.command == "paths":
             from generator.commands.check import paths_command
 
@@ -122,7 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diagram":
             from generator.commands.diagram import diagram_command
 
-            return diagram_command(args.spec, args.format, args.output, stdout=out, stderr=err)
+            return diagram_command(
+                args.spec,
+                args.format,
+                args.output,
+                stdout=out,
+                stderr=err,
+                source=InputFormat(args.input),
+                asl=asl,
+            )
         if args.command == "explain":
             from generator.commands.check import explain_command
 
@@ -131,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from generator.commands.new import new_command
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
+        if args.command == "import":
+            from generator.commands.import_asl import import_command
+
+            return import_command(args.source, args.output, asl, stdout=out, stderr=err)
         if args.command == "audit":
             from generator.commands.audit import audit_command, head_command
 

@@ -136,7 +136,7 @@ def test_empty_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     status, out, err = run("check", str(tmp_path), capsys=capsys)
     assert status == 2
     assert out == ""
-    assert err.startswith("statewright: error: no spec files (*.yaml, *.yml) in ")
+    assert err.startswith("statewright: error: no spec files (*.yaml, *.yml, *.asl.json, ")
 
 
 def test_paths_of_a_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -168,6 +168,27 @@ def test_dot_draws_kinds_edges_legend_and_findings() -> None:
     assert "dashed" in orphan and 'color="#dc2626"' in orphan and "penwidth=4" in orphan
 
 
+def test_a_waiting_state_has_its_shape_colour_and_legend_entry_only_when_used() -> None:
+    spec = tiny_spec()
+    hook = state("HOOK", Kind.WAITING)
+    waiting = Spec(spec.file, spec.machine, spec.initial, (*spec.states, hook), spec.transitions)
+    dot = render_dot(build_diagram(waiting, ()))
+    node = next(line for line in dot.splitlines() if line.strip().startswith("s8 "))
+    assert "shape=parallelogram" in node and 'fillcolor="#cffafe"' in node
+    assert "waiting on the outside world" in dot
+    mermaid = render_mermaid(build_diagram(waiting, ()))
+    assert "classDef waiting " in mermaid and "class s8,legend_waiting waiting" in mermaid
+    for text in (render_dot(tiny()), render_mermaid(tiny())):  # no waiting state: no entry
+        assert "waiting on the outside world" not in text and "legend_waiting" not in text
+
+
+def test_info_findings_are_not_drawn() -> None:
+    note = Finding("asl-not-modelled", Severity.INFO, "Retry", at(2), ("IDLE",))
+    with_note = build_diagram(tiny_spec(), (*tiny_findings(), note))
+    assert render_dot(with_note) == render_dot(tiny())
+    assert render_mermaid(with_note) == render_mermaid(tiny())
+
+
 def test_without_findings_there_is_no_findings_table_and_no_marks() -> None:
     dot = render_dot(build_diagram(tiny_spec(), ()))
     assert "Findings" not in dot and "\u26a0 dead-end" not in dot

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from generator.cli import main
+from verify.asl import check_asl_text
 from verify.check import CheckResult, check_file, check_text, check_together
 from verify.explain import flowed
 from verify.findings import Finding, Severity
@@ -43,6 +44,7 @@ states:
   LOOP_A: {kind: running}
   LOOP_B: {kind: running}
   ORPHAN: {kind: running}
+  HOOK: {kind: waiting}
 transitions:
   - {from: IDLE, to: RUNNING, trigger: start}
   - {from: IDLE, to: STUCK, trigger: start}
@@ -57,6 +59,8 @@ transitions:
   - {from: DONE, to: IDLE, trigger: again}
   - {from: ORPHAN, to: IDLE, trigger: adopt, reason: BROKEN}
   - {from: GATE, to: IDLE, trigger: expired, after: 1h}
+  - {from: IDLE, to: HOOK, trigger: call_out}
+  - {from: HOOK, to: IDLE, trigger: called_back}
 reasons:
   BROKEN:
     recovery: [Fix it]
@@ -64,6 +68,7 @@ reasons:
     recovery: []
 """
 
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 CHECK_RULES = {r.id for r in RULES.values() if r.family in (Family.GRAPH, Family.ORCHESTRATION)}
 
 
@@ -76,7 +81,10 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             found.append(check_text(example, f"specs/load/{rule.id}.yaml"))
-    for rule in RULES.values():
+        if rule.family is Family.ASL:
+            example = rule.example("Fails")
+            assert example is not None, rule.id
+            found.extend(check_asl_text(example, f"specs/asl/{rule.id}.asl.json"))
         if rule.family is Family.PROJECT:
             specs = rule.example_specs("Fails")
             names = [f"specs/{rule.id}/{n}.yaml" for n in range(len(specs))]
@@ -132,8 +140,9 @@ def test_sarif_has_one_rule_entry_per_rule_id(results: list[CheckResult]) -> Non
         assert entry["fullDescription"]["text"].startswith(rule.summary)
         assert entry["help"]["text"].startswith(f"{rule.id} (")
         assert flowed(rule.summary, markdown=True) in entry["help"]["text"]
-        assert "```yaml" in entry["help"]["markdown"]
-        assert entry["defaultConfiguration"]["level"] == str(rule.severity)
+        language = "json" if rule.family is Family.ASL else "yaml"
+        assert f"```{language}" in entry["help"]["markdown"]
+        assert entry["defaultConfiguration"]["level"] == LEVELS[rule.severity]
 
 
 def test_sarif_results_match_the_findings(results: list[CheckResult]) -> None:
@@ -144,7 +153,7 @@ def test_sarif_results_match_the_findings(results: list[CheckResult]) -> None:
     for result, finding in zip(run["results"], findings, strict=True):
         assert result["ruleId"] == finding.rule
         assert rules[result["ruleIndex"]]["id"] == finding.rule
-        assert result["level"] == str(finding.severity)
+        assert result["level"] == LEVELS[finding.severity]
         assert result["message"]["text"] == finding.message
         (location,) = result["locations"]
         artifact = location["physicalLocation"]["artifactLocation"]
@@ -207,7 +216,8 @@ def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult])
     assert len(commands) == len(findings)
     for line, finding in zip(commands, findings, strict=True):
         loc = finding.location
-        head = f"::{finding.severity} file={loc.file},line={loc.line},col={loc.column},"
+        command = {"info": "notice"}.get(finding.severity, str(finding.severity))
+        head = f"::{command} file={loc.file},line={loc.line},col={loc.column},"
         assert line.startswith(head)
         assert line.endswith("::" + escape_data(finding.message))
     plain = lines[len(commands) :]
@@ -296,3 +306,33 @@ def test_the_command_line_keeps_its_exit_codes(
     assert "specs/orchestrator.yaml" in capsys.readouterr().out
     assert main(["check", "--format", fmt, "specs/examples/discovery_pipeline_sketch.yaml"]) == 1
     assert "discovery_pipeline_sketch.yaml" in capsys.readouterr().out
+
+
+# --- info findings ------------------------------------------------------------------------
+
+
+def with_info(result: CheckResult) -> CheckResult:
+    """``result`` with one info finding added (what an ASL mapping reports)."""
+    note = Finding("asl-not-modelled", Severity.INFO, "Retry is not modelled", Location("a", 2, 5))
+    return CheckResult(
+        result.file, result.spec, (*result.findings, note), result.coverage, result.stats
+    )
+
+
+def test_info_findings_never_fail_in_any_format() -> None:
+    good = with_info(check_file(ROOT / "specs" / "orchestrator.yaml", display="orch.yaml"))
+    assert good.ok(strict=True)
+    text = RENDERERS["text"]([good], True)
+    assert "a:2:5: info[asl-not-modelled] Retry is not modelled" in text
+    assert "orch.yaml: orchestrator: ok; 1 info; " in text
+    assert text.endswith("Checked 1 spec: 0 failed, 0 errors, 0 warnings, 1 info.\n")
+    assert render_github([good]).startswith(
+        "::notice file=a,line=2,col=5,title=statewright asl-not-modelled::"
+    )
+    (run,) = json.loads(render_sarif([good]))["runs"]
+    assert [r["level"] for r in run["results"]] == ["note"]
+    for strict in (False, True):
+        root = ET.fromstring(render_junit([good], strict))
+        assert root.get("failures") == "0"
+        assert "Retry is not modelled" in render_junit([good], strict)
+    assert json.loads(RENDERERS["json"]([good], True))["specs"][0]["ok"] is True

@@ -505,6 +505,39 @@ def test_reason_outside_failure_flags_every_expanded_transition() -> None:
     assert found(text.replace("LIMBO: {}", "LIMBO: {kind: failed}"), "reason-outside-failure")
 
 
+# ---- waiting on the outside world -----------------------------------------------------
+
+WAIT = """
+    states:
+      IDLE: {kind: idle}
+      AWAITING: {kind: waiting}
+      FAILED: {kind: failed, final: true}
+    transitions:
+      - {from: IDLE, to: AWAITING, trigger: sent}
+      - {from: AWAITING, to: IDLE, trigger: answered}
+      - {from: AWAITING, to: FAILED, trigger: refused, reason: REFUSED}
+    reasons:
+      REFUSED: {recovery: [Call the partner]}
+"""
+
+
+def test_waiting_missing_timeout_is_at_the_state_and_wants_any_after_exit() -> None:
+    text = spec_text(WAIT)
+    (hit,) = found(text, "waiting-missing-timeout")
+    assert (at(hit), hit.states) == ((line_of(text, "AWAITING: {"), 3), ("AWAITING",))
+    assert hit.severity is Severity.ERROR and "after:" in hit.message
+    retry = "  - {from: AWAITING, to: IDLE, trigger: no_answer, after: 1h}\n"
+    timed = text.replace("transitions:\n", "transitions:\n" + retry)
+    assert found(timed, "waiting-missing-timeout") == []  # a timeout may lead anywhere
+    result = check_text(timed)
+    assert result.ok(strict=True), [f.format() for f in result.findings]
+
+
+def test_waiting_states_get_no_approval_rules() -> None:
+    rules = {f.rule for f in check_text(spec_text(WAIT)).findings}
+    assert rules == {"waiting-missing-timeout"}
+
+
 # ---- check orchestration --------------------------------------------------------------
 
 

@@ -6,16 +6,25 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = [
+    "ASL_SUFFIXES",
     "DEFAULT_SPEC_DIR",
     "SPEC_SUFFIXES",
     "EmptyFolder",
     "MissingPath",
     "NotAFile",
     "discover",
+    "is_asl_name",
 ]
 
 DEFAULT_SPEC_DIR = Path("specs")
 SPEC_SUFFIXES = (".yaml", ".yml")
+ASL_SUFFIXES = (".asl.json", ".asl.yaml", ".asl.yml")
+"""The names of Amazon States Language definitions (AWS Step Functions)."""
+
+
+def is_asl_name(path: Path) -> bool:
+    """True for a file named as an ASL definition (``*.asl.json``, ``*.asl.yaml``, ...)."""
+    return path.name.lower().endswith(ASL_SUFFIXES)
 
 
 class MissingPath(Exception):
@@ -30,8 +39,8 @@ class EmptyFolder(MissingPath):
     """A folder named on the command line holds no spec file: checking nothing must not
     pass silently in CI."""
 
-    def __init__(self, path: Path) -> None:
-        suffixes = ", ".join(f"*{s}" for s in SPEC_SUFFIXES)
+    def __init__(self, path: Path, asl: bool = False) -> None:
+        suffixes = ", ".join(f"*{s}" for s in SPEC_SUFFIXES + (ASL_SUFFIXES if asl else ()))
         super().__init__(
             path, f"no spec files ({suffixes}) in {path}; name a spec file or a folder of them"
         )
@@ -49,7 +58,7 @@ class NotAFile(MissingPath):
         )
 
 
-def discover(paths: Sequence[Path] = ()) -> list[Path]:
+def discover(paths: Sequence[Path] = (), *, asl: bool = False) -> list[Path]:
     """The spec files named by ``paths`` (default: ``specs/``), in a stable order.
 
     A file is taken as it is, whatever its suffix. A folder contributes the ``*.yaml`` and
@@ -58,13 +67,16 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
     are not regular files. A file named twice (under any name) is checked once. Raises
     :class:`MissingPath` for a path that does not exist, :class:`EmptyFolder` for a folder
     without a spec file in it and :class:`NotAFile` for a device, FIFO or socket.
+
+    An ASL definition in a folder (``*.asl.json``, ``*.asl.yaml``, ``*.asl.yml``) is taken
+    only with ``asl``, by the commands that read ASL.
     """
     found: list[Path] = []
     for path in paths or (DEFAULT_SPEC_DIR,):
         if path.is_dir():
-            specs = list(_specs_in(path))
+            specs = list(_specs_in(path, asl))
             if not specs:
-                raise EmptyFolder(path)
+                raise EmptyFolder(path, asl)
             found.extend(specs)
         elif path.is_file():
             found.append(path)
@@ -79,5 +91,8 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
     return list(unique.values())
 
 
-def _specs_in(folder: Path) -> Iterable[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
+def _specs_in(folder: Path, asl: bool = False) -> Iterable[Path]:
+    def wanted(path: Path) -> bool:
+        return asl if is_asl_name(path) else path.suffix in SPEC_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if wanted(p) and p.is_file())

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from functools import cache
 
+from verify.asl import check_asl_text
 from verify.check import check_text, check_together
 from verify.findings import Finding
 from verify.rules import RULES, Family, Rule
@@ -32,6 +33,7 @@ FAMILY_TITLES = {
     Family.GRAPH: "Graph rules",
     Family.ORCHESTRATION: "Orchestration rules",
     Family.PROJECT: "Project rules",
+    Family.ASL: "ASL input rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -43,19 +45,26 @@ FAMILY_INTROS = {
     Family.PROJECT: "About the specs checked or generated together (the files and folders "
     "named on one command line), not one spec alone. An example shows several spec files, "
     "separated by a line `---`.",
+    Family.ASL: "Raised when an Amazon States Language definition is read (see "
+    "[AWS Step Functions](asl.md)); their examples are ASL definitions.",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One of a rule's examples (one spec, or several for a project rule, named ``files``)
-    and what the checker reports for it."""
+    """One of a rule's examples (one spec, several for a project rule, or an ASL definition
+    for an ASL rule), the files it is checked as, and what the checker reports for it."""
 
     rule: str
     label: str
     spec: str
     findings: tuple[Finding, ...]
     files: tuple[str, ...] = ()
+
+    @property
+    def language(self) -> str:
+        """The Markdown language of the example."""
+        return "json" if self.files and self.files[0].endswith(".json") else "yaml"
 
     @property
     def reported(self) -> str:
@@ -69,12 +78,18 @@ def examples(rule_id: str) -> tuple[Example, ...]:
     rule = RULES[rule_id]
     found: list[Example] = []
     for label in ("Fails", "Passes"):
-        text, specs = rule.example(label), rule.example_specs(label)
-        if text is not None:
+        text = rule.example(label)
+        if text is None:
+            continue
+        if rule.family is Family.ASL:
+            files: tuple[str, ...] = (f"{label.lower()}.asl.json",)
+            reported = tuple(f for r in check_asl_text(text, files[0]) for f in r.findings)
+        else:
+            specs = rule.example_specs(label)
             files = example_files(label, len(specs))
             results = check_together([check_text(t, f) for t, f in zip(specs, files, strict=True)])
-            findings = tuple(f for r in results for f in r.findings)
-            found.append(Example(rule_id, label, text, findings, files))
+            reported = tuple(f for r in results for f in r.findings)
+        found.append(Example(rule_id, label, text, reported, files))
     return tuple(found)
 
 
@@ -125,7 +140,7 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     hashes = "#" * level
     parts = [f"{hashes} {rule.id}", f"*{_kind(rule)}*", flowed(rule.description, markdown=True)]
     for example in examples(rule.id):
-        parts.append(f"**{example.label}:**\n\n```yaml\n{example.spec}```")
+        parts.append(f"**{example.label}:**\n\n```{example.language}\n{example.spec}```")
         if example.reported:
             parts.append(f"`statewright check` reports:\n\n```text\n{example.reported}\n```")
     return "\n\n".join(parts) + "\n"

@@ -13,8 +13,13 @@ __all__ = ["Finding", "Severity", "TransitionRef", "has_errors", "sort_findings"
 
 
 class Severity(StrEnum):
+    """How much a finding matters: an error fails the check, a warning fails it with
+    ``--strict``, and an info finding never does (it says what was not proved, such as an
+    ASL construct the mapping cannot express)."""
+
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True, order=True)

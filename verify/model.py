@@ -53,6 +53,7 @@ class Kind(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
     APPROVAL = "approval"
+    WAITING = "waiting"
     FAILED = "failed"
     COMPLETE = "complete"
 
@@ -84,6 +85,10 @@ class State:
     @property
     def is_failed(self) -> bool:
         return self.kind is Kind.FAILED
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.kind is Kind.WAITING
 
 
 @dataclass(frozen=True, slots=True)

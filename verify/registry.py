@@ -21,7 +21,8 @@ rule reference and ``statewright explain`` are built from it) and has this shape
 
 The test suite loads and checks both examples of every rule, so the documentation
 cannot drift from the behaviour. Load rules (``yaml-syntax``, ``schema``, ...) are
-raised by the loader; they are registered here with ``check=None`` so that they are
+raised by the loader, and the ASL rules by the ASL reader (their examples are ASL
+definitions, in JSON); they are registered here with ``check=None`` so that they are
 documented the same way.
 
 A project rule (:func:`project_rule`) is about the specs checked or generated together
@@ -68,6 +69,7 @@ class Family(StrEnum):
     GRAPH = "graph"
     ORCHESTRATION = "orchestration"
     PROJECT = "project"
+    ASL = "asl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,8 @@ def with_examples(passes: str, *edits: tuple[str, str]) -> Callable[[_Check], _C
     return decorate
 
 
-def register_load_rule(rule_id: str, doc: str) -> None:
-    """Document a rule that the loader raises (always an error)."""
-    _register(Rule(rule_id, Severity.ERROR, Family.LOAD, inspect.cleandoc(doc)))
+def register_load_rule(
+    rule_id: str, doc: str, *, severity: Severity = Severity.ERROR, family: Family = Family.LOAD
+) -> None:
+    """Document a rule that a reader raises (by default a load error)."""
+    _register(Rule(rule_id, severity, family, inspect.cleandoc(doc)))

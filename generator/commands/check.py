@@ -7,20 +7,36 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from verify.check import CheckResult, check_file, check_together
+from generator.commands.inputs import InputFormat, check_paths
+from verify.check import CheckResult, check_file
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
+from verify.load.asl import AslOptions
 from verify.report import RENDERERS, exit_status, plural
 from verify.rules import RULES
 
 __all__ = ["check_command", "explain_command", "paths_command"]
 
 
-def check_command(paths: Sequence[Path], fmt: str, strict: bool, *, stdout: TextIO) -> int:
-    """``statewright check``: every spec named, one report in ``fmt``; the exit status."""
-    results = check_together([check_file(path) for path in discover(paths)])
-    stdout.write(RENDERERS[fmt](results, strict))
-    return exit_status(results, strict)
+def check_command(
+    paths: Sequence[Path],
+    fmt: str,
+    strict: bool,
+    *,
+    stdout: TextIO,
+    stderr: TextIO | None = None,
+    source: InputFormat = InputFormat.AUTO,
+    asl: AslOptions | None = None,
+) -> int:
+    """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
+    the exit status."""
+    checked = check_paths(paths, source, asl or AslOptions())
+    problem = checked.usage_problem()
+    if problem is not None:
+        (stderr or stdout).write(f"statewright: error: {problem}\n")
+        return EXIT_USAGE
+    stdout.write(RENDERERS[fmt](checked.results, strict))
+    return exit_status(checked.results, strict)
 
 
 def paths_command(spec: Path, *, stdout: TextIO, stderr: TextIO) -> int:

@@ -1,5 +1,9 @@
 """``statewright diagram SPEC``: draw one spec, with its findings marked.
 
+An ASL definition is drawn as the machine it maps to; ``FILE#PART`` draws one of its
+Parallel branches or Map iterators (``order.asl.json#Fan out/branch0``), as ``check``
+names them.
+
 Output choices of ``diagram``: text formats (``dot``, ``mermaid``, ``svg``) go to
 standard output unless ``-o`` names a file; ``png`` is binary, so without ``-o`` it is
 written to ``<machine>.png`` in the current folder and that path is printed. Exit status
@@ -13,9 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from generator.commands.inputs import InputFormat, check_paths, reads_asl
 from generator.diagram import FORMATS, SUFFIXES, DotMissing, render_format
 from generator.diagram.model import build_diagram
-from verify.check import check_file
+from verify.check import CheckResult, check_file
+from verify.load.asl import AslOptions
 
 __all__ = ["diagram_command"]
 
@@ -23,18 +29,34 @@ _PROG = "statewright diagram"
 
 
 def diagram_command(
-    spec_path: Path, fmt: str, output: Path | None, *, stdout: TextIO, stderr: TextIO
+    spec_path: Path,
+    fmt: str,
+    output: Path | None,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    source: InputFormat = InputFormat.AUTO,
+    asl: AslOptions | None = None,
 ) -> int:
     """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc)."""
     if fmt not in FORMATS:
         return _usage(stderr, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    spec_path, part = _split_part(spec_path)
     if spec_path.is_dir():
         return _usage(stderr, f"{spec_path} is a folder; name one spec file")
     if not spec_path.exists():
         return _usage(stderr, f"no such file: {spec_path}")
     if not spec_path.is_file():
         return _usage(stderr, f"{spec_path} is not a regular file; name one spec file")
-    checked = check_file(spec_path)
+    if not reads_asl(spec_path, source):
+        if part:
+            return _usage(stderr, f"#{part}: only an ASL definition has parts")
+        checked = check_file(spec_path)
+    else:
+        found = _asl_machine(spec_path, part, source, asl or AslOptions())
+        if isinstance(found, str):
+            return _usage(stderr, found)
+        checked = found
     if checked.spec is None:
         for finding in checked.findings:
             print(finding.format(), file=stderr)
@@ -56,6 +78,32 @@ def diagram_command(
     if output is None:
         print(target, file=stdout)
     return 0
+
+
+def _split_part(path: Path) -> tuple[Path, str]:
+    """``file.asl.json#Fan out/branch0`` -> the file and the part (one of its machines)."""
+    text = str(path)
+    if path.exists() or "#" not in text:
+        return path, ""
+    file, part = text.split("#", 1)
+    return Path(file), part
+
+
+def _asl_machine(
+    path: Path, part: str, source: InputFormat, options: AslOptions
+) -> CheckResult | str:
+    """The checked machine ``part`` of the ASL file (the state machine itself for no
+    part), or a usage error."""
+    checked = check_paths([path], source, options)
+    problem = checked.usage_problem()
+    if problem is not None:
+        return problem
+    wanted = f"{path}#{part}" if part else str(path)
+    for result in checked.results:
+        if result.file == wanted:
+            return result
+    parts = [r.file.partition("#")[2] for r in checked.results[1:]]
+    return f"{path} has no part {part!r}; its parts: {', '.join(parts) or 'none'}"
 
 
 def _usage(stderr: TextIO, message: str) -> int:

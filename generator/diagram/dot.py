@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import graphviz
 
 from generator.diagram.model import (
-    KIND_STYLES,
     Diagram,
     Edge,
     EdgeKind,
@@ -39,8 +38,12 @@ MARK_SIGN = "\u26a0"  # warning sign
 HUMAN_SIGN = "\u263a"  # smiling face: a person acts
 REASON_SIGN = "\u21d2"  # rightwards double arrow: the failure's reason code
 
-_SHAPES: dict[Kind | None, str] = {Kind.APPROVAL: "hexagon", Kind.FAILED: "octagon"}
-_PENWIDTHS: dict[Kind | None, str] = {Kind.APPROVAL: "2.5", Kind.FAILED: "2"}
+_SHAPES: dict[Kind | None, str] = {
+    Kind.APPROVAL: "hexagon",
+    Kind.WAITING: "parallelogram",
+    Kind.FAILED: "octagon",
+}
+_PENWIDTHS: dict[Kind | None, str] = {Kind.APPROVAL: "2.5", Kind.WAITING: "2", Kind.FAILED: "2"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +251,7 @@ def _edge(edge: Edge, names: dict[str, str]) -> DotEdge:
     )
 
 
-def _state_legend() -> tuple[LegendRow, ...]:
+def _state_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
     rows = [
         LegendRow(
             _font(html(style.name), style.stroke)
@@ -256,7 +259,7 @@ def _state_legend() -> tuple[LegendRow, ...]:
             style.fill,
             style.meaning,
         )
-        for kind, style in KIND_STYLES.items()
+        for kind, style in diagram.legend_kinds
     ]
     rows.append(LegendRow("double border", "#ffffff", "final state"))
     rows.append(LegendRow("\u25cf\u2500\u25b6", "#ffffff", "initial state"))
@@ -314,7 +317,7 @@ def dot_view(diagram: Diagram) -> DotView:
         nodes=tuple(dot_nodes[n.id] for n in diagram.loose),
         edges=tuple(_edge(e, names) for e in diagram.edges),
         initial=diagram.initial,
-        state_legend=_state_legend(),
+        state_legend=_state_legend(diagram),
         edge_legend=_edge_legend(),
         findings=tuple(_finding_row(g) for g in diagram.finding_groups),
     )

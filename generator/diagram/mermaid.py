@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from generator.diagram.dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN
 from generator.diagram.model import (
-    KIND_STYLES,
     Diagram,
     Edge,
     EdgeKind,
@@ -114,7 +113,7 @@ def _classes(diagram: Diagram) -> tuple[MermaidClass, ...]:
             f"fill:{style.fill},stroke:{style.stroke},color:#111827",
             ",".join([*(n.id for n in diagram.nodes if n.kind is kind), f"legend_{style.name}"]),
         )
-        for kind, style in KIND_STYLES.items()
+        for kind, style in diagram.legend_kinds
     ]
     classes.append(
         MermaidClass("final", "stroke-width:4px", ",".join(n.id for n in diagram.nodes if n.final))
@@ -154,7 +153,7 @@ def mermaid_view(diagram: Diagram) -> MermaidView:
         classes=_classes(diagram),
         legend=tuple(
             MermaidState(f"legend_{style.name}", style.name, mermaid_text(style.meaning), None)
-            for style in KIND_STYLES.values()
+            for _, style in diagram.legend_kinds
         ),
         legend_note=mermaid_text(
             f"{HUMAN_SIGN} human decision, 'after' timed, 'always' automatic, "

@@ -66,6 +66,7 @@ __all__ = [
     "gc_paused",
     "load_file",
     "load_text",
+    "read_file",
 ]
 
 MAX_SPEC_BYTES = 64 * 2**20
@@ -115,11 +116,11 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
     """
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_SPEC_BYTES:
-        return _unreadable(
-            file,
+        message = (
             f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, the most statewright "
-            "reads; split it into smaller machines",
+            "reads; split it into smaller machines"
         )
+        return LoadResult(file, None, (_unreadable(file, message),))
     findings: list[Finding] = []
     with gc_paused():
         spec = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
@@ -176,20 +177,30 @@ def load_file(path: str | os.PathLike[str], display: str | None = None) -> LoadR
     :data:`MAX_SPEC_BYTES` is a ``yaml-syntax`` finding at line 1, column 1; no more than
     the limit is ever read.
     """
+    name, data = read_file(path, display)
+    if isinstance(data, Finding):
+        return LoadResult(name, None, (data,))
+    return load_text(data, name)
+
+
+def read_file(
+    path: str | os.PathLike[str], display: str | None = None, what: str = "the spec"
+) -> tuple[str, bytes | Finding]:
+    """The name findings give the file at ``path`` (``display``, default: ``path``) and its
+    bytes, or a ``yaml-syntax`` finding at line 1, column 1 when it cannot be read."""
     name = display if display is not None else os.fspath(path)
     try:
         data = _read_regular(path)
     except OSError as error:
         reason = error.strerror or str(error)
-        return _unreadable(
-            name, f"cannot read the spec: {reason}; check the path and its permissions"
+        return name, _unreadable(
+            name, f"cannot read {what}: {reason}; check the path and its permissions"
         )
     if data is None:
-        return _unreadable(
-            name,
-            "the spec is not a regular file (a device, FIFO or socket); name a spec file",
+        return name, _unreadable(
+            name, f"{what} is not a regular file (a device, FIFO or socket); name a file"
         )
-    return load_text(data, name)
+    return name, data
 
 
 def _read_regular(path: str | os.PathLike[str]) -> bytes | None:
@@ -202,10 +213,9 @@ def _read_regular(path: str | os.PathLike[str]) -> bytes | None:
         return file.read(MAX_SPEC_BYTES + 1)
 
 
-def _unreadable(file: str, message: str) -> LoadResult:
-    """A spec that was not read: one ``yaml-syntax`` finding at line 1, column 1."""
-    finding = Finding(YAML_SYNTAX, Severity.ERROR, message, Location(file, 1, 1))
-    return LoadResult(file, None, (finding,))
+def _unreadable(file: str, message: str) -> Finding:
+    """Why a file was not read: a ``yaml-syntax`` finding at line 1, column 1."""
+    return Finding(YAML_SYNTAX, Severity.ERROR, message, Location(file, 1, 1))
 
 
 def _pattern(node: Scalar) -> str | None:

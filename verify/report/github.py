@@ -1,12 +1,12 @@
 """The GitHub Actions report: one workflow-command annotation per finding, then a summary.
 
-GitHub shows each ``::error`` / ``::warning`` line as an annotation on the spec's line in
-the pull request; the summary lines that follow are plain text for the job log. Values
-are escaped as the workflow-command format documents it: in the message ``%``, ``\\r``
-and ``\\n``; in the properties also ``:`` and ``,``. Before that, file names and messages
-are made printable (:mod:`verify.printable`: control characters become escapes), so no
-spec can forge a line of its own; a path that needs no escape is kept exactly, for GitHub
-to find the file.
+GitHub shows each ``::error`` / ``::warning`` / ``::notice`` (an info finding) line as an
+annotation on the spec's line in the pull request; the summary lines that follow are plain
+text for the job log. Values are escaped as the workflow-command format documents it: in
+the message ``%``, ``\\r`` and ``\\n``; in the properties also ``:`` and ``,``. Before that,
+file names and messages are made printable (:mod:`verify.printable`: control characters
+become escapes), so no spec can forge a line of its own; a path that needs no escape is
+kept exactly, for GitHub to find the file.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verify.check import CheckResult
-from verify.findings import Finding
+from verify.findings import Finding, Severity
 from verify.printable import printable
 from verify.report.text import spec_line, summary
 
 __all__ = ["annotation", "escape_data", "escape_property", "render_github"]
+
+_COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def escape_data(text: str) -> str:
@@ -41,7 +43,7 @@ def annotation(finding: Finding) -> str:
         "title": f"statewright {finding.rule}",
     }
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{finding.severity} {rendered}::{escape_data(finding.message)}"
+    return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(finding.message)}"
 
 
 def render_github(results: Sequence[CheckResult], strict: bool = False) -> str:

@@ -27,12 +27,15 @@ def plural(n: int, word: str) -> str:
 def spec_line(result: CheckResult, strict: bool = False) -> str:
     """One line that sums up one spec: its verdict, counts and coverage."""
     errors = sum(1 for f in result.findings if f.severity is Severity.ERROR)
-    warnings = len(result.findings) - errors
+    warnings = sum(1 for f in result.findings if f.severity is Severity.WARNING)
+    infos = len(result.findings) - errors - warnings
     name = result.machine or "not loaded"
     verdict = "ok" if result.ok(strict) else "failed"
     parts = [f"{printable_path(result.file)}: {name}: {verdict}"]
     if errors or warnings:
-        parts.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}")
+        parts.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}{_info(infos)}")
+    elif infos:
+        parts.append(f"{infos} info")
     if result.stats is not None:
         stats = result.stats
         parts.append(
@@ -47,12 +50,18 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
     return "; ".join(parts)
 
 
+def _info(count: int) -> str:
+    """``, N info`` when there are info findings; nothing otherwise."""
+    return f", {count} info" if count else ""
+
+
 def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
     failed = sum(1 for r in results if not r.ok(strict))
     return (
         f"Checked {plural(len(results), 'spec')}: {failed} failed, "
         f"{plural(_count(results, Severity.ERROR), 'error')}, "
-        f"{plural(_count(results, Severity.WARNING), 'warning')}."
+        f"{plural(_count(results, Severity.WARNING), 'warning')}"
+        f"{_info(_count(results, Severity.INFO))}."
     )
 
 

@@ -18,7 +18,7 @@ from verify.registry import (
     register_load_rule,
     rule,
 )
-from verify.rules import graph, orchestration, project
+from verify.rules import asl, graph, orchestration, project
 
 __all__ = [
     "RULES",
@@ -26,6 +26,7 @@ __all__ = [
     "ProjectCheck",
     "Rule",
     "RuleCheck",
+    "asl",
     "graph",
     "load_rules",
     "orchestration",

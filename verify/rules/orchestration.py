@@ -333,3 +333,45 @@ def reason_outside_failure(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Findi
                 f"{TransitionRef.of(t)} has reason {t.reason} but {t.target} is not a failed "
                 "state; remove the reason, or lead the transition to a failed state",
             )
+
+
+# --- waiting on the outside world -------------------------------------------------------
+# A `waiting` state waits on a party that is not a reviewer (a webhook, an asynchronous
+# API, a partner system). Like an approval it must not wait for ever; unlike an approval
+# its timeout may lead anywhere (a retry, a notification), not only to a failed state.
+
+_CALLBACK = """\
+statewright: 1
+machine: demo
+initial: IDLE
+states:
+  IDLE: {kind: idle}
+  AWAITING_WEBHOOK: {kind: waiting}
+  DONE: {kind: complete, final: true}
+transitions:
+  - {from: IDLE, to: AWAITING_WEBHOOK, trigger: request_sent}
+  - {from: AWAITING_WEBHOOK, to: DONE, trigger: webhook_received}
+  - {from: AWAITING_WEBHOOK, to: IDLE, trigger: no_answer, after: 24h}
+"""
+"""A waiting state with a timeout: the ``Passes`` example of the waiting rules."""
+
+_NO_ANSWER = "  - {from: AWAITING_WEBHOOK, to: IDLE, trigger: no_answer, after: 24h}\n"
+
+
+@rule("waiting-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
+@with_examples(_CALLBACK, (_NO_ANSWER, ""))
+def waiting_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+    """A waiting state has no ``after`` exit.
+
+    A wait on the outside world must end even when the other side never answers. The
+    timeout may lead anywhere: a retry, a notification, a failed state. One finding per
+    waiting state, at the state. The example that fails is the wait without its timeout.
+    """
+    for s in spec.states:
+        if s.is_waiting and not any(t.timed for t in exits(graph, s.name)):
+            yield state_finding(
+                "waiting-missing-timeout",
+                s,
+                f"waiting state {s.name} can wait for ever; add a transition with after: "
+                "(e.g. 24h) to a retry, a notification or a failed state",
+            )

@@ -1,0 +1,79 @@
+"""What ``check`` and ``diagram`` read: specs, or Amazon States Language definitions.
+
+A file named ``*.asl.json``, ``*.asl.yaml`` or ``*.asl.yml`` is read as ASL, anything else
+as a spec, unless ``--input`` says which (``--input asl`` for ASL under another name). An
+ASL file gives one result per machine (the state machine, each Parallel branch and Map
+iterator). Options that name ASL callback states as human must name real ones: a name
+that matches no callback of any file read is a usage error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from verify.asl import check_asl
+from verify.check import CheckResult, check_file, check_together
+from verify.discover import discover, is_asl_name
+from verify.load.asl import AslOptions, load_asl_file
+
+__all__ = ["Checked", "InputFormat", "check_paths", "reads_asl"]
+
+
+class InputFormat(StrEnum):
+    """The ``--input`` choices."""
+
+    AUTO = "auto"
+    SPEC = "spec"
+    ASL = "asl"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The results of every file read, and the ``--human`` names that matched nothing."""
+
+    results: list[CheckResult]
+    unmatched_human: tuple[str, ...] = ()
+
+    def usage_problem(self) -> str | None:
+        """The usage error the options make, if any."""
+        if not self.unmatched_human:
+            return None
+        names = ", ".join(repr(n) for n in self.unmatched_human)
+        return (
+            f"--human names {names}, which is no callback state (a Task whose Resource ends "
+            "with .waitForTaskToken, or an activity) of the ASL read; check the spelling"
+        )
+
+
+def reads_asl(path: Path, fmt: InputFormat) -> bool:
+    """True when ``path`` is read as an ASL definition."""
+    return fmt is InputFormat.ASL or (fmt is InputFormat.AUTO and is_asl_name(path))
+
+
+def check_paths(paths: Sequence[Path], fmt: InputFormat, options: AslOptions) -> Checked:
+    """Check every file ``paths`` names (folders: their specs and, unless ``--input spec``,
+    their ASL definitions). The specs are checked together (``duplicate-machine``); an ASL
+    definition's machines take their names from its file and are not."""
+    results: list[CheckResult] = []
+    specs: list[int] = []  # where the specs are among the results, checked together
+    callbacks: set[str] = set()
+    every_asl_loaded = True
+    for path in discover(paths, asl=fmt is not InputFormat.SPEC):
+        if not reads_asl(path, fmt):
+            specs.append(len(results))
+            results.append(check_file(path))
+            continue
+        load = load_asl_file(path, options)
+        callbacks |= load.callbacks
+        every_asl_loaded = every_asl_loaded and bool(load.machines)
+        results.extend(check_asl(load))
+    together = check_together([results[index] for index in specs])
+    for index, result in zip(specs, together, strict=True):
+        results[index] = result
+    unmatched: tuple[str, ...] = ()
+    if options.human and every_asl_loaded:
+        unmatched = tuple(sorted(options.human - callbacks))
+    return Checked(results, unmatched)

@@ -1,0 +1,47 @@
+"""Real ASL definitions (tests/data/asl, see its NOTICE.md) and the findings each must give.
+
+Each ``NAME.findings`` beside a definition lists, per machine the file maps to (the state
+machine, then each Parallel branch and Map iterator), the findings ``statewright check``
+reports, as it prints them. Rewrite them after a deliberate change with
+``STATEWRIGHT_UPDATE_GOLDEN=1`` and review the difference.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from verify.asl import check_asl_file
+from verify.discover import is_asl_name
+
+CORPUS = Path(__file__).resolve().parent / "data" / "asl"
+DEFINITIONS = sorted(p for p in CORPUS.iterdir() if is_asl_name(p))
+UPDATE = os.environ.get("STATEWRIGHT_UPDATE_GOLDEN") == "1"
+
+
+def report(path: Path) -> str:
+    lines = []
+    for result in check_asl_file(path, display=path.name):
+        lines.append(f"# {result.file}: {result.machine or 'not loaded'}")
+        lines.extend(f.format() for f in result.findings)
+    return "\n".join(lines) + "\n"
+
+
+def test_the_corpus_is_a_dozen_definitions_with_their_licence() -> None:
+    assert len(DEFINITIONS) >= 12
+    notice = (CORPUS / "NOTICE.md").read_text(encoding="utf-8")
+    assert "MIT No Attribution" in notice
+    for path in DEFINITIONS:
+        assert f"`{path.name}`" in notice, path.name
+
+
+@pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.name)
+def test_each_definition_gives_its_findings(path: Path) -> None:
+    expected = path.with_name(path.name.split(".asl.")[0] + ".findings")
+    text = report(path)
+    if UPDATE:
+        expected.write_text(text, encoding="utf-8")
+    assert expected.exists(), f"{expected.name} is missing; run with STATEWRIGHT_UPDATE_GOLDEN=1"
+    assert text == expected.read_text(encoding="utf-8")

@@ -1,0 +1,310 @@
+"""Read an ASL definition from positioned nodes into a :class:`Definition`, with findings.
+
+The text is read by :func:`verify.load.yamlread.read_yaml` (JSON is YAML), so every node
+has its line and column and a duplicate key is a ``duplicate-key`` finding. What breaks
+the flow of the machine is a load error, as the Step Functions service would refuse it:
+no ``StartAt`` or ``States``, an unknown ``Type``, a ``Next`` (or ``Default``, or Catch
+``Next``) that names no state, a Task without ``Resource``, a state that neither goes on
+nor ends. Such findings are ``schema`` or ``unknown-state``, at the offending key or value.
+Everything else the mapping does not use is kept, not judged.
+"""
+
+from __future__ import annotations
+
+import re
+
+from verify.findings import Finding, Severity
+from verify.load.asl.definition import STATE_TYPES, AslState, Catcher, Definition, Delay, Exit
+from verify.load.rules import SCHEMA, UNKNOWN_STATE, clip, suggest
+from verify.load.yamlread import Mapping, Node, Scalar, Sequence
+from verify.model import Location
+
+__all__ = ["read_definition"]
+
+_GOES_ON = frozenset({"Task", "Pass", "Wait", "Parallel", "Map"})
+"""The types that need exactly one of ``Next`` and ``End``."""
+
+_WAIT_FIELDS = ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")
+
+
+def read_definition(root: Node, file: str, findings: list[Finding]) -> Definition | None:
+    """The definition in ``root``; None (with findings) when it cannot be read."""
+    reader = _Reader(file, findings)
+    if not isinstance(root, Mapping):
+        reader.report("an ASL definition is a JSON object with StartAt and States", root)
+        return None
+    return reader.definition(root, "")
+
+
+def _exits(state: AslState) -> list[tuple[Exit, str]]:
+    """Every named target of ``state``, with the key that names it."""
+    found = [(e, '"Next"') for e in (state.next,) if e is not None]
+    found += [(e, "a Choice rule") for e in state.choices]
+    found += [(e, '"Default"') for e in (state.default,) if e is not None]
+    found += [(c.next, "a Catch") for c in state.catchers]
+    return found
+
+
+def _is_text(node: Node | None) -> bool:
+    return isinstance(node, Scalar) and type(node.value) is str
+
+
+_SUBSTITUTION = re.compile(r"\$\{[^}]+\}")
+
+
+def _computed(node: Node) -> bool:
+    """A value not written out: a JSONata expression (``"{% ... %}"``), computed from
+    data, or a ``"${Name}"`` definition substitution, filled in when it is deployed."""
+    if not _is_text(node):
+        return False
+    text = str(getattr(node, "value", "")).strip()
+    return text.startswith("{%") or _SUBSTITUTION.fullmatch(text) is not None
+
+
+class _Reader:
+    def __init__(self, file: str, findings: list[Finding]) -> None:
+        self.file = file
+        self.findings = findings
+
+    def at(self, node: Node) -> Location:
+        return Location(self.file, node.line, node.column)
+
+    def report(self, message: str, node: Node, rule: str = SCHEMA) -> None:
+        self.findings.append(Finding(rule, Severity.ERROR, clip(message), self.at(node)))
+
+    def fields(self, mapping: Mapping) -> dict[str, Location]:
+        return {
+            str(key.value): self.at(key)
+            for key in mapping.key_nodes.values()
+            if isinstance(key, Scalar) and type(key.value) is str
+        }
+
+    def text(self, mapping: Mapping, key: str, what: str) -> str | None:
+        node = mapping.get(key)
+        if node is None or _is_text(node):
+            return None if node is None else str(getattr(node, "value", ""))
+        self.report(f'"{key}" of {what} must be a string', node)
+        return None
+
+    # -- definitions ----------------------------------------------------------------
+
+    def definition(self, mapping: Mapping, part: str) -> Definition | None:
+        what = f"branch '{part}'" if part else "the definition"
+        start_node = mapping.get("StartAt")
+        states_node = mapping.get("States")
+        if start_node is None:
+            self.report(f'{what} has no "StartAt"; name the state the execution starts in', mapping)
+        elif not _is_text(start_node):
+            self.report(f'"StartAt" of {what} must be the name of a state', start_node)
+        if not isinstance(states_node, Mapping) or not states_node.values:
+            self.report(
+                f'{what} needs "States": an object with at least one state',
+                mapping if states_node is None else states_node,
+            )
+            return None
+        states = [
+            state
+            for key, value in states_node.pairs()
+            if (state := self.state(key, value, part)) is not None
+        ]
+        names = {s.name for s in states}
+        for state in states:
+            for exit_, key in _exits(state):
+                self.target(exit_, names, f"{key} of state '{state.name}'")
+        if not _is_text(start_node) or start_node is None:
+            return None
+        start = Exit(str(getattr(start_node, "value", "")), self.at(start_node))
+        self.target(start, names, '"StartAt"')
+        timeout = self.delay(mapping, "TimeoutSeconds", what) if not part else None
+        return Definition(
+            part,
+            start,
+            tuple(states),
+            self.at(mapping),
+            timeout=timeout,
+            comment=self.text(mapping, "Comment", what),
+            fields=self.fields(mapping),
+        )
+
+    def target(self, exit_: Exit, names: set[str], what: str) -> None:
+        """Report ``exit_`` if it leads to no state of ``names``."""
+        if exit_.target not in names:
+            hint = suggest(exit_.target, names) or "; name a state of the same States object"
+            message = f"{what} names '{exit_.target}', which is not a state here{hint}"
+            self.findings.append(
+                Finding(UNKNOWN_STATE, Severity.ERROR, clip(message), exit_.location)
+            )
+
+    # -- states ---------------------------------------------------------------------
+
+    def state(self, key: Node, value: Node, part: str) -> AslState | None:
+        if not _is_text(key):
+            self.report("a state name must be a string", key)
+            return None
+        name = str(getattr(key, "value", ""))
+        what = f"state '{name}'"
+        if not isinstance(value, Mapping):
+            self.report(f"{what} must be a JSON object with a Type", value)
+            return None
+        kind = self.text(value, "Type", what)
+        if kind not in STATE_TYPES:
+            node = value.get("Type")
+            if kind is None:
+                self.report(
+                    f'{what} has no "Type"; use one of {", ".join(STATE_TYPES)}', node or key
+                )
+            else:
+                hint = suggest(kind, STATE_TYPES) or f"; use one of {', '.join(STATE_TYPES)}"
+                self.report(f"{what} has the unknown Type '{kind}'{hint}", node or key)
+            return None
+        return self.typed(name, kind, key, value, part)
+
+    def typed(self, name: str, kind: str, key: Node, value: Mapping, part: str) -> AslState:
+        what = f"{kind} state '{name}'"
+        next_exit = self.exit(value, "Next", what)
+        end_node = value.get("End")
+        end = None
+        if end_node is not None:
+            if isinstance(end_node, Scalar) and type(end_node.value) is bool:
+                end = self.at(value.key_nodes["End"]) if end_node.value else None
+            else:
+                self.report(f'"End" of {what} must be true or false', end_node)
+        if kind in _GOES_ON and (next_exit is None) == (end is None):
+            self.report(
+                f'{what} needs exactly one of "Next" and "End": true, to say where the '
+                "execution goes after it",
+                key,
+            )
+        elif kind not in _GOES_ON and (next_exit is not None or end is not None):
+            self.report(f'a {kind} state has no "Next" or "End"; remove it from {what}', key)
+        resource = self.text(value, "Resource", what)
+        if kind == "Task" and resource is None and "Resource" not in value.values:
+            self.report(f'{what} has no "Resource"; name what the task runs', key)
+        return AslState(
+            name,
+            kind,
+            self.at(key),
+            next=next_exit,
+            end=end,
+            resource=resource,
+            timeout=self.delay(value, "TimeoutSeconds", what),
+            heartbeat=self.delay(value, "HeartbeatSeconds", what),
+            wait=self.wait(value, what) if kind == "Wait" else None,
+            catchers=self.catchers(value, what),
+            choices=self.choices(value, what) if kind == "Choice" else (),
+            default=self.exit(value, "Default", what),
+            branches=self.branches(name, kind, value, part),
+            error=self.text(value, "Error", what),
+            cause=self.text(value, "Cause", what),
+            comment=self.text(value, "Comment", what),
+            fields=self.fields(value),
+        )
+
+    def exit(self, mapping: Mapping, key: str, what: str) -> Exit | None:
+        node = mapping.get(key)
+        if node is None:
+            return None
+        if not _is_text(node):
+            self.report(f'"{key}" of {what} must be the name of a state', node)
+            return None
+        return Exit(str(getattr(node, "value", "")), self.at(node))
+
+    def delay(self, mapping: Mapping, key: str, what: str) -> Delay | None:
+        """``key`` (e.g. ``TimeoutSeconds``) as a :class:`Delay`, or its ``...Path`` form."""
+        node = mapping.get(key)
+        if node is None:
+            path = mapping.get(f"{key}Path")
+            if path is None:
+                return None
+            return Delay(None, f"{key}Path", self.at(mapping.key_nodes[f"{key}Path"]))
+        where = self.at(mapping.key_nodes[key])
+        if _computed(node):
+            return Delay(None, key, where)
+        value = node.value if isinstance(node, Scalar) else None
+        if type(value) is not int or value < 1:
+            self.report(f'"{key}" of {what} must be a positive whole number of seconds', node)
+            return None
+        return Delay(value, key, where)
+
+    def wait(self, mapping: Mapping, what: str) -> Delay | None:
+        written = [key for key in _WAIT_FIELDS if key in mapping.values]
+        if len(written) != 1:
+            self.report(f"{what} needs exactly one of {', '.join(_WAIT_FIELDS)}", mapping)
+            return None
+        (key,) = written
+        node, where = mapping.values[key], self.at(mapping.key_nodes[key])
+        value = node.value if isinstance(node, Scalar) else None
+        if key != "Seconds" or _computed(node):
+            return Delay(None, key, where)
+        if type(value) is not int or value < 0:
+            self.report(f'"Seconds" of {what} must be a whole number of seconds', node)
+            return None
+        return Delay(value, key, where)
+
+    def items(self, mapping: Mapping, key: str, what: str) -> list[Mapping]:
+        """The objects of the list under ``key``; a finding for anything else."""
+        node = mapping.get(key)
+        if node is None:
+            return []
+        if not isinstance(node, Sequence):
+            self.report(f'"{key}" of {what} must be a list', node)
+            return []
+        found = []
+        for item in node.items:
+            if isinstance(item, Mapping):
+                found.append(item)
+            else:
+                self.report(f'each entry of "{key}" of {what} must be a JSON object', item)
+        return found
+
+    def catchers(self, mapping: Mapping, what: str) -> tuple[Catcher, ...]:
+        catchers = []
+        for item in self.items(mapping, "Catch", what):
+            errors = item.get("ErrorEquals")
+            names = errors.items if isinstance(errors, Sequence) else []
+            target = self.exit(item, "Next", f"a Catch of {what}")
+            if not names or not all(_is_text(n) for n in names):
+                self.report(
+                    f'a Catch of {what} needs "ErrorEquals": a list of error names',
+                    errors or item,
+                )
+            elif target is None:
+                self.report(f'a Catch of {what} needs "Next": the state that handles it', item)
+            else:
+                texts = tuple(str(getattr(n, "value", "")) for n in names)
+                catchers.append(Catcher(texts, target, self.at(item)))
+        return tuple(catchers)
+
+    def choices(self, mapping: Mapping, what: str) -> tuple[Exit, ...]:
+        rules = self.items(mapping, "Choices", what)
+        if not rules:
+            self.report(f'{what} needs "Choices": a list of rules, each with a "Next"', mapping)
+        found = []
+        for item in rules:
+            target = self.exit(item, "Next", f"a rule of {what}")
+            if target is None:
+                self.report(f'each rule of {what} needs "Next"', item)
+            else:
+                found.append(target)
+        return tuple(found)
+
+    def branches(self, name: str, kind: str, mapping: Mapping, part: str) -> tuple[Definition, ...]:
+        """The definitions nested in a Parallel (``Branches``) or a Map (its iterator)."""
+        prefix = f"{part}/{name}" if part else name
+        what = f"{kind} state '{name}'"
+        if kind == "Parallel":
+            branches = self.items(mapping, "Branches", what)
+            if not branches:
+                self.report(f'{what} needs "Branches": a list of state machines', mapping)
+            found = (self.definition(b, f"{prefix}/branch{i}") for i, b in enumerate(branches))
+            return tuple(d for d in found if d is not None)
+        if kind == "Map":
+            node = mapping.get("ItemProcessor") or mapping.get("Iterator")
+            if not isinstance(node, Mapping):
+                self.report(
+                    f'{what} needs "ItemProcessor": the state machine run per item', mapping
+                )
+                return ()
+            nested = self.definition(node, f"{prefix}/iterator")
+            return () if nested is None else (nested,)
+        return ()
