@@ -208,22 +208,6 @@ def test_block_parser_and_patterns() -> None:
 # --- the site ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site built with ``mkdocs build --strict`` into a temporary folder."""
-    out = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [str(BIN / "mkdocs"), "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
-        cwd=ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return out
-
-
 def page_text(html: str) -> str:
     """What a reader sees of a page: its text without tags."""
     return unescape(re.sub(r"<[^>]+>", "", html))
