@@ -6,6 +6,8 @@
   the nav does not name under *Guides*.
 - ``on_page_markdown`` replaces each marker line ``<!-- statewright:NAME ARG -->`` with
   generated Markdown. A marker this module does not know fails the build.
+- ``on_config`` puts the version in the footer and, in a clone with an ``origin``
+  remote, links the repository.
 
 Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
 ``check PATH``, ``paths PATH``, ``diagram PATH``, ``coverage``.
@@ -14,6 +16,8 @@ Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
 from __future__ import annotations
 
 import re
+import subprocess
+from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -127,3 +131,27 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page), markdown)
+
+
+def _origin_url() -> str | None:
+    """The ``origin`` remote of the clone the site is built from, as a web address."""
+    try:
+        url = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"],
+            cwd=docgen.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    url = re.sub(r"^git@([^:]+):", r"https://\1/", url).removesuffix(".git")
+    return url if url.startswith("https://") else None
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    config.copyright = f"statewright {version('statewright')}"
+    if not config.repo_url and (url := _origin_url()):
+        config.repo_url = url
+        config.repo_name = url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1]
+    return config
