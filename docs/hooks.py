@@ -6,11 +6,15 @@
   the nav does not name under *Guides*.
 - ``on_page_markdown`` replaces each marker line ``<!-- statewright:NAME ARG -->`` with
   generated Markdown. A marker this module does not know fails the build.
+- ``on_page_content`` finishes the HTML (``pagehtml``): what copy buttons copy, trim
+  marks, findings, inline diagrams.
 - ``on_config`` puts the version in the footer and, in a clone with an ``origin``
   remote, links the repository.
 
 Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
-``check PATH``, ``paths PATH``, ``diagram PATH``, ``coverage``.
+``check PATH``, ``paths PATH``, ``diagram PATH``, ``source PATH``, ``coverage``; a
+``PATH`` is relative to the repository, or ``new:NAME`` for the spec ``statewright new
+NAME`` writes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docgen
+import pagehtml
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
@@ -35,7 +40,7 @@ GUIDES = "Guides"
 
 
 def diagram_svg(path: str) -> str:
-    """The SVG of a spec: the committed golden file, else rendered now."""
+    """The SVG of a spec (or ``new:NAME``): the committed golden file, else rendered now."""
     doc = docgen.spec_doc(path)
     golden = docgen.ROOT / "generated" / doc.name / f"{doc.name}.svg"
     if doc.result.spec is not None and golden.is_file():
@@ -49,7 +54,7 @@ def diagram_svg(path: str) -> str:
 
 def _svg_name(path: str) -> str:
     """The file name a diagram marker's SVG gets beside its page."""
-    return f"{PurePosixPath(path).stem}.svg"
+    return f"{PurePosixPath(path.removeprefix(docgen.NEW)).stem}.svg"
 
 
 def _markers(markdown: str) -> list[tuple[str, str | None]]:
@@ -71,6 +76,8 @@ def _expand(name: str, arg: str | None, page: Page) -> str:
         return docgen.covering_paths(docgen.spec_doc(arg))
     if arg is not None and name == "diagram":
         return docgen.diagram_figure(f"the state diagram of {arg}", _svg_name(arg))
+    if arg is not None and name == "source":
+        return docgen.fenced(docgen.spec_source(docgen.spec_doc(arg)), "yaml")
     raise PluginError(f"{page.file.src_uri}: unknown marker statewright:{name} {arg or ''}")
 
 
@@ -131,6 +138,18 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page), markdown)
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    folder = PurePosixPath(page.file.src_uri).parent
+
+    def read_svg(url: str) -> str:
+        file = files.get_file_from_path((folder / url).as_posix())
+        if file is None:
+            raise PluginError(f"{page.file.src_uri}: no diagram {url}")
+        return file.content_string
+
+    return pagehtml.finish(html, read_svg)
 
 
 def _origin_url() -> str | None:

@@ -224,7 +224,9 @@ def test_a_page_per_shipped_spec_shows_its_svg(site: Path) -> None:
     assert machines
     for machine in machines:
         page = (site / "specs" / f"{machine}.html").read_text(encoding="utf-8")
-        assert f'src="{machine}.svg"' in page
+        figure = page.index('<figure class="sw-diagram">')
+        assert page.index("<svg", figure) < page.index("</figure>", figure), machine
+        assert f'href="{machine}.svg"' in page
         svg = (site / "specs" / f"{machine}.svg").read_text(encoding="utf-8")
         assert "<svg" in svg
         text = page_text(page)
