@@ -89,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
+    verify.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="also check that every chain still extends the heads 'audit head' wrote to FILE",
+    )
+    head = audit_sub.add_parser(
+        "head",
+        help="print where every instance's chain ends (JSON lines), to keep as a witness",
+    )
+    head.add_argument("target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL")
     return parser
 
 
@@ -121,9 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
         if args.command == "audit":
-            from generator.commands.audit import audit_command
+            from generator.commands.audit import audit_command, head_command
 
-            return audit_command(args.target, stdout=out, stderr=err)
+            if args.audit_command == "head":
+                return head_command(args.target, stdout=out, stderr=err)
+            return audit_command(args.target, against=args.against, stdout=out, stderr=err)
     except MissingPath as missing:
         err.write(f"statewright: error: {missing}\n")
         return EXIT_USAGE

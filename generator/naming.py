@@ -6,10 +6,13 @@ method name per trigger. It also turns free text (descriptions, recovery steps) 
 string literals and docstring lines that are safe (nothing can escape the literal), ASCII
 only, and already in the form ``ruff format`` keeps.
 
-A trigger whose name is one of the runtime class's own members (``fire``, ``state``,
-``audit``, ``expire``, ...), a Python keyword or builtin, or a module-level name of the
-generated module gets a trailing underscore as its method name (``fire`` -> ``fire_``);
-``fire(Trigger.FIRE)`` works for every trigger whatever its method is called.
+Which names are taken is computed, never listed by hand: a trigger method may not take a
+Python keyword or soft keyword, a builtin, or any attribute of the runtime's
+:class:`~generator.runtime.engine.Machine` (public or private), and gets a trailing
+underscore instead (``fire`` -> ``fire_``); ``fire(Trigger.FIRE)`` works for every trigger
+whatever its method is called. The class name may not be a keyword, a builtin or a name
+the generated module defines or imports (:data:`MODULE_NAMES`); it gets the suffix
+``Machine`` instead (``machine: none`` -> ``NoneMachine``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import keyword
 import textwrap
 from collections.abc import Iterable, Sequence
 
+import generator.runtime
+from generator.runtime.engine import Machine
+
 __all__ = [
+    "ENUM_NAMES",
     "MODULE_NAMES",
-    "RUNTIME_MEMBERS",
+    "RESERVED_METHODS",
     "class_name",
     "docstring_lines",
     "enum_member",
@@ -30,114 +37,33 @@ __all__ = [
     "string_literal",
 ]
 
-RUNTIME_MEMBERS = frozenset(
-    {
-        "audit",
-        "context",
-        "create",
-        "deadline",
-        "expire",
-        "failures",
-        "fire",
-        "initial",
-        "instance_id",
-        "load",
-        "reason",
-        "recovery",
-        "replay",
-        "rollback",
-        "state",
-        "sweep",
-        "update_context",
-    }
-)
-"""The public members of a generated machine class; no trigger method may take these."""
+ENUM_NAMES = ("State", "Trigger", "Reason")
+"""The enums every generated module declares, in this order (the view model names them)."""
 
 MODULE_NAMES = frozenset(
-    {
-        "AUTOMATIC",
-        "Actor",
-        "AuditRecord",
-        "Any",
-        "Callable",
-        "Clock",
-        "FailureSnapshot",
-        "Final",
-        "GENERATOR_VERSION",
-        "InvalidTransition",
-        "Iterable",
-        "JSONValue",
-        "Locked",
-        "Mapping",
-        "NamedTuple",
-        "Reason",
-        "Refused",
-        "SOURCE",
-        "SOURCE_SHA256",
-        "Self",
-        "State",
-        "StrEnum",
-        "Trigger",
-        "TypeAlias",
-        "UTC",
-        "Unauthorized",
-        # the durable store (templates/_store.py.jinja) and its imports
-        "ChainProblem",
-        "ConcurrencyConflict",
-        "DBConnection",
-        "InstanceExists",
-        "Iterator",
-        "MemoryStore",
-        "ParamSpec",
-        "Protocol",
-        "Sequence",
-        "SqlStore",
-        "Store",
-        "StoreError",
-        "StoreHead",
-        "StoredInstance",
-        "StoredRecord",
-        "TypeVar",
-        "UnknownInstance",
-        "contextlib",
-        "dataclasses",
-        "hashlib",
-        "sqlite3",
-        "sys",
-        "threading",
-        "bisect_right",
-        "copy",
-        "dataclass",
-        "datetime",
-        "dump_audit",
-        "field",
-        "json",
-        "load_audit",
-        "partial",
-        "timedelta",
-    }
+    {*ENUM_NAMES, *generator.runtime.__all__, "SOURCE", "SOURCE_SHA256", "GENERATOR_VERSION"}
 )
-"""Every name the generated module defines or imports at module level."""
+"""Every name a generated runtime module binds at module level but its machine class:
+the enums, the runtime support it re-exports and its three constants."""
 
-_RESERVED_METHODS = (
-    RUNTIME_MEMBERS
-    | MODULE_NAMES
-    | frozenset(keyword.kwlist)
-    | frozenset(keyword.softkwlist)
-    | frozenset(dir(builtins))
-)
+_PYTHON = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+
+RESERVED_METHODS = _PYTHON | frozenset(dir(Machine)) | frozenset(Machine.__annotations__)
+"""Names no trigger method may take: Python's, and every attribute of the engine's class,
+declared or defined (``spec``, ``fire``, ``_take``, ...)."""
 
 
 def class_name(machine: str) -> str:
     """``discovery_pipeline`` -> ``DiscoveryPipeline``; ``StateMachine`` on a clash.
 
-    A class name that would shadow a module-level name of the generated module (a machine
-    called ``state`` or ``actor``) gets the suffix ``Machine``.
+    A class name that is a keyword or builtin or that would shadow a module-level name of
+    the generated module (a machine called ``state``, ``actor`` or ``none``) gets the
+    suffix ``Machine``.
     """
     name = "".join(part[:1].upper() + part[1:] for part in machine.split("_") if part)
     if not name or not name[0].isalpha():
         name = "Machine" + name
-    while name in MODULE_NAMES:
+    while name in MODULE_NAMES or name in _PYTHON:
         name += "Machine"
     return name
 
@@ -157,7 +83,7 @@ def method_names(triggers: Iterable[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for trigger in triggers:
         name = trigger
-        while name in _RESERVED_METHODS or name in taken or name.startswith("_"):
+        while name in RESERVED_METHODS or name in taken or name.startswith("_"):
             name = name + "_" if not name.startswith("_") else "t" + name
         taken.add(name)
         names[trigger] = name

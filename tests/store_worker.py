@@ -13,7 +13,7 @@ file, so a SIGKILL can only lose acknowledgements, never invent one. A lost race
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import random
 import sys
@@ -50,12 +50,11 @@ def main(argv: list[str]) -> None:
 
 
 def import_runtime(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
+    """The runtime module at ``<folder>/<package>/<machine>/runtime.py``, imported as
+    ``<package>.<machine>.runtime`` so that it finds its support package beside it."""
+    machine, package = path.parent, path.parent.parent
+    sys.path.insert(0, str(package.parent))
+    return importlib.import_module(f"{package.name}.{machine.name}.runtime")
 
 
 def ack(fd: int, instance_id: str, records: Any) -> None:
@@ -114,7 +113,7 @@ def sweep(runtime: Any, store: Any, fd: int, stop: Path) -> None:
         return datetime.now(UTC) + timedelta(hours=2)
 
     while not stop.exists():
-        fired = runtime.Ticket.sweep(store, clock=ahead)
+        fired = runtime.Ticket.sweep(store, clock=ahead).fired
         for instance_id, record in fired:
             ack(fd, instance_id, [record])
         if not fired:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from generator.commands.audit import store_module
+from generator.runtime import store as store_module
 
 __all__ = [
     "SQL_BACKENDS",
@@ -44,7 +44,7 @@ def connect(target: str) -> Any:
 
 def open_store(target: str, module: Any = None) -> Any:
     """A store over a new connection to ``target``; ``memory`` makes a MemoryStore."""
-    module = module or store_module()
+    module = module or store_module
     if target == "memory":
         return module.MemoryStore()
     if target.startswith("postgresql://"):
@@ -129,6 +129,7 @@ transitions:
   - {from: STUCK, to: WORKING, trigger: resume, human: true}
   - {from: WORKING, to: DONE, trigger: finish}
   - {from: DONE, to: OPEN, trigger: always}
+rollback: {reviewers: [lead]}
 reasons:
   REJECTED: {recovery: [Revise the work, Submit again]}
   TIMEOUT: {recovery: [Find a reviewer, Submit again]}
@@ -229,7 +230,7 @@ def check_store(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> dict
             assert not any(key[0] == instance_id for key in acked)
             continue
         records = machine.audit
-        stored += len(records)
+        stored += sum(1 for r in records if r.event is not rt.Event.CREATED)  # create() wrote it
         for (owner, seq), (state, trigger) in acked.items():
             if owner == instance_id:
                 record = records[seq - 1]

@@ -30,10 +30,9 @@ from verify.conformance import (
     intruders,
     reviewers,
 )
-from verify.conformance.adapters import START
-from verify.conformance.reference import Outcome, ReferenceMachine, Table, arrivals, waits
 from verify.load import load_file
 from verify.model import Spec
+from verify.semantics import Semantics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,52 +271,11 @@ def test_settings_apply_to_the_test_case(orchestrator: Spec) -> None:
 
 
 def test_reviewers_and_intruders_of_a_human_trigger(orchestrator: Spec) -> None:
-    table = Table.of(orchestrator)
-    assert reviewers(table, "human_approved") == (Actor("tech_lead-1", ("tech_lead",)),)
-    assert intruders(table, "human_approved") == (
+    semantics = Semantics.of(orchestrator)
+    assert reviewers(semantics, "human_approved") == (Actor("tech_lead-1", ("tech_lead",)),)
+    assert intruders(semantics, "human_approved") == (
         Actor("on_call-1", ("on_call",)),
         Actor("outsider", ()),
         None,
     )
-    assert reviewers(table, "task_received") == ()
-
-
-def test_arrivals_reach_every_resting_state_by_a_shortest_path() -> None:
-    table = Table.of(spec_of("discovery_pipeline"))
-    found = arrivals(table)
-    assert next(iter(found.items())) == ("IDLE", ())
-    assert found["WAITING_REQUIREMENT_APPROVAL"] == ("discovery_requested", "scout_succeeded")
-    assert "SCOUT_COMPLETE" not in found  # left at once by its always exit
-    assert found["FAILED"] == ("discovery_requested", "agent_error")
-    assert waits(table.spec) == (60, 3600, 129600, 259199)
-
-
-# -- the reference interpreter --------------------------------------------------------
-
-
-def test_the_reference_follows_always_transitions_and_records_them() -> None:
-    model = ReferenceMachine(Table.of(spec_of("discovery_pipeline")), START)
-    model.fire("discovery_requested", None, None, START)
-    assert model.fire("agent_error", None, None, START) is Outcome.ACCEPTED
-    assert model.state == "FAILED"
-    assert [(e.source, e.trigger, e.target) for e in model.log[-2:]] == [
-        ("SCOUT_RUNNING", "agent_error", "SCOUT_FAILED"),
-        ("SCOUT_FAILED", "always", "FAILED"),
-    ]
-
-
-def test_the_reference_refuses_and_times_out(orchestrator: Spec) -> None:
-    model = ReferenceMachine(Table.of(orchestrator), START)
-    assert model.fire("gate_reached", None, None, START) is Outcome.UNDECLARED
-    assert model.deadline is None and model.log == []
-    model.fire("task_received", None, None, START)
-    model.fire("gate_reached", None, None, START)
-    assert model.deadline == START + timedelta(hours=72)
-    assert model.outcome("human_approved", ("on_call",)) is Outcome.UNAUTHORISED
-    assert model.outcome("human_approved", None) is Outcome.UNAUTHORISED
-    assert model.outcome("human_approved", ("tech_lead",)) is Outcome.ACCEPTED
-    assert model.expire(START + timedelta(hours=72, seconds=-1)) is None
-    assert model.state == "WAITING_FOR_APPROVAL"
-    timed = model.expire(START + timedelta(hours=72))
-    assert timed is not None and timed.trigger == "approval_timeout"
-    assert model.state == "FAILED" and model.deadline is None
+    assert reviewers(semantics, "task_received") == ()

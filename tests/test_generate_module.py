@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_runtime_kit import ORCHESTRATOR, Clock, generate, load_spec
+from test_runtime_kit import ORCHESTRATOR, Clock, generate, load_spec, write_package
 
 from generator import __version__
+from generator.format import CONFIG
 from generator.naming import class_name, docstring_lines, method_names, string_lines
 from generator.render import render_runtime, render_spec
 
@@ -70,10 +71,11 @@ def test_header_names_source_hash_and_version_without_timestamps() -> None:
 
 
 def test_render_spec_lists_the_package_files() -> None:
-    files = render_spec(load_spec(ORCHESTRATOR))
+    files = render_spec(load_spec(ORCHESTRATOR), (), ORCHESTRATOR)
     assert {"gatekeeper/__init__.py", "gatekeeper/runtime.py"} <= set(files)
+    assert "gatekeeper/test_gatekeeper.py" in files
     assert list(files) == sorted(files)
-    assert files == render_spec(load_spec(ORCHESTRATOR))
+    assert files == render_spec(load_spec(ORCHESTRATOR), (), ORCHESTRATOR)
 
 
 def test_naming_rules() -> None:
@@ -127,25 +129,30 @@ def _tool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_generated_module_passes_ruff_and_mypy_strict(tmp_path: Path, hostile_source: str) -> None:
-    path = tmp_path / "runtime.py"
-    path.write_text(hostile_source, encoding="utf-8")
-    (tmp_path / "gatekeeper.py").write_text(render_runtime(load_spec(ORCHESTRATOR)))
-    config = str(ROOT / "pyproject.toml")
-    files = [str(path), str(tmp_path / "gatekeeper.py")]
+    package = write_package(
+        tmp_path / "pkg",
+        {
+            "hostile/runtime.py": hostile_source,
+            "gatekeeper/runtime.py": render_runtime(load_spec(ORCHESTRATOR)),
+        },
+    )
+    config = str(CONFIG)
+    files = [str(package / "hostile/runtime.py"), str(package / "gatekeeper/runtime.py")]
     lint = _tool("ruff", "check", "--no-cache", "--config", config, *files)
     assert lint.returncode == 0, lint.stdout
     formatted = _tool("ruff", "format", "--check", "--diff", "--config", config, *files)
     assert formatted.returncode == 0, formatted.stdout
-    typed = _tool("mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, *files)
+    typed = _tool("mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, str(package))
     assert typed.returncode == 0, typed.stdout
     assert "type: ignore" not in hostile_source
 
 
 def test_generated_module_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
-    path = tmp_path / "gatekeeper_runtime.py"
-    path.write_text(render_runtime(load_spec(ORCHESTRATOR)), encoding="utf-8")
+    source = render_runtime(load_spec(ORCHESTRATOR))
+    write_package(tmp_path / "vendored", {"gatekeeper/runtime.py": source})
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import gatekeeper_runtime as rt; "
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from vendored.gatekeeper import runtime as rt; "
         "m = rt.Gatekeeper(); m.task_received(); m.checks_passed(); "
         "assert set(sys.modules) & {'yaml', 'jinja2', 'verify', 'generator'} == set(); "
         "print(m.state)"

@@ -5,6 +5,7 @@ The 5-second limits only catch hangs; the real cost of each case is milliseconds
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from verify.load import LoadResult, load_file, load_text, yamlread
+from verify.load import MAX_SPEC_BYTES, LoadResult, load_file, load_text, yamlread
+from verify.load.rules import Suggestions
 
 ROOT = Path(__file__).resolve().parent.parent
 HANG = 5.0
@@ -166,3 +168,160 @@ def test_100000_brackets_in_a_subprocess(depth: int) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("yaml-syntax nesting is deeper than")
     assert time.perf_counter() - start < 30  # includes interpreter start-up
+
+
+# --- amplification: a small spec that would cost a lot ------------------------------------
+
+BOUNDED = """\
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+from verify.check import check_text
+for finding in check_text(sys.stdin.read(), "hostile.yaml").findings:
+    print(finding.format())
+"""
+
+BOUND = 60.0
+"""Seconds a bounded check may take, loaded machine and interpreter start-up included: far
+above what these cases cost now (a second or two), far below what they cost before
+(minutes, or a MemoryError after a minute)."""
+
+
+def check_bounded(text: str, memory: int = 2**30) -> list[str]:
+    """Check ``text`` in a subprocess limited to ``memory`` bytes of address space; its
+    findings, one line each. Taking longer than :data:`BOUND` fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", BOUNDED.format(limit=memory)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()
+
+
+def many_states(count: int, transitions: list[str]) -> str:
+    states = [f"  S{i}: {{kind: running}}" for i in range(count)]
+    lines = ["statewright: 1", "machine: m", "initial: S0", "states:", *states, "transitions:"]
+    return "\n".join([*lines, *transitions]) + "\n"
+
+
+def test_a_glob_in_every_transition_stops_at_the_expansion_limit() -> None:
+    """2,500 states each entered from ``S*`` would be six million transitions."""
+    text = many_states(
+        2_500, [f'  - {{from: "S*", to: S{i}, trigger: t{i}}}' for i in range(2_500)]
+    )
+    assert len(text) < 200_000
+    (finding,) = check_bounded(text)
+    assert "error[schema] 'from' lists and globs expand to more than 100,000 transitions" in finding
+    assert finding.startswith(f"hostile.yaml:{2_500 + 5 + 41}:12:")  # the glob that crossed it
+
+
+def test_lists_count_against_the_expansion_limit_too() -> None:
+    names = ", ".join(f"S{i}" for i in range(1_000))
+    rows = [f"  - {{from: [{names}], to: S{i}, trigger: t{i}}}" for i in range(120)]
+    result = load_text(many_states(1_000, rows))
+    assert [(f.rule, f.location.line) for f in result.findings] == [("schema", 1_000 + 5 + 101)]
+
+
+def test_expansion_below_the_limit_is_untouched() -> None:
+    rows = [f'  - {{from: "S*", to: S{i}, trigger: t{i}}}' for i in range(300)]
+    result = load_text(many_states(300, rows))
+    assert result.findings == ()
+    assert result.spec is not None and len(result.spec.transitions) == 300 * 299
+
+
+def test_many_different_globs_stop_at_the_comparison_limit() -> None:
+    rows = [f'  - {{from: "X{i}*", to: S0, trigger: t{i}}}' for i in range(5_000)]
+    findings = check_bounded(many_states(2_500, rows))
+    limit = [f for f in findings if "comparisons" in f]
+    assert len(limit) == 1 and "error[schema]" in limit[0]
+    # the 4,001st glob crosses the limit, at 10,002,500 comparisons
+    assert limit[0].startswith(f"hostile.yaml:{2_500 + 6 + 4_000}:12: ")
+    unmatched = [f for f in findings if "error[unknown-state]" in f]
+    assert len(unmatched) == 4_000  # the globs compared before the limit; none after it
+
+
+def test_thousands_of_unknown_targets_stay_quick() -> None:
+    """Each unknown name was compared with every state for a "did you mean": minutes."""
+    rows = [f"  - {{from: S{i}, to: STATE_NUMBR_{i}, trigger: t{i}}}" for i in range(2_000)]
+    text = many_states(0, []).replace("initial: S0", "initial: STATE_NUMBER_0")
+    states = "".join(f"  STATE_NUMBER_{i}: {{kind: running}}\n" for i in range(2_000))
+    text = text.replace("states:\n", "states:\n" + states) + "\n".join(rows).replace(
+        "from: S", "from: STATE_NUMBER_"
+    )
+    findings = check_bounded(text + "\n")
+    assert len(findings) == 2_000 and all("error[unknown-state]" in f for f in findings)
+    assert "did you mean 'STATE_NUMBER_0'?" in findings[0]  # the first ones still get a hint
+    assert "did you mean" not in findings[-1]
+
+
+def test_the_suggestion_budget_is_spent_per_comparison() -> None:
+    suggestions = Suggestions(work=60)
+    assert suggestions.hint("IDEL", ["IDLE", "DONE"]) == "; did you mean 'IDLE'?"  # 4 x 8
+    assert suggestions.hint("IDEL", ["IDLE", "DONE"]) == "; did you mean 'IDLE'?"  # remembered
+    assert suggestions.left == 60 - 32
+    assert suggestions.hint("DOEN", ["IDLE", "DONE"]) == ""  # 32 more would overspend
+    assert suggestions.left == 28
+
+
+# --- files that are not specs ---------------------------------------------------------------
+
+
+def statewright(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a FIFO used to wait for a writer for ever
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+@pytest.mark.parametrize("command", [["check"], ["generate", "--check"], ["paths"], ["diagram"]])
+def test_dev_zero_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    done = statewright(*command, "/dev/zero", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "/dev/zero is not a regular file" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_a_usage_error_and_never_waits(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "spec.yaml")
+    done = statewright("check", "spec.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "statewright: error: spec.yaml is not a regular file (a device, FIFO or socket); "
+        "name a spec file or a folder of them\n"
+    )
+    (tmp_path / "good.yaml").write_text(
+        "statewright: 1\nmachine: m\ninitial: A\nstates: {A: {final: true}}\n"
+    )
+    folder = statewright("check", ".", cwd=tmp_path)  # in a folder, it is not a spec file
+    assert folder.returncode == 0 and "spec.yaml" not in folder.stdout
+    result = load_file(tmp_path / "spec.yaml")  # the API reads nothing and waits for nothing
+    assert [f.rule for f in result.findings] == ["yaml-syntax"]
+    assert "not a regular file" in result.findings[0].message
+
+
+def test_a_spec_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as sparse:
+        sparse.truncate(MAX_SPEC_BYTES + 1)  # a hole: no disk used, nor time to write it
+    start = time.perf_counter()
+    result = load_file(path, "huge.yaml")
+    assert time.perf_counter() - start < HANG
+    assert [f.format() for f in result.findings] == [
+        "huge.yaml:1:1: error[yaml-syntax] the spec is larger than 64 MiB, the most "
+        "statewright reads; split it into smaller machines"
+    ]
+    assert (
+        load_text(b"#" * (MAX_SPEC_BYTES + 1))
+        .findings[0]
+        .message.startswith("the spec is larger than 64 MiB")
+    )

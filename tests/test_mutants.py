@@ -1,11 +1,15 @@
 """The generated tests have teeth: each mutant of a generated runtime makes them fail.
 
-A mutant is the orchestrator's runtime with one fault planted, by editing the view
-model (a transition retargeted) or the generated source text (a refusal removed, a
-timeout ignored, an audit record dropped). The runtime and its generated test module are
-written to a temporary package and the test module is run by pytest in a subprocess,
-under the generated tests' CI profile minus shrinking (the same examples, found as fast,
-reported unshrunk): a conftest registers it and ``HYPOTHESIS_PROFILE`` selects it.
+A mutant is the orchestrator's runtime with one fault planted, of every kind of behaviour
+a spec fixes: its structure (a transition retargeted), its roles (a refusal removed, a
+rollback let through for anyone), its timing (a timeout ignored, a timer that fires
+early), its data (a rollback that leaves the context, a context change at a locked gate)
+and its audit log (a record dropped). Faults go into the machine's table (the view model)
+or into the runtime support's source, copied as ``generate`` copies it. The runtime, its
+support and its generated test module are written to a temporary package and the test
+module is run by pytest in a subprocess, under the generated tests' CI profile minus
+shrinking (the same examples, found as fast, reported unshrunk): a conftest registers it
+and ``HYPOTHESIS_PROFILE`` selects it.
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ from pathlib import Path
 import pytest
 
 from generator.env import environment
-from generator.render import render_tests
-from generator.view import RuntimeView, runtime_view
+from generator.format import format_python
+from generator.render import render_support, render_tests
+from generator.view import SUPPORT_PACKAGE, RuntimeView, runtime_view
 from verify.load import load_file
 from verify.model import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
-Mutation = Callable[[Spec], str]
+Files = dict[str, str]
+"""A mutant: the runtime's files by path inside the package (``runtime.py``,
+``_statewright/engine.py``, ...)."""
+Mutation = Callable[[Spec], Files]
 
 CONFTEST = """
 from hypothesis import HealthCheck, Phase, settings
@@ -52,61 +60,101 @@ def orchestrator() -> Spec:
     return spec
 
 
-def runtime_of(spec: Spec, edit: Callable[[RuntimeView], RuntimeView] = lambda view: view) -> str:
+def runtime_of(spec: Spec, edit: Callable[[RuntimeView], RuntimeView] = lambda view: view) -> Files:
     view = edit(runtime_view(spec))
-    return environment().get_template("runtime.py.jinja").render(view=view)
+    text = environment().get_template("runtime.py.jinja").render(view=view)
+    return {"runtime.py": format_python({"runtime.py": text})["runtime.py"], **render_support()}
 
 
-def edited(spec: Spec, old: str, new: str) -> str:
-    """The generated runtime with the one occurrence of ``old`` replaced by ``new``."""
-    source = runtime_of(spec)
-    assert source.count(old) == 1, f"the mutation's anchor {old!r} is gone from the runtime"
-    return source.replace(old, new)
+def engine_edited(spec: Spec, old: str, new: str) -> Files:
+    """The runtime with the one occurrence of ``old`` in the engine replaced by ``new``."""
+    files = runtime_of(spec)
+    name = f"{SUPPORT_PACKAGE}/engine.py"
+    assert files[name].count(old) == 1, f"the mutation's anchor {old!r} is gone from the engine"
+    files[name] = files[name].replace(old, new)
+    return files
 
 
-def retarget(spec: Spec) -> str:
-    """``human_approved`` leads to COMPLETE instead of RUNNING."""
+def retarget(spec: Spec) -> Files:
+    """Structure: ``human_approved`` leads to COMPLETE instead of RUNNING."""
 
     def edit(view: RuntimeView) -> RuntimeView:
-        transitions = view.transitions
-        approved = [i for i, args in enumerate(transitions) if "Trigger.HUMAN_APPROVED" in args]
-        assert len(approved) == 1
-        args = list(transitions[approved[0]])
-        assert args[2] == "State.RUNNING"
-        args[2] = "State.COMPLETE"
-        changed = (*transitions[: approved[0]], tuple(args), *transitions[approved[0] + 1 :])
-        return dataclasses.replace(view, transitions=changed)
+        rows = list(view.transitions)
+        (index,) = [i for i, row in enumerate(rows) if row.trigger == "Trigger.HUMAN_APPROVED"]
+        assert rows[index].target == "State.RUNNING"
+        rows[index] = dataclasses.replace(rows[index], target="State.COMPLETE")
+        return dataclasses.replace(view, transitions=tuple(rows))
 
     return runtime_of(spec, edit)
 
 
-def refusal_removed(spec: Spec) -> str:
-    """Any actor may take a human exit, whatever their roles."""
-    return edited(spec, "if actor.roles.isdisjoint(edge.source.reviewers):", "if False:")
+def refusal_removed(spec: Spec) -> Files:
+    """Roles: any actor may take a human exit, whatever their roles."""
+    return engine_edited(spec, "if actor.roles.isdisjoint(edge.source.reviewers):", "if False:")
 
 
-def timeout_ignored(spec: Spec) -> str:
-    """``expire()`` never fires anything."""
-    return edited(spec, "if at < self._since() + _delay(timed[0]):", "if True:")
+def rollback_for_anyone(spec: Spec) -> Files:
+    """Roles: anyone may roll back."""
+    return engine_edited(spec, "if who.roles.isdisjoint(roles):", "if False:")
 
 
-def record_dropped(spec: Spec) -> str:
-    """A timed transition happens but leaves no audit record."""
-    anchor = "        self._reason = reason if target.failed else None\n"
-    return edited(
-        spec, anchor, "        if edge.spec.after is not None:\n            log.pop()\n" + anchor
+def timeout_ignored(spec: Spec) -> Files:
+    """Timing: ``expire()`` never fires anything."""
+    return engine_edited(spec, "if at < self._entered + _delay(timed):", "if True:")
+
+
+def timer_early(spec: Spec) -> Files:
+    """Timing: ``expire()`` fires an hour before the deadline."""
+    return engine_edited(
+        spec,
+        "if at < self._entered + _delay(timed):",
+        "if at < self._entered + _delay(timed) - timedelta(hours=1):",
     )
 
 
-def run_generated_tests(spec: Spec, runtime: str, where: Path) -> subprocess.CompletedProcess[str]:
+def context_kept_on_rollback(spec: Spec) -> Files:
+    """Data: a rollback returns to the state but keeps the present context."""
+    return engine_edited(
+        spec,
+        "        self._reason = reason\n        self._context = context\n",
+        "        self._reason = reason\n",
+    )
+
+
+def gate_unlocked(spec: Spec) -> Files:
+    """Data: context changes go through at an approval gate."""
+    return engine_edited(
+        spec,
+        "        if node.approval:\n            raise Locked(",
+        "        if False:\n            raise Locked(",
+    )
+
+
+def record_dropped(spec: Spec) -> Files:
+    """Audit: a timed transition happens but leaves no audit record."""
+    anchor = "        self._node = target\n        self._entered = at\n"
+    return engine_edited(
+        spec, anchor, "        if edge.after is not None:\n            log.pop()\n" + anchor
+    )
+
+
+def run_generated_tests(spec: Spec, files: Files, where: Path) -> subprocess.CompletedProcess[str]:
     package = where / "mutant"
-    machine = package / spec.machine
-    machine.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
+    source = Path(spec.file).read_text(encoding="utf-8")
+    written = {
+        "__init__.py": "",
+        f"{spec.machine}/__init__.py": "",
+        f"{spec.machine}/test_{spec.machine}.py": render_tests(spec, source),
+        **{
+            (name if "/" in name else f"{spec.machine}/{name}"): text
+            for name, text in files.items()
+        },
+    }
+    for name, text in written.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     (where / "conftest.py").write_text(CONFTEST)
-    (machine / "__init__.py").write_text("")
-    (machine / "runtime.py").write_text(runtime)
-    (machine / f"test_{spec.machine}.py").write_text(render_tests(spec))
     env = {**os.environ, "HYPOTHESIS_PROFILE": "statewright-ci-unshrunk"}
     command = [sys.executable, "-m", "pytest", str(package), "-q", "-rf", "-p", "no:cacheprovider"]
     return subprocess.run(
@@ -115,7 +163,7 @@ def run_generated_tests(spec: Spec, runtime: str, where: Path) -> subprocess.Com
         text=True,
         cwd=where,
         env=env,
-        timeout=120,
+        timeout=180,
         check=False,
     )
 
@@ -128,12 +176,25 @@ def test_the_unmutated_runtime_passes(orchestrator: Spec, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("mutate", "symptom"),
     [
-        (retarget, "the runtime is in COMPLETE, the spec says RUNNING"),
-        (refusal_removed, "is unauthorised, the runtime says accepted"),
-        (timeout_ignored, "the runtime is in WAITING_FOR_APPROVAL, the spec says FAILED"),
+        (retarget, "the implementation is in COMPLETE, the spec says RUNNING"),
+        (refusal_removed, "(unauthorised) 'human_resumed' by tech_lead-1 (roles: tech_lead)"),
+        (rollback_for_anyone, "expected Unauthorised, it went through"),
+        (timeout_ignored, "the implementation is in WAITING_FOR_APPROVAL, the spec says FAILED"),
+        (timer_early, "must hold still until a human acts or its deadline"),
+        (context_kept_on_rollback, "the spec's run says"),
+        (gate_unlocked, "expected Locked, it went through"),
         (record_dropped, "the audit log differs from the spec's"),
     ],
-    ids=["transition-retargeted", "refusal-removed", "timeout-ignored", "record-dropped"],
+    ids=[
+        "transition-retargeted",
+        "refusal-removed",
+        "rollback-for-anyone",
+        "timeout-ignored",
+        "timer-early",
+        "context-kept-on-rollback",
+        "gate-unlocked",
+        "record-dropped",
+    ],
 )
 def test_the_generated_tests_catch(
     orchestrator: Spec, tmp_path: Path, mutate: Mutation, symptom: str

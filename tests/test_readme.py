@@ -25,7 +25,7 @@ def test_python_examples_run(
         monkeypatch.delitem(sys.modules, name)
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
-    assert "AuditRecord(seq=3" in capsys.readouterr().out
+    assert "AuditRecord(seq=4" in capsys.readouterr().out
 
 
 def test_every_subcommand_it_names_exists(capsys: pytest.CaptureFixture[str]) -> None:

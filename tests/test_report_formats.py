@@ -1,8 +1,8 @@
 """The CI report formats: SARIF 2.1.0, GitHub workflow annotations and JUnit XML.
 
 The findings come from real checks: every rule's own failing example (one spec per load
-rule, since a load error stops the analysis) and one spec that breaks every graph and
-orchestration rule at once.
+rule, since a load error stops the analysis, and the specs of each project rule, checked
+together) and one spec that breaks every graph and orchestration rule at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from generator.cli import main
-from verify.check import CheckResult, check_file, check_text
+from verify.check import CheckResult, check_file, check_text, check_together
 from verify.explain import flowed
 from verify.findings import Finding, Severity
 from verify.model import Location
@@ -55,7 +55,8 @@ transitions:
   - {from: GATE, to: FAILED, trigger: give_up, reason: BROKEN}
   - {from: FAILED, to: IDLE, trigger: reset}
   - {from: DONE, to: IDLE, trigger: again}
-  - {from: ORPHAN, to: IDLE, trigger: adopt}
+  - {from: ORPHAN, to: IDLE, trigger: adopt, reason: BROKEN}
+  - {from: GATE, to: IDLE, trigger: expired, after: 1h}
 reasons:
   BROKEN:
     recovery: [Fix it]
@@ -63,7 +64,7 @@ reasons:
     recovery: []
 """
 
-CHECK_RULES = {r.id for r in RULES.values() if r.family is not Family.LOAD}
+CHECK_RULES = {r.id for r in RULES.values() if r.family in (Family.GRAPH, Family.ORCHESTRATION)}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,11 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             found.append(check_text(example, f"specs/load/{rule.id}.yaml"))
+    for rule in RULES.values():
+        if rule.family is Family.PROJECT:
+            specs = rule.example_specs("Fails")
+            names = [f"specs/{rule.id}/{n}.yaml" for n in range(len(specs))]
+            found.extend(check_together(list(map(check_text, specs, names))))
     found.append(
         check_file(ROOT / "specs" / "orchestrator.yaml", display="specs/orchestrator.yaml")
     )
@@ -188,9 +194,9 @@ def test_github_escapes_messages_and_properties() -> None:
         "100% stuck:\nadd an exit, or mark it final",
         Location("specs/we,ird:name.yaml", 7, 3),
     )
-    assert annotation(finding) == (
+    assert annotation(finding) == (  # a finding's message is one line: its \n is shown
         "::error file=specs/we%2Cird%3Aname.yaml,line=7,col=3,title=statewright dead-end"
-        "::100%25 stuck:%0Aadd an exit, or mark it final"
+        "::100%25 stuck:\\nadd an exit, or mark it final"
     )
 
 

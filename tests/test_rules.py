@@ -435,6 +435,76 @@ def test_failed_without_recovery_is_a_warning_with_its_exceptions() -> None:
     assert "human" in hits[0].message
 
 
+def test_approval_timeout_approves_flags_each_timed_exit_out_of_failure() -> None:
+    extra = "  - {from: REVIEW, to: IDLE, trigger: reminder, after: 1h}\n"
+    text = gate("to: FAILED, trigger: timeout", "to: PARKED, trigger: timeout")
+    text = text.replace("transitions:\n", "transitions:\n" + extra)
+    hits = found(text, "approval-timeout-approves")
+    assert [(at(f), f.transitions) for f in hits] == [
+        ((line_of(text, "reminder"), 5), (ref("REVIEW", "IDLE", "reminder"),)),
+        ((line_of(text, "trigger: timeout"), 5), (ref("REVIEW", "PARKED", "timeout"),)),
+    ]
+    assert all(f.states == ("REVIEW",) and f.severity is Severity.ERROR for f in hits)
+    assert "a timeout must never approve" in hits[0].message
+    assert found(gate(), "approval-timeout-approves") == []  # the timeout leads to FAILED
+
+
+def test_failed_automatic_exit_allows_people_and_escalation_only() -> None:
+    text = spec_text("""
+        states:
+          IDLE: {kind: idle}
+          FAILED: {kind: failed, reviewers: [on_call]}
+          ESCALATED: {kind: failed, reviewers: [manager]}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - {from: IDLE, to: FAILED, trigger: crashed, reason: CRASHED}
+          - {from: FAILED, to: ESCALATED, trigger: escalate, after: 1h}
+          - {from: FAILED, to: IDLE, trigger: human_resumed, human: true}
+          - {from: FAILED, to: DONE, trigger: shipped}
+          - {from: ESCALATED, to: IDLE, trigger: retry, after: 5m}
+          - {from: ESCALATED, to: ESCALATED, trigger: remind, after: 1d}
+          - {from: ESCALATED, to: DONE, trigger: human_closed, human: true}
+        reasons:
+          CRASHED: {recovery: [Read the log]}
+    """)
+    hits = found(text, "failed-automatic-exit")
+    assert [(at(f), f.transitions) for f in hits] == [
+        ((line_of(text, "shipped"), 5), (ref("FAILED", "DONE", "shipped"),)),
+        ((line_of(text, "trigger: retry"), 5), (ref("ESCALATED", "IDLE", "retry"),)),
+        ((line_of(text, "remind"), 5), (ref("ESCALATED", "ESCALATED", "remind"),)),
+    ]
+    assert [f.states for f in hits] == [("FAILED",), ("ESCALATED",), ("ESCALATED",)]
+    assert "recovery needs a human" in hits[0].message
+
+
+def test_reason_outside_failure_flags_every_expanded_transition() -> None:
+    text = spec_text(
+        """
+        states:
+          IDLE: {kind: idle}
+          RUNNING: {kind: running}
+          FAILED: {kind: failed, reviewers: [on_call]}
+          LIMBO: {}
+        transitions:
+          - {from: IDLE, to: RUNNING, trigger: start}
+          - {from: RUNNING, to: FAILED, trigger: crashed, reason: CRASHED}
+          - {from: [RUNNING, FAILED], to: IDLE, trigger: human_reset, human: true, reason: CRASHED}
+          - {from: RUNNING, to: LIMBO, trigger: parked, reason: CRASHED}
+          - {from: LIMBO, to: IDLE, trigger: unparked}
+        reasons:
+          CRASHED: {recovery: [Read the log]}
+    """.replace("RUNNING: {kind: running}", "RUNNING: {kind: running, reviewers: [ops]}")
+    )
+    hits = found(text, "reason-outside-failure")
+    assert [(at(f), f.transitions) for f in hits] == [
+        ((line_of(text, "human_reset"), 5), (ref("FAILED", "IDLE", "human_reset"),)),
+        ((line_of(text, "human_reset"), 5), (ref("RUNNING", "IDLE", "human_reset"),)),
+        ((line_of(text, "parked,"), 5), (ref("RUNNING", "LIMBO", "parked"),)),
+    ]
+    assert "CRASHED" in hits[0].message and "not a failed state" in hits[0].message
+    assert found(text.replace("LIMBO: {}", "LIMBO: {kind: failed}"), "reason-outside-failure")
+
+
 # ---- check orchestration --------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ and a clock the tests move by hand. (Collected by pytest, holds no tests of its 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import sys
 import tempfile
 import textwrap
@@ -12,11 +12,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
-from generator.render import render_runtime
+from generator.render import render_runtime, render_support
 from verify.check import check_text
 from verify.model import Spec
 
-__all__ = ["ORCHESTRATOR", "Clock", "generate", "load_spec", "runtime"]
+__all__ = [
+    "ORCHESTRATOR",
+    "Clock",
+    "generate",
+    "load_spec",
+    "on_call",
+    "runtime",
+    "write_package",
+]
 
 ORCHESTRATOR = """\
 statewright: 1
@@ -42,6 +50,7 @@ transitions:
   - {from: REVIEW, to: FAILED, trigger: review_timeout, after: 72h, reason: TIMEOUT_APPROVAL}
   - {from: FAILED, to: RUNNING, trigger: resumed, human: true}
   - {from: DONE, to: IDLE, trigger: housekeeping_done}
+rollback: {reviewers: [on_call]}
 reasons:
   AGENT_ERROR: {recovery: [Read the snapshot, Resume]}
   REJECTED: {recovery: [Read the decision record, Revise, Resubmit]}
@@ -66,6 +75,11 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+def on_call(rt: ModuleType) -> object:
+    """An actor who may roll a gatekeeper back."""
+    return rt.Actor("olu", frozenset({"on_call"}))
+
+
 def load_spec(text: str, file: str = "specs/inline.yaml") -> Spec:
     """Load and check inline YAML; fails the test on any error finding."""
     result = check_text(textwrap.dedent(text), file)
@@ -74,20 +88,35 @@ def load_spec(text: str, file: str = "specs/inline.yaml") -> Spec:
 
 
 def generate(spec: Spec, folder: Path) -> ModuleType:
-    """Render ``spec``'s runtime into ``folder`` and import it under a unique name."""
+    """Render ``spec``'s runtime into a fresh package under ``folder``, beside the runtime
+    support as ``generate`` writes it, and import it under a unique name."""
     source = render_runtime(spec)
     name = f"rt_{spec.machine}_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
-    if name in sys.modules:
-        return sys.modules[name]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    module_spec.loader.exec_module(module)
-    return module
+    module_name = f"{name}.{spec.machine}.runtime"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    write_package(folder / name, {f"{spec.machine}/runtime.py": source})
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    return importlib.import_module(module_name)
+
+
+def write_package(package: Path, files: dict[str, str]) -> Path:
+    """A package at ``package`` holding ``files`` (machine folders get an ``__init__.py``)
+    beside the runtime support, as ``statewright generate`` lays it out."""
+    folders = {name.split("/")[0] for name in files if "/" in name}
+    laid_out = {
+        "__init__.py": "",
+        **{f"{folder}/__init__.py": "" for folder in folders},
+        **render_support(),
+        **files,
+    }
+    for relative, text in laid_out.items():
+        path = package / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return package
 
 
 def runtime(text: str = ORCHESTRATOR, folder: Path | None = None) -> ModuleType:

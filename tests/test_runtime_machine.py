@@ -3,11 +3,12 @@ failure snapshots, recovery and the approval lock."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
-from test_runtime_kit import START, Clock, runtime
+from test_runtime_kit import START, Clock, on_call, runtime
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +27,14 @@ def at_review(rt: ModuleType, clock: Clock | None = None) -> Any:
     return machine
 
 
-def test_starts_in_the_initial_state_with_an_empty_log(rt: ModuleType) -> None:
-    machine = rt.Gatekeeper(clock=Clock())
-    assert machine.state is rt.State.IDLE is rt.Gatekeeper.initial
-    assert machine.audit == ()
-    assert machine.context == {}
+def test_starts_in_the_initial_state_with_its_created_record(rt: ModuleType) -> None:
+    machine = rt.Gatekeeper(clock=Clock(), context={"run": 7})
+    assert machine.state is rt.State.IDLE is rt.Gatekeeper.spec.initial
+    (created,) = machine.audit
+    assert created == rt.AuditRecord(
+        1, START, rt.State.IDLE, rt.State.IDLE, event=rt.Event.CREATED, data={"run": 7}
+    )
+    assert machine.context == {"run": 7}
     assert machine.deadline is None
 
 
@@ -41,28 +45,30 @@ def test_fire_and_typed_methods_record_each_transition(rt: ModuleType) -> None:
     clock.advance(seconds=5)
     bot = rt.Actor("bot")
     assert machine.agent_error(actor=bot, payload={"error": "boom"}) is rt.State.FAILED
-    first, second, third = machine.audit
+    _, first, second, third = machine.audit
     assert first == rt.AuditRecord(
-        1, START, rt.State.IDLE, rt.State.RUNNING, rt.Trigger.TASK_RECEIVED
+        2, START, rt.State.IDLE, rt.State.RUNNING, rt.Trigger.TASK_RECEIVED
     )
     later = START.replace(second=5)
     assert second == rt.AuditRecord(
-        2,
+        3,
         later,
         rt.State.RUNNING,
         rt.State.STAGE_FAILED,
         rt.Trigger.AGENT_ERROR,
         actor="bot",
         reason=rt.Reason.AGENT_ERROR,
+        data={"error": "boom"},
     )
     # The automatic exit follows at once, with the same timestamp and the inherited reason.
     assert third == rt.AuditRecord(
-        3,
+        4,
         later,
         rt.State.STAGE_FAILED,
         rt.State.FAILED,
         rt.Trigger.ALWAYS,
         reason=rt.Reason.AGENT_ERROR,
+        data={"error": "boom"},
     )
     assert machine.reason is rt.Reason.AGENT_ERROR
 
@@ -125,7 +131,7 @@ def test_approval_state_is_locked(rt: ModuleType) -> None:
     with pytest.raises(rt.Locked, match="REVIEW is locked for review"):
         machine.update_context({"sneaky": True})
     with pytest.raises(rt.Locked):
-        machine.rollback(1)
+        machine.rollback(1, actor=on_call(rt), decision="undo")
     with pytest.raises(rt.InvalidTransition, match="locked for review"):
         machine.fire(rt.Trigger.TASK_RECEIVED)
     assert snapshot(machine) == before
@@ -134,7 +140,7 @@ def test_approval_state_is_locked(rt: ModuleType) -> None:
 def test_timed_exit_fires_only_when_due(rt: ModuleType) -> None:
     clock = Clock()
     machine = at_review(rt, clock)
-    assert machine.deadline == START + rt.timedelta(hours=72)
+    assert machine.deadline == START + timedelta(hours=72)
     clock.advance(hours=71, minutes=59)
     assert machine.expire() is None
     with pytest.raises(rt.InvalidTransition, match="not due"):
@@ -167,7 +173,7 @@ def test_failure_snapshot_copies_context_and_payload(rt: ModuleType) -> None:
     assert (final.from_state, final.to_state, final.seq) == (
         rt.State.STAGE_FAILED,
         rt.State.FAILED,
-        3,
+        4,
     )
     assert stage.reason is final.reason is rt.Reason.AGENT_ERROR
     assert stage.payload == {"error": ["timeout"]}
@@ -175,7 +181,7 @@ def test_failure_snapshot_copies_context_and_payload(rt: ModuleType) -> None:
     machine.update_context({"items": []})
     assert stage.context == {"items": [1, 2]}
     final.context["items"].append(3)
-    machine.rollback(1)
+    machine.rollback(2, actor=on_call(rt), decision="retry the stage")
     assert machine.context == {"items": [1, 2]}
     assert machine.recovery(stage.reason) == ("Read the snapshot", "Resume")
     assert rt.Gatekeeper.recovery(rt.Reason.REJECTED)[-1] == "Resubmit"
@@ -186,7 +192,7 @@ def test_context_is_json_and_reads_are_copies(rt: ModuleType) -> None:
     assert machine.context == {"a": [1, 2]}
     machine.context["a"].append(3)
     assert machine.context == {"a": [1, 2]}
-    with pytest.raises(ValueError, match="context values must be JSON"):
+    with pytest.raises(TypeError, match="context values must be JSON"):
         machine.update_context({"when": START})
     assert machine.context == {"a": [1, 2]}
 
@@ -208,7 +214,7 @@ def test_initial_automatic_exit_is_taken_on_construction() -> None:
     )
     machine = rt.Autostart(clock=Clock())
     assert machine.state is rt.State.READY
-    assert [r.trigger for r in machine.audit] == [rt.Trigger.ALWAYS]
+    assert [r.trigger for r in machine.audit] == [None, rt.Trigger.ALWAYS]
     machine.finish()
     with pytest.raises(rt.InvalidTransition, match="allowed: none"):
         machine.fire(rt.Trigger.FINISH)
@@ -217,4 +223,4 @@ def test_initial_automatic_exit_is_taken_on_construction() -> None:
 def test_default_clock_is_aware_utc(rt: ModuleType) -> None:
     machine = rt.Gatekeeper()
     machine.task_received()
-    assert machine.audit[0].at.utcoffset() == rt.timedelta(0)
+    assert machine.audit[0].at.utcoffset() == timedelta(0)

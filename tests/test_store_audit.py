@@ -4,16 +4,17 @@ file and a real PostgreSQL database altered behind the store's back."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture
 
-from generator.commands.audit import audit_command, store_module
+from generator.commands.audit import audit_command, head_command
+from generator.runtime import store as S
 
 __all__ = ["postgres_server", "postgres_url"]
 
-S = store_module()
 backend = backend_fixture(SQL_BACKENDS)
 M = "orders"
 RECORDS = "statewright_records"
@@ -22,7 +23,7 @@ RECORDS = "statewright_records"
 def seeded(backend: Backend, count: int = 5) -> Any:
     """A store holding a bystander and instance ``i`` with ``count`` records."""
     store = backend.open()
-    head = S.StoreHead("A", None, "{}")
+    head = S.StoreHead("A", None)
     store.create(M, "bystander", head, [{"seq": 1, "trigger": "go"}])
     store.create(M, "i", head, [{"seq": n, "trigger": f"t{n}"} for n in range(1, count + 1)])
     assert store.verify() == []
@@ -130,7 +131,7 @@ def test_records_moved_between_instances_are_reported(backend: Backend) -> None:
 
 def test_memory_store_verifies_its_chains() -> None:
     store = S.MemoryStore()
-    store.create(M, "i", S.StoreHead("A", None, "{}"), [{"seq": 1}, {"seq": 2}])
+    store.create(M, "i", S.StoreHead("A", None), [{"seq": 1}, {"seq": 2}])
     assert store.verify() == []
     entries = store._records[M, "i"]
     entries[0], entries[1] = entries[1], entries[0]
@@ -166,3 +167,78 @@ def test_audit_hides_the_password_of_an_unreachable_url() -> None:
     assert status == 2
     assert "secret" not in err
     assert err.startswith("statewright: error: postgresql://user@127.0.0.1:1/db")
+
+
+# -- the witness: what a hash chain alone cannot see ------------------------------------
+
+
+def witness(backend: Backend, path: Any) -> None:
+    """``statewright audit head`` written to ``path``, as an operator would keep it."""
+    out, err = io.StringIO(), io.StringIO()
+    assert head_command(backend.target, stdout=out, stderr=err) == 0, err.getvalue()
+    path.write_text(out.getvalue())
+
+
+def verify_against(backend: Backend, path: Any) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = audit_command(backend.target, against=path, stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_audit_head_prints_every_chain_end(backend: Backend, tmp_path: Any) -> None:
+    store = seeded(backend)
+    kept = tmp_path / "heads.jsonl"
+    witness(backend, kept)
+    lines = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert [(h["instance_id"], h["seq"]) for h in lines] == [("bystander", 1), ("i", 5)]
+    assert lines[1]["hash"] == store.load(M, "i").head_hash
+    assert verify_against(backend, kept)[0] == 0
+
+
+def test_tail_truncation_passes_the_chain_but_not_the_witness(
+    backend: Backend, tmp_path: Any
+) -> None:
+    seeded(backend)
+    kept = tmp_path / "heads.jsonl"
+    witness(backend, kept)
+    # The attack: cut the last two records and rewind the head to values already stored.
+    (hash3,) = backend.execute(f"SELECT hash FROM {RECORDS} WHERE instance_id = 'i' AND seq = 3")[0]
+    backend.execute(f"DELETE FROM {RECORDS} WHERE instance_id = 'i' AND seq > 3")
+    backend.execute(
+        "UPDATE statewright_instances SET seq = 3, head = ? WHERE instance_id = 'i'", (hash3,)
+    )
+    status, out, _ = audit(backend.target)
+    assert status == 0 and "every chain intact" in out  # the chain alone cannot tell
+    status, out, _ = verify_against(backend, kept)
+    assert status == 1
+    assert "orders 'i' record 4: removed: the store holds 3 records; the witness saw 5" in out
+
+
+def test_a_rewritten_chain_fails_the_witness(backend: Backend, tmp_path: Any) -> None:
+    store = seeded(backend)
+    kept = tmp_path / "heads.jsonl"
+    witness(backend, kept)
+    bodies = [json.loads(e.body) for e in store.load(M, "i").entries]
+    bodies[1]["trigger"] = "forged"
+    rewritten = S._chain(M, "i", 0, S._GENESIS, bodies)
+    for entry in rewritten:
+        backend.execute(
+            f"UPDATE {RECORDS} SET body = ?, prev = ?, hash = ?"
+            " WHERE instance_id = 'i' AND seq = ?",
+            (entry.body, entry.prev, entry.hash, entry.seq),
+        )
+    backend.execute(
+        "UPDATE statewright_instances SET head = ? WHERE instance_id = 'i'", (rewritten[-1].hash,)
+    )
+    assert audit(backend.target)[0] == 0  # consistent, recomputed
+    status, out, _ = verify_against(backend, kept)
+    assert status == 1 and "orders 'i' record 5: altered" in out
+
+
+def test_a_witness_that_cannot_be_read_is_a_usage_error(backend: Backend, tmp_path: Any) -> None:
+    seeded(backend)
+    bad = tmp_path / "heads.jsonl"
+    bad.write_text('{"machine": "orders"}\n')
+    status, out, err = verify_against(backend, bad)
+    assert (status, out) == (2, "")
+    assert "heads.jsonl:1: not a head line of 'statewright audit head'" in err

@@ -8,11 +8,10 @@ import pytest
 from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 
-from generator.commands.audit import store_module
+from generator.runtime import store as S
 
 __all__ = ["postgres_server", "postgres_url"]
 
-S = store_module()
 backend = backend_fixture(("memory", *SQL_BACKENDS))
 sql_backend = backend_fixture(SQL_BACKENDS)
 M = "orders"
@@ -23,7 +22,7 @@ def records(first: int, count: int) -> list[dict[str, Any]]:
 
 
 def head(state: str = "A", deadline: str | None = None) -> Any:
-    return S.StoreHead(state, deadline, S._canonical({"context": {"n": 1}}))
+    return S.StoreHead(state, deadline)
 
 
 def test_create_then_load_round_trips(backend: Backend) -> None:
@@ -104,14 +103,14 @@ def test_records_must_follow_on(backend: Backend) -> None:
 
 def test_due_lists_expired_deadlines_earliest_first(backend: Backend) -> None:
     store = backend.open()
-    store.create(M, "late", head("W", S._instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))), [])
-    store.create(M, "early", head("W", S._instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
+    store.create(M, "late", head("W", S.instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))), [])
+    store.create(M, "early", head("W", S.instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
     store.create(M, "never", head("W"), [])
-    store.create("other", "x", head("W", S._instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
-    now = S._instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))
+    store.create("other", "x", head("W", S.instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
+    now = S.instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))
     assert store.due(M, now) == ["early", "late"]
     assert store.due(M, now, limit=1) == ["early"]
-    assert store.due(M, S._instant(S.datetime(2025, 12, 31, tzinfo=S.UTC))) == []
+    assert store.due(M, S.instant(S.datetime(2025, 12, 31, tzinfo=S.UTC))) == []
 
 
 def test_batch_commits_together(sql_backend: Backend) -> None:
@@ -188,13 +187,3 @@ def test_unknown_driver_is_refused_with_a_clear_message() -> None:
 
     with pytest.raises(ValueError, match="pass dialect='sqlite' or dialect='postgresql'"):
         S.SqlStore(Elsewhere())
-
-
-def test_a_write_without_a_snapshot_keeps_the_stored_one(backend: Backend) -> None:
-    store = backend.open()
-    store.create(M, "i-1", head("A"), records(1, 1))
-    store.append(M, "i-1", 0, S.StoreHead("B", None, None), records(2, 1))
-    loaded = backend.open().load(M, "i-1")
-    assert loaded.head == S.StoreHead("B", None, head().snapshot)
-    with pytest.raises(ValueError, match="a new instance needs a snapshot"):
-        store.create(M, "i-2", S.StoreHead("A", None, None), [])

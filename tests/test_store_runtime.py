@@ -51,7 +51,7 @@ def test_create_fire_load_round_trip(rt: Any, backend: Backend) -> None:
     again = rt.Ticket.load(backend.open(rt), "t-1", clock=clock)
     assert again.state is rt.State.OPEN
     assert [r.trigger for r in again.audit[-2:]] == [rt.Trigger.FINISH, rt.Trigger.ALWAYS]
-    assert again.audit[2].actor == "ann" and again.audit[2].decision == "looks right"
+    assert again.audit[3].actor == "ann" and again.audit[3].decision == "looks right"
 
 
 def test_create_refuses_a_taken_id(rt: Any, backend: Backend) -> None:
@@ -68,7 +68,7 @@ def test_the_loser_of_a_race_changes_nothing_and_can_retry(rt: Any, backend: Bac
     first.submit()
     with pytest.raises(rt.ConcurrencyConflict, match="load it again and retry"):
         second.finish()
-    assert second.state is rt.State.WORKING and len(second.audit) == 1
+    assert second.state is rt.State.WORKING and len(second.audit) == 2
     retry = rt.Ticket.load(backend.open(rt), "t-1")
     retry.reject(actor=lead(rt), decision="no")
     assert rt.Ticket.load(backend.open(rt), "t-1").state is rt.State.STUCK
@@ -93,21 +93,22 @@ def test_rollback_is_durable(rt: Any, backend: Backend) -> None:
     machine.start()
     machine.update_context({"v": 1})
     machine.step()
-    machine.rollback(0)
+    machine.rollback(1, actor=lead(rt), decision="start again")
     loaded = rt.Ticket.load(backend.open(rt), "t-1")
     assert loaded.context == machine.context == {"v": 0}
-    assert loaded.audit[-1].rollback_to == 0
+    assert loaded.audit[-1].rollback_to == 1
+    assert loaded.audit[-1].decision == "start again"
     assert loaded.state is machine.state is rt.State.OPEN
     loaded.start()
-    assert loaded.audit[-1].seq == 4
+    assert loaded.audit[-1].seq == 6
 
 
 def test_a_refused_payload_changes_nothing(rt: Any, backend: Backend) -> None:
     machine = in_review(rt, backend.open(rt), "t-1", Clock(START))
-    with pytest.raises(ValueError, match="JSON data only"):
+    with pytest.raises(TypeError, match="payload must be JSON data"):
         machine.reject(actor=lead(rt), decision="no", payload={"at": object()})
     assert machine.state is rt.State.REVIEW
-    assert (len(machine.audit), machine.failures) == (2, ())
+    assert (len(machine.audit), machine.failures) == (3, ())
     machine.approve(actor=lead(rt), decision="yes")
     assert rt.Ticket.load(backend.open(rt), "t-1").state is rt.State.WORKING
 
@@ -121,8 +122,8 @@ def test_a_failed_write_changes_nothing(rt: Any, sql_backend: Backend) -> None:
         machine.step()
     with pytest.raises(Exception, match="closed"):
         machine.update_context({"v": 1})
-    assert (machine.state, len(machine.audit), machine.context) == (rt.State.WORKING, 1, {"v": 0})
-    assert len(rt.Ticket.load(sql_backend.open(rt), "t-1").audit) == 1
+    assert (machine.state, len(machine.audit), machine.context) == (rt.State.WORKING, 2, {"v": 0})
+    assert len(rt.Ticket.load(sql_backend.open(rt), "t-1").audit) == 2
 
 
 def test_batched_fires_are_durable_together(rt: Any, sql_backend: Backend) -> None:
@@ -132,7 +133,7 @@ def test_batched_fires_are_durable_together(rt: Any, sql_backend: Backend) -> No
         for machine in machines:
             machine.start()
             machine.step()
-    assert [len(rt.Ticket.load(sql_backend.open(rt), f"t-{n}").audit) for n in range(3)] == [2] * 3
+    assert [len(rt.Ticket.load(sql_backend.open(rt), f"t-{n}").audit) for n in range(3)] == [3] * 3
 
 
 def test_load_checks_every_record_against_the_spec(rt: Any, sql_backend: Backend) -> None:
@@ -140,19 +141,19 @@ def test_load_checks_every_record_against_the_spec(rt: Any, sql_backend: Backend
     machine.start()
     machine.finish()
     forged = [
-        dict(json_record(r), to_state="DONE") if r.seq == 1 else json_record(r)
+        dict(json_record(r), to_state="DONE") if r.seq == 2 else json_record(r)
         for r in machine.audit
     ]
     rewrite_chain(rt, sql_backend, "t-1", forged)
     assert sql_backend.open(rt).verify() == []
-    with pytest.raises(rt.InvalidTransition, match="record 1: OPEN --start--> DONE"):
+    with pytest.raises(rt.InvalidTransition, match="record 2: OPEN --start--> DONE"):
         rt.Ticket.load(sql_backend.open(rt), "t-1")
 
 
 def test_load_refuses_a_head_that_disagrees(rt: Any, sql_backend: Backend) -> None:
     rt.Ticket.create(sql_backend.open(rt), "t-1").start()
     sql_backend.execute("UPDATE statewright_instances SET state = 'REVIEW'")
-    with pytest.raises(rt.StoreError, match="stored state REVIEW after record 1 disagrees"):
+    with pytest.raises(rt.StoreError, match="stored state REVIEW after record 2 disagrees"):
         rt.Ticket.load(sql_backend.open(rt), "t-1")
 
 
@@ -164,13 +165,14 @@ def test_sweep_fires_every_due_timeout(rt: Any, backend: Backend) -> None:
     in_review(rt, store, "late", clock)
     rt.Ticket.create(store, "busy", clock=clock).start()
     clock.now = START + timedelta(minutes=70)
-    fired = rt.Ticket.sweep(backend.open(rt), clock=clock)
-    assert [(i, r.trigger, r.reason, r.at) for i, r in fired] == [
+    swept = rt.Ticket.sweep(backend.open(rt), clock=clock)
+    assert [(i, r.trigger, r.reason, r.at) for i, r in swept.fired] == [
         ("early", rt.Trigger.REVIEW_TIMEOUT, rt.Reason.TIMEOUT, clock.now)
     ]
-    assert rt.Ticket.sweep(store, clock=clock) == []
+    assert swept.unreadable == []
+    assert rt.Ticket.sweep(store, clock=clock).fired == []
     clock.now += timedelta(minutes=15)
-    assert [i for i, _ in rt.Ticket.sweep(store, clock=clock)] == ["late"]
+    assert [i for i, _ in rt.Ticket.sweep(store, clock=clock).fired] == ["late"]
     late = rt.Ticket.load(store, "late", clock=clock)
     assert (late.state, late.reason, late.deadline) == (rt.State.STUCK, rt.Reason.TIMEOUT, None)
 
@@ -191,7 +193,9 @@ def json_record(record: Any) -> dict[str, Any]:
 
 def rewrite_chain(rt: Any, backend: Backend, instance_id: str, records: list[Any]) -> None:
     """Replace an instance's records with ``records``, hashes recomputed: a clever forger."""
-    entries = rt._chain("ticket", instance_id, 0, rt._GENESIS, records)
+    from generator.runtime.store import _GENESIS, _chain
+
+    entries = _chain("ticket", instance_id, 0, _GENESIS, records)
     backend.execute("DELETE FROM statewright_records WHERE instance_id = ?", (instance_id,))
     for e in entries:
         backend.execute(
@@ -210,27 +214,13 @@ def test_a_store_file_reopens(rt: Any, tmp_path: Path) -> None:
     assert rt.Ticket.load(rt.SqlStore.sqlite(path), "t").state is rt.State.WORKING
 
 
-def test_store_names_are_reserved_and_exported(rt: Any) -> None:
-    import ast
+def test_the_runtime_support_is_exported_and_its_names_reserved(rt: Any) -> None:
+    import generator.runtime
+    from generator.naming import MODULE_NAMES, RESERVED_METHODS
 
-    from generator.commands.audit import store_source
-    from generator.naming import MODULE_NAMES, RUNTIME_MEMBERS
-
-    tree = ast.parse(store_source())
-    public = {
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef | ast.FunctionDef) and not node.name.startswith("_")
-    }
-    imported = {
-        (alias.asname or alias.name).split(".")[0]
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    } - {"annotations"}
-    assert public <= set(rt.__all__)
-    assert public | imported <= MODULE_NAMES
-    assert {"create", "load", "sweep", "instance_id"} <= RUNTIME_MEMBERS
+    assert set(generator.runtime.__all__) <= set(rt.__all__)
+    assert set(generator.runtime.__all__) <= MODULE_NAMES
+    assert {"create", "load", "sweep", "instance_id", "spec", "_take"} <= RESERVED_METHODS
 
 
 def test_triggers_named_like_the_store_methods_get_safe_names(tmp_path: Path) -> None:
@@ -251,7 +241,7 @@ transitions:
     machine.load_()
     assert rt.Loader.load(store, "x").state is rt.State.BUSY
     machine.sweep_()
-    assert rt.Loader.sweep(store) == []
+    assert rt.Loader.sweep(store).fired == []
     assert rt.Loader.load(store, "x").state is rt.State.IDLE
 
 
@@ -268,6 +258,6 @@ def test_stored_bodies_are_the_records_json(rt: Any, backend: Backend) -> None:
 
 def test_load_refuses_unreadable_stored_data(rt: Any, sql_backend: Backend) -> None:
     rt.Ticket.create(sql_backend.open(rt), "t-1").start()
-    sql_backend.execute("UPDATE statewright_instances SET snapshot = '{\"created\": 1}'")
-    with pytest.raises(rt.StoreError, match="'t-1': unreadable stored data"):
+    sql_backend.execute("UPDATE statewright_records SET body = '{\"created\": 1}' WHERE seq = 2")
+    with pytest.raises(rt.StoreError, match="'t-1': unreadable stored records: audit line 2"):
         rt.Ticket.load(sql_backend.open(rt), "t-1")

@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verify.rules
@@ -28,7 +30,15 @@ from verify.graph import build_graph, reachable
 from verify.load import LoadResult, gc_paused, load_file, load_text
 from verify.model import Spec
 
-__all__ = ["CheckResult", "Stats", "check_file", "check_result", "check_spec", "check_text"]
+__all__ = [
+    "CheckResult",
+    "Stats",
+    "check_file",
+    "check_result",
+    "check_spec",
+    "check_text",
+    "check_together",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +109,20 @@ def check_file(path: str | os.PathLike[str], display: str | None = None) -> Chec
 def check_text(text: str | bytes, file: str = "<string>") -> CheckResult:
     """Load and check spec text; ``file`` names it in findings."""
     return check_result(load_text(text, file))
+
+
+def check_together(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """``results`` with the findings of the project rules (``duplicate-machine``), which
+    look at every loaded spec at once, added to the results of the files they are in."""
+    specs = [r.spec for r in results if r.spec is not None]
+    found: dict[str, list[Finding]] = {}
+    for registered in verify.rules.RULES.values():
+        if registered.check_project is not None:
+            for finding in registered.check_project(specs):
+                found.setdefault(finding.location.file, []).append(finding)
+    return [
+        dataclasses.replace(r, findings=sort_findings((*r.findings, *found[r.file])))
+        if r.file in found
+        else r
+        for r in results
+    ]

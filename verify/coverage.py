@@ -1,16 +1,10 @@
 """The transition tour: trigger sequences that together fire every reachable transition.
 
 Each path is a sequence of triggers sent to a fresh machine in its initial state. The
-machine behaves as the generated runtime does:
-
-- entering a state that has an ``always`` exit moves on at once along its first declared
-  ``always`` exit, so automatic transitions never appear in a path and the other exits
-  of such a state never fire (``shadowed-transition``);
-- a trigger fires the first declared exit of the current state with that trigger, so of
-  two transitions with the same source and trigger (``nondeterministic``) only the first
-  ever fires; a timed transition appears as its trigger;
-- a chain of ``always`` transitions that comes back on itself (``always-cycle``) never
-  settles: a path that enters one ends there.
+machine runs by the one semantics of a spec (:mod:`verify.semantics`): a trigger takes
+the state's first declared exit with that trigger, ``always`` chains follow at once (so
+they never appear in a path, and a chain that cycles ends the path), and a timed exit
+appears as its trigger.
 
 :func:`transition_tour` builds the paths, then *replays* every one of them from the
 initial state and counts the distinct transitions that actually fire: ``covered`` is
@@ -37,7 +31,8 @@ from itertools import pairwise
 import networkx as nx
 
 from verify.graph import exits_by_state, reachable
-from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
+from verify.model import Spec
+from verify.semantics import Semantics
 
 __all__ = ["DETOUR_STATES", "Coverage", "replay", "transition_tour"]
 
@@ -80,7 +75,7 @@ def transition_tour(spec: Spec, graph: nx.MultiDiGraph) -> Coverage:
     comes from replaying the paths.
     """
     leaving = exits_by_state(graph)
-    machine = _Machine(leaving)
+    machine = _Machine(Semantics.of(spec))
     paths = _Tour(machine, spec.initial).paths()
     total = sum(len(leaving[name]) for name in reachable(graph, spec.initial))
     return Coverage(tuple(paths), machine.replay(spec.initial, paths), total)
@@ -91,20 +86,21 @@ def replay(spec: Spec, graph: nx.MultiDiGraph, paths: Iterable[Path]) -> int:
 
     A path stops at the first trigger the current state does not accept.
     """
-    return _Machine(exits_by_state(graph)).replay(spec.initial, paths)
+    del graph  # the semantics needs only the spec
+    return _Machine(Semantics.of(spec)).replay(spec.initial, paths)
 
 
 class _Machine:
-    """The runtime's semantics as flat tables over numbered states and transitions.
+    """The semantics' steps as flat tables over numbered states and transitions, for speed.
 
-    States are numbered in graph order. The transitions a trigger can fire (the first
-    exit per trigger of a state without an ``always`` exit) are numbered so that each
-    state's are contiguous, from ``first[state]`` to ``first[state + 1]``. A state's
+    States are numbered in declaration order. The transitions a trigger can fire
+    (:attr:`Semantics.steps` of a state without an ``always`` exit) are numbered so that
+    each state's are contiguous, from ``first[state]`` to ``first[state + 1]``. A state's
     ``always`` exit is known by the state's own number.
     """
 
-    def __init__(self, leaving: Mapping[str, tuple[Transition, ...]]) -> None:
-        number = {name: i for i, name in enumerate(leaving)}
+    def __init__(self, semantics: Semantics) -> None:
+        number = {name: i for i, name in enumerate(semantics.steps)}
         self.number = number
         self.first: list[int] = []
         self.trigger: list[str] = []
@@ -112,24 +108,19 @@ class _Machine:
         self.target: list[int] = []
         self.on: list[dict[str, int]] = []
         self.then: list[int] = []  # the target of each state's always exit, or _NOWHERE
-        for here, found in enumerate(leaving.values()):
+        for here, (name, steps) in enumerate(semantics.steps.items()):
             self.first.append(len(self.trigger))
-            triggers = [t.trigger for t in found]
-            if AUTOMATIC_TRIGGER in triggers:
-                self.then.append(number[found[triggers.index(AUTOMATIC_TRIGGER)].target])
+            automatic = semantics.automatic.get(name)
+            if automatic is not None:
+                self.then.append(number[automatic.target])
                 self.on.append({})
                 continue
             self.then.append(_NOWHERE)
-            if len(set(triggers)) < len(triggers):  # only the first per trigger fires
-                firsts: dict[str, Transition] = {}
-                for t in found:
-                    firsts.setdefault(t.trigger, t)
-                triggers, found = list(firsts), tuple(firsts.values())
             base = len(self.trigger)
-            self.on.append(dict(zip(triggers, range(base, base + len(triggers)), strict=True)))
-            self.trigger += triggers
-            self.source += [here] * len(triggers)
-            self.target += [number[t.target] for t in found]
+            self.on.append({t.trigger: base + i for i, t in enumerate(steps)})
+            self.trigger += [t.trigger for t in steps]
+            self.source += [here] * len(steps)
+            self.target += [number[t.target] for t in steps]
         self.first.append(len(self.trigger))
         self.on.append({})  # on[_NOWHERE]: a machine stuck in an always loop accepts nothing
         self.lands = self._landings()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_SPEC_DIR", "SPEC_SUFFIXES", "EmptyFolder", "MissingPath", "discover"]
+__all__ = [
+    "DEFAULT_SPEC_DIR",
+    "SPEC_SUFFIXES",
+    "EmptyFolder",
+    "MissingPath",
+    "NotAFile",
+    "discover",
+]
 
 DEFAULT_SPEC_DIR = Path("specs")
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -30,14 +37,27 @@ class EmptyFolder(MissingPath):
         )
 
 
+class NotAFile(MissingPath):
+    """A path named on the command line is neither a folder nor a regular file: a device
+    such as ``/dev/zero`` would be read for ever, a FIFO would wait for a writer."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            f"{path} is not a regular file (a device, FIFO or socket); "
+            "name a spec file or a folder of them",
+        )
+
+
 def discover(paths: Sequence[Path] = ()) -> list[Path]:
     """The spec files named by ``paths`` (default: ``specs/``), in a stable order.
 
     A file is taken as it is, whatever its suffix. A folder contributes the ``*.yaml`` and
     ``*.yml`` files directly inside it, sorted by name; its subfolders are not searched, so
-    ``specs/examples/`` stays out of the default run unless named. A file named twice is
-    checked once. Raises :class:`MissingPath` for a path that does not exist and
-    :class:`EmptyFolder` for a folder without a spec file in it.
+    ``specs/examples/`` stays out of the default run unless named, and so do entries that
+    are not regular files. A file named twice (under any name) is checked once. Raises
+    :class:`MissingPath` for a path that does not exist, :class:`EmptyFolder` for a folder
+    without a spec file in it and :class:`NotAFile` for a device, FIFO or socket.
     """
     found: list[Path] = []
     for path in paths or (DEFAULT_SPEC_DIR,):
@@ -46,11 +66,17 @@ def discover(paths: Sequence[Path] = ()) -> list[Path]:
             if not specs:
                 raise EmptyFolder(path)
             found.extend(specs)
-        elif path.exists():
+        elif path.is_file():
             found.append(path)
+        elif path.exists():
+            raise NotAFile(path)
         else:
             raise MissingPath(path)
-    return list(dict.fromkeys(found))
+    unique: dict[tuple[int, int], Path] = {}
+    for path in found:  # one file under two names (./a.yaml, a link to it) is checked once
+        status = path.stat()
+        unique.setdefault((status.st_dev, status.st_ino), path)
+    return list(unique.values())
 
 
 def _specs_in(folder: Path) -> Iterable[Path]:

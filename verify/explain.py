@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from functools import cache
 
-from verify.check import check_text
+from verify.check import check_text, check_together
 from verify.findings import Finding
 from verify.rules import RULES, Family, Rule
 
@@ -19,6 +19,7 @@ __all__ = [
     "FAMILY_TITLES",
     "Example",
     "close_matches",
+    "example_files",
     "examples",
     "explain_text",
     "flowed",
@@ -30,6 +31,7 @@ FAMILY_TITLES = {
     Family.LOAD: "Load rules",
     Family.GRAPH: "Graph rules",
     Family.ORCHESTRATION: "Orchestration rules",
+    Family.PROJECT: "Project rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -38,17 +40,22 @@ FAMILY_INTROS = {
     "becomes one transition per source state).",
     Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
     "and a reason code with a recovery procedure for every failure.",
+    Family.PROJECT: "About the specs checked or generated together (the files and folders "
+    "named on one command line), not one spec alone. An example shows several spec files, "
+    "separated by a line `---`.",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One of a rule's example specs and what the checker reports for it."""
+    """One of a rule's examples (one spec, or several for a project rule, named ``files``)
+    and what the checker reports for it."""
 
     rule: str
     label: str
     spec: str
     findings: tuple[Finding, ...]
+    files: tuple[str, ...] = ()
 
     @property
     def reported(self) -> str:
@@ -62,11 +69,20 @@ def examples(rule_id: str) -> tuple[Example, ...]:
     rule = RULES[rule_id]
     found: list[Example] = []
     for label in ("Fails", "Passes"):
-        text = rule.example(label)
+        text, specs = rule.example(label), rule.example_specs(label)
         if text is not None:
-            file = f"{label.lower()}.yaml"
-            found.append(Example(rule_id, label, text, check_text(text, file).findings))
+            files = example_files(label, len(specs))
+            results = check_together([check_text(t, f) for t, f in zip(specs, files, strict=True)])
+            findings = tuple(f for r in results for f in r.findings)
+            found.append(Example(rule_id, label, text, findings, files))
     return tuple(found)
+
+
+def example_files(label: str, count: int) -> tuple[str, ...]:
+    """The file names of an example's specs: ``fails.yaml``, or ``fails-1.yaml``, ..."""
+    if count == 1:
+        return (f"{label.lower()}.yaml",)
+    return tuple(f"{label.lower()}-{n}.yaml" for n in range(1, count + 1))
 
 
 def close_matches(name: str, limit: int = 5) -> list[str]:
@@ -99,7 +115,8 @@ def explain_text(rule: Rule) -> str:
     for example in examples(rule.id):
         parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
         if example.reported:
-            parts.append(f"statewright check fails.yaml reports:\n\n{_indent(example.reported)}")
+            files = " ".join(example.files)
+            parts.append(f"statewright check {files} reports:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from verify.model import Location, Transition
+from verify.printable import printable, printable_path
 
 __all__ = ["Finding", "Severity", "TransitionRef", "has_errors", "sort_findings"]
 
@@ -40,7 +41,9 @@ class Finding:
     """One problem in one spec.
 
     ``states`` names the states the finding is about (for a rule about transitions, their
-    source states), ``transitions`` the transitions and ``reasons`` the reason codes.
+    source states), ``transitions`` the transitions and ``reasons`` the reason codes. The
+    message is one printable line whatever it quotes from the spec: control characters in
+    it are written as escapes (:func:`verify.printable.printable`).
     """
 
     rule: str
@@ -51,14 +54,19 @@ class Finding:
     transitions: tuple[TransitionRef, ...] = ()
     reasons: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", printable(self.message))
+
     @property
     def sort_key(self) -> tuple[str, int, int, str, str]:
         loc = self.location
         return (loc.file, loc.line, loc.column, self.rule, self.message)
 
     def format(self) -> str:
-        """``file:line:col: severity[rule] message``."""
-        return f"{self.location}: {self.severity}[{self.rule}] {self.message}"
+        """``file:line:col: severity[rule] message``, on one line whatever the file's name."""
+        loc = self.location
+        where = f"{printable_path(loc.file)}:{loc.line}:{loc.column}"
+        return f"{where}: {self.severity}[{self.rule}] {self.message}"
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -136,6 +136,8 @@ class Spec:
 
     ``states`` and ``reasons`` keep declaration order; ``transitions`` are expanded and
     ordered by declaration, then by source state order within a declaration.
+    ``rollback`` holds the roles that may roll an instance back (the spec's
+    ``rollback: {reviewers: [...]}``); None when the spec allows no rollback.
     """
 
     file: str
@@ -149,6 +151,8 @@ class Spec:
     location: Location = field(default_factory=lambda: Location("<spec>", 1, 1))
     initial_location: Location | None = None
     sha256: str = ""
+    rollback: tuple[str, ...] | None = None
+    machine_location: Location | None = None
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 

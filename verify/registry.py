@@ -23,6 +23,10 @@ The test suite loads and checks both examples of every rule, so the documentatio
 cannot drift from the behaviour. Load rules (``yaml-syntax``, ``schema``, ...) are
 raised by the loader; they are registered here with ``check=None`` so that they are
 documented the same way.
+
+A project rule (:func:`project_rule`) is about the specs checked or generated together
+rather than one spec (``duplicate-machine``): its check takes every loaded spec, and its
+examples are several specs, separated by a line ``---``.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from verify.findings import Finding, Severity
 
@@ -42,26 +46,41 @@ if TYPE_CHECKING:
 
     from verify.model import Spec
 
-__all__ = ["RULES", "Family", "Rule", "RuleCheck", "register_load_rule", "rule"]
+__all__ = [
+    "RULES",
+    "Family",
+    "ProjectCheck",
+    "Rule",
+    "RuleCheck",
+    "project_rule",
+    "register_load_rule",
+    "rule",
+    "with_examples",
+]
 
 RuleCheck = Callable[["Spec", "nx.MultiDiGraph"], Iterable[Finding]]
+ProjectCheck = Callable[[Sequence["Spec"]], Iterable[Finding]]
+_Check = TypeVar("_Check", RuleCheck, ProjectCheck)
 
 
 class Family(StrEnum):
     LOAD = "load"
     GRAPH = "graph"
     ORCHESTRATION = "orchestration"
+    PROJECT = "project"
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A rule id, its severity, its family, its check (None for load rules) and its doc."""
+    """A rule id, its severity, its family, its doc and its check: ``check`` for a rule of
+    one spec, ``check_project`` for a project rule, neither for a load rule."""
 
     id: str
     severity: Severity
     family: Family
     doc: str
     check: RuleCheck | None = None
+    check_project: ProjectCheck | None = None
 
     @property
     def summary(self) -> str:
@@ -82,8 +101,15 @@ class Rule:
             return None
         return textwrap.dedent(match["body"]).strip("\n") + "\n"
 
+    def example_specs(self, which: str) -> tuple[str, ...]:
+        """The ``Fails`` or ``Passes`` example as one text per spec (several for a project
+        rule, split at its ``---`` lines)."""
+        text = self.example(which)
+        return () if text is None else tuple(_SPEC_BREAK.split(text))
+
 
 _EXAMPLE = re.compile(r"^(?:Fails|Passes):$", re.MULTILINE)
+_SPEC_BREAK = re.compile(r"^---\n", re.MULTILINE)
 
 RULES: dict[str, Rule] = {}
 """Every registered rule by id, in registration order."""
@@ -95,14 +121,52 @@ def _register(new: Rule) -> None:
     RULES[new.id] = new
 
 
+def _doc(rule_id: str, check: Callable[..., object]) -> str:
+    doc = inspect.getdoc(check)
+    if not doc:
+        raise ValueError(f"rule {rule_id!r} needs a docstring")
+    return doc
+
+
 def rule(rule_id: str, severity: Severity, family: Family) -> Callable[[RuleCheck], RuleCheck]:
     """Register a check function under ``rule_id``; its docstring documents the rule."""
 
     def decorate(check: RuleCheck) -> RuleCheck:
-        doc = inspect.getdoc(check)
-        if not doc:
-            raise ValueError(f"rule {rule_id!r} needs a docstring")
-        _register(Rule(rule_id, severity, family, doc, check))
+        _register(Rule(rule_id, severity, family, _doc(rule_id, check), check))
+        return check
+
+    return decorate
+
+
+def project_rule(rule_id: str, severity: Severity) -> Callable[[ProjectCheck], ProjectCheck]:
+    """Register a check of all the specs checked together under ``rule_id``; its
+    docstring documents the rule."""
+
+    def decorate(check: ProjectCheck) -> ProjectCheck:
+        doc = _doc(rule_id, check)
+        _register(Rule(rule_id, severity, Family.PROJECT, doc, check_project=check))
+        return check
+
+    return decorate
+
+
+def with_examples(passes: str, *edits: tuple[str, str]) -> Callable[[_Check], _Check]:
+    """Document a check with ``passes`` as its ``Passes`` example and, as its ``Fails``
+    example, ``passes`` with each ``(old, new)`` of ``edits`` replaced (apply it below
+    :func:`rule` or :func:`project_rule`, so that the docstring is complete when they
+    read it)."""
+    fails = passes
+    for old, new in edits:
+        if fails.count(old) != 1:
+            raise ValueError(f"example edit {old!r} does not match exactly once")
+        fails = fails.replace(old, new)
+
+    def decorate(check: _Check) -> _Check:
+        shown: list[str] = [
+            f"{which}:\n\n{textwrap.indent(text.rstrip(), ' ' * 4)}"
+            for which, text in (("Fails", fails), ("Passes", passes))
+        ]
+        check.__doc__ = "\n\n".join([inspect.getdoc(check) or "", *shown])
         return check
 
     return decorate

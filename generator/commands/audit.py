@@ -1,64 +1,54 @@
-"""``statewright audit verify PATH_OR_URL``: check the hash chains of a store's audit log.
+"""``statewright audit verify|head PATH_OR_URL``: check a store's audit log, and witness it.
 
-The store code lives once, in the ``_store.py.jinja`` partial that every generated runtime
-includes; this module renders that partial on its own into a module and runs its
-verification over a SQLite file or a PostgreSQL URL (psycopg 3, imported only for
-``postgresql://`` URLs). It reads; it never creates tables or writes.
+``verify`` checks every instance's hash chain; with ``--against FILE`` it also checks that
+the chains still extend the heads ``head`` wrote to FILE earlier. ``head`` prints where
+every chain ends (machine, instance, last record, its hash) as JSON lines: keep that
+output outside the database (a separate log, a ticket, a signed file) and a later
+``verify --against`` finds a truncated or rewritten chain that the chain alone cannot.
+
+The store is :mod:`generator.runtime.store`, the same code every generated runtime runs
+on; this command opens it over a SQLite file or a PostgreSQL URL (psycopg 3, imported only
+for ``postgresql://`` URLs) and runs its verification. It reads; it never creates tables
+or writes.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-import sys
-from functools import cache
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
-from generator.env import environment
+from generator.runtime.store import InstanceHead, SqlStore, check_witness
 
-__all__ = ["audit_command", "store_module", "store_source"]
+_T = TypeVar("_T")
+
+__all__ = ["audit_command", "head_command"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def store_source() -> str:
-    """The store partial as a module of its own: imports, then the code runtimes include."""
-    env = environment()
-    imports = env.get_template("_store_imports.py.jinja").render()
-    body = env.get_template("_store.py.jinja").render()
-    header = '"""statewright durable store."""\n\nfrom __future__ import annotations\n\n'
-    return f"{header}{imports}\n{body}"
-
-
-@cache
-def store_module() -> ModuleType:
-    """The store partial, executed as the module ``statewright_store``."""
-    module = ModuleType("statewright_store")
-    sys.modules[module.__name__] = module
-    exec(compile(store_source(), "<statewright store>", "exec"), module.__dict__)
-    return module
-
-
-def audit_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:
+def audit_command(
+    target: str, *, stdout: TextIO, stderr: TextIO, against: Path | None = None
+) -> int:
     """Verify every chain in the store at ``target``; print the first broken record of each.
 
     Exit status: 0 when every chain is intact, 1 when a record was altered, removed or
     reordered, 2 when the target cannot be opened as a statewright store.
     """
     try:
-        connection = _connect(target)
-    except (OSError, ImportError, ValueError) as error:
+        witnessed = [] if against is None else _read_heads(against)
+    except (OSError, ValueError) as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
     try:
-        store = store_module().SqlStore(connection, create=False)
-        problems = store.verify()
-    except Exception as error:  # the driver's errors: not a store, unreachable, no access
-        print(f"statewright: error: {_display(target)}: {error}".rstrip(), file=stderr)
+        problems = _with_store(
+            target, lambda store: [*store.verify(), *check_witness(store, witnessed)]
+        )
+    except _Unusable as error:
+        print(f"statewright: error: {error}", file=stderr)
         return 2
-    finally:
-        connection.close()
     for problem in problems:
         print(f"{_display(target)}: {problem}", file=stdout)
     if problems:
@@ -66,6 +56,64 @@ def audit_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:
         return 1
     print(f"audit verify: {_display(target)}: every chain intact", file=stdout)
     return 0
+
+
+def head_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:
+    """Print where every instance's chain ends, one JSON object a line, for a witness.
+
+    Exit status: 0, or 2 when the target cannot be opened as a statewright store.
+    """
+    try:
+        heads = _with_store(target, lambda store: store.heads())
+    except _Unusable as error:
+        print(f"statewright: error: {error}", file=stderr)
+        return 2
+    for found in heads:
+        record = {"machine": found.machine, "instance_id": found.instance_id}
+        print(json.dumps({**record, "seq": found.seq, "hash": found.hash}), file=stdout)
+    return 0
+
+
+class _Unusable(Exception):
+    """The target cannot be opened or read as a statewright store."""
+
+
+def _with_store(target: str, read: Callable[[SqlStore], _T]) -> _T:
+    try:
+        connection = _connect(target)
+    except (OSError, ImportError, ValueError) as error:
+        raise _Unusable(str(error)) from error
+    try:
+        return read(SqlStore(connection, create=False))
+    except Exception as error:  # the driver's errors: not a store, unreachable, no access
+        raise _Unusable(f"{_display(target)}: {error}".rstrip()) from error
+    finally:
+        connection.close()
+
+
+def _read_heads(path: Path) -> list[InstanceHead]:
+    """The heads ``statewright audit head`` wrote to ``path``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    heads = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            heads.append(
+                InstanceHead(
+                    str(data["machine"]),
+                    str(data["instance_id"]),
+                    int(data["seq"]),
+                    str(data["hash"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{path}:{number}: not a head line of 'statewright audit head' ({error})"
+            ) from error
+    return heads
 
 
 def _connect(target: str) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from verify.check import CheckResult, check_file
+from verify.check import CheckResult, check_file, check_together
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
 from verify.report import RENDERERS, exit_status, plural
@@ -18,7 +18,7 @@ __all__ = ["check_command", "explain_command", "paths_command"]
 
 def check_command(paths: Sequence[Path], fmt: str, strict: bool, *, stdout: TextIO) -> int:
     """``statewright check``: every spec named, one report in ``fmt``; the exit status."""
-    results = [check_file(path) for path in discover(paths)]
+    results = check_together([check_file(path) for path in discover(paths)])
     stdout.write(RENDERERS[fmt](results, strict))
     return exit_status(results, strict)
 

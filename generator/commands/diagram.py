@@ -32,6 +32,8 @@ def diagram_command(
         return _usage(stderr, f"{spec_path} is a folder; name one spec file")
     if not spec_path.exists():
         return _usage(stderr, f"no such file: {spec_path}")
+    if not spec_path.is_file():
+        return _usage(stderr, f"{spec_path} is not a regular file; name one spec file")
     checked = check_file(spec_path)
     if checked.spec is None:
         for finding in checked.findings:

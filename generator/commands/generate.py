@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.diagram.dot import DotMissing
-from generator.render import GENERATED_MARK, PACKAGE_INIT, render_package_init, render_spec
-from verify.check import check_file
+from generator.render import (
+    GENERATED_MARK,
+    PACKAGE_INIT,
+    render_package_init,
+    render_spec,
+    render_support,
+)
+from verify.check import check_file, check_together
 from verify.discover import MissingPath, discover
 from verify.findings import has_errors
+from verify.rules.project import DUPLICATE_MACHINE
 
 __all__ = ["generate_command", "render_tree", "stale_files"]
 
@@ -42,21 +49,29 @@ def display_path(path: Path) -> str:
 def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], bool]:
     """Every generated file by path relative to the output folder, and whether any spec
     had errors (their findings are printed to ``stderr``; nothing is rendered for them).
-    Raises :class:`verify.discover.MissingPath`."""
-    files = {PACKAGE_INIT: render_package_init()}
+    Specs that declare the same machine refuse the whole tree: no file at all (an empty
+    mapping), since their output would share one folder. Raises
+    :class:`verify.discover.MissingPath`."""
+    files = {PACKAGE_INIT: render_package_init(), **render_support()}
     failed = False
-    for path in discover(paths):
-        result = check_file(path)  # findings name the path as given, for the user to open
+    found = discover(paths)
+    # findings name the paths as given, for the user to open
+    results = check_together([check_file(path) for path in found])
+    collide = any(f.rule == DUPLICATE_MACHINE for r in results for f in r.findings)
+    for path, result in zip(found, results, strict=True):
         if result.spec is None or has_errors(result.findings):
             failed = True
             for finding in result.findings:
                 print(finding.format(), file=stderr)
             continue
+        if collide:
+            continue
         # generated headers name the spec relative to the working folder, never absolutely,
         # so that the output is the same on every machine
         spec = dataclasses.replace(result.spec, file=display_path(path))
-        files.update(render_spec(spec, result.findings))
-    return dict(sorted(files.items())), failed
+        source = path.read_bytes().decode("utf-8-sig")
+        files.update(render_spec(spec, result.findings, source))
+    return ({} if collide else dict(sorted(files.items()))), failed
 
 
 def _on_disk(out: Path) -> Iterator[str]:
@@ -174,6 +189,8 @@ def generate_command(
             file=stderr,
         )
         return 2
+    if not files:  # refused as a whole (two specs of one machine): nothing to write
+        return 1
     if check:
         clean = _check(out, files, stdout)
         return 0 if clean and not failed else 1

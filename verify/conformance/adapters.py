@@ -22,6 +22,7 @@ __all__ = [
     "AuditedAdapter",
     "Clock",
     "InvalidTrigger",
+    "Locked",
     "ManualClock",
     "Refused",
     "TimedAdapter",
@@ -71,6 +72,10 @@ class InvalidTrigger(Refused):
 
 class Unauthorised(Refused):
     """Refused: a human trigger without an actor holding one of the reviewer roles."""
+
+
+class Locked(Refused):
+    """Refused: an approval state holds, and only its human and timed exits may act."""
 
 
 class ManualClock:

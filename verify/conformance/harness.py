@@ -5,7 +5,7 @@ write an *adapter* that tells the harness how to create an instance, fire a trig
 read the state (and, if the implementation has them, read the audit log and expire
 timeouts). :func:`conformance_test` builds from the spec, at run time, a hypothesis
 ``RuleBasedStateMachine`` that drives the implementation and the spec's reference
-interpreter (:mod:`verify.conformance.reference`) side by side::
+semantics (:mod:`verify.semantics`, the same that drives the checker) side by side::
 
     from verify.conformance import conformance_test
     from verify.load import load_file
@@ -39,6 +39,7 @@ The adapter signals a refusal by raising :class:`InvalidTrigger` or :class:`Unau
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -59,8 +60,8 @@ from verify.conformance.adapters import (
     TimedAdapter,
     Unauthorised,
 )
-from verify.conformance.reference import Entry, Outcome, ReferenceMachine, Table, arrivals, waits
 from verify.model import Spec
+from verify.semantics import Entry, Outcome, Run, Semantics
 
 __all__ = [
     "Actor",
@@ -87,52 +88,66 @@ LATE_BY_SECONDS = (0, 1, 3600)
 
 
 def conformance_test(
-    spec: Spec, adapter: Adapter[M], *, settings: Settings | None = None
-) -> type[RuleBasedStateMachine]:
+    spec: Spec,
+    adapter: Adapter[M],
+    *,
+    settings: Settings | None = None,
+    base: type[ConformanceMachine] | None = None,
+    name: str | None = None,
+) -> type[ConformanceMachine]:
     """A ``RuleBasedStateMachine`` testing ``adapter``'s implementation against ``spec``.
 
     ``spec`` should check clean. Run the result with ``run_state_machine_as_test`` or
     collect its ``.TestCase`` with pytest or unittest; ``settings`` (for example
-    ``settings(max_examples=200)``) applies to both.
+    ``settings(max_examples=200)``) applies to both. ``base`` is the class the rules are
+    added to: a subclass of :class:`ConformanceMachine` with rules and invariants of its
+    own (the generated runtimes' tests use :mod:`verify.conformance.runtime`'s); ``name``
+    the class's name, as failing examples print it.
     """
-    table = Table.of(spec)
+    semantics = Semantics.of(spec)
     namespace: dict[str, object] = {
         "__doc__": f"Conformance of an implementation of {spec.machine!r} to {spec.file}.",
-        "table": table,
+        "semantics": semantics,
         "adapter": adapter,
         "audited": isinstance(adapter, AuditedAdapter),
     }
-    for trigger in dict.fromkeys(trigger for (_, trigger) in table.manual):
-        namespace.update(_fire_rules(table, trigger))
-    namespace["refuse_undeclared_triggers"] = _refuse_rule(table)
-    namespace["start_in"] = _start_rule(table)
-    if isinstance(adapter, TimedAdapter) and table.timed:
-        for trigger in dict.fromkeys(t.trigger for t in table.timed.values()):
+    manual = dict.fromkeys(t for exits in semantics.manual.values() for t in exits)
+    for trigger in manual:
+        namespace.update(_fire_rules(semantics, trigger))
+    namespace["refuse_undeclared_triggers"] = _refuse_rule(semantics)
+    namespace["start_in"] = _start_rule(semantics)
+    if isinstance(adapter, TimedAdapter) and semantics.timed:
+        for trigger in dict.fromkeys(found[0].trigger for found in semantics.timed.values()):
             namespace[f"wait_for_{trigger}"] = _wait_for_rule(trigger)
             namespace[f"wait_until_just_before_{trigger}"] = _just_before_rule(trigger)
-        namespace["time_passes"] = _time_passes_rule(waits(spec))
-    name = "".join(part.capitalize() for part in spec.machine.split("_")) + "Conformance"
-    machine = cast(type[ConformanceMachine], type(name, (ConformanceMachine,), namespace))
+        namespace["time_passes"] = _time_passes_rule(semantics.waits())
+    name = name or "".join(part.capitalize() for part in spec.machine.split("_")) + "Conformance"
+    parent = base or ConformanceMachine
+    machine = cast(type[ConformanceMachine], type(name, (parent,), namespace))
     if settings is not None:
         machine = settings(machine)
     return machine
 
 
 class ConformanceMachine(RuleBasedStateMachine):
-    """Drives one implementation and the spec's reference interpreter side by side.
+    """Drives one implementation and a run of the spec's semantics side by side.
 
     Subclasses are built by :func:`conformance_test`; the rules are added there.
+    ``fired`` counts every transition the runs took, by (source, trigger, target), for
+    coverage reports.
     """
 
-    table: ClassVar[Table]
+    semantics: ClassVar[Semantics]
     adapter: ClassVar[Any]
     audited: ClassVar[bool]
+    fired: ClassVar[Counter[tuple[str, str, str]]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
         self.machine = self.adapter.create(self.clock)
-        self.model = ReferenceMachine(self.table, self.clock())
+        self.model = Run(self.semantics, self.clock())
+        self.counted = 0
         self.last_step = "creation"
         self.gate: tuple[int, tuple[str, int]] | None = None
         self.check()
@@ -144,7 +159,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.last_step = step
         roles = None if actor is None else actor.roles
         source = self.model.state
-        expected = self.model.outcome(trigger, roles)
+        expected = self.model.outcome(trigger, roles, self.clock())
         decision = trigger if self._is_human(trigger) else None
         try:
             self.adapter.fire(self.machine, trigger, actor, decision)
@@ -168,13 +183,18 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def _unchanged_after_refusal(self, step: str, trigger: str) -> None:
         state = self.adapter.state(self.machine)
-        logged = len(self._audit()) if self.audited else len(self.model.log)
-        if state != self.model.state or logged != len(self.model.log):
+        expected = self.expected_records()
+        logged = len(self._audit()) if self.audited else expected
+        if state != self.model.state or logged != expected:
             raise AssertionError(
                 f"{step}: the implementation refused {trigger!r} but changed anyway: "
                 f"now in {state} with {logged} audit records, "
-                f"the spec says {self.model.state} with {len(self.model.log)}"
+                f"the spec says {self.model.state} with {expected}"
             )
+
+    def expected_records(self) -> int:
+        """How many audit records the implementation should hold now."""
+        return len(self.model.log)
 
     def follow(self, path: tuple[str, ...], step: str) -> None:
         """Fire a path of triggers (a timed one: wait for it), each one taken as declared."""
@@ -185,8 +205,11 @@ class ConformanceMachine(RuleBasedStateMachine):
                 self.clock.now = self.deadline()
                 self.expire(where)
                 continue
-            people = reviewers(self.table, trigger)
-            roles = [a for a in people if self.model.outcome(trigger, a.roles) is Outcome.ACCEPTED]
+            people = reviewers(self.semantics, trigger)
+            now = self.clock()
+            roles = [
+                a for a in people if self.model.outcome(trigger, a.roles, now) is Outcome.ACCEPTED
+            ]
             self.fire(where, trigger, roles[0] if roles else None)
 
     def expire(self, step: str) -> None:
@@ -203,13 +226,13 @@ class ConformanceMachine(RuleBasedStateMachine):
         return deadline
 
     def _is_human(self, trigger: str) -> bool:
-        transition = self.table.manual.get((self.model.state, trigger))
+        transition = self.semantics.candidates(self.model.state, trigger)
         return transition is not None and transition.human
 
     def _why(self, expected: Outcome) -> str:
         if expected is Outcome.UNAUTHORISED:
-            return f"reviewers: {', '.join(sorted(self.table.reviewers(self.model.state)))}"
-        allowed = sorted(t.trigger for t in self.table.exits(self.model.state))
+            return f"reviewers: {', '.join(sorted(self.semantics.reviewers[self.model.state]))}"
+        allowed = sorted(t.trigger for t in self.semantics.exits(self.model.state))
         return f"allowed here: {', '.join(allowed) or 'nothing'}"
 
     def _audit(self) -> Sequence[AuditEntry]:
@@ -219,6 +242,9 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def check(self) -> None:
         """The invariants, run at the end of every rule (so failing examples list rules only)."""
+        for entry in self.model.log[self.counted :]:
+            self.fired[entry.source, entry.trigger, entry.target] += 1
+        self.counted = len(self.model.log)
         state = str(self.adapter.state(self.machine))
         records = self._audit() if self.audited else None
         self.approval_gate_holds_still(state, records)
@@ -234,7 +260,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             )
 
     def audit_is_chained_and_matches_spec(self, records: Sequence[AuditEntry]) -> None:
-        problem = _chain_problem(records, self.table.spec.initial) or _log_problem(
+        problem = _chain_problem(records, self.semantics.initial) or _log_problem(
             records, self.model.log
         )
         if problem:
@@ -242,7 +268,7 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def approval_gate_holds_still(self, state: str, records: Sequence[AuditEntry] | None) -> None:
         gate = self.model.state
-        if not self.table.spec.state(gate).is_approval:
+        if not self.semantics.spec.state(gate).is_approval:
             self.gate = None
             return
         seen = (state, 0 if records is None else len(records))
@@ -260,15 +286,15 @@ class ConformanceMachine(RuleBasedStateMachine):
 # -- rule builders --------------------------------------------------------------------
 
 
-def reviewers(table: Table, trigger: str) -> tuple[Actor, ...]:
+def reviewers(semantics: Semantics, trigger: str) -> tuple[Actor, ...]:
     """An actor for each role that may take a human trigger where it is declared."""
-    return tuple(Actor(f"{role}-1", (role,)) for role in table.roles_for(trigger))
+    return tuple(Actor(f"{role}-1", (role,)) for role in semantics.roles_for(trigger))
 
 
-def intruders(table: Table, trigger: str) -> tuple[Actor | None, ...]:
+def intruders(semantics: Semantics, trigger: str) -> tuple[Actor | None, ...]:
     """Who must be turned away from a human trigger: other roles, an outsider, nobody."""
-    own = set(table.roles_for(trigger))
-    people = [Actor(f"{role}-1", (role,)) for role in table.roles if role not in own]
+    own = set(semantics.roles_for(trigger))
+    people = [Actor(f"{role}-1", (role,)) for role in semantics.roles if role not in own]
     return (*people, Actor("outsider", ()), None)
 
 
@@ -277,15 +303,15 @@ def _named(function: Rule, name: str) -> Rule:
     return function
 
 
-def _fire_rules(table: Table, trigger: str) -> dict[str, Rule]:
+def _fire_rules(semantics: Semantics, trigger: str) -> dict[str, Rule]:
     """``fire_<trigger>``; for a human trigger by its reviewers, and ``try_<trigger>_
     unauthorised`` by everyone else."""
 
     def declared(self: ConformanceMachine) -> bool:
-        return (self.model.state, trigger) in self.table.manual
+        return trigger in self.semantics.manual[self.model.state]
 
     name = f"fire_{trigger}"
-    people = reviewers(table, trigger)
+    people = reviewers(semantics, trigger)
     if not people:
 
         def fire(self: ConformanceMachine) -> None:
@@ -295,7 +321,7 @@ def _fire_rules(table: Table, trigger: str) -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for rule_name, cast_ in (
         (name, people),
-        (f"try_{trigger}_unauthorised", intruders(table, trigger)),
+        (f"try_{trigger}_unauthorised", intruders(semantics, trigger)),
     ):
 
         def fire_by(self: ConformanceMachine, actor: Actor | None, step: str = rule_name) -> None:
@@ -306,8 +332,8 @@ def _fire_rules(table: Table, trigger: str) -> dict[str, Rule]:
     return rules
 
 
-def _start_rule(table: Table) -> Rule:
-    found = arrivals(table)
+def _start_rule(semantics: Semantics) -> Rule:
+    found = semantics.arrivals()
 
     def start_in(self: ConformanceMachine, state: str) -> None:
         """Start in ``state``, reached by its shortest path, so runs begin anywhere."""
@@ -316,19 +342,20 @@ def _start_rule(table: Table) -> Rule:
     return initialize(state=st.sampled_from(tuple(found)))(start_in)
 
 
-def _refuse_rule(table: Table) -> Rule:
-    """Try every trigger the current state does not declare (timed exits aside)."""
-    manual = dict.fromkeys(trigger for (_, trigger) in table.manual)
-    triggers = tuple(dict.fromkeys([*manual, *(t.trigger for t in table.timed.values())]))
+def _refuse_rule(semantics: Semantics) -> Rule:
+    """Try every trigger the current state does not declare (its timed exit aside)."""
+    manual = dict.fromkeys(t for exits in semantics.manual.values() for t in exits)
+    timed = (t.trigger for found in semantics.timed.values() for t in found)
+    triggers = tuple(dict.fromkeys([*manual, *timed]))
 
     def refuse_undeclared_triggers(self: ConformanceMachine) -> None:
-        timed = self.model.timed_exit
+        due = self.model.timed_exit
         for trigger in triggers:
-            if (self.model.state, trigger) in self.table.manual or (
-                timed is not None and timed.trigger == trigger
+            if trigger in self.semantics.manual[self.model.state] or (
+                due is not None and due.trigger == trigger
             ):
                 continue
-            people = reviewers(self.table, trigger)
+            people = reviewers(self.semantics, trigger)
             step = f"refuse_undeclared_triggers() trying {trigger!r}"
             self.fire(step, trigger, people[0] if people else None)
 

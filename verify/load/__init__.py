@@ -7,6 +7,6 @@ load rules and the value checks they share. Nothing here imports networkx or the
 
 from __future__ import annotations
 
-from verify.load.loader import LoadResult, gc_paused, load_file, load_text
+from verify.load.loader import MAX_SPEC_BYTES, LoadResult, gc_paused, load_file, load_text
 
-__all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
+__all__ = ["MAX_SPEC_BYTES", "LoadResult", "gc_paused", "load_file", "load_text"]

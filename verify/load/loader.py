@@ -24,10 +24,10 @@ import gc
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from verify.findings import Finding, Severity, sort_findings
 from verify.load.rules import (
@@ -37,6 +37,7 @@ from verify.load.rules import (
     UNKNOWN_REASON,
     UNKNOWN_STATE,
     YAML_SYNTAX,
+    Suggestions,
     check_label,
     check_snake_name,
     check_upper_name,
@@ -57,14 +58,44 @@ from verify.model import (
     Transition,
 )
 
-__all__ = ["LoadResult", "gc_paused", "load_file", "load_text"]
+__all__ = [
+    "MAX_EXPANDED_TRANSITIONS",
+    "MAX_GLOB_COMPARISONS",
+    "MAX_SPEC_BYTES",
+    "LoadResult",
+    "gc_paused",
+    "load_file",
+    "load_text",
+]
 
-SPEC_KEYS = ("statewright", "machine", "description", "initial", "states", "transitions", "reasons")
+MAX_SPEC_BYTES = 64 * 2**20
+"""The largest spec statewright reads, 64 MiB: a machine of a million transitions written
+out one by one takes about 46 MB; a bigger file is a ``yaml-syntax`` finding."""
+
+SPEC_KEYS = (
+    "statewright",
+    "machine",
+    "description",
+    "initial",
+    "states",
+    "transitions",
+    "reasons",
+    "rollback",
+)
+ROLLBACK_KEYS = ("reviewers",)
 STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
 TRANSITION_KEYS = ("from", "to", "trigger", "human", "after", "reason", "description")
 REASON_KEYS = ("description", "recovery")
 _TRANSITION_KEY_SET = frozenset(TRANSITION_KEYS)
 _GLOB = re.compile(r"[*?\[]")
+
+MAX_EXPANDED_TRANSITIONS = 100_000
+"""The most transitions ``from`` lists and globs may expand to in one spec (a glob that
+matches 2,500 states in each of 2,500 transitions would make six million)."""
+
+MAX_GLOB_COMPARISONS = 10_000_000
+"""The most comparisons of globs with state names in one spec: each different glob is
+compared with every declared state once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +109,17 @@ class LoadResult:
 
 
 def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
-    """Load a spec from its text; ``file`` is the name findings and locations carry."""
+    """Load a spec from its text; ``file`` is the name findings and locations carry.
+
+    Text longer than :data:`MAX_SPEC_BYTES` is a ``yaml-syntax`` finding, unread.
+    """
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_SPEC_BYTES:
+        return _unreadable(
+            file,
+            f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, the most statewright "
+            "reads; split it into smaller machines",
+        )
     findings: list[Finding] = []
     with gc_paused():
         spec = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
@@ -131,21 +171,47 @@ def gc_paused() -> Iterator[None]:
 def load_file(path: str | os.PathLike[str], display: str | None = None) -> LoadResult:
     """Load the spec at ``path``; ``display`` names it in findings (default: ``path``).
 
-    A file that cannot be read is a ``yaml-syntax`` finding at line 1, column 1.
+    A file that cannot be read, is not a regular file (a device such as ``/dev/zero``
+    would never end, a FIFO would wait for a writer) or is larger than
+    :data:`MAX_SPEC_BYTES` is a ``yaml-syntax`` finding at line 1, column 1; no more than
+    the limit is ever read.
     """
     name = display if display is not None else os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        data = _read_regular(path)
     except OSError as error:
         reason = error.strerror or str(error)
-        finding = Finding(
-            YAML_SYNTAX,
-            Severity.ERROR,
-            f"cannot read the spec: {reason}; check the path and its permissions",
-            Location(name, 1, 1),
+        return _unreadable(
+            name, f"cannot read the spec: {reason}; check the path and its permissions"
         )
-        return LoadResult(name, None, (finding,))
+    if data is None:
+        return _unreadable(
+            name,
+            "the spec is not a regular file (a device, FIFO or socket); name a spec file",
+        )
     return load_text(data, name)
+
+
+def _read_regular(path: str | os.PathLike[str]) -> bytes | None:
+    """At most ``MAX_SPEC_BYTES + 1`` bytes of the file at ``path``; None if it is not a
+    regular file. Opening does not wait for a FIFO's writer."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return file.read(MAX_SPEC_BYTES + 1)
+
+
+def _unreadable(file: str, message: str) -> LoadResult:
+    """A spec that was not read: one ``yaml-syntax`` finding at line 1, column 1."""
+    finding = Finding(YAML_SYNTAX, Severity.ERROR, message, Location(file, 1, 1))
+    return LoadResult(file, None, (finding,))
+
+
+def _pattern(node: Scalar) -> str | None:
+    """The glob ``node`` holds, if it is one."""
+    value = node.value
+    return value if type(value) is str and _GLOB.search(value) else None
 
 
 def _describe(node: Node) -> str:
@@ -174,8 +240,10 @@ class _SpecReader:
         self.reasons: set[str] = set()
         self._snake: dict[tuple[str, str], str | None] = {}
         self._durations: dict[str, Duration | str] = {}
-        self._globs: dict[str, Callable[[str], object]] = {}
-        self._unknown: dict[str, str] = {}
+        self._globs: dict[str, list[str]] = {}
+        self._expanded = 0  # transitions 'from' lists and globs expanded to so far
+        self._compared = 0  # glob comparisons with state names so far
+        self.suggestions = Suggestions()
 
     # -- reporting ------------------------------------------------------------------
 
@@ -290,6 +358,7 @@ class _SpecReader:
         initial_node = self.required(top, "initial", "the spec")
         initial = self.state_ref(initial_node, "initial state")
         transitions = self.transitions(top.get("transitions"))
+        rollback = self.rollback(top.get("rollback"))
         if machine is None or initial is None or initial_node is None:
             return None
         return Spec(
@@ -303,7 +372,29 @@ class _SpecReader:
             location=self.at(top),
             initial_location=self.at(initial_node),
             sha256=sha256,
+            rollback=rollback,
+            machine_location=self.at(top.key_nodes["machine"]),
         )
+
+    def rollback(self, node: Node | None) -> tuple[str, ...] | None:
+        """The roles that may roll an instance back; None when the spec allows no rollback."""
+        body = self.mapping(node, "'rollback'")
+        if body is None:
+            return None
+        self.keys(body, ROLLBACK_KEYS, "'rollback'")
+        roles = tuple(
+            role
+            for item in self.sequence(body.get("reviewers"), "the rollback reviewers")
+            if (role := self.label(item, "reviewer role")) is not None
+        )
+        if not roles:
+            self.report(
+                SCHEMA,
+                "'rollback' names no reviewers; list the roles that may roll back, "
+                "e.g. rollback: {reviewers: [on_call]}, or remove the key",
+                body,
+            )
+        return roles
 
     def version(self, top: Mapping) -> None:
         node = self.required(top, "statewright", "the spec")
@@ -396,12 +487,6 @@ class _SpecReader:
 
     # -- references -----------------------------------------------------------------
 
-    def unknown(self, name: str, choices: dict[str, int] | set[str]) -> str:
-        hint = self._unknown.get(name)
-        if hint is None:
-            hint = self._unknown[name] = suggest(name, choices) if len(choices) < 5000 else ""
-        return hint
-
     def state_ref(self, node: Node | None, what: str) -> str | None:
         if isinstance(node, Scalar) and type(node.value) is str and node.value in self.states:
             return node.value  # the common case, first
@@ -411,7 +496,7 @@ class _SpecReader:
         if name not in self.states:
             if not self.states:  # 'states' itself is at fault and already reported
                 return None
-            hint = self.unknown(name, self.states)
+            hint = self.suggestions.hint(name, self.states.keys())
             self.report(UNKNOWN_STATE, f"{what} '{name}' is not declared under states{hint}", node)
             return None
         return name
@@ -421,7 +506,7 @@ class _SpecReader:
         if name is None or node is None:
             return None
         if name not in self.reasons:
-            hint = self.unknown(name, self.reasons) or "; declare it under reasons"
+            hint = self.suggestions.hint(name, self.reasons) or "; declare it under reasons"
             self.report(UNKNOWN_REASON, f"reason '{name}' is not declared{hint}", node)
             return None
         return name
@@ -431,18 +516,36 @@ class _SpecReader:
         if isinstance(node, Sequence):
             if not node.items:
                 self.report(SCHEMA, "'from' is an empty list; name at least one state", node)
-            found = {s for item in node.items for s in self.source(item, target)}
+            found: set[str] = set()
+            for item in node.items:
+                found.update(self.expanded(item, self.source(item, target)))
             return sorted(found, key=self.states.__getitem__)
+        if isinstance(node, Scalar) and _pattern(node) is not None:
+            return self.expanded(node, self.source(node, target))
         return self.source(node, target)
 
+    def expanded(self, node: Node, names: list[str]) -> list[str]:
+        """``names``, counted against :data:`MAX_EXPANDED_TRANSITIONS`; past the limit,
+        none (and one finding, at the node that crossed it)."""
+        if self._expanded > MAX_EXPANDED_TRANSITIONS:
+            return []
+        self._expanded += len(names)
+        if self._expanded > MAX_EXPANDED_TRANSITIONS:
+            self.report(
+                SCHEMA,
+                f"'from' lists and globs expand to more than {MAX_EXPANDED_TRANSITIONS:,} "
+                "transitions, the most statewright expands; name fewer sources or write "
+                "narrower globs",
+                node,
+            )
+            return []
+        return names
+
     def source(self, node: Node | None, target: str | None) -> list[str]:
-        if isinstance(node, Scalar) and type(node.value) is str and _GLOB.search(node.value):
-            pattern = node.value
-            match = self._globs.get(pattern)
-            if match is None:
-                match = self._globs[pattern] = re.compile(fnmatch.translate(pattern)).match
-            found = [s for s in self.states if s != target and match(s)]
-            if not found and self.states:
+        if isinstance(node, Scalar) and (pattern := _pattern(node)) is not None:
+            matching = self.glob(node, pattern)
+            found = [s for s in matching or () if s != target]
+            if not found and self.states and matching is not None:
                 self.report(
                     UNKNOWN_STATE,
                     f"the glob '{pattern}' in 'from' matches no state (other than the target)",
@@ -451,6 +554,29 @@ class _SpecReader:
             return found
         name = self.state_ref(node, "source state")
         return [] if name is None else [name]
+
+    def glob(self, node: Node, pattern: str) -> list[str] | None:
+        """The states ``pattern`` matches, in declaration order; None, unmatched, once the
+        spec's globs have been compared with more than :data:`MAX_GLOB_COMPARISONS` state
+        names or expanded to more than :data:`MAX_EXPANDED_TRANSITIONS` transitions."""
+        known = self._globs.get(pattern)
+        if known is not None:
+            return known
+        if self._expanded > MAX_EXPANDED_TRANSITIONS or self._compared > MAX_GLOB_COMPARISONS:
+            return None
+        self._compared += len(self.states)
+        if self._compared > MAX_GLOB_COMPARISONS:
+            self.report(
+                SCHEMA,
+                f"the globs in 'from' need more than {MAX_GLOB_COMPARISONS:,} comparisons "
+                "with state names (each different glob is compared with every state), the "
+                "most statewright makes; write fewer different globs",
+                node,
+            )
+            return None
+        match = re.compile(fnmatch.translate(pattern)).match
+        found = self._globs[pattern] = [s for s in self.states if match(s)]
+        return found
 
     def duration(self, node: Node | None) -> Duration | None:
         if node is None or (isinstance(node, Scalar) and node.value is None):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from verify.registry import register_load_rule
 
@@ -38,9 +38,11 @@ __all__ = [
     "LOAD_RULES",
     "MAX_DURATION_SECONDS",
     "SCHEMA",
+    "SUGGESTION_WORK",
     "UNKNOWN_REASON",
     "UNKNOWN_STATE",
     "YAML_SYNTAX",
+    "Suggestions",
     "check_label",
     "check_snake_name",
     "check_upper_name",
@@ -95,6 +97,33 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     by_folded = {choice.casefold(): choice for choice in choices}
     close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
     return f"; did you mean '{by_folded[close[0]]}'?" if close else ""
+
+
+SUGGESTION_WORK = 10_000_000
+"""How much comparing "did you mean" may cost in one spec, in pairs of characters compared
+(comparing two names costs about the product of their lengths)."""
+
+
+class Suggestions:
+    """:func:`suggest` for one spec's unknown names, remembered per name and bounded in
+    total: past :data:`SUGGESTION_WORK` (thousands of unknown names among thousands of
+    states), names get no suggestion rather than minutes of comparing."""
+
+    def __init__(self, work: int = SUGGESTION_WORK) -> None:
+        self.left = work
+        self._hints: dict[str, str] = {}
+
+    def hint(self, word: str, choices: Collection[str]) -> str:
+        hint = self._hints.get(word)
+        if hint is None:
+            hint = ""
+            if len(word) * len(choices) <= self.left:  # each choice has a character at least
+                cost = len(word) * sum(map(len, choices))
+                if cost <= self.left:
+                    self.left -= cost
+                    hint = suggest(word, choices)
+            self._hints[word] = hint
+        return hint
 
 
 def _words(name: str) -> list[str]:

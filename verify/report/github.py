@@ -3,7 +3,10 @@
 GitHub shows each ``::error`` / ``::warning`` line as an annotation on the spec's line in
 the pull request; the summary lines that follow are plain text for the job log. Values
 are escaped as the workflow-command format documents it: in the message ``%``, ``\\r``
-and ``\\n``; in the properties also ``:`` and ``,``.
+and ``\\n``; in the properties also ``:`` and ``,``. Before that, file names and messages
+are made printable (:mod:`verify.printable`: control characters become escapes), so no
+spec can forge a line of its own; a path that needs no escape is kept exactly, for GitHub
+to find the file.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 
 from verify.check import CheckResult
 from verify.findings import Finding
+from verify.printable import printable
 from verify.report.text import spec_line, summary
 
 __all__ = ["annotation", "escape_data", "escape_property", "render_github"]
@@ -31,7 +35,7 @@ def annotation(finding: Finding) -> str:
     """``::error file=F,line=L,col=C,title=statewright RULE::MESSAGE``."""
     loc = finding.location
     properties = {
-        "file": loc.file,
+        "file": printable(loc.file),
         "line": str(loc.line),
         "col": str(loc.column),
         "title": f"statewright {finding.rule}",

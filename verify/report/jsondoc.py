@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from verify import __version__
 from verify.check import CheckResult
+from verify.printable import inert_json
 
 __all__ = ["render_json"]
 
@@ -37,4 +37,4 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
             }
         specs.append(entry)
     document = {"tool": "statewright", "version": __version__, "specs": specs}
-    return json.dumps(document, indent=2) + "\n"
+    return inert_json(document) + "\n"

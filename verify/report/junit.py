@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from verify.check import CheckResult
 from verify.findings import Finding, Severity
+from verify.printable import printable_path
 from verify.rules import RULES, Family
 
 __all__ = ["render_junit", "spec_suite", "xml_safe"]
@@ -43,8 +44,9 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
 
 def spec_suite(result: CheckResult, strict: bool = False) -> ET.Element:
     """The ``<testsuite>`` of one spec: a case per rule id, then ``coverage``."""
-    classname = xml_safe(result.machine or result.file)
-    suite = ET.Element("testsuite", name=xml_safe(result.file))
+    file = printable_path(result.file)
+    classname = xml_safe(result.machine or file)
+    suite = ET.Element("testsuite", name=xml_safe(file))
     by_rule: dict[str, list[Finding]] = {}
     for finding in result.findings:
         by_rule.setdefault(finding.rule, []).append(finding)

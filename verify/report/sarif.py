@@ -8,7 +8,6 @@ columns, as SARIF requires.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -18,6 +17,7 @@ from verify import __version__
 from verify.check import CheckResult
 from verify.explain import explain_text, flowed, rule_markdown
 from verify.findings import Finding, Severity
+from verify.printable import inert_json
 from verify.rules import RULES, Rule
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "artifact_location", "render_sarif"]
@@ -110,4 +110,4 @@ def render_sarif(results: Sequence[CheckResult], strict: bool = False) -> str:
         "results": [_result(f, index) for f in findings],
     }
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2) + "\n"
+    return inert_json(log) + "\n"

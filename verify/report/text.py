@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from verify.check import CheckResult
 from verify.findings import Severity
+from verify.printable import printable_path
 
 __all__ = ["exit_status", "plural", "render_text", "spec_line", "summary"]
 
@@ -29,7 +30,7 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
     warnings = len(result.findings) - errors
     name = result.machine or "not loaded"
     verdict = "ok" if result.ok(strict) else "failed"
-    parts = [f"{result.file}: {name}: {verdict}"]
+    parts = [f"{printable_path(result.file)}: {name}: {verdict}"]
     if errors or warnings:
         parts.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}")
     if result.stats is not None:

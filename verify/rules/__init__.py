@@ -8,17 +8,29 @@ the load rules without importing networkx and the analyses.
 from __future__ import annotations
 
 from verify.load import rules as load_rules
-from verify.registry import RULES, Family, Rule, RuleCheck, register_load_rule, rule
-from verify.rules import graph, orchestration
+from verify.registry import (
+    RULES,
+    Family,
+    ProjectCheck,
+    Rule,
+    RuleCheck,
+    project_rule,
+    register_load_rule,
+    rule,
+)
+from verify.rules import graph, orchestration, project
 
 __all__ = [
     "RULES",
     "Family",
+    "ProjectCheck",
     "Rule",
     "RuleCheck",
     "graph",
     "load_rules",
     "orchestration",
+    "project",
+    "project_rule",
     "register_load_rule",
     "rule",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-import textwrap
 from collections.abc import Callable, Iterator
 
 import networkx as nx
@@ -11,7 +9,7 @@ import networkx as nx
 from verify.findings import Finding, Severity, TransitionRef
 from verify.graph import entries, exits, state, transitions
 from verify.model import Spec, Transition
-from verify.registry import Family, RuleCheck, rule
+from verify.registry import Family, rule, with_examples
 from verify.rules.graph import reason_finding, state_finding, transition_finding
 
 __all__: list[str] = []
@@ -52,26 +50,6 @@ reasons:
 """A well-formed failure path: the ``Passes`` example of the failure rules."""
 
 
-def _examples(passes: str, *edits: tuple[str, str]) -> Callable[[RuleCheck], RuleCheck]:
-    """Document a rule with ``passes`` as its ``Passes`` example and, as its ``Fails``
-    example, ``passes`` with each ``(old, new)`` of ``edits`` replaced."""
-    fails = passes
-    for old, new in edits:
-        if fails.count(old) != 1:
-            raise ValueError(f"example edit {old!r} does not match exactly once")
-        fails = fails.replace(old, new)
-
-    def decorate(check: RuleCheck) -> RuleCheck:
-        shown = [
-            f"{which}:\n\n{textwrap.indent(text.rstrip(), ' ' * 4)}"
-            for which, text in (("Fails", fails), ("Passes", passes))
-        ]
-        check.__doc__ = "\n\n".join([inspect.getdoc(check) or "", *shown])
-        return check
-
-    return decorate
-
-
 _APPROVE = "  - {from: REVIEW, to: IDLE, trigger: human_approved, human: true}\n"
 _REJECT = "  - {from: REVIEW, to: FAILED, trigger: human_rejected, human: true, reason: REJECTED}\n"
 _TIMEOUT = "  - {from: REVIEW, to: FAILED, trigger: timeout, after: 72h, reason: TIMED_OUT}\n"
@@ -96,7 +74,7 @@ def _leads_to_failed(graph: nx.MultiDiGraph, t: Transition) -> bool:
 
 
 @rule("approval-missing-approve", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(_GATE, (_APPROVE, ""))
+@with_examples(_GATE, (_APPROVE, ""))
 def approval_missing_approve(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     """An approval state has no ``human`` exit to a state whose kind is not ``failed``.
 
@@ -113,7 +91,7 @@ def approval_missing_approve(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Fin
 
 
 @rule("approval-missing-reject", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(
+@with_examples(
     _GATE, (_REJECT, ""), ("  REJECTED: {recovery: [Revise the output, Resubmit for review]}\n", "")
 )
 def approval_missing_reject(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
@@ -132,7 +110,7 @@ def approval_missing_reject(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 
 @rule("approval-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(_GATE, (_TIMEOUT, ""), ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""))
+@with_examples(_GATE, (_TIMEOUT, ""), ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""))
 def approval_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     """An approval state has no ``after`` exit to a ``failed`` state.
 
@@ -150,7 +128,7 @@ def approval_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Fin
 
 
 @rule("approval-automatic-exit", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(_GATE, (_APPROVE, _APPROVE + "  - {from: REVIEW, to: IDLE, trigger: withdrawn}\n"))
+@with_examples(_GATE, (_APPROVE, _APPROVE + "  - {from: REVIEW, to: IDLE, trigger: withdrawn}\n"))
 def approval_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     """An approval state has an exit that is neither ``human`` nor ``after``.
 
@@ -170,7 +148,7 @@ def approval_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 
 @rule("human-without-reviewers", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(_GATE, ("approval, reviewers: [tech_lead]}", "approval}"))
+@with_examples(_GATE, ("approval, reviewers: [tech_lead]}", "approval}"))
 def human_without_reviewers(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     """A ``human`` transition leaves a state that names no reviewers.
 
@@ -191,7 +169,7 @@ def human_without_reviewers(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 
 @rule("failure-missing-reason", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(
+@with_examples(
     _FAILURE, (", reason: WORKER_CRASHED}", "}"), (f"reasons:\n  WORKER_CRASHED: {_RECOVERY}\n", "")
 )
 def failure_missing_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
@@ -215,7 +193,7 @@ def failure_missing_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Findi
 
 
 @rule("reason-missing-recovery", Severity.ERROR, Family.ORCHESTRATION)
-@_examples(_FAILURE, (_RECOVERY, "{recovery: []}"))
+@with_examples(_FAILURE, (_RECOVERY, "{recovery: []}"))
 def reason_missing_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     """A declared reason code has no recovery steps.
 
@@ -232,7 +210,7 @@ def reason_missing_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 
 @rule("unused-reason", Severity.WARNING, Family.ORCHESTRATION)
-@_examples(
+@with_examples(
     _FAILURE, (f"{_RECOVERY}\n", f"{_RECOVERY}\n  DISK_FULL: {{recovery: [Free some space]}}\n")
 )
 def unused_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
@@ -254,7 +232,7 @@ def unused_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("failed-without-recovery", Severity.WARNING, Family.ORCHESTRATION)
-@_examples(
+@with_examples(
     _FAILURE,
     ("failed, reviewers: [on_call]}", "failed}"),
     ("trigger: human_resumed, human: true", "trigger: retry_timer, after: 5m"),
@@ -279,4 +257,79 @@ def failed_without_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
                 s,
                 f"failed state {s.name} has no way to recover; add a human: true exit "
                 "(e.g. human_resumed), an exit to another failed state, or mark it final: true",
+            )
+
+
+@rule("approval-timeout-approves", Severity.ERROR, Family.ORCHESTRATION)
+@with_examples(
+    _GATE,
+    (_TIMEOUT, "  - {from: REVIEW, to: IDLE, trigger: timeout, after: 72h}\n"),
+    ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""),
+)
+def approval_timeout_approves(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+    """An approval state's ``after`` exit leads to a state whose kind is not ``failed``.
+
+    A timeout must never approve: when no reviewer acts, the work stops in a failed state
+    with a reason, never goes on as if approved. One finding per such transition, at the
+    transition. The example that fails times out back to ``IDLE``.
+    """
+    for s in spec.states:
+        for t in exits(graph, s.name) if s.is_approval else ():
+            if t.timed and not _leads_to_failed(graph, t):
+                yield transition_finding(
+                    "approval-timeout-approves",
+                    [t],
+                    f"{TransitionRef.of(t)} lets the approval wait time out into {t.target}, "
+                    "which is not a failed state; a timeout must never approve: lead it to a "
+                    "failed state with a reason such as TIMEOUT_APPROVAL",
+                )
+
+
+@rule("failed-automatic-exit", Severity.ERROR, Family.ORCHESTRATION)
+@with_examples(
+    _FAILURE,
+    (
+        "human: true}\n",
+        "human: true}\n  - {from: FAILED, to: IDLE, trigger: auto_retry, after: 5m}\n",
+    ),
+)
+def failed_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+    """An exit from a ``failed`` state is neither ``human`` nor into another ``failed`` state.
+
+    Recovery needs a human: a failure (a rejection above all) must not end on its own, by
+    a timer or an automatic trigger. Escalating to another failed state needs no person;
+    a self-loop is not another state, so it needs one too. One finding per such transition,
+    at the transition. The example that fails retries on a timer beside the human resume.
+    """
+    for s in spec.states:
+        for t in exits(graph, s.name) if s.is_failed else ():
+            if not t.human and (t.target == s.name or not _leads_to_failed(graph, t)):
+                yield transition_finding(
+                    "failed-automatic-exit",
+                    [t],
+                    f"{TransitionRef.of(t)} leaves failed state {s.name} without a person; "
+                    "recovery needs a human: mark it human: true, or lead it to another "
+                    "failed state",
+                )
+
+
+@rule("reason-outside-failure", Severity.ERROR, Family.ORCHESTRATION)
+@with_examples(
+    _FAILURE,
+    ("human_resumed, human: true}", "human_resumed, human: true, reason: WORKER_CRASHED}"),
+)
+def reason_outside_failure(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+    """A ``reason`` on a transition into a state whose kind is not ``failed``.
+
+    A reason code says why a run failed, and the runtime records it in the audit log: on
+    any other transition it would claim a failure that did not happen. One finding per
+    transition, at the transition. The example that fails gives the resume a reason.
+    """
+    for t in transitions(graph):
+        if t.reason is not None and not _leads_to_failed(graph, t):
+            yield transition_finding(
+                "reason-outside-failure",
+                [t],
+                f"{TransitionRef.of(t)} has reason {t.reason} but {t.target} is not a failed "
+                "state; remove the reason, or lead the transition to a failed state",
             )

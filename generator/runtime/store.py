@@ -1,14 +1,48 @@
-# --- Durable store --------------------------------------------------------------------
-#
-# Every instance lives in a store under (machine, instance id): a *head* (its present
-# state, its pending deadline and a JSON snapshot of its data) and its audit records, each
-# kept as canonical JSON with a sha256 hash chained to the record before it. A write is one
-# transaction: the new records and the new head are committed together or not at all. Each
-# write moves the instance's version on, and only a writer holding the version it replaces
-# may write: the loser of a race gets ConcurrencyConflict and nothing is written.
+"""Durable stores: where instances and their audit records live.
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+Every instance lives in a store under (machine, instance id): a *head* (its present state
+and its pending deadline, kept so that sweeping needs no replay) and its audit records,
+each kept as canonical JSON with a sha256 hash chained to the record before it. The
+records alone rebuild the instance. A write is one transaction: the new records and the
+new head are committed together or not at all. Each write moves the instance's version
+on, and only a writer holding the version it replaces may write: the loser of a race gets
+:class:`ConcurrencyConflict` and nothing is written.
+
+:class:`MemoryStore` keeps them in this process; :class:`SqlStore` in SQL tables over a
+DB-API 2 connection, SQLite (``sqlite3``) or PostgreSQL (psycopg 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+__all__ = [
+    "ChainProblem",
+    "ConcurrencyConflict",
+    "DBConnection",
+    "InstanceExists",
+    "InstanceHead",
+    "MemoryStore",
+    "SqlStore",
+    "Store",
+    "StoreError",
+    "StoreHead",
+    "StoredInstance",
+    "StoredRecord",
+    "UnknownInstance",
+    "check_witness",
+    "instant",
+]
 
 _GENESIS = "0" * 64
 """The ``prev`` hash of every instance's first record."""
@@ -34,14 +68,12 @@ class UnknownInstance(StoreError, LookupError):
 class StoreHead:
     """An instance's present, kept beside its records so that sweeping needs no replay.
 
-    ``deadline`` is an :func:`_instant` (fixed-width UTC text, so text order is time
-    order) or None; ``snapshot`` is canonical JSON the runtime defines, or None in a
-    write that leaves the stored one as it is.
+    ``deadline`` is an :func:`instant` (fixed-width UTC text, so text order is time
+    order) or None.
     """
 
     state: str
     deadline: str | None
-    snapshot: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +112,21 @@ class ChainProblem:
         return f"{self.machine} {self.instance_id!r} record {self.seq}: {self.kind}: {self.detail}"
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class InstanceHead:
+    """Where one instance's chain ends: its last record's number and hash.
+
+    Kept outside the store (``statewright audit head``), these witness the chain's end:
+    a hash chain alone cannot show that its last records were cut off and the head
+    rewound, but a later ``verify`` against the kept heads can.
+    """
+
+    machine: str
+    instance_id: str
+    seq: int
+    hash: str
+
+
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
@@ -90,7 +137,7 @@ def _canonical(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
     """A moment as fixed-width UTC text, the form deadlines are stored and compared in."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -155,6 +202,45 @@ def _check_chain(
     return None
 
 
+def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProblem]:
+    """Where ``store`` no longer extends the chain ends ``heads`` saw (kept elsewhere).
+
+    A chain a witness saw end at record N with hash H must still hold record N with hash
+    H: cutting records off the end and rewinding the head, or rewriting a chain with
+    recomputed hashes, is found here even though the chain itself stays consistent.
+    """
+    problems: list[ChainProblem] = []
+    for seen in heads:
+        try:
+            entries = store.load(seen.machine, seen.instance_id).entries
+        except UnknownInstance:
+            problems.append(
+                ChainProblem(seen.machine, seen.instance_id, 1, "removed", "the instance is gone")
+            )
+            continue
+        if len(entries) < seen.seq:
+            problems.append(
+                ChainProblem(
+                    seen.machine,
+                    seen.instance_id,
+                    len(entries) + 1,
+                    "removed",
+                    f"the store holds {len(entries)} records; the witness saw {seen.seq}",
+                )
+            )
+        elif seen.seq and entries[seen.seq - 1].hash != seen.hash:
+            problems.append(
+                ChainProblem(
+                    seen.machine,
+                    seen.instance_id,
+                    seen.seq,
+                    "altered",
+                    "its hash is not the one the witness saw: the chain was rewritten",
+                )
+            )
+    return problems
+
+
 def _body_seq(body: str) -> object:
     try:
         record = json.loads(body)
@@ -199,6 +285,14 @@ class Store(Protocol):
         """The first broken record of every instance whose chain is broken."""
         ...
 
+    def version(self, machine: str, instance_id: str) -> int:
+        """The instance's version; :class:`UnknownInstance` if there is none."""
+        ...
+
+    def heads(self, machine: str | None = None) -> list[InstanceHead]:
+        """Where every instance's chain ends, by machine and instance id."""
+        ...
+
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Group writes: they become durable together when the block ends."""
         ...
@@ -220,7 +314,7 @@ class MemoryStore:
     def create(
         self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
     ) -> None:
-        entries = _chain(machine, instance_id, 0, _GENESIS, _new(head, records))
+        entries = _chain(machine, instance_id, 0, _GENESIS, records)
         with self._lock:
             if (machine, instance_id) in self._instances:
                 raise InstanceExists(f"{machine} instance {instance_id!r} already exists")
@@ -242,8 +336,6 @@ class MemoryStore:
             _check_version(machine, instance_id, held.version, version)
             entries = self._records[machine, instance_id]
             entries += _chain(machine, instance_id, held.seq, held.head_hash, records)
-            if head.snapshot is None:
-                head = dataclasses.replace(head, snapshot=held.head.snapshot)
             self._instances[machine, instance_id] = StoredInstance(
                 head, len(entries), _last_hash(entries), version + 1, ()
             )
@@ -279,15 +371,20 @@ class MemoryStore:
             ]
         return [problem for problem in found if problem is not None]
 
+    def version(self, machine: str, instance_id: str) -> int:
+        with self._lock:
+            return self._held(machine, instance_id).version
+
+    def heads(self, machine: str | None = None) -> list[InstanceHead]:
+        with self._lock:
+            return sorted(
+                InstanceHead(owner, instance_id, held.seq, held.head_hash)
+                for (owner, instance_id), held in self._instances.items()
+                if machine in (None, owner)
+            )
+
     def batch(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
-
-
-def _new(head: StoreHead, records: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """The records of a new instance, whose head must carry a snapshot."""
-    if head.snapshot is None:
-        raise ValueError("a new instance needs a snapshot")
-    return records
 
 
 def _last_hash(entries: Sequence[StoredRecord]) -> str:
@@ -318,7 +415,6 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS statewright_instances ("
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
     " head TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL, deadline TEXT,"
-    " snapshot TEXT NOT NULL,"
     " PRIMARY KEY (machine, instance_id))",
     "CREATE INDEX IF NOT EXISTS statewright_due ON statewright_instances (machine, deadline)",
     "CREATE TABLE IF NOT EXISTS statewright_records ("
@@ -384,13 +480,13 @@ class SqlStore:
     def create(
         self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
     ) -> None:
-        entries = _chain(machine, instance_id, 0, _GENESIS, _new(head, records))
+        entries = _chain(machine, instance_id, 0, _GENESIS, records)
         with self._transaction(write=True) as cursor:
             self._run(
                 cursor,
                 "INSERT INTO statewright_instances"
-                " (machine, instance_id, seq, head, version, state, deadline, snapshot)"
-                " VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (machine, instance_id) DO NOTHING",
+                " (machine, instance_id, seq, head, version, state, deadline)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?) ON CONFLICT (machine, instance_id) DO NOTHING",
                 (machine, instance_id, len(entries), _last_hash(entries), *_columns(head)),
             )
             if cursor.rowcount != 1:
@@ -416,8 +512,7 @@ class SqlStore:
             self._run(
                 cursor,
                 "UPDATE statewright_instances"
-                " SET seq = ?, head = ?, version = ?, state = ?, deadline = ?,"
-                " snapshot = COALESCE(?, snapshot)"
+                " SET seq = ?, head = ?, version = ?, state = ?, deadline = ?"
                 " WHERE machine = ? AND instance_id = ? AND version = ?",
                 (
                     known[1] + len(entries),
@@ -457,7 +552,7 @@ class SqlStore:
         with self._transaction(write=False) as cursor:
             self._run(
                 cursor,
-                "SELECT seq, head, version, state, deadline, snapshot FROM statewright_instances"
+                "SELECT seq, head, version, state, deadline FROM statewright_instances"
                 " WHERE machine = ? AND instance_id = ?",
                 (machine, instance_id),
             )
@@ -472,7 +567,7 @@ class SqlStore:
             )
             entries = tuple(StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in cursor.fetchall())
         loaded = StoredInstance(
-            StoreHead(row[3], row[4], row[5]), int(row[0]), row[1], int(row[2]), entries
+            StoreHead(row[3], row[4]), int(row[0]), row[1], int(row[2]), entries
         )
         if not self._depth:
             self._known[machine, instance_id] = (loaded.version, loaded.seq, loaded.head_hash)
@@ -521,6 +616,30 @@ class SqlStore:
             if found is not None:
                 problems.append(found)
         return problems
+
+    def version(self, machine: str, instance_id: str) -> int:
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT version FROM statewright_instances WHERE machine = ? AND instance_id = ?",
+                (machine, instance_id),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+        return int(row[0])
+
+    def heads(self, machine: str | None = None) -> list[InstanceHead]:
+        where, params = ("", ()) if machine is None else (" WHERE machine = ?", (machine,))
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT machine, instance_id, seq, head FROM statewright_instances"
+                f"{where} ORDER BY machine, instance_id",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [InstanceHead(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -586,5 +705,5 @@ def _dialect_of(driver: str) -> str:
     )
 
 
-def _columns(head: StoreHead) -> tuple[str, str | None, str | None]:
-    return head.state, head.deadline, head.snapshot
+def _columns(head: StoreHead) -> tuple[str, str | None]:
+    return head.state, head.deadline

@@ -1,0 +1,80 @@
+"""The runtime every generated machine module runs on: standard library only.
+
+Written once, here, where ruff and mypy see it; ``statewright generate`` copies this
+package verbatim into the output folder as ``_statewright/``, beside the machine
+packages, and each generated ``<machine>/runtime.py`` imports it relatively. To vendor a
+generated machine, copy its folder together with ``_statewright/`` into one package.
+
+- :mod:`.records`: actors, audit records, failure snapshots, the refusals, and the checks
+  every value a caller hands in passes before anything changes;
+- :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
+  generated module declares of its machine;
+- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs.
+"""
+
+from __future__ import annotations
+
+from .engine import Machine, MachineSpec, SweepReport, Transition
+from .records import (
+    Actor,
+    AuditRecord,
+    Clock,
+    Event,
+    FailureSnapshot,
+    InvalidTransition,
+    JSONValue,
+    Locked,
+    Refused,
+    Unauthorized,
+)
+from .store import (
+    ChainProblem,
+    ConcurrencyConflict,
+    DBConnection,
+    InstanceExists,
+    InstanceHead,
+    MemoryStore,
+    SqlStore,
+    Store,
+    StoredInstance,
+    StoredRecord,
+    StoreError,
+    StoreHead,
+    UnknownInstance,
+)
+
+__all__ = [
+    "Actor",
+    "AuditRecord",
+    "ChainProblem",
+    "Clock",
+    "ConcurrencyConflict",
+    "DBConnection",
+    "Event",
+    "FailureSnapshot",
+    "InstanceExists",
+    "InstanceHead",
+    "InvalidTransition",
+    "JSONValue",
+    "Locked",
+    "Machine",
+    "MachineSpec",
+    "MemoryStore",
+    "Refused",
+    "SqlStore",
+    "Store",
+    "StoreError",
+    "StoreHead",
+    "StoredInstance",
+    "StoredRecord",
+    "SweepReport",
+    "Transition",
+    "Unauthorized",
+    "UnknownInstance",
+]
+
+for _name in __all__:  # tracebacks and reprs name the package users import it from
+    _public = globals()[_name]
+    if isinstance(_public, type) and _public.__module__.startswith(__name__ + "."):
+        _public.__module__ = __name__
+del _name, _public

@@ -1,0 +1,219 @@
+"""The one semantics of a spec (verify.semantics), and the runtime engine held to it.
+
+The engine is property-tested against :class:`verify.semantics.Run` on random specs: both
+run the same random trigger sequences, clock moves and actors, and must agree at every
+step on the outcome, the state, the log and the deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, find, given, settings
+from hypothesis import strategies as st
+from test_runtime_kit import Clock, generate
+
+from verify.check import check_text
+from verify.load import load_file
+from verify.model import Spec
+from verify.semantics import AlwaysCycle, Outcome, Run, Semantics
+
+ROOT = Path(__file__).resolve().parents[1]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def spec_of(name: str) -> Spec:
+    result = load_file(ROOT / "specs" / f"{name}.yaml")
+    assert result.spec is not None, result.findings
+    return result.spec
+
+
+def loaded(text: str) -> Spec:
+    result = check_text(text)
+    assert result.spec is not None, [f.format() for f in result.findings]
+    return result.spec
+
+
+def test_a_run_follows_always_transitions_and_records_them() -> None:
+    run = Run(Semantics.of(spec_of("discovery_pipeline")), START)
+    run.fire("discovery_requested", None, None, START)
+    assert run.fire("agent_error", None, None, START) is Outcome.ACCEPTED
+    assert run.state == "FAILED"
+    assert [(e.source, e.trigger, e.target) for e in run.log[-2:]] == [
+        ("SCOUT_RUNNING", "agent_error", "SCOUT_FAILED"),
+        ("SCOUT_FAILED", "always", "FAILED"),
+    ]
+
+
+def test_a_run_refuses_and_times_out() -> None:
+    run = Run(Semantics.of(spec_of("orchestrator")), START)
+    assert run.fire("gate_reached", None, None, START) is Outcome.UNDECLARED
+    assert run.deadline is None and run.log == []
+    run.fire("task_received", None, None, START)
+    run.fire("gate_reached", None, None, START)
+    assert run.deadline == START + timedelta(hours=72)
+    assert run.outcome("human_approved", ("on_call",), START) is Outcome.UNAUTHORISED
+    assert run.outcome("human_approved", None, START) is Outcome.UNAUTHORISED
+    assert run.outcome("human_approved", ("tech_lead",), START) is Outcome.ACCEPTED
+    assert run.outcome("approval_timeout", None, START) is Outcome.UNDECLARED  # not due
+    assert run.expire(START + timedelta(hours=72, seconds=-1)) is None
+    assert run.state == "WAITING_FOR_APPROVAL"
+    late = START + timedelta(hours=72)
+    assert run.outcome("approval_timeout", None, late) is Outcome.ACCEPTED  # due: by name too
+    timed = run.expire(late)
+    assert timed is not None and timed.trigger == "approval_timeout"
+    assert run.state == "FAILED" and run.deadline is None
+
+
+TWO_TIMERS = """\
+statewright: 1
+machine: timers
+initial: WAIT
+states:
+  WAIT: {}
+  SOON: {final: true}
+  LATE: {final: true}
+  NEXT: {final: true}
+transitions:
+  - {from: WAIT, to: LATE, trigger: late, after: 2h}
+  - {from: WAIT, to: SOON, trigger: soon, after: 30m}
+  - {from: WAIT, to: NEXT, trigger: go}
+  - {from: WAIT, to: LATE, trigger: go}
+"""
+
+
+def test_the_shortest_timer_leads_and_the_first_declared_exit_wins() -> None:
+    semantics = Semantics.of(loaded(TWO_TIMERS))
+    assert [t.trigger for t in semantics.timed["WAIT"]] == ["soon", "late"]
+    assert semantics.timed_exit("WAIT") is not None
+    assert semantics.candidates("WAIT", "go") == semantics.spec.transitions[2]
+    assert [t.trigger for t in semantics.steps["WAIT"]] == ["soon", "go"]
+    run = Run(semantics, START)
+    assert run.deadline == START + timedelta(minutes=30)
+    assert run.outcome("late", None, START + timedelta(hours=3)) is Outcome.UNDECLARED
+
+
+def test_an_always_cycle_never_settles() -> None:
+    spec = loaded(
+        """\
+statewright: 1
+machine: spin
+initial: A
+states: {A: {}, B: {}}
+transitions:
+  - {from: A, to: B, trigger: always}
+  - {from: B, to: A, trigger: always}
+"""
+    )
+    semantics = Semantics.of(spec)
+    assert semantics.settle("A") is None
+    with pytest.raises(AlwaysCycle):
+        semantics.chain("A")
+    assert semantics.arrivals() == {}
+
+
+def test_arrivals_reach_every_resting_state_by_a_shortest_path() -> None:
+    semantics = Semantics.of(spec_of("discovery_pipeline"))
+    found = semantics.arrivals()
+    assert next(iter(found.items())) == ("IDLE", ())
+    assert found["WAITING_REQUIREMENT_APPROVAL"] == ("discovery_requested", "scout_succeeded")
+    assert "SCOUT_COMPLETE" not in found  # left at once by its always exit
+    assert found["FAILED"] == ("discovery_requested", "agent_error")
+    assert semantics.waits() == (60, 3600, 129600, 259199)
+
+
+# -- the engine against the semantics, on random specs ---------------------------------
+
+NAMES = ("A", "B", "C", "D", "E")
+TRIGGERS = ("go", "back", "stop", "always")
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> str:
+    """A random spec over a few states: plain, human, timed and automatic transitions."""
+    count = draw(st.integers(min_value=2, max_value=len(NAMES)))
+    names = NAMES[:count]
+    lines = [
+        "statewright: 1",
+        "machine: random_machine",
+        "initial: A",
+        "states:",
+        *(f"  {name}: {{reviewers: [lead]}}" for name in names),
+        "transitions:",
+    ]
+    automatic: set[str] = set()
+    for _ in range(draw(st.integers(min_value=1, max_value=9))):
+        source, target = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        trigger = draw(st.sampled_from(TRIGGERS))
+        if trigger == "always":
+            if source in automatic or source == target:
+                continue
+            automatic.add(source)
+            lines.append(f"  - {{from: {source}, to: {target}, trigger: always}}")
+            continue
+        extra = draw(st.sampled_from(["", ", human: true", ", after: 1h", ", after: 30m"]))
+        lines.append(f"  - {{from: {source}, to: {target}, trigger: {trigger}{extra}}}")
+    return "\n".join(lines) + "\n"
+
+
+Step = tuple[str, str | None, int]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=specs(),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(("fire", "expire")),
+            st.sampled_from(TRIGGERS[:3]),
+            st.sampled_from((0, 600, 1800, 3600)),
+        ),
+        max_size=12,
+    ),
+)
+def test_the_engine_runs_random_specs_by_the_semantics(
+    text: str, steps: list[Step], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    result = check_text(text)
+    assert result.spec is not None
+    semantics = Semantics.of(result.spec)
+    assume(all(semantics.settle(state) is not None for state in semantics.steps))
+    rt = generate(result.spec, tmp_path_factory.getbasetemp() / "semantics")
+    clock = Clock(START)
+    machine = rt.RandomMachine(clock=clock)
+    run = Run(semantics, START)
+    lead = rt.Actor("lead-1", frozenset({"lead"}))
+    declared = {str(trigger) for trigger in rt.Trigger}
+    for action, trigger, seconds in steps:
+        clock.advance(seconds=seconds)
+        now = clock.now
+        if action == "expire":
+            machine.expire()
+            run.expire(now)
+        elif trigger in declared:
+            expected = run.outcome(trigger, ("lead",), now)
+            taken = semantics.candidates(run.state, trigger)
+            decision = "ok" if taken is not None and taken.human else None
+            try:
+                machine.fire(rt.Trigger(trigger), actor=lead, decision=decision)
+                got = Outcome.ACCEPTED
+            except rt.InvalidTransition:
+                got = Outcome.UNDECLARED
+            assert got is expected, (trigger, run.state)
+            if expected is Outcome.ACCEPTED:
+                run.fire(trigger, ("lead",), "lead-1", now)
+        transitions = [
+            (r.from_state, r.trigger, r.to_state) for r in machine.audit if r.trigger is not None
+        ]
+        assert transitions == [(e.source, e.trigger, e.target) for e in run.log]
+        assert machine.state == run.state
+        assert machine.deadline == run.deadline
+
+
+def test_the_random_specs_reach_every_kind_of_transition() -> None:
+    """The strategy above draws human, timed and automatic transitions together (so the
+    property cannot pass by drawing only plain specs)."""
+    found = find(specs(), lambda text: all(kind in text for kind in ("human", "after", "always")))
+    assert "always" in found
