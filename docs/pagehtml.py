@@ -121,7 +121,8 @@ def diagram_figure(svg_text: str, href: str, alt: str) -> str:
         f'<figure class="sw-diagram">'
         f'<div class="sw-diagram__view" role="img" aria-label="{escape(alt)}" tabindex="0">'
         f"{svg}</div>"
-        f'<figcaption><a href="{escape(href)}">Open the SVG on its own</a></figcaption>'
+        "<figcaption>Drag to pan; Ctrl and the mouse wheel, or the buttons, zoom. "
+        f'<a href="{escape(href)}">Open the SVG on its own</a></figcaption>'
         "</figure>"
     )
 
