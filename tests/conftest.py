@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pgcluster import postgres_server, postgres_url
 
 settings.register_profile(
     "ci",
@@ -52,3 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return out
+
+
+__all__ = ["postgres_server", "postgres_url"]
+"""The PostgreSQL fixtures (:mod:`pgcluster`), shared with every test module from here."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -218,9 +219,9 @@ def test_a_page_per_shipped_spec_shows_its_svg(site: Path) -> None:
 
     machines = []
     for path in discover([ROOT / "specs"]):
-        machine = re.search(r"^machine: (\w+)$", path.read_text(), re.MULTILINE)
-        assert machine is not None, path
-        machines.append(machine[1])
+        declared = re.search(r"^machine: (\w+)$", path.read_text(), re.MULTILINE)
+        assert declared is not None, path
+        machines.append(declared[1])
     assert machines
     for machine in machines:
         page = (site / "specs" / f"{machine}.html").read_text(encoding="utf-8")
@@ -283,7 +284,8 @@ def test_an_unknown_marker_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.syspath_prepend(str(DOCS))
     import hooks
 
-    page = SimpleNamespace(file=SimpleNamespace(src_uri="guide.md"))
+    page: Any = SimpleNamespace(file=SimpleNamespace(src_uri="guide.md"))  # the part used
+    unused: Any = None
     with pytest.raises(PluginError, match=r"guide\.md: unknown marker statewright:nope"):
-        hooks.on_page_markdown("text\n<!-- statewright:nope -->\n", page, None, None)
-    assert hooks.on_page_markdown("no markers\n", page, None, None) == "no markers\n"
+        hooks.on_page_markdown("text\n<!-- statewright:nope -->\n", page, unused, unused)
+    assert hooks.on_page_markdown("no markers\n", page, unused, unused) == "no markers\n"
