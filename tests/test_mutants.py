@@ -132,7 +132,9 @@ def gate_unlocked(spec: Spec) -> Files:
 
 def record_dropped(spec: Spec) -> Files:
     """Audit: a timed transition happens but leaves no audit record."""
-    anchor = "        self._entered = at\n        self._reason = reason if target.failed else None\n"
+    anchor = (
+        "        self._entered = at\n        self._reason = reason if target.failed else None\n"
+    )
     return engine_edited(
         spec, anchor, "        if edge.after is not None:\n            log.pop()\n" + anchor
     )
