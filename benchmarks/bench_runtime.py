@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
+import importlib
 import sys
 import tempfile
 import time
@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.render import render_runtime
+from generator.render import render_runtime, render_support
 from verify.load import load_text
 
 SPEC = """\
@@ -53,18 +53,24 @@ INSTANCES = 10_000
 
 
 def generated_module(folder: Path) -> ModuleType:
-    """Generate the cycle's runtime into ``folder`` and import it."""
+    """Generate the cycle's runtime into a package under ``folder``, beside its runtime
+    support as ``generate`` lays it out, and import it."""
     loaded = load_text(SPEC, "bench_cycle.yaml")
     if loaded.spec is None:
         raise SystemExit("\n".join(f.format() for f in loaded.findings))
-    path = folder / "bench_cycle_runtime.py"
-    path.write_text(render_runtime(loaded.spec), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("bench_cycle_runtime", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    package = folder / "bench_generated"
+    files = {
+        "__init__.py": "",
+        "bench_cycle/__init__.py": "",
+        "bench_cycle/runtime.py": render_runtime(loaded.spec),
+        **render_support(),
+    }
+    for name, text in files.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("bench_generated.bench_cycle.runtime")
 
 
 def statemachine_class() -> type[Any]:

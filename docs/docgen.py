@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pagehtml
+
 from generator.cli import _parser
-from verify.check import CheckResult, check_file
+from generator.commands.new import scaffold
+from verify.check import CheckResult, check_file, check_text
 from verify.discover import discover
 from verify.report import render_text
 
@@ -34,6 +37,7 @@ __all__ = [
     "shipped_specs",
     "spec_doc",
     "spec_page",
+    "spec_source",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,24 +204,40 @@ def cli_reference(level: int = 2) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SpecDoc:
-    """A spec as the docs show it: its path relative to the repository and its check."""
+    """A spec as the docs show it: its path relative to the repository, text and check."""
 
     path: str
+    source: str
     result: CheckResult
 
     @property
     def name(self) -> str:
         return self.result.machine or Path(self.path).stem
 
-    @property
-    def source(self) -> str:
-        return (ROOT / self.path).read_text(encoding="utf-8")
+
+MODELINE = "# yaml-language-server:"
+"""The editor's pointer to the JSON Schema: it means nothing to a reader of the web page."""
+
+NEW = "new:"
+"""A marker argument ``new:NAME`` names the spec ``statewright new NAME`` writes."""
+
+
+def spec_source(doc: SpecDoc) -> str:
+    """The spec's YAML as a reader needs it: without the editor modeline."""
+    lines = doc.source.splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith(MODELINE))
 
 
 @cache
 def spec_doc(path: str) -> SpecDoc:
-    """Check the spec at ``path`` (relative to the repository), once per build."""
-    return SpecDoc(path, check_file(ROOT / path, display=path))
+    """Check the spec at ``path`` (relative to the repository; ``new:NAME`` for the spec
+    ``statewright new NAME`` writes, made in memory), once per build."""
+    if path.startswith(NEW):
+        name = path.removeprefix(NEW)
+        path = f"specs/{name}.yaml"
+        text = scaffold(name, Path(path))
+        return SpecDoc(path, text, check_text(text, path))
+    return SpecDoc(path, (ROOT / path).read_text(encoding="utf-8"), check_file(ROOT / path, path))
 
 
 def shipped_specs() -> list[SpecDoc]:
@@ -242,8 +262,9 @@ def covering_paths(doc: SpecDoc) -> str:
         for n, path in enumerate(coverage.paths, start=1)
     ]
     triggers = sum(len(p) for p in coverage.paths)
+    paths = "1 path" if len(coverage.paths) == 1 else f"{len(coverage.paths)} paths"
     lines.append(
-        f"\n{len(coverage.paths)} paths of {triggers} triggers in all fire "
+        f"\n{paths} of {triggers} triggers in all fire "
         f"{coverage.covered} of the {coverage.total} transitions whose source is reachable."
     )
     return "\n".join(lines) + "\n"
@@ -284,8 +305,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def diagram_figure(alt: str, svg: str) -> str:
-    """A diagram that opens full size when clicked."""
-    return f"[![{alt}]({svg})]({svg})\n\n*Click the diagram to open it full size.*\n"
+    """The diagram at ``svg`` (a URL beside the page), inline with zoom (``pagehtml``)."""
+    return pagehtml.placeholder(alt, svg)
+
+
+def folded(title: str, markdown: str) -> str:
+    """``markdown`` in a collapsed block that opens on a click."""
+    body = "".join(f"    {line}" if line.strip() else line for line in markdown.splitlines(True))
+    return f'??? abstract "{title}"\n\n{body}'
 
 
 def spec_page(doc: SpecDoc, diagram: str) -> str:
@@ -323,5 +350,10 @@ def spec_page(doc: SpecDoc, diagram: str) -> str:
                 "## Reasons and recovery\n\n"
                 + _table(("reason", "description", "recovery"), reasons)
             )
-    parts.append(f"## The spec\n\n{fenced(doc.source, 'yaml')}")
+    source = spec_source(doc)
+    lines = len(source.splitlines())
+    parts.append(
+        "## The spec\n\n"
+        + folded(f"{doc.path}, {lines} lines: click to open", fenced(source, "yaml"))
+    )
     return "\n".join(parts)

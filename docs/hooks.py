@@ -6,18 +6,27 @@
   the nav does not name under *Guides*.
 - ``on_page_markdown`` replaces each marker line ``<!-- statewright:NAME ARG -->`` with
   generated Markdown. A marker this module does not know fails the build.
+- ``on_page_content`` finishes the HTML (``pagehtml``): what copy buttons copy, trim
+  marks, findings, inline diagrams.
+- ``on_config`` puts the version in the footer and, in a clone with an ``origin``
+  remote, links the repository.
 
 Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
-``check PATH``, ``paths PATH``, ``diagram PATH``, ``coverage``.
+``check PATH``, ``paths PATH``, ``diagram PATH``, ``source PATH``, ``coverage``; a
+``PATH`` is relative to the repository, or ``new:NAME`` for the spec ``statewright new
+NAME`` writes.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docgen
+import pagehtml
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
@@ -31,7 +40,7 @@ GUIDES = "Guides"
 
 
 def diagram_svg(path: str) -> str:
-    """The SVG of a spec: the committed golden file, else rendered now."""
+    """The SVG of a spec (or ``new:NAME``): the committed golden file, else rendered now."""
     doc = docgen.spec_doc(path)
     golden = docgen.ROOT / "generated" / doc.name / f"{doc.name}.svg"
     if doc.result.spec is not None and golden.is_file():
@@ -45,7 +54,7 @@ def diagram_svg(path: str) -> str:
 
 def _svg_name(path: str) -> str:
     """The file name a diagram marker's SVG gets beside its page."""
-    return f"{PurePosixPath(path).stem}.svg"
+    return f"{PurePosixPath(path.removeprefix(docgen.NEW)).stem}.svg"
 
 
 def _markers(markdown: str) -> list[tuple[str, str | None]]:
@@ -67,6 +76,8 @@ def _expand(name: str, arg: str | None, page: Page) -> str:
         return docgen.covering_paths(docgen.spec_doc(arg))
     if arg is not None and name == "diagram":
         return docgen.diagram_figure(f"the state diagram of {arg}", _svg_name(arg))
+    if arg is not None and name == "source":
+        return docgen.fenced(docgen.spec_source(docgen.spec_doc(arg)), "yaml")
     raise PluginError(f"{page.file.src_uri}: unknown marker statewright:{name} {arg or ''}")
 
 
@@ -127,3 +138,39 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page), markdown)
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    folder = PurePosixPath(page.file.src_uri).parent
+
+    def read_svg(url: str) -> str:
+        file = files.get_file_from_path((folder / url).as_posix())
+        if file is None:
+            raise PluginError(f"{page.file.src_uri}: no diagram {url}")
+        return file.content_string
+
+    return pagehtml.finish(html, read_svg)
+
+
+def _origin_url() -> str | None:
+    """The ``origin`` remote of the clone the site is built from, as a web address."""
+    try:
+        url = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"],
+            cwd=docgen.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    url = re.sub(r"^git@([^:]+):", r"https://\1/", url).removesuffix(".git")
+    return url if url.startswith("https://") else None
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    config.copyright = f"statewright {version('statewright')}"
+    if not config.repo_url and (url := _origin_url()):
+        config.repo_url = url
+        config.repo_name = url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1]
+    return config

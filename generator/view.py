@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import generator.runtime
 from generator import __version__
 from generator.naming import (
     ENUM_NAMES,
@@ -87,7 +86,6 @@ class RuntimeView:
     class_name: str
     enums: tuple[str, str, str]
     support: str
-    support_names: tuple[str, ...]
     exports: tuple[str, ...]
     source: str
     sha256: str
@@ -114,14 +112,12 @@ def runtime_view(spec: Spec) -> RuntimeView:
     methods = method_names(t for t in spec.triggers if t != AUTOMATIC_TRIGGER)
     renamed = [f"``{t}`` -> ``{m}``" for t, m in methods.items() if t != m]
     state, trigger, reason = ENUM_NAMES
-    support_names = tuple(sorted(generator.runtime.__all__))
     return RuntimeView(
         machine=spec.machine,
         class_name=cls,
         enums=ENUM_NAMES,
         support=SUPPORT_PACKAGE,
-        support_names=support_names,
-        exports=_exports((*ENUM_NAMES, cls, *support_names)),
+        exports=_exports((*ENUM_NAMES, cls)),
         source=string_literal(spec.file),
         sha256=string_literal(spec.sha256),
         version=string_literal(__version__),

@@ -6,7 +6,7 @@ server on a free loopback port with its socket in that folder; as root it runs t
 a fresh database in it. Without the server binaries (Debian: ``apt-get install
 postgresql``) or psycopg, the PostgreSQL tests skip and say why.
 
-Import the fixtures into a test module: ``from pgcluster import postgres_server, postgres_url``.
+``tests/conftest.py`` shares the fixtures with every test module.
 """
 
 from __future__ import annotations

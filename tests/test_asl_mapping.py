@@ -235,7 +235,7 @@ def test_the_execution_timeout_bounds_every_wait() -> None:
 
 
 def test_approval_rules_on_callbacks_marked_human() -> None:
-    gate = {
+    gate: dict[str, Any] = {
         "Approve order": {
             "Type": "Task",
             "Resource": CALLBACK,

@@ -24,7 +24,7 @@ from verify.conformance import (
     AuditedAdapter,
     Clock,
     ConformanceMachine,
-    InvalidTrigger,
+    InvalidTransition,
     TimedAdapter,
     conformance_test,
     intruders,
@@ -197,13 +197,13 @@ class WrongRefusal(OrchestratorAdapter):
         try:
             super().fire(machine, trigger, actor, decision)
         except Exception as refusal:
-            raise InvalidTrigger(str(refusal)) from refusal
+            raise InvalidTransition(str(refusal)) from refusal
 
 
 def test_a_refusal_of_the_wrong_kind_is_caught(orchestrator: Spec) -> None:
     message = failure_of(conformance_test(orchestrator, WrongRefusal(Orchestrator)))
     assert "the spec says to refuse (unauthorised)" in message
-    assert "refused it with InvalidTrigger" in message
+    assert "refused it with InvalidTransition" in message
 
 
 # -- adapters with fewer capabilities -------------------------------------------------

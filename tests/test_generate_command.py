@@ -1,4 +1,9 @@
-"""``generate_command``: writing the tree, ``--check`` diffs, stale files, refused specs."""
+"""``generate_command``: writing the tree, ``--check`` diffs, what it may touch, refused specs.
+
+The attacks on what ``generate`` owns (issue: "generate destroys files") each have a test:
+one spec generated beside others, ``--out`` into a package of the user's, a hand-written
+file beside generated output, a file in the way, and ``--out`` naming a file.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +54,8 @@ def test_generate_then_check_is_clean(project: Path) -> None:
     assert "from specs/gatekeeper.yaml" in runtime
     assert (project / "gen" / "__init__.py").is_file()
     assert not (project / "gen" / "broken").exists()  # specs/examples is not searched
-    assert run(check=True) == (0, "", "")
+    status, out, err = run(check=True)
+    assert (status, err) == (0, "") and out.startswith("gen/ is up to date (")
     status, out, err = run()  # nothing rewritten when nothing changed
     assert (status, err) == (0, "")
     assert out.startswith("gen/ is up to date (") and "wrote" not in out
@@ -77,21 +83,46 @@ def test_hand_edit_fails_check_with_a_diff(project: Path) -> None:
     assert status == 1 and "--- /dev/null\n+++ b/gatekeeper/runtime.py\n" in out
 
 
-def test_stale_files_fail_check_and_are_removed(project: Path) -> None:
+def test_stale_files_fail_check_and_are_removed_per_file(project: Path) -> None:
     run()
     (project / "specs" / "old.yaml").write_text(ORCHESTRATOR.replace("gatekeeper", "old_gate"))
     run()
     (project / "specs" / "old.yaml").unlink()
-    (project / "gen" / "gatekeeper" / "extra.txt").write_text("left over\n")
     status, out, _ = run(check=True)
     assert status == 1
-    assert "--- a/gatekeeper/extra.txt\n+++ /dev/null\n" in out
     assert "--- a/old_gate/runtime.py\n+++ /dev/null\n" in out
     status, out, _ = run()
-    assert status == 0 and "removed gen/old_gate/runtime.py" in out
+    assert status == 0
+    for name in ("__init__.py", "runtime.py", "test_old_gate.py", "old_gate.svg", "old_gate.dot"):
+        assert f"removed gen/old_gate/{name}: no spec generates it any more" in out
+    assert "removed gen/old_gate/\n" in out
     assert not (project / "gen" / "old_gate").exists()
-    assert not (project / "gen" / "gatekeeper" / "extra.txt").exists()
     assert run(check=True)[0] == 0
+
+
+def test_generating_one_spec_never_removes_another_machines_output(project: Path) -> None:
+    (project / "specs" / "other.yaml").write_text(ORCHESTRATOR.replace("gatekeeper", "other"))
+    run()
+    status, out, err = run("specs/gatekeeper.yaml")
+    assert (status, err) == (0, "")
+    assert "removed" not in out
+    assert (project / "gen" / "other" / "runtime.py").is_file()
+    assert run("specs/gatekeeper.yaml", check=True)[0] == 0  # nor does --check report it
+
+
+def test_a_hand_written_file_beside_generated_output_stays(project: Path) -> None:
+    run()
+    mine = project / "gen" / "gatekeeper" / "notes.md"
+    mine.write_text("# my notes\n")
+    helper = project / "gen" / "gatekeeper" / "helpers.py"
+    helper.write_text("def mine() -> int:\n    return 1\n")
+    (project / "specs" / "gatekeeper.yaml").unlink()
+    (project / "specs" / "renamed.yaml").write_text(ORCHESTRATOR.replace("gatekeeper", "renamed"))
+    status, out, _ = run()
+    assert status == 0
+    assert "removed gen/gatekeeper/runtime.py" in out
+    assert mine.read_text() == "# my notes\n" and helper.exists()
+    assert (project / "gen" / "gatekeeper").is_dir()  # not empty: the user's files remain
 
 
 def test_folders_not_generated_are_left_alone(project: Path) -> None:
@@ -99,10 +130,64 @@ def test_folders_not_generated_are_left_alone(project: Path) -> None:
     notes = project / "gen" / "notes" / "todo.txt"
     notes.parent.mkdir()
     notes.write_text("mine\n")
-    status, _, err = run()
-    assert status == 0 and "left gen/notes/todo.txt in place" in err
+    status, out, err = run()
+    assert (status, err) == (0, "") and "notes" not in out
     assert notes.exists()
+    assert run(check=True)[0] == 0  # not ours: neither stale nor reported
+
+
+def test_out_into_the_users_own_package_touches_nothing_of_theirs(project: Path) -> None:
+    app = project / "src" / "app"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text('"""My application."""\nVERSION = 3\n')
+    (app / "models.py").write_text("class Order: ...\n")
+    status, out, err = run(out="src/app")
+    assert (status, err) == (0, "")
+    assert "kept src/app/__init__.py: not generated, left as it is" in out
+    assert (app / "__init__.py").read_text() == '"""My application."""\nVERSION = 3\n'
+    assert (app / "models.py").read_text() == "class Order: ...\n"
+    assert (app / "gatekeeper" / "runtime.py").is_file()
+    assert (app / "_statewright" / "engine.py").is_file()
+    script = "from app.gatekeeper.runtime import Gatekeeper; print(Gatekeeper().task_received())"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project / "src",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == "RUNNING", done.stderr
+    assert run(out="src/app")[0] == 0  # again: still nothing of theirs touched
+    assert (app / "models.py").exists()
+
+
+def test_a_file_in_the_way_is_an_error_and_nothing_is_written(project: Path) -> None:
+    target = project / "gen" / "gatekeeper" / "runtime.py"
+    target.parent.mkdir(parents=True)
+    target.write_text("# my own runtime\n")
+    status, out, err = run()
+    assert status == 1 and out == ""
+    assert "gen/gatekeeper/runtime.py is in the way" in err and "nothing written" in err
+    assert target.read_text() == "# my own runtime\n"
+    assert sorted(p.name for p in (project / "gen").rglob("*")) == ["gatekeeper", "runtime.py"]
     assert run(check=True)[0] == 1
+
+
+def test_out_naming_a_file_is_a_usage_error(project: Path) -> None:
+    (project / "out.txt").write_text("x\n")
+    usage = "statewright: error: --out out.txt is a file; name a folder\n"
+    assert run(out="out.txt") == (2, "", usage)
+    assert (project / "out.txt").read_text() == "x\n"
+
+
+def test_an_svg_is_checked_for_existence_not_bytes(project: Path) -> None:
+    run()
+    svg = project / "gen" / "gatekeeper" / "gatekeeper.svg"
+    svg.write_text(svg.read_text().replace("<svg ", "<svg data-other-graphviz='1' ", 1))
+    assert run(check=True)[0] == 0  # another Graphviz lays it out in other bytes
+    svg.unlink()
+    status, out, _ = run(check=True)
+    assert status == 1 and "+++ b/gatekeeper/gatekeeper.svg" in out
 
 
 def test_spec_with_errors_is_refused_and_nothing_written_for_it(project: Path) -> None:

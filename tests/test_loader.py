@@ -19,7 +19,7 @@ from verify.rules import RULES
 ROOT = Path(__file__).resolve().parent.parent
 
 DESIGN_EXAMPLE = (ROOT / "tests" / "data" / "loader" / "design_example.yaml").read_text()
-"""The full example of DESIGN.md, "Spec format, version 1"."""
+"""The full example of the design brief (docs/design.md), "Spec format, version 1"."""
 
 # Line numbers matter below: 1 statewright, 5 CLOSED, 9-12 transitions, 14 HINGE.
 DOOR = """\

@@ -132,7 +132,9 @@ def gate_unlocked(spec: Spec) -> Files:
 
 def record_dropped(spec: Spec) -> Files:
     """Audit: a timed transition happens but leaves no audit record."""
-    anchor = "        self._node = target\n        self._entered = at\n"
+    anchor = (
+        "        self._entered = at\n        self._reason = reason if target.failed else None\n"
+    )
     return engine_edited(
         spec, anchor, "        if edge.after is not None:\n            log.pop()\n" + anchor
     )
@@ -178,7 +180,7 @@ def test_the_unmutated_runtime_passes(orchestrator: Spec, tmp_path: Path) -> Non
     [
         (retarget, "the implementation is in COMPLETE, the spec says RUNNING"),
         (refusal_removed, "(unauthorised) 'human_resumed' by tech_lead-1 (roles: tech_lead)"),
-        (rollback_for_anyone, "expected Unauthorised, it went through"),
+        (rollback_for_anyone, "expected Unauthorized, it went through"),
         (timeout_ignored, "the implementation is in WAITING_FOR_APPROVAL, the spec says FAILED"),
         (timer_early, "must hold still until a human acts or its deadline"),
         (context_kept_on_rollback, "the spec's run says"),

@@ -109,6 +109,8 @@ def try_repo(hook_repo: Path, user: Path, *files: str) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_try_repo_passes_a_good_spec_and_fails_a_bad_one(repos: tuple[Path, Path]) -> None:
     hook_repo, user = repos
     good = try_repo(hook_repo, user, "specs/good.yaml")

@@ -84,7 +84,7 @@ def test_an_actor_is_checked_when_it_is_made(rt: Any, args: tuple[Any, ...], mes
 
 
 def test_roles_given_as_a_list_or_set_become_a_frozenset(rt: Any) -> None:
-    assert rt.Actor("ann", ["lead", "qa"]).roles == frozenset({"lead", "qa"})  # type: ignore[arg-type]
+    assert rt.Actor("ann", ["lead", "qa"]).roles == frozenset({"lead", "qa"})
 
 
 def test_an_actor_that_is_not_one_is_a_clear_type_error(rt: Any, fresh: Any) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from typing import Any
 
-from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture
 
 from generator.commands.audit import audit_command, head_command
 from generator.runtime import store as S
-
-__all__ = ["postgres_server", "postgres_url"]
 
 backend = backend_fixture(SQL_BACKENDS)
 M = "orders"
@@ -148,7 +146,7 @@ def test_audit_refuses_what_is_not_a_store(tmp_path: Any) -> None:
     assert status == 2
     assert err.startswith(f"statewright: error: {junk}: ") and err.count("\n") == 1
     empty = tmp_path / "empty.sqlite"
-    S.sqlite3.connect(str(empty)).execute("CREATE TABLE t (x)")
+    sqlite3.connect(str(empty)).execute("CREATE TABLE t (x)")
     status, _, err = audit(str(empty))
     assert status == 2
     assert "no such table: statewright_instances" in err

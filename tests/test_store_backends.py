@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 
 from generator.runtime import store as S
-
-__all__ = ["postgres_server", "postgres_url"]
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
 sql_backend = backend_fixture(SQL_BACKENDS)
@@ -32,7 +32,7 @@ def test_create_then_load_round_trips(backend: Backend) -> None:
     assert loaded.head == head("B", "2026-01-01T00:00:00.000000Z")
     assert loaded.seq == 2
     assert [e.seq for e in loaded.entries] == [1, 2]
-    assert [S.json.loads(e.body) for e in loaded.entries] == records(1, 2)
+    assert [json.loads(e.body) for e in loaded.entries] == records(1, 2)
     assert loaded.entries[0].prev == S._GENESIS
     assert (
         loaded.entries[1].prev
@@ -71,7 +71,7 @@ def test_stale_append_conflicts_and_writes_nothing(backend: Backend) -> None:
         second.append(M, "i-1", 0, head("X"), [{"seq": 2, "trigger": "loser"}])
     loaded = second.load(M, "i-1")
     assert (loaded.head.state, loaded.seq) == ("B", 2)
-    assert S.json.loads(loaded.entries[-1].body)["trigger"] == "t2"
+    assert json.loads(loaded.entries[-1].body)["trigger"] == "t2"
 
 
 def test_a_write_without_records_still_moves_the_version(backend: Backend) -> None:
@@ -103,14 +103,14 @@ def test_records_must_follow_on(backend: Backend) -> None:
 
 def test_due_lists_expired_deadlines_earliest_first(backend: Backend) -> None:
     store = backend.open()
-    store.create(M, "late", head("W", S.instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))), [])
-    store.create(M, "early", head("W", S.instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
+    store.create(M, "late", head("W", S.instant(datetime(2026, 1, 3, tzinfo=UTC))), [])
+    store.create(M, "early", head("W", S.instant(datetime(2026, 1, 1, tzinfo=UTC))), [])
     store.create(M, "never", head("W"), [])
-    store.create("other", "x", head("W", S.instant(S.datetime(2026, 1, 1, tzinfo=S.UTC))), [])
-    now = S.instant(S.datetime(2026, 1, 3, tzinfo=S.UTC))
+    store.create("other", "x", head("W", S.instant(datetime(2026, 1, 1, tzinfo=UTC))), [])
+    now = S.instant(datetime(2026, 1, 3, tzinfo=UTC))
     assert store.due(M, now) == ["early", "late"]
     assert store.due(M, now, limit=1) == ["early"]
-    assert store.due(M, S.instant(S.datetime(2025, 12, 31, tzinfo=S.UTC))) == []
+    assert store.due(M, S.instant(datetime(2025, 12, 31, tzinfo=UTC))) == []
 
 
 def test_batch_commits_together(sql_backend: Backend) -> None:
@@ -154,13 +154,14 @@ def test_committed_writes_survive_a_new_connection(sql_backend: Backend) -> None
 def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Any) -> None:
     store = S.SqlStore.sqlite(str(tmp_path / "s.sqlite"))
     connection = store._connection
+    assert isinstance(connection, sqlite3.Connection)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2
     store.close()
 
 
 def test_sqlite_store_takes_a_default_connection(tmp_path: Any) -> None:
-    plain = S.sqlite3.connect(str(tmp_path / "s.sqlite"))
+    plain = sqlite3.connect(str(tmp_path / "s.sqlite"))
     store = S.SqlStore(plain)
     store.create(M, "i", head(), records(1, 1))
     assert connect(str(tmp_path / "s.sqlite")).execute(
@@ -186,4 +187,4 @@ def test_unknown_driver_is_refused_with_a_clear_message() -> None:
         def cursor(self) -> None: ...
 
     with pytest.raises(ValueError, match="pass dialect='sqlite' or dialect='postgresql'"):
-        S.SqlStore(Elsewhere())
+        S.SqlStore(Elsewhere())  # type: ignore[arg-type]  # deliberately not a connection

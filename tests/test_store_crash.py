@@ -10,10 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, Fleet, backend_fixture, check_store, generate_runtime
-
-__all__ = ["postgres_server", "postgres_url"]
 
 sql_backend = backend_fixture(SQL_BACKENDS)
 WORKERS = 3

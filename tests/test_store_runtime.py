@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
 from test_runtime_kit import Clock
-
-__all__ = ["postgres_server", "postgres_url"]
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
 sql_backend = backend_fixture(SQL_BACKENDS)

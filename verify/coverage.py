@@ -68,7 +68,7 @@ class Coverage:
         return sum(len(p) for p in self.paths)
 
 
-def transition_tour(spec: Spec, graph: nx.MultiDiGraph) -> Coverage:
+def transition_tour(spec: Spec, graph: nx.DiGraph) -> Coverage:
     """A small set of trigger sequences from ``initial`` covering every reachable transition.
 
     See the module documentation for the semantics and the construction; ``covered``
@@ -81,7 +81,7 @@ def transition_tour(spec: Spec, graph: nx.MultiDiGraph) -> Coverage:
     return Coverage(tuple(paths), machine.replay(spec.initial, paths), total)
 
 
-def replay(spec: Spec, graph: nx.MultiDiGraph, paths: Iterable[Path]) -> int:
+def replay(spec: Spec, graph: nx.DiGraph, paths: Iterable[Path]) -> int:
     """How many distinct transitions ``paths`` fire, each run from ``spec.initial``.
 
     A path stops at the first trigger the current state does not accept.

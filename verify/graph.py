@@ -1,16 +1,17 @@
 """The transition graph: the one place a :class:`~verify.model.Spec` becomes a graph.
 
-:func:`build_graph` turns a spec into a :class:`networkx.MultiDiGraph` whose nodes are
-the state names (attribute ``state``: the :class:`~verify.model.State`) and whose edges
-are the expanded transitions, keyed by their position in ``spec.transitions``
-(attribute ``transition``: the :class:`~verify.model.Transition`). Every analysis is a
-free function that takes that graph first.
+:func:`build_graph` turns a spec into a :class:`networkx.DiGraph` whose nodes are the
+state names (attribute ``state``: the :class:`~verify.model.State`), with an edge from
+one state to another wherever a transition leads there (:func:`exits` and :func:`entries`
+give the transitions, in declaration order). Every analysis is a free function that takes
+that graph first.
 
-The graph must not be changed once built: the analyses that several rules share
-(reachability from the initial state, exits per state) are computed once per
-graph and remembered for as long as the graph lives. They read networkx's adjacency
-dicts (``_succ``, ``_pred``) directly: the public views cost a ``Mapping`` protocol call
-per step, which doubles the time of a search over a million transitions.
+The graph must not be changed once built: the tables that several analyses share (each
+state's exits and entries in declaration order, its successor and predecessor names)
+are made once, in the same pass that builds the graph through networkx's public API, and
+remembered for as long as the graph lives; searches over a million transitions walk
+those plain tables rather than networkx's views, which cost a ``Mapping`` protocol call
+per step.
 
 >>> from verify.model import Location, Spec, State, Transition
 >>> at = Location("<doc>", 1, 1)
@@ -31,7 +32,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, TypeVar
 
 import networkx as nx
@@ -55,71 +55,83 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-def build_graph(spec: Spec) -> nx.MultiDiGraph:
-    """The spec's transition graph: states in declaration order, one edge per transition.
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """What the analyses read, per state name, built with the graph."""
 
-    The graph is filled through networkx's documented dict-of-dicts layout rather than
-    ``add_edges_from``, which spends most of its time on per-edge checks a validated spec
-    does not need (about half the build time on a machine of a million transitions).
-    The result is the same graph; the test suite compares the two. Each state's exits
-    are recorded on the way, in declaration order, for :func:`exits_by_state`.
-    """
-    graph = nx.MultiDiGraph(machine=spec.machine, initial=spec.initial)
-    nodes, succ, pred = graph._node, graph._succ, graph._pred
-    leaving: dict[str, list[Transition]] = {}
-    for s in spec.states:
-        nodes[s.name] = {"state": s}
-        succ[s.name] = {}
-        pred[s.name] = {}
-        leaving[s.name] = []
-    for key, t in enumerate(spec.transitions):
+    exits: Mapping[str, tuple[Transition, ...]]
+    entries: Mapping[str, tuple[Transition, ...]]
+    successors: Mapping[str, Collection[str]]
+    predecessors: Mapping[str, Collection[str]]
+
+
+def build_graph(spec: Spec) -> nx.DiGraph:
+    """The spec's transition graph: states in declaration order, an edge per pair of states
+    a transition joins."""
+    leaving: dict[str, list[Transition]] = {s.name: [] for s in spec.states}
+    entering: dict[str, list[Transition]] = {s.name: [] for s in spec.states}
+    succ: dict[str, dict[str, None]] = {s.name: {} for s in spec.states}
+    pred: dict[str, dict[str, None]] = {s.name: {} for s in spec.states}
+    for t in spec.transitions:
         source, target = t.source, t.target
-        targets = succ[source]
-        keyed = targets.get(target)
-        if keyed is None:
-            keyed = targets[target] = pred[target][source] = {}
-        keyed[key] = {"transition": t}
         leaving[source].append(t)
-    _remember(graph, "exits", lambda: {name: tuple(found) for name, found in leaving.items()})
+        entering[target].append(t)
+        succ[source][target] = None
+        pred[target][source] = None
+    graph = nx.DiGraph(machine=spec.machine, initial=spec.initial)
+    graph.add_nodes_from((s.name, {"state": s}) for s in spec.states)
+    graph.add_edges_from((source, target) for source, targets in succ.items() for target in targets)
+    tables = _Tables(
+        {name: tuple(found) for name, found in leaving.items()},
+        {name: tuple(found) for name, found in entering.items()},
+        succ,
+        pred,
+    )
+    _remember(graph, "tables", lambda: tables)
     return graph
 
 
-def state(graph: nx.MultiDiGraph, name: str) -> State:
+def _tables(graph: nx.DiGraph) -> _Tables:
+    found: _Tables = _MEMO[graph]["tables"]
+    return found
+
+
+def state(graph: nx.DiGraph, name: str) -> State:
     """The :class:`State` called ``name``."""
     found: State = graph.nodes[name]["state"]
     return found
 
 
-def exits(graph: nx.MultiDiGraph, name: str) -> tuple[Transition, ...]:
+def exits(graph: nx.DiGraph, name: str) -> tuple[Transition, ...]:
     """The transitions leaving ``name``, in declaration order."""
     return exits_by_state(graph)[name]
 
 
-def entries(graph: nx.MultiDiGraph, name: str) -> tuple[Transition, ...]:
+def entries(graph: nx.DiGraph, name: str) -> tuple[Transition, ...]:
     """The transitions entering ``name``, in declaration order."""
-    return _in_order(graph._pred[name])
+    return _tables(graph).entries[name]
 
 
-def transitions(graph: nx.MultiDiGraph) -> Iterable[Transition]:
+def transitions(graph: nx.DiGraph) -> Iterable[Transition]:
     """Every transition, grouped by source state (states in declaration order)."""
     for found in exits_by_state(graph).values():
         yield from found
 
 
-def exits_by_state(graph: nx.MultiDiGraph) -> Mapping[str, tuple[Transition, ...]]:
+def exits_by_state(graph: nx.DiGraph) -> Mapping[str, tuple[Transition, ...]]:
     """Every state's exits in declaration order, computed once per graph."""
-    succ = graph._succ
-    return _remember(graph, "exits", lambda: {name: _in_order(succ[name]) for name in succ})
+    return _tables(graph).exits
 
 
-def reachable(graph: nx.MultiDiGraph, initial: str) -> frozenset[str]:
+def reachable(graph: nx.DiGraph, initial: str) -> frozenset[str]:
     """The states some path from ``initial`` reaches, ``initial`` included."""
-    return _remember(graph, ("reachable", initial), lambda: _search(graph._succ, [initial]))
+    successors = _tables(graph).successors
+    return _remember(graph, ("reachable", initial), lambda: _search(successors, [initial]))
 
 
-def coreachable(graph: nx.MultiDiGraph, targets: Iterable[str]) -> frozenset[str]:
+def coreachable(graph: nx.DiGraph, targets: Iterable[str]) -> frozenset[str]:
     """The states from which some path reaches one of ``targets`` (included)."""
-    return _search(graph._pred, list(targets))
+    return _search(_tables(graph).predecessors, list(targets))
 
 
 def _search(adjacency: Mapping[str, Collection[str]], frontier: list[str]) -> frozenset[str]:
@@ -147,10 +159,10 @@ class Component:
     closed: bool
 
 
-def components(graph: nx.MultiDiGraph, among: Iterable[str] | None = None) -> list[Component]:
+def components(graph: nx.DiGraph, among: Iterable[str] | None = None) -> list[Component]:
     """The strongly connected components of the states ``among`` (default: every state)
     and of the states they reach."""
-    succ = graph._succ
+    succ = _tables(graph).successors
     return list(strong_components(succ if among is None else among, succ))
 
 
@@ -218,19 +230,10 @@ def _pop_component(
     return Component(members, inner, closed=leaving.isdisjoint(members))
 
 
-def _in_order(neighbours: Mapping[str, Mapping[int, Mapping[str, Any]]]) -> tuple[Transition, ...]:
-    """The transitions in an adjacency entry, by edge key (declaration order)."""
-    keyed = [
-        (key, data["transition"]) for edges in neighbours.values() for key, data in edges.items()
-    ]
-    keyed.sort(key=itemgetter(0))
-    return tuple(t for _, t in keyed)
+_MEMO: weakref.WeakKeyDictionary[nx.DiGraph, dict[object, Any]] = weakref.WeakKeyDictionary()
 
 
-_MEMO: weakref.WeakKeyDictionary[nx.MultiDiGraph, dict[object, Any]] = weakref.WeakKeyDictionary()
-
-
-def _remember(graph: nx.MultiDiGraph, key: object, compute: Callable[[], _T]) -> _T:
+def _remember(graph: nx.DiGraph, key: object, compute: Callable[[], _T]) -> _T:
     """``compute()`` once per graph and key; later calls get the same value."""
     memo = _MEMO.setdefault(graph, {})
     if key not in memo:

@@ -59,7 +59,7 @@ __all__ = [
     "with_examples",
 ]
 
-RuleCheck = Callable[["Spec", "nx.MultiDiGraph"], Iterable[Finding]]
+RuleCheck = Callable[["Spec", "nx.DiGraph"], Iterable[Finding]]
 ProjectCheck = Callable[[Sequence["Spec"]], Iterable[Finding]]
 _Check = TypeVar("_Check", RuleCheck, ProjectCheck)
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from verify.model import Spec, Transition
+from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
 
 __all__ = ["AlwaysCycle", "Entry", "Outcome", "Run", "Semantics"]
 
@@ -90,16 +90,20 @@ class Semantics:
     def of(cls, spec: Spec) -> Semantics:
         timed: dict[str, list[Transition]] = {}
         automatic: dict[str, Transition] = {}
+        named: dict[str, dict[str, Transition]] = {s.name: {} for s in spec.states}
         for t in spec.transitions:
-            if t.automatic:
+            if t.trigger == AUTOMATIC_TRIGGER:
                 automatic.setdefault(t.source, t)
             elif t.after is not None:
                 timed.setdefault(t.source, []).append(t)
-        leading = {name: min(found, key=_delay) for name, found in timed.items()}
-        named: dict[str, dict[str, Transition]] = {s.name: {} for s in spec.states}
-        for t in spec.transitions:
-            if not t.automatic and (t.after is None or leading[t.source] is t):
+            else:
                 named[t.source].setdefault(t.trigger, t)
+        leading = {name: min(found, key=_delay) for name, found in timed.items()}
+        if leading:  # a state's leading timer takes its trigger too, in declaration order
+            named = {s.name: {} for s in spec.states}
+            for t in spec.transitions:
+                if t.trigger != AUTOMATIC_TRIGGER and (t.after is None or leading[t.source] is t):
+                    named[t.source].setdefault(t.trigger, t)
         return cls(
             spec,
             {

@@ -179,6 +179,8 @@ class SweepReport(NamedTuple, Generic[S, T, R]):
 
 
 _new_record = tuple.__new__
+_NEVER = datetime.min
+_TRANSITION = Event.TRANSITION
 
 
 class Machine(Generic[S, T, R]):
@@ -232,12 +234,16 @@ class Machine(Generic[S, T, R]):
         clock: Clock | None = None,
         context: Mapping[str, object] | None = None,
     ) -> None:
-        data = {} if context is None else storable_mapping(context, "context")
+        data: dict[str, JSONValue] = {} if context is None else storable_mapping(context, "context")
         self._reset(clock)
         at = self._clock()
-        initial = self._compiled.initial
+        initial = self._node
+        state = initial.state
         self._log.append(
-            AuditRecord(1, at, initial.state, initial.state, event=Event.CREATED, data=data)
+            _new_record(
+                AuditRecord,
+                (1, at, state, state, None, None, None, None, None, Event.CREATED, data),
+            )
         )
         self._context, self._versions, self._entered = data, [(1, data)], at
         if initial.automatic is not None:
@@ -249,7 +255,7 @@ class Machine(Generic[S, T, R]):
         self._log = []
         self._context = {}
         self._versions = []
-        self._entered = datetime.min
+        self._entered = _NEVER
         self._reason = None
         self._failures = []
         self._store = None
@@ -554,12 +560,13 @@ class Machine(Generic[S, T, R]):
         # The fast path: a plain transition, written out (most events of a busy machine).
         log = self._log
         target = edge.target
+        at = self._clock()
         log.append(
             _new_record(
                 AuditRecord,
                 (
                     len(log) + 1,
-                    self._clock(),
+                    at,
                     node.state,
                     target.state,
                     edge.trigger,
@@ -567,13 +574,13 @@ class Machine(Generic[S, T, R]):
                     decision,
                     None,
                     None,
-                    Event.TRANSITION,
+                    _TRANSITION,
                     None,
                 ),
             )
         )
         self._node = target
-        self._entered = log[-1].at
+        self._entered = at
         state: S = target.state
         return state
 

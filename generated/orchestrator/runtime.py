@@ -24,71 +24,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Final
 
-from .._statewright import (
-    Actor,
-    AuditRecord,
-    ChainProblem,
-    Clock,
-    ConcurrencyConflict,
-    DBConnection,
-    Event,
-    FailureSnapshot,
-    InstanceExists,
-    InstanceHead,
-    InvalidTransition,
-    JSONValue,
-    Locked,
-    Machine,
-    MachineSpec,
-    MemoryStore,
-    Refused,
-    SqlStore,
-    Store,
-    StoredInstance,
-    StoredRecord,
-    StoreError,
-    StoreHead,
-    SweepReport,
-    Transition,
-    Unauthorized,
-    UnknownInstance,
-)
+from .._statewright import *  # noqa: F403  (the runtime's public names, re-exported)
+from .._statewright import Actor, Machine, MachineSpec, Transition
+from .._statewright import __all__ as _runtime_names
 
-__all__ = [
-    "SOURCE",
-    "SOURCE_SHA256",
-    "Actor",
-    "AuditRecord",
-    "ChainProblem",
-    "Clock",
-    "ConcurrencyConflict",
-    "DBConnection",
-    "Event",
-    "FailureSnapshot",
-    "InstanceExists",
-    "InstanceHead",
-    "InvalidTransition",
-    "JSONValue",
-    "Locked",
-    "Machine",
-    "MachineSpec",
-    "MemoryStore",
-    "Orchestrator",
-    "Reason",
-    "Refused",
-    "SqlStore",
-    "State",
-    "Store",
-    "StoreError",
-    "StoreHead",
-    "StoredInstance",
-    "StoredRecord",
-    "SweepReport",
-    "Transition",
-    "Trigger",
-    "Unauthorized",
-    "UnknownInstance",
-]
+__all__ = ["SOURCE", "SOURCE_SHA256", "Orchestrator", "Reason", "State", "Trigger", *_runtime_names]
 
 SOURCE: Final = "specs/orchestrator.yaml"
 SOURCE_SHA256: Final = "3b76db818a5f1e23d8c3fc7a8193f7bf648350c040676e595cf777c5e8b5690b"

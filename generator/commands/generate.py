@@ -1,38 +1,30 @@
 """``statewright generate``: write the generated tree, or diff it against the disk (``--check``).
 
-The output folder is the golden record of the specs named: ``<out>/__init__.py`` and, per
-spec without error findings, the files :func:`generator.render.render_spec` produces
-under ``<out>/<machine>/``. A file under a machine folder that no current spec produces,
-or a whole machine folder, is *stale*: ``--check`` reports it, and writing removes it
-when its folder is one the generator made (its ``__init__.py`` carries the generated
-mark); anything else is left alone with a note on stderr.
+The output folder holds, for the specs named: ``<out>/__init__.py``, the runtime support
+``<out>/_statewright/`` and, per spec without error findings, the files
+:func:`generator.render.render_spec` produces under ``<out>/<machine>/``. What may be
+written, kept and removed is :mod:`generator.output`'s to say.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from generator.diagram.dot import DotMissing
-from generator.render import (
-    GENERATED_MARK,
-    PACKAGE_INIT,
-    render_package_init,
-    render_spec,
-    render_support,
-)
+from generator.output import PACKAGE_INIT, Plan, plan, read_text, remove_empty
+from generator.render import render_package_init, render_spec, render_support
 from verify.check import check_file, check_together
 from verify.discover import MissingPath, discover
 from verify.findings import has_errors
 from verify.rules.project import DUPLICATE_MACHINE
 
-__all__ = ["generate_command", "render_tree", "stale_files"]
+__all__ = ["generate_command", "render_tree"]
 
 _NO_NEWLINE = "\\ No newline at end of file"
-_SKIPPED_DIRS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 
 
 def display_path(path: Path) -> str:
@@ -74,34 +66,6 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
     return ({} if collide else dict(sorted(files.items()))), failed
 
 
-def _on_disk(out: Path) -> Iterator[str]:
-    """Files under the machine folders of ``out``, relative, caches skipped."""
-    if not out.is_dir():
-        return
-    for folder in sorted(out.iterdir()):
-        if not folder.is_dir() or folder.name in _SKIPPED_DIRS or folder.name.startswith("."):
-            continue
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(out)
-            skipped = _SKIPPED_DIRS.intersection(relative.parts) or path.suffix == ".pyc"
-            if path.is_file() and not skipped:
-                yield relative.as_posix()
-
-
-def stale_files(out: Path, files: Mapping[str, str]) -> list[str]:
-    """Files under ``out``'s machine folders that ``files`` does not contain."""
-    return [name for name in _on_disk(out) if name not in files]
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return "<not UTF-8 text>\n"
-
-
 def _diff(old: str | None, new: str | None, name: str) -> str:
     lines = difflib.unified_diff(
         [] if old is None else old.splitlines(keepends=True),
@@ -112,71 +76,51 @@ def _diff(old: str | None, new: str | None, name: str) -> str:
     return "".join(line if line.endswith("\n") else f"{line}\n{_NO_NEWLINE}\n" for line in lines)
 
 
-def _check(out: Path, files: Mapping[str, str], stdout: TextIO) -> bool:
-    """Print a diff per differing, missing or stale file; True if there was none."""
+def _check(found: Plan, stdout: TextIO) -> bool:
+    """Print a diff per differing, missing or stale file; True if there was none.
+
+    An SVG that exists is not compared: Graphviz versions lay out the same DOT in
+    different bytes, and the DOT beside it is compared.
+    """
     clean = True
-    for name, text in files.items():
-        old = _read(out / name)
-        if old != text:
-            clean = False
-            stdout.write(_diff(old, text, name))
-    for name in stale_files(out, files):
+    for path, text in found.write.items():
+        old = read_text(path)
+        if path.suffix == ".svg" and old is not None:
+            continue
         clean = False
-        stdout.write(_diff(_read(out / name), None, name))
+        stdout.write(_diff(old, text, path.relative_to(found.out).as_posix()))
+    for path in found.stale:
+        clean = False
+        stdout.write(_diff(read_text(path), None, path.relative_to(found.out).as_posix()))
     return clean
 
 
-def _ours(folder: Path) -> bool:
-    init = _read(folder / "__init__.py")
-    return init is not None and GENERATED_MARK in init[:400]
-
-
-def _write(
-    out: Path, files: Mapping[str, str], prune: bool, stdout: TextIO, stderr: TextIO
-) -> None:
-    written = 0
-    for name, text in files.items():
-        path = out / name
-        if _read(path) != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
-            print(f"wrote {path.as_posix()}", file=stdout)
-            written += 1
-    if not written:
-        print(f"{out.as_posix()}/ is up to date ({len(files)} files)", file=stdout)
-    if not prune:
-        return
-    emptied: set[Path] = set()
-    for name in stale_files(out, files):
-        path = out / name
-        folder = out / Path(name).parts[0]
-        if folder not in emptied and not _ours(folder):
-            print(f"statewright: left {path.as_posix()} in place: not generated", file=stderr)
-            continue
-        emptied.add(folder)
+def _write(found: Plan, stdout: TextIO) -> None:
+    for path, text in found.write.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+        print(f"wrote {path.as_posix()}", file=stdout)
+    if found.kept is not None:
+        print(f"kept {found.kept.as_posix()}: not generated, left as it is", file=stdout)
+    folders: set[Path] = set()
+    for path in found.stale:
         path.unlink()
-        print(f"removed {path.as_posix()}", file=stdout)
-    for folder in emptied:
-        _prune(folder)
-
-
-def _prune(folder: Path) -> None:
-    """Remove ``folder`` if nothing but caches is left in it."""
-    inside = sorted(folder.rglob("*"), reverse=True)
-    if any(p.is_file() and not _SKIPPED_DIRS.intersection(p.parts) for p in inside):
-        return
-    for path in inside:
-        if path.is_dir():
-            path.rmdir()
-        else:
-            path.unlink()
-    folder.rmdir()
+        print(f"removed {path.as_posix()}: no spec generates it any more", file=stdout)
+        folders.add(path.relative_to(found.out).parents[-2])
+    for folder in sorted(folders):
+        if remove_empty(found.out / folder):
+            print(f"removed {(found.out / folder).as_posix()}/", file=stdout)
+    if not found.write and not found.stale:
+        print(f"{found.out.as_posix()}/ is up to date ({found.same} files)", file=stdout)
 
 
 def generate_command(
     paths: Sequence[Path], out: Path, check: bool, *, stdout: TextIO, stderr: TextIO
 ) -> int:
     """Run ``statewright generate``; the exit status (0 done, 1 errors or a diff, 2 usage)."""
+    if out.exists() and not out.is_dir():
+        print(f"statewright: error: --out {out} is a file; name a folder", file=stderr)
+        return 2
     try:
         files, failed = render_tree(paths, stderr)
     except MissingPath as error:
@@ -191,10 +135,25 @@ def generate_command(
         return 2
     if not files:  # refused as a whole (two specs of one machine): nothing to write
         return 1
+    # Pruning needs the whole spec folder (no path, or folders only): generating some
+    # specs never removes another machine's output. A spec with errors renders nothing,
+    # and its folder cannot be told from a removed spec's: nothing is pruned then either.
+    whole = all(path.is_dir() for path in paths)
+    found = plan(out, files, prune=whole and not failed)
+    if found.in_the_way:
+        for path in found.in_the_way:
+            print(
+                f"statewright: error: {path.as_posix()} is in the way: generate would write "
+                "there, but the file was not written by statewright; move it, or choose "
+                "another --out",
+                file=stderr,
+            )
+        print("statewright: nothing written", file=stderr)
+        return 1
     if check:
-        clean = _check(out, files, stdout)
+        clean = _check(found, stdout)
+        if clean:
+            print(f"{out.as_posix()}/ is up to date ({len(files)} files)", file=stdout)
         return 0 if clean and not failed else 1
-    # A spec with errors renders nothing: its folder cannot be told from a removed
-    # spec's, so nothing is removed until every spec is clean.
-    _write(out, files, not failed, stdout, stderr)
+    _write(found, stdout)
     return 1 if failed else 0

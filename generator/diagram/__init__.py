@@ -19,7 +19,7 @@ from generator.diagram.model import Diagram, build_diagram
 from verify.findings import Finding
 from verify.model import Spec
 
-__all__ = ["FORMATS", "SUFFIXES", "DotMissing", "diagram_files", "render_format"]
+__all__ = ["FORMATS", "SUFFIXES", "DotMissing", "diagram_files", "marked_svg", "render_format"]
 
 FORMATS = ("svg", "dot", "mermaid", "png")
 """The ``--format`` choices of ``statewright diagram``, the default first."""
@@ -49,6 +49,14 @@ def diagram_files(spec: Spec, findings: Iterable[Finding] = ()) -> dict[str, str
     dot = render_dot(diagram)
     return {
         f"{spec.machine}.dot": dot,
-        f"{spec.machine}.svg": render_image(dot, "svg").decode(),
+        f"{spec.machine}.svg": marked_svg(render_image(dot, "svg").decode(), dot),
         f"{spec.machine}.mmd": render_mermaid(diagram),
     }
+
+
+def marked_svg(svg: str, dot: str) -> str:
+    """``svg`` with the DOT's first line (the generated mark) as a comment after its XML
+    declaration, so that ``generate`` knows the file for its own."""
+    declaration, newline, rest = svg.partition("\n")
+    mark = dot.partition("\n")[0].removeprefix("//").strip().replace("--", "- -")
+    return f"{declaration}{newline}<!-- {mark} -->\n{rest}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conformance_example.orchestrator import NotAllowed, Orchestrator, WrongState
-from verify.conformance import Actor, AuditEntry, Clock, InvalidTrigger, Unauthorised
+from verify.conformance import Actor, AuditEntry, Clock, InvalidTransition, Unauthorized
 
 
 class OrchestratorAdapter:
@@ -24,9 +24,9 @@ class OrchestratorAdapter:
         try:
             machine.handle(trigger, who=who, roles=roles, note=decision or "")
         except WrongState as refusal:
-            raise InvalidTrigger(str(refusal)) from refusal
+            raise InvalidTransition(str(refusal)) from refusal
         except NotAllowed as refusal:
-            raise Unauthorised(str(refusal)) from refusal
+            raise Unauthorized(str(refusal)) from refusal
 
     def state(self, machine: Orchestrator) -> str:
         return machine.status

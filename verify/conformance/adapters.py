@@ -3,8 +3,8 @@
 An adapter tells the harness how to drive one implementation of a machine: create an
 instance with an injected clock, fire a trigger (with an actor and a decision record for
 human triggers), read the state and, optionally, read the audit log and expire timeouts.
-It translates the implementation's own refusals into :class:`InvalidTrigger` and
-:class:`Unauthorised`, and its audit records into :class:`AuditEntry` values.
+It translates the implementation's own refusals into :class:`InvalidTransition` and
+:class:`Unauthorized`, and its audit records into :class:`AuditEntry` values.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ __all__ = [
     "AuditEntry",
     "AuditedAdapter",
     "Clock",
-    "InvalidTrigger",
+    "InvalidTransition",
     "Locked",
     "ManualClock",
     "Refused",
     "TimedAdapter",
-    "Unauthorised",
+    "Unauthorized",
 ]
 
 M = TypeVar("M")
@@ -66,11 +66,11 @@ class Refused(Exception):
     """The implementation refused a trigger and changed nothing."""
 
 
-class InvalidTrigger(Refused):
+class InvalidTransition(Refused):
     """Refused: the current state declares no transition for the trigger."""
 
 
-class Unauthorised(Refused):
+class Unauthorized(Refused):
     """Refused: a human trigger without an actor holding one of the reviewer roles."""
 
 
@@ -104,7 +104,8 @@ class Adapter(Protocol[M]):
         ...
 
     def fire(self, machine: M, trigger: str, actor: Actor | None, decision: str | None) -> None:
-        """Fire ``trigger``; raise :class:`InvalidTrigger` or :class:`Unauthorised` on refusal."""
+        """Fire ``trigger``; on refusal raise :class:`InvalidTransition` or
+        :class:`Unauthorized`."""
         ...
 
     def state(self, machine: M) -> str:

@@ -20,9 +20,9 @@ Its rules, named after the spec's triggers so that a failing example reads as a 
 - ``fire_<trigger>``: a trigger the current state declares; a human trigger is fired by
   an actor holding one of its reviewer roles, and accepted exactly as the spec says.
 - ``try_<trigger>_unauthorised``: a declared human trigger fired by anyone else (the
-  other reviewer roles, an outsider, nobody); it must raise :class:`Unauthorised`.
+  other reviewer roles, an outsider, nobody); it must raise :class:`Unauthorized`.
 - ``refuse_undeclared_triggers``: every trigger the current state does not declare is
-  tried in turn; each must raise :class:`InvalidTrigger` and change nothing.
+  tried in turn; each must raise :class:`InvalidTransition` and change nothing.
 - ``wait_for_<trigger>`` and ``wait_until_just_before_<trigger>`` (adapters with
   ``expire``): the injected clock moves to the timed transition's deadline (or a little
   past it), or to one second before it, then ``expire`` must take it, or do nothing.
@@ -33,7 +33,7 @@ Invariants, checked after every step: the state matches the spec's; the audit lo
 the adapter reads one) is the spec's log, gap-free and chained (each record's from-state
 is the previous record's to-state); an approval gate holds still while it holds.
 
-The adapter signals a refusal by raising :class:`InvalidTrigger` or :class:`Unauthorised`
+The adapter signals a refusal by raising :class:`InvalidTransition` or :class:`Unauthorized`
 (a plain :class:`Refused` is accepted for either); any other exception fails the test.
 """
 
@@ -54,11 +54,11 @@ from verify.conformance.adapters import (
     AuditedAdapter,
     AuditEntry,
     Clock,
-    InvalidTrigger,
+    InvalidTransition,
     ManualClock,
     Refused,
     TimedAdapter,
-    Unauthorised,
+    Unauthorized,
 )
 from verify.model import Spec
 from verify.semantics import Entry, Outcome, Run, Semantics
@@ -70,11 +70,11 @@ __all__ = [
     "AuditedAdapter",
     "Clock",
     "ConformanceMachine",
-    "InvalidTrigger",
+    "InvalidTransition",
     "ManualClock",
     "Refused",
     "TimedAdapter",
-    "Unauthorised",
+    "Unauthorized",
     "conformance_test",
     "intruders",
     "reviewers",
@@ -403,9 +403,9 @@ def _time_passes_rule(waits: tuple[int, ...]) -> Rule:
 
 
 def _same_refusal(refusal: Refused, expected: Outcome) -> bool:
-    if isinstance(refusal, InvalidTrigger):
+    if isinstance(refusal, InvalidTransition):
         return expected is Outcome.UNDECLARED
-    if isinstance(refusal, Unauthorised):
+    if isinstance(refusal, Unauthorized):
         return expected is Outcome.UNAUTHORISED
     return True
 
@@ -464,7 +464,7 @@ def _log_problem(records: Sequence[AuditEntry], log: Sequence[Entry]) -> str | N
             return f"record {i} ({_arrow(*want)}) is stamped {record.at}, the clock said {entry.at}"
     if len(records) != len(log):
         more = log[len(records) :] or []
-        missing = ", ".join(_arrow(e.source, e.trigger, e.target) for e in more)
+        missing = ", ".join(_arrow(e.source, e.target, e.trigger) for e in more)
         return f"{len(records)} records, the spec says {len(log)}" + (
             f" (missing: {missing})" if missing else ""
         )

@@ -35,10 +35,10 @@ from verify.conformance.adapters import (
     Actor,
     AuditEntry,
     Clock,
-    InvalidTrigger,
+    InvalidTransition,
     Locked,
     Refused,
-    Unauthorised,
+    Unauthorized,
 )
 from verify.conformance.harness import ConformanceMachine, conformance_test
 from verify.coverage import transition_tour
@@ -128,9 +128,9 @@ class RuntimeAdapter:
         except module.Locked as error:
             raise Locked(str(error)) from error
         except module.Unauthorized as error:
-            raise Unauthorised(str(error)) from error
+            raise Unauthorized(str(error)) from error
         except module.InvalidTransition as error:
-            raise InvalidTrigger(str(error)) from error
+            raise InvalidTransition(str(error)) from error
 
 
 class RuntimeConformance(ConformanceMachine):
@@ -216,7 +216,7 @@ class RuntimeConformance(ConformanceMachine):
             return self.machine.rollback(seq, actor=rollback, decision="roll back")
 
         if not roles or not authorised:
-            self._refused(Unauthorised, action)
+            self._refused(Unauthorized, action)
         elif self.semantics.spec.state(self.model.state).is_approval:
             self._refused(Locked, action)
         else:

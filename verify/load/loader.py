@@ -1,10 +1,11 @@
 """Load a spec: YAML text -> frozen :class:`~verify.model.Spec` plus load findings.
 
 :mod:`verify.load.yamlread` composes the YAML safely into positioned nodes; this module
-checks them against the format (DESIGN.md, "Spec format, version 1") and builds the
-model. It keeps going after a problem wherever it can, so one run reports every load
-finding; the spec is returned only when there is none. ``from`` lists and globs are
-expanded here into one :class:`~verify.model.Transition` per source state.
+checks them against the format (the design brief, docs/design.md, "Spec format,
+version 1") and builds the model. It keeps going after a problem wherever it can, so one
+run reports every load finding; the spec is returned only when there is none. ``from``
+lists and globs are expanded here into one :class:`~verify.model.Transition` per source
+state.
 
 >>> result = load_text('''
 ... statewright: 1

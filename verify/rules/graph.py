@@ -63,7 +63,7 @@ def _names(states: Sequence[str], limit: int = 5) -> str:
 
 
 @rule("unreachable-state", Severity.ERROR, Family.GRAPH)
-def unreachable_state(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """No path from ``initial`` reaches the state.
 
     One finding per state, at the state.
@@ -105,7 +105,7 @@ def unreachable_state(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("dead-end", Severity.ERROR, Family.GRAPH)
-def dead_end(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def dead_end(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A state that is not ``final`` has no exits, whether it is reachable or not.
 
     One finding per state, at the state.
@@ -140,7 +140,7 @@ def dead_end(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("trap", Severity.ERROR, Family.GRAPH)
-def trap(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A set of states that can be entered but never left, holding no initial or final state.
 
     Precisely: a strongly connected component with at least one transition inside it and
@@ -201,7 +201,7 @@ def trap(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("nondeterministic", Severity.ERROR, Family.GRAPH)
-def nondeterministic(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """Two transitions have the same source and the same trigger.
 
     One finding per source and trigger, at the second such transition, listing all of
@@ -256,7 +256,7 @@ def nondeterministic(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("always-cycle", Severity.ERROR, Family.GRAPH)
-def always_cycle(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A cycle made only of ``always`` transitions: entering it never stops moving.
 
     One finding per strongly connected component of the automatic transitions that has
@@ -316,7 +316,7 @@ def always_cycle(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
 
 
 @rule("shadowed-transition", Severity.ERROR, Family.GRAPH)
-def shadowed_transition(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A state with an ``always`` exit has other exits: they can never fire.
 
     The machine leaves such a state as soon as it enters it. One finding per shadowed
@@ -365,7 +365,7 @@ def shadowed_transition(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]
 
 
 @rule("uncoverable-transition", Severity.ERROR, Family.GRAPH)
-def uncoverable_transition(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A transition whose source is unreachable: no run can ever fire it.
 
     One finding per transition, at the transition.
@@ -409,7 +409,7 @@ def uncoverable_transition(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Findi
 
 
 @rule("final-with-exits", Severity.ERROR, Family.GRAPH)
-def final_with_exits(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def final_with_exits(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A ``final`` state has an exit.
 
     One finding per state, at the state, listing its exits.

@@ -59,7 +59,7 @@ _RECOVERY = "{recovery: [Read the worker log, Resume]}"
 def _gates_without(
     rule_id: str,
     spec: Spec,
-    graph: nx.MultiDiGraph,
+    graph: nx.DiGraph,
     wanted: Callable[[Transition], bool],
     advice: str,
 ) -> Iterator[Finding]:
@@ -69,13 +69,13 @@ def _gates_without(
             yield state_finding(rule_id, s, f"approval state {s.name} {advice}")
 
 
-def _leads_to_failed(graph: nx.MultiDiGraph, t: Transition) -> bool:
+def _leads_to_failed(graph: nx.DiGraph, t: Transition) -> bool:
     return state(graph, t.target).is_failed
 
 
 @rule("approval-missing-approve", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_APPROVE, ""))
-def approval_missing_approve(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def approval_missing_approve(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An approval state has no ``human`` exit to a state whose kind is not ``failed``.
 
     One finding per approval state, at the state. The example that fails is the gate without
@@ -94,7 +94,7 @@ def approval_missing_approve(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Fin
 @with_examples(
     _GATE, (_REJECT, ""), ("  REJECTED: {recovery: [Revise the output, Resubmit for review]}\n", "")
 )
-def approval_missing_reject(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def approval_missing_reject(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An approval state has no ``human`` exit to a ``failed`` state.
 
     One finding per approval state, at the state. The example that fails is the gate without
@@ -111,7 +111,7 @@ def approval_missing_reject(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 @rule("approval-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_TIMEOUT, ""), ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""))
-def approval_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def approval_missing_timeout(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An approval state has no ``after`` exit to a ``failed`` state.
 
     One finding per approval state, at the state. The example that fails is the gate without
@@ -129,7 +129,7 @@ def approval_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Fin
 
 @rule("approval-automatic-exit", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_APPROVE, _APPROVE + "  - {from: REVIEW, to: IDLE, trigger: withdrawn}\n"))
-def approval_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def approval_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An approval state has an exit that is neither ``human`` nor ``after``.
 
     Nothing but a reviewer's decision or the timeout may end the wait. One finding per such
@@ -149,7 +149,7 @@ def approval_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 
 @rule("human-without-reviewers", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, ("approval, reviewers: [tech_lead]}", "approval}"))
-def human_without_reviewers(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def human_without_reviewers(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A ``human`` transition leaves a state that names no reviewers.
 
     Nobody would be allowed to take it. One finding per transition, at the transition. The
@@ -172,7 +172,7 @@ def human_without_reviewers(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 @with_examples(
     _FAILURE, (", reason: WORKER_CRASHED}", "}"), (f"reasons:\n  WORKER_CRASHED: {_RECOVERY}\n", "")
 )
-def failure_missing_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def failure_missing_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A transition from a state that is not ``failed`` into a ``failed`` state has no reason.
 
     A transition from one failed state to another inherits the reason it failed with. One
@@ -194,7 +194,7 @@ def failure_missing_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Findi
 
 @rule("reason-missing-recovery", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_FAILURE, (_RECOVERY, "{recovery: []}"))
-def reason_missing_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def reason_missing_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A declared reason code has no recovery steps.
 
     One finding per reason, at the reason. The example that fails is the passing one with an
@@ -213,7 +213,7 @@ def reason_missing_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
 @with_examples(
     _FAILURE, (f"{_RECOVERY}\n", f"{_RECOVERY}\n  DISK_FULL: {{recovery: [Free some space]}}\n")
 )
-def unused_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def unused_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A declared reason code that no transition uses.
 
     One finding per reason, at the reason. The example that fails declares a reason too
@@ -237,7 +237,7 @@ def unused_reason(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
     ("failed, reviewers: [on_call]}", "failed}"),
     ("trigger: human_resumed, human: true", "trigger: retry_timer, after: 5m"),
 )
-def failed_without_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def failed_without_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A failed state that is not ``final`` has no ``human`` exit and no exit to another
     failed state.
 
@@ -266,7 +266,7 @@ def failed_without_recovery(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Find
     (_TIMEOUT, "  - {from: REVIEW, to: IDLE, trigger: timeout, after: 72h}\n"),
     ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""),
 )
-def approval_timeout_approves(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def approval_timeout_approves(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An approval state's ``after`` exit leads to a state whose kind is not ``failed``.
 
     A timeout must never approve: when no reviewer acts, the work stops in a failed state
@@ -293,7 +293,7 @@ def approval_timeout_approves(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Fi
         "human: true}\n  - {from: FAILED, to: IDLE, trigger: auto_retry, after: 5m}\n",
     ),
 )
-def failed_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def failed_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """An exit from a ``failed`` state is neither ``human`` nor into another ``failed`` state.
 
     Recovery needs a human: a failure (a rejection above all) must not end on its own, by
@@ -318,7 +318,7 @@ def failed_automatic_exit(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Findin
     _FAILURE,
     ("human_resumed, human: true}", "human_resumed, human: true, reason: WORKER_CRASHED}"),
 )
-def reason_outside_failure(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def reason_outside_failure(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A ``reason`` on a transition into a state whose kind is not ``failed``.
 
     A reason code says why a run failed, and the runtime records it in the audit log: on
@@ -360,7 +360,7 @@ _NO_ANSWER = "  - {from: AWAITING_WEBHOOK, to: IDLE, trigger: no_answer, after: 
 
 @rule("waiting-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_CALLBACK, (_NO_ANSWER, ""))
-def waiting_missing_timeout(spec: Spec, graph: nx.MultiDiGraph) -> Iterator[Finding]:
+def waiting_missing_timeout(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A waiting state has no ``after`` exit.
 
     A wait on the outside world must end even when the other side never answers. The

@@ -1,0 +1,141 @@
+"""What the site does to a page's HTML after Markdown, so that output reads as output.
+
+- Console and Python-session blocks copy only what a reader would type: the commands
+  without their ``$`` prompt, the code without ``>>>`` and ``...``, never the output
+  (``data-copy``, which Material's copy button honours). A block with nothing to type
+  gets no copy button.
+- Their output lines are output: ``...``, which the docs tests read as "any text", shows
+  as a visible trim mark. There and in plain ``text`` blocks, ``error[rule]`` and
+  ``warning[rule]`` stand out.
+- A diagram placeholder (``placeholder``) becomes the SVG itself, inline, in a figure
+  that ``javascripts/diagram.js`` gives zoom, panning and a full-screen view.
+
+Pure functions of HTML text; ``hooks.py`` calls ``finish`` for every page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import escape, unescape
+
+__all__ = ["copy_text", "diagram_figure", "finish", "placeholder"]
+
+BLOCK = re.compile(
+    r'<div class="language-(?P<language>console|pycon) highlight">'
+    r"(?P<head><pre><span></span><code>)(?P<body>.*?)</code></pre></div>",
+    re.DOTALL,
+)
+PLAIN = re.compile(
+    r'(?P<head><div class="language-text highlight"><pre><span></span><code>)(?P<body>.*?)</code>',
+    re.DOTALL,
+)
+LINE = re.compile(
+    r'(?P<open><span id="__span-[0-9-]+">)(?P<html>.*?)(?P<close>\n</span>)', re.DOTALL
+)
+TAG = re.compile(r"<[^>]+>")
+FINDING = re.compile(r"\b(?P<severity>error|warning)\[[a-z0-9-]+\]")
+PROMPTS = {"console": ("$ ",), "pycon": (">>> ", "... ")}
+TRIM_LINE = '<span class="sw-trim" title="Lines left out here">⋯ trimmed</span>'
+TRIM = '<span class="sw-trim" title="Text left out here">…</span>'
+
+
+def _text(html: str) -> str:
+    return unescape(TAG.sub("", html))
+
+
+def _typed(language: str, text: str) -> str | None:
+    """What a reader types on a line of a session, or None for an output line."""
+    for prompt in PROMPTS[language]:
+        if text.startswith(prompt) or text == prompt.rstrip():
+            return text[len(prompt) :]
+    return None
+
+
+def copy_text(language: str, lines: list[str]) -> str:
+    """The commands (``console``) or the code (``pycon``) of a session, one per line."""
+    return "\n".join(typed for t in lines if (typed := _typed(language, t)) is not None)
+
+
+def _findings(html: str) -> str:
+    """``html`` with each ``error[rule]`` and ``warning[rule]`` marked."""
+    return FINDING.sub(
+        lambda m: f'<span class="sw-finding sw-finding--{m["severity"]}">{m[0]}</span>', html
+    )
+
+
+def _output(html: str) -> str:
+    """An output line with its trim marks and findings marked."""
+    if _text(html).strip() == "...":
+        return TRIM_LINE
+    return _findings(html.replace("...", TRIM))
+
+
+def _session(match: re.Match[str]) -> str:
+    language = match["language"]
+    texts: list[str] = []
+    traceback = False  # a doctest's "..." under "Traceback" elides the stack: output
+
+    def line(m: re.Match[str]) -> str:
+        nonlocal traceback
+        text = _text(m["html"])
+        traceback = text.startswith("Traceback (") or (traceback and not text.startswith(">>>"))
+        texts.append(text if not traceback else "")
+        if (_typed(language, text) is not None and not traceback) or not text:
+            return m[0]
+        # The console lexer reads an output line starting "# " as a root prompt.
+        body = escape(text, quote=False) if language == "console" else m["html"]
+        shown = _output(body)
+        if language == "console":
+            shown = f'<span class="go">{shown}</span>'
+        return f"{m['open']}{shown}{m['close']}"
+
+    body = LINE.sub(line, match["body"])
+    commands = copy_text(language, texts)
+    if commands:
+        attributes = f'class="language-{language} highlight" data-copy="{escape(commands)}"'
+    else:
+        attributes = f'class="language-{language} highlight no-copy"'
+    return f"<div {attributes}>{match['head']}{body}</code></pre></div>"
+
+
+# --- diagrams -----------------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r'<div class="sw-diagram"(?P<attributes>[^>]*)></div>')
+ATTRIBUTE = re.compile(r'(?P<name>data-[a-z]+)="(?P<value>[^"]*)"')
+SVG_START = re.compile(r"<svg\b")
+
+
+def placeholder(alt: str, svg: str) -> str:
+    """Markdown (a raw HTML line) that ``finish`` replaces with the diagram ``svg``."""
+    return f'<div class="sw-diagram" data-svg="{escape(svg)}" data-alt="{escape(alt)}"></div>\n'
+
+
+def diagram_figure(svg_text: str, href: str, alt: str) -> str:
+    """The SVG inline (XML prolog and doctype dropped), in a figure with a link to the file."""
+    start = SVG_START.search(svg_text)
+    if start is None:
+        raise ValueError(f"{href} holds no <svg> element")
+    svg = svg_text[start.start() :].strip()
+    return (
+        f'<figure class="sw-diagram">'
+        f'<div class="sw-diagram__view" role="img" aria-label="{escape(alt)}" tabindex="0">'
+        f"{svg}</div>"
+        "<figcaption>Drag to pan; Ctrl and the mouse wheel, or the buttons, zoom. "
+        f'<a href="{escape(href)}">Open the SVG on its own</a></figcaption>'
+        "</figure>"
+    )
+
+
+def finish(html: str, read_svg: Callable[[str], str]) -> str:
+    """A page's HTML with sessions and diagrams done; ``read_svg(url)`` reads a diagram."""
+    html = BLOCK.sub(_session, html)
+    html = PLAIN.sub(lambda m: f"{m['head']}{_findings(m['body'])}</code>", html)
+
+    def figure(match: re.Match[str]) -> str:
+        # Markdown inside HTML (md_in_html) may reorder the attributes.
+        found = {m["name"]: unescape(m["value"]) for m in ATTRIBUTE.finditer(match["attributes"])}
+        svg = found["data-svg"]
+        return diagram_figure(read_svg(svg), svg, found.get("data-alt", ""))
+
+    return PLACEHOLDER.sub(figure, html)

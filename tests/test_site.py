@@ -1,0 +1,229 @@
+"""The docs site as people read it, in real headless Chromium at 1400 and 400 px.
+
+The site is built (``mkdocs build --strict``), served on a free loopback port and opened
+page by page. On every page, at both widths: no output or command block scrolls sideways
+(findings, sessions and shell lines wrap), no copy button covers text, the page itself
+does not scroll sideways, and every diagram is drawn so that its smallest text is at least
+``LEGIBLE_PX`` tall, with its zoom controls present. The diagram viewer's zoom and full
+screen are driven once. Without Chromium these tests fail and say how to install it
+(``bash .ci/setup`` does); ``tests/browser.py`` drives it.
+
+The HTML post-processing behind it (``docs/pagehtml.py``) is tested directly first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import Browser, Page, find_chromium, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs"))
+import pagehtml  # noqa: E402
+
+sys.path.remove(str(ROOT / "docs"))
+
+WIDTHS = (1400, 400)
+LEGIBLE_PX = 9.0
+"""The smallest rendered SVG text size a diagram may open at, in CSS px."""
+
+OUTPUT_BLOCKS = ", ".join(
+    f".md-typeset .language-{lang} pre > code"
+    for lang in ("console", "pycon", "text", "sh", "bash", "shell")
+)
+
+# What a reader would find wrong on the loaded page, as a list of strings (empty: fine).
+PROBLEMS = r"""
+(blocks, legible) => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) {
+    problems.push(`page scrolls sideways: ${root.scrollWidth} > ${root.clientWidth}`);
+  }
+  for (const code of document.querySelectorAll(blocks)) {
+    if (code.scrollWidth > code.clientWidth + 1) {
+      problems.push(`block scrolls sideways (${code.scrollWidth} > ${code.clientWidth}): `
+        + code.innerText.split("\n")[0].slice(0, 80));
+    }
+  }
+  for (const nav of document.querySelectorAll(".md-typeset pre > .md-code__nav")) {
+    const button = nav.getBoundingClientRect();
+    const code = nav.parentElement.querySelector("code");
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const box = code.getBoundingClientRect();  // text scrolled out of it is hidden
+    for (const line of range.getClientRects()) {
+      const left = Math.max(line.left, box.left), right = Math.min(line.right, box.right);
+      const top = Math.max(line.top, box.top), bottom = Math.min(line.bottom, box.bottom);
+      const overlaps = right > button.left && left < button.right && right > left
+        && bottom > button.top && top < button.bottom && bottom > top;
+      if (overlaps) {
+        problems.push("copy button covers text: " + code.innerText.split("\n")[0].slice(0, 80));
+        break;
+      }
+    }
+  }
+  for (const figure of document.querySelectorAll("figure.sw-diagram")) {
+    const svg = figure.querySelector("svg");
+    const actions = [...figure.querySelectorAll("[data-action]")].map(b => b.dataset.action);
+    for (const action of ["out", "in", "fit", "reset", "full"]) {
+      if (!actions.includes(action)) problems.push(`diagram has no ${action} control`);
+    }
+    const scale = svg.getScreenCTM().a;
+    const sizes = [...svg.querySelectorAll("text[font-size]")]
+      .map(t => parseFloat(t.getAttribute("font-size")) * scale);
+    const smallest = Math.min(...sizes);
+    if (!(smallest >= legible)) {
+      problems.push(`diagram text drawn ${smallest.toFixed(1)} px tall`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+# --- the HTML post-processing ------------------------------------------------------------
+
+
+def _block(language: str, lines: list[str]) -> str:
+    spans = "".join(
+        f'<span id="__span-0-{n}">{line}\n</span>' for n, line in enumerate(lines, start=1)
+    )
+    return (
+        f'<div class="language-{language} highlight"><pre><span></span><code>{spans}'
+        "</code></pre></div>"
+    )
+
+
+def test_console_blocks_copy_only_their_commands() -> None:
+    html = pagehtml.finish(
+        _block(
+            "console",
+            [
+                '<span class="gp">$ </span>statewright check a.yaml',
+                '<span class="go">a.yaml:1:1: error[dead-end] X &amp; Y ...</span>',
+                "",
+                '<span class="gp"># </span>9/9 covered',
+                '<span class="go">...</span>',
+                '<span class="gp">$ </span>echo &quot;done&quot;',
+            ],
+        ),
+        lambda url: "",
+    )
+    assert 'data-copy="statewright check a.yaml\necho &quot;done&quot;"' in html
+    assert '<span class="sw-finding sw-finding--error">error[dead-end]</span>' in html
+    assert "X &amp; Y " + pagehtml.TRIM in html
+    assert f'<span class="go">{pagehtml.TRIM_LINE}</span>' in html
+    assert '<span class="go"># 9/9 covered</span>' in html
+
+
+def test_python_sessions_copy_their_code_and_output_only_blocks_have_no_button() -> None:
+    assert pagehtml.copy_text("pycon", [">>> f(", "...     1,", "... )", "3", ">>> g()"]) == (
+        "f(\n    1,\n)\ng()"
+    )
+    session = [
+        '<span class="gp">&gt;&gt;&gt; </span>f()',
+        '<span class="gt">Traceback (most recent call last):</span>',
+        '<span class="gp">...</span>',
+        '<span class="gr">ValueError</span>: no',
+    ]
+    html = pagehtml.finish(_block("pycon", session), str)
+    assert 'data-copy="f()"' in html
+    assert pagehtml.TRIM_LINE in html
+    html = pagehtml.finish(_block("text", ["a.yaml:1:1: warning[x-y] m ..."]), str)
+    assert '<span class="sw-finding sw-finding--warning">warning[x-y]</span> m ...' in html
+    html = pagehtml.finish(_block("console", ['<span class="go">only output</span>']), str)
+    assert "no-copy" in html
+    assert "data-copy" not in html
+
+
+def test_a_diagram_placeholder_becomes_the_svg_inline() -> None:
+    svg = '<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg width="10pt"><text>A</text></svg>\n'
+    html = pagehtml.finish(
+        "<p>x</p>\n" + pagehtml.placeholder("the <m>", "m.svg"), {"m.svg": svg}.__getitem__
+    )
+    assert '<div class="sw-diagram__view" role="img" aria-label="the &lt;m&gt;"' in html
+    assert '<svg width="10pt"><text>A</text></svg></div>' in html
+    assert "<?xml" not in html and "DOCTYPE" not in html
+    assert '<a href="m.svg">' in html
+    with pytest.raises(ValueError, match=r"m\.svg holds no <svg>"):
+        pagehtml.finish(pagehtml.placeholder("m", "m.svg"), lambda url: "not a picture")
+
+
+# --- the site in a browser ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(site: Path) -> Iterator[tuple[str, Browser]]:
+    if find_chromium() is None:
+        pytest.fail("the site tests need Chromium: apt-get install chromium (.ci/setup does)")
+    with serve(site) as base, Browser() as chromium:
+        yield base, chromium
+
+
+def _pages(site: Path) -> list[str]:
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+    return [p for p in pages if p != "404.html"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_reads_without_sideways_scrolling(
+    site: Path, browser: tuple[str, Browser], width: int
+) -> None:
+    base, chromium = browser
+    tab = chromium.page(width)
+    found: dict[str, Any] = {}
+    diagrams = 0
+    for page in _pages(site):
+        tab.goto(f"{base}/{page}")
+        if problems := tab.evaluate(PROBLEMS):
+            found[page] = problems
+        diagrams += tab.evaluate("document.querySelectorAll('figure.sw-diagram svg').length")
+    assert not found, json.dumps(found, indent=2)
+    assert diagrams >= 4, "the shipped specs, the worked example and the front page draw"
+
+
+def _figure_box(tab: Page) -> dict[str, float]:
+    box: dict[str, float] = tab.evaluate(
+        """(() => {
+          const figure = document.querySelector("figure.sw-diagram");
+          const r = figure.getBoundingClientRect();
+          const view = figure.querySelector(".sw-diagram__view").getBoundingClientRect();
+          return {top: r.top, left: r.left, width: r.width, height: r.height,
+                  view: view.height, scale: parseFloat(figure.dataset.scale)};
+        })()"""
+    )
+    return box
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["index.html", "specs/discovery_pipeline.html"])
+def test_the_diagram_zooms_and_opens_full_screen(browser: tuple[str, Browser], page: str) -> None:
+    base, chromium = browser
+    tab = chromium.page(1400)
+    tab.goto(f"{base}/{page}")
+    click = "document.querySelector('figure.sw-diagram [data-action={}]').click()"
+    before = _figure_box(tab)
+    tab.evaluate(click.format("in"))
+    assert _figure_box(tab)["scale"] == pytest.approx(before["scale"] * 1.25, rel=0.01)
+    tab.evaluate(click.format("fit"))
+    assert _figure_box(tab)["scale"] <= before["scale"]  # fit: all of it in view
+    tab.evaluate(click.format("full"))
+    full = _figure_box(tab)
+    assert (full["top"], full["left"], full["width"], full["height"]) == (0, 0, 1400, 900)
+    assert full["view"] > 800, "the picture gets the window's height"
+    assert full["scale"] >= before["scale"] - 0.001  # readable, and larger if it fits
+    tab.call(
+        "Input.dispatchKeyEvent",
+        type="keyDown",
+        key="Escape",
+        code="Escape",
+        windowsVirtualKeyCode=27,
+    )
+    assert _figure_box(tab)["height"] < 900
