@@ -38,9 +38,14 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
         parts.append(f"{infos} info")
     if result.stats is not None:
         stats = result.stats
+        configurations = (
+            ""
+            if stats.configurations is None
+            else f", {plural(stats.configurations, 'configuration')}"
+        )
         parts.append(
             f"{plural(stats.states, 'state')} ({stats.reachable} reachable), "
-            f"{plural(stats.transitions, 'transition')}"
+            f"{plural(stats.transitions, 'transition')}{configurations}"
         )
     if result.coverage is not None:
         cov = result.coverage
@@ -66,11 +71,12 @@ def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
 
 
 def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
-    """Per spec: its findings as ``file:line:col: severity[rule] message``, then its line;
-    at the end, one summary line."""
+    """Per spec: its findings as ``file:line:col: severity[rule] message`` (a finding about
+    data followed by its counterexample, one indented step a line), then its line; at the
+    end, one summary line."""
     lines: list[str] = []
     for result in results:
-        lines.extend(f.format() for f in result.findings)
+        lines.extend(line for f in result.findings for line in f.report_lines())
         lines.append(spec_line(result, strict))
     lines.append("")
     lines.append(summary(results, strict))
