@@ -16,6 +16,7 @@ STATES = ("A", "B", "C", "D", "E")
 TRIGGERS = ("go", "back", "stop", "always")
 ENUM_VALUES = ("low", "mid", "high")
 INTS = {"n": (0, 3), "m": (-2, 2)}
+_INT_ITEMS = tuple(INTS.items())
 BOOLS = ("flag",)
 ENUMS = ("level",)
 
@@ -100,7 +101,7 @@ def data_specs(draw: st.DrawFn, properties: bool = True) -> str:
         "machine: random_machine",
         "initial: A",
         "variables:",
-        *(f"  {v}: {{type: int, min: {lo}, max: {hi}, initial: 0}}" for v, (lo, hi) in INTS.items()),
+        *(f"  {v}: {{type: int, min: {lo}, max: {hi}, initial: 0}}" for v, (lo, hi) in _INT_ITEMS),
         "  flag: {type: bool, initial: false}",
         f"  level: {{type: enum, values: [{', '.join(ENUM_VALUES)}], initial: low}}",
         "states:",

@@ -144,10 +144,12 @@ def test_compiled_expressions_compute_what_the_semantics_evaluates(
     for name in refs(tree):
         f = layout.by_name[name]
         low = f.variable.minimum if f.variable.type is VarType.INT else 0
-        lines.append(f"    {names.locals[name]} = ((c >> {f.offset}) & {(1 << f.width) - 1}) + {low}")
+        mask = (1 << f.width) - 1
+        lines.append(f"    {names.locals[name]} = ((c >> {f.offset}) & {mask}) + {low}")
     lines.append(f"    return bool({python(tree, names)})")
     compiled = function("\n".join(lines) + "\n", "check", "test")
-    expected = evaluate(tree, dict(zip([v.name for v in spec.variables], values)), state)
+    named = dict(zip([v.name for v in spec.variables], values, strict=True))
+    expected = evaluate(tree, named, state)
     assert compiled(layout.pack(state, values)) is expected
 
 

@@ -90,7 +90,8 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             limit = rule.example_limit or 100_000
-            found.append(check_text(example, f"specs/data/{rule.id}.yaml", max_configurations=limit))
+            name = f"specs/data/{rule.id}.yaml"
+            found.append(check_text(example, name, max_configurations=limit))
         if rule.family is Family.PROJECT:
             specs = rule.example_specs("Fails")
             names = [f"specs/{rule.id}/{n}.yaml" for n in range(len(specs))]
@@ -371,7 +372,6 @@ def test_every_format_carries_the_counterexample() -> None:
     result = check_text(LASSO, "specs/lasso.yaml")
     violated = [f for f in result.findings if f.rule == "property-violated"]
     assert [f.location.line for f in violated] == [15, 16]
-    lasso, invariant = violated
     text = RENDERERS["text"]([result], False)
     assert (
         "specs/lasso.yaml:15:3: error[property-violated] property ends fails: a run in RUNNING "
