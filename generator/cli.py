@@ -17,6 +17,7 @@ from generator import __version__
 from generator.commands import EXIT_USAGE
 from generator.commands.inputs import InputFormat
 from verify.discover import MissingPath
+from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
 from verify.load.rules import check_label
 from verify.report import RENDERERS
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=sorted(RENDERERS), default="text", help="report format (default: text)"
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too")
+    _limit_argument(check)
     _input_arguments(check)
 
     paths = sub.add_parser("paths", help="print the covering trigger sequences of a spec")
@@ -124,6 +126,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(text: str) -> int:
+    """A positive whole number (``10000000`` or ``10_000_000``)."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+def _limit_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-configurations",
+        type=_count,
+        default=DEFAULT_MAX_CONFIGURATIONS,
+        metavar="N",
+        help="explore at most N configurations of a spec with variables; past them the "
+        f"check fails with state-space-too-large (default: {DEFAULT_MAX_CONFIGURATIONS:,})",
+    )
+
+
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
@@ -181,7 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             source = InputFormat(args.input)
             return check_command(
-                args.paths, args.format, args.strict, stdout=out, stderr=err, source=source, asl=asl
+                args.paths,
+                args.format,
+                args.strict,
+                stdout=out,
+                stderr=err,
+                source=source,
+                asl=asl,
+                max_configurations=args.max_configurations,
             )
         if args.command == "paths":
             from generator.commands.check import paths_command

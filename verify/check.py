@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import verify.rules
 from verify.coverage import Coverage, transition_tour
 from verify.explore import DEFAULT_MAX_CONFIGURATIONS, explored
+from verify.explore.tour import configuration_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
 from verify.load import LoadResult, gc_paused, load_file, load_text
@@ -90,19 +91,24 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
     """
     with gc_paused():  # the analysis allocates millions of objects and no cycles
         graph = build_graph(spec)
-        configurations = None
+        found = None
         if spec.has_data or spec.properties:
-            configurations = len(explored(spec, graph, max_configurations))
+            found = explored(spec, graph, max_configurations)
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
                 findings.extend(registered.check(spec, graph))
-        coverage = transition_tour(spec, graph)
+        reached = len(reachable(graph, spec.initial))
+        if spec.has_data and found is not None:
+            coverage = configuration_tour(found)
+            reached = len(found.reached)
+        else:
+            coverage = transition_tour(spec, graph)
         stats = Stats(
             len(spec.states),
             len(spec.transitions),
-            len(reachable(graph, spec.initial)),
-            configurations,
+            reached,
+            None if found is None else len(found),
         )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
 

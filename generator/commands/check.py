@@ -11,6 +11,7 @@ from generator.commands.inputs import InputFormat, check_paths
 from verify.check import CheckResult, check_file
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
+from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
 from verify.report import RENDERERS, exit_status, plural
 from verify.rules import RULES
@@ -27,10 +28,11 @@ def check_command(
     stderr: TextIO | None = None,
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
 ) -> int:
     """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
     the exit status."""
-    checked = check_paths(paths, source, asl or AslOptions())
+    checked = check_paths(paths, source, asl or AslOptions(), max_configurations)
     problem = checked.usage_problem()
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")

@@ -67,7 +67,8 @@ class AlwaysCycle(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One transition a run took, as an audit log records it, and the values after it."""
+    """One transition a run took, as an audit log records it, and the values after it
+    (``transition`` is the one taken)."""
 
     source: str
     target: str
@@ -75,6 +76,7 @@ class Entry:
     at: datetime
     actor: str | None = None
     values: Values = ()
+    transition: Transition | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +372,7 @@ class Run:
         """
         values = self.semantics.take(transition, self.values)
         self.log.append(
-            Entry(self.state, transition.target, transition.trigger, now, actor, values)
+            Entry(self.state, transition.target, transition.trigger, now, actor, values, transition)
         )
         self.state = transition.target
         self.values = values
@@ -387,6 +389,6 @@ class Run:
 
     def _settle(self, now: datetime) -> None:
         for step, values in self.semantics.enter(self.state, self.values):
-            self.log.append(Entry(step.source, step.target, step.trigger, now, None, values))
+            self.log.append(Entry(step.source, step.target, step.trigger, now, None, values, step))
             self.state = step.target
             self.values = values
