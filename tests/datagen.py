@@ -109,6 +109,7 @@ def data_specs(draw: st.DrawFn, properties: bool = True) -> str:
             f"  {name}: {{final: true}}" if name in finals else f"  {name}: {{reviewers: [lead]}}"
             for name in names
         ),
+        "rollback: {reviewers: [lead]}",
         "transitions:",
     ]
     used: list[str] = []

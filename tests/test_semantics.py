@@ -7,10 +7,13 @@ step on the outcome, the state, the log and the deadline.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from datagen import TRIGGERS as DATA_TRIGGERS
+from datagen import data_specs
 from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
 from test_runtime_kit import Clock, generate
@@ -18,7 +21,7 @@ from test_runtime_kit import Clock, generate
 from verify.check import check_text
 from verify.load import load_file
 from verify.model import Spec
-from verify.semantics import AlwaysCycle, Outcome, Run, Semantics
+from verify.semantics import AlwaysCycle, Outcome, Run, Semantics, Values
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -217,3 +220,74 @@ def test_the_random_specs_reach_every_kind_of_transition() -> None:
     property cannot pass by drawing only plain specs)."""
     found = find(specs(), lambda text: all(kind in text for kind in ("human", "after", "always")))
     assert "always" in found
+
+
+# -- with data: guards, effects and variables -------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=data_specs(properties=False),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(("fire", "fire", "expire", "rollback", "replay")),
+            st.sampled_from(DATA_TRIGGERS),
+            st.sampled_from((0, 600, 1800, 3600)),
+        ),
+        max_size=14,
+    ),
+)
+def test_the_engine_runs_random_specs_with_data_by_the_semantics(
+    text: str, steps: list[Step], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    result = check_text(text)
+    assert result.spec is not None
+    unrunnable = {"always-cycle", "out-of-range", "nondeterministic"}  # never generated
+    assume(not {f.rule for f in result.findings} & unrunnable)
+    spec = result.spec
+    semantics = Semantics.of(spec)
+    data = semantics.data
+    rt = generate(spec, tmp_path_factory.getbasetemp() / "semantics-data")
+    clock = Clock(START)
+    machine = rt.RandomMachine(clock=clock)
+    run = Run(semantics, START)
+    lead = rt.Actor("lead-1", frozenset({"lead"}))
+    declared = {str(trigger) for trigger in rt.Trigger}
+    history: list[tuple[int, str, Values]] = [(1, run.state, run.values)]  # rest points
+    for action, trigger, seconds in steps:
+        clock.advance(seconds=seconds)
+        now = clock.now
+        if action == "expire":
+            machine.expire()
+            run.expire(now)
+        elif action == "replay":
+            again = rt.RandomMachine.replay(machine.audit, clock=clock)
+            assert (again.state, again.variables, again.audit) == (
+                machine.state,
+                machine.variables,
+                machine.audit,
+            )
+        elif action == "rollback":
+            seq, state, values = history[seconds // 600 % len(history)]
+            machine.rollback(seq, actor=rt.Actor("on-call", frozenset({"lead"})), decision="back")
+            run.restore(state, now, values)
+        elif trigger in declared:
+            expected = run.outcome(trigger, ("lead",), now)
+            taken = run.candidate(trigger)
+            decision = "ok" if taken is not None and taken.human else None
+            try:
+                machine.fire(rt.Trigger(trigger), actor=lead, decision=decision)
+                got = Outcome.ACCEPTED
+            except rt.InvalidTransition as refusal:
+                got = Outcome.BLOCKED if "is blocked" in str(refusal) else Outcome.UNDECLARED
+            assert got is expected, (trigger, run.state, run.values)
+            if expected is Outcome.ACCEPTED:
+                run.fire(trigger, ("lead",), "lead-1", now)
+        transitions = [
+            (r.from_state, r.trigger, r.to_state) for r in machine.audit if r.trigger is not None
+        ]
+        assert transitions == [(e.source, e.trigger, e.target) for e in run.log]
+        assert machine.state == run.state
+        assert dataclasses.asdict(machine.variables) == data.scope(run.values)
+        assert machine.deadline == run.deadline
+        history.append((len(machine.audit), run.state, run.values))

@@ -9,11 +9,14 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every value a caller hands in passes before anything changes;
 - :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
   generated module declares of its machine;
+- :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
+  the compiled guards (:class:`Guard`) and effects (:class:`Effect`) of its transitions;
 - :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs.
 """
 
 from __future__ import annotations
 
+from .data import Effect, Guard, OutOfBounds, VariableSpec, VariablesSpec
 from .engine import Machine, MachineSpec, SweepReport, Transition
 from .records import (
     Actor,
@@ -50,8 +53,10 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "DBConnection",
+    "Effect",
     "Event",
     "FailureSnapshot",
+    "Guard",
     "InstanceExists",
     "InstanceHead",
     "InvalidTransition",
@@ -60,6 +65,7 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "OutOfBounds",
     "Refused",
     "SqlStore",
     "Store",
@@ -71,6 +77,8 @@ __all__ = [
     "Transition",
     "Unauthorized",
     "UnknownInstance",
+    "VariableSpec",
+    "VariablesSpec",
 ]
 
 for _name in __all__:  # tracebacks and reprs name the package users import it from
