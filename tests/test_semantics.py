@@ -42,12 +42,28 @@ def loaded(text: str) -> Spec:
 def test_a_run_follows_always_transitions_and_records_them() -> None:
     run = Run(Semantics.of(spec_of("discovery_pipeline")), START)
     run.fire("discovery_requested", None, None, START)
-    assert run.fire("agent_error", None, None, START) is Outcome.ACCEPTED
-    assert run.state == "FAILED"
+    assert run.fire("scout_succeeded", None, None, START) is Outcome.ACCEPTED
+    assert run.state == "WAITING_REQUIREMENT_APPROVAL"
     assert [(e.source, e.trigger, e.target) for e in run.log[-2:]] == [
-        ("SCOUT_RUNNING", "agent_error", "SCOUT_FAILED"),
-        ("SCOUT_FAILED", "always", "FAILED"),
+        ("SCOUT_RUNNING", "scout_succeeded", "SCOUT_COMPLETE"),
+        ("SCOUT_COMPLETE", "always", "WAITING_REQUIREMENT_APPROVAL"),
     ]
+
+
+def test_a_run_keeps_its_data_and_guards_choose() -> None:
+    semantics = Semantics.of(spec_of("discovery_pipeline"))
+    run = Run(semantics, START)
+    run.fire("discovery_requested", None, None, START)
+    for attempt in (1, 2, 3):
+        assert run.fire("agent_error", None, None, START) is Outcome.ACCEPTED
+        assert run.state == "SCOUT_FAILED"
+        assert run.fire("retry_stage", ("on_call",), "olu", START) is Outcome.ACCEPTED
+        assert semantics.data.scope(run.values)["attempts"] == attempt
+    run.fire("agent_error", None, None, START)
+    assert run.state == "FAILED"  # the fourth failure: retries exhausted, left at once
+    assert run.log[-1].trigger == "always" and run.log[-1].transition is not None
+    assert run.log[-1].transition.reason == "RETRIES_EXHAUSTED"
+    assert run.outcome("retry_stage", ("on_call",), START) is Outcome.UNDECLARED
 
 
 def test_a_run_refuses_and_times_out() -> None:
@@ -123,7 +139,7 @@ def test_arrivals_reach_every_resting_state_by_a_shortest_path() -> None:
     assert next(iter(found.items())) == ("IDLE", ())
     assert found["WAITING_REQUIREMENT_APPROVAL"] == ("discovery_requested", "scout_succeeded")
     assert "SCOUT_COMPLETE" not in found  # left at once by its always exit
-    assert found["FAILED"] == ("discovery_requested", "agent_error")
+    assert found["SCOUT_FAILED"] == ("discovery_requested", "agent_error")
     assert semantics.waits() == (60, 3600, 129600, 259199)
 
 
@@ -253,7 +269,7 @@ def test_the_engine_runs_random_specs_with_data_by_the_semantics(
     run = Run(semantics, START)
     lead = rt.Actor("lead-1", frozenset({"lead"}))
     declared = {str(trigger) for trigger in rt.Trigger}
-    history: list[tuple[int, str, Values]] = [(1, run.state, run.values)]  # rest points
+    history: list[tuple[int, str, Values]] = [(len(machine.audit), run.state, run.values)]
     for action, trigger, seconds in steps:
         clock.advance(seconds=seconds)
         now = clock.now
