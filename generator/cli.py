@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("spec", type=Path, metavar="SPEC")
     diagram.add_argument("--format", choices=["svg", "dot", "mermaid", "png"], default="svg")
     diagram.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    diagram.add_argument(
+        "--trace",
+        default=None,
+        metavar="NAME",
+        help="highlight the counterexample of the property NAME (or of the first finding of "
+        "the rule NAME that has one): its steps numbered on the edges they take",
+    )
     _input_arguments(diagram)
 
     explain = sub.add_parser("explain", help="print a rule's definition and examples")
@@ -233,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stderr=err,
                 source=InputFormat(args.input),
                 asl=asl,
+                trace=args.trace,
             )
         if args.command == "explain":
             from generator.commands.check import explain_command

@@ -4,6 +4,11 @@ An ASL definition is drawn as the machine it maps to; ``FILE#PART`` draws one of
 Parallel branches or Map iterators (``order.asl.json#Fan out/branch0``), as ``check``
 names them.
 
+``--trace NAME`` highlights a counterexample: the violation of the property ``NAME`` (or
+the first finding of the rule ``NAME`` that carries a trace), its steps numbered on the
+edges they take and the states it passes outlined; when there is none, nothing is drawn
+and the exit status is 1.
+
 Output choices of ``diagram``: text formats (``dot``, ``mermaid``, ``svg``) go to
 standard output unless ``-o`` names a file; ``png`` is binary, so without ``-o`` it is
 written to ``<machine>.png`` in the current folder and that path is printed. Exit status
@@ -21,6 +26,7 @@ from generator.commands.inputs import InputFormat, check_paths, reads_asl
 from generator.diagram import FORMATS, SUFFIXES, DotMissing, render_format
 from generator.diagram.model import build_diagram
 from verify.check import CheckResult, check_file
+from verify.findings import Finding
 from verify.load.asl import AslOptions
 
 __all__ = ["diagram_command"]
@@ -37,8 +43,10 @@ def diagram_command(
     stderr: TextIO,
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
+    trace: str | None = None,
 ) -> int:
-    """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc)."""
+    """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc);
+    with ``trace`` (a property's name, or a rule id), its counterexample highlighted."""
     if fmt not in FORMATS:
         return _usage(stderr, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     spec_path, part = _split_part(spec_path)
@@ -62,7 +70,14 @@ def diagram_command(
             print(finding.format(), file=stderr)
         print(f"{_PROG}: {spec_path} does not load; nothing drawn", file=stderr)
         return 1
-    diagram = build_diagram(checked.spec, checked.findings)
+    counterexample = None
+    if trace is not None:
+        chosen = _counterexample(checked, trace)
+        if isinstance(chosen, str):
+            print(f"{_PROG}: {chosen}", file=stderr)
+            return 1
+        counterexample = chosen
+    diagram = build_diagram(checked.spec, checked.findings, counterexample)
     try:
         data = render_format(diagram, fmt)
     except DotMissing as error:
@@ -78,6 +93,29 @@ def diagram_command(
     if output is None:
         print(target, file=stdout)
     return 0
+
+
+def _counterexample(checked: CheckResult, name: str) -> Finding | str:
+    """The finding with a trace that ``--trace NAME`` names: the violation of the property
+    ``NAME``, or the first finding of the rule ``NAME`` that carries one; else why not."""
+    spec = checked.spec
+    assert spec is not None
+    named = [p for p in spec.properties if p.name == name]
+    for finding in checked.findings:
+        if not (finding.trace or finding.cycle):
+            continue
+        if named and finding.rule == "property-violated":
+            if finding.location == named[0].location:
+                return finding
+        elif finding.rule == name:
+            return finding
+    if named:
+        return f"property {name} holds: there is no counterexample to draw"
+    properties = ", ".join(p.name for p in spec.properties) or "none"
+    return (
+        f"--trace {name}: no property of that name (properties: {properties}) and no finding "
+        "of that rule with a counterexample"
+    )
 
 
 def _split_part(path: Path) -> tuple[Path, str]:
