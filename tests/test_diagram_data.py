@@ -59,7 +59,8 @@ def test_a_counterexample_is_numbered_on_the_edges_it_takes(tmp_path: Path) -> N
     dot = out.getvalue()
     assert "counterexample: 2 steps, then 2 for ever." in dot
     assert "step 1, \u21bb3" in dot and "step 2, \u21bb4" in dot
-    assert dot.count(f'color="{TRACE_COLOUR}"') == 2  # the two edges it takes
+    assert dot.count(f'color="{TRACE_COLOUR}", penwidth=3.5]') == 2  # the edges it takes
+    assert dot.count(f'color="{TRACE_COLOUR}"') == 4  # and the states it passes
     assert "counterexample step" in dot
 
 
