@@ -45,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=sorted(RENDERERS), default="text", help="report format (default: text)"
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument(
+        "--regressions",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write into DIR a pytest module per violated property that replays its "
+        "counterexample on the generated runtime: it fails until the spec is fixed",
+    )
+    check.add_argument(
+        "--runtime-package",
+        default="generated",
+        metavar="NAME",
+        help="the package the runtimes were generated into, which the regression tests "
+        "import (default: generated)",
+    )
     _limit_argument(check)
     _input_arguments(check)
 
@@ -220,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 source=source,
                 asl=asl,
                 max_configurations=args.max_configurations,
+                regressions=args.regressions,
+                runtime_package=args.runtime_package,
             )
         if args.command == "paths":
             from generator.commands.check import paths_command

@@ -19,12 +19,17 @@ from __future__ import annotations
 from generator.naming import string_literal
 from verify.model import Binary, CurrentState, Expr, Literal, Member, Ref, Unary, Value
 
-__all__ = ["python_of"]
+__all__ = ["python_of", "python_of_value"]
 
 _LEVEL = {"or": 1, "and": 2, "not": 3, "+": 5, "-": 5}
 _COMPARISON = 4
 _NEGATION = 6
 _ATOM = 7
+
+
+def python_of_value(value: Value) -> str:
+    """A value as a Python literal: ``3``, ``True``, ``"critical"``."""
+    return _literal(value)
 
 
 def _literal(value: Value) -> str:

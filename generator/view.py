@@ -22,7 +22,7 @@ from generator.naming import (
     string_lines,
     string_literal,
 )
-from generator.pyexpr import python_of
+from generator.pyexpr import python_of, python_of_value
 from verify.model import AUTOMATIC_TRIGGER, Spec, Transition, Variable, VarType
 
 __all__ = [
@@ -323,14 +323,6 @@ def _field(variable: Variable) -> Field:
         tuple(docstring_lines([variable.description, bounds or None], _MEMBER_DOC)),
         spec,
     )
-
-
-def python_of_value(value: bool | int | str) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return repr(value)
-    return string_literal(value)
 
 
 def _arrows(transitions: Sequence[Transition]) -> str:
