@@ -104,7 +104,8 @@ class _Replay:
         source = str(record.from_state)
         self.state = str(record.to_state)
         self.values.update(record.variables or {})
-        if self.values != dict(step.variables):
+        known = {name: self.values.get(name) for name in step.variables}
+        if known != dict(step.variables):  # variables added since are not compared
             raise _Diverged
         self.visited.append((self.state, dict(self.values)))
         self.observe(number, source, step)

@@ -195,6 +195,17 @@ def _state(
                 write(rest, "e = 1")
             _emit(write, rest, group[0], layout, names, number, dense)
             continue
+        if len(group) == 1:  # one guarded transition: no choice to make
+            (t,) = group
+            n = number[id(t)]
+            assert t.when is not None
+            write(rest, f"if {python(t.when.tree, names)}:")
+            write(rest + 1, f"H[{n}] = 1")
+            write(rest + 1, f"F[{n}] = 1")
+            if can_stick:
+                write(rest + 1, "e = 1")
+            _emit(write, rest + 1, t, layout, names, number, dense)
+            continue
         _choose(write, rest, group, names, number, "k", free=True)
         write(rest, "if k >= 0:")
         if can_stick:
