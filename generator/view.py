@@ -16,6 +16,7 @@ import generator.runtime
 from generator import __version__
 from generator.naming import (
     ENUM_NAMES,
+    HANDLERS_CLASS,
     class_name,
     docstring_lines,
     enum_member,
@@ -106,6 +107,8 @@ class RuntimeView:
     recovery: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
     rollback: tuple[str, ...] | None
     methods: tuple[Method, ...]
+    handlers_class: str
+    handlers_doc: tuple[str, ...]
 
 
 def runtime_view(spec: Spec) -> RuntimeView:
@@ -121,7 +124,7 @@ def runtime_view(spec: Spec) -> RuntimeView:
         enums=ENUM_NAMES,
         support=SUPPORT_PACKAGE,
         support_names=support_names,
-        exports=_exports((*ENUM_NAMES, cls, *support_names)),
+        exports=_exports((*ENUM_NAMES, cls, HANDLERS_CLASS, *support_names)),
         source=string_literal(spec.file),
         sha256=string_literal(spec.sha256),
         version=string_literal(__version__),
@@ -190,6 +193,20 @@ def runtime_view(spec: Spec) -> RuntimeView:
         ),
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
         methods=tuple(_method(spec, t, m) for t, m in methods.items()),
+        handlers_class=HANDLERS_CLASS,
+        handlers_doc=tuple(
+            docstring_lines(
+                [
+                    f"The code attached to ``{spec.machine}``'s states and transitions.",
+                    "Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, "
+                    "``on_approval(State.X)``, ``on_leave(State.X)`` and "
+                    "``after_transition``; run them with ``Runner``, ``AsyncRunner`` or a "
+                    "durable ``Worker``. mypy checks every state and trigger against this "
+                    "machine's enums.",
+                ],
+                _MEMBER_DOC,
+            )
+        ),
     )
 
 

@@ -26,6 +26,8 @@ from typing import ClassVar, Final
 
 from .._statewright import (
     Actor,
+    Allowed,
+    AsyncRunner,
     AuditRecord,
     ChainProblem,
     Clock,
@@ -33,15 +35,24 @@ from .._statewright import (
     DBConnection,
     Event,
     FailureSnapshot,
+    Fire,
+    HandlerFailed,
+    HandlerSet,
+    Hook,
     InstanceExists,
     InstanceHead,
     InvalidTransition,
+    Job,
     JSONValue,
+    LeaseLost,
     Locked,
     Machine,
     MachineSpec,
     MemoryStore,
+    Outbox,
     Refused,
+    Round,
+    Runner,
     SqlStore,
     Store,
     StoredInstance,
@@ -52,12 +63,15 @@ from .._statewright import (
     Transition,
     Unauthorized,
     UnknownInstance,
+    Worker,
 )
 
 __all__ = [
     "SOURCE",
     "SOURCE_SHA256",
     "Actor",
+    "Allowed",
+    "AsyncRunner",
     "AuditRecord",
     "ChainProblem",
     "Clock",
@@ -65,17 +79,27 @@ __all__ = [
     "DBConnection",
     "Event",
     "FailureSnapshot",
+    "Fire",
+    "HandlerFailed",
+    "HandlerSet",
+    "Handlers",
+    "Hook",
     "InstanceExists",
     "InstanceHead",
     "InvalidTransition",
     "JSONValue",
+    "Job",
+    "LeaseLost",
     "Locked",
     "Machine",
     "MachineSpec",
     "MemoryStore",
     "Orchestrator",
+    "Outbox",
     "Reason",
     "Refused",
+    "Round",
+    "Runner",
     "SqlStore",
     "State",
     "Store",
@@ -88,6 +112,7 @@ __all__ = [
     "Trigger",
     "Unauthorized",
     "UnknownInstance",
+    "Worker",
 ]
 
 SOURCE: Final = "specs/orchestrator.yaml"
@@ -308,3 +333,14 @@ class Orchestrator(Machine[State, Trigger, Reason]):
     def housekeeping_done(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``housekeeping_done``: COMPLETE -> IDLE."""
         return self._take("housekeeping_done", actor, None, payload)
+
+
+class Handlers(HandlerSet[State, Trigger, Reason]):
+    """The code attached to ``orchestrator``'s states and transitions.
+
+    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
+    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``, ``AsyncRunner``
+    or a durable ``Worker``. mypy checks every state and trigger against this machine's enums.
+    """
+
+    machine = Orchestrator
