@@ -29,9 +29,7 @@ def reviewer(rt: ModuleType) -> Any:
 def test_allowed_lists_what_may_fire_now_and_who_may(rt: ModuleType) -> None:
     clock = Clock()
     machine = rt.Gatekeeper(clock=clock)
-    assert [(a.trigger, a.human) for a in machine.allowed()] == [
-        (rt.Trigger.TASK_RECEIVED, False)
-    ]
+    assert [(a.trigger, a.human) for a in machine.allowed()] == [(rt.Trigger.TASK_RECEIVED, False)]
     machine.task_received()
     assert {a.trigger for a in machine.allowed()} == {
         rt.Trigger.AGENT_ERROR,
@@ -251,7 +249,5 @@ def test_mypy_checks_handlers_against_the_machine(tmp_path: Path) -> None:
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "MYPYPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
-    lines = {
-        int(line.split(":")[1]) for line in done.stdout.splitlines() if ": error:" in line
-    }
+    lines = {int(line.split(":")[1]) for line in done.stdout.splitlines() if ": error:" in line}
     assert lines == {18, 23, 28}, done.stdout
