@@ -148,10 +148,16 @@ class Outbox:
         with self.store._transaction(write=True) as cursor:
             self._update(cursor, claim, "lease = NULL, lease_until = NULL", ())
 
-    def pending(self, machine: str | None = None) -> list[Pending]:
-        """Every instance whose effects are due, held or failing, by machine and id."""
+    def pending(self, machine: str | None = None, *, due_only: bool = True) -> list[Pending]:
+        """Every instance whose effects are due, held or failing, by machine and id (with
+        ``due_only=False``: every instance a worker has seen)."""
         store = self.store
-        where, params = ("", ()) if machine is None else (" AND o.machine = ?", (machine,))
+        conditions = ["(i.seq > o.delivered OR o.error IS NOT NULL)"] if due_only else []
+        params: tuple[str, ...] = ()
+        if machine is not None:
+            conditions.append("o.machine = ?")
+            params = (machine,)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         with store._transaction(write=False) as cursor:
             store._run(
                 cursor,
@@ -159,8 +165,7 @@ class Outbox:
                 " o.lease_until, o.available_at, o.error FROM statewright_outbox o"
                 " JOIN statewright_instances i"
                 " ON i.machine = o.machine AND i.instance_id = o.instance_id"
-                f" WHERE (i.seq > o.delivered OR o.error IS NOT NULL){where}"
-                " ORDER BY o.machine, o.instance_id",
+                f"{where} ORDER BY o.machine, o.instance_id",
                 params,
             )
             rows = cursor.fetchall()
