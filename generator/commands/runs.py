@@ -242,7 +242,8 @@ def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
             file=stdout,
         )
     for r in shown["timeline"]:
-        move = r["to_state"] if r["event"] == "created" else f"{r['from_state']} -> {r['to_state']}"
+        stays = r["event"] in ("created", "context")
+        move = r["to_state"] if stays else f"{r['from_state']} -> {r['to_state']}"
         words = [f"{r['seq']:>4}", r["at"], f"{r['event']:<10}", move]
         if r["trigger"]:
             words.append(f"on {r['trigger']}")
