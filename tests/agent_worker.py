@@ -23,17 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from store_worker import import_runtime
+from storekit import open_store
 
 
 def main(argv: list[str]) -> None:
     runtime_path, target, log, lease, seed, stop = argv[:6]
     rt = import_runtime(Path(runtime_path))
-    if target.startswith("postgresql://"):
-        import psycopg
-
-        store = rt.SqlStore(psycopg.connect(target))
-    else:
-        store = rt.SqlStore.sqlite(target)
+    store = open_store(target, rt)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     locks = Path(log).parent / "locks"
     locks.mkdir(exist_ok=True)

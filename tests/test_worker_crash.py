@@ -48,8 +48,7 @@ def test_sigkill_loses_no_effect(
     runtime: tuple[Any, Path], sql_backend: Backend, tmp_path: Path
 ) -> None:
     rt, path = runtime
-    store = sql_backend.open(rt)
-    rt.Outbox(store)  # the outbox table exists before the first worker starts
+    store = sql_backend.open(rt)  # the workers create the outbox table as they start
     workers = 1 if sql_backend.name == "sqlite" else 3
     instances = start_instances(rt, store, 60)
     fleet = start_fleet(path, sql_backend, tmp_path, workers, lease=1.0)
@@ -87,7 +86,6 @@ def test_workers_share_many_instances_on_postgresql(
     rt, path = runtime
     backend = Backend("postgresql", postgres_url)
     store = backend.open(rt)
-    rt.Outbox(store)
     instances = start_instances(rt, store, 80)
     started = time.monotonic()
     fleet = start_fleet(path, backend, tmp_path, 4, lease=10.0)

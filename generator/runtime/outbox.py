@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .store import SqlStore, StoreError
+from .store import _SCHEMA_LOCK, SqlStore, StoreError
 
 __all__ = ["Claim", "LeaseLost", "Outbox", "Pending"]
 
@@ -90,6 +90,8 @@ class Outbox:
         self.store = store
         if create:
             with store._transaction(write=True) as cursor:
+                if store.dialect == "postgresql":  # concurrent CREATE TABLEs would collide
+                    store._run(cursor, f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
                 for statement in _SCHEMA:
                     store._run(cursor, statement)
 
