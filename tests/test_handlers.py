@@ -251,3 +251,20 @@ def test_mypy_checks_handlers_against_the_machine(tmp_path: Path) -> None:
     )
     lines = {int(line.split(":")[1]) for line in done.stdout.splitlines() if ": error:" in line}
     assert lines == {18, 23, 28}, done.stdout
+
+
+def test_a_rollback_into_a_running_state_runs_its_agent_again(rt: ModuleType) -> None:
+    calls: list[str] = []
+    handlers = rt.Handlers()
+
+    @handlers.on_enter(rt.State.RUNNING, error=rt.Trigger.AGENT_ERROR)
+    def work(job: Any) -> Any:
+        calls.append(job.key)
+        return None if len(calls) > 1 else rt.Trigger.AGENT_ERROR
+
+    machine = rt.Gatekeeper(clock=Clock())
+    runner = rt.Runner(handlers, machine)
+    assert runner.fire(rt.Trigger.TASK_RECEIVED) is rt.State.FAILED
+    machine.rollback(2, actor=rt.Actor("olu", frozenset({"on_call"})), decision="Try again.")
+    assert runner.run() is rt.State.RUNNING
+    assert calls == ["gatekeeper:-:2:enter", "gatekeeper:-:5:enter"]
