@@ -121,6 +121,32 @@ def _parser() -> argparse.ArgumentParser:
         help="print where every instance's chain ends (JSON lines), to keep as a witness",
     )
     head.add_argument("target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL")
+
+    runs = sub.add_parser("runs", help="the operators' view of a store's instances")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    listing = runs_sub.add_parser(
+        "list", help="instances by state, approvals waiting with deadlines, effects due"
+    )
+    show = runs_sub.add_parser(
+        "show", help="one instance's audit timeline: actors, decisions, reasons, snapshots"
+    )
+    for action in (listing, show):
+        action.add_argument(
+            "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+        )
+    show.add_argument("instance", metavar="INSTANCE", help="the instance id")
+    show.add_argument("--machine", default=None, help="the machine, if several share the id")
+    for action in (listing, show):
+        action.add_argument(
+            "--specs",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="specs that give states their kinds, reviewers and recovery "
+            "(default: specs/ if it exists)",
+        )
+        action.add_argument("--format", choices=["text", "json"], default="text")
     return parser
 
 
@@ -221,6 +247,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.audit_command == "head":
                 return head_command(args.target, stdout=out, stderr=err)
             return audit_command(args.target, against=args.against, stdout=out, stderr=err)
+        if args.command == "runs":
+            from generator.commands.runs import list_command, show_command
+
+            if args.runs_command == "list":
+                return list_command(args.target, args.specs, args.format, stdout=out, stderr=err)
+            return show_command(
+                args.target,
+                args.instance,
+                args.machine,
+                args.specs,
+                args.format,
+                stdout=out,
+                stderr=err,
+            )
     except MissingPath as missing:
         err.write(f"statewright: error: {missing}\n")
         return EXIT_USAGE

@@ -9,12 +9,17 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every value a caller hands in passes before anything changes;
 - :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
   generated module declares of its machine;
-- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs.
+- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs;
+- :mod:`.handlers`: code attached to states and transitions, and the one code that decides
+  which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
+  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
 """
 
 from __future__ import annotations
 
-from .engine import Machine, MachineSpec, SweepReport, Transition
+from .engine import Allowed, Machine, MachineSpec, SweepReport, Transition
+from .handlers import Fire, HandlerSet, Hook, Job
+from .outbox import LeaseLost, Outbox
 from .records import (
     Actor,
     AuditRecord,
@@ -27,6 +32,7 @@ from .records import (
     Refused,
     Unauthorized,
 )
+from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
     ChainProblem,
     ConcurrencyConflict,
@@ -42,9 +48,12 @@ from .store import (
     StoreHead,
     UnknownInstance,
 )
+from .worker import Round, Worker
 
 __all__ = [
     "Actor",
+    "Allowed",
+    "AsyncRunner",
     "AuditRecord",
     "ChainProblem",
     "Clock",
@@ -52,15 +61,24 @@ __all__ = [
     "DBConnection",
     "Event",
     "FailureSnapshot",
+    "Fire",
+    "HandlerFailed",
+    "HandlerSet",
+    "Hook",
     "InstanceExists",
     "InstanceHead",
     "InvalidTransition",
     "JSONValue",
+    "Job",
+    "LeaseLost",
     "Locked",
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "Outbox",
     "Refused",
+    "Round",
+    "Runner",
     "SqlStore",
     "Store",
     "StoreError",
@@ -71,6 +89,7 @@ __all__ = [
     "Transition",
     "Unauthorized",
     "UnknownInstance",
+    "Worker",
 ]
 
 for _name in __all__:  # tracebacks and reprs name the package users import it from

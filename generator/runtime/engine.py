@@ -44,7 +44,7 @@ from .records import (
 )
 from .store import ConcurrencyConflict, Store, StoreError, StoreHead, instant
 
-__all__ = ["Machine", "MachineSpec", "SweepReport", "Transition"]
+__all__ = ["Allowed", "Machine", "MachineSpec", "SweepReport", "Transition"]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -167,6 +167,21 @@ def _delay(edge: _Edge) -> timedelta:
 def _allowed(node: _Node) -> str:
     names = sorted(str(trigger) for trigger in node.exits)
     return ", ".join(names) if names else "none"
+
+
+class Allowed(NamedTuple, Generic[S, T]):
+    """One trigger that may fire now (:meth:`Machine.allowed`), and what firing it needs.
+
+    ``human``: it needs an actor holding one of ``roles`` and a decision record;
+    ``timed``: it is the state's timed exit, listed only once it is due (``expire()``
+    takes it); ``target`` is the state it leads to (before any automatic exits).
+    """
+
+    trigger: T
+    target: S
+    human: bool
+    roles: frozenset[str]
+    timed: bool
 
 
 class SweepReport(NamedTuple, Generic[S, T, R]):
@@ -299,6 +314,34 @@ class Machine(Generic[S, T, R]):
     def instance_id(self) -> str | None:
         """The id the instance is stored under; None for one that lives in memory only."""
         return self._id
+
+    def allowed(self) -> tuple[Allowed[S, T], ...]:
+        """The triggers that may fire now, sorted by name, each saying whether it needs a
+        human: the exits of the current state the spec enables, the timed one once due.
+
+        An approval state lists only its human exits (and its timeout once due): it is
+        locked. Firing a listed non-human trigger cannot raise ``InvalidTransition``.
+        """
+        return tuple(
+            Allowed(
+                edge.trigger,
+                edge.target.state,
+                edge.human,
+                edge.source.reviewers if edge.human else frozenset(),
+                edge.after is not None,
+            )
+            for edge in sorted(self._enabled(self._clock()), key=lambda e: str(e.trigger))
+        )
+
+    def _enabled(self, at: datetime) -> list[_Edge]:
+        """The current state's exits that may be taken at ``at``: every exit by trigger,
+        a timed one only once due. (The one place that says which exits are enabled.)"""
+        entered = self._entered
+        return [
+            edge
+            for edge in self._node.exits.values()
+            if edge.after is None or at >= entered + edge.after
+        ]
 
     @classmethod
     def recovery(cls, reason: R) -> tuple[str, ...]:
