@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -184,3 +185,18 @@ def test_generated_runtimes_import_only_the_standard_library() -> None:
         }
         third_party -= set(sys.stdlib_module_names) | {"__future__"}
         assert not third_party, f"{runtime.relative_to(ROOT)} imports {sorted(third_party)}"
+
+
+def test_no_test_reads_files_outside_the_repository() -> None:
+    """A first-time contributor's clone has nothing beside it, so no test may reach above
+    the repository root (one compared a schema with a shared folder beside the clone and
+    skipped itself in a fresh clone); fixtures and reference copies live in tests/data/."""
+    above = re.compile(r"\bROOT\.parent\b|(?:\.parent){3}|\.\./shared")
+    parents = re.compile(r"\.parents\[(\d+)\]")
+    sources = [*(ROOT / "tests").rglob("*.py"), *(ROOT / "docs").glob("*.py")]
+    for path in sorted(sources):
+        depth = len(path.relative_to(ROOT).parts)  # parents[depth - 1] is the root
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+            assert not above.search(line), where
+            assert all(int(n) < depth for n in parents.findall(line)), where
