@@ -12,10 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO, cast
 
 from generator import __version__
 from generator.commands import EXIT_USAGE
 from generator.commands.inputs import InputFormat
+from generator.streams import ReaderSafe
 from verify.discover import MissingPath
 from verify.load.asl import AslOptions
 from verify.load.rules import check_label
@@ -168,9 +170,18 @@ def _asl_options(args: argparse.Namespace) -> AslOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``statewright``; the exit status. Output to a reader that goes away early
+    (``| head -1``) is dropped quietly and the command still finishes its work."""
+    out, err = ReaderSafe(sys.stdout), ReaderSafe(sys.stderr)
+    status = _command(argv, cast(TextIO, out), cast(TextIO, err))
+    out.flush()
+    err.flush()
+    return status
+
+
+def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    out, err = sys.stdout, sys.stderr
     try:
         asl = _asl_options(args) if hasattr(args, "reviewers") else AslOptions()
     except ValueError as problem:

@@ -143,3 +143,86 @@ def test_paths_of_a_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     status, _, err = run("paths", "specs", capsys=capsys)
     assert status == 2
     assert "is a folder" in err
+
+
+# --- a reader that goes away (| head -1) ---------------------------------------------------
+
+STATEWRIGHT = str(Path(sys.executable).with_name("statewright"))
+
+
+def run_into_a_closed_pipe(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the console script with its standard output a pipe nobody reads any more, as
+    ``statewright ... | head -1`` leaves it once head has its line."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [STATEWRIGHT, *argv], cwd=cwd, stdout=write, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write)
+
+
+def test_generate_check_into_head_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    """The pipeline as the issue ran it: a stale tree's diff, cut short by head."""
+    script = f"set -o pipefail; {STATEWRIGHT} generate --check --out {tmp_path}/gen specs | head -1"
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert (done.stdout, done.stderr) == ("--- /dev/null\n", "")
+    assert done.returncode == 1  # stale: its own status, not a crash
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (["check", "specs", "specs/examples"], 1),
+        (["check", "--format", "json", "specs", "specs/examples"], 1),
+        (["check", "--format", "sarif", "specs/examples"], 1),
+        (["paths", "specs/discovery_pipeline.yaml"], 0),
+        (["explain", "trap"], 0),
+        (["diagram", "specs/discovery_pipeline.yaml", "--format", "dot"], 0),
+        (["diagram", "specs/discovery_pipeline.yaml", "--format", "mermaid"], 0),
+        (["import", "asl", "specs/examples/order_approval.asl.json"], 0),
+        (["generate", "--check", "--out", "{tmp}/stale", "specs"], 1),
+        (["--help"], 0),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else str(v),
+)
+def test_every_command_is_quiet_when_its_reader_goes(
+    argv: list[str], status: int, tmp_path: Path
+) -> None:
+    done = run_into_a_closed_pipe(*(a.replace("{tmp}", str(tmp_path)) for a in argv))
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_generate_into_a_closed_pipe_still_writes_every_file(tmp_path: Path) -> None:
+    done = run_into_a_closed_pipe("generate", "--out", str(tmp_path / "gen"), "specs")
+    assert (done.returncode, done.stderr) == (0, "")
+    again = subprocess.run(
+        [STATEWRIGHT, "generate", "--check", "--out", str(tmp_path / "gen"), "specs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout
+
+
+def test_audit_commands_into_a_closed_pipe(tmp_path: Path) -> None:
+    from storekit import generate_runtime
+
+    rt, _ = generate_runtime(tmp_path / "pkg")
+    path = str(tmp_path / "audit.sqlite")
+    for number in range(200):
+        rt.Ticket.create(rt.SqlStore.sqlite(path), f"t{number}").start()
+    for action in ("head", "verify"):
+        done = run_into_a_closed_pipe("audit", action, path)
+        assert (done.returncode, done.stderr) == (0, ""), action
+
+
+def test_the_reader_safe_stream_examples_run() -> None:
+    import doctest
+
+    import generator.streams
+
+    failed, tried = doctest.testmod(generator.streams)
+    assert tried > 0 and failed == 0
