@@ -70,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
 
     diagram = sub.add_parser("diagram", help="draw a spec, with its findings marked")
     diagram.add_argument("spec", type=Path, metavar="SPEC")
-    diagram.add_argument("--format", choices=["svg", "dot", "mermaid", "png"], default="svg")
+    diagram.add_argument(
+        "--format",
+        choices=["svg", "dot", "mermaid", "png"],
+        default=None,
+        help="what to draw (default: the format -o FILE's ending names, else svg)",
+    )
     diagram.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
     _input_arguments(diagram)
 
