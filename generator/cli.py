@@ -17,6 +17,7 @@ from typing import TextIO, cast
 from generator import __version__
 from generator.commands import EXIT_USAGE
 from generator.commands.inputs import InputFormat
+from generator.helptext import COMMANDS, TOP
 from generator.streams import ReaderSafe
 from verify.discover import MissingPath
 from verify.load.asl import AslOptions
@@ -27,62 +28,84 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="statewright",
-        description="Model-checked state-machine specifications with code generation.",
-    )
+    top = TOP.options()
+    del top["help"]
+    parser = argparse.ArgumentParser(prog="statewright", **top)
     parser.add_argument("--version", action="version", version=f"statewright {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="prove specs complete; report findings")
+    check = sub.add_parser("check", **COMMANDS["check"].options())
     check.add_argument(
         "paths",
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="spec files or folders (default: specs/)",
+        help="spec files, or folders whose specs (not subfolders) are checked (default: specs/)",
     )
     check.add_argument(
-        "--format", choices=sorted(RENDERERS), default="text", help="report format (default: text)"
+        "--format",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="the report's format on standard output (default: text)",
     )
-    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     _input_arguments(check)
 
-    paths = sub.add_parser("paths", help="print the covering trigger sequences of a spec")
-    paths.add_argument("spec", type=Path, metavar="SPEC")
+    paths = sub.add_parser("paths", **COMMANDS["paths"].options())
+    paths.add_argument("spec", type=Path, metavar="SPEC", help="the spec file")
 
-    generate = sub.add_parser("generate", help="generate runtimes, tests and diagrams")
+    generate = sub.add_parser("generate", **COMMANDS["generate"].options())
     generate.add_argument(
         "paths",
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="spec files or folders (default: specs/)",
+        help="spec files, or folders whose specs (not subfolders) are generated; only "
+        "folders (or none) prune output of specs that are gone (default: specs/)",
     )
     generate.add_argument(
-        "--out", type=Path, default=Path("generated"), help="output folder (default: generated/)"
+        "--out",
+        type=Path,
+        default=Path("generated"),
+        metavar="DIR",
+        help="the folder to write into, made if missing; a package of yours is fine "
+        "(default: generated/)",
     )
     generate.add_argument(
         "--check",
         action="store_true",
-        help="render in memory; exit 1 with a diff when the output differs",
+        help="write nothing: render in memory and compare with DIR; exit 1 with a diff on "
+        "standard output when they differ",
     )
 
-    diagram = sub.add_parser("diagram", help="draw a spec, with its findings marked")
-    diagram.add_argument("spec", type=Path, metavar="SPEC")
+    diagram = sub.add_parser("diagram", **COMMANDS["diagram"].options())
+    diagram.add_argument(
+        "spec",
+        type=Path,
+        metavar="SPEC",
+        help="the spec file, or an ASL definition (FILE#PART: one of its branches)",
+    )
     diagram.add_argument(
         "--format",
         choices=["svg", "dot", "mermaid", "png"],
         default=None,
         help="what to draw (default: the format -o FILE's ending names, else svg)",
     )
-    diagram.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    diagram.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the diagram to FILE, replacing it (default: standard output; png: "
+        "<machine>.png)",
+    )
     _input_arguments(diagram)
 
-    explain = sub.add_parser("explain", help="print a rule's definition and examples")
+    explain = sub.add_parser("explain", **COMMANDS["explain"].options())
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. dead-end")
 
-    new = sub.add_parser("new", help="scaffold a spec that passes the checker")
+    new = sub.add_parser("new", **COMMANDS["new"].options())
     new.add_argument("name", metavar="NAME", help="the machine's snake_case name")
     new.add_argument(
         "-o",
@@ -93,11 +116,14 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write it (default: specs/NAME.yaml); never overwritten",
     )
 
-    imports = sub.add_parser(
-        "import", help="write the statewright spec of another format (asl: AWS Step Functions)"
+    imports = sub.add_parser("import", **COMMANDS["import"].options())
+    imports.add_argument(
+        "source_format",
+        choices=["asl"],
+        metavar="FORMAT",
+        help="the format of FILE: asl (Amazon States Language, JSON or YAML)",
     )
-    imports.add_argument("source_format", choices=["asl"], metavar="FORMAT", help="asl")
-    imports.add_argument("source", type=Path, metavar="FILE", help="the ASL definition")
+    imports.add_argument("source", type=Path, metavar="FILE", help="the definition to import")
     imports.add_argument(
         "-o",
         "--output",
@@ -109,11 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _asl_arguments(imports)
 
-    audit = sub.add_parser("audit", help="work with a durable audit store")
+    audit = sub.add_parser("audit", **COMMANDS["audit"].options())
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser(
-        "verify", help="check every instance's hash chain; report the first broken record"
-    )
+    verify = audit_sub.add_parser("verify", **COMMANDS["audit verify"].options())
     verify.add_argument(
         "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
@@ -123,10 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also check that every chain still extends the heads 'audit head' wrote to FILE",
     )
-    head = audit_sub.add_parser(
-        "head",
-        help="print where every instance's chain ends (JSON lines), to keep as a witness",
-    )
+    head = audit_sub.add_parser("head", **COMMANDS["audit head"].options())
     head.add_argument("target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL")
     return parser
 

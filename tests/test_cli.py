@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,42 @@ def test_the_reader_safe_stream_examples_run() -> None:
 
     failed, tried = doctest.testmod(generator.streams)
     assert tried > 0 and failed == 0
+
+
+# --- help ---------------------------------------------------------------------------------
+
+
+def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``("check", parser)``, ..., ``("audit verify", parser)``: every command's parser."""
+    from generator.cli import _parser
+
+    pending = [("", _parser())]
+    while pending:
+        name, parser = pending.pop(0)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend((f"{name} {sub}".strip(), p) for sub, p in action.choices.items())
+        if name:
+            yield name, parser
+
+
+@pytest.mark.parametrize("command", [name for name, _ in every_parser()])
+def test_every_commands_help_describes_each_argument_and_the_exit_status(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``paths --help`` and ``diagram --help`` once described none of their arguments."""
+    with pytest.raises(SystemExit) as done:
+        main([*command.split(), "--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    parser = dict(every_parser())[command]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = [a.help for a in action._choices_actions]
+            assert all(helps) and len(helps) == len(action.choices), command
+        else:
+            assert action.help and action.help != argparse.SUPPRESS, (command, action.dest)
+    assert parser.description and len(parser.description) > 60, command
+    assert "\nexit status:\n  0  " in shown and "\n  2  " in shown, shown
+    if command != "audit":  # the group: its actions say
+        assert "standard output" in shown, f"{command} --help does not say where output goes"
