@@ -1,8 +1,9 @@
-"""YAML mistakes a newcomer makes in a scaffolded spec, and what ``check`` tells them.
+"""Mistakes a newcomer makes in a scaffolded spec, and what ``check`` tells them.
 
 Each test starts from ``statewright new``'s spec, makes one edit a person makes, runs
-``statewright check`` and reads the one finding: it names the mistake (a tab, the
-indentation, an unquoted glob), sits on the line to fix, and says what to write.
+``statewright check`` and reads the findings: they name the mistake (a tab, the
+indentation, an unquoted glob, a misspelt state), sit on the line to fix, and say what to
+write.
 """
 
 from __future__ import annotations
@@ -29,13 +30,18 @@ def spec(
 
 def check_after(spec: Path, old: str, new: str, capsys: pytest.CaptureFixture[str]) -> str:
     """The one finding ``check`` reports once ``old`` is replaced by ``new`` in the spec."""
+    (finding,) = findings_after(spec, old, new, capsys)
+    assert "[yaml-syntax]" in finding
+    return finding
+
+
+def findings_after(spec: Path, old: str, new: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The error lines of ``check`` once ``old`` is replaced by ``new`` in the spec."""
     text = spec.read_text()
     assert text.count(old) == 1, old
     spec.write_text(text.replace(old, new))
     assert main(["check", spec.name]) == 1
-    findings = [line for line in capsys.readouterr().out.splitlines() if "[yaml-syntax]" in line]
-    assert len(findings) == 1, findings
-    return findings[0]
+    return [line for line in capsys.readouterr().out.splitlines() if "error[" in line]
 
 
 def line_of(spec: Path, fragment: str) -> int:
@@ -136,6 +142,38 @@ def test_an_alias_to_a_missing_anchor_elsewhere_keeps_the_alias_message(
 ) -> None:
     finding = check_after(spec, "reviewers: [reviewer]", "reviewers: *roles", capsys)
     assert "alias '*roles' refers to no anchor completed before it" in finding
+
+
+def test_a_misspelt_state_key_is_blamed_at_its_declaration(
+    spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, each of the six transitions that name RUNNING was an error suggesting
+    'RUNING', and the declaration itself was never named."""
+    found = findings_after(spec, "  RUNNING:\n", "  RUNING:\n", capsys)
+    declared = line_of(spec, "  RUNING:")
+    assert found[0] == (
+        f"demo.yaml:{declared}:3: error[unknown-state] state 'RUNING' is declared but nothing "
+        "names it, while 6 places name 'RUNNING', which is not declared; rename 'RUNING' to "
+        "'RUNNING'"
+    )
+    uses = found[1:]
+    assert len(uses) == 6
+    for use in uses:
+        assert use.endswith(
+            f"state 'RUNNING' is not declared under states; the state declared as 'RUNING' "
+            f"(line {declared}) looks like a misspelling of it"
+        )
+        assert "did you mean" not in use
+
+
+def test_a_misspelt_use_still_gets_did_you_mean(
+    spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = "{from: RUNNING, to: COMPLETE"
+    (finding,) = findings_after(spec, old, "{from: RUNING, to: COMPLETE", capsys)
+    assert finding.endswith(
+        "source state 'RUNING' is not declared under states; did you mean 'RUNNING'?"
+    )
 
 
 def test_hints_leave_correct_text_alone() -> None:
