@@ -45,7 +45,7 @@ def test_shipped_specs_pass_strict(capsys: pytest.CaptureFixture[str]) -> None:
 def test_sketch_fails_with_located_findings(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run("check", SKETCH, capsys=capsys)
     assert status == 1
-    lines = [line for line in out.splitlines() if "[" in line]
+    lines = [line.strip() for line in out.splitlines() if "[" in line]
     assert lines, out
     for line in lines:
         file, line_no, column, rest = line.split(":", 3)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verify.rules
+from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
@@ -87,6 +88,7 @@ def check_spec(spec: Spec) -> CheckResult:
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
                 findings.extend(registered.check(spec, graph))
+        findings = link_causes(graph, findings)
         coverage = transition_tour(spec, graph)
         stats = Stats(len(spec.states), len(spec.transitions), len(reachable(graph, spec.initial)))
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
