@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -18,7 +19,9 @@ from generator import __version__
 from generator.commands import EXIT_USAGE
 from generator.commands.inputs import InputFormat
 from generator.helptext import COMMANDS, TOP
+from generator.progress import TerminalProgress
 from generator.streams import ReaderSafe
+from verify import progress
 from verify.discover import MissingPath
 from verify.load.asl import AslOptions
 from verify.load.rules import check_label
@@ -197,9 +200,17 @@ def _asl_options(args: argparse.Namespace) -> AslOptions:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``statewright``; the exit status. Output to a reader that goes away early
-    (``| head -1``) is dropped quietly and the command still finishes its work."""
-    out, err = ReaderSafe(sys.stdout), ReaderSafe(sys.stderr)
-    status = _command(argv, cast(TextIO, out), cast(TextIO, err))
+    (``| head -1``) is dropped quietly and the command still finishes its work. Long work
+    shows progress on standard error when that is a terminal (:mod:`generator.progress`)."""
+    shown = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    clear = shown.clear if shown is not None else None
+    out, err = ReaderSafe(sys.stdout, clear), ReaderSafe(sys.stderr, clear)
+    try:
+        with progress.reporting(shown) if shown is not None else nullcontext():
+            status = _command(argv, cast(TextIO, out), cast(TextIO, err))
+    finally:
+        if shown is not None:
+            shown.clear()
     out.flush()
     err.flush()
     return status

@@ -48,6 +48,11 @@ class Help:
         return "\n".join(lines)
 
 
+_PROGRESS = (
+    "Long work shows its progress on standard error when that is a terminal, and "
+    "nothing when it is not."
+)
+
 COMMANDS: dict[str, Help] = {
     "check": Help(
         "prove specs complete; report findings",
@@ -55,8 +60,9 @@ COMMANDS: dict[str, Help] = {
             "Load every spec named (and every AWS Step Functions definition), run every "
             "rule on it and find trigger sequences that fire every transition.",
             "The report goes to standard output in --format; text gives one line per "
-            "finding (file:line:col: severity[rule] message), a line per spec and a "
-            "summary. Nothing is written to any file.",
+            "finding (file:line:col: severity[rule] message), the findings that only "
+            "follow from another indented under it, a line per spec and a summary. "
+            "Nothing is written to any file. " + _PROGRESS,
         ),
         (
             (0, "no finding is an error (with --strict: none is a warning either)"),
@@ -75,7 +81,7 @@ COMMANDS: dict[str, Help] = {
             "state, together fire every transition of SPEC whose source is reachable: "
             "one numbered line per sequence on standard output, then a '#' line saying "
             "how many of the spec's transitions they fire. The findings of a spec that "
-            "does not load go to standard error.",
+            "does not load go to standard error. " + _PROGRESS,
         ),
         (
             (0, "the sequences fire every transition whose source is reachable"),
@@ -95,7 +101,7 @@ COMMANDS: dict[str, Help] = {
             "Only files statewright wrote are replaced or removed; a file of yours where "
             "one must go stops the run with nothing written. With --check nothing is "
             "written: each difference from the disk is printed as a unified diff on "
-            "standard output.",
+            "standard output. " + _PROGRESS,
         ),
         (
             (0, "written, or with --check: DIR is up to date"),
@@ -117,7 +123,8 @@ COMMANDS: dict[str, Help] = {
             ".png, .dot or .gv, .mmd or .mermaid), else svg. svg, dot and mermaid go to "
             "standard output unless -o names a file; png without -o is written to "
             "<machine>.png in the current folder, and that path is printed. A spec that "
-            "does not load has its findings printed on standard error and is not drawn.",
+            "does not load has its findings printed on standard error and is not drawn. "
+            + _PROGRESS,
         ),
         (
             (0, "drawn, whatever the spec's findings"),

@@ -18,6 +18,7 @@ and exits with its own status, with no traceback and no "Exception ignored" line
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TextIO
 
 __all__ = ["ReaderSafe"]
@@ -29,13 +30,17 @@ class ReaderSafe:
     Only ``write`` and ``flush`` are used by the commands (``print`` and ``.write``).
     When the wrapped stream is a real file descriptor, it is pointed at ``/dev/null``
     when the reader goes, so that the interpreter's own flush at exit is quiet too.
+    ``before_write`` runs before each write (to erase a progress line from the terminal).
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, before_write: Callable[[], None] | None = None) -> None:
         self.stream = stream
         self.gone = False
+        self.before_write = before_write
 
     def write(self, text: str) -> int:
+        if self.before_write is not None:
+            self.before_write()
         if not self.gone:
             try:
                 self.stream.write(text)

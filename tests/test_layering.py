@@ -3,7 +3,8 @@
 - ``verify`` never imports ``generator`` or Jinja;
 - ``verify.model`` and ``verify.findings`` import nothing of statewright's but each other;
 - the loader (``verify.load``) stands below the analyses: it imports neither networkx nor
-  the graph, the rules or the reports;
+  the graph, the rules or the reports (it reports its progress to ``verify.progress``,
+  which imports nothing);
 - the reports and the conformance harness sit on top of ``verify`` and below nothing in it;
 - ``generator.runtime`` (copied verbatim into generated output) imports the standard
   library alone;
@@ -95,9 +96,12 @@ def test_verify_never_imports_generator_or_jinja(name: str) -> None:
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("name", ["verify.model", "verify.findings", "verify.printable"])
+@pytest.mark.parametrize(
+    "name", ["verify.model", "verify.findings", "verify.printable", "verify.progress"]
+)
 def test_the_model_stands_alone(name: str) -> None:
-    """The model, findings and the printable text of findings need nothing else."""
+    """The model, findings, the printable text of findings and progress reports need
+    nothing else."""
     allowed = ("verify.model", "verify.printable")
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name))}"
 
@@ -109,6 +113,7 @@ def test_the_loader_stands_below_the_analyses(name: str) -> None:
         "verify.findings",
         "verify.printable",
         "verify.registry",
+        "verify.progress",
         "verify.load",
     )
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name, *allowed))}"

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from verify import progress
 from verify.findings import Finding, Severity, sort_findings
 from verify.load.rules import (
     BAD_DURATION,
@@ -134,6 +135,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
     read = read_yaml(text, file)
     findings.extend(read.findings)
     if isinstance(read.root, Mapping):
+        progress.phase("building the model")
         return _SpecReader(file, findings).spec(read.root, sha256)
     if read.root is not None:
         findings.append(

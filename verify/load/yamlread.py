@@ -39,6 +39,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from verify import progress
 from verify.findings import Finding, Severity
 from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX, clip
 from verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
@@ -521,10 +522,34 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _compose(composer: _Composer, text: str) -> Node | None:
     parser = _Loader(text)
+    get_event = parser.get_event
+    if progress.listening():
+        get_event = _counting(get_event, text.count("\n") + 1)
     try:
-        return composer.compose(parser.get_event)
+        return composer.compose(get_event)
     finally:
         parser.dispose()
+
+
+PROGRESS_EVENTS = 1 << 16
+"""How many parser events pass between two progress reports while reading."""
+
+
+def _counting(get_event: Callable[[], Any], lines: int) -> Callable[[], Any]:
+    """``get_event`` that reports the line it has reached every :data:`PROGRESS_EVENTS`
+    events (installed only when someone listens: it costs a call per event)."""
+    count = 0
+    progress.phase("reading YAML")
+
+    def counted() -> Any:
+        nonlocal count
+        event = get_event()
+        count += 1
+        if count % PROGRESS_EVENTS == 0:
+            progress.phase(f"reading YAML, line {event.start_mark.line + 1:,} of {lines:,}")
+        return event
+
+    return counted
 
 
 def read_yaml(text: str | bytes, file: str) -> ReadResult:
