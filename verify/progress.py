@@ -20,36 +20,37 @@ installed, every call here returns at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 __all__ = ["Listener", "listening", "phase", "reporting", "working_on"]
 
 Listener = Callable[[str, str], None]
 """Called with the subject (a file) and the phase, each time the phase changes."""
 
+_T = TypeVar("_T")
 _LISTENER: ContextVar[Listener | None] = ContextVar("statewright_progress", default=None)
 _SUBJECT: ContextVar[str] = ContextVar("statewright_progress_subject", default="")
 
 
-@contextmanager
-def reporting(listener: Listener) -> Iterator[None]:
+def reporting(listener: Listener) -> AbstractContextManager[None]:
     """Send the progress reported inside the block to ``listener``."""
-    token = _LISTENER.set(listener)
-    try:
-        yield
-    finally:
-        _LISTENER.reset(token)
+    return _holding(_LISTENER, listener)
+
+
+def working_on(subject: str) -> AbstractContextManager[None]:
+    """Name what the phases reported inside the block are about."""
+    return _holding(_SUBJECT, subject)
 
 
 @contextmanager
-def working_on(subject: str) -> Iterator[None]:
-    """Name what the phases reported inside the block are about."""
-    token = _SUBJECT.set(subject)
+def _holding(variable: ContextVar[_T], value: _T) -> Iterator[None]:
+    token = variable.set(value)
     try:
         yield
     finally:
-        _SUBJECT.reset(token)
+        variable.reset(token)
 
 
 def listening() -> bool:
