@@ -119,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write it (default: specs/NAME.yaml); never overwritten",
     )
 
+    sub.add_parser("schema", **COMMANDS["schema"].options())
+
     imports = sub.add_parser("import", **COMMANDS["import"].options())
     imports.add_argument(
         "source_format",
@@ -259,6 +261,10 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
             from generator.commands.new import new_command
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
+        if args.command == "schema":
+            from generator.commands.new import schema_command
+
+            return schema_command(stdout=out)
         if args.command == "import":
             from generator.commands.import_asl import import_command
 

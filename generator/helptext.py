@@ -153,7 +153,8 @@ COMMANDS: dict[str, Help] = {
             "Write a new spec for machine NAME that passes every rule: idle, running, an "
             "approval gate with approve, reject and timeout exits, a failed state with "
             "reason codes and recovery steps, complete. Its first line points editors at "
-            "the installed JSON Schema.",
+            "the installed JSON Schema: by a relative path inside a clone of statewright, "
+            "by its absolute path anywhere else (see statewright schema).",
             "It goes to specs/NAME.yaml, or the file -o names; an existing file is never "
             "overwritten. The path written is printed on standard output.",
         ),
@@ -161,6 +162,16 @@ COMMANDS: dict[str, Help] = {
             (0, "written"),
             (2, "NAME is not snake_case, the file exists, or it cannot be written"),
         ),
+    ),
+    "schema": Help(
+        "print where the spec format's JSON Schema is, for editors",
+        (
+            "Print the absolute path of the JSON Schema of the spec format that ships with "
+            "this statewright, on standard output: for a modeline (# yaml-language-server: "
+            "$schema=PATH), an editor's settings, or a copy to keep in your repository "
+            '(cp "$(statewright schema)" .).',
+        ),
+        ((0, "printed"),),
     ),
     "import": Help(
         "write the statewright spec of another format (asl: AWS Step Functions)",
