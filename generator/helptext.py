@@ -171,7 +171,7 @@ COMMANDS: dict[str, Help] = {
             "$schema=PATH), an editor's settings, or a copy to keep in your repository "
             '(cp "$(statewright schema)" .).',
         ),
-        ((0, "printed"),),
+        ((0, "printed"), (2, "a usage error: it takes no argument")),
     ),
     "import": Help(
         "write the statewright spec of another format (asl: AWS Step Functions)",
