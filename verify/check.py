@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verify.rules
+from verify import progress
+from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
@@ -82,11 +84,15 @@ _STRICT = frozenset({Severity.ERROR, Severity.WARNING})
 def check_spec(spec: Spec) -> CheckResult:
     """Run every registered rule and the transition tour on a loaded spec."""
     with gc_paused():  # the analysis allocates millions of objects and no cycles
+        progress.phase("building the graph")
         graph = build_graph(spec)
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
+                progress.phase(f"rule {registered.id}")
                 findings.extend(registered.check(spec, graph))
+        findings = link_causes(graph, findings)
+        progress.phase("finding covering paths")
         coverage = transition_tour(spec, graph)
         stats = Stats(len(spec.states), len(spec.transitions), len(reachable(graph, spec.initial)))
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
@@ -103,7 +109,8 @@ def check_result(load: LoadResult) -> CheckResult:
 
 def check_file(path: str | os.PathLike[str], display: str | None = None) -> CheckResult:
     """Load and check one spec file; ``display`` names it in findings (default: ``path``)."""
-    return check_result(load_file(path, display))
+    with progress.working_on(display if display is not None else os.fspath(path)):
+        return check_result(load_file(path, display))
 
 
 def check_text(text: str | bytes, file: str = "<string>") -> CheckResult:

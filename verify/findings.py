@@ -49,6 +49,11 @@ class Finding:
     source states), ``transitions`` the transitions and ``reasons`` the reason codes. The
     message is one printable line whatever it quotes from the spec: control characters in
     it are written as escapes (:func:`verify.printable.printable`).
+
+    ``cause`` is the finding this one follows from, when fixing that one is the way to
+    fix this one too (a transition out of an unreachable state follows from that state's
+    finding): the text report shows it under its cause; every format still reports it
+    as a finding of its own.
     """
 
     rule: str
@@ -58,6 +63,7 @@ class Finding:
     states: tuple[str, ...] = ()
     transitions: tuple[TransitionRef, ...] = ()
     reasons: tuple[str, ...] = ()
+    cause: Finding | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", printable(self.message))
