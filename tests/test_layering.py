@@ -205,3 +205,18 @@ def test_no_test_reads_files_outside_the_repository() -> None:
             where = f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
             assert not above.search(line), where
             assert all(int(n) < depth for n in parents.findall(line)), where
+
+
+def test_checking_and_generating_need_no_hypothesis(tmp_path: Path) -> None:
+    """hypothesis is the optional extra ``statewright[testing]``: only the conformance
+    harness and the generated tests import it."""
+    code = (
+        "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; "
+        "from generator.cli import main; "
+        f"a = main(['check', '--strict', {str(ROOT / 'specs')!r}]); "
+        f"b = main(['generate', {str(ROOT / 'specs')!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        "sys.exit(a or b)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (tmp_path / "out" / "orchestrator" / "runtime.py").is_file()
