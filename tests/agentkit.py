@@ -52,14 +52,21 @@ def relay_runtime(folder: Path) -> tuple[Any, Path]:
     return generated
 
 
-def approve_waiting(rt: Any, store: Any, instances: list[str]) -> int:
-    """The reviewer, through the API: approve every instance waiting in REVIEW."""
+def approve_waiting(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> int:
+    """The reviewer, through the API: approve every instance waiting in REVIEW once asked.
+
+    A reviewer acts on the approval request the worker delivered; approving before it is
+    delivered would move the instance on and rightly cancel the request (``approval``
+    runs only while its state holds), and the test could not tell that from a lost effect.
+    """
     lead = rt.Actor("lena", frozenset({"lead"}))
+    asked = {words[1] for words in fleet.acks() if words[0] == "ask"}
     approved = 0
     for instance_id in instances:
         try:
             machine = rt.Relay.load(store, instance_id)
-            if machine.state is rt.State.REVIEW:
+            request = f"relay:{instance_id}:{machine.audit[-1].seq}:approval"
+            if machine.state is rt.State.REVIEW and request in asked:
                 machine.approve(actor=lead, decision="Reads well.")
                 approved += 1
         except rt.ConcurrencyConflict:
@@ -67,11 +74,13 @@ def approve_waiting(rt: Any, store: Any, instances: list[str]) -> int:
     return approved
 
 
-def wait_for(rt: Any, store: Any, instances: list[str], seconds: float, poll: Any = None) -> None:
-    """Approve what waits until every instance is DONE; fail after ``seconds``."""
+def wait_for(
+    rt: Any, store: Any, instances: list[str], fleet: Fleet, seconds: float, poll: Any = None
+) -> None:
+    """Approve what was asked until every instance is DONE; fail after ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
-        approve_waiting(rt, store, instances)
+        approve_waiting(rt, store, instances, fleet)
         states = Counter(rt.Relay.load(store, i).state.value for i in instances)
         if states == Counter({"DONE": len(instances)}):
             return

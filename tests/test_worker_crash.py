@@ -68,7 +68,7 @@ def test_sigkill_loses_no_effect(
             fleet.restart(victim)
             mark = lines + rng.randint(5, 60)
 
-    wait_for(rt, store, instances, 120, poll=kill_now_and_then)
+    wait_for(rt, store, instances, fleet, 120, poll=kill_now_and_then)
     fleet.stop()
     counts = check_delivery(rt, sql_backend.open(rt), instances, fleet)
     assert kills >= 5
@@ -89,7 +89,7 @@ def test_workers_share_many_instances_on_postgresql(
     instances = start_instances(rt, store, 80)
     started = time.monotonic()
     fleet = start_fleet(path, backend, tmp_path, 4, lease=10.0)
-    wait_for(rt, store, instances, 120)
+    wait_for(rt, store, instances, fleet, 120)
     elapsed = time.monotonic() - started
     fleet.stop()
     counts = check_delivery(rt, backend.open(rt), instances, fleet)
