@@ -196,6 +196,9 @@ def cli_reference(level: int = 2) -> str:
         parts = [fenced(parser.format_help())]
         for name, sub in _subcommands(parser).items():
             parts.append(f"{'#' * level} statewright {name}\n\n{fenced(sub.format_help())}")
+            for action, inner in _subcommands(sub).items():  # audit verify, audit head
+                title = f"{'#' * (level + 1)} statewright {name} {action}"
+                parts.append(f"{title}\n\n{fenced(inner.format_help())}")
     return "\n".join(parts)
 
 

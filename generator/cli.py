@@ -11,11 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TextIO, cast
 
 from generator import __version__
 from generator.commands import EXIT_USAGE
 from generator.commands.inputs import InputFormat
+from generator.helptext import COMMANDS, TOP
+from generator.progress import TerminalProgress
+from generator.streams import ReaderSafe
+from verify import progress
 from verify.discover import MissingPath
 from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
@@ -26,25 +32,27 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="statewright",
-        description="Model-checked state-machine specifications with code generation.",
-    )
+    top = TOP.options()
+    del top["help"]
+    parser = argparse.ArgumentParser(prog="statewright", **top)
     parser.add_argument("--version", action="version", version=f"statewright {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="prove specs complete; report findings")
+    check = sub.add_parser("check", **COMMANDS["check"].options())
     check.add_argument(
         "paths",
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="spec files or folders (default: specs/)",
+        help="spec files, or folders whose specs (not subfolders) are checked (default: specs/)",
     )
     check.add_argument(
-        "--format", choices=sorted(RENDERERS), default="text", help="report format (default: text)"
+        "--format",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="the report's format on standard output (default: text)",
     )
-    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     check.add_argument(
         "--regressions",
         type=Path,
@@ -63,30 +71,55 @@ def _parser() -> argparse.ArgumentParser:
     _limit_argument(check)
     _input_arguments(check)
 
-    paths = sub.add_parser("paths", help="print the covering trigger sequences of a spec")
-    paths.add_argument("spec", type=Path, metavar="SPEC")
+    paths = sub.add_parser("paths", **COMMANDS["paths"].options())
+    paths.add_argument("spec", type=Path, metavar="SPEC", help="the spec file")
 
-    generate = sub.add_parser("generate", help="generate runtimes, tests and diagrams")
+    generate = sub.add_parser("generate", **COMMANDS["generate"].options())
     generate.add_argument(
         "paths",
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="spec files or folders (default: specs/)",
+        help="spec files, or folders whose specs (not subfolders) are generated; only "
+        "folders (or none) prune output of specs that are gone (default: specs/)",
     )
     generate.add_argument(
-        "--out", type=Path, default=Path("generated"), help="output folder (default: generated/)"
+        "--out",
+        type=Path,
+        default=Path("generated"),
+        metavar="DIR",
+        help="the folder to write into, made if missing; a package of yours is fine "
+        "(default: generated/)",
     )
     generate.add_argument(
         "--check",
         action="store_true",
-        help="render in memory; exit 1 with a diff when the output differs",
+        help="write nothing: render in memory and compare with DIR; exit 1 with a diff on "
+        "standard output when they differ",
     )
 
-    diagram = sub.add_parser("diagram", help="draw a spec, with its findings marked")
-    diagram.add_argument("spec", type=Path, metavar="SPEC")
-    diagram.add_argument("--format", choices=["svg", "dot", "mermaid", "png"], default="svg")
-    diagram.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    diagram = sub.add_parser("diagram", **COMMANDS["diagram"].options())
+    diagram.add_argument(
+        "spec",
+        type=Path,
+        metavar="SPEC",
+        help="the spec file, or an ASL definition (FILE#PART: one of its branches)",
+    )
+    diagram.add_argument(
+        "--format",
+        choices=["svg", "dot", "mermaid", "png"],
+        default=None,
+        help="what to draw (default: the format -o FILE's ending names, else svg)",
+    )
+    diagram.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the diagram to FILE, replacing it (default: standard output; png: "
+        "<machine>.png)",
+    )
     diagram.add_argument(
         "--trace",
         default=None,
@@ -96,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_arguments(diagram)
 
-    explain = sub.add_parser("explain", help="print a rule's definition and examples")
+    explain = sub.add_parser("explain", **COMMANDS["explain"].options())
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. dead-end")
 
-    new = sub.add_parser("new", help="scaffold a spec that passes the checker")
+    new = sub.add_parser("new", **COMMANDS["new"].options())
     new.add_argument("name", metavar="NAME", help="the machine's snake_case name")
     new.add_argument(
         "-o",
@@ -110,11 +143,16 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write it (default: specs/NAME.yaml); never overwritten",
     )
 
-    imports = sub.add_parser(
-        "import", help="write the statewright spec of another format (asl: AWS Step Functions)"
+    sub.add_parser("schema", **COMMANDS["schema"].options())
+
+    imports = sub.add_parser("import", **COMMANDS["import"].options())
+    imports.add_argument(
+        "source_format",
+        choices=["asl"],
+        metavar="FORMAT",
+        help="the format of FILE: asl (Amazon States Language, JSON or YAML)",
     )
-    imports.add_argument("source_format", choices=["asl"], metavar="FORMAT", help="asl")
-    imports.add_argument("source", type=Path, metavar="FILE", help="the ASL definition")
+    imports.add_argument("source", type=Path, metavar="FILE", help="the definition to import")
     imports.add_argument(
         "-o",
         "--output",
@@ -126,11 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _asl_arguments(imports)
 
-    audit = sub.add_parser("audit", help="work with a durable audit store")
+    audit = sub.add_parser("audit", **COMMANDS["audit"].options())
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser(
-        "verify", help="check every instance's hash chain; report the first broken record"
-    )
+    verify = audit_sub.add_parser("verify", **COMMANDS["audit verify"].options())
     verify.add_argument(
         "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
@@ -140,11 +176,35 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also check that every chain still extends the heads 'audit head' wrote to FILE",
     )
-    head = audit_sub.add_parser(
-        "head",
-        help="print where every instance's chain ends (JSON lines), to keep as a witness",
-    )
+    head = audit_sub.add_parser("head", **COMMANDS["audit head"].options())
     head.add_argument("target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL")
+
+    runs = sub.add_parser("runs", **COMMANDS["runs"].options())
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    listing = runs_sub.add_parser("list", **COMMANDS["runs list"].options())
+    show = runs_sub.add_parser("show", **COMMANDS["runs show"].options())
+    for action in (listing, show):
+        action.add_argument(
+            "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+        )
+    show.add_argument("instance", metavar="INSTANCE", help="the instance id")
+    show.add_argument("--machine", default=None, help="the machine, if several share the id")
+    for action in (listing, show):
+        action.add_argument(
+            "--specs",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="specs that give states their kinds, reviewers and recovery "
+            "(default: specs/ if it exists)",
+        )
+        action.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text for people (default), or json: one object for scripts",
+        )
     return parser
 
 
@@ -214,9 +274,26 @@ def _asl_options(args: argparse.Namespace) -> AslOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``statewright``; the exit status. Output to a reader that goes away early
+    (``| head -1``) is dropped quietly and the command still finishes its work. Long work
+    shows progress on standard error when that is a terminal (:mod:`generator.progress`)."""
+    shown = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    clear = shown.clear if shown is not None else None
+    out, err = ReaderSafe(sys.stdout, clear), ReaderSafe(sys.stderr, clear)
+    try:
+        with progress.reporting(shown) if shown is not None else nullcontext():
+            status = _command(argv, cast(TextIO, out), cast(TextIO, err))
+    finally:
+        if shown is not None:
+            shown.clear()
+    out.flush()
+    err.flush()
+    return status
+
+
+def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    out, err = sys.stdout, sys.stderr
     try:
         asl = _asl_options(args) if hasattr(args, "reviewers") else AslOptions()
     except ValueError as problem:
@@ -267,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from generator.commands.new import new_command
 
             return new_command(args.name, args.output, stdout=out, stderr=err)
+        if args.command == "schema":
+            from generator.commands.new import schema_command
+
+            return schema_command(stdout=out)
         if args.command == "import":
             from generator.commands.import_asl import import_command
 
@@ -277,6 +358,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.audit_command == "head":
                 return head_command(args.target, stdout=out, stderr=err)
             return audit_command(args.target, against=args.against, stdout=out, stderr=err)
+        if args.command == "runs":
+            from generator.commands.runs import list_command, show_command
+
+            if args.runs_command == "list":
+                return list_command(args.target, args.specs, args.format, stdout=out, stderr=err)
+            return show_command(
+                args.target,
+                args.instance,
+                args.machine,
+                args.specs,
+                args.format,
+                stdout=out,
+                stderr=err,
+            )
     except MissingPath as missing:
         err.write(f"statewright: error: {missing}\n")
         return EXIT_USAGE

@@ -27,6 +27,7 @@ from generator.runtime.engine import Machine
 
 __all__ = [
     "ENUM_NAMES",
+    "HANDLERS_CLASS",
     "MODULE_NAMES",
     "RESERVED_METHODS",
     "class_name",
@@ -40,11 +41,21 @@ __all__ = [
 ENUM_NAMES = ("State", "Trigger", "Reason")
 """The enums every generated module declares, in this order (the view model names them)."""
 
+HANDLERS_CLASS = "Handlers"
+"""The class every generated module declares for the machine's handlers."""
+
 MODULE_NAMES = frozenset(
-    {*ENUM_NAMES, *generator.runtime.__all__, "SOURCE", "SOURCE_SHA256", "GENERATOR_VERSION"}
+    {
+        *ENUM_NAMES,
+        HANDLERS_CLASS,
+        *generator.runtime.__all__,
+        "SOURCE",
+        "SOURCE_SHA256",
+        "GENERATOR_VERSION",
+    }
 )
 """Every name a generated runtime module binds at module level but its machine class:
-the enums, the runtime support it re-exports and its three constants."""
+the enums, its handlers' class, the runtime support it re-exports and its three constants."""
 
 _PYTHON = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from generator import __version__
 from generator.naming import (
     ENUM_NAMES,
+    HANDLERS_CLASS,
     class_name,
     docstring_lines,
     enum_member,
@@ -129,12 +130,14 @@ class RuntimeView:
     recovery: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
     rollback: tuple[str, ...] | None
     methods: tuple[Method, ...]
+    handlers_class: str
+    handlers_doc: tuple[str, ...]
     variables: tuple[Field, ...] = ()
     variables_doc: tuple[str, ...] = ()
     functions: tuple[Function, ...] = ()
     typing_names: tuple[str, ...] = ("ClassVar", "Final")
     dataclass_names: tuple[str, ...] = ()
-    support_names: tuple[str, ...] = ("Actor", "Machine", "MachineSpec", "Transition")
+    support_names: tuple[str, ...] = ("Actor", "HandlerSet", "Machine", "MachineSpec", "Transition")
 
 
 def runtime_view(spec: Spec) -> RuntimeView:
@@ -149,7 +152,7 @@ def runtime_view(spec: Spec) -> RuntimeView:
         class_name=cls,
         enums=ENUM_NAMES,
         support=SUPPORT_PACKAGE,
-        exports=_exports((*ENUM_NAMES, cls)),
+        exports=_exports((*ENUM_NAMES, cls, HANDLERS_CLASS)),
         source=string_literal(spec.file),
         sha256=string_literal(spec.sha256),
         version=string_literal(__version__),
@@ -230,6 +233,7 @@ def runtime_view(spec: Spec) -> RuntimeView:
             "Actor",
             *(("Effect",) if any(t.effects for t in spec.transitions) else ()),
             *(("Guard",) if any(t.when for t in spec.transitions) else ()),
+            "HandlerSet",
             "Machine",
             "MachineSpec",
             "Transition",
@@ -251,6 +255,20 @@ def runtime_view(spec: Spec) -> RuntimeView:
         ),
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
         methods=tuple(_method(spec, t, m) for t, m in methods.items()),
+        handlers_class=HANDLERS_CLASS,
+        handlers_doc=tuple(
+            docstring_lines(
+                [
+                    f"The code attached to ``{spec.machine}``'s states and transitions.",
+                    "Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, "
+                    "``on_approval(State.X)``, ``on_leave(State.X)`` and "
+                    "``after_transition``; run them with ``Runner``, ``AsyncRunner`` or a "
+                    "durable ``Worker``. mypy checks every state and trigger against this "
+                    "machine's enums.",
+                ],
+                _MEMBER_DOC,
+            )
+        ),
     )
 
 

@@ -150,10 +150,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Fleet:
-    """Worker processes (``store_worker.py``) on one store, each acking into its own file."""
+    """Worker processes (``store_worker.py``, or ``script``: same arguments) on one store,
+    each acking into its own file."""
 
-    def __init__(self, runtime: Path, target: str, folder: Path) -> None:
-        self.runtime, self.target, self.folder = runtime, target, folder
+    def __init__(
+        self, runtime: Path, target: str, folder: Path, script: str = "store_worker.py"
+    ) -> None:
+        self.runtime, self.target, self.folder, self.script = runtime, target, folder, script
         self.stop_file = folder / "stop"
         self.processes: dict[str, Any] = {}
         self.started = 0
@@ -168,7 +171,7 @@ class Fleet:
         self.started += 1
         command = [
             sys.executable,
-            str(ROOT / "tests" / "store_worker.py"),
+            str(ROOT / "tests" / self.script),
             str(self.runtime),
             self.target,
             str(self.folder / f"{name}.acks"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,7 @@ def test_shipped_specs_pass_strict(capsys: pytest.CaptureFixture[str]) -> None:
 def test_sketch_fails_with_located_findings(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run("check", SKETCH, capsys=capsys)
     assert status == 1
-    lines = [line for line in out.splitlines() if "[" in line]
+    lines = [line.strip() for line in out.splitlines() if "[" in line]
     assert lines, out
     for line in lines:
         file, line_no, column, rest = line.split(":", 3)
@@ -143,3 +145,125 @@ def test_paths_of_a_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     status, _, err = run("paths", "specs", capsys=capsys)
     assert status == 2
     assert "is a folder" in err
+
+
+# --- a reader that goes away (| head -1) ---------------------------------------------------
+
+STATEWRIGHT = str(Path(sys.executable).with_name("statewright"))
+
+
+def run_into_a_closed_pipe(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the console script with its standard output a pipe nobody reads any more, as
+    ``statewright ... | head -1`` leaves it once head has its line."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [STATEWRIGHT, *argv], cwd=cwd, stdout=write, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write)
+
+
+def test_generate_check_into_head_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    """The pipeline as the issue ran it: a stale tree's diff, cut short by head."""
+    script = f"set -o pipefail; {STATEWRIGHT} generate --check --out {tmp_path}/gen specs | head -1"
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert (done.stdout, done.stderr) == ("--- /dev/null\n", "")
+    assert done.returncode == 1  # stale: its own status, not a crash
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (["check", "specs", "specs/examples"], 1),
+        (["check", "--format", "json", "specs", "specs/examples"], 1),
+        (["check", "--format", "sarif", "specs/examples"], 1),
+        (["paths", "specs/discovery_pipeline.yaml"], 0),
+        (["explain", "trap"], 0),
+        (["diagram", "specs/discovery_pipeline.yaml", "--format", "dot"], 0),
+        (["diagram", "specs/discovery_pipeline.yaml", "--format", "mermaid"], 0),
+        (["import", "asl", "specs/examples/order_approval.asl.json"], 0),
+        (["generate", "--check", "--out", "{tmp}/stale", "specs"], 1),
+        (["--help"], 0),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else str(v),
+)
+def test_every_command_is_quiet_when_its_reader_goes(
+    argv: list[str], status: int, tmp_path: Path
+) -> None:
+    done = run_into_a_closed_pipe(*(a.replace("{tmp}", str(tmp_path)) for a in argv))
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_generate_into_a_closed_pipe_still_writes_every_file(tmp_path: Path) -> None:
+    done = run_into_a_closed_pipe("generate", "--out", str(tmp_path / "gen"), "specs")
+    assert (done.returncode, done.stderr) == (0, "")
+    again = subprocess.run(
+        [STATEWRIGHT, "generate", "--check", "--out", str(tmp_path / "gen"), "specs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout
+
+
+def test_audit_commands_into_a_closed_pipe(tmp_path: Path) -> None:
+    from storekit import generate_runtime
+
+    rt, _ = generate_runtime(tmp_path / "pkg")
+    path = str(tmp_path / "audit.sqlite")
+    for number in range(200):
+        rt.Ticket.create(rt.SqlStore.sqlite(path), f"t{number}").start()
+    for action in ("head", "verify"):
+        done = run_into_a_closed_pipe("audit", action, path)
+        assert (done.returncode, done.stderr) == (0, ""), action
+
+
+def test_the_reader_safe_stream_examples_run() -> None:
+    import doctest
+
+    import generator.streams
+
+    failed, tried = doctest.testmod(generator.streams)
+    assert tried > 0 and failed == 0
+
+
+# --- help ---------------------------------------------------------------------------------
+
+
+def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``("check", parser)``, ..., ``("audit verify", parser)``: every command's parser."""
+    from generator.cli import _parser
+
+    pending = [("", _parser())]
+    while pending:
+        name, parser = pending.pop(0)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend((f"{name} {sub}".strip(), p) for sub, p in action.choices.items())
+        if name:
+            yield name, parser
+
+
+@pytest.mark.parametrize("command", [name for name, _ in every_parser()])
+def test_every_commands_help_describes_each_argument_and_the_exit_status(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``paths --help`` and ``diagram --help`` once described none of their arguments."""
+    with pytest.raises(SystemExit) as done:
+        main([*command.split(), "--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    parser = dict(every_parser())[command]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = [a.help for a in action._choices_actions]
+            assert all(helps) and len(helps) == len(action.choices), command
+        else:
+            assert action.help and action.help != argparse.SUPPRESS, (command, action.dest)
+    assert parser.description and len(parser.description) > 60, command
+    assert "\nexit status:\n  0  " in shown and "\n  2  " in shown, shown
+    if command != "audit":  # the group: its actions say
+        assert "standard output" in shown, f"{command} --help does not say where output goes"

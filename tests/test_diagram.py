@@ -23,9 +23,11 @@ from generator.diagram import diagram_files, render_format
 from generator.diagram.dot import DotMissing, quoted, render_dot, render_image
 from generator.diagram.mermaid import mermaid_text, render_mermaid
 from generator.diagram.model import Diagram, EdgeKind, build_diagram
+from verify.check import check_file
 from verify.findings import Finding, Severity, TransitionRef
 from verify.model import Duration, Kind, Location, Reason, Spec, State, Transition
 
+ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "diagram"
 UPDATE = os.environ.get("STATEWRIGHT_UPDATE_GOLDEN") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -180,6 +182,68 @@ def test_a_waiting_state_has_its_shape_colour_and_legend_entry_only_when_used() 
     assert "classDef waiting " in mermaid and "class s8,legend_waiting waiting" in mermaid
     for text in (render_dot(tiny()), render_mermaid(tiny())):  # no waiting state: no entry
         assert "waiting on the outside world" not in text and "legend_waiting" not in text
+
+
+LEGEND_ENTRIES = {
+    "waiting for input": Kind.IDLE,
+    "agents working": Kind.RUNNING,
+    "human review gate": Kind.APPROVAL,
+    "stopped with a reason code": Kind.FAILED,
+    "finished": Kind.COMPLETE,
+    "no kind given": None,
+}
+EVERY_OTHER_ENTRY = (
+    "final state",
+    "unreachable state",
+    "human decision",
+    "timed: fires after a delay",
+    "automatic, on entry",
+    "reason code",
+    "error found by check",
+    "warning found by check",
+    "transition a finding names",
+)
+
+
+def legend(dot: str) -> set[str]:
+    """The meanings the DOT legend lists."""
+    return set(re.findall(r'<TD ALIGN="LEFT">([^<]+)</TD></TR>', dot))
+
+
+def test_the_legend_shows_only_what_is_drawn() -> None:
+    """Two kinds, one plain trigger, a final state: a legend of five lines, not twenty."""
+    states = (state("IDLE", Kind.IDLE), state("DONE", Kind.COMPLETE, final=True))
+    spec = Spec("door.yaml", "door", "IDLE", states, (Transition("IDLE", "DONE", "go", at(5), 0),))
+    dot = render_dot(build_diagram(spec, ()))
+    expected = {"waiting for input", "finished", "final state", "initial state", "trigger"}
+    assert legend(dot) == expected
+    mermaid = render_mermaid(build_diagram(spec, ()))
+    assert "note right of legend_complete : thick border final\n" in mermaid
+    for absent in ("legend_running", "legend_approval", "legend_failed", "legend_plain"):
+        assert absent not in mermaid
+
+
+def test_the_orchestrators_legend_lists_what_it_uses() -> None:
+    result = check_file(ROOT / "specs" / "orchestrator.yaml")
+    assert result.spec is not None
+    dot = render_dot(build_diagram(result.spec, result.findings))
+    kinds = {s.kind for s in result.spec.states}
+    assert legend(dot) & set(LEGEND_ENTRIES) == {m for m, k in LEGEND_ENTRIES.items() if k in kinds}
+    assert legend(dot) & set(EVERY_OTHER_ENTRY) == {
+        "human decision",
+        "timed: fires after a delay",
+        "reason code",
+    }
+    assert "no kind given" not in (ROOT / "generated/orchestrator/orchestrator.mmd").read_text()
+
+
+def test_a_diagram_with_findings_explains_their_marks() -> None:
+    assert legend(render_dot(tiny())) >= {
+        "unreachable state",
+        "error found by check",
+        "transition a finding names",
+    }
+    assert "warning found by check" not in legend(render_dot(tiny()))  # none is drawn
 
 
 def test_info_findings_are_not_drawn() -> None:

@@ -59,15 +59,17 @@ class Block:
     text: str
     directive: str = ""
     args: tuple[str, ...] = ()
+    folder: str = "docs/"
 
     @property
     def where(self) -> str:
-        return f"docs/{self.page}:{self.line}"
+        return f"{self.folder}{self.page}:{self.line}"
 
 
-def blocks(page: str) -> list[Block]:
-    """The fenced blocks of a page, each with the directive comment right above it."""
-    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+def blocks(page: str, folder: Path = DOCS) -> list[Block]:
+    """The fenced blocks of a page (under ``docs/``, or ``folder``), each with the
+    directive comment right above it."""
+    lines = (folder / page).read_text(encoding="utf-8").splitlines()
     found: list[Block] = []
     i = 0
     while i < len(lines):
@@ -94,6 +96,7 @@ def blocks(page: str) -> list[Block]:
                 "\n".join(body) + "\n",
                 directive["what"] if directive else "",
                 tuple(directive["args"].split()) if directive else (),
+                folder.relative_to(ROOT).as_posix() + "/" if folder != ROOT else "",
             )
         )
         i = j + 1

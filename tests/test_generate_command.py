@@ -8,6 +8,8 @@ file beside generated output, a file in the way, and ``--out`` naming a file.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +225,75 @@ def test_missing_dot_is_one_line_naming_the_package(
     assert out == ""
     assert err.count("\n") == 1 and "apt-get install graphviz" in err
     assert not (project / "gen").exists()
+
+
+# --- a script outside the repository ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = """\
+import sys
+from {package}.orchestrator.runtime import Actor, Orchestrator
+
+run = Orchestrator()
+run.task_received()
+run.gate_reached()
+run.human_approved(actor=Actor("dana", frozenset({{"tech_lead"}})), decision="ok")
+print(run.state, sorted(m for m in ("yaml", "verify", "generator") if m in sys.modules))
+"""
+
+
+def run_script(script: Path, cwd: Path, python_path: Path | None = None) -> str:
+    """Run ``script`` as a user would, from ``cwd``, with the standard library alone
+    (``-S``: no site-packages, so no statewright either) and ``python_path`` on the
+    import path; what it printed."""
+    env = {"PATH": os.environ["PATH"]}
+    if python_path is not None:
+        env["PYTHONPATH"] = str(python_path)
+    done = subprocess.run(
+        [sys.executable, "-S", str(script)], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def write_script(path: Path, package: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SCRIPT.format(package=package))
+    return path
+
+
+def test_a_script_elsewhere_imports_the_committed_tree_with_the_clone_on_its_path(
+    tmp_path: Path,
+) -> None:
+    """What the issue met: ``ModuleNotFoundError: generated`` from a script outside the
+    repository root. The clone on the import path is what it needs."""
+    script = write_script(tmp_path / "elsewhere" / "use.py", "generated")
+    away = tmp_path / "cwd"
+    away.mkdir()
+    done = subprocess.run([sys.executable, "-S", str(script)], cwd=away, capture_output=True)
+    assert b"No module named 'generated'" in done.stderr  # as documented
+    assert run_script(script, away, python_path=ROOT) == "RUNNING []\n"
+
+
+def test_a_script_elsewhere_imports_a_runtime_generated_into_its_own_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "src" / "myapp").mkdir(parents=True)
+    (project / "src" / "myapp" / "__init__.py").write_text("")
+    monkeypatch.chdir(project)
+    spec = ROOT / "specs" / "orchestrator.yaml"
+    status, _, err = run(str(spec), out="src/myapp/machines")
+    assert (status, err) == (0, "")
+    script = write_script(project / "scripts" / "start.py", "myapp.machines")
+    assert run_script(script, tmp_path, python_path=project / "src") == "RUNNING []\n"
+
+
+def test_a_script_imports_a_vendored_copy_beside_it(tmp_path: Path) -> None:
+    """The machine's folder and ``_statewright/`` copied into the application, with no
+    ``__init__.py`` of the application's own: the script's folder is all it needs."""
+    machines = tmp_path / "app" / "vendor" / "machines"
+    for folder in ("orchestrator", "_statewright"):
+        shutil.copytree(ROOT / "generated" / folder, machines / folder)
+    script = write_script(tmp_path / "app" / "main.py", "vendor.machines")
+    assert run_script(script, tmp_path) == "RUNNING []\n"

@@ -3,7 +3,8 @@
 - ``verify`` never imports ``generator`` or Jinja;
 - ``verify.model`` and ``verify.findings`` import nothing of statewright's but each other;
 - the loader (``verify.load``) stands below the analyses: it imports neither networkx nor
-  the graph, the rules or the reports;
+  the graph, the rules or the reports (it reports its progress to ``verify.progress``,
+  which imports nothing);
 - the reports and the conformance harness sit on top of ``verify`` and below nothing in it;
 - ``generator.runtime`` (copied verbatim into generated output) imports the standard
   library alone;
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -94,9 +96,12 @@ def test_verify_never_imports_generator_or_jinja(name: str) -> None:
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("name", ["verify.model", "verify.findings", "verify.printable"])
+@pytest.mark.parametrize(
+    "name", ["verify.model", "verify.findings", "verify.printable", "verify.progress"]
+)
 def test_the_model_stands_alone(name: str) -> None:
-    """The model, findings and the printable text of findings need nothing else."""
+    """The model, findings, the printable text of findings and progress reports need
+    nothing else."""
     allowed = ("verify.model", "verify.printable")
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name))}"
 
@@ -108,6 +113,7 @@ def test_the_loader_stands_below_the_analyses(name: str) -> None:
         "verify.findings",
         "verify.printable",
         "verify.registry",
+        "verify.progress",
         "verify.load",
     )
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name, *allowed))}"
@@ -184,3 +190,33 @@ def test_generated_runtimes_import_only_the_standard_library() -> None:
         }
         third_party -= set(sys.stdlib_module_names) | {"__future__"}
         assert not third_party, f"{runtime.relative_to(ROOT)} imports {sorted(third_party)}"
+
+
+def test_no_test_reads_files_outside_the_repository() -> None:
+    """A first-time contributor's clone has nothing beside it, so no test may reach above
+    the repository root (one compared a schema with a shared folder beside the clone and
+    skipped itself in a fresh clone); fixtures and reference copies live in tests/data/."""
+    above = re.compile(r"\bROOT\.parent\b|(?:\.parent){3}|\.\./shared")
+    parents = re.compile(r"\.parents\[(\d+)\]")
+    sources = [*(ROOT / "tests").rglob("*.py"), *(ROOT / "docs").glob("*.py")]
+    for path in sorted(sources):
+        depth = len(path.relative_to(ROOT).parts)  # parents[depth - 1] is the root
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+            assert not above.search(line), where
+            assert all(int(n) < depth for n in parents.findall(line)), where
+
+
+def test_checking_and_generating_need_no_hypothesis(tmp_path: Path) -> None:
+    """hypothesis is the optional extra ``statewright[testing]``: only the conformance
+    harness and the generated tests import it."""
+    code = (
+        "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; "
+        "from generator.cli import main; "
+        f"a = main(['check', '--strict', {str(ROOT / 'specs')!r}]); "
+        f"b = main(['generate', {str(ROOT / 'specs')!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        "sys.exit(a or b)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (tmp_path / "out" / "orchestrator" / "runtime.py").is_file()

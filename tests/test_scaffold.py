@@ -40,15 +40,34 @@ def test_new_writes_a_spec_with_no_findings(capsys: pytest.CaptureFixture[str]) 
     assert run(["check", "--strict", str(target)], capsys)[0] == 0
 
 
-def test_the_modeline_points_at_the_installed_schema(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["new", "door", "-o", "machines/deep/door.yaml"], capsys)[0] == 0
-    first = Path("machines/deep/door.yaml").read_text().splitlines()[0]
+def modeline(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
     prefix = "# yaml-language-server: $schema="
     assert first.startswith(prefix)
-    reference = first.removeprefix(prefix)
-    assert not os.path.isabs(reference)
-    assert (Path("machines/deep") / reference).resolve() == SCHEMA_PATH
-    assert SCHEMA_PATH.is_file()
+    return first.removeprefix(prefix)
+
+
+def test_outside_the_repository_the_modeline_survives_a_move(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``statewright new`` outside the clone once wrote ``../../<clone>/verify/...``, a
+    path that broke as soon as the spec moved; now it is the installed schema's path."""
+    assert run(["new", "door", "-o", "machines/deep/door.yaml"], capsys)[0] == 0
+    written = Path("machines/deep/door.yaml")
+    reference = modeline(written)
+    assert os.path.isabs(reference) and Path(reference) == SCHEMA_PATH
+    moved = tmp_path / "elsewhere" / "door.yaml"
+    moved.parent.mkdir()
+    written.rename(moved)
+    resolved = Path(reference) if os.path.isabs(reference) else moved.parent / reference
+    assert resolved.is_file() and json.loads(resolved.read_text())["title"]
+    assert run(["schema"], capsys) == (0, f"{SCHEMA_PATH.as_posix()}\n", "")
+
+
+def test_inside_the_repository_the_modeline_is_relative(tmp_path: Path) -> None:
+    target = ROOT / "specs" / "examples" / "not_written.yaml"
+    assert schema_reference(target) == "../../verify/spec.schema.json"
+    assert (target.parent / schema_reference(target)).resolve() == SCHEMA_PATH
 
 
 def test_in_this_repository_the_modeline_matches_the_shipped_specs() -> None:

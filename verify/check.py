@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verify.rules
+from verify import progress
+from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
 from verify.explore import DEFAULT_MAX_CONFIGURATIONS, explored
 from verify.explore.tour import configuration_tour
@@ -90,6 +92,7 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
     ``max_configurations`` configurations, and the data rules read that exploration.
     """
     with gc_paused():  # the analysis allocates millions of objects and no cycles
+        progress.phase("building the graph")
         graph = build_graph(spec)
         found = None
         if spec.has_data or spec.properties:
@@ -97,7 +100,10 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
+                progress.phase(f"rule {registered.id}")
                 findings.extend(registered.check(spec, graph))
+        findings = link_causes(graph, findings)
+        progress.phase("finding covering paths")
         reached = len(reachable(graph, spec.initial))
         if spec.has_data and found is not None:
             coverage = configuration_tour(found)
@@ -131,7 +137,8 @@ def check_file(
     max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
 ) -> CheckResult:
     """Load and check one spec file; ``display`` names it in findings (default: ``path``)."""
-    return check_result(load_file(path, display), max_configurations=max_configurations)
+    with progress.working_on(display if display is not None else os.fspath(path)):
+        return check_result(load_file(path, display), max_configurations=max_configurations)
 
 
 def check_text(

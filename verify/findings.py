@@ -80,6 +80,11 @@ class Finding:
     it are written as escapes (:func:`verify.printable.printable`). A finding about data
     carries its counterexample: ``trace``, the steps from the initial configuration, and
     for a run that goes on for ever, ``cycle``, the steps it then repeats.
+
+    ``cause`` is the finding this one follows from, when fixing that one is the way to
+    fix this one too (a transition out of an unreachable state follows from that state's
+    finding): the text report shows it under its cause; every format still reports it
+    as a finding of its own.
     """
 
     rule: str
@@ -91,6 +96,7 @@ class Finding:
     reasons: tuple[str, ...] = ()
     trace: tuple[TraceStep, ...] = ()
     cycle: tuple[TraceStep, ...] = ()
+    cause: Finding | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", printable(self.message))

@@ -12,13 +12,18 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   generated module declares of its machine;
 - :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
   the compiled guards (:class:`Guard`) and effects (:class:`Effect`) of its transitions;
-- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs.
+- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs;
+- :mod:`.handlers`: code attached to states and transitions, and the one code that decides
+  which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
+  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
 """
 
 from __future__ import annotations
 
 from .data import Effect, Guard, OutOfBounds, VariableSpec, VariablesSpec
-from .engine import Machine, MachineSpec, SweepReport, Transition
+from .engine import Allowed, Machine, MachineSpec, SweepReport, Transition
+from .handlers import Fire, HandlerSet, Hook, Job
+from .outbox import LeaseLost, Outbox
 from .records import (
     Actor,
     AuditRecord,
@@ -31,6 +36,7 @@ from .records import (
     Refused,
     Unauthorized,
 )
+from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
     ChainProblem,
     ConcurrencyConflict,
@@ -46,9 +52,12 @@ from .store import (
     StoreHead,
     UnknownInstance,
 )
+from .worker import Round, Worker
 
 __all__ = [
     "Actor",
+    "Allowed",
+    "AsyncRunner",
     "AuditRecord",
     "ChainProblem",
     "Clock",
@@ -57,17 +66,26 @@ __all__ = [
     "Effect",
     "Event",
     "FailureSnapshot",
+    "Fire",
     "Guard",
+    "HandlerFailed",
+    "HandlerSet",
+    "Hook",
     "InstanceExists",
     "InstanceHead",
     "InvalidTransition",
     "JSONValue",
+    "Job",
+    "LeaseLost",
     "Locked",
     "Machine",
     "MachineSpec",
     "MemoryStore",
     "OutOfBounds",
+    "Outbox",
     "Refused",
+    "Round",
+    "Runner",
     "SqlStore",
     "Store",
     "StoreError",
@@ -80,6 +98,7 @@ __all__ = [
     "UnknownInstance",
     "VariableSpec",
     "VariablesSpec",
+    "Worker",
 ]
 
 for _name in __all__:  # tracebacks and reprs name the package users import it from

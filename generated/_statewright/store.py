@@ -642,6 +642,19 @@ class SqlStore:
             rows = cursor.fetchall()
         return [InstanceHead(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
+    def instances(self, machine: str | None = None) -> list[tuple[str, str, StoreHead]]:
+        """Every instance's machine, id and head (state and deadline), by machine and id."""
+        where, params = ("", ()) if machine is None else (" WHERE machine = ?", (machine,))
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT machine, instance_id, state, deadline FROM statewright_instances"
+                f"{where} ORDER BY machine, instance_id",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [(str(r[0]), str(r[1]), StoreHead(str(r[2]), r[3])) for r in rows]
+
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         if self._depth:

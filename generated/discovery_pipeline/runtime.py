@@ -34,6 +34,7 @@ from .._statewright import (
     Actor,
     Effect,
     Guard,
+    HandlerSet,
     Machine,
     MachineSpec,
     Transition,
@@ -46,6 +47,7 @@ __all__ = [
     "SOURCE",
     "SOURCE_SHA256",
     "DiscoveryPipeline",
+    "Handlers",
     "Reason",
     "State",
     "Trigger",
@@ -850,3 +852,14 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
         requirements_signed = false; architecture_signed = false.
         """
         return self._take("housekeeping_done", actor, None, payload)
+
+
+class Handlers(HandlerSet[State, Trigger, Reason]):
+    """The code attached to ``discovery_pipeline``'s states and transitions.
+
+    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
+    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``, ``AsyncRunner``
+    or a durable ``Worker``. mypy checks every state and trigger against this machine's enums.
+    """
+
+    machine = DiscoveryPipeline

@@ -25,10 +25,19 @@ from enum import StrEnum
 from typing import ClassVar, Final
 
 from .._statewright import *  # noqa: F403  (the runtime's public names, re-exported)
-from .._statewright import Actor, Machine, MachineSpec, Transition
+from .._statewright import Actor, HandlerSet, Machine, MachineSpec, Transition
 from .._statewright import __all__ as _runtime_names
 
-__all__ = ["SOURCE", "SOURCE_SHA256", "Orchestrator", "Reason", "State", "Trigger", *_runtime_names]
+__all__ = [
+    "SOURCE",
+    "SOURCE_SHA256",
+    "Handlers",
+    "Orchestrator",
+    "Reason",
+    "State",
+    "Trigger",
+    *_runtime_names,
+]
 
 SOURCE: Final = "specs/orchestrator.yaml"
 SOURCE_SHA256: Final = "3b76db818a5f1e23d8c3fc7a8193f7bf648350c040676e595cf777c5e8b5690b"
@@ -248,3 +257,14 @@ class Orchestrator(Machine[State, Trigger, Reason]):
     def housekeeping_done(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``housekeeping_done``: COMPLETE -> IDLE."""
         return self._take("housekeeping_done", actor, None, payload)
+
+
+class Handlers(HandlerSet[State, Trigger, Reason]):
+    """The code attached to ``orchestrator``'s states and transitions.
+
+    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
+    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``, ``AsyncRunner``
+    or a durable ``Worker``. mypy checks every state and trigger against this machine's enums.
+    """
+
+    machine = Orchestrator

@@ -15,6 +15,7 @@ from verify.explain import close_matches, explain_text
 from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
 from verify.report import RENDERERS, exit_status, plural
+from verify.report.text import transition_counts
 from verify.rules import RULES
 
 __all__ = ["check_command", "explain_command", "paths_command"]
@@ -75,10 +76,13 @@ def paths_command(spec: Path, *, stdout: TextIO, stderr: TextIO) -> int:
     coverage = result.coverage
     for number, sequence in enumerate(coverage.paths, start=1):
         stdout.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
+    total, never = transition_counts(result)
     stdout.write(
-        f"# {coverage.covered}/{coverage.total} transitions covered by "
+        f"# {coverage.covered}/{total} transitions covered by "
         f"{plural(len(coverage.paths), 'path')} of "
-        f"{plural(sum(map(len, coverage.paths)), 'trigger')}\n"
+        f"{plural(sum(map(len, coverage.paths)), 'trigger')}"
+        + (f"; {never} can never fire (their source is unreachable)" if never else "")
+        + "\n"
     )
     return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS
 

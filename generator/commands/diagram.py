@@ -9,9 +9,13 @@ the first finding of the rule ``NAME`` that carries a trace), its steps numbered
 edges they take and the states it passes outlined; when there is none, nothing is drawn
 and the exit status is 1.
 
-Output choices of ``diagram``: text formats (``dot``, ``mermaid``, ``svg``) go to
-standard output unless ``-o`` names a file; ``png`` is binary, so without ``-o`` it is
-written to ``<machine>.png`` in the current folder and that path is printed. Exit status
+Output choices of ``diagram``: the format is ``--format``, or else the one the ending of
+``-o FILE`` names (``.svg``, ``.png``, ``.dot`` or ``.gv``, ``.mmd`` or ``.mermaid``), or
+else ``svg``; a file ending that names no format, or another format than ``--format``,
+is a usage error, never a file of one format under another's name. Text formats
+(``dot``, ``mermaid``, ``svg``) go to standard output unless ``-o`` names a file; ``png``
+is binary, so without ``-o`` it is written to ``<machine>.png`` in the current folder and
+that path is printed. Exit status
 0 when the diagram was written (whatever the spec's findings), 1 when the spec does not
 load (its findings are printed on standard error), 2 for a usage problem: a missing spec
 path, an unknown format, an unwritable output, or no Graphviz ``dot`` for svg or png.
@@ -23,7 +27,14 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.commands.inputs import InputFormat, check_paths, reads_asl
-from generator.diagram import FORMATS, SUFFIXES, DotMissing, render_format
+from generator.diagram import (
+    FORMATS,
+    SUFFIXES,
+    DotMissing,
+    file_endings,
+    format_of,
+    render_format,
+)
 from generator.diagram.model import build_diagram
 from verify.check import CheckResult, check_file
 from verify.findings import Finding
@@ -36,7 +47,7 @@ _PROG = "statewright diagram"
 
 def diagram_command(
     spec_path: Path,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     *,
     stdout: TextIO,
@@ -45,10 +56,13 @@ def diagram_command(
     asl: AslOptions | None = None,
     trace: str | None = None,
 ) -> int:
-    """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc);
-    with ``trace`` (a property's name, or a rule id), its counterexample highlighted."""
-    if fmt not in FORMATS:
-        return _usage(stderr, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc); no
+    ``fmt``: the format ``output``'s file ending names, else ``svg``; with ``trace`` (a
+    property's name, or a rule id), its counterexample highlighted."""
+    chosen = _format(fmt, output)
+    if chosen not in FORMATS:
+        return _usage(stderr, chosen)
+    fmt = chosen
     spec_path, part = _split_part(spec_path)
     if spec_path.is_dir():
         return _usage(stderr, f"{spec_path} is a folder; name one spec file")
@@ -72,11 +86,11 @@ def diagram_command(
         return 1
     counterexample = None
     if trace is not None:
-        chosen = _counterexample(checked, trace)
-        if isinstance(chosen, str):
-            print(f"{_PROG}: {chosen}", file=stderr)
+        named = _counterexample(checked, trace)
+        if isinstance(named, str):
+            print(f"{_PROG}: {named}", file=stderr)
             return 1
-        counterexample = chosen
+        counterexample = named
     diagram = build_diagram(checked.spec, checked.findings, counterexample)
     try:
         data = render_format(diagram, fmt)
@@ -116,6 +130,24 @@ def _counterexample(checked: CheckResult, name: str) -> Finding | str:
         f"--trace {name}: no property of that name (properties: {properties}) and no finding "
         "of that rule with a counterexample"
     )
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    """The format to draw in, or a usage message (not one of :data:`FORMATS`)."""
+    if fmt is not None and fmt not in FORMATS:
+        return f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
+    named = None if output is None else format_of(output)
+    if fmt is None and output is not None and named is None:
+        return (
+            f"cannot tell the format from the name {output.name!r}; end it with one of "
+            f"{file_endings()}, or give --format"
+        )
+    if fmt is not None and named is not None and named != fmt:
+        return (
+            f"-o {output} names a {named} file but --format is {fmt}; "
+            f"leave out --format, or end the name with {SUFFIXES[fmt]}"
+        )
+    return fmt or named or FORMATS[0]
 
 
 def _split_part(path: Path) -> tuple[Path, str]:

@@ -17,6 +17,7 @@ from typing import TextIO
 from generator.diagram.dot import DotMissing
 from generator.output import PACKAGE_INIT, Plan, plan, read_text, remove_empty
 from generator.render import render_package_init, render_spec, render_support
+from verify import progress
 from verify.check import check_file, check_together
 from verify.discover import MissingPath, discover
 from verify.findings import has_errors
@@ -62,7 +63,9 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
         # so that the output is the same on every machine
         spec = dataclasses.replace(result.spec, file=display_path(path))
         source = path.read_bytes().decode("utf-8-sig")
-        files.update(render_spec(spec, result.findings, source))
+        with progress.working_on(display_path(path)):
+            progress.phase("generating the runtime, tests and diagrams")
+            files.update(render_spec(spec, result.findings, source))
     return ({} if collide else dict(sorted(files.items()))), failed
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from verify import progress
 from verify.asl import check_asl
 from verify.check import CheckResult, check_file, check_together
 from verify.discover import discover, is_asl_name
@@ -73,10 +74,11 @@ def check_paths(
             specs.append(len(results))
             results.append(check_file(path, max_configurations=max_configurations))
             continue
-        load = load_asl_file(path, options)
-        callbacks |= load.callbacks
-        every_asl_loaded = every_asl_loaded and bool(load.machines)
-        results.extend(check_asl(load))
+        with progress.working_on(str(path)):
+            load = load_asl_file(path, options)
+            callbacks |= load.callbacks
+            every_asl_loaded = every_asl_loaded and bool(load.machines)
+            results.extend(check_asl(load))
     together = check_together([results[index] for index in specs])
     for index, result in zip(specs, together, strict=True):
         results[index] = result

@@ -2,9 +2,11 @@
 validate as it is typed.
 
 The new spec's first line is the ``# yaml-language-server: $schema=`` modeline, pointing
-at the JSON Schema that ships inside the installed ``verify`` package, by a path relative to
-the new file (so in a clone of this repository ``specs/NAME.yaml`` gets
-``../verify/spec.schema.json``).
+at the JSON Schema that ships inside the installed ``verify`` package. Inside the tree that
+holds the package (a clone of this repository) the path is relative, so it moves with the
+clone: ``specs/NAME.yaml`` gets ``../verify/spec.schema.json``. Anywhere else it is the
+installed schema's absolute path, which stays right wherever the spec is moved or copied
+(``statewright schema`` prints it).
 """
 
 from __future__ import annotations
@@ -17,10 +19,20 @@ import verify
 from generator.env import environment
 from verify.load.rules import check_snake_name
 
-__all__ = ["SCHEMA_PATH", "ScaffoldError", "new_command", "scaffold", "schema_reference"]
+__all__ = [
+    "SCHEMA_PATH",
+    "ScaffoldError",
+    "new_command",
+    "scaffold",
+    "schema_command",
+    "schema_reference",
+]
 
 SCHEMA_PATH = Path(verify.__file__).resolve().parent / "spec.schema.json"
 """The spec format's JSON Schema, as installed with the ``verify`` package."""
+
+SCHEMA_TREE = SCHEMA_PATH.parents[1]
+"""The folder that holds the ``verify`` package: a clone of statewright, or site-packages."""
 
 VALID_NAME = (
     "a valid name is snake_case like release_pipeline: lowercase letters and digits, words "
@@ -33,12 +45,12 @@ class ScaffoldError(Exception):
 
 
 def schema_reference(target: Path) -> str:
-    """The modeline's ``$schema`` value for a spec written at ``target``."""
-    try:
-        relative = os.path.relpath(SCHEMA_PATH, target.resolve().parent)
-    except ValueError:  # another drive: only an absolute URI can reach it
-        return SCHEMA_PATH.as_uri()
-    return Path(relative).as_posix()
+    """The modeline's ``$schema`` value for a spec written at ``target``: relative inside
+    :data:`SCHEMA_TREE`, the installed schema's absolute path anywhere else."""
+    folder = target.resolve().parent
+    if not folder.is_relative_to(SCHEMA_TREE):
+        return SCHEMA_PATH.as_posix()
+    return Path(os.path.relpath(SCHEMA_PATH, folder)).as_posix()
 
 
 def scaffold(name: str, target: Path) -> str:
@@ -67,4 +79,10 @@ def new_command(name: str, output: Path | None, *, stdout: TextIO, stderr: TextI
         stderr.write(f"statewright: error: cannot write {target}: {error.strerror}\n")
         return 2
     stdout.write(f"wrote {target}; check it with: statewright check {target}\n")
+    return 0
+
+
+def schema_command(*, stdout: TextIO) -> int:
+    """``statewright schema``: print where the installed JSON Schema of the format is."""
+    stdout.write(f"{SCHEMA_PATH.as_posix()}\n")
     return 0

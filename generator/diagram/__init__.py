@@ -12,6 +12,7 @@ its checks shows at a glance what is missing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import PurePath
 
 from generator.diagram.dot import DotMissing, render_dot, render_image
 from generator.diagram.mermaid import render_mermaid
@@ -19,12 +20,44 @@ from generator.diagram.model import Diagram, build_diagram
 from verify.findings import Finding
 from verify.model import Spec
 
-__all__ = ["FORMATS", "SUFFIXES", "DotMissing", "diagram_files", "marked_svg", "render_format"]
+__all__ = [
+    "FORMATS",
+    "SUFFIXES",
+    "DotMissing",
+    "diagram_files",
+    "file_endings",
+    "format_of",
+    "marked_svg",
+    "render_format",
+]
 
 FORMATS = ("svg", "dot", "mermaid", "png")
 """The ``--format`` choices of ``statewright diagram``, the default first."""
 
 SUFFIXES = {"svg": ".svg", "dot": ".dot", "mermaid": ".mmd", "png": ".png"}
+"""The file name ending of each format, as ``diagram`` names a file it chooses."""
+
+_FORMAT_OF_SUFFIX = {
+    **{suffix: fmt for fmt, suffix in SUFFIXES.items()},
+    ".gv": "dot",
+    ".mermaid": "mermaid",
+}
+
+
+def format_of(path: PurePath) -> str | None:
+    """The format a file name asks for by its ending (case ignored), or None.
+
+    >>> format_of(PurePath("pipeline.PNG")), format_of(PurePath("flow.gv"))
+    ('png', 'dot')
+    >>> format_of(PurePath("pipeline.jpg")) is None
+    True
+    """
+    return _FORMAT_OF_SUFFIX.get(path.suffix.lower())
+
+
+def file_endings() -> str:
+    """The endings :func:`format_of` knows, for a message: ``.svg, .dot, ...``."""
+    return ", ".join(_FORMAT_OF_SUFFIX)
 
 
 def render_format(diagram: Diagram, fmt: str) -> bytes:

@@ -272,16 +272,19 @@ def _state_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
         )
         for kind, style in diagram.legend_kinds
     ]
-    rows.append(LegendRow("double border", "#ffffff", "final state"))
+    if diagram.has_final:
+        rows.append(LegendRow("double border", "#ffffff", "final state"))
     rows.append(LegendRow("\u25cf\u2500\u25b6", "#ffffff", "initial state"))
-    rows.append(LegendRow("dashed border", "#ffffff", "unreachable state"))
+    if diagram.has_unreachable:
+        rows.append(LegendRow("dashed border", "#ffffff", "unreachable state"))
     return tuple(rows)
 
 
 def _edge_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
     rows = [
         LegendRow(_font(html(look.sample), look.colour), "#ffffff", look.meaning)
-        for look in EDGE_STYLES.values()
+        for kind, look in EDGE_STYLES.items()
+        if kind in diagram.edge_kinds
     ]
     if any(e.guard is not None or e.effects is not None for e in diagram.edges):
         rows.append(
@@ -292,15 +295,18 @@ def _edge_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
         rows.append(
             LegendRow(_font("<B>step 1</B>", TRACE_COLOUR), "#ffffff", "counterexample step")
         )
-    failed = kind_style(Kind.FAILED).stroke
-    rows.append(LegendRow(_font(f"{REASON_SIGN} REASON", failed), "#ffffff", "reason code"))
+    if diagram.has_reasons:
+        failed = kind_style(Kind.FAILED).stroke
+        rows.append(LegendRow(_font(f"{REASON_SIGN} REASON", failed), "#ffffff", "reason code"))
     rows.extend(
         LegendRow(_font(f"{MARK_SIGN} rule-id", colour), "#ffffff", f"{severity} found by check")
         for severity, colour in MARK_COLOURS.items()
+        if severity in diagram.mark_severities
     )
-    thick = "\u2501\u2501\u25b6"
-    error = MARK_COLOURS[Severity.ERROR]
-    rows.append(LegendRow(_font(thick, error), "#ffffff", "transition a finding names"))
+    if diagram.has_marked_edges:
+        thick = "\u2501\u2501\u25b6"
+        error = MARK_COLOURS[Severity.ERROR]
+        rows.append(LegendRow(_font(thick, error), "#ffffff", "transition a finding names"))
     return tuple(rows)
 
 

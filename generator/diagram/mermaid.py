@@ -164,11 +164,23 @@ def mermaid_view(diagram: Diagram) -> MermaidView:
             MermaidState(f"legend_{style.name}", style.name, mermaid_text(style.meaning), None)
             for _, style in diagram.legend_kinds
         ),
-        legend_note=mermaid_text(
-            f"{HUMAN_SIGN} human decision, 'after' timed, 'always' automatic, "
-            f"{REASON_SIGN} reason code, {MARK_SIGN} finding, thick border final"
-        ),
+        legend_note=_legend_note(diagram),
     )
+
+
+def _legend_note(diagram: Diagram) -> str:
+    """What the signs and styles the diagram uses mean, in one line."""
+    used = diagram.edge_kinds
+    parts = [
+        (EdgeKind.HUMAN in used, f"{HUMAN_SIGN} human decision"),
+        (EdgeKind.TIMED in used, "'after' timed"),
+        (EdgeKind.AUTOMATIC in used, "'always' automatic"),
+        (diagram.has_reasons, f"{REASON_SIGN} reason code"),
+        (bool(diagram.mark_severities), f"{MARK_SIGN} finding"),
+        (diagram.has_final, "thick border final"),
+        (diagram.has_unreachable, "dashed border unreachable"),
+    ]
+    return mermaid_text(", ".join(text for shown, text in parts if shown))
 
 
 def render_mermaid(diagram: Diagram) -> str:

@@ -45,7 +45,7 @@ from .records import (
 )
 from .store import ConcurrencyConflict, Store, StoreError, StoreHead, instant
 
-__all__ = ["Machine", "MachineSpec", "SweepReport", "Transition"]
+__all__ = ["Allowed", "Machine", "MachineSpec", "SweepReport", "Transition"]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -206,11 +206,14 @@ def _allowed(node: _Node, values: Any = None) -> str:
 
 def _holds(edge: _Edge | None, values: Any) -> bool:
     """Whether ``edge`` or one of its alternatives is enabled with ``values``."""
-    while edge is not None:
-        if edge.when is None or edge.when.test(values):
-            return True
+    return _holding(edge, values) is not None
+
+
+def _holding(edge: _Edge | None, values: Any) -> _Edge | None:
+    """The first of ``edge`` and its alternatives whose guard holds with ``values``."""
+    while edge is not None and edge.when is not None and not edge.when.test(values):
         edge = edge.orelse
-    return False
+    return edge
 
 
 def _shown(values: Mapping[str, JSONValue]) -> str:
@@ -220,6 +223,21 @@ def _shown(values: Mapping[str, JSONValue]) -> str:
 
 _CURRENT: Any = object()
 """The default of :meth:`Machine._automatic`: the machine's current variables."""
+
+
+class Allowed(NamedTuple, Generic[S, T]):
+    """One trigger that may fire now (:meth:`Machine.allowed`), and what firing it needs.
+
+    ``human``: it needs an actor holding one of ``roles`` and a decision record;
+    ``timed``: it is the state's timed exit, listed only once it is due (``expire()``
+    takes it); ``target`` is the state it leads to (before any automatic exits).
+    """
+
+    trigger: T
+    target: S
+    human: bool
+    roles: frozenset[str]
+    timed: bool
 
 
 class SweepReport(NamedTuple, Generic[S, T, R]):
@@ -371,6 +389,38 @@ class Machine(Generic[S, T, R]):
     def instance_id(self) -> str | None:
         """The id the instance is stored under; None for one that lives in memory only."""
         return self._id
+
+    def allowed(self) -> tuple[Allowed[S, T], ...]:
+        """The triggers that may fire now, sorted by name, each saying whether it needs a
+        human: the exits of the current state the spec enables, the timed one once due.
+
+        A guarded trigger is listed only while one of its guards holds, with the target of
+        the transition it would take. An approval state lists only its human exits (and its
+        timeout once due): it is locked. Firing a listed non-human trigger cannot raise
+        ``InvalidTransition``.
+        """
+        return tuple(
+            Allowed(
+                edge.trigger,
+                edge.target.state,
+                edge.human,
+                edge.source.reviewers if edge.human else frozenset(),
+                edge.after is not None,
+            )
+            for edge in sorted(self._enabled(self._clock()), key=lambda e: str(e.trigger))
+        )
+
+    def _enabled(self, at: datetime) -> list[_Edge]:
+        """The current state's exits that may be taken at ``at``: per trigger, the first
+        whose guard holds, a timed one only once due. (The one place that says which exits
+        are enabled.)"""
+        entered, values = self._entered, self._variables
+        holding = (_holding(first, values) for first in self._node.exits.values())
+        return [
+            edge
+            for edge in holding
+            if edge is not None and (edge.after is None or at >= entered + edge.after)
+        ]
 
     @classmethod
     def recovery(cls, reason: R) -> tuple[str, ...]:
@@ -669,7 +719,7 @@ class Machine(Generic[S, T, R]):
         where = f"{trigger!s} from {node.state}"
         who = check_actor(actor, required=False, where=where)
         if edge is not None and (edge.when is not None or edge.orelse is not None):
-            edge = self._enabled(edge, where)
+            edge = self._guarded(edge, where)
         if edge is None:
             if self._stale():
                 raise ConcurrencyConflict(
@@ -694,7 +744,7 @@ class Machine(Generic[S, T, R]):
         self._enter(edge, at, who, decision, data)
         return self.state
 
-    def _enabled(self, first: _Edge, where: str) -> _Edge:
+    def _guarded(self, first: _Edge, where: str) -> _Edge:
         """The first of ``first`` and its alternatives whose guard holds now; refused,
         naming every guard that failed, when none does."""
         edge: _Edge | None = first
@@ -716,10 +766,7 @@ class Machine(Generic[S, T, R]):
         the current ones), or None."""
         if values is _CURRENT:
             values = self._variables
-        edge = node.automatic
-        while edge is not None and edge.when is not None and not edge.when.test(values):
-            edge = edge.orelse
-        return edge
+        return _holding(node.automatic, values)
 
     def _authorise(self, edge: _Edge, actor: Actor | None, decision: str | None) -> str:
         roles = ", ".join(sorted(edge.source.reviewers))

@@ -1,11 +1,19 @@
 """The conformance harness: property-test any implementation of a machine against its spec.
 
 See :mod:`verify.conformance.harness` for how it works; adapters follow the contract in
-:mod:`verify.conformance.adapters`. Needs hypothesis (a statewright dependency); nothing
-else in :mod:`verify` imports this package.
+:mod:`verify.conformance.adapters`. Needs hypothesis, the optional extra
+``statewright[testing]``; nothing else in :mod:`verify` imports this package, so checking
+and generating work without it.
 """
 
 from __future__ import annotations
+
+try:
+    import hypothesis  # noqa: F401  (the harness is built on it)
+except ImportError as missing:  # pragma: no cover - the extra is part of the dev set-up
+    raise ImportError(
+        "verify.conformance needs hypothesis: pip install 'statewright[testing]'"
+    ) from missing
 
 from verify.conformance.adapters import (
     Actor,

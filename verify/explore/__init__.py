@@ -34,6 +34,7 @@ from functools import cached_property
 
 import networkx as nx
 
+from verify import progress
 from verify.explore import graph
 from verify.explore.search import Search, search
 from verify.findings import TraceStep
@@ -163,8 +164,16 @@ class Exploration:
 
 
 def explore(spec: Spec, limit: int = DEFAULT_MAX_CONFIGURATIONS) -> Exploration:
-    """The configurations of ``spec`` reachable from its initial one, up to ``limit``."""
-    return Exploration(spec, search(spec, limit))
+    """The configurations of ``spec`` reachable from its initial one, up to ``limit``;
+    progress is reported (:mod:`verify.progress`) while anyone listens."""
+    progress.phase("exploring configurations")
+    if not progress.listening():
+        return Exploration(spec, search(spec, limit))
+
+    def report(expanded: int, found: int) -> None:
+        progress.phase(f"exploring configurations: {found:,} found, {expanded:,} expanded")
+
+    return Exploration(spec, search(spec, limit, report))
 
 
 _MEMO: weakref.WeakKeyDictionary[nx.DiGraph, Exploration] = weakref.WeakKeyDictionary()

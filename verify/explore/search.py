@@ -19,7 +19,7 @@ where an effect leaves its bounds (``out``).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from verify.explore.layout import Layout
@@ -85,8 +85,9 @@ def _groups(semantics: Semantics, state: str) -> list[tuple[Transition, ...]]:
     return list(semantics.choices[state].values())
 
 
-def search_source(spec: Spec, layout: Layout, dense: bool) -> str:
-    """The source of the search function of ``spec``."""
+def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False) -> str:
+    """The source of the search function of ``spec``; with ``reports``, it calls its last
+    argument with the configurations expanded and found every 65,536 expanded."""
     semantics = Semantics.of(spec)
     number = {id(t): i for i, t in enumerate(spec.transitions)}
     locals_ = {f.variable.name: f"v{k}" for k, f in enumerate(layout.fields)}
@@ -95,7 +96,7 @@ def search_source(spec: Spec, layout: Layout, dense: bool) -> str:
     write(
         0,
         "def run(limit, order, parent, first, succ, via, source, back, head, seen, H, F, "
-        "stuck, ND, OUT):",
+        f"stuck, ND, OUT{', report' if reports else ''}):",
     )
     for alias in ("order", "parent", "first", "succ", "via", "source", "back", "head", "stuck"):
         write(1, f"{alias}_append = {alias}.append")
@@ -107,6 +108,9 @@ def search_source(spec: Spec, layout: Layout, dense: bool) -> str:
     write(1, "while i < count:")
     write(2, "if count > limit:")
     write(3, "return False")
+    if reports:
+        write(2, "if not i & 0xFFFF:")
+        write(3, "report(i, count)")
     write(2, "c = order[i]")
     write(2, "first_append(len(succ))")
     write(2, f"s = c & {layout.state_mask}")
@@ -331,11 +335,13 @@ def _emit(
     write(depth, "E += 1")
 
 
-def search(spec: Spec, limit: int) -> Search:
-    """Every configuration of ``spec`` reachable from its initial one, up to ``limit``."""
+def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = None) -> Search:
+    """Every configuration of ``spec`` reachable from its initial one, up to ``limit``;
+    ``report``, if given, is called now and then with the numbers of configurations
+    expanded and found so far (the code that calls it is left out without one)."""
     layout = Layout(spec.state_names, spec.variables)
     dense = layout.bits <= DENSE_BITS
-    code = search_source(spec, layout, dense)
+    code = search_source(spec, layout, dense, reports=report is not None)
     run = function(code, "run", f"search of {spec.machine}")
     start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
     wide = limit >= 2**31 - 1
@@ -375,6 +381,7 @@ def search(spec: Spec, limit: int) -> Search:
         stuck,
         nondet,
         out,
+        *(() if report is None else (report,)),
     )
     if not complete:
         del order[limit:]

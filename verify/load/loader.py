@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from verify import progress
 from verify.findings import Finding, Severity, sort_findings
 from verify.load.data import DataReader
 from verify.load.rules import (
@@ -47,6 +48,7 @@ from verify.load.rules import (
     parse_duration,
     suggest,
 )
+from verify.load.unknown import StateUse, unknown_state_findings
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
 from verify.model import (
     AUTOMATIC_TRIGGER,
@@ -148,6 +150,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
     read = read_yaml(text, file)
     findings.extend(read.findings)
     if isinstance(read.root, Mapping):
+        progress.phase("building the model")
         return SpecReader(file, findings, read.text).spec(read.root, sha256)
     if read.root is not None:
         findings.append(
@@ -272,6 +275,7 @@ class SpecReader:
         self._expanded = 0  # transitions 'from' lists and globs expanded to so far
         self._compared = 0  # glob comparisons with state names so far
         self.suggestions = Suggestions()
+        self.unknown: list[StateUse] = []  # uses of undeclared states, reported together
 
     # -- reporting ------------------------------------------------------------------
 
@@ -394,6 +398,12 @@ class SpecReader:
         properties = self.data.read_properties(
             top.get("properties"), self.states, {t.trigger for t in transitions}
         )
+        if self.unknown:
+            named = self.named_states(top, transitions)
+            declared = {s.name: s.location for s in states}
+            self.findings.extend(
+                unknown_state_findings(self.unknown, declared, named, self.suggestions)
+            )
         if machine is None or initial is None or initial_node is None:
             return None
         return Spec(
@@ -412,6 +422,21 @@ class SpecReader:
             variables=variables,
             properties=properties,
         )
+
+    def named_states(self, top: Mapping, transitions: tuple[Transition, ...]) -> set[str]:
+        """Every name the spec gives as a state: the initial state, each transition's
+        ``to`` and ``from`` (also those of transitions dropped for an unknown name) and
+        the sources globs expanded to."""
+        nodes: list[Node | None] = [top.get("initial")]
+        items = top.get("transitions")
+        for item in items.items if isinstance(items, Sequence) else ():
+            if isinstance(item, Mapping):
+                nodes.extend((item.get("to"), item.get("from")))
+        for listed in [n for n in nodes if isinstance(n, Sequence)]:  # from: [A, B]
+            nodes.extend(listed.items)
+        named = {n.value for n in nodes if isinstance(n, Scalar) and isinstance(n.value, str)}
+        named.update(t.source for t in transitions)
+        return named
 
     def rollback(self, node: Node | None) -> tuple[str, ...] | None:
         """The roles that may roll an instance back; None when the spec allows no rollback."""
@@ -531,10 +556,8 @@ class SpecReader:
         if name is None or node is None:
             return None
         if name not in self.states:
-            if not self.states:  # 'states' itself is at fault and already reported
-                return None
-            hint = self.suggestions.hint(name, self.states.keys())
-            self.report(UNKNOWN_STATE, f"{what} '{name}' is not declared under states{hint}", node)
+            if self.states:  # else 'states' itself is at fault and already reported
+                self.unknown.append(StateUse(name, what, self.at(node)))  # see spec()
             return None
         return name
 

@@ -55,6 +55,7 @@ __all__ = [
     "check_snake_name",
     "check_upper_name",
     "clip",
+    "closest",
     "parse_duration",
     "suggest",
 ]
@@ -106,9 +107,18 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
     Case is ignored when comparing, so ``idle`` finds ``IDLE``.
     """
+    return _did_you_mean(closest(word, choices))
+
+
+def _did_you_mean(name: str | None) -> str:
+    return f"; did you mean '{name}'?" if name is not None else ""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` closest to ``word`` (case ignored), if any is close."""
     by_folded = {choice.casefold(): choice for choice in choices}
     close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
-    return f"; did you mean '{by_folded[close[0]]}'?" if close else ""
+    return by_folded[close[0]] if close else None
 
 
 SUGGESTION_WORK = 10_000_000
@@ -123,19 +133,22 @@ class Suggestions:
 
     def __init__(self, work: int = SUGGESTION_WORK) -> None:
         self.left = work
-        self._hints: dict[str, str] = {}
+        self._closest: dict[str, str | None] = {}
 
     def hint(self, word: str, choices: Collection[str]) -> str:
-        hint = self._hints.get(word)
-        if hint is None:
-            hint = ""
+        return _did_you_mean(self.closest(word, choices))
+
+    def closest(self, word: str, choices: Collection[str]) -> str | None:
+        """:func:`closest`, within the budget (None past it), remembered per word."""
+        if word not in self._closest:
+            found = None
             if len(word) * len(choices) <= self.left:  # each choice has a character at least
                 cost = len(word) * sum(map(len, choices))
                 if cost <= self.left:
                     self.left -= cost
-                    hint = suggest(word, choices)
-            self._hints[word] = hint
-        return hint
+                    found = closest(word, choices)
+            self._closest[word] = found
+        return self._closest[word]
 
 
 def _words(name: str) -> list[str]:
@@ -362,7 +375,9 @@ register_load_rule(
     Every state named by ``initial``, ``from`` or ``to`` must be declared under ``states``.
 
     A glob in ``from`` must match at least one declared state other than the
-    transition's target.
+    transition's target. When several places name a state that is not declared and a
+    declared state that nothing names is close to it, the declaration is the likely typo:
+    it gets a finding of its own, and the uses follow from it.
 
     Fails:
 

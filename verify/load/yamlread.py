@@ -39,8 +39,10 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from verify import progress
 from verify.findings import Finding, Severity
 from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX, clip
+from verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
 from verify.model import Location
 
 __all__ = [
@@ -244,13 +246,15 @@ def _tagged_scalar(tag: str, text: str) -> ScalarValue:
 
 
 class _Problem(Exception):
-    """A problem that stops composing (the document cannot be read further)."""
+    """A problem that stops composing (the document cannot be read further); ``alias``
+    says it is an alias to no anchor, which an unquoted glob also is."""
 
-    def __init__(self, message: str, line: int, column: int) -> None:
+    def __init__(self, message: str, line: int, column: int, *, alias: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.alias = alias
 
 
 class _Frame:
@@ -312,6 +316,7 @@ class _Composer:
                 f"'&{event.anchor}' first (an alias inside its own anchor is not allowed)",
                 mark.line + 1,
                 mark.column + 1,
+                alias=True,
             )
         self.expanded += node.size
         if self.expanded > alias_budget(self.composed):
@@ -494,7 +499,24 @@ def _syntax_problem(error: yaml.YAMLError, composer: _Composer, text: str) -> No
         elif context:
             message += f" ({context})"
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    hint = tab_hint(text, line)
+    if hint is None and context == "while scanning an alias" and context_mark is not None:
+        hint = glob_hint(text, context_mark.line + 1, context_mark.column + 1)
+    if hint is None and problem.startswith(_INDENTATION_PROBLEMS):
+        hint = indentation_hint(text, line)
+    if hint is not None:
+        message, line, column = hint.message, hint.line, hint.column
     composer.finding(YAML_SYNTAX, message, line, column)
+
+
+_INDENTATION_PROBLEMS = (
+    "mapping values are not allowed",
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "expected <block end>",
+    "could not find expected ':'",
+)
+"""How the parser words the errors that a badly indented line causes."""
 
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -502,10 +524,34 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _compose(composer: _Composer, text: str) -> Node | None:
     parser = _Loader(text)
+    get_event = parser.get_event
+    if progress.listening():
+        get_event = _counting(get_event, text.count("\n") + 1)
     try:
-        return composer.compose(parser.get_event)
+        return composer.compose(get_event)
     finally:
         parser.dispose()
+
+
+PROGRESS_EVENTS = 1 << 16
+"""How many parser events pass between two progress reports while reading."""
+
+
+def _counting(get_event: Callable[[], Any], lines: int) -> Callable[[], Any]:
+    """``get_event`` that reports the line it has reached every :data:`PROGRESS_EVENTS`
+    events (installed only when someone listens: it costs a call per event)."""
+    count = 0
+    progress.phase("reading YAML")
+
+    def counted() -> Any:
+        nonlocal count
+        event = get_event()
+        count += 1
+        if count % PROGRESS_EVENTS == 0:
+            progress.phase(f"reading YAML, line {event.start_mark.line + 1:,} of {lines:,}")
+        return event
+
+    return counted
 
 
 def read_yaml(text: str | bytes, file: str) -> ReadResult:
@@ -530,7 +576,11 @@ def read_yaml(text: str | bytes, file: str) -> ReadResult:
             YAML_SYNTAX, "the text is not valid Unicode; save it as UTF-8", line, column
         )
     except _Problem as problem:
-        composer.finding(YAML_SYNTAX, problem.message, problem.line, problem.column)
+        hint = glob_hint(text, problem.line, problem.column) if problem.alias else None
+        if hint is not None:
+            composer.finding(YAML_SYNTAX, hint.message, hint.line, hint.column)
+        else:
+            composer.finding(YAML_SYNTAX, problem.message, problem.line, problem.column)
     except yaml.YAMLError as error:
         _syntax_problem(error, composer, text)
     if root is None and not composer.findings:

@@ -1,14 +1,29 @@
-"""The text report: one line per finding, one line per spec, one summary line."""
+"""The text report: one line per finding, one line per spec, one summary line.
+
+A finding that follows from another (its ``cause``, :mod:`verify.causes`) is shown
+indented under that one, after a line saying how many follow from it, so that the report
+leads with what to fix first; each is still a line ``file:line:col: severity[rule]
+message`` of its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from verify.check import CheckResult
-from verify.findings import Severity
+from verify.findings import Finding, Severity
 from verify.printable import printable_path
 
-__all__ = ["exit_status", "plural", "render_text", "spec_line", "summary"]
+__all__ = [
+    "coverage_text",
+    "exit_status",
+    "finding_lines",
+    "plural",
+    "render_text",
+    "spec_line",
+    "summary",
+    "transition_counts",
+]
 
 
 def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
@@ -18,6 +33,23 @@ def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
 
 def _count(results: Sequence[CheckResult], severity: Severity) -> int:
     return sum(1 for r in results for f in r.findings if f.severity is severity)
+
+
+def _errors(count: int, following: int) -> str:
+    """``34 errors (26 follow from others)``: how many there are and how many go away
+    with the others."""
+    text = plural(count, "error")
+    return f"{text} ({following} follow from others)" if following else text
+
+
+def _following(results: Sequence[CheckResult]) -> int:
+    """The error findings shown under their cause."""
+    return sum(
+        1
+        for r in results
+        for f in r.findings
+        if f.severity is Severity.ERROR and f.cause is not None and f.cause in r.findings
+    )
 
 
 def plural(n: int, word: str) -> str:
@@ -33,7 +65,8 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
     verdict = "ok" if result.ok(strict) else "failed"
     parts = [f"{printable_path(result.file)}: {name}: {verdict}"]
     if errors or warnings:
-        parts.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}{_info(infos)}")
+        following = _following([result])
+        parts.append(f"{_errors(errors, following)}, {plural(warnings, 'warning')}{_info(infos)}")
     elif infos:
         parts.append(f"{infos} info")
     if result.stats is not None:
@@ -48,11 +81,27 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
             f"{plural(stats.transitions, 'transition')}{configurations}"
         )
     if result.coverage is not None:
-        cov = result.coverage
-        parts.append(
-            f"coverage {cov.covered}/{cov.total} transitions in {plural(len(cov.paths), 'path')}"
-        )
+        parts.append(coverage_text(result))
     return "; ".join(parts)
+
+
+def coverage_text(result: CheckResult) -> str:
+    """``coverage 13/30 transitions in 7 paths (17 can never fire)``: what the covering
+    paths fire out of every transition of the spec, never out of the reachable ones alone
+    (``13/13`` read as full coverage of a 30-transition machine)."""
+    cov = result.coverage
+    assert cov is not None
+    total, never = transition_counts(result)
+    text = f"coverage {cov.covered}/{total} transitions in {plural(len(cov.paths), 'path')}"
+    return f"{text} ({never} can never fire)" if never else text
+
+
+def transition_counts(result: CheckResult) -> tuple[int, int]:
+    """Every transition of a checked spec, and how many of them can never fire (their
+    source is unreachable, so no covering path can reach them)."""
+    coverable = result.coverage.total if result.coverage is not None else 0
+    total = result.stats.transitions if result.stats is not None else coverable
+    return total, max(total - coverable, 0)
 
 
 def _info(count: int) -> str:
@@ -64,7 +113,7 @@ def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
     failed = sum(1 for r in results if not r.ok(strict))
     return (
         f"Checked {plural(len(results), 'spec')}: {failed} failed, "
-        f"{plural(_count(results, Severity.ERROR), 'error')}, "
+        f"{_errors(_count(results, Severity.ERROR), _following(results))}, "
         f"{plural(_count(results, Severity.WARNING), 'warning')}"
         f"{_info(_count(results, Severity.INFO))}."
     )
@@ -76,8 +125,26 @@ def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
     end, one summary line."""
     lines: list[str] = []
     for result in results:
-        lines.extend(line for f in result.findings for line in f.report_lines())
+        lines.extend(finding_lines(result.findings))
         lines.append(spec_line(result, strict))
     lines.append("")
     lines.append(summary(results, strict))
     return "\n".join(lines) + "\n"
+
+
+def finding_lines(findings: Sequence[Finding]) -> Iterator[str]:
+    """Each finding's lines (with its counterexample), those that follow from another
+    indented under it."""
+    present = set(findings)
+    following: dict[Finding, list[Finding]] = {}
+    for finding in findings:
+        if finding.cause is not None and finding.cause in present:
+            following.setdefault(finding.cause, []).append(finding)
+    for finding in findings:
+        if finding.cause is not None and finding.cause in present:
+            continue
+        yield from finding.report_lines()
+        after = following.get(finding)
+        if after:
+            yield f"  {plural(len(after), 'finding')} follow from it:"
+            yield from (f"    {line}" for f in after for line in f.report_lines())

@@ -1,0 +1,2 @@
+"""Integrations with other frameworks, each behind an optional extra; nothing here is part
+of the stdlib-only runtime."""

@@ -1,0 +1,367 @@
+"""Code attached to a machine's states and transitions, and the one way it is run.
+
+A :class:`HandlerSet` holds a machine's handlers; each generated module subclasses it as
+``Handlers``, typed by the machine's own ``State``, ``Trigger`` and ``Reason``, so that
+``mypy`` checks every state a handler is attached to and every trigger it returns:
+
+- ``on_enter(state, error=...)``: runs when ``state`` is entered and still holds (an agent
+  doing the state's work); it returns the next trigger (:class:`Fire`, a bare trigger, or
+  None to wait for someone else), and an exception fires ``error`` if one is named;
+- ``on_approval(state)``: runs when an approval state is entered and still holds (send
+  the review request); it gets the reviewer roles and the deadline;
+- ``on_leave(state)``: runs for every record that leaves ``state``;
+- ``after_transition``: runs for every record that changes the state.
+
+:func:`deliver` is the one place that decides which handlers run for which records and
+what their outcomes do: a generator that yields each :class:`Call` and is sent back what
+the call returned (:class:`Done`) or raised (:class:`Failed`), so that the in-process
+runners (sync and asyncio, :mod:`.runner`) and the durable worker (:mod:`.worker`) drive
+the same code and differ only in how they call and where the state lives.
+
+Rules, per record after the delivery cursor, in log order: ``leave`` (of the state left)
+and ``after`` for every transition and rollback; ``enter`` or ``approval`` (of the state
+entered, the initial one for the created record) only while the instance still rests in
+that state, that is when no later record changed the state. So while an approval state
+holds, no handler of a running state runs; and an outcome is fired only if its state
+still holds when it is applied, so a late or repeated handler never moves the instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+
+from .engine import Machine
+from .records import Actor, AuditRecord, Event, InvalidTransition, JSONValue
+
+__all__ = [
+    "Call",
+    "Done",
+    "Failed",
+    "Fire",
+    "HandlerSet",
+    "Hook",
+    "Job",
+    "Settled",
+    "apply_outcome",
+    "deliver",
+]
+
+S = TypeVar("S", bound=StrEnum)
+T = TypeVar("T", bound=StrEnum)
+R = TypeVar("R", bound=StrEnum)
+
+
+class Hook(StrEnum):
+    """When a handler runs."""
+
+    ENTER = "enter"
+    """A state was entered and still holds: do its work, return the next trigger."""
+
+    APPROVAL = "approval"
+    """An approval state was entered and still holds: ask its reviewers."""
+
+    LEAVE = "leave"
+    """A state was left."""
+
+    AFTER = "after"
+    """The state changed (a transition or a rollback)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fire(Generic[T]):
+    """A handler's outcome: fire ``trigger`` next, with ``payload`` (kept in the failure
+    snapshot if a failed state is entered) after merging ``context`` into the context."""
+
+    trigger: T
+    payload: object = None
+    context: Mapping[str, object] | None = None
+
+
+Outcome: TypeAlias = "Fire[T] | T | None"
+"""What an ``on_enter`` handler returns: the next trigger, or None to leave the instance
+where it is (something else fires next: a webhook, a person)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job(Generic[S, T, R]):
+    """What a handler is called with: why it runs and the instance's data.
+
+    ``key`` is the idempotency key, ``machine:instance:seq:hook``: the same for every
+    delivery of this effect (the durable worker delivers at least once), different for
+    every other. ``attempt`` counts deliveries that failed before this one. An approval
+    job carries its ``reviewers`` and ``deadline``.
+    """
+
+    hook: Hook
+    state: S
+    record: AuditRecord[S, T, R]
+    key: str
+    machine: str
+    instance_id: str | None
+    context: dict[str, JSONValue]
+    attempt: int = 0
+    reviewers: frozenset[str] = frozenset()
+    deadline: datetime | None = None
+
+
+EnterHandler: TypeAlias = Callable[
+    [Job[S, T, R]], "Fire[T] | T | Awaitable[Fire[T] | T | None] | None"
+]
+"""An ``on_enter`` handler: plain or ``async``; returns the next trigger or None."""
+
+Notifier: TypeAlias = Callable[[Job[S, T, R]], "Awaitable[None] | None"]
+"""An ``on_approval``, ``on_leave`` or ``after_transition`` handler: plain or ``async``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    handler: Callable[[Any], Any]
+    error: Any = None
+    actor: str | None = None
+
+
+class HandlerSet(Generic[S, T, R]):
+    """The handlers of one machine; generated modules subclass it as ``Handlers``.
+
+    Registration checks the spec at once (``ValueError`` naming what is wrong): a state
+    has at most one handler per hook, ``on_approval`` takes approval states and
+    ``on_enter`` every other, an ``error`` trigger must be a non-human exit of its state.
+    """
+
+    machine: ClassVar[type[Machine[Any, Any, Any]]]
+    """The generated machine class these handlers belong to."""
+
+    def __init__(self) -> None:
+        self._enter: dict[S, _Entry] = {}
+        self._approval: dict[S, _Entry] = {}
+        self._leave: dict[S, _Entry] = {}
+        self._after: _Entry | None = None
+
+    def on_enter(
+        self, state: S, *, error: T | None = None, actor: str | None = None
+    ) -> Callable[[EnterHandler[S, T, R]], EnterHandler[S, T, R]]:
+        """Run the decorated function when ``state`` is entered; fire what it returns.
+
+        If it raises, ``error`` (a non-human exit of ``state``) fires with the exception
+        as its payload; without ``error`` the delivery fails and is retried. ``actor`` is
+        the id its outcomes are recorded with (default ``handler:<function name>``).
+        """
+        node = self._node(state, "on_enter")
+        if node.approval:
+            raise ValueError(f"{state} is an approval state: attach to it with on_approval")
+        if error is not None:
+            edge = node.exits.get(error)
+            if edge is None or edge.human or edge.after is not None:
+                raise ValueError(f"error={error!s} is not a plain exit of {state}")
+
+        def register(handler: EnterHandler[S, T, R]) -> EnterHandler[S, T, R]:
+            self._add(self._enter, state, _Entry(handler, error, actor), "on_enter")
+            return handler
+
+        return register
+
+    def on_approval(self, state: S) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
+        """Run the decorated function when approval state ``state`` is entered: ask its
+        reviewers (the job carries their roles and the deadline)."""
+        if not self._node(state, "on_approval").approval:
+            raise ValueError(f"{state} is not an approval state: attach to it with on_enter")
+
+        def register(handler: Notifier[S, T, R]) -> Notifier[S, T, R]:
+            self._add(self._approval, state, _Entry(handler), "on_approval")
+            return handler
+
+        return register
+
+    def on_leave(self, state: S) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
+        """Run the decorated function whenever ``state`` is left."""
+        self._node(state, "on_leave")
+
+        def register(handler: Notifier[S, T, R]) -> Notifier[S, T, R]:
+            self._add(self._leave, state, _Entry(handler), "on_leave")
+            return handler
+
+        return register
+
+    def after_transition(self, handler: Notifier[S, T, R]) -> Notifier[S, T, R]:
+        """Run the decorated function after every change of state (one per set)."""
+        if self._after is not None:
+            raise ValueError("after_transition already has a handler")
+        self._after = _Entry(handler)
+        return handler
+
+    def _node(self, state: S, where: str) -> Any:
+        spec = self.machine.spec
+        if not isinstance(state, spec.states):
+            raise TypeError(f"{where}() takes a State of {spec.machine}, not {state!r}")
+        return self.machine._compiled.nodes[state]
+
+    @staticmethod
+    def _add(table: dict[S, _Entry], state: S, entry: _Entry, where: str) -> None:
+        if state in table:
+            raise ValueError(f"{state} already has an {where} handler")
+        table[state] = entry
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One handler call :func:`deliver` asks its driver to make."""
+
+    job: Job[Any, Any, Any]
+    handler: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a call returned (for an ``async`` handler: what it awaited to)."""
+
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """What a call raised."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What delivering a run of records came to.
+
+    ``fire`` is the outcome to apply (None: nothing to fire), ``actor`` the id it is
+    recorded with; ``failed`` the exception that stopped the delivery (the cursor stays,
+    the records are delivered again), ``job`` the job it came from.
+    """
+
+    fire: Fire[Any] | None = None
+    actor: str | None = None
+    failed: BaseException | None = None
+    job: Job[Any, Any, Any] | None = None
+    calls: int = field(default=0, compare=False)
+
+
+def deliver(
+    handlers: HandlerSet[S, T, R],
+    machine: Machine[S, T, R],
+    start: int,
+    attempt: int = 0,
+) -> Generator[Call, Done | Failed, Settled]:
+    """Run the handlers the records after ``start`` (a count of records) call for.
+
+    Yields each :class:`Call`; send back :class:`Done` or :class:`Failed`. Returns the
+    :class:`Settled` outcome: at most one trigger to fire, from the ``on_enter`` handler
+    of the state the instance rests in.
+    """
+    log = machine.audit
+    moves = [i for i, r in enumerate(log) if r.event is not Event.CONTEXT]
+    last_move = moves[-1] if moves else -1
+    settled = Settled()
+    calls = 0
+    for index in range(start, len(log)):
+        for job, entry in _jobs(handlers, machine, log[index], index == last_move, attempt):
+            calls += 1
+            result = yield Call(job, entry.handler)
+            if job.hook is not Hook.ENTER:
+                if isinstance(result, Failed):
+                    return Settled(failed=result.error, job=job, calls=calls)
+                continue
+            settled = _settle(machine, job, entry, result, calls)
+            if settled.failed is not None:
+                return settled
+    return Settled(settled.fire, settled.actor, None, settled.job, calls)
+
+
+def _jobs(
+    handlers: HandlerSet[S, T, R],
+    machine: Machine[S, T, R],
+    record: AuditRecord[S, T, R],
+    live: bool,
+    attempt: int,
+) -> list[tuple[Job[S, T, R], _Entry]]:
+    if record.event is Event.CONTEXT:
+        return []
+    spec = machine.spec
+    instance = machine.instance_id
+
+    def job(hook: Hook, state: S, **extra: Any) -> Job[S, T, R]:
+        key = f"{spec.machine}:{instance or '-'}:{record.seq}:{hook}"
+        context = machine.context
+        return Job(hook, state, record, key, spec.machine, instance, context, attempt, **extra)
+
+    found: list[tuple[Job[S, T, R], _Entry]] = []
+    if record.event is not Event.CREATED:
+        leave = handlers._leave.get(record.from_state)
+        if leave is not None:
+            found.append((job(Hook.LEAVE, record.from_state), leave))
+        if handlers._after is not None:
+            found.append((job(Hook.AFTER, record.to_state), handlers._after))
+    if live:
+        state = record.to_state
+        enter = handlers._enter.get(state)
+        approval = handlers._approval.get(state)
+        if enter is not None:
+            found.append((job(Hook.ENTER, state), enter))
+        elif approval is not None:
+            roles = frozenset(spec.reviewers.get(state, ()))
+            ask = job(Hook.APPROVAL, state, reviewers=roles, deadline=machine.deadline)
+            found.append((ask, approval))
+    return found
+
+
+def _settle(
+    machine: Machine[S, T, R],
+    job: Job[S, T, R],
+    entry: _Entry,
+    result: Done | Failed,
+    calls: int,
+) -> Settled:
+    actor = entry.actor or f"handler:{getattr(entry.handler, '__name__', 'handler')}"
+    if isinstance(result, Done):
+        try:
+            fire = _outcome(machine, result.value)
+        except (InvalidTransition, TypeError) as error:
+            result = Failed(error)
+        else:
+            return Settled(fire, actor, None, job, calls)
+    if entry.error is None:
+        return Settled(failed=result.error, job=job, calls=calls)
+    payload = {"error": result.error, "key": job.key}
+    return Settled(Fire(entry.error, payload), actor, None, job, calls)
+
+
+def _outcome(machine: Machine[Any, Any, Any], value: object) -> Fire[Any] | None:
+    """The :class:`Fire` an ``on_enter`` handler's return value means; refused unless it
+    is a non-human exit the state enables."""
+    if value is None:
+        return None
+    spec = machine.spec
+    fire: Fire[Any] = value if isinstance(value, Fire) else Fire(value)
+    if not isinstance(fire.trigger, spec.triggers):
+        raise TypeError(
+            f"an on_enter handler returns a Trigger of {spec.machine}, Fire(...) or None, "
+            f"not {value!r}"
+        )
+    enabled = {a.trigger: a for a in machine.allowed()}
+    chosen = enabled.get(fire.trigger)
+    if chosen is None or chosen.human:
+        what = "a human exit" if chosen is not None else "not an exit it enables"
+        raise InvalidTransition(
+            f"a handler of {machine.state} returned {fire.trigger!s}, which is {what}; "
+            f"allowed: {', '.join(str(a.trigger) for a in enabled.values()) or 'none'}"
+        )
+    return fire
+
+
+def apply_outcome(machine: Machine[S, T, R], settled: Settled) -> None:
+    """Fire ``settled``'s outcome on ``machine``: merge its context, then fire it."""
+    fire = settled.fire
+    if fire is None:
+        return
+    actor = None if settled.actor is None else Actor(settled.actor)
+    if fire.context:
+        machine.update_context(fire.context, actor=actor)
+    machine.fire(fire.trigger, actor=actor, payload=fire.payload)

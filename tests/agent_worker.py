@@ -1,0 +1,104 @@
+"""A durable worker process for the crash and concurrency tests of the outbox worker.
+
+    python agent_worker.py RUNTIME TARGET LOG LEASE SEED STOP
+
+Imports the generated ``relay`` runtime at RUNTIME (:data:`agentkit.RELAY_SPEC`), opens a
+store on TARGET (a SQLite path or a PostgreSQL URL) and runs a ``Worker`` with the relay's
+fake agents until the file STOP exists, with leases of LEASE seconds. Every handler writes
+one line to the LOG file with a single ``write`` (so a SIGKILL never leaves half a line):
+``start KEY PID`` and ``end KEY PID`` around an agent's work, ``ask KEY`` for an approval
+request, ``after KEY`` for every change of state, and ``overlap KEY PID OTHER`` when it
+finds another live process working on the same instance (the lock file of the instance
+names a process that is still running): that must never happen.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from store_worker import import_runtime
+from storekit import open_store
+
+
+def main(argv: list[str]) -> None:
+    runtime_path, target, log, lease, seed, stop = argv[:6]
+    rt = import_runtime(Path(runtime_path))
+    store = open_store(target, rt)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    locks = Path(log).parent / "locks"
+    locks.mkdir(exist_ok=True)
+    handlers = relay_handlers(rt, fd, locks, random.Random(int(seed)))
+    worker = rt.Worker(store, handlers, lease=timedelta(seconds=float(lease)), batch=4)
+    os.write(fd, b"ready\n")
+    stop_file = Path(stop)
+    worker.run(stop=stop_file.exists, idle=0.01)
+
+
+def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random) -> Any:
+    handlers = rt.Handlers()
+    pid = os.getpid()
+
+    def write(line: str) -> None:
+        os.write(fd, (line + "\n").encode())
+
+    def agent(outcome: Any) -> Any:
+        def work(job: Any) -> Any:
+            lock = locks / str(job.instance_id)
+            hold(lock, job.key)
+            write(f"start {job.key} {pid}")
+            time.sleep(rng.uniform(0, 0.01))
+            write(f"end {job.key} {pid}")
+            lock.unlink(missing_ok=True)
+            return outcome
+
+        return work
+
+    def hold(lock: Path, key: str) -> None:
+        """Take the instance's lock file; a live owner other than us is an overlap."""
+        while True:
+            try:
+                fd_lock = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    owner = int(lock.read_text() or 0)
+                except (OSError, ValueError):
+                    continue
+                if owner and owner != pid and alive(owner):
+                    write(f"overlap {key} {pid} {owner}")
+                lock.unlink(missing_ok=True)  # a dead worker's lock
+                continue
+            os.write(fd_lock, str(pid).encode())
+            os.close(fd_lock)
+            return
+
+    state, trigger = rt.State, rt.Trigger
+    error = trigger.AGENT_ERROR
+    handlers.on_enter(state.DRAFTING, error=error)(agent(trigger.DRAFTED))
+    handlers.on_enter(state.CHECKING, error=error)(agent(trigger.CHECKED))
+    handlers.on_enter(state.PUBLISHING, error=error)(agent(trigger.PUBLISHED))
+    handlers.on_approval(state.REVIEW)(lambda job: write(f"ask {job.key}"))
+    handlers.after_transition(lambda job: write(f"after {job.key}"))
+    return handlers
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped by the test) is dead
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

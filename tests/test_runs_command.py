@@ -1,0 +1,110 @@
+"""``statewright runs list|show``: the operators' view of a store, in text and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentkit import RELAY_SPEC, relay_runtime
+from test_runtime_kit import Clock
+
+from generator.cli import main
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return relay_runtime(tmp_path_factory.mktemp("relay"))[0]
+
+
+@pytest.fixture
+def store_path(rt: Any, tmp_path: Path) -> Path:
+    """A store with one run waiting for review, one failed by its agent, one whose
+    delivery keeps failing and one that never started."""
+    path = tmp_path / "runs.sqlite"
+    store = rt.SqlStore.sqlite(str(path))
+    clock = Clock()
+    handlers = rt.Handlers()
+
+    @handlers.on_enter(rt.State.DRAFTING, error=rt.Trigger.AGENT_ERROR)
+    def draft(job: Any) -> Any:
+        if job.instance_id == "broken":
+            raise ValueError("the draft came back empty")
+        return rt.Trigger.DRAFTED
+
+    @handlers.on_enter(rt.State.CHECKING)
+    def check(job: Any) -> Any:
+        if job.instance_id == "stuck":
+            raise TimeoutError("checker timed out")
+        return rt.Trigger.CHECKED
+
+    for instance_id in ("waiting", "broken", "stuck"):
+        machine = rt.Relay.create(store, instance_id, clock=clock, context={"topic": "x"})
+        machine.start(actor=rt.Actor("ana"))
+    rt.Relay.create(store, "idle", clock=clock)
+    rt.Worker(store, handlers, clock=clock).run_once()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "relay.yaml").write_text(RELAY_SPEC)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_list_shows_states_approvals_and_effects(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = str(store_path.parent / "specs")
+    status, out = run(capsys, "runs", "list", str(store_path), "--specs", specs)
+    assert status == 0
+    assert "relay: 4 instance(s)" in out
+    assert "  FAILED (failed): 1\n" in out and "  REVIEW (approval): 1\n" in out
+    assert "  IDLE (idle): 1\n" in out and "  CHECKING (running): 1\n" in out
+    assert "waiting: REVIEW, reviewers lead, deadline 2026-01-01T01:00:00.000000Z OVERDUE" in out
+    assert "stuck: delivered 2 of 3 records, 1 failed, retry at" in out
+    assert "TimeoutError('checker timed out')" in out
+    status, out = run(capsys, "runs", "list", str(store_path), "--specs", specs, "--format", "json")
+    (relay,) = json.loads(out)["machines"]
+    assert relay["approvals"] == [
+        {
+            "instance_id": "waiting",
+            "state": "REVIEW",
+            "reviewers": ["lead"],
+            "deadline": "2026-01-01T01:00:00.000000Z",
+            "overdue": True,
+        }
+    ]
+    assert {e["instance_id"] for e in relay["effects"]} == {"stuck"}
+
+
+def test_show_prints_the_timeline_with_snapshots(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = str(store_path.parent / "specs")
+    status, out = run(capsys, "runs", "show", str(store_path), "broken", "--specs", specs)
+    assert status == 0
+    assert out.startswith("relay broken: FAILED (failed), reason AGENT_ERROR\n")
+    assert "  recovery 1. Read the snapshot\n" in out
+    assert "IDLE -> DRAFTING  on start  by ana" in out
+    assert "DRAFTING -> FAILED  on agent_error  by handler:draft  reason AGENT_ERROR" in out
+    assert "ValueError: the draft came back empty" in out
+    assert 'snapshot context: {"topic": "x"}' in out
+    status, out = run(
+        capsys, "runs", "show", str(store_path), "broken", "--specs", specs, "--format", "json"
+    )
+    shown = json.loads(out)
+    assert (shown["state"], shown["reason"], shown["delivered"]) == ("FAILED", "AGENT_ERROR", 3)
+    assert shown["timeline"][-1]["snapshot"]["context"] == {"topic": "x"}
+
+
+def test_show_refuses_what_it_cannot_find(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(capsys, "runs", "show", str(store_path), "nope")
+    assert status == 2 and "no instance 'nope'" in out
+    status, out = run(capsys, "runs", "list", str(store_path.parent / "missing.sqlite"))
+    assert status == 2 and "no such file" in out
