@@ -40,7 +40,7 @@ from verify.check import CheckResult, check_file
 from verify.findings import Finding
 from verify.load.asl import AslOptions
 
-__all__ = ["diagram_command"]
+__all__ = ["counterexample", "diagram_command"]
 
 _PROG = "statewright diagram"
 
@@ -84,14 +84,14 @@ def diagram_command(
             print(finding.format(), file=stderr)
         print(f"{_PROG}: {spec_path} does not load; nothing drawn", file=stderr)
         return 1
-    counterexample = None
+    drawn = None
     if trace is not None:
-        named = _counterexample(checked, trace)
+        named = counterexample(checked, trace)
         if isinstance(named, str):
             print(f"{_PROG}: {named}", file=stderr)
             return 1
-        counterexample = named
-    diagram = build_diagram(checked.spec, checked.findings, counterexample)
+        drawn = named
+    diagram = build_diagram(checked.spec, checked.findings, drawn)
     try:
         data = render_format(diagram, fmt)
     except DotMissing as error:
@@ -109,7 +109,7 @@ def diagram_command(
     return 0
 
 
-def _counterexample(checked: CheckResult, name: str) -> Finding | str:
+def counterexample(checked: CheckResult, name: str) -> Finding | str:
     """The finding with a trace that ``--trace NAME`` names: the violation of the property
     ``NAME``, or the first finding of the rule ``NAME`` that carries one; else why not."""
     spec = checked.spec
