@@ -22,15 +22,15 @@ timing is the best of ``--repeat`` runs. Run:
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import resource
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from bench_check import best_of
 
 from verify.check import check_spec
 from verify.explore import explore
@@ -65,17 +65,6 @@ def counters_spec(states: int, top: int) -> str:
                 f"  - {{from: {name}, to: {name}, trigger: dec_x, when: x > 0, set: {{x: x - 1}}}}"
             )
     return "\n".join(lines) + "\n"
-
-
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-        del result
-    return best
 
 
 def peak_mib() -> float:

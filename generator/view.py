@@ -299,9 +299,16 @@ def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
         human=transition.human,
         after_seconds=None if transition.after is None else transition.after.seconds,
         reason=None if transition.reason is None else f"{reason}.{enum_member(transition.reason)}",
-        when=None if when is None else f"Guard({string_literal(when.text)}, _when_{n})",
-        effect=None if not effects else f"Effect({string_literal(effects)}, _set_{n})",
+        when=None if when is None else f"Guard({_text(when.text)}, _when_{n})",
+        effect=None if not effects else f"Effect({_text(effects)}, _set_{n})",
     )
+
+
+def _text(text: str) -> str:
+    """A guard's or an effect's source as a literal that fits in the transition table
+    (deep in it: an implicit concatenation, one piece a line, once it is long)."""
+    pieces = string_lines(text, LINE_LENGTH - 30)
+    return pieces[0] if len(pieces) == 1 else f"({' '.join(pieces)})"
 
 
 def _functions(spec: Spec) -> dict[str, Function]:

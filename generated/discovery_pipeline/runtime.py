@@ -624,7 +624,10 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.IDLE,
                 human=True,
                 effect=Effect(
-                    "attempts = 0; revisions = 0; requirements_signed = false; architecture_signed = false",
+                    (
+                        "attempts = 0; revisions = 0; requirements_signed = false; "
+                        "architecture_signed = false"
+                    ),
                     _set_37,
                 ),
             ),
@@ -633,7 +636,10 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 Trigger.HOUSEKEEPING_DONE,
                 State.IDLE,
                 effect=Effect(
-                    "attempts = 0; revisions = 0; requirements_signed = false; architecture_signed = false",
+                    (
+                        "attempts = 0; revisions = 0; requirements_signed = false; "
+                        "architecture_signed = false"
+                    ),
                     _set_38,
                 ),
             ),
