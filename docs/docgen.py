@@ -79,7 +79,7 @@ def _resolve(node: Mapping[str, object]) -> Mapping[str, object]:
     return {**_resolve(target), **own}
 
 
-SCHEMA_TABLES = ("spec", "state", "transition", "reason")
+SCHEMA_TABLES = ("spec", "state", "transition", "reason", "variable", "property")
 """The objects of the format that get a key table, each a definition of the schema."""
 
 _NAMED = {
@@ -90,6 +90,8 @@ _NAMED = {
     "glob": "glob",
     "stateRef": "state name or glob",
     "duration": "duration",
+    "expression": "expression",
+    "stateNames": "state name or list of them",
 }
 """How the key tables call the schema's named definitions."""
 

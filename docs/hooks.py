@@ -12,7 +12,8 @@
   remote, links the repository.
 
 Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
-``check PATH``, ``paths PATH``, ``diagram PATH``, ``source PATH``, ``coverage``; a
+``check PATH``, ``paths PATH``, ``diagram PATH`` (``diagram PATH#NAME``: with the
+counterexample of the property NAME drawn on it), ``source PATH``, ``coverage``; a
 ``PATH`` is relative to the repository, or ``new:NAME`` for the spec ``statewright new
 NAME`` writes.
 """
@@ -39,9 +40,13 @@ SPECS_DIR = "specs"
 GUIDES = "Guides"
 
 
-def diagram_svg(path: str) -> str:
-    """The SVG of a spec (or ``new:NAME``): the committed golden file, else rendered now."""
+def diagram_svg(arg: str) -> str:
+    """The SVG of a spec (or ``new:NAME``): the committed golden file, else rendered now;
+    ``PATH#NAME`` draws the counterexample of the property (or rule) NAME on it."""
+    path, _, trace = arg.partition("#")
     doc = docgen.spec_doc(path)
+    if trace:
+        return _trace_svg(doc, trace)
     golden = docgen.ROOT / "generated" / doc.name / f"{doc.name}.svg"
     if doc.result.spec is not None and golden.is_file():
         return golden.read_text(encoding="utf-8")
@@ -52,9 +57,25 @@ def diagram_svg(path: str) -> str:
     return diagram_files(doc.result.spec, doc.result.findings)[f"{doc.name}.svg"]
 
 
-def _svg_name(path: str) -> str:
+def _trace_svg(doc: docgen.SpecDoc, trace: str) -> str:
+    from generator.commands.diagram import counterexample
+    from generator.diagram import render_format
+    from generator.diagram.model import build_diagram
+
+    checked = doc.result
+    if checked.spec is None:
+        raise PluginError(f"{doc.path} does not load, so it cannot be drawn")
+    found = counterexample(checked, trace)
+    if isinstance(found, str):
+        raise PluginError(f"{doc.path}: {found}")
+    return render_format(build_diagram(checked.spec, checked.findings, found), "svg").decode()
+
+
+def _svg_name(arg: str) -> str:
     """The file name a diagram marker's SVG gets beside its page."""
-    return f"{PurePosixPath(path.removeprefix(docgen.NEW)).stem}.svg"
+    path, _, trace = arg.partition("#")
+    stem = PurePosixPath(path.removeprefix(docgen.NEW)).stem
+    return f"{stem}-{trace}.svg" if trace else f"{stem}.svg"
 
 
 def _markers(markdown: str) -> list[tuple[str, str | None]]:

@@ -23,6 +23,7 @@ from generator.progress import TerminalProgress
 from generator.streams import ReaderSafe
 from verify import progress
 from verify.discover import MissingPath
+from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
 from verify.load.rules import check_label
 from verify.report import RENDERERS
@@ -52,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
         help="the report's format on standard output (default: text)",
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    check.add_argument(
+        "--regressions",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write into DIR a pytest module per violated property that replays its "
+        "counterexample on the generated runtime: it fails until the spec is fixed",
+    )
+    check.add_argument(
+        "--runtime-package",
+        default="generated",
+        metavar="NAME",
+        help="the package the runtimes were generated into, which the regression tests "
+        "import (default: generated)",
+    )
+    _limit_argument(check)
     _input_arguments(check)
 
     paths = sub.add_parser("paths", **COMMANDS["paths"].options())
@@ -102,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the diagram to FILE, replacing it (default: standard output; png: "
         "<machine>.png)",
+    )
+    diagram.add_argument(
+        "--trace",
+        default=None,
+        metavar="NAME",
+        help="highlight the counterexample of the property NAME (or of the first finding of "
+        "the rule NAME that has one): its steps numbered on the edges they take",
     )
     _input_arguments(diagram)
 
@@ -184,6 +208,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(text: str) -> int:
+    """A positive whole number (``10000000`` or ``10_000_000``)."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+def _limit_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-configurations",
+        type=_count,
+        default=DEFAULT_MAX_CONFIGURATIONS,
+        metavar="N",
+        help="explore at most N configurations of a spec with variables; past them the "
+        f"check fails with state-space-too-large (default: {DEFAULT_MAX_CONFIGURATIONS:,})",
+    )
+
+
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
@@ -258,7 +304,16 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
 
             source = InputFormat(args.input)
             return check_command(
-                args.paths, args.format, args.strict, stdout=out, stderr=err, source=source, asl=asl
+                args.paths,
+                args.format,
+                args.strict,
+                stdout=out,
+                stderr=err,
+                source=source,
+                asl=asl,
+                max_configurations=args.max_configurations,
+                regressions=args.regressions,
+                runtime_package=args.runtime_package,
             )
         if args.command == "paths":
             from generator.commands.check import paths_command
@@ -279,6 +334,7 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                 stderr=err,
                 source=InputFormat(args.input),
                 asl=asl,
+                trace=args.trace,
             )
         if args.command == "explain":
             from generator.commands.check import explain_command

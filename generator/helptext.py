@@ -61,8 +61,10 @@ COMMANDS: dict[str, Help] = {
             "rule on it and find trigger sequences that fire every transition.",
             "The report goes to standard output in --format; text gives one line per "
             "finding (file:line:col: severity[rule] message), the findings that only "
-            "follow from another indented under it, a line per spec and a summary. "
-            "Nothing is written to any file. " + _PROGRESS,
+            "follow from another indented under it, each counterexample one step a line, "
+            "a line per spec and a summary. Nothing is written to any file, except with "
+            "--regressions DIR: a pytest module per violated property, each path said on "
+            "standard error. " + _PROGRESS,
         ),
         (
             (0, "no finding is an error (with --strict: none is a warning either)"),
@@ -70,7 +72,8 @@ COMMANDS: dict[str, Help] = {
             (
                 2,
                 "a usage error: a path that does not exist or is not a regular file, a "
-                "folder with no spec in it, a --human name that is no callback state",
+                "folder with no spec in it, a --human name that is no callback state, a "
+                "--regressions file statewright did not write",
             ),
         ),
     ),

@@ -23,10 +23,13 @@ from generator.naming import (
     string_lines,
     string_literal,
 )
-from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
+from generator.pyexpr import python_of, python_of_value
+from verify.model import AUTOMATIC_TRIGGER, Spec, Transition, Variable, VarType
 
 __all__ = [
     "SUPPORT_PACKAGE",
+    "Field",
+    "Function",
     "Member",
     "Method",
     "Row",
@@ -63,6 +66,28 @@ class Row:
     human: bool
     after_seconds: int | None
     reason: str | None
+    when: str | None = None
+    effect: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One variable: a field of the generated ``Variables``, and its declaration."""
+
+    name: str
+    annotation: str
+    default: str
+    doc: tuple[str, ...]
+    spec: str
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A compiled guard (returning ``bool``) or effect (returning ``Variables``)."""
+
+    name: str
+    returns: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +132,18 @@ class RuntimeView:
     methods: tuple[Method, ...]
     handlers_class: str
     handlers_doc: tuple[str, ...]
+    variables: tuple[Field, ...] = ()
+    variables_doc: tuple[str, ...] = ()
+    functions: tuple[Function, ...] = ()
+    typing_names: tuple[str, ...] = ("ClassVar", "Final")
+    dataclass_names: tuple[str, ...] = ()
+    support_names: tuple[str, ...] = ("Actor", "HandlerSet", "Machine", "MachineSpec", "Transition")
 
 
 def runtime_view(spec: Spec) -> RuntimeView:
     """The view model of ``spec``'s runtime module."""
     cls = class_name(spec.machine)
+    functions = _functions(spec)
     methods = method_names(t for t in spec.triggers if t != AUTOMATIC_TRIGGER)
     renamed = [f"``{t}`` -> ``{m}``" for t, m in methods.items() if t != m]
     state, trigger, reason = ENUM_NAMES
@@ -173,6 +205,40 @@ def runtime_view(spec: Spec) -> RuntimeView:
         reasons=tuple(_member(r.name, [r.description]) for r in spec.reasons),
         initial=f"{state}.{enum_member(spec.initial)}",
         transitions=tuple(_row(t, state, trigger, reason) for t in spec.transitions),
+        variables=tuple(_field(v) for v in spec.variables),
+        variables_doc=tuple(
+            docstring_lines(
+                [
+                    f"The variables of ``{spec.machine}``: a frozen value, each field at its "
+                    f"initial value by default. ``{cls}.variables`` is the current one; only "
+                    "the effects (``set``) of transitions change it.",
+                ],
+                _MEMBER_DOC,
+            )
+        ),
+        functions=tuple(functions.values()),
+        typing_names=(
+            ("ClassVar", "Final", "Literal")
+            if any(v.type is VarType.ENUM for v in spec.variables)
+            else ("ClassVar", "Final")
+        ),
+        dataclass_names=(
+            ("dataclass", "replace")
+            if any(t.effects for t in spec.transitions)
+            else ("dataclass",)
+            if spec.variables
+            else ()
+        ),
+        support_names=(
+            "Actor",
+            *(("Effect",) if any(t.effects for t in spec.transitions) else ()),
+            *(("Guard",) if any(t.when for t in spec.transitions) else ()),
+            "HandlerSet",
+            "Machine",
+            "MachineSpec",
+            "Transition",
+            *(("VariableSpec", "VariablesSpec") if spec.variables else ()),
+        ),
         approval=tuple(f"{state}.{enum_member(s.name)}" for s in spec.states if s.is_approval),
         failed=tuple(f"{state}.{enum_member(s.name)}" for s in spec.states if s.is_failed),
         reviewers=tuple(
@@ -223,6 +289,9 @@ def _member(name: str, texts: Sequence[str | None]) -> Member:
 
 
 def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
+    n = transition.index
+    when = transition.when
+    effects = "; ".join(str(e) for e in transition.effects)
     return Row(
         source=f"{state}.{enum_member(transition.source)}",
         trigger=f"{trigger}.{enum_member(transition.trigger)}",
@@ -230,11 +299,66 @@ def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
         human=transition.human,
         after_seconds=None if transition.after is None else transition.after.seconds,
         reason=None if transition.reason is None else f"{reason}.{enum_member(transition.reason)}",
+        when=None if when is None else f"Guard({_text(when.text)}, _when_{n})",
+        effect=None if not effects else f"Effect({_text(effects)}, _set_{n})",
+    )
+
+
+def _text(text: str) -> str:
+    """A guard's or an effect's source as a literal that fits in the transition table
+    (deep in it: an implicit concatenation, one piece a line, once it is long)."""
+    pieces = string_lines(text, LINE_LENGTH - 30)
+    return pieces[0] if len(pieces) == 1 else f"({' '.join(pieces)})"
+
+
+def _functions(spec: Spec) -> dict[str, Function]:
+    """The compiled guard and effect of every declaration, once (transitions a list or
+    glob in ``from`` expanded share the declaration's)."""
+    found: dict[str, Function] = {}
+    for t in spec.transitions:
+        if t.when is not None:
+            found.setdefault(
+                f"_when_{t.index}", Function(f"_when_{t.index}", "bool", python_of(t.when.tree))
+            )
+        if t.effects:
+            assignments = ", ".join(f"{e.variable}={python_of(e.value.tree)}" for e in t.effects)
+            name = f"_set_{t.index}"
+            found.setdefault(name, Function(name, "Variables", f"replace(v, {assignments})"))
+    return found
+
+
+def _field(variable: Variable) -> Field:
+    bounds = ""
+    if variable.type is VarType.INT:
+        annotation = "int"
+        bounds = f"From {variable.minimum} to {variable.maximum}."
+        spec = f'VariableSpec("{variable.name}", "int", {variable.minimum}, {variable.maximum})'
+    elif variable.type is VarType.BOOL:
+        annotation = "bool"
+        spec = f'VariableSpec("{variable.name}", "bool")'
+    else:
+        values = ", ".join(string_literal(value) for value in variable.values)
+        annotation = f"Literal[{values}]"
+        spec = f'VariableSpec("{variable.name}", "enum", values=({values},))'
+    default = python_of_value(variable.initial)
+    return Field(
+        variable.name,
+        annotation,
+        default,
+        tuple(docstring_lines([variable.description, bounds or None], _MEMBER_DOC)),
+        spec,
     )
 
 
 def _arrows(transitions: Sequence[Transition]) -> str:
-    return ", ".join(f"{t.source} -> {t.target}" for t in transitions)
+    return ", ".join(f"{t.source} -> {t.target}{_data_label(t)}" for t in transitions)
+
+
+def _data_label(t: Transition) -> str:
+    """`` [attempts < 3] / attempts = attempts + 1``: a transition's guard and effects."""
+    guard = f" [{t.when.text}]" if t.when is not None else ""
+    effects = f" / {'; '.join(map(str, t.effects))}" if t.effects else ""
+    return guard + effects
 
 
 def _trigger_summary(spec: Spec, trigger: str) -> str:

@@ -13,7 +13,9 @@ fresh workspace holding a copy of ``specs/``:
   right above the block names.
 
 ``<!-- docs-test: skip -->`` above a block leaves it out (for commands that need the
-network, such as installing). The build itself (``mkdocs build --strict``) also runs the
+network, such as installing); ``<!-- docs-test: file PATH -->`` above a block writes it
+to PATH in the workspace instead (a guide's next version of a spec, which the commands
+after it then run on). The build itself (``mkdocs build --strict``) also runs the
 hooks that generate the rule reference, key tables, CLI reference and spec pages.
 """
 
@@ -46,7 +48,9 @@ NOT_YET_RUNNABLE: dict[str, str] = {}
 """Pages whose examples do not follow the conventions above yet, and why."""
 
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
-DIRECTIVE = re.compile(r"^\s*<!-- docs-test: (?P<what>[a-z]+)(?P<args>(?: [a-z0-9-]+)*) -->\s*$")
+DIRECTIVE = re.compile(
+    r"^\s*<!-- docs-test: (?P<what>[a-z]+)(?P<args>(?: [A-Za-z0-9_./-]+)*) -->\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,10 @@ def test_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         monkeypatch.delitem(sys.modules, name)
     workspace = Workspace(tmp_path, {"__name__": f"docs_{Path(page).stem}"})
     for block in runnable(page):
+        if block.directive == "file":
+            (path,) = block.args
+            (tmp_path / path).write_text(block.text, encoding="utf-8")
+            continue
         getattr(workspace, block.language)(block)
 
 

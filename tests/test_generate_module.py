@@ -28,6 +28,9 @@ statewright: 1
 machine: state
 description: {HOSTILE_TEXT}
 initial: IDLE
+variables:
+  a_counter_with_a_long_name_for_the_table: {{type: int, min: 0, max: 3, initial: 0}}
+  and_a_flag_with_a_long_name_for_the_table: {{type: bool, initial: false}}
 states:
   IDLE: {{kind: idle, description: {HOSTILE_TEXT}}}
   RUNNING: {{kind: running, description: "{"word " * 60}"}}
@@ -35,7 +38,12 @@ states:
   REVIEW: {{kind: approval, reviewers: ["tech \\\\ \\"lead\\"", "it's"]}}
   FAILED: {{kind: failed, reviewers: [on_call]}}
 transitions:
-  - {{from: IDLE, to: RUNNING, trigger: fire, description: {HOSTILE_TEXT}}}
+  - {{from: IDLE, to: RUNNING, trigger: fire, description: {HOSTILE_TEXT},
+     when: a_counter_with_a_long_name_for_the_table >= 0
+       or and_a_flag_with_a_long_name_for_the_table,
+     set: {{a_counter_with_a_long_name_for_the_table: 3 - a_counter_with_a_long_name_for_the_table,
+           and_a_flag_with_a_long_name_for_the_table:
+             a_counter_with_a_long_name_for_the_table == 2}}}}
   - {{from: RUNNING, to: IDLE, trigger: state}}
   - {{from: RUNNING, to: REVIEW, trigger: audit}}
   - {{from: REVIEW, to: RUNNING, trigger: expire, human: true}}

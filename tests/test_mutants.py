@@ -54,6 +54,13 @@ settings.register_profile(
 
 
 @pytest.fixture(scope="module")
+def discovery() -> Spec:
+    spec = load_file(ROOT / "specs" / "discovery_pipeline.yaml").spec
+    assert spec is not None and spec.has_data
+    return spec
+
+
+@pytest.fixture(scope="module")
 def orchestrator() -> Spec:
     spec = load_file(ROOT / "specs" / "orchestrator.yaml").spec
     assert spec is not None
@@ -140,6 +147,27 @@ def record_dropped(spec: Spec) -> Files:
     )
 
 
+def guard_ignored(spec: Spec) -> Files:
+    """Data: a trigger is taken though the guard of its transition fails."""
+    return engine_edited(
+        spec, "if edge.when is None or edge.when.test(self._variables):", "if True:"
+    )
+
+
+def effect_dropped(spec: Spec) -> Files:
+    """Data: a transition is taken but its effects (``set``) are not applied."""
+    return engine_edited(spec, "        if edge.effect is not None:\n", "        if False:\n")
+
+
+def variables_kept_on_rollback(spec: Spec) -> Files:
+    """Data: a rollback returns to the state but keeps the present variables."""
+    return engine_edited(
+        spec,
+        "        self._variables = values\n        self._values.append(",
+        "        self._values.append(",
+    )
+
+
 def run_generated_tests(spec: Spec, files: Files, where: Path) -> subprocess.CompletedProcess[str]:
     package = where / "mutant"
     source = Path(spec.file).read_text(encoding="utf-8")
@@ -207,3 +235,31 @@ def test_the_generated_tests_catch(
     random_search = f"test_{orchestrator.machine}.py::test_random_runs_follow_the_spec"
     assert f"FAILED mutant/{orchestrator.machine}/{random_search}" in result.stdout
     assert "state = OrchestratorAgainstSpec()" in result.stdout, "hypothesis itself missed it"
+
+
+def test_the_unmutated_runtime_with_data_passes(discovery: Spec, tmp_path: Path) -> None:
+    result = run_generated_tests(discovery, runtime_of(discovery), tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "symptom", "by_hypothesis"),
+    [
+        (guard_ignored, "the spec says to take 'critical_findings', but the implementation", False),
+        (effect_dropped, "the implementation's variables are", True),
+        (variables_kept_on_rollback, "the implementation's variables are", True),
+    ],
+    ids=["guard-ignored", "effect-dropped", "variables-kept-on-rollback"],
+)
+def test_the_generated_tests_catch_data_faults(
+    discovery: Spec, tmp_path: Path, mutate: Mutation, symptom: str, by_hypothesis: bool
+) -> None:
+    """A guard bypassed deep in the pipeline (at the third revision round) is caught by
+    the checker's tour the random runs end with; the other faults by hypothesis itself."""
+    result = run_generated_tests(discovery, mutate(discovery), tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert symptom in result.stdout, result.stdout[-3000:]
+    random_search = f"test_{discovery.machine}.py::test_random_runs_follow_the_spec"
+    assert f"FAILED mutant/{discovery.machine}/{random_search}" in result.stdout
+    found = "state = DiscoveryPipelineAgainstSpec()" in result.stdout
+    assert found == by_hypothesis, result.stdout[-3000:]

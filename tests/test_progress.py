@@ -155,3 +155,20 @@ def test_the_progress_examples_run() -> None:
 
     failed, tried = doctest.testmod(progress)
     assert tried > 0 and failed == 0
+
+
+def test_exploration_reports_the_configurations_it_has_found() -> None:
+    counters = "".join(f"  {v}: {{type: int, min: 0, max: 299, initial: 0}}\n" for v in "xy")
+    spec = (
+        "statewright: 1\nmachine: counters\ninitial: S\nvariables:\n" + counters + "states:\n"
+        "  S: {}\ntransitions:\n"
+        "  - {from: S, to: S, trigger: inc_x, when: x < 299, set: {x: x + 1}}\n"
+        "  - {from: S, to: S, trigger: inc_y, when: y < 299, set: {y: y + 1}}\n"
+    )
+    seen: list[str] = []
+    with progress.reporting(lambda _, text: seen.append(text)):
+        result = check_text(spec)
+    assert result.stats is not None and result.stats.configurations == 300 * 300
+    counts = [text for text in seen if text.startswith("exploring configurations: ")]
+    assert "exploring configurations: 1 found, 0 expanded" in counts
+    assert len(counts) == 2  # every 65,536 expanded: at 0 and at 65,536

@@ -94,7 +94,7 @@ def test_every_command_of_using_it_runs(tmp_path: Path) -> None:
 def test_the_setup_it_describes_is_what_ci_setup_installs() -> None:
     setup = (ROOT / ".ci" / "setup").read_text()
     packages = re.findall(r"need_apt\+=\((\w+)\)", setup)
-    assert set(packages) == {"graphviz", "postgresql", "chromium"}
+    assert set(packages) == {"graphviz", "postgresql", "chromium", "spin", "gcc"}
     header = "".join(line for line in setup.splitlines(keepends=True) if line.startswith("#"))
     for package in packages:
         assert f"`{package}`" in README, f"the README does not say .ci/setup installs {package}"

@@ -1,8 +1,9 @@
 """The CI report formats: SARIF 2.1.0, GitHub workflow annotations and JUnit XML.
 
 The findings come from real checks: every rule's own failing example (one spec per load
-rule, since a load error stops the analysis, and the specs of each project rule, checked
-together) and one spec that breaks every graph and orchestration rule at once.
+rule, since a load error stops the analysis, one per data rule, and the specs of each
+project rule, checked together) and one spec that breaks every graph and orchestration
+rule at once.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             found.extend(check_asl_text(example, f"specs/asl/{rule.id}.asl.json"))
+        if rule.family is Family.DATA:
+            example = rule.example("Fails")
+            assert example is not None, rule.id
+            limit = rule.example_limit or 100_000
+            name = f"specs/data/{rule.id}.yaml"
+            found.append(check_text(example, name, max_configurations=limit))
         if rule.family is Family.PROJECT:
             specs = rule.example_specs("Fails")
             names = [f"specs/{rule.id}/{n}.yaml" for n in range(len(specs))]
@@ -208,7 +215,8 @@ def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult])
         command = {"info": "notice"}.get(finding.severity, str(finding.severity))
         head = f"::{command} file={loc.file},line={loc.line},col={loc.column},"
         assert line.startswith(head)
-        assert line.endswith("::" + escape_data(finding.message))
+        trace = [f"    {step}" for step in finding.trace_lines()]
+        assert line.endswith("::" + escape_data("\n".join([finding.message, *trace])))
     plain = lines[len(commands) :]
     assert len(plain) == len(results) + 1
     assert plain[-1].startswith(f"Checked {len(results)} specs: ")
@@ -325,3 +333,68 @@ def test_info_findings_never_fail_in_any_format() -> None:
         assert root.get("failures") == "0"
         assert "Retry is not modelled" in render_junit([good], strict)
     assert json.loads(RENDERERS["json"]([good], True))["specs"][0]["ok"] is True
+
+
+# --- counterexamples ----------------------------------------------------------------------
+
+LASSO = """\
+statewright: 1
+machine: lasso
+initial: IDLE
+variables:
+  tries: {type: int, min: 0, max: 1, initial: 0}
+states:
+  IDLE: {kind: idle}
+  RUNNING: {kind: running}
+  DONE: {kind: complete, final: true}
+transitions:
+  - {from: IDLE, to: RUNNING, trigger: start, set: {tries: 1}}
+  - {from: RUNNING, to: IDLE, trigger: pause}
+  - {from: RUNNING, to: DONE, trigger: finish}
+properties:
+  ends: {leads_to: {from: RUNNING, to: DONE}}
+  first_try: {always: state != RUNNING or tries == 0}
+"""
+
+
+def test_every_format_carries_the_counterexample() -> None:
+    result = check_text(LASSO, "specs/lasso.yaml")
+    violated = [f for f in result.findings if f.rule == "property-violated"]
+    assert [f.location.line for f in violated] == [15, 16]
+    text = RENDERERS["text"]([result], False)
+    assert (
+        "specs/lasso.yaml:15:3: error[property-violated] property ends fails: a run in RUNNING "
+        "can go round IDLE, RUNNING for ever without reaching DONE\n"
+        "    1. start -> RUNNING (tries=1)\n"
+        "    then for ever:\n"
+        "    2. pause -> IDLE\n"
+        "    3. start -> RUNNING\n"
+    ) in text
+    assert "    1. start -> RUNNING (tries=1)\n" in text.split("first_try")[1]
+    assert "3 states (3 reachable), 3 transitions, 4 configurations" in text
+    (spec,) = json.loads(RENDERERS["json"]([result], False))["specs"]
+    assert spec["stats"]["configurations"] == 4
+    found = {f["message"].split()[1]: f for f in spec["findings"]}
+    assert found["ends"]["trace"] == [
+        {"trigger": "start", "to": "RUNNING", "variables": {"tries": 1}}
+    ]
+    assert found["ends"]["cycle"] == [
+        {"trigger": "pause", "to": "IDLE", "variables": {"tries": 1}},
+        {"trigger": "start", "to": "RUNNING", "variables": {"tries": 1}},
+    ]
+    assert "cycle" not in found["first_try"]
+    (run,) = json.loads(render_sarif([result]))["runs"]
+    flows = {r["message"]["text"].split()[1]: r["codeFlows"] for r in run["results"]}
+    steps = flows["ends"][0]["threadFlows"][0]["locations"]
+    assert [s["location"]["message"]["text"] for s in steps] == [
+        "1. start -> RUNNING (tries=1)",
+        "2. pause -> IDLE",
+        "3. start -> RUNNING",
+    ]
+    assert [s.get("kinds") for s in steps] == [None, ["cycle"], ["cycle"]]
+    assert steps[1]["location"]["physicalLocation"]["region"]["startLine"] == 12
+    assert steps[0]["state"] == {"tries": {"text": "1"}}
+    junit = render_junit([result])
+    assert "    then for ever:" in junit and "    2. pause -&gt; IDLE" in junit
+    github = render_github([result])
+    assert "%0A    1. start -> RUNNING (tries=1)%0A    then for ever:" in github

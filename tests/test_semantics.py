@@ -7,10 +7,13 @@ step on the outcome, the state, the log and the deadline.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from datagen import TRIGGERS as DATA_TRIGGERS
+from datagen import data_specs
 from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
 from test_runtime_kit import Clock, generate
@@ -18,7 +21,7 @@ from test_runtime_kit import Clock, generate
 from verify.check import check_text
 from verify.load import load_file
 from verify.model import Spec
-from verify.semantics import AlwaysCycle, Outcome, Run, Semantics
+from verify.semantics import AlwaysCycle, Outcome, Run, Semantics, Values
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -39,12 +42,28 @@ def loaded(text: str) -> Spec:
 def test_a_run_follows_always_transitions_and_records_them() -> None:
     run = Run(Semantics.of(spec_of("discovery_pipeline")), START)
     run.fire("discovery_requested", None, None, START)
-    assert run.fire("agent_error", None, None, START) is Outcome.ACCEPTED
-    assert run.state == "FAILED"
+    assert run.fire("scout_succeeded", None, None, START) is Outcome.ACCEPTED
+    assert run.state == "WAITING_REQUIREMENT_APPROVAL"
     assert [(e.source, e.trigger, e.target) for e in run.log[-2:]] == [
-        ("SCOUT_RUNNING", "agent_error", "SCOUT_FAILED"),
-        ("SCOUT_FAILED", "always", "FAILED"),
+        ("SCOUT_RUNNING", "scout_succeeded", "SCOUT_COMPLETE"),
+        ("SCOUT_COMPLETE", "always", "WAITING_REQUIREMENT_APPROVAL"),
     ]
+
+
+def test_a_run_keeps_its_data_and_guards_choose() -> None:
+    semantics = Semantics.of(spec_of("discovery_pipeline"))
+    run = Run(semantics, START)
+    run.fire("discovery_requested", None, None, START)
+    for attempt in (1, 2, 3):
+        assert run.fire("agent_error", None, None, START) is Outcome.ACCEPTED
+        assert run.state == "SCOUT_FAILED"
+        assert run.fire("retry_stage", ("on_call",), "olu", START) is Outcome.ACCEPTED
+        assert semantics.data.scope(run.values)["attempts"] == attempt
+    run.fire("agent_error", None, None, START)
+    assert run.state == "FAILED"  # the fourth failure: retries exhausted, left at once
+    assert run.log[-1].trigger == "always" and run.log[-1].transition is not None
+    assert run.log[-1].transition.reason == "RETRIES_EXHAUSTED"
+    assert run.outcome("retry_stage", ("on_call",), START) is Outcome.UNDECLARED
 
 
 def test_a_run_refuses_and_times_out() -> None:
@@ -120,7 +139,7 @@ def test_arrivals_reach_every_resting_state_by_a_shortest_path() -> None:
     assert next(iter(found.items())) == ("IDLE", ())
     assert found["WAITING_REQUIREMENT_APPROVAL"] == ("discovery_requested", "scout_succeeded")
     assert "SCOUT_COMPLETE" not in found  # left at once by its always exit
-    assert found["FAILED"] == ("discovery_requested", "agent_error")
+    assert found["SCOUT_FAILED"] == ("discovery_requested", "agent_error")
     assert semantics.waits() == (60, 3600, 129600, 259199)
 
 
@@ -217,3 +236,74 @@ def test_the_random_specs_reach_every_kind_of_transition() -> None:
     property cannot pass by drawing only plain specs)."""
     found = find(specs(), lambda text: all(kind in text for kind in ("human", "after", "always")))
     assert "always" in found
+
+
+# -- with data: guards, effects and variables -------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=data_specs(properties=False),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(("fire", "fire", "expire", "rollback", "replay")),
+            st.sampled_from(DATA_TRIGGERS),
+            st.sampled_from((0, 600, 1800, 3600)),
+        ),
+        max_size=14,
+    ),
+)
+def test_the_engine_runs_random_specs_with_data_by_the_semantics(
+    text: str, steps: list[Step], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    result = check_text(text)
+    assert result.spec is not None
+    unrunnable = {"always-cycle", "out-of-range", "nondeterministic"}  # never generated
+    assume(not {f.rule for f in result.findings} & unrunnable)
+    spec = result.spec
+    semantics = Semantics.of(spec)
+    data = semantics.data
+    rt = generate(spec, tmp_path_factory.getbasetemp() / "semantics-data")
+    clock = Clock(START)
+    machine = rt.RandomMachine(clock=clock)
+    run = Run(semantics, START)
+    lead = rt.Actor("lead-1", frozenset({"lead"}))
+    declared = {str(trigger) for trigger in rt.Trigger}
+    history: list[tuple[int, str, Values]] = [(len(machine.audit), run.state, run.values)]
+    for action, trigger, seconds in steps:
+        clock.advance(seconds=seconds)
+        now = clock.now
+        if action == "expire":
+            machine.expire()
+            run.expire(now)
+        elif action == "replay":
+            again = rt.RandomMachine.replay(machine.audit, clock=clock)
+            assert (again.state, again.variables, again.audit) == (
+                machine.state,
+                machine.variables,
+                machine.audit,
+            )
+        elif action == "rollback":
+            seq, state, values = history[seconds // 600 % len(history)]
+            machine.rollback(seq, actor=rt.Actor("on-call", frozenset({"lead"})), decision="back")
+            run.restore(state, now, values)
+        elif trigger in declared:
+            expected = run.outcome(trigger, ("lead",), now)
+            taken = run.candidate(trigger)
+            decision = "ok" if taken is not None and taken.human else None
+            try:
+                machine.fire(rt.Trigger(trigger), actor=lead, decision=decision)
+                got = Outcome.ACCEPTED
+            except rt.InvalidTransition as refusal:
+                got = Outcome.BLOCKED if "is blocked" in str(refusal) else Outcome.UNDECLARED
+            assert got is expected, (trigger, run.state, run.values)
+            if expected is Outcome.ACCEPTED:
+                run.fire(trigger, ("lead",), "lead-1", now)
+        transitions = [
+            (r.from_state, r.trigger, r.to_state) for r in machine.audit if r.trigger is not None
+        ]
+        assert transitions == [(e.source, e.trigger, e.target) for e in run.log]
+        assert machine.state == run.state
+        assert dataclasses.asdict(machine.variables) == data.scope(run.values)
+        assert machine.deadline == run.deadline
+        history.append((len(machine.audit), run.state, run.values))

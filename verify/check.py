@@ -27,6 +27,8 @@ import verify.rules
 from verify import progress
 from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
+from verify.explore import DEFAULT_MAX_CONFIGURATIONS, explored
+from verify.explore.tour import configuration_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
 from verify.load import LoadResult, gc_paused, load_file, load_text
@@ -45,11 +47,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """The size of a machine: declared states, expanded transitions, reachable states."""
+    """The size of a machine: declared states, expanded transitions, reachable states and,
+    for a spec with variables or properties, reachable configurations."""
 
     states: int
     transitions: int
     reachable: int
+    configurations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,18 @@ class CheckResult:
 _STRICT = frozenset({Severity.ERROR, Severity.WARNING})
 
 
-def check_spec(spec: Spec) -> CheckResult:
-    """Run every registered rule and the transition tour on a loaded spec."""
+def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS) -> CheckResult:
+    """Run every registered rule and the transition tour on a loaded spec.
+
+    A spec with variables or properties is explored first, over at most
+    ``max_configurations`` configurations, and the data rules read that exploration.
+    """
     with gc_paused():  # the analysis allocates millions of objects and no cycles
         progress.phase("building the graph")
         graph = build_graph(spec)
+        found = None
+        if spec.has_data or spec.properties:
+            found = explored(spec, graph, max_configurations)
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
@@ -93,29 +104,51 @@ def check_spec(spec: Spec) -> CheckResult:
                 findings.extend(registered.check(spec, graph))
         findings = link_causes(graph, findings)
         progress.phase("finding covering paths")
-        coverage = transition_tour(spec, graph)
-        stats = Stats(len(spec.states), len(spec.transitions), len(reachable(graph, spec.initial)))
+        reached = len(reachable(graph, spec.initial))
+        if spec.has_data and found is not None:
+            coverage = configuration_tour(found)
+            reached = len(found.reached)
+        else:
+            coverage = transition_tour(spec, graph)
+        stats = Stats(
+            len(spec.states),
+            len(spec.transitions),
+            reached,
+            None if found is None else len(found),
+        )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
 
 
-def check_result(load: LoadResult) -> CheckResult:
+def check_result(
+    load: LoadResult, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS
+) -> CheckResult:
     """Check what a loader returned: its findings alone when the spec did not load."""
     if load.spec is None:
         return CheckResult(load.file, None, sort_findings(load.findings), None, None)
-    checked = check_spec(load.spec)
+    checked = check_spec(load.spec, max_configurations=max_configurations)
     findings = sort_findings((*load.findings, *checked.findings))
     return CheckResult(load.file, load.spec, findings, checked.coverage, checked.stats)
 
 
-def check_file(path: str | os.PathLike[str], display: str | None = None) -> CheckResult:
+def check_file(
+    path: str | os.PathLike[str],
+    display: str | None = None,
+    *,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+) -> CheckResult:
     """Load and check one spec file; ``display`` names it in findings (default: ``path``)."""
     with progress.working_on(display if display is not None else os.fspath(path)):
-        return check_result(load_file(path, display))
+        return check_result(load_file(path, display), max_configurations=max_configurations)
 
 
-def check_text(text: str | bytes, file: str = "<string>") -> CheckResult:
+def check_text(
+    text: str | bytes,
+    file: str = "<string>",
+    *,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+) -> CheckResult:
     """Load and check spec text; ``file`` names it in findings."""
-    return check_result(load_text(text, file))
+    return check_result(load_text(text, file), max_configurations=max_configurations)
 
 
 def check_together(results: Sequence[CheckResult]) -> list[CheckResult]:

@@ -32,6 +32,7 @@ FAMILY_TITLES = {
     Family.LOAD: "Load rules",
     Family.GRAPH: "Graph rules",
     Family.ORCHESTRATION: "Orchestration rules",
+    Family.DATA: "Data rules",
     Family.PROJECT: "Project rules",
     Family.ASL: "ASL input rules",
 }
@@ -42,6 +43,11 @@ FAMILY_INTROS = {
     "becomes one transition per source state).",
     Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
     "and a reason code with a recovery procedure for every failure.",
+    Family.DATA: "Proven over every reachable configuration (a state and a value of every "
+    "variable) of a spec that declares `variables`, each with a counterexample trace; see "
+    "[Data, guards and properties](data.md). For such a spec, `unreachable-state`, "
+    "`trap`, `nondeterministic`, `always-cycle`, `shadowed-transition` and "
+    "`uncoverable-transition` are proven over configurations too.",
     Family.PROJECT: "About the specs checked or generated together (the files and folders "
     "named on one command line), not one spec alone. An example shows several spec files, "
     "separated by a line `---`.",
@@ -69,7 +75,9 @@ class Example:
     @property
     def reported(self) -> str:
         """The example's findings of its own rule, one ``file:line:col: ...`` per line."""
-        return "\n".join(f.format() for f in self.findings if f.rule == self.rule)
+        return "\n".join(
+            line for f in self.findings if f.rule == self.rule for line in f.report_lines()
+        )
 
 
 @cache
@@ -87,7 +95,10 @@ def examples(rule_id: str) -> tuple[Example, ...]:
         else:
             specs = rule.example_specs(label)
             files = example_files(label, len(specs))
-            results = check_together([check_text(t, f) for t, f in zip(specs, files, strict=True)])
+            limit = {} if rule.example_limit is None else {"max_configurations": rule.example_limit}
+            results = check_together(
+                [check_text(t, f, **limit) for t, f in zip(specs, files, strict=True)]
+            )
             reported = tuple(f for r in results for f in r.findings)
         found.append(Example(rule_id, label, text, reported, files))
     return tuple(found)
@@ -131,6 +142,8 @@ def explain_text(rule: Rule) -> str:
         parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
         if example.reported:
             files = " ".join(example.files)
+            if rule.example_limit is not None:
+                files = f"--max-configurations {rule.example_limit} {files}"
             parts.append(f"statewright check {files} reports:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 
@@ -142,7 +155,10 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     for example in examples(rule.id):
         parts.append(f"**{example.label}:**\n\n```{example.language}\n{example.spec}```")
         if example.reported:
-            parts.append(f"`statewright check` reports:\n\n```text\n{example.reported}\n```")
+            command = "statewright check"
+            if rule.example_limit is not None:
+                command += f" --max-configurations {rule.example_limit}"
+            parts.append(f"`{command}` reports:\n\n```text\n{example.reported}\n```")
     return "\n\n".join(parts) + "\n"
 
 

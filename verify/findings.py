@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from verify.model import Location, Transition
+from verify.model import Location, Transition, Value
 from verify.printable import printable, printable_path
 
-__all__ = ["Finding", "Severity", "TransitionRef", "has_errors", "sort_findings"]
+__all__ = ["Finding", "Severity", "TraceStep", "TransitionRef", "has_errors", "sort_findings"]
 
 
 class Severity(StrEnum):
@@ -41,6 +41,35 @@ class TransitionRef:
         return f"{self.source} --{self.trigger}--> {self.target}"
 
 
+def _shown(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step of a counterexample: the trigger fired (``always`` for an automatic step),
+    the state it led to, the value of every variable after it (``variables``, in
+    declaration order), the names of those it changed, and where the transition taken is
+    declared."""
+
+    trigger: str
+    target: str
+    variables: tuple[tuple[str, Value], ...]
+    changed: tuple[str, ...]
+    location: Location
+
+    def as_json(self) -> dict[str, object]:
+        return {"trigger": self.trigger, "to": self.target, "variables": dict(self.variables)}
+
+    def __str__(self) -> str:
+        """``retry -> SCOUT_RUNNING (attempts=1)``: the changed variables only."""
+        values = dict(self.variables)
+        changed = ", ".join(f"{name}={_shown(values[name])}" for name in self.changed)
+        return f"{self.trigger} -> {self.target}" + (f" ({changed})" if changed else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem in one spec.
@@ -48,7 +77,9 @@ class Finding:
     ``states`` names the states the finding is about (for a rule about transitions, their
     source states), ``transitions`` the transitions and ``reasons`` the reason codes. The
     message is one printable line whatever it quotes from the spec: control characters in
-    it are written as escapes (:func:`verify.printable.printable`).
+    it are written as escapes (:func:`verify.printable.printable`). A finding about data
+    carries its counterexample: ``trace``, the steps from the initial configuration, and
+    for a run that goes on for ever, ``cycle``, the steps it then repeats.
 
     ``cause`` is the finding this one follows from, when fixing that one is the way to
     fix this one too (a transition out of an unreachable state follows from that state's
@@ -63,6 +94,8 @@ class Finding:
     states: tuple[str, ...] = ()
     transitions: tuple[TransitionRef, ...] = ()
     reasons: tuple[str, ...] = ()
+    trace: tuple[TraceStep, ...] = ()
+    cycle: tuple[TraceStep, ...] = ()
     cause: Finding | None = None
 
     def __post_init__(self) -> None:
@@ -80,7 +113,7 @@ class Finding:
         return f"{where}: {self.severity}[{self.rule}] {self.message}"
 
     def as_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "rule": self.rule,
             "severity": str(self.severity),
             "message": self.message,
@@ -91,6 +124,25 @@ class Finding:
             "transitions": [t.as_json() for t in self.transitions],
             "reasons": list(self.reasons),
         }
+        if self.trace or self.cycle:
+            found["trace"] = [step.as_json() for step in self.trace]
+        if self.cycle:
+            found["cycle"] = [step.as_json() for step in self.cycle]
+        return found
+
+    def report_lines(self) -> list[str]:
+        """The finding's line, then its counterexample indented, one step a line."""
+        return [self.format(), *(f"    {line}" for line in self.trace_lines())]
+
+    def trace_lines(self) -> list[str]:
+        """The counterexample, one step a line: ``1. retry -> RUNNING (attempts=1)``; the
+        steps of a cycle marked as repeating for ever."""
+        lines = [f"{n}. {step}" for n, step in enumerate(self.trace, start=1)]
+        if self.cycle:
+            lines.append("then for ever:" if self.trace else "from the start, for ever:")
+            start = len(self.trace) + 1
+            lines.extend(f"{n}. {step}" for n, step in enumerate(self.cycle, start=start))
+        return lines
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:

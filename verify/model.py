@@ -8,6 +8,11 @@ graph module and the rules read them, the generator renders them.
 Transitions are stored *expanded*: a transition written with a list or a glob as its
 ``from`` becomes one :class:`Transition` per matching source state, each keeping the
 location and declaration index of the transition it was written as.
+
+Data (the optional ``variables``, a transition's ``when`` and ``set``, and
+``properties``) is plain data too: an :class:`Expression` keeps its text, its location
+and its syntax tree (:data:`Expr`), already type-checked by the loader. What an
+expression *means* is written once, in :mod:`verify.semantics`.
 """
 
 from __future__ import annotations
@@ -19,13 +24,27 @@ from enum import StrEnum
 __all__ = [
     "AUTOMATIC_TRIGGER",
     "FORMAT_VERSION",
+    "Binary",
+    "CurrentState",
     "Duration",
+    "Effect",
+    "Expr",
+    "Expression",
     "Kind",
+    "Literal",
     "Location",
+    "Member",
+    "Property",
+    "PropertyKind",
     "Reason",
+    "Ref",
     "Spec",
     "State",
     "Transition",
+    "Unary",
+    "Value",
+    "VarType",
+    "Variable",
 ]
 
 FORMAT_VERSION = 1
@@ -91,6 +110,114 @@ class State:
         return self.kind is Kind.WAITING
 
 
+Value = int | bool | str
+"""A variable's value: an int, a bool, or an enum value (its name)."""
+
+
+class VarType(StrEnum):
+    """The type of a variable, as written in its ``type`` key."""
+
+    INT = "int"
+    BOOL = "bool"
+    ENUM = "enum"
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A bounded variable: an int within ``minimum``..``maximum``, a bool, or an enum of
+    ``values``; ``initial`` is its value when a run starts."""
+
+    name: str
+    type: VarType
+    initial: Value
+    location: Location
+    minimum: int = 0
+    maximum: int = 1
+    values: tuple[str, ...] = ()
+    description: str | None = None
+
+    @property
+    def domain(self) -> tuple[Value, ...]:
+        """Every value the variable can hold, in order (an enum's in declaration order)."""
+        if self.type is VarType.BOOL:
+            return (False, True)
+        if self.type is VarType.ENUM:
+            return self.values
+        return tuple(range(self.minimum, self.maximum + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant: an int, ``true``/``false``, an enum value or (in properties) a state."""
+
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A variable, by name."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    """``state`` in a property: the name of the current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """``not x`` (on a bool) or ``-x`` (on an int)."""
+
+    op: str
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """``+ -`` on ints; ``== != < <= > >=``; ``and or`` on bools."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``x in [a, b]`` (``negated``: ``x not in [a, b]``); the items are literals."""
+
+    operand: Expr
+    items: tuple[Literal, ...]
+    negated: bool = False
+
+
+Expr = Literal | Ref | CurrentState | Unary | Binary | Member
+"""A node of an expression's syntax tree."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """An expression as written (``text``, at ``location``) and its checked syntax tree."""
+
+    text: str
+    tree: Expr
+    location: Location
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One assignment of a transition's ``set``: ``variable`` takes ``value``."""
+
+    variable: str
+    value: Expression
+
+    def __str__(self) -> str:
+        return f"{self.variable} = {self.value.text}"
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One expanded transition: a single source, a single target, exactly one trigger.
@@ -108,6 +235,8 @@ class Transition:
     after: Duration | None = None
     reason: str | None = None
     description: str | None = None
+    when: Expression | None = None
+    effects: tuple[Effect, ...] = ()
 
     @property
     def automatic(self) -> bool:
@@ -135,6 +264,34 @@ class Reason:
     description: str | None = None
 
 
+class PropertyKind(StrEnum):
+    """What a property says."""
+
+    ALWAYS = "always"
+    PRECEDENCE = "precedence"
+    LEADS_TO = "leads_to"
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """A property of every run, named by its key under ``properties``.
+
+    ``always``: ``invariant`` holds in every reachable configuration. ``precedence``:
+    every entry into one of ``states`` is preceded by a firing of one of ``triggers``
+    since the machine last left its initial state. ``leads_to``: every run in one of
+    ``states`` later reaches one of ``targets``.
+    """
+
+    name: str
+    kind: PropertyKind
+    location: Location
+    invariant: Expression | None = None
+    states: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    description: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A whole machine, as loaded from one spec file.
@@ -143,6 +300,7 @@ class Spec:
     ordered by declaration, then by source state order within a declaration.
     ``rollback`` holds the roles that may roll an instance back (the spec's
     ``rollback: {reviewers: [...]}``); None when the spec allows no rollback.
+    ``variables`` and ``properties`` keep declaration order.
     """
 
     file: str
@@ -158,12 +316,27 @@ class Spec:
     sha256: str = ""
     rollback: tuple[str, ...] | None = None
     machine_location: Location | None = None
+    variables: tuple[Variable, ...] = ()
+    properties: tuple[Property, ...] = ()
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_states", {s.name: s for s in self.states})
         object.__setattr__(self, "_reasons", {r.name: r for r in self.reasons})
+
+    def variable(self, name: str) -> Variable:
+        """The variable called ``name``; ``KeyError`` if there is none."""
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        raise KeyError(name)
+
+    @property
+    def has_data(self) -> bool:
+        """True when the spec declares variables: the data rules replace the graph rules
+        of the same id."""
+        return bool(self.variables)
 
     def state(self, name: str) -> State:
         """The state called ``name``; ``KeyError`` if there is none."""

@@ -68,6 +68,7 @@ class Family(StrEnum):
     LOAD = "load"
     GRAPH = "graph"
     ORCHESTRATION = "orchestration"
+    DATA = "data"
     PROJECT = "project"
     ASL = "asl"
 
@@ -83,6 +84,8 @@ class Rule:
     doc: str
     check: RuleCheck | None = None
     check_project: ProjectCheck | None = None
+    example_limit: int | None = None
+    """The ``--max-configurations`` its examples are checked with (None: the default)."""
 
     @property
     def summary(self) -> str:
@@ -130,11 +133,15 @@ def _doc(rule_id: str, check: Callable[..., object]) -> str:
     return doc
 
 
-def rule(rule_id: str, severity: Severity, family: Family) -> Callable[[RuleCheck], RuleCheck]:
-    """Register a check function under ``rule_id``; its docstring documents the rule."""
+def rule(
+    rule_id: str, severity: Severity, family: Family, *, example_limit: int | None = None
+) -> Callable[[RuleCheck], RuleCheck]:
+    """Register a check function under ``rule_id``; its docstring documents the rule.
+    ``example_limit`` is the ``--max-configurations`` its examples are checked with."""
 
     def decorate(check: RuleCheck) -> RuleCheck:
-        _register(Rule(rule_id, severity, family, _doc(rule_id, check), check))
+        doc = _doc(rule_id, check)
+        _register(Rule(rule_id, severity, family, doc, check, example_limit=example_limit))
         return check
 
     return decorate

@@ -10,6 +10,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every value a caller hands in passes before anything changes;
 - :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
   generated module declares of its machine;
+- :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
+  the compiled guards (:class:`Guard`) and effects (:class:`Effect`) of its transitions;
 - :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs;
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
@@ -18,6 +20,7 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
 
 from __future__ import annotations
 
+from .data import Effect, Guard, OutOfBounds, VariableSpec, VariablesSpec
 from .engine import Allowed, Machine, MachineSpec, SweepReport, Transition
 from .handlers import Fire, HandlerSet, Hook, Job
 from .outbox import LeaseLost, Outbox
@@ -60,9 +63,11 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "DBConnection",
+    "Effect",
     "Event",
     "FailureSnapshot",
     "Fire",
+    "Guard",
     "HandlerFailed",
     "HandlerSet",
     "Hook",
@@ -76,6 +81,7 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "OutOfBounds",
     "Outbox",
     "Refused",
     "Round",
@@ -90,6 +96,8 @@ __all__ = [
     "Transition",
     "Unauthorized",
     "UnknownInstance",
+    "VariableSpec",
+    "VariablesSpec",
     "Worker",
 ]
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Generic, NamedTuple, ParamSpec, TypeVar
 
+from .data import Effect, Guard, OutOfBounds, VariablesSpec
 from .records import (
     Actor,
     AuditRecord,
@@ -60,7 +61,8 @@ AUTOMATIC: Final = "always"
 
 @dataclass(frozen=True, slots=True)
 class Transition(Generic[S, T, R]):
-    """One transition as the spec declares it."""
+    """One transition as the spec declares it; ``when`` and ``effect`` are its guard and
+    its ``set`` (on the machine's ``Variables``), if it has them."""
 
     source: S
     trigger: T
@@ -68,6 +70,8 @@ class Transition(Generic[S, T, R]):
     human: bool = False
     after: timedelta | None = None
     reason: R | None = None
+    when: Guard[Any] | None = None
+    effect: Effect[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,7 @@ class MachineSpec(Generic[S, T, R]):
     """What a generated module declares of its machine; :class:`Machine` runs it.
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
-    allows no rollback.
+    allows no rollback. ``data`` declares the variables; None when the spec has none.
     """
 
     machine: str
@@ -89,6 +93,7 @@ class MachineSpec(Generic[S, T, R]):
     reviewers: Mapping[S, frozenset[str]] = field(default_factory=dict)
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
+    data: VariablesSpec[Any] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -106,7 +111,11 @@ class _Node:
 
 @dataclass(slots=True, eq=False)
 class _Edge:
-    """A transition between nodes; ``plain`` ones take the fast path of :meth:`Machine._take`."""
+    """A transition between nodes; ``plain`` ones take the fast path of :meth:`Machine._take`.
+
+    ``orelse`` is the next transition of the same source on the same trigger (guarded
+    transitions share one): the first whose guard holds is taken.
+    """
 
     source: _Node
     trigger: Any
@@ -115,6 +124,9 @@ class _Edge:
     after: timedelta | None
     reason: Any
     plain: bool = False
+    when: Guard[Any] | None = None
+    effect: Effect[Any] | None = None
+    orelse: _Edge | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +149,33 @@ def _compile(spec: MachineSpec[Any, Any, Any]) -> _Compiled:
         for state in spec.states
     }
     edges = [
-        _Edge(nodes[t.source], t.trigger, nodes[t.target], t.human, t.after, t.reason)
+        _Edge(
+            nodes[t.source],
+            t.trigger,
+            nodes[t.target],
+            t.human,
+            t.after,
+            t.reason,
+            when=t.when,
+            effect=t.effect,
+        )
         for t in spec.transitions
     ]
+    last: dict[tuple[int, Any], _Edge] = {}  # the last edge of each source and trigger
     for edge in edges:  # the shortest timer of a state leads (the first among equals)
         source = edge.source
         if edge.trigger == AUTOMATIC:
             source.automatic = source.automatic or edge
         elif edge.after is not None and (source.timed is None or edge.after < _delay(source.timed)):
             source.timed = edge
-    for edge in edges:  # a trigger by name takes the first declared of the rest
-        if edge.trigger != AUTOMATIC and (edge.after is None or edge is edge.source.timed):
-            edge.source.exits.setdefault(edge.trigger, edge)
+    for edge in edges:  # a trigger by name takes the first declared of the rest whose guard holds
+        if edge.trigger == AUTOMATIC or edge.after is None or edge is edge.source.timed:
+            key = (id(edge.source), edge.trigger)
+            if key in last:
+                last[key].orelse = edge
+            elif edge.trigger != AUTOMATIC:
+                edge.source.exits[edge.trigger] = edge
+            last[key] = edge
     for node in nodes.values():
         for edge in node.exits.values():
             edge.plain = not (
@@ -157,6 +184,9 @@ def _compile(spec: MachineSpec[Any, Any, Any]) -> _Compiled:
                 or edge.source.failed
                 or edge.target.failed
                 or edge.target.automatic is not None
+                or edge.when is not None
+                or edge.effect is not None
+                or edge.orelse is not None
             )
     return _Compiled(spec, nodes, nodes[spec.initial])
 
@@ -165,9 +195,35 @@ def _delay(edge: _Edge) -> timedelta:
     return edge.after or timedelta()
 
 
-def _allowed(node: _Node) -> str:
-    names = sorted(str(trigger) for trigger in node.exits)
+def _allowed(node: _Node, values: Any = None) -> str:
+    """The triggers ``node`` takes with ``values`` (a guarded one only where it holds)."""
+    names = sorted(
+        str(trigger)
+        for trigger, edge in node.exits.items()
+        if edge.when is None or _holds(edge, values)
+    )
     return ", ".join(names) if names else "none"
+
+
+def _holds(edge: _Edge | None, values: Any) -> bool:
+    """Whether ``edge`` or one of its alternatives is enabled with ``values``."""
+    return _holding(edge, values) is not None
+
+
+def _holding(edge: _Edge | None, values: Any) -> _Edge | None:
+    """The first of ``edge`` and its alternatives whose guard holds with ``values``."""
+    while edge is not None and edge.when is not None and not edge.when.test(values):
+        edge = edge.orelse
+    return edge
+
+
+def _shown(values: Mapping[str, JSONValue]) -> str:
+    """``attempts=3, signed_off=false``."""
+    return ", ".join(f"{name}={json.dumps(value)}" for name, value in values.items())
+
+
+_CURRENT: Any = object()
+"""The default of :meth:`Machine._automatic`: the machine's current variables."""
 
 
 class Allowed(NamedTuple, Generic[S, T]):
@@ -217,6 +273,8 @@ class Machine(Generic[S, T, R]):
         "_reason",
         "_revision",
         "_store",
+        "_values",
+        "_variables",
         "_versions",
     )
 
@@ -237,6 +295,10 @@ class Machine(Generic[S, T, R]):
     _store: Store | None
     _id: str | None
     _revision: int
+    _variables: Any
+    """The current values of the variables (the generated ``Variables``), or None."""
+    _values: list[tuple[int, Any]]
+    """The variables after each record that changed them: (record number, values)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -254,15 +316,18 @@ class Machine(Generic[S, T, R]):
         at = self._clock()
         initial = self._node
         state = initial.state
+        declared = self.spec.data
+        values = None if declared is None else declared.as_json(self._variables)
         self._log.append(
             _new_record(
                 AuditRecord,
-                (1, at, state, state, None, None, None, None, None, Event.CREATED, data),
+                (1, at, state, state, None, None, None, None, None, Event.CREATED, data, values),
             )
         )
         self._context, self._versions, self._entered = data, [(1, data)], at
-        if initial.automatic is not None:
-            self._enter(initial.automatic, at, None, None, None)
+        automatic = self._automatic(initial)
+        if automatic is not None:
+            self._enter(automatic, at, None, None, None)
 
     def _reset(self, clock: Clock | None) -> None:
         self._clock = utc_now if clock is None else clock
@@ -276,6 +341,9 @@ class Machine(Generic[S, T, R]):
         self._store = None
         self._id = None
         self._revision = 0
+        declared = self.spec.data
+        self._variables = None if declared is None else declared.initial()
+        self._values = [(1, self._variables)]
 
     # -- reading ------------------------------------------------------------------------
 
@@ -311,6 +379,13 @@ class Machine(Generic[S, T, R]):
         timed = self._node.timed
         return None if timed is None else self._entered + _delay(timed)
 
+    def _variables_of(self, kind: type[_V]) -> _V:
+        """The current variables, as the generated ``Variables`` type ``kind``."""
+        values = self._variables
+        if not isinstance(values, kind):
+            raise TypeError(f"{self.spec.machine} has no variables of type {kind.__name__}")
+        return values
+
     @property
     def instance_id(self) -> str | None:
         """The id the instance is stored under; None for one that lives in memory only."""
@@ -320,8 +395,10 @@ class Machine(Generic[S, T, R]):
         """The triggers that may fire now, sorted by name, each saying whether it needs a
         human: the exits of the current state the spec enables, the timed one once due.
 
-        An approval state lists only its human exits (and its timeout once due): it is
-        locked. Firing a listed non-human trigger cannot raise ``InvalidTransition``.
+        A guarded trigger is listed only while one of its guards holds, with the target of
+        the transition it would take. An approval state lists only its human exits (and its
+        timeout once due): it is locked. Firing a listed non-human trigger cannot raise
+        ``InvalidTransition``.
         """
         return tuple(
             Allowed(
@@ -335,13 +412,15 @@ class Machine(Generic[S, T, R]):
         )
 
     def _enabled(self, at: datetime) -> list[_Edge]:
-        """The current state's exits that may be taken at ``at``: every exit by trigger,
-        a timed one only once due. (The one place that says which exits are enabled.)"""
-        entered = self._entered
+        """The current state's exits that may be taken at ``at``: per trigger, the first
+        whose guard holds, a timed one only once due. (The one place that says which exits
+        are enabled.)"""
+        entered, values = self._entered, self._variables
+        holding = (_holding(first, values) for first in self._node.exits.values())
         return [
             edge
-            for edge in self._node.exits.values()
-            if edge.after is None or at >= entered + edge.after
+            for edge in holding
+            if edge is not None and (edge.after is None or at >= entered + edge.after)
         ]
 
     @classmethod
@@ -421,9 +500,9 @@ class Machine(Generic[S, T, R]):
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
-        state, reason, context = self._after(seq)
+        state, reason, context, values = self._after(seq)
         at = self._clock()
-        self._durably(self._restore, state, reason, context, at, who.id, note, seq)
+        self._durably(self._restore, state, reason, context, values, at, who.id, note, seq)
         return self.state
 
     # -- the audit log ------------------------------------------------------------------
@@ -466,7 +545,7 @@ class Machine(Generic[S, T, R]):
             machine._apply(record)
         if not machine._log:
             raise InvalidTransition("an empty log: every log starts with its created record")
-        if machine._node.automatic is not None:
+        if machine._automatic(machine._node) is not None:
             raise InvalidTransition(
                 f"the log ends in {machine.state}, which the machine leaves automatically"
             )
@@ -553,8 +632,8 @@ class Machine(Generic[S, T, R]):
         """Make ``change``; for a stored instance commit it, or undo it and raise."""
         if self._store is None:
             return change(*args, **kwargs)
-        marks = (len(self._log), len(self._versions), len(self._failures))
-        kept = (self._node, self._reason, self._context, self._entered)
+        marks = (len(self._log), len(self._versions), len(self._failures), len(self._values))
+        kept = (self._node, self._reason, self._context, self._entered, self._variables)
         try:
             result = change(*args, **kwargs)
             machine = self.spec.machine
@@ -563,7 +642,8 @@ class Machine(Generic[S, T, R]):
             )
         except BaseException:
             del self._log[marks[0] :], self._versions[marks[1] :], self._failures[marks[2] :]
-            self._node, self._reason, self._context, self._entered = kept
+            del self._values[marks[3] :]
+            self._node, self._reason, self._context, self._entered, self._variables = kept
             raise
         self._revision += 1
         return result
@@ -619,6 +699,7 @@ class Machine(Generic[S, T, R]):
                     None,
                     _TRANSITION,
                     None,
+                    None,
                 ),
             )
         )
@@ -638,6 +719,8 @@ class Machine(Generic[S, T, R]):
         node = self._node
         where = f"{trigger!s} from {node.state}"
         who = check_actor(actor, required=False, where=where)
+        if edge is not None and (edge.when is not None or edge.orelse is not None):
+            edge = self._guarded(edge, where)
         if edge is None:
             if self._stale():
                 raise ConcurrencyConflict(
@@ -646,7 +729,8 @@ class Machine(Generic[S, T, R]):
                 )
             lock = " (locked for review)" if node.approval else ""
             raise InvalidTransition(
-                f"{node.state}{lock} has no exit on {trigger!s}; allowed: {_allowed(node)}"
+                f"{node.state}{lock} has no exit on {trigger!s}; "
+                f"allowed: {_allowed(node, self._variables)}"
             )
         if edge.human:
             decision = self._authorise(edge, who, decision)
@@ -660,6 +744,30 @@ class Machine(Generic[S, T, R]):
             )
         self._enter(edge, at, who, decision, data)
         return self.state
+
+    def _guarded(self, first: _Edge, where: str) -> _Edge:
+        """The first of ``first`` and its alternatives whose guard holds now; refused,
+        naming every guard that failed, when none does."""
+        edge: _Edge | None = first
+        failed: list[str] = []
+        while edge is not None:
+            if edge.when is None or edge.when.test(self._variables):
+                return edge
+            failed.append(edge.when.text)
+            edge = edge.orelse
+        declared = self.spec.data
+        values = "" if declared is None else f" ({_shown(declared.as_json(self._variables))})"
+        raise InvalidTransition(
+            f"{where} is blocked: its guard {' / '.join(repr(g) for g in failed)} does not "
+            f"hold{values}; allowed: {_allowed(self._node, self._variables)}"
+        )
+
+    def _automatic(self, node: _Node, values: Any = _CURRENT) -> _Edge | None:
+        """The ``always`` exit entering ``node`` takes at once with ``values`` (default:
+        the current ones), or None."""
+        if values is _CURRENT:
+            values = self._variables
+        return _holding(node.automatic, values)
 
     def _authorise(self, edge: _Edge, actor: Actor | None, decision: str | None) -> str:
         roles = ", ".join(sorted(edge.source.reviewers))
@@ -675,7 +783,7 @@ class Machine(Generic[S, T, R]):
         if node.approval:
             raise Locked(
                 f"cannot {action}: {node.state} is locked for review; "
-                f"only its human and timed exits are allowed: {_allowed(node)}"
+                f"only its human and timed exits are allowed: {_allowed(node, self._variables)}"
             )
 
     def _enter(
@@ -688,10 +796,23 @@ class Machine(Generic[S, T, R]):
     ) -> None:
         actor_id = None if actor is None else actor.id
         step: _Edge | None = edge
-        while step is not None:
-            self._step(step, at, actor_id, decision, payload)
-            step = step.target.automatic
-            actor_id = decision = None
+        if self.spec.data is None:
+            while step is not None:
+                self._step(step, at, actor_id, decision, payload)
+                step = self._automatic(step.target)
+                actor_id = decision = None
+            return
+        marks = (len(self._log), len(self._values), len(self._failures))
+        kept = (self._node, self._reason, self._entered, self._variables)
+        try:  # a step's effects may be refused: then none of the chain happened
+            while step is not None:
+                self._step(step, at, actor_id, decision, payload)
+                step = self._automatic(step.target)
+                actor_id = decision = None
+        except BaseException:
+            del self._log[marks[0] :], self._values[marks[1] :], self._failures[marks[2] :]
+            self._node, self._reason, self._entered, self._variables = kept
+            raise
 
     def _step(
         self,
@@ -706,6 +827,9 @@ class Machine(Generic[S, T, R]):
         if reason is None and edge.source.failed and target.failed:
             reason = self._reason
         data = payload if target.failed else None
+        changed = None
+        if edge.effect is not None:
+            changed = self._effect(edge)
         log = self._log
         log.append(
             AuditRecord(
@@ -718,8 +842,11 @@ class Machine(Generic[S, T, R]):
                 decision,
                 reason,
                 data=data,
+                variables=changed,
             )
         )
+        if changed is not None:
+            self._values.append((len(log), self._variables))
         self._node = target
         self._entered = at
         self._reason = reason if target.failed else None
@@ -733,8 +860,23 @@ class Machine(Generic[S, T, R]):
                     reason=reason,
                     payload=copy.deepcopy(data),
                     context=copy.deepcopy(self._context),
+                    variables=self._variables,
                 )
             )
+
+    def _effect(self, edge: _Edge) -> dict[str, JSONValue] | None:
+        """Apply ``edge``'s effect to the variables; the ones it changed. Refused with
+        ``InvalidTransition`` (the caller undoes the step) when a value leaves its bounds."""
+        declared, effect = self.spec.data, edge.effect
+        assert declared is not None and effect is not None
+        where = f"{edge.trigger!s} from {edge.source.state} ({effect.text})"
+        try:
+            after = declared.check(effect.apply(self._variables), where)
+        except OutOfBounds as error:
+            raise InvalidTransition(f"{error}; nothing changed") from error
+        changed = declared.changed(self._variables, after)
+        self._variables = after
+        return changed
 
     def _merge_context(
         self, values: dict[str, JSONValue], actor_id: str | None, at: datetime
@@ -756,29 +898,33 @@ class Machine(Generic[S, T, R]):
         self._context = {**self._context, **copy.deepcopy(values)}
         self._versions.append((len(log), self._context))
 
-    def _after(self, seq: int) -> tuple[S, R | None, dict[str, JSONValue]]:
-        """The state, failure reason and context after record ``seq``."""
+    def _after(self, seq: int) -> tuple[S, R | None, dict[str, JSONValue], Any]:
+        """The state, failure reason, context and variables after record ``seq``."""
         if not 1 <= seq <= len(self._log):
             raise ValueError(f"no record {seq}: the log holds records 1 to {len(self._log)}")
         record = self._log[seq - 1]
-        if self._compiled.nodes[record.to_state].automatic is not None:
+        index = bisect.bisect_right(self._values, seq, key=lambda version: version[0])
+        values = self._values[index - 1][1]
+        if self._automatic(self._compiled.nodes[record.to_state], values) is not None:
             raise ValueError(
                 f"record {seq} left the machine in {record.to_state}, which it leaves "
                 f"automatically; roll back to record {seq + 1} instead"
             )
         index = bisect.bisect_right(self._versions, seq, key=lambda version: version[0])
-        return record.to_state, record.reason, self._versions[index - 1][1]
+        return record.to_state, record.reason, self._versions[index - 1][1], values
 
     def _restore(
         self,
         state: S,
         reason: R | None,
         context: dict[str, JSONValue],
+        values: Any,
         at: datetime,
         actor_id: str | None,
         decision: str | None,
         seq: int,
     ) -> None:
+        declared = self.spec.data
         log = self._log
         log.append(
             AuditRecord(
@@ -792,6 +938,7 @@ class Machine(Generic[S, T, R]):
                 reason,
                 seq,
                 Event.ROLLBACK,
+                variables=None if declared is None else declared.as_json(values),
             )
         )
         self._node = self._compiled.nodes[state]
@@ -799,6 +946,8 @@ class Machine(Generic[S, T, R]):
         self._reason = reason
         self._context = context
         self._versions.append((len(log), context))
+        self._variables = values
+        self._values.append((len(log), values))
 
     # -- replaying ----------------------------------------------------------------------
 
@@ -814,7 +963,7 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(
                 f"{where}: leaves {record.from_state} but the machine is in {self.state}"
             )
-        automatic = self._node.automatic
+        automatic = self._automatic(self._node)
         if automatic is not None and (
             record.event is not Event.TRANSITION or record.trigger != automatic.trigger
         ):
@@ -836,12 +985,27 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(f"{where}: an instance is created in {initial}")
         if not isinstance(record.data, dict):
             raise InvalidTransition(f"{where}: the created record's data is the context")
+        declared = self.spec.data
+        initial = None if declared is None else declared.as_json(declared.initial())
+        if record.variables != initial:
+            raise InvalidTransition(
+                f"{where}: an instance is created with the variables {initial}, "
+                f"not {record.variables}"
+            )
+
+    def _edge_for(self, record: AuditRecord[Any, Any, Any]) -> _Edge | None:
+        """The transition ``record`` says was taken, as the spec chooses it now."""
+        automatic = self._automatic(self._node)
+        if automatic is not None:
+            return automatic if record.trigger == automatic.trigger else None
+        edge = None if record.trigger is None else self._node.exits.get(record.trigger)
+        while edge is not None and edge.when is not None and not edge.when.test(self._variables):
+            edge = edge.orelse
+        return edge
 
     def _check_transition(self, record: AuditRecord[Any, Any, Any], where: str) -> None:
-        edge = None if record.trigger is None else self._node.exits.get(record.trigger)
-        automatic = self._node.automatic
-        if automatic is not None and record.trigger == automatic.trigger:
-            edge = automatic
+        edge = self._edge_for(record)
+        automatic = self._automatic(self._node)
         if edge is None or edge.target.state != record.to_state:
             raise InvalidTransition(
                 f"{where}: {record.from_state} --{record.trigger!s}--> {record.to_state} "
@@ -862,6 +1026,17 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(f"{where}: the reason should be {reason}, not {record.reason}")
         if record.data is not None and not edge.target.failed:
             raise InvalidTransition(f"{where}: only an entry into a failed state keeps data")
+        declared, changed = self.spec.data, None
+        if declared is not None and edge.effect is not None:
+            try:
+                after = declared.check(edge.effect.apply(self._variables), where)
+            except OutOfBounds as error:
+                raise InvalidTransition(str(error)) from error
+            changed = declared.changed(self._variables, after)
+        if record.variables != changed:
+            raise InvalidTransition(
+                f"{where}: the step changes the variables {changed}, not {record.variables}"
+            )
 
     def _check_rollback(self, record: AuditRecord[Any, Any, Any], where: str) -> None:
         if self._node.approval:
@@ -871,13 +1046,20 @@ class Machine(Generic[S, T, R]):
         if not record.actor or not (record.decision or "").strip():
             raise InvalidTransition(f"{where}: a rollback needs an actor and a decision")
         try:
-            state, reason, _ = self._after(record.rollback_to)
+            state, reason, _, values = self._after(record.rollback_to)
         except ValueError as error:
             raise InvalidTransition(f"{where}: {error}") from error
         if (state, reason) != (record.to_state, record.reason):
             raise InvalidTransition(
                 f"{where}: record {record.rollback_to} left the machine in {state} "
                 f"(reason {reason}), not {record.to_state} (reason {record.reason})"
+            )
+        declared = self.spec.data
+        restored = None if declared is None else declared.as_json(values)
+        if record.variables != restored:
+            raise InvalidTransition(
+                f"{where}: record {record.rollback_to} left the variables {restored}, "
+                f"not {record.variables}"
             )
 
     def _check_context(self, record: AuditRecord[Any, Any, Any], where: str) -> None:
@@ -887,7 +1069,12 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(f"{where}: a context change stays in {self.state}")
         if not isinstance(record.data, dict):
             raise InvalidTransition(f"{where}: a context change's data is the values merged")
-        if (record.decision, record.rollback_to, record.reason) != (None, None, self._reason):
+        if (record.decision, record.rollback_to, record.reason, record.variables) != (
+            None,
+            None,
+            self._reason,
+            None,
+        ):
             raise InvalidTransition(f"{where}: a context change records data and an actor only")
 
     def _apply(self, record: AuditRecord[Any, Any, Any]) -> None:
@@ -898,11 +1085,12 @@ class Machine(Generic[S, T, R]):
             self._context, self._versions, self._entered = data, [(1, data)], record.at
         elif record.event is Event.ROLLBACK:
             assert record.rollback_to is not None
-            _, _, context = self._after(record.rollback_to)
+            _, _, context, values = self._after(record.rollback_to)
             self._restore(
                 record.to_state,
                 record.reason,
                 context,
+                values,
                 record.at,
                 record.actor,
                 record.decision,
@@ -912,7 +1100,6 @@ class Machine(Generic[S, T, R]):
             assert isinstance(record.data, dict)
             self._merge_context(record.data, record.actor, record.at)
         else:
-            node = self._node
-            automatic = node.automatic
-            edge = automatic if automatic is not None else node.exits[str(record.trigger)]
+            edge = self._edge_for(record)
+            assert edge is not None
             self._step(edge, record.at, record.actor, record.decision, record.data)

@@ -4,6 +4,11 @@ An ASL definition is drawn as the machine it maps to; ``FILE#PART`` draws one of
 Parallel branches or Map iterators (``order.asl.json#Fan out/branch0``), as ``check``
 names them.
 
+``--trace NAME`` highlights a counterexample: the violation of the property ``NAME`` (or
+the first finding of the rule ``NAME`` that carries a trace), its steps numbered on the
+edges they take and the states it passes outlined; when there is none, nothing is drawn
+and the exit status is 1.
+
 Output choices of ``diagram``: the format is ``--format``, or else the one the ending of
 ``-o FILE`` names (``.svg``, ``.png``, ``.dot`` or ``.gv``, ``.mmd`` or ``.mermaid``), or
 else ``svg``; a file ending that names no format, or another format than ``--format``,
@@ -32,9 +37,10 @@ from generator.diagram import (
 )
 from generator.diagram.model import build_diagram
 from verify.check import CheckResult, check_file
+from verify.findings import Finding
 from verify.load.asl import AslOptions
 
-__all__ = ["diagram_command"]
+__all__ = ["counterexample", "diagram_command"]
 
 _PROG = "statewright diagram"
 
@@ -48,9 +54,11 @@ def diagram_command(
     stderr: TextIO,
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
+    trace: str | None = None,
 ) -> int:
     """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc); no
-    ``fmt``: the format ``output``'s file ending names, else ``svg``."""
+    ``fmt``: the format ``output``'s file ending names, else ``svg``; with ``trace`` (a
+    property's name, or a rule id), its counterexample highlighted."""
     chosen = _format(fmt, output)
     if chosen not in FORMATS:
         return _usage(stderr, chosen)
@@ -76,7 +84,14 @@ def diagram_command(
             print(finding.format(), file=stderr)
         print(f"{_PROG}: {spec_path} does not load; nothing drawn", file=stderr)
         return 1
-    diagram = build_diagram(checked.spec, checked.findings)
+    drawn = None
+    if trace is not None:
+        named = counterexample(checked, trace)
+        if isinstance(named, str):
+            print(f"{_PROG}: {named}", file=stderr)
+            return 1
+        drawn = named
+    diagram = build_diagram(checked.spec, checked.findings, drawn)
     try:
         data = render_format(diagram, fmt)
     except DotMissing as error:
@@ -92,6 +107,29 @@ def diagram_command(
     if output is None:
         print(target, file=stdout)
     return 0
+
+
+def counterexample(checked: CheckResult, name: str) -> Finding | str:
+    """The finding with a trace that ``--trace NAME`` names: the violation of the property
+    ``NAME``, or the first finding of the rule ``NAME`` that carries one; else why not."""
+    spec = checked.spec
+    assert spec is not None
+    named = [p for p in spec.properties if p.name == name]
+    for finding in checked.findings:
+        if not (finding.trace or finding.cycle):
+            continue
+        if named and finding.rule == "property-violated":
+            if finding.location == named[0].location:
+                return finding
+        elif finding.rule == name:
+            return finding
+    if named:
+        return f"property {name} holds: there is no counterexample to draw"
+    properties = ", ".join(p.name for p in spec.properties) or "none"
+    return (
+        f"--trace {name}: no property of that name (properties: {properties}) and no finding "
+        "of that rule with a counterexample"
+    )
 
 
 def _format(fmt: str | None, output: Path | None) -> str:

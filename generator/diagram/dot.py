@@ -37,6 +37,8 @@ MARK_COLOURS = {Severity.ERROR: "#dc2626", Severity.WARNING: "#ea580c"}
 MARK_SIGN = "\u26a0"  # warning sign
 HUMAN_SIGN = "\u263a"  # smiling face: a person acts
 REASON_SIGN = "\u21d2"  # rightwards double arrow: the failure's reason code
+GUARD_COLOUR = "#0f766e"  # a guard and the effects of a transition
+TRACE_COLOUR = "#c026d3"  # the highlighted counterexample
 
 _SHAPES: dict[Kind | None, str] = {
     Kind.APPROVAL: "hexagon",
@@ -143,6 +145,7 @@ class DotView:
     state_legend: tuple[LegendRow, ...]
     edge_legend: tuple[LegendRow, ...]
     findings: tuple[FindingRow, ...]
+    trace: str | None = None
 
 
 def html(text: str) -> str:
@@ -213,6 +216,7 @@ def _node(node: Node) -> DotNode:
     if node.unreachable:
         styles.append("dashed")
     marked = bool(node.marks)
+    stroke = _worst(node.marks) if marked else TRACE_COLOUR if node.traced else style.stroke
     return DotNode(
         id=node.id,
         label="<BR/>".join(lines),
@@ -220,8 +224,8 @@ def _node(node: Node) -> DotNode:
         shape=shape,
         style=",".join(styles),
         fill=style.fill,
-        stroke=_worst(node.marks) if marked else style.stroke,
-        penwidth="4" if marked else _PENWIDTHS.get(node.kind, "1.2"),
+        stroke=stroke,
+        penwidth="4" if marked or node.traced else _PENWIDTHS.get(node.kind, "1.2"),
         peripheries=2 if node.final else 1,
     )
 
@@ -232,6 +236,12 @@ def _edge(edge: Edge, names: dict[str, str]) -> DotEdge:
     if edge.kind is EdgeKind.HUMAN:
         trigger = f"{HUMAN_SIGN} {trigger}"
     lines = [_font(trigger, look.colour)]
+    if edge.steps:
+        lines.insert(0, _font(f"<B>step {html(', '.join(edge.steps))}</B>", TRACE_COLOUR, 10))
+    if edge.guard is not None:
+        lines.append(_font(f"[{html(edge.guard)}]", GUARD_COLOUR, 10))
+    if edge.effects is not None:
+        lines.append(_font(f"/ {html(edge.effects)}", GUARD_COLOUR, 10))
     if edge.after is not None:
         lines.append(_font(f"after {html(edge.after)}", EDGE_STYLES[EdgeKind.TIMED].colour, 10))
     if edge.reason is not None:
@@ -240,14 +250,15 @@ def _edge(edge: Edge, names: dict[str, str]) -> DotEdge:
     lines.extend(_mark_lines(edge.labelled_marks))
     marked = bool(edge.marks)
     head = f"{names[edge.source]} \u2192 {names[edge.target]} on {edge.trigger}"
+    colour = TRACE_COLOUR if edge.steps else _worst(edge.marks) if marked else look.colour
     return DotEdge(
         source=edge.source,
         target=edge.target,
         label="<BR/>".join(lines),
         tooltip=_tooltip(head, edge.description, edge.marks),
         style=look.style,
-        colour=_worst(edge.marks) if marked else look.colour,
-        penwidth="3.5" if marked else look.penwidth,
+        colour=colour,
+        penwidth="3.5" if marked or edge.steps else look.penwidth,
     )
 
 
@@ -275,6 +286,15 @@ def _edge_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
         for kind, look in EDGE_STYLES.items()
         if kind in diagram.edge_kinds
     ]
+    if any(e.guard is not None or e.effects is not None for e in diagram.edges):
+        rows.append(
+            LegendRow(_font("[guard]", GUARD_COLOUR), "#ffffff", "taken only while it holds")
+        )
+        rows.append(LegendRow(_font("/ x = ...", GUARD_COLOUR), "#ffffff", "effects on variables"))
+    if diagram.trace is not None:
+        rows.append(
+            LegendRow(_font("<B>step 1</B>", TRACE_COLOUR), "#ffffff", "counterexample step")
+        )
     if diagram.has_reasons:
         failed = kind_style(Kind.FAILED).stroke
         rows.append(LegendRow(_font(f"{REASON_SIGN} REASON", failed), "#ffffff", "reason code"))
@@ -326,6 +346,7 @@ def dot_view(diagram: Diagram) -> DotView:
         state_legend=_state_legend(diagram),
         edge_legend=_edge_legend(diagram),
         findings=tuple(_finding_row(g) for g in diagram.finding_groups),
+        trace=None if diagram.trace is None else _font(html(diagram.trace), TRACE_COLOUR, 11),
     )
 
 

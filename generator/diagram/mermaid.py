@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.diagram.dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN
+from generator.diagram.dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN, TRACE_COLOUR
 from generator.diagram.model import (
     Diagram,
     Edge,
@@ -98,6 +98,12 @@ def _edge(edge: Edge) -> MermaidEdge:
     parts = [mermaid_text(edge.trigger)]
     if edge.kind is EdgeKind.HUMAN:
         parts.insert(0, HUMAN_SIGN)
+    if edge.steps:
+        parts.insert(0, mermaid_text(f"step {', '.join(edge.steps)}:"))
+    if edge.guard is not None:
+        parts.append(mermaid_text(f"[{edge.guard}]"))
+    if edge.effects is not None:
+        parts.append(mermaid_text(f"/ {edge.effects}"))
     if edge.after is not None:
         parts.append(f"after {mermaid_text(edge.after)}")
     if edge.reason is not None:
@@ -123,6 +129,9 @@ def _classes(diagram: Diagram) -> tuple[MermaidClass, ...]:
         classes.append(
             MermaidClass(f"{severity}_mark", f"stroke:{colour},stroke-width:4px", ",".join(worst))
         )
+    traced = ",".join(n.id for n in diagram.nodes if n.traced)
+    if traced:
+        classes.append(MermaidClass("traced", f"stroke:{TRACE_COLOUR},stroke-width:4px", traced))
     classes.append(
         MermaidClass(
             "unreachable",

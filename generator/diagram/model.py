@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from generator import __version__
-from verify.findings import Finding, Severity, TransitionRef, sort_findings
+from verify.findings import Finding, Severity, TraceStep, TransitionRef, sort_findings
 from verify.model import Kind, Spec, State, Transition
 
 __all__ = [
@@ -120,6 +120,8 @@ class Node:
     description: str | None
     reviewers: tuple[str, ...]
     marks: tuple[Mark, ...]
+    traced: bool = False
+    """The highlighted counterexample passes through this state."""
 
     @property
     def details(self) -> str:
@@ -149,6 +151,13 @@ class Edge:
     reason: str | None
     description: str | None
     marks: tuple[Mark, ...]
+    guard: str | None = None
+    """The ``when`` as written."""
+    effects: str | None = None
+    """The ``set`` as assignments, ``a = a + 1; b = true``."""
+    steps: tuple[str, ...] = ()
+    """The numbers of the highlighted counterexample's steps that take this edge (``↻3``
+    for a step of its cycle)."""
 
     @property
     def labelled_marks(self) -> tuple[Mark, ...]:
@@ -189,6 +198,8 @@ class Diagram:
     loose: tuple[Node, ...]
     initial: str
     findings: tuple[Finding, ...]
+    trace: str | None = None
+    """What the highlighted counterexample shows (None: no counterexample drawn)."""
 
     @property
     def header(self) -> str:
@@ -264,8 +275,10 @@ def edge_kind(transition: Transition) -> EdgeKind:
     return EdgeKind.TRIGGER
 
 
-def build_diagram(spec: Spec, findings: Iterable[Finding]) -> Diagram:
-    """The diagram of ``spec`` with ``findings`` placed on its nodes and edges."""
+def build_diagram(spec: Spec, findings: Iterable[Finding], trace: Finding | None = None) -> Diagram:
+    """The diagram of ``spec`` with ``findings`` placed on its nodes and edges and, given
+    a finding with a counterexample (``trace``), its steps numbered on the edges they take
+    and the states they pass highlighted."""
     ordered = sort_findings(f for f in findings if f.severity is not Severity.INFO)
     state_marks: dict[str, list[Mark]] = defaultdict(list)
     edge_marks: dict[TransitionRef, list[Mark]] = defaultdict(list)
@@ -278,9 +291,13 @@ def build_diagram(spec: Spec, findings: Iterable[Finding]) -> Diagram:
                 state_marks[name].append(Mark.of(finding))
 
     ids = {state.name: f"s{i}" for i, state in enumerate(spec.states)}
-    nodes = tuple(_node(state, ids[state.name], spec, state_marks) for state in spec.states)
+    steps, visited = _steps(spec, trace)
+    nodes = tuple(
+        _node(state, ids[state.name], spec, state_marks, state.name in visited)
+        for state in spec.states
+    )
     edges = tuple(
-        _edge(t, f"e{i}", ids, edge_marks)
+        _edge(t, f"e{i}", ids, edge_marks, tuple(steps.get(i, ())))
         for i, t in enumerate(spec.transitions)
         if t.source in ids and t.target in ids
     )
@@ -303,10 +320,40 @@ def build_diagram(spec: Spec, findings: Iterable[Finding]) -> Diagram:
         loose=tuple(n for n in nodes if n.stage is None),
         initial=ids.get(spec.initial, ""),
         findings=ordered,
+        trace=None if trace is None else _trace_title(trace),
     )
 
 
-def _node(state: State, node_id: str, spec: Spec, marks: dict[str, list[Mark]]) -> Node:
+def _trace_title(finding: Finding) -> str:
+    cycle = f", then {len(finding.cycle)} for ever" if finding.cycle else ""
+    return f"counterexample: {len(finding.trace)} steps{cycle}. {finding.message}"
+
+
+def _steps(spec: Spec, trace: Finding | None) -> tuple[dict[int, list[str]], set[str]]:
+    """The step numbers of each transition (by position) the counterexample takes, and the
+    states it passes."""
+    if trace is None:
+        return {}, set()
+    found: dict[int, list[str]] = defaultdict(list)
+    state = spec.initial
+    visited = {state}
+    walk: list[tuple[TraceStep, str]] = [(step, "") for step in trace.trace]
+    walk += [(step, "\u21bb") for step in trace.cycle]
+    for number, (step, mark) in enumerate(walk, start=1):
+        for i, t in enumerate(spec.transitions):
+            if (t.source, t.trigger, t.target) == (state, step.trigger, step.target) and (
+                t.location == step.location
+            ):
+                found[i].append(f"{mark}{number}")
+                break
+        state = step.target
+        visited.add(state)
+    return found, visited
+
+
+def _node(
+    state: State, node_id: str, spec: Spec, marks: dict[str, list[Mark]], traced: bool = False
+) -> Node:
     return Node(
         id=node_id,
         name=state.name,
@@ -317,6 +364,7 @@ def _node(state: State, node_id: str, spec: Spec, marks: dict[str, list[Mark]]) 
         description=state.description,
         reviewers=state.reviewers,
         marks=tuple(marks.get(state.name, ())),
+        traced=traced,
     )
 
 
@@ -325,6 +373,7 @@ def _edge(
     edge_id: str,
     ids: dict[str, str],
     marks: dict[TransitionRef, list[Mark]],
+    steps: tuple[str, ...] = (),
 ) -> Edge:
     return Edge(
         id=edge_id,
@@ -336,4 +385,7 @@ def _edge(
         reason=transition.reason,
         description=transition.description,
         marks=tuple(marks.get(TransitionRef.of(transition), ())),
+        guard=None if transition.when is None else transition.when.text,
+        effects="; ".join(map(str, transition.effects)) or None,
+        steps=steps,
     )

@@ -105,7 +105,10 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
 
     ``trigger`` is set on transitions only. ``actor`` is the id of the person (or agent)
     who acted, ``decision`` a human's decision record; ``reason`` is the failure reason
-    in force in ``to_state`` (None outside failed states).
+    in force in ``to_state`` (None outside failed states). For a machine with variables,
+    ``variables`` holds every value on the created record and on a rollback, and the
+    values a transition's effects changed (None when they changed none); the JSON of a
+    record leaves the key out when it is None.
     """
 
     seq: int
@@ -119,10 +122,11 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     rollback_to: int | None = None
     event: Event = Event.TRANSITION
     data: JSONValue = None
+    variables: dict[str, JSONValue] | None = None
 
     def as_json(self) -> dict[str, JSONValue]:
         """The record as a JSON object (``at`` in ISO 8601)."""
-        return {
+        found: dict[str, JSONValue] = {
             "seq": self.seq,
             "at": self.at.isoformat(),
             "event": self.event.value,
@@ -135,21 +139,29 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             "rollback_to": self.rollback_to,
             "data": self.data,
         }
+        if self.variables is not None:
+            found["variables"] = self.variables
+        return found
 
     def to_json(self) -> str:
         """The record as one line of JSON."""
         return json.dumps(self.as_json())
 
 
-RECORD_KEYS = frozenset(AuditRecord._fields)
+RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables"}
 
 
 def record_from_json(
     data: object, states: type[S], triggers: type[T], reasons: type[R]
 ) -> AuditRecord[S, T, R]:
     """The record :meth:`AuditRecord.as_json` wrote; ``ValueError`` on anything else."""
-    if not isinstance(data, dict) or set(data) != RECORD_KEYS:
-        raise ValueError(f"an audit record has exactly the keys {sorted(RECORD_KEYS)}")
+    if not isinstance(data, dict) or set(data) - {"variables"} != RECORD_KEYS:
+        raise ValueError(
+            f"an audit record has exactly the keys {sorted(RECORD_KEYS)} (and variables)"
+        )
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise ValueError(f"variables must be a JSON object, not {variables!r}")
     trigger, reason, rollback_to = data["trigger"], data["reason"], data["rollback_to"]
     return AuditRecord(
         seq=_integer(data["seq"], "seq"),
@@ -163,6 +175,7 @@ def record_from_json(
         rollback_to=None if rollback_to is None else _integer(rollback_to, "rollback_to"),
         event=Event(data["event"]),
         data=storable(data["data"], "data"),
+        variables=None if variables is None else storable_mapping(variables, "variables"),
     )
 
 
@@ -200,6 +213,8 @@ class FailureSnapshot(Generic[S, T, R]):
     reason: R | None
     payload: JSONValue
     context: dict[str, JSONValue]
+    variables: Any = None
+    """The machine's ``Variables`` at that moment (None without variables)."""
 
 
 # -- checking what callers hand in ------------------------------------------------------

@@ -9,7 +9,7 @@ It translates the implementation's own refusals into :class:`InvalidTransition` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar, runtime_checkable
@@ -27,6 +27,7 @@ __all__ = [
     "Refused",
     "TimedAdapter",
     "Unauthorized",
+    "VariablesAdapter",
 ]
 
 M = TypeVar("M")
@@ -119,6 +120,16 @@ class AuditedAdapter(Adapter[M], Protocol[M]):
 
     def audit(self, machine: M) -> Sequence[AuditEntry]:
         """Every record so far, oldest first."""
+        ...
+
+
+@runtime_checkable
+class VariablesAdapter(Adapter[M], Protocol[M]):
+    """An adapter for an implementation of a spec with variables."""
+
+    def variables(self, machine: M) -> Mapping[str, object]:
+        """The current value of every variable, by name (ints, bools, enum values as
+        their names)."""
         ...
 
 

@@ -40,7 +40,7 @@ The adapter signals a refusal by raising :class:`InvalidTransition` or :class:`U
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -59,6 +59,7 @@ from verify.conformance.adapters import (
     Refused,
     TimedAdapter,
     Unauthorized,
+    VariablesAdapter,
 )
 from verify.model import Spec
 from verify.semantics import Entry, Outcome, Run, Semantics
@@ -75,6 +76,7 @@ __all__ = [
     "Refused",
     "TimedAdapter",
     "Unauthorized",
+    "VariablesAdapter",
     "conformance_test",
     "intruders",
     "reviewers",
@@ -226,12 +228,15 @@ class ConformanceMachine(RuleBasedStateMachine):
         return deadline
 
     def _is_human(self, trigger: str) -> bool:
-        transition = self.semantics.candidates(self.model.state, trigger)
+        transition = self.model.candidate(trigger)
         return transition is not None and transition.human
 
     def _why(self, expected: Outcome) -> str:
         if expected is Outcome.UNAUTHORISED:
             return f"reviewers: {', '.join(sorted(self.semantics.reviewers[self.model.state]))}"
+        if expected is Outcome.BLOCKED:
+            data = self.semantics.data
+            return f"no guard holds with {data.show(self.model.values)}"
         allowed = sorted(t.trigger for t in self.semantics.exits(self.model.state))
         return f"allowed here: {', '.join(allowed) or 'nothing'}"
 
@@ -249,8 +254,18 @@ class ConformanceMachine(RuleBasedStateMachine):
         records = self._audit() if self.audited else None
         self.approval_gate_holds_still(state, records)
         self.state_matches_spec(state)
+        if isinstance(self.adapter, VariablesAdapter):
+            self.variables_match_spec(self.adapter.variables(self.machine))
         if records is not None:
             self.audit_is_chained_and_matches_spec(records)
+
+    def variables_match_spec(self, values: Mapping[str, object]) -> None:
+        expected = self.semantics.data.scope(self.model.values)
+        if dict(values) != expected:
+            raise AssertionError(
+                f"after {self.last_step}: the implementation's variables are {dict(values)}, "
+                f"the spec says {expected}{_recent(self.model.log)}"
+            )
 
     def state_matches_spec(self, state: str) -> None:
         if state != self.model.state:
@@ -404,7 +419,7 @@ def _time_passes_rule(waits: tuple[int, ...]) -> Rule:
 
 def _same_refusal(refusal: Refused, expected: Outcome) -> bool:
     if isinstance(refusal, InvalidTransition):
-        return expected is Outcome.UNDECLARED
+        return expected in (Outcome.UNDECLARED, Outcome.BLOCKED)
     if isinstance(refusal, Unauthorized):
         return expected is Outcome.UNAUTHORISED
     return True
@@ -414,6 +429,7 @@ def _say(outcome: Outcome) -> str:
     return {
         Outcome.ACCEPTED: "to take",
         Outcome.UNDECLARED: "to refuse (undeclared)",
+        Outcome.BLOCKED: "to refuse (blocked: its guards fail)",
         Outcome.UNAUTHORISED: "to refuse (unauthorised)",
     }[outcome]
 

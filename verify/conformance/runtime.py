@@ -21,6 +21,7 @@ generated code or the generator).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -42,9 +43,12 @@ from verify.conformance.adapters import (
 )
 from verify.conformance.harness import ConformanceMachine, conformance_test
 from verify.coverage import transition_tour
+from verify.explore import explore
+from verify.explore.tour import configuration_tour
 from verify.graph import build_graph, reachable
 from verify.load import load_text
 from verify.model import Spec
+from verify.semantics import Values
 
 __all__ = [
     "PROFILE",
@@ -103,6 +107,12 @@ class RuntimeAdapter:
     def state(self, machine: Any) -> str:
         return str(machine.state)
 
+    def variables(self, machine: Any) -> dict[str, object]:
+        """The values of the machine's ``Variables`` by name (none without variables)."""
+        if not hasattr(type(machine), "variables"):
+            return {}
+        return dict(dataclasses.asdict(machine.variables))
+
     def audit(self, machine: Any) -> Sequence[AuditEntry]:
         return [
             AuditEntry(
@@ -140,7 +150,14 @@ class RuntimeConformance(ConformanceMachine):
 
     def __init__(self) -> None:
         initial = self.semantics.initial
+        data = self.semantics.data
         self.expected: list[Event] = [("created", initial, initial, None, None)]
+        self.values_after: list[Values] = [data.initial]
+        """The variables after each expected record."""
+        self.recorded: list[dict[str, Any] | None] = [
+            data.scope(data.initial) if data.variables else None
+        ]
+        """The ``variables`` each expected record keeps (see the runtime's AuditRecord)."""
         self.synced = 0
         self.contexts: list[tuple[int, dict[str, Any]]] = [(1, {})]
         super().__init__()
@@ -149,10 +166,13 @@ class RuntimeConformance(ConformanceMachine):
 
     def sync(self) -> None:
         """Add the transitions the spec's run took since the last look to the expected log."""
+        data = self.semantics.data
         for entry in self.model.log[self.synced :]:
             self.expected.append(("transition", entry.source, entry.target, entry.trigger, None))
             if entry.actor is not None:
                 self.expected[-1] = (*self.expected[-1][:4], entry.actor)
+            self.recorded.append(data.changed(self.values_after[-1], entry.values) or None)
+            self.values_after.append(entry.values)
         self.synced = len(self.model.log)
 
     def expected_records(self) -> int:
@@ -177,6 +197,10 @@ class RuntimeConformance(ConformanceMachine):
         assert context == self.contexts[-1][1], (
             f"{where}: the context is {context}, the spec's run says {self.contexts[-1][1]}"
         )
+        kept = [record.variables for record in self.machine.audit]
+        assert kept == self.recorded, (
+            f"{where}: the records keep the variables {kept}, the spec's run says {self.recorded}"
+        )
 
     # -- rules ----------------------------------------------------------------------
 
@@ -192,6 +216,8 @@ class RuntimeConformance(ConformanceMachine):
             self.machine.update_context(values)
             state = self.model.state
             self.expected.append(("context", state, state, None, None))
+            self.values_after.append(self.values_after[-1])
+            self.recorded.append(None)
             self.contexts.append((len(self.expected), {**self.contexts[-1][1], **values}))
         self.check()
 
@@ -203,8 +229,10 @@ class RuntimeConformance(ConformanceMachine):
         self.sync()
         points = [
             seq
-            for seq, (_, _, target, _, _) in enumerate(self.expected, start=1)
-            if target not in self.semantics.automatic
+            for seq, ((_, _, target, _, _), values) in enumerate(
+                zip(self.expected, self.values_after, strict=True), start=1
+            )
+            if self.semantics.automatic_in(target, values) is None
         ]
         seq = points[-1 - steps_back % len(points)]
         roles = self.semantics.spec.rollback
@@ -222,8 +250,12 @@ class RuntimeConformance(ConformanceMachine):
         else:
             action()
             source, target = self.model.state, self.expected[seq - 1][2]
-            self.model.restore(target, self.clock())
+            values = self.values_after[seq - 1]
+            self.model.restore(target, self.clock(), values)
             self.expected.append(("rollback", source, target, None, actor.id))
+            self.values_after.append(values)
+            data = self.semantics.data
+            self.recorded.append(data.scope(values) if data.variables else None)
             context = [found for number, found in self.contexts if number <= seq][-1]
             self.contexts.append((len(self.expected), context))
         self.check()
@@ -238,14 +270,20 @@ class RuntimeConformance(ConformanceMachine):
         records = cls.load_audit(cls.dump_audit(audit))
         assert records == audit, "the audit log does not round-trip through JSON lines"
         again = cls.replay(records, clock=self.clock)
-        for what in ("state", "audit", "context", "failures", "deadline", "reason"):
+        kept = ("state", "audit", "context", "failures", "deadline", "reason")
+        for what in (*kept, "variables") if hasattr(cls, "variables") else kept:
             assert getattr(again, what) == getattr(self.machine, what), (
                 f"replaying the log gives another {what}: {getattr(again, what)!r}, "
                 f"not {getattr(self.machine, what)!r}"
             )
 
     def _refused(self, refusal: type[Refused], action: Callable[[], object]) -> None:
-        before = (self.machine.state, len(self.machine.audit), self.machine.context)
+        before = (
+            self.machine.state,
+            len(self.machine.audit),
+            self.machine.context,
+            self.adapter.variables(self.machine),
+        )
         try:
             with self.adapter.refusals():
                 action()
@@ -253,7 +291,12 @@ class RuntimeConformance(ConformanceMachine):
             pass
         else:
             raise AssertionError(f"{self.last_step}: expected {refusal.__name__}, it went through")
-        after = (self.machine.state, len(self.machine.audit), self.machine.context)
+        after = (
+            self.machine.state,
+            len(self.machine.audit),
+            self.machine.context,
+            self.adapter.variables(self.machine),
+        )
         assert after == before, f"{self.last_step}: refused, but changed: {before} -> {after}"
 
 
@@ -297,7 +340,10 @@ def load_spec(text: str, file: str) -> Spec:
 
 
 def tour(spec: Spec) -> tuple[tuple[str, ...], ...]:
-    """The checker's covering trigger sequences of ``spec``."""
+    """The checker's covering trigger sequences of ``spec`` (over its configurations, for
+    a spec with variables)."""
+    if spec.has_data:
+        return configuration_tour(explore(spec)).paths
     return transition_tour(spec, build_graph(spec)).paths
 
 
@@ -316,13 +362,22 @@ def coverage_of_random_runs(machine: type[RuntimeConformance], spec: Spec) -> st
     for path in tour(spec):
         follow(machine, path)
     semantics = machine.semantics
-    live = reachable(build_graph(spec), spec.initial)
-    coverable = [
-        (t.source, t.trigger, t.target)
-        for state in semantics.steps
-        if state in live
-        for t in (*semantics.steps[state], *filter(None, [semantics.automatic.get(state)]))
-    ]
+    if spec.has_data:
+        transitions = spec.transitions
+        coverable = list(
+            dict.fromkeys(
+                (transitions[n].source, transitions[n].trigger, transitions[n].target)
+                for n in sorted(set(explore(spec).found.via))
+            )
+        )
+    else:
+        live = reachable(build_graph(spec), spec.initial)
+        coverable = [
+            (t.source, t.trigger, t.target)
+            for state in semantics.steps
+            if state in live
+            for t in (*semantics.steps[state], *filter(None, [semantics.automatic.get(state)]))
+        ]
     missed = [key for key in coverable if not fired[key]]
     total = len(coverable)
     report = (

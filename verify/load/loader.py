@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from verify import progress
 from verify.findings import Finding, Severity, sort_findings
+from verify.load.data import DataReader
 from verify.load.rules import (
     BAD_DURATION,
     INVALID_NAME,
@@ -53,6 +54,8 @@ from verify.model import (
     AUTOMATIC_TRIGGER,
     FORMAT_VERSION,
     Duration,
+    Effect,
+    Expression,
     Kind,
     Location,
     Reason,
@@ -85,10 +88,22 @@ SPEC_KEYS = (
     "transitions",
     "reasons",
     "rollback",
+    "variables",
+    "properties",
 )
 ROLLBACK_KEYS = ("reviewers",)
 STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
-TRANSITION_KEYS = ("from", "to", "trigger", "human", "after", "reason", "description")
+TRANSITION_KEYS = (
+    "from",
+    "to",
+    "trigger",
+    "human",
+    "after",
+    "reason",
+    "description",
+    "when",
+    "set",
+)
 REASON_KEYS = ("description", "recovery")
 _TRANSITION_KEY_SET = frozenset(TRANSITION_KEYS)
 _GLOB = re.compile(r"[*?\[]")
@@ -136,7 +151,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
     findings.extend(read.findings)
     if isinstance(read.root, Mapping):
         progress.phase("building the model")
-        return _SpecReader(file, findings).spec(read.root, sha256)
+        return SpecReader(file, findings, read.text).spec(read.root, sha256)
     if read.root is not None:
         findings.append(
             Finding(
@@ -244,12 +259,14 @@ def _describe(node: Node) -> str:
     return f"'{node.text}'"
 
 
-class _SpecReader:
-    """Checks a composed spec mapping and builds the model, collecting findings."""
+class SpecReader:
+    """Checks a composed spec mapping and builds the model, collecting findings; its data
+    (variables, guards, effects, properties) through a :class:`DataReader`."""
 
-    def __init__(self, file: str, findings: list[Finding]) -> None:
+    def __init__(self, file: str, findings: list[Finding], text: str = "") -> None:
         self.file = file
         self.findings = findings
+        self.data = DataReader(self, text)
         self.states: dict[str, int] = {}
         self.reasons: set[str] = set()
         self._snake: dict[tuple[str, str], str | None] = {}
@@ -266,7 +283,10 @@ class _SpecReader:
         return Location(self.file, node.line, node.column)
 
     def report(self, rule: str, message: str, node: Node) -> None:
-        self.findings.append(Finding(rule, Severity.ERROR, clip(message), self.at(node)))
+        self.report_at(rule, message, self.at(node))
+
+    def report_at(self, rule: str, message: str, location: Location) -> None:
+        self.findings.append(Finding(rule, Severity.ERROR, clip(message), location))
 
     # -- generic shapes -------------------------------------------------------------
 
@@ -372,8 +392,12 @@ class _SpecReader:
         reasons = self.reason_table(top.get("reasons"))
         initial_node = self.required(top, "initial", "the spec")
         initial = self.state_ref(initial_node, "initial state")
+        variables = self.data.read_variables(top.get("variables"))
         transitions = self.transitions(top.get("transitions"))
         rollback = self.rollback(top.get("rollback"))
+        properties = self.data.read_properties(
+            top.get("properties"), self.states, {t.trigger for t in transitions}
+        )
         if self.unknown:
             named = self.named_states(top, transitions)
             declared = {s.name: s.location for s in states}
@@ -395,6 +419,8 @@ class _SpecReader:
             sha256=sha256,
             rollback=rollback,
             machine_location=self.at(top.key_nodes["machine"]),
+            variables=variables,
+            properties=properties,
         )
 
     def named_states(self, top: Mapping, transitions: tuple[Transition, ...]) -> set[str]:
@@ -653,24 +679,48 @@ class _SpecReader:
         sources = self.sources(self.required(item, "from", "transition"), target)
         trigger = self.snake_name(self.required(item, "trigger", "transition"), "trigger")
         human, after, reason, description = False, None, None, None
+        when: Expression | None = None
+        effects: tuple[Effect, ...] = ()
         if len(values) > 3:  # the optional keys: most transitions have none
             human = self.flag(values.get("human"), "'human'")
             after = self.duration(values.get("after"))
             self.shape(item, trigger, human, after)
             reason = self.reason_ref(values.get("reason"))
             description = self.text(values.get("description"), "description", optional=True)
+            when = self.data.when(values.get("when"))
+            effects = self.data.effects(values.get("set"))
         if target is None or trigger is None:
             return []
         location = self.at(item)
         return [
-            Transition(source, target, trigger, location, index, human, after, reason, description)
+            Transition(
+                source,
+                target,
+                trigger,
+                location,
+                index,
+                human,
+                after,
+                reason,
+                description,
+                when,
+                effects,
+            )
             for source in sources
         ]
 
     def shape(
         self, item: Mapping, trigger: str | None, human: bool, after: Duration | None
     ) -> None:
-        """Report a transition that is both human and timed, or automatic and either."""
+        """Report a transition that is both human and timed, or automatic and either, and
+        a timed one with a guard."""
+        if after is not None and "when" in item.values:
+            self.report(
+                SCHEMA,
+                "a timed transition takes no 'when': it fires when its time is up; guard "
+                "the transitions that lead into its state instead",
+                item.key_nodes["when"],
+            )
         if human and after is not None:
             key = item.key_nodes["after"]
             self.report(

@@ -20,6 +20,12 @@ Decisions the design left open, fixed here:
   transition is neither. A ``from`` list is not empty. These are ``schema`` findings.
 - **Tags.** An unsupported YAML tag, or a value its standard tag cannot read
   (``!!int abc``), is ``yaml-syntax``: it is a problem with the YAML, not the format.
+- **Data.** A problem in a variable's declaration is ``bad-variable`` (its name
+  included: variable names and enum values are snake_case, not a word of the expression
+  language, and no variable is also an enum value); a problem in an expression, in a
+  ``set`` key or in a property's ``requires`` trigger is ``bad-expression``, at the
+  character it is about. A ``when`` on a timed transition, or an expression written as
+  a list or a mapping, is ``schema``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from verify.registry import register_load_rule
 
 __all__ = [
     "BAD_DURATION",
+    "BAD_EXPRESSION",
+    "BAD_VARIABLE",
     "DUPLICATE_KEY",
     "INVALID_NAME",
     "LOAD_RULES",
@@ -59,6 +67,8 @@ INVALID_NAME = "invalid-name"
 UNKNOWN_STATE = "unknown-state"
 BAD_DURATION = "bad-duration"
 UNKNOWN_REASON = "unknown-reason"
+BAD_VARIABLE = "bad-variable"
+BAD_EXPRESSION = "bad-expression"
 
 LOAD_RULES = (
     YAML_SYNTAX,
@@ -68,6 +78,8 @@ LOAD_RULES = (
     UNKNOWN_STATE,
     BAD_DURATION,
     UNKNOWN_REASON,
+    BAD_VARIABLE,
+    BAD_EXPRESSION,
 )
 
 UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
@@ -453,5 +465,93 @@ register_load_rule(
           - {from: CLOSED, to: JAMMED, trigger: push, reason: STUCK}
         reasons:
           STUCK: {recovery: [Oil the hinge]}
+    """,
+)
+
+register_load_rule(
+    BAD_VARIABLE,
+    """
+    A variable must be declared with its type, bounds and an initial value within them.
+
+    ``type`` is ``int`` (with whole-number ``min`` and ``max``, at most 64 bits), ``bool``
+    or ``enum`` (with ``values``, distinct snake_case names); ``initial`` is required and
+    within bounds. Names are snake_case and not words of the expression language (``and``,
+    ``or``, ``not``, ``in``, ``true``, ``false``, ``state``), and no variable is also a
+    value of an enum.
+
+    Fails:
+
+        statewright: 1
+        machine: retry
+        initial: RUNNING
+        variables:
+          attempts: {type: int, min: 0, max: 3, initial: 5}
+        states:
+          RUNNING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - {from: RUNNING, to: DONE, trigger: finish}
+
+    Passes:
+
+        statewright: 1
+        machine: retry
+        initial: RUNNING
+        variables:
+          attempts: {type: int, min: 0, max: 3, initial: 0}
+        states:
+          RUNNING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - {from: RUNNING, to: DONE, trigger: finish}
+    """,
+)
+
+register_load_rule(
+    BAD_EXPRESSION,
+    """
+    An expression must parse and type-check: known names, and operators on their types.
+
+    Expressions are ``when`` guards, the values of ``set`` and ``always`` properties:
+    whole numbers, ``true``/``false``, enum values, variables, ``+ -`` on ints,
+    comparisons, ``and or not``, parentheses and ``x in [a, b]``. A guard and an ``always``
+    are true or false; a ``set`` value has its variable's type. The finding points at the
+    character at fault inside the expression.
+
+    Fails:
+
+        statewright: 1
+        machine: retry
+        initial: RUNNING
+        variables:
+          attempts: {type: int, min: 0, max: 3, initial: 0}
+        states:
+          RUNNING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - from: RUNNING
+            to: RUNNING
+            trigger: retry
+            when: attempts < 3
+            set: {attempts: attemps + 1}
+          - {from: RUNNING, to: DONE, trigger: finish}
+
+    Passes:
+
+        statewright: 1
+        machine: retry
+        initial: RUNNING
+        variables:
+          attempts: {type: int, min: 0, max: 3, initial: 0}
+        states:
+          RUNNING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - from: RUNNING
+            to: RUNNING
+            trigger: retry
+            when: attempts < 3
+            set: {attempts: attempts + 1}
+          - {from: RUNNING, to: DONE, trigger: finish}
     """,
 )

@@ -148,10 +148,12 @@ Node = Scalar | Sequence | Mapping
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
-    """The composed document (None if it could not be read) and the problems found."""
+    """The composed document (None if it could not be read), the problems found and the
+    text that was read (decoded, without a byte order mark), to which positions refer."""
 
     root: Node | None
     findings: tuple[Finding, ...]
+    text: str = ""
 
 
 # --- scalar resolution (YAML 1.2 core schema) -------------------------------------------
@@ -583,4 +585,4 @@ def read_yaml(text: str | bytes, file: str) -> ReadResult:
         _syntax_problem(error, composer, text)
     if root is None and not composer.findings:
         composer.finding(YAML_SYNTAX, "the file is empty; a spec is a YAML mapping", 1, 1)
-    return ReadResult(root, tuple(composer.findings))
+    return ReadResult(root, tuple(composer.findings), text)

@@ -43,7 +43,8 @@ def annotation(finding: Finding) -> str:
         "title": f"statewright {finding.rule}",
     }
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(finding.message)}"
+    message = "\n".join([finding.message, *(f"    {line}" for line in finding.trace_lines())])
+    return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
 
 
 def render_github(results: Sequence[CheckResult], strict: bool = False) -> str:

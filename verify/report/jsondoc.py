@@ -24,11 +24,14 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
             "coverage": None,
         }
         if result.stats is not None:
-            entry["stats"] = {
+            stats: dict[str, int] = {
                 "states": result.stats.states,
                 "transitions": result.stats.transitions,
                 "reachable": result.stats.reachable,
             }
+            if result.stats.configurations is not None:
+                stats["configurations"] = result.stats.configurations
+            entry["stats"] = stats
         if result.coverage is not None:
             entry["coverage"] = {
                 "paths": [list(p) for p in result.coverage.paths],

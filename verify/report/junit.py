@@ -32,7 +32,7 @@ def xml_safe(text: str) -> str:
 
 
 def _lines(findings: Sequence[Finding]) -> str:
-    return xml_safe("\n".join(f.format() for f in findings))
+    return xml_safe("\n".join(line for f in findings for line in f.report_lines()))
 
 
 def _fails(finding: Finding, strict: bool) -> bool:

@@ -16,11 +16,20 @@ from urllib.parse import quote
 from verify import __version__
 from verify.check import CheckResult
 from verify.explain import explain_text, flowed, rule_markdown
-from verify.findings import Finding, Severity
+from verify.findings import Finding, Severity, TraceStep
+from verify.model import Location, Value
 from verify.printable import inert_json
 from verify.rules import RULES, Rule
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "artifact_location", "render_sarif"]
+
+
+def show(value: Value) -> str:
+    """A variable's value as the spec writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -60,6 +69,47 @@ def _descriptor(rule: Rule) -> dict[str, object]:
     }
 
 
+def _region(location: Location) -> dict[str, object]:
+    return {
+        "artifactLocation": artifact_location(location.file),
+        "region": {"startLine": max(location.line, 1), "startColumn": max(location.column, 1)},
+    }
+
+
+def _step(number: int, step: TraceStep, repeats: bool) -> dict[str, object]:
+    """One step of a counterexample as a ``threadFlowLocation``: where its transition is
+    declared, what it did, and the variables after it."""
+    flow: dict[str, object] = {
+        "location": {
+            "physicalLocation": _region(step.location),
+            "message": {"text": f"{number}. {step}"},
+        },
+        "executionOrder": number,
+        "state": {name: {"text": show(value)} for name, value in step.variables},
+    }
+    if repeats:
+        flow["kinds"] = ["cycle"]
+    return flow
+
+
+def _code_flows(finding: Finding) -> list[dict[str, object]]:
+    """The counterexample as one code flow (the steps of a cycle marked ``cycle``)."""
+    steps = [(step, False) for step in finding.trace] + [(step, True) for step in finding.cycle]
+    text = "counterexample" + (": a trace, then a cycle repeated for ever" if finding.cycle else "")
+    return [
+        {
+            "message": {"text": text},
+            "threadFlows": [
+                {
+                    "locations": [
+                        _step(n, step, repeats) for n, (step, repeats) in enumerate(steps, 1)
+                    ]
+                }
+            ],
+        }
+    ]
+
+
 def _result(finding: Finding, index: dict[str, int]) -> dict[str, object]:
     loc = finding.location
     result: dict[str, object] = {
@@ -82,6 +132,8 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, object]:
     }
     if finding.rule in index:
         result["ruleIndex"] = index[finding.rule]
+    if finding.trace or finding.cycle:
+        result["codeFlows"] = _code_flows(finding)
     return result
 
 

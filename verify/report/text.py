@@ -71,9 +71,14 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
         parts.append(f"{infos} info")
     if result.stats is not None:
         stats = result.stats
+        configurations = (
+            ""
+            if stats.configurations is None
+            else f", {plural(stats.configurations, 'configuration')}"
+        )
         parts.append(
             f"{plural(stats.states, 'state')} ({stats.reachable} reachable), "
-            f"{plural(stats.transitions, 'transition')}"
+            f"{plural(stats.transitions, 'transition')}{configurations}"
         )
     if result.coverage is not None:
         parts.append(coverage_text(result))
@@ -115,8 +120,9 @@ def summary(results: Sequence[CheckResult], strict: bool = False) -> str:
 
 
 def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
-    """Per spec: its findings as ``file:line:col: severity[rule] message``, then its line;
-    at the end, one summary line."""
+    """Per spec: its findings as ``file:line:col: severity[rule] message`` (a finding about
+    data followed by its counterexample, one indented step a line), then its line; at the
+    end, one summary line."""
     lines: list[str] = []
     for result in results:
         lines.extend(finding_lines(result.findings))
@@ -127,7 +133,8 @@ def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
 
 
 def finding_lines(findings: Sequence[Finding]) -> Iterator[str]:
-    """Each finding's line, those that follow from another indented under it."""
+    """Each finding's lines (with its counterexample), those that follow from another
+    indented under it."""
     present = set(findings)
     following: dict[Finding, list[Finding]] = {}
     for finding in findings:
@@ -136,8 +143,8 @@ def finding_lines(findings: Sequence[Finding]) -> Iterator[str]:
     for finding in findings:
         if finding.cause is not None and finding.cause in present:
             continue
-        yield finding.format()
+        yield from finding.report_lines()
         after = following.get(finding)
         if after:
             yield f"  {plural(len(after), 'finding')} follow from it:"
-            yield from (f"    {f.format()}" for f in after)
+            yield from (f"    {line}" for f in after for line in f.report_lines())

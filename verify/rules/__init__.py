@@ -18,7 +18,7 @@ from verify.registry import (
     register_load_rule,
     rule,
 )
-from verify.rules import asl, graph, orchestration, project
+from verify.rules import asl, data, graph, orchestration, project
 
 __all__ = [
     "RULES",
@@ -27,6 +27,7 @@ __all__ = [
     "Rule",
     "RuleCheck",
     "asl",
+    "data",
     "graph",
     "load_rules",
     "orchestration",

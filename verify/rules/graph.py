@@ -1,12 +1,13 @@
 """Graph rules: reachability, dead ends, traps and the shape of automatic transitions.
 
 Each rule reads the expanded transition graph built by :func:`verify.graph.build_graph`.
-The finding builders at the top are shared with the orchestration rules.
+For a spec with variables, the rules that have a data version (:mod:`verify.rules.data`)
+defer to it: there, reachability and the rest are over configurations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 import networkx as nx
 
@@ -19,52 +20,21 @@ from verify.graph import (
     reachable,
     strong_components,
 )
-from verify.model import Reason, Spec, State, Transition
-from verify.registry import RULES, Family, rule
+from verify.model import Spec, Transition
+from verify.registry import Family, rule
+from verify.rules import data
+from verify.rules.build import count as _count
+from verify.rules.build import listed as _names
+from verify.rules.build import reason_finding, state_finding, transition_finding
 
 __all__ = ["reason_finding", "state_finding", "transition_finding"]
-
-
-def state_finding(
-    rule_id: str,
-    about: State,
-    message: str,
-    transitions: Iterable[Transition] = (),
-    states: Sequence[str] = (),
-) -> Finding:
-    """A finding located at a state, naming it (or ``states``) and some transitions."""
-    names = tuple(states) or (about.name,)
-    refs = tuple(TransitionRef.of(t) for t in transitions)
-    return Finding(rule_id, RULES[rule_id].severity, message, about.location, names, refs)
-
-
-def transition_finding(
-    rule_id: str, about: Sequence[Transition], message: str, at: Transition | None = None
-) -> Finding:
-    """A finding at ``at`` (default: the first of ``about``), naming transitions and sources."""
-    sources = tuple(dict.fromkeys(t.source for t in about))
-    refs = tuple(TransitionRef.of(t) for t in about)
-    where = (at or about[0]).location
-    return Finding(rule_id, RULES[rule_id].severity, message, where, sources, refs)
-
-
-def reason_finding(rule_id: str, about: Reason, message: str) -> Finding:
-    """A finding located at a reason code's declaration."""
-    return Finding(rule_id, RULES[rule_id].severity, message, about.location, reasons=(about.name,))
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def _names(states: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(states[:limit])
-    return shown if len(states) <= limit else f"{shown} and {len(states) - limit} more"
 
 
 @rule("unreachable-state", Severity.ERROR, Family.GRAPH)
 def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """No path from ``initial`` reaches the state.
+
+    With variables, no reachable configuration is in the state (guards included).
 
     One finding per state, at the state.
 
@@ -93,6 +63,9 @@ def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: DONE, trigger: finish}
           - {from: IDLE, to: ARCHIVED, trigger: archive}
     """
+    if spec.has_data:
+        yield from data.unreachable_state(spec, graph)
+        return
     seen = reachable(graph, spec.initial)
     for s in spec.states:
         if s.name not in seen:
@@ -143,6 +116,10 @@ def dead_end(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A set of states that can be entered but never left, holding no initial or final state.
 
+    With variables, a reachable configuration from which no configuration of the initial
+    state or of a final state is reachable (a stuck one aside: that is ``stuck``); one
+    finding per state holding one, with the trace to the nearest.
+
     Precisely: a strongly connected component with at least one transition inside it and
     none leaving it, holding neither the initial state nor a final state, whether it is
     reachable or not. One finding per component, at its first declared state, listing
@@ -184,6 +161,9 @@ def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: PONG, to: PING, trigger: pong}
           - {from: PONG, to: DONE, trigger: finish}
     """
+    if spec.has_data:
+        yield from data.trap(spec, graph)
+        return
     anchors = [spec.initial, *(s.name for s in spec.states if s.final)]
     anchored = coreachable(graph, anchors)
     stranded = [name for name in spec.state_names if name not in anchored]
@@ -203,6 +183,11 @@ def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @rule("nondeterministic", Severity.ERROR, Family.GRAPH)
 def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """Two transitions have the same source and the same trigger.
+
+    With variables, two transitions on one trigger (or two ``always``) are enabled in
+    one reachable configuration: transitions may share a source and a trigger when their
+    guards never hold together. One finding per pair, with the trace to the nearest such
+    configuration.
 
     One finding per source and trigger, at the second such transition, listing all of
     them. The runtime and the coverage tour take the first declared one.
@@ -237,6 +222,9 @@ def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: SLOW, trigger: start_slow}
           - {from: [FAST, SLOW], to: DONE, trigger: finish}
     """
+    if spec.has_data:
+        yield from data.nondeterministic(spec, graph)
+        return
     for name, leaving in exits_by_state(graph).items():
         if len({t.trigger for t in leaving}) == len(leaving):
             continue
@@ -258,6 +246,9 @@ def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @rule("always-cycle", Severity.ERROR, Family.GRAPH)
 def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A cycle made only of ``always`` transitions: entering it never stops moving.
+
+    With variables, a reachable cycle of configurations made only of ``always`` steps;
+    the finding's trace leads to it and its ``cycle`` goes round it.
 
     One finding per strongly connected component of the automatic transitions that has
     a transition inside it, at its first declared automatic transition, listing those
@@ -291,6 +282,9 @@ def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: SPIN, to: SPUN, trigger: always}
           - {from: SPUN, to: IDLE, trigger: stop}
     """
+    if spec.has_data:
+        yield from data.always_cycle(spec, graph)
+        return
     automatic = [t for leaving in exits_by_state(graph).values() for t in leaving if t.automatic]
     successors: dict[str, set[str]] = {}
     for t in automatic:
@@ -318,6 +312,10 @@ def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @rule("shadowed-transition", Severity.ERROR, Family.GRAPH)
 def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A state with an ``always`` exit has other exits: they can never fire.
+
+    With variables, a transition whose ``when`` holds somewhere in its source's
+    reachable configurations, but wherever it holds an ``always`` transition is enabled
+    too.
 
     The machine leaves such a state as soon as it enters it. One finding per shadowed
     transition, at the transition. A second ``always`` exit is ``nondeterministic``.
@@ -350,6 +348,9 @@ def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: CHECK, to: DONE, trigger: always}
           - {from: IDLE, to: DONE, trigger: cancel}
     """
+    if spec.has_data:
+        yield from data.shadowed_transition(spec, graph)
+        return
     for name, leaving in exits_by_state(graph).items():
         auto = next((t for t in leaving if t.automatic), None)
         if auto is None:
@@ -367,6 +368,8 @@ def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @rule("uncoverable-transition", Severity.ERROR, Family.GRAPH)
 def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     """A transition whose source is unreachable: no run can ever fire it.
+
+    With variables, no reachable configuration is in its source.
 
     One finding per transition, at the transition.
 
@@ -396,6 +399,9 @@ def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: LEGACY, trigger: migrate}
           - {from: [IDLE, LEGACY], to: DONE, trigger: finish}
     """
+    if spec.has_data:
+        yield from data.uncoverable_transition(spec, graph)
+        return
     seen = reachable(graph, spec.initial)
     for s in spec.states:
         if s.name not in seen:

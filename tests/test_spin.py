@@ -1,0 +1,116 @@
+"""An independent check: statewright's verdicts against Spin's, on random specs with data.
+
+Each random spec (variables of every type, guards, effects, ``always`` properties; the
+generator of :mod:`datagen`) is explored by statewright and translated to Promela
+(:mod:`verify.explore.promela`) for Spin (``spin -a``, ``gcc``, ``pan``). Both must agree
+on the number of reachable configurations (Spin stores one state per configuration),
+on which states are reachable, on which states have a stuck configuration, and on which
+``always`` properties fail; and every counterexample statewright reports must replay
+through the semantics (:func:`test_explore.replay`). Slow: one C compile per spec.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from datagen import data_specs
+from hypothesis import HealthCheck, assume, given, settings
+from test_explore import replay
+
+from verify.check import check_text
+from verify.explore import explored
+from verify.explore.promela import answers, promela
+from verify.graph import build_graph
+from verify.model import PropertyKind
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("spin") is None or shutil.which("gcc") is None,
+        reason="Spin and gcc are needed (Debian: apt-get install spin gcc; .ci/setup does)",
+    ),
+]
+
+
+def spin(model: str, where: Path) -> str:
+    """Spin's full safety search of ``model``, errors counted and not stopping the run."""
+    (where / "model.pml").write_text(model)
+    for command in (
+        ["spin", "-o2", "-a", "model.pml"],  # -o2: keep variables no guard reads
+        ["gcc", "-O1", "-DSAFETY", "-DNOREDUCE", "-o", "pan", "pan.c"],
+    ):
+        subprocess.run(command, cwd=where, check=True, capture_output=True, timeout=120)
+    done = subprocess.run(
+        ["./pan", "-m1000000", "-c0", "-n"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.stdout
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=data_specs())
+def test_statewright_and_spin_agree(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    result = check_text(text, max_configurations=100_000)
+    spec = result.spec
+    assert spec is not None
+    assume("out-of-range" not in {f.rule for f in result.findings})  # not modelled in Promela
+    found = explored(spec, build_graph(spec), 100_000)
+    assert found.complete
+    model = promela(spec)
+    output = spin(model.text, tmp_path_factory.mktemp("spin"))
+    stored = re.search(r"(\d+) states, stored", output)
+    assert stored is not None, output
+    assert int(stored[1]) == len(found), "configurations"
+    said = answers(output, model)
+    assert said["reached"] == set(found.reached), "reachable states"
+    stuck = {found.unpack(i)[0] for i in found.found.stuck}
+    assert said["stuck"] == stuck, "states with a stuck configuration"
+    invariants = {p.location: p.name for p in spec.properties if p.kind is PropertyKind.ALWAYS}
+    violated = {
+        invariants[f.location]
+        for f in result.findings
+        if f.rule == "property-violated" and f.location in invariants
+    }
+    assert said["violated"] == violated, "always properties that fail"
+    for finding in result.findings:
+        if finding.trace or finding.cycle:
+            replay(spec, finding)  # raises unless each step is the semantics' own
+
+
+SPEC_TEXT = (
+    "statewright: 1\nmachine: counter\ninitial: COUNTING\n"
+    "variables: {n: {type: int, min: 0, max: 3, initial: 0}}\n"
+    "states: {COUNTING: {}, STUCK: {}, DONE: {final: true}}\n"
+    "transitions:\n"
+    "  - {from: COUNTING, to: COUNTING, trigger: tick, when: n < 3, set: {n: n + 1}}\n"
+    "  - {from: COUNTING, to: STUCK, trigger: stop, when: n == 2}\n"
+    "  - {from: STUCK, to: DONE, trigger: go, when: n > 2}\n"
+    "properties:\n  small: {always: n < 3}\n"
+)
+
+
+def test_a_known_model_answers_as_expected(tmp_path: Path) -> None:
+    spec = check_text(SPEC_TEXT).spec
+    assert spec is not None
+    model = promela(spec)
+    output = spin(model.text, tmp_path)
+    assert "5 states, stored" in output
+    assert answers(output, model) == {
+        "reached": {"COUNTING", "STUCK"},
+        "stuck": {"COUNTING", "STUCK"},  # COUNTING at n=3: neither tick nor stop
+        "violated": {"small"},
+    }
+    stuck = [f.states for f in check_text(SPEC_TEXT).findings if f.rule == "stuck"]
+    assert sorted(stuck) == [("COUNTING",), ("STUCK",)]

@@ -1,0 +1,189 @@
+"""Exhaustive exploration of a spec's configurations: the data rules' and properties' proof.
+
+:func:`explore` searches every reachable configuration (:mod:`verify.explore.search`,
+breadth-first, so every trace is a shortest one) once per spec and graph, and the
+:class:`Exploration` it returns answers what the data rules (:mod:`verify.rules.data`)
+and the properties (:mod:`verify.explore.properties`) ask, computing each answer once:
+which states and transitions are reached, which configurations cannot reach an anchor,
+the cycles of ``always`` steps, and the counterexample trace of any path it finds.
+
+>>> from verify.load import load_text
+>>> spec = load_text('''
+... statewright: 1
+... machine: counter
+... initial: COUNTING
+... variables: {n: {type: int, min: 0, max: 2, initial: 0}}
+... states: {COUNTING: {}, DONE: {final: true}}
+... transitions:
+...   - {from: COUNTING, to: COUNTING, trigger: tick, when: n < 2, set: {n: n + 1}}
+...   - {from: COUNTING, to: DONE, trigger: stop, when: n == 2}
+... ''').spec
+>>> found = explore(spec)
+>>> len(found), found.complete
+(4, True)
+>>> [str(step) for step in found.trace(found.path_to(3))]
+['tick -> COUNTING (n=1)', 'tick -> COUNTING (n=2)', 'stop -> DONE']
+"""
+
+from __future__ import annotations
+
+import weakref
+from array import array
+from collections.abc import Sequence
+from functools import cached_property
+
+import networkx as nx
+
+from verify import progress
+from verify.explore import graph
+from verify.explore.search import Search, search
+from verify.findings import TraceStep
+from verify.model import Spec, Transition
+from verify.semantics import Values
+
+__all__ = ["DEFAULT_MAX_CONFIGURATIONS", "Exploration", "explore", "explored"]
+
+DEFAULT_MAX_CONFIGURATIONS = 10_000_000
+"""How many configurations a check explores at most (``--max-configurations``)."""
+
+
+class Exploration:
+    """The configurations of one spec, as far as the search went (``complete`` if all)."""
+
+    def __init__(self, spec: Spec, found: Search) -> None:
+        self.spec = spec
+        self.found = found
+        self.layout = found.layout
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    @property
+    def complete(self) -> bool:
+        return self.found.complete
+
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        return self.spec.transitions
+
+    # -- configurations and states ----------------------------------------------------
+
+    def unpack(self, i: int) -> tuple[str, Values]:
+        """The state and values of configuration ``i``."""
+        return self.layout.unpack(self.found.order[i])
+
+    @cached_property
+    def state_numbers(self) -> array[int]:
+        """The number of each configuration's state."""
+        mask = self.layout.state_mask
+        return array("H", (c & mask for c in self.found.order))
+
+    @cached_property
+    def reached(self) -> frozenset[str]:
+        """The states with a reachable configuration."""
+        states = self.layout.states
+        return frozenset(states[s] for s in set(self.state_numbers))
+
+    @cached_property
+    def at_rest(self) -> frozenset[str]:
+        """The states with a reachable configuration in which no ``always`` exit is
+        enabled (every configuration of a state without one is at rest)."""
+        found, numbers = self.found, self.state_numbers
+        automatic = {n for n, t in enumerate(self.transitions) if t.automatic}
+        with_always = {self.layout.number[t.source] for t in self.transitions if t.automatic}
+        rest = {s for s in set(numbers) if s not in with_always}
+        for i, s in enumerate(numbers if with_always else ()):
+            if (
+                s in with_always
+                and s not in rest
+                and not any(found.via[e] in automatic for e in found.edges(i))
+            ):
+                rest.add(s)
+        return frozenset(self.layout.states[s] for s in rest)
+
+    def holds(self, n: int) -> bool:
+        """Whether transition ``n``'s guard holds in a reachable configuration of its
+        source (no guard: whether the source is reached)."""
+        t = self.transitions[n]
+        return bool(self.found.holds[n]) if t.when is not None else t.source in self.reached
+
+    def holds_at_rest(self, n: int) -> bool:
+        """Whether it holds where no ``always`` exit is enabled, so that it can fire."""
+        t = self.transitions[n]
+        if t.when is not None and not t.automatic:
+            return bool(self.found.free[n] if t.source in self._with_always else self.holds(n))
+        return t.source in self.at_rest
+
+    @cached_property
+    def _with_always(self) -> frozenset[str]:
+        return frozenset(t.source for t in self.transitions if t.automatic)
+
+    def first_of(self, states: Sequence[str]) -> dict[str, int]:
+        """The first (nearest) configuration of each of ``states`` that is reached."""
+        wanted = {self.layout.number[name] for name in states}
+        found: dict[str, int] = {}
+        for i, s in enumerate(self.state_numbers):
+            if s in wanted:
+                found.setdefault(self.layout.states[s], i)
+                if len(found) == len(wanted):
+                    break
+        return found
+
+    def marked(self, states: Sequence[str]) -> bytearray:
+        """One byte per configuration: 1 where its state is one of ``states``."""
+        wanted = {self.layout.number[name] for name in states}
+        return bytearray(1 if s in wanted else 0 for s in self.state_numbers)
+
+    # -- paths and traces -------------------------------------------------------------
+
+    def path_to(self, i: int) -> list[int]:
+        """The edges of a shortest path from the initial configuration to ``i``."""
+        return graph.path_to(self.found, i)
+
+    def trace(self, edges: Sequence[int], start: int | None = None) -> tuple[TraceStep, ...]:
+        """The steps along ``edges``, which leave configuration ``start`` (default: the
+        source of the first edge, or the initial configuration)."""
+        found = self.found
+        names = tuple(f.variable.name for f in self.layout.fields)
+        if start is None:
+            start = graph.source(found, edges[0]) if edges else 0
+        _, before = self.unpack(start)
+        steps: list[TraceStep] = []
+        for e in edges:
+            transition = self.transitions[found.via[e]]
+            state, after = self.unpack(found.succ[e])
+            changed = tuple(
+                name for name, old, new in zip(names, before, after, strict=True) if old != new
+            )
+            variables = tuple(zip(names, after, strict=True))
+            steps.append(
+                TraceStep(transition.trigger, state, variables, changed, transition.location)
+            )
+            before = after
+        return tuple(steps)
+
+
+def explore(spec: Spec, limit: int = DEFAULT_MAX_CONFIGURATIONS) -> Exploration:
+    """The configurations of ``spec`` reachable from its initial one, up to ``limit``;
+    progress is reported (:mod:`verify.progress`) while anyone listens."""
+    progress.phase("exploring configurations")
+    if not progress.listening():
+        return Exploration(spec, search(spec, limit))
+
+    def report(expanded: int, found: int) -> None:
+        progress.phase(f"exploring configurations: {found:,} found, {expanded:,} expanded")
+
+    return Exploration(spec, search(spec, limit, report))
+
+
+_MEMO: weakref.WeakKeyDictionary[nx.DiGraph, Exploration] = weakref.WeakKeyDictionary()
+
+
+def explored(spec: Spec, graph: nx.DiGraph, limit: int | None = None) -> Exploration:
+    """The exploration of ``spec`` that goes with its ``graph``, searched once: the data
+    rules share it. ``limit`` (default :data:`DEFAULT_MAX_CONFIGURATIONS`) applies to
+    the first search; :func:`verify.check.check_spec` makes that one."""
+    found = _MEMO.get(graph)
+    if found is None:
+        found = _MEMO[graph] = explore(spec, DEFAULT_MAX_CONFIGURATIONS if limit is None else limit)
+    return found

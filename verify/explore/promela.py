@@ -1,0 +1,205 @@
+"""A spec as a Promela model, to cross-check the explorer with Spin.
+
+The test suite and ``benchmarks/bench_explore.py`` hold statewright's exploration to an
+independent model checker: :func:`promela` writes one process whose loop takes, in a
+``d_step`` each, exactly the steps :mod:`verify.semantics` takes from a configuration (the
+first enabled ``always`` exit; else, per trigger, the first transition whose guard holds,
+and the leading timed exit), so that Spin stores one state per reachable configuration.
+Questions are asked with assertions that fail where the answer is yes, each numbered
+(``assert(q == 7)`` can only fail, and says which question it was): is a state reached,
+is a configuration of a state stuck (exits, none enabled), does an ``always`` property
+fail. A configuration with nothing to do loops on itself, so no question is a deadlock.
+
+Run ``spin -o2 -a``: Spin would otherwise drop a variable no guard reads from its states.
+Steps whose effects leave their bounds are not modelled (the explorer does not take
+them either, but reports them): compare only specs without ``out-of-range`` findings.
+
+>>> from verify.load import load_text
+>>> spec = load_text('''
+... statewright: 1
+... machine: counter
+... initial: COUNTING
+... variables: {n: {type: int, min: 0, max: 2, initial: 0}}
+... states: {COUNTING: {}, DONE: {final: true}}
+... transitions:
+...   - {from: COUNTING, to: COUNTING, trigger: tick, when: n < 2, set: {n: n + 1}}
+...   - {from: COUNTING, to: DONE, trigger: stop, when: n == 2}
+... ''').spec
+>>> model = promela(spec)
+>>> [str(q) for q in model.questions]
+['reached COUNTING', 'reached DONE', 'stuck COUNTING']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from verify.model import (
+    CurrentState,
+    Expr,
+    Expression,
+    Literal,
+    Member,
+    PropertyKind,
+    Ref,
+    Spec,
+    Transition,
+    Unary,
+    Value,
+    Variable,
+    VarType,
+)
+from verify.semantics import Semantics
+
+__all__ = ["Model", "Question", "answers", "promela"]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What an assertion of the model asks: ``kind`` is ``reached``, ``stuck`` or
+    ``violated``, about a state or a property; it fails with ``(q==number)``."""
+
+    number: int
+    kind: str
+    about: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.about}"
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The Promela text of a spec and the questions its assertions ask."""
+
+    text: str
+    questions: tuple[Question, ...]
+
+
+class _Writer:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.states = {s.name: i for i, s in enumerate(spec.states)}
+        self.variables = {v.name: v for v in spec.variables}
+
+    def literal(self, value: Value, kind: Variable | str | None) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int):
+            return str(value)
+        if kind == "state":
+            return str(self.states[value])
+        assert isinstance(kind, Variable)
+        return str(kind.values.index(value))
+
+    def kind(self, tree: Expr) -> Variable | str | None:
+        if isinstance(tree, Ref):
+            return self.variables[tree.name]
+        return "state" if isinstance(tree, CurrentState) else None
+
+    def expr(self, tree: Expr, kind: Variable | str | None = None) -> str:
+        if isinstance(tree, Literal):
+            return self.literal(tree.value, kind)
+        if isinstance(tree, Ref):
+            return f"v_{tree.name}"
+        if isinstance(tree, CurrentState):
+            return "state"
+        if isinstance(tree, Unary):
+            operand = self.expr(tree.operand)
+            return f"!({operand})" if tree.op == "not" else f"-({operand})"
+        if isinstance(tree, Member):
+            subject, of = self.expr(tree.operand), self.kind(tree.operand)
+            found = " || ".join(f"{subject} == {self.literal(i.value, of)}" for i in tree.items)
+            return f"!({found})" if tree.negated else f"({found})"
+        op = {"and": "&&", "or": "||"}.get(tree.op, tree.op)
+        left = self.expr(tree.left, self.kind(tree.right))
+        right = self.expr(tree.right, self.kind(tree.left))
+        return f"({left} {op} {right})"
+
+    def guard(self, when: Expression | None) -> str:
+        return "1" if when is None else self.expr(when.tree)
+
+    def step(self, t: Transition, before: list[str]) -> str:
+        """``d_step { <enabled and the earlier ones not> -> effects; state = target }``."""
+        conditions = [f"state == {self.states[t.source]}", *before, self.guard(t.when)]
+        body: list[str] = []
+        for k, effect in enumerate(t.effects):
+            variable = self.variables[effect.variable]
+            value = self.expr(effect.value.tree, variable)
+            body.append(f"t{k} = {value}")
+            if variable.type is VarType.INT:  # a step out of bounds is not modelled
+                conditions += [f"{variable.minimum} <= {value}", f"{value} <= {variable.maximum}"]
+        body += [f"v_{e.variable} = t{k}" for k, e in enumerate(t.effects)]
+        body += [f"t{k} = 0" for k in range(len(t.effects))]
+        body.append(f"state = {self.states[t.target]}")
+        return f"  :: d_step {{ {' && '.join(conditions)} -> {'; '.join(body)} }}"
+
+
+def _declaration(variable: Variable) -> str:
+    initial = variable.initial
+    if variable.type is VarType.BOOL:
+        return f"bool v_{variable.name} = {'true' if initial else 'false'};"
+    if variable.type is VarType.ENUM:
+        return f"byte v_{variable.name} = {variable.values.index(str(initial))};"
+    return f"int v_{variable.name} = {initial};"
+
+
+def promela(spec: Spec, questions: bool = True) -> Model:
+    """The Promela model of ``spec`` (with its questions, unless ``questions`` is false)."""
+    writer = _Writer(spec)
+    semantics = Semantics.of(spec)
+    temps = max((len(t.effects) for t in spec.transitions), default=0)
+    lines = [
+        f"/* {spec.machine}: written by statewright to cross-check its exploration */",
+        f"short state = {writer.states[spec.initial]};",
+        *(_declaration(v) for v in spec.variables),
+        *(f"hidden int t{k};" for k in range(temps)),
+        "hidden byte q;",
+        "active proctype machine() {",
+        "  do",
+    ]
+    asked: list[Question] = []
+
+    def ask(kind: str, about: str, condition: str) -> None:
+        question = Question(len(asked) + 1, kind, about)
+        asked.append(question)
+        lines.append(f"  :: d_step {{ {condition} -> assert(q == {question.number}) }}")
+
+    for state in spec.states:
+        number = writer.states[state.name]
+        automatic = semantics.always.get(state.name, ())
+        earlier: list[str] = []
+        for t in automatic:
+            lines.append(writer.step(t, list(earlier)))
+            earlier.append(f"!({writer.guard(t.when)})")
+        anything = " || ".join(writer.guard(t.when) for t in automatic) or "0"
+        for group in semantics.choices[state.name].values():
+            before = [f"!({anything})"]
+            for t in group:
+                lines.append(writer.step(t, list(before)))
+                before.append(f"!({writer.guard(t.when)})")
+        exits = [t for t in spec.transitions if t.source == state.name]
+        enabled = " || ".join(writer.guard(t.when) for t in exits) or "0"
+        lines.append(f"  :: d_step {{ state == {number} && !({enabled}) -> skip }}")
+        if questions:
+            ask("reached", state.name, f"state == {number}")
+            if exits and not state.final and all(t.when is not None for t in exits):
+                ask("stuck", state.name, f"state == {number} && !({enabled})")
+    for prop in spec.properties if questions else ():
+        if prop.kind is PropertyKind.ALWAYS and prop.invariant is not None:
+            ask("violated", prop.name, f"!({writer.guard(prop.invariant)})")
+    lines += ["  od", "}"]
+    return Model("\n".join(lines) + "\n", tuple(asked))
+
+
+def answers(output: str, model: Model) -> Mapping[str, set[str]]:
+    """What Spin's ``pan -c0 -e`` output says: for each kind of question, the states or
+    properties whose assertion failed."""
+    failed = {q.number: q for q in model.questions}
+    found: dict[str, set[str]] = {"reached": set(), "stuck": set(), "violated": set()}
+    for line in output.splitlines():
+        if "assertion violated (q==" in line:
+            number = int(line.split("(q==", 1)[1].split(")", 1)[0])
+            question = failed[number]
+            found[question.kind].add(question.about)
+    return found

@@ -1,0 +1,134 @@
+"""Properties checked over every reachable configuration, each failure with its trace.
+
+- ``always: EXPR``: the first configuration, in breadth-first order, where ``EXPR`` is
+  false; its trace is a shortest one. The expression is compiled once into a scan of
+  every configuration (:mod:`verify.explore.pycode`).
+- ``precedence: {state: S, requires: T}``: a breadth-first search of the configurations
+  paired with one bit, "T fired since the machine last left its initial state"; the
+  first step into S with the bit clear ends a shortest trace.
+- ``leads_to: {from: A, to: B}``: the configurations from which some run avoids B for
+  ever (round a cycle, or to a configuration where no step is possible) are the
+  complement of B's attractor; the nearest configuration of A among them starts the
+  counterexample, a *lasso* (a trace, then a cycle) or a finite trace to its end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verify.explore import Exploration, graph
+from verify.explore.pycode import Names, function, python, refs
+from verify.model import Property, PropertyKind, VarType
+from verify.semantics import Values, show_value
+
+__all__ = ["Counterexample", "counterexample", "names_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """A property's failure: what happened, the edges of its trace and of its cycle."""
+
+    property: Property
+    message: str
+    trace: tuple[int, ...]
+    cycle: tuple[int, ...] = ()
+
+
+def names_of(found: Exploration) -> Names:
+    layout = found.layout
+    return Names(
+        {f.variable.name: f.variable for f in layout.fields},
+        {f.variable.name: f"v{k}" for k, f in enumerate(layout.fields)},
+        layout.number,
+    )
+
+
+def counterexample(found: Exploration, prop: Property) -> Counterexample | None:
+    """How ``prop`` fails in the configurations ``found``, or None if it holds."""
+    if prop.kind is PropertyKind.ALWAYS:
+        return _always(found, prop)
+    if prop.kind is PropertyKind.PRECEDENCE:
+        return _precedence(found, prop)
+    return _leads_to(found, prop)
+
+
+def _scan_source(found: Exploration, prop: Property) -> str:
+    assert prop.invariant is not None
+    names = names_of(found)
+    layout = found.layout
+    lines = ["def scan(order):", "    for i, c in enumerate(order):"]
+    lines.append(f"        s = c & {layout.state_mask}")
+    for name in sorted(refs(prop.invariant.tree), key=lambda n: layout.by_name[n].offset):
+        f = layout.by_name[name]
+        low = f.variable.minimum if f.variable.type is VarType.INT else 0
+        plus = f" + {low}" if low else ""
+        lines.append(
+            f"        {names.locals[name]} = ((c >> {f.offset}) & {(1 << f.width) - 1}){plus}"
+        )
+    lines.append(f"        if not {python(prop.invariant.tree, names)}:")
+    lines.append("            return i")
+    lines.append("    return -1")
+    return "\n".join(lines) + "\n"
+
+
+def _always(found: Exploration, prop: Property) -> Counterexample | None:
+    assert prop.invariant is not None
+    scan = function(_scan_source(found, prop), "scan", f"property {prop.name}")
+    i = scan(found.found.order)
+    if i < 0:
+        return None
+    state, values = found.unpack(i)
+    message = (
+        f"property {prop.name} fails: '{prop.invariant.text}' is false in {state}"
+        f"{_with(found, values)}"
+    )
+    return Counterexample(prop, message, tuple(found.path_to(i)))
+
+
+def _with(found: Exploration, values: Values) -> str:
+    pairs = [
+        f"{f.variable.name}={show_value(value)}"
+        for f, value in zip(found.layout.fields, values, strict=True)
+    ]
+    return f" with {', '.join(pairs)}" if pairs else ""
+
+
+def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
+    transitions = found.transitions
+    sets = bytes(1 if t.trigger in prop.triggers else 0 for t in transitions)
+    resets = found.marked([found.spec.initial])
+    bad = found.marked(prop.states)
+    path = graph.monitored(found.found, resets, sets, bad)
+    if path is None:
+        return None
+    state, _ = found.unpack(found.found.succ[path[-1]])
+    required = " or ".join(prop.triggers)
+    message = (
+        f"property {prop.name} fails: the run enters {state} without {required} since it "
+        f"last left {found.spec.initial}"
+    )
+    return Counterexample(prop, message, tuple(path))
+
+
+def _leads_to(found: Exploration, prop: Property) -> Counterexample | None:
+    sources = found.marked(prop.states)
+    avoid = graph.avoiders(found.found, found.marked(prop.targets))
+    begin = next((i for i, (a, b) in enumerate(zip(sources, avoid, strict=True)) if a and b), None)
+    if begin is None:
+        return None
+    walked, cycle = graph.lasso(found.found, begin, avoid)
+    trace = (*found.path_to(begin), *walked)
+    goal = " or ".join(prop.targets)
+    state, _ = found.unpack(begin)
+    if cycle:
+        through = list(dict.fromkeys(found.unpack(found.found.succ[e])[0] for e in cycle))
+        message = (
+            f"property {prop.name} fails: a run in {state} can go round "
+            f"{', '.join(through)} for ever without reaching {goal}"
+        )
+    else:
+        end = found.unpack(found.found.succ[trace[-1]])[0] if trace else state
+        message = (
+            f"property {prop.name} fails: a run in {state} can end in {end} without reaching {goal}"
+        )
+    return Counterexample(prop, message, tuple(trace), tuple(cycle))

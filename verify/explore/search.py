@@ -1,0 +1,406 @@
+"""Breadth-first search over every reachable configuration, by code generated per spec.
+
+:func:`search` writes one Python function for the spec (:func:`search_source`), with its
+guards and effects compiled in (:mod:`verify.explore.pycode`), compiles it once and runs
+it. The function is the semantics of :mod:`verify.semantics` specialised: per state, it
+decodes the variables its exits read, takes the first enabled ``always`` exit if there
+is one, and otherwise for each trigger the first transition whose guard holds, and the
+leading timed exit. Configurations are packed integers (:mod:`verify.explore.layout`)
+numbered in the order they are found, so that the search queue is the list of every
+configuration, and breadth-first order makes every parent chain a shortest trace.
+
+On the way it records what the data rules need: every edge (``first``, ``succ`` and
+``via``: the configurations each one leads to, by which transition), which guards ever
+hold (``holds``) and hold at rest (``free``), the configurations with nothing enabled
+(``stuck``), where two transitions on one trigger are enabled at once (``nondet``) and
+where an effect leaves its bounds (``out``).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from verify.explore.layout import Layout
+from verify.explore.pycode import Names, function, python, python_value, refs
+from verify.model import Spec, Transition, VarType
+from verify.semantics import Semantics
+
+__all__ = ["DENSE_BITS", "Search", "search", "search_source"]
+
+DENSE_BITS = 24
+"""Up to this many bits per configuration, the index of seen configurations is one flat
+array (16 million entries); beyond, a dict holds the reached ones only."""
+
+
+@dataclass(slots=True)
+class Search:
+    """What a search found. Configuration ``i`` is ``order[i]``; its edges are
+    ``succ[first[i]:first[i + 1]]`` (configuration numbers) taken by
+    ``via[first[i]:first[i + 1]]`` (transition numbers in ``spec.transitions``).
+
+    The edges into configuration ``j`` are a list linked through the same edge numbers:
+    ``head[j]`` is the last edge into it (-1: none), ``back[e]`` the edge into it before
+    ``e``, and ``source[e]`` the configuration edge ``e`` leaves."""
+
+    layout: Layout
+    transitions: tuple[Transition, ...]
+    order: array[int]
+    parent: array[int]
+    first: array[int]
+    succ: array[int]
+    via: array[int]
+    source: array[int]
+    back: array[int]
+    head: array[int]
+    holds: bytearray
+    free: bytearray
+    stuck: list[int]
+    nondet: dict[tuple[int, int], int]
+    out: dict[int, tuple[int, int]]
+    complete: bool
+    code: str = field(repr=False, default="")
+    """The generated search function, for whoever wants to read it."""
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def edges(self, i: int) -> range:
+        """The positions in ``succ`` and ``via`` of configuration ``i``'s edges."""
+        return range(self.first[i], self.first[i + 1])
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+
+def _groups(semantics: Semantics, state: str) -> list[tuple[Transition, ...]]:
+    """The choices of ``state`` by trigger (its leading timed exit among them), in
+    declaration order: what :meth:`Semantics.steps_in` chooses from."""
+    return list(semantics.choices[state].values())
+
+
+def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False) -> str:
+    """The source of the search function of ``spec``; with ``reports``, it calls its last
+    argument with the configurations expanded and found every 65,536 expanded."""
+    semantics = Semantics.of(spec)
+    number = {id(t): i for i, t in enumerate(spec.transitions)}
+    locals_ = {f.variable.name: f"v{k}" for k, f in enumerate(layout.fields)}
+    names = Names({f.variable.name: f.variable for f in layout.fields}, locals_, layout.number)
+    write = _Writer()
+    write(
+        0,
+        "def run(limit, order, parent, first, succ, via, source, back, head, seen, H, F, "
+        f"stuck, ND, OUT{', report' if reports else ''}):",
+    )
+    for alias in ("order", "parent", "first", "succ", "via", "source", "back", "head", "stuck"):
+        write(1, f"{alias}_append = {alias}.append")
+    write(1, "E = 0")
+    if not dense:
+        write(1, "seen_get = seen.get")
+    write(1, "count = 1")
+    write(1, "i = 0")
+    write(1, "while i < count:")
+    write(2, "if count > limit:")
+    write(3, "return False")
+    if reports:
+        write(2, "if not i & 0xFFFF:")
+        write(3, "report(i, count)")
+    write(2, "c = order[i]")
+    write(2, "first_append(len(succ))")
+    write(2, f"s = c & {layout.state_mask}")
+    write(2, "r = c ^ s")
+    _dispatch(
+        write, 2, list(range(len(layout.states))), spec, semantics, layout, names, number, dense
+    )
+    write(2, "i += 1")
+    write(1, "first_append(len(succ))")
+    write(1, "return True")
+    return "\n".join(write.lines) + "\n"
+
+
+def _dispatch(
+    write: _Writer,
+    depth: int,
+    states: list[int],
+    spec: Spec,
+    semantics: Semantics,
+    layout: Layout,
+    names: Names,
+    number: dict[int, int],
+    dense: bool,
+) -> None:
+    """An ``if`` tree over the state numbers: log2 comparisons to reach a state's code."""
+    if len(states) == 1:
+        _state(
+            write, depth, layout.states[states[0]], spec, semantics, layout, names, number, dense
+        )
+        return
+    middle = len(states) // 2
+    write(depth, f"if s < {states[middle]}:")
+    _dispatch(write, depth + 1, states[:middle], spec, semantics, layout, names, number, dense)
+    write(depth, "else:")
+    _dispatch(write, depth + 1, states[middle:], spec, semantics, layout, names, number, dense)
+
+
+def _state(
+    write: _Writer,
+    depth: int,
+    state: str,
+    spec: Spec,
+    semantics: Semantics,
+    layout: Layout,
+    names: Names,
+    number: dict[int, int],
+    dense: bool,
+) -> None:
+    automatic = semantics.always.get(state, ())
+    groups = _groups(semantics, state)
+    exits = [*automatic, *(t for group in groups for t in group)]
+    if not exits:
+        write(depth, "pass")
+        return
+    used: set[str] = set()
+    for t in exits:
+        if t.when is not None:
+            used |= refs(t.when.tree)
+        for effect in t.effects:
+            used |= refs(effect.value.tree)
+    for name in sorted(used, key=lambda n: layout.by_name[n].offset):
+        f = layout.by_name[name]
+        low = f.variable.minimum if f.variable.type is VarType.INT else 0
+        plus = f" + {low}" if low else ""
+        write(depth, f"{names.locals[name]} = ((c >> {f.offset}) & {(1 << f.width) - 1}){plus}")
+    can_stick = not spec.state(state).final and all(t.when is not None for t in exits)
+    if can_stick:
+        write(depth, "e = 0")
+    rest = depth
+    if automatic:
+        _choose(write, depth, automatic, names, number, "k")
+        write(depth, "if k >= 0:")
+        for group in groups:  # guards that hold here, where an always exit wins: not free
+            for t in group:
+                if t.when is not None:
+                    write(depth + 1, f"if {python(t.when.tree, names)}:")
+                    write(depth + 2, f"H[{number[id(t)]}] = 1")
+        _emit_chosen(write, depth + 1, automatic, layout, names, number, dense, "k")
+        if can_stick:
+            write(depth + 1, "e = 1")
+        write(depth, "else:")
+        rest = depth + 1
+    for group in groups:
+        if len(group) == 1 and group[0].when is None:
+            if can_stick:
+                write(rest, "e = 1")
+            _emit(write, rest, group[0], layout, names, number, dense)
+            continue
+        if len(group) == 1:  # one guarded transition: no choice to make
+            (t,) = group
+            n = number[id(t)]
+            assert t.when is not None
+            write(rest, f"if {python(t.when.tree, names)}:")
+            write(rest + 1, f"H[{n}] = 1")
+            write(rest + 1, f"F[{n}] = 1")
+            if can_stick:
+                write(rest + 1, "e = 1")
+            _emit(write, rest + 1, t, layout, names, number, dense)
+            continue
+        _choose(write, rest, group, names, number, "k", free=True)
+        write(rest, "if k >= 0:")
+        if can_stick:
+            write(rest + 1, "e = 1")
+        _emit_chosen(write, rest + 1, group, layout, names, number, dense, "k")
+    if not groups and automatic:
+        write(rest, "pass")
+    if can_stick:
+        write(depth, "if not e:")
+        write(depth + 1, "stuck_append(i)")
+
+
+def _choose(
+    write: _Writer,
+    depth: int,
+    group: Sequence[Transition],
+    names: Names,
+    number: dict[int, int],
+    chosen: str,
+    free: bool = False,
+) -> None:
+    """Set ``chosen`` to the first enabled transition of ``group`` (or -1), marking every
+    guard that holds, and recording a second enabled one as nondeterminism."""
+    write(depth, f"{chosen} = -1")
+    for t in group:
+        n = number[id(t)]
+        if t.when is None:
+            write(depth, f"if {chosen} < 0:")
+            write(depth + 1, f"{chosen} = {n}")
+            if len(group) > 1:
+                write(depth, "else:")
+                write(depth + 1, f"ND.setdefault(({chosen}, {n}), i)")
+            continue
+        write(depth, f"if {python(t.when.tree, names)}:")
+        write(depth + 1, f"H[{n}] = 1")
+        if free:
+            write(depth + 1, f"F[{n}] = 1")
+        write(depth + 1, f"if {chosen} < 0:")
+        write(depth + 2, f"{chosen} = {n}")
+        if len(group) > 1:
+            write(depth + 1, "else:")
+            write(depth + 2, f"ND.setdefault(({chosen}, {n}), i)")
+
+
+def _emit_chosen(
+    write: _Writer,
+    depth: int,
+    group: Sequence[Transition],
+    layout: Layout,
+    names: Names,
+    number: dict[int, int],
+    dense: bool,
+    chosen: str,
+) -> None:
+    for position, t in enumerate(group):
+        keyword = "if" if position == 0 else "elif"
+        write(depth, f"{keyword} {chosen} == {number[id(t)]}:")
+        _emit(write, depth + 1, t, layout, names, number, dense)
+
+
+def _emit(
+    write: _Writer,
+    depth: int,
+    t: Transition,
+    layout: Layout,
+    names: Names,
+    number: dict[int, int],
+    dense: bool,
+) -> None:
+    """Take ``t``: compute its effects, check their bounds, find or number the target."""
+    n = number[id(t)]
+    target = layout.number[t.target]
+    keep = ~layout.state_mask
+    parts = [str(target)] if target else []
+    checks: list[str] = []
+    for k, effect in enumerate(t.effects):
+        f = layout.by_name[effect.variable]
+        variable = f.variable
+        keep &= ~f.mask
+        value = python_value(effect.value.tree, variable, names)
+        local = f"n{k}"
+        write(depth, f"{local} = {value}")
+        if variable.type is VarType.INT:
+            checks.append(f"{variable.minimum} <= {local} <= {variable.maximum}")
+            low = variable.minimum
+            stored = f"({local} - {low})" if low else local
+        else:
+            stored = local
+        parts.append(f"({stored} << {f.offset})" if f.offset else stored)
+    base = "r" if not t.effects else f"(c & {keep & ((1 << layout.bits) - 1)})"
+    packed = " | ".join([base, *parts])
+    if checks:
+        write(depth, f"if not ({' and '.join(checks)}):")
+        for k, effect in enumerate(t.effects):
+            variable = layout.by_name[effect.variable].variable
+            if variable.type is not VarType.INT:
+                continue
+            if len(checks) == 1:
+                write(depth + 1, f"OUT.setdefault({n}, (i, n{k}))")
+                break
+            write(depth + 1, f"if not ({variable.minimum} <= n{k} <= {variable.maximum}):")
+            write(depth + 2, f"OUT.setdefault({n}, (i, n{k}))")
+        write(depth, "else:")
+        depth += 1
+    write(depth, f"t = {packed}")
+    if dense:
+        write(depth, "j = seen[t]")
+    else:
+        write(depth, "j = seen_get(t, 0)")
+    write(depth, "if not j:")
+    write(depth + 1, "order_append(t)")
+    write(depth + 1, "parent_append(i)")
+    write(depth + 1, "head_append(-1)")
+    write(depth + 1, "count += 1")
+    write(depth + 1, "j = count")
+    write(depth + 1, "seen[t] = j")
+    write(depth, "j -= 1")
+    write(depth, "succ_append(j)")
+    write(depth, f"via_append({n})")
+    write(depth, "source_append(i)")
+    write(depth, "back_append(head[j])")
+    write(depth, "head[j] = E")
+    write(depth, "E += 1")
+
+
+def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = None) -> Search:
+    """Every configuration of ``spec`` reachable from its initial one, up to ``limit``;
+    ``report``, if given, is called now and then with the numbers of configurations
+    expanded and found so far (the code that calls it is left out without one)."""
+    layout = Layout(spec.state_names, spec.variables)
+    dense = layout.bits <= DENSE_BITS
+    code = search_source(spec, layout, dense, reports=report is not None)
+    run = function(code, "run", f"search of {spec.machine}")
+    start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
+    wide = limit >= 2**31 - 1
+    many = wide or limit * max(1, len(spec.transitions)) >= 2**31 - 1  # edges
+    order = array("Q", [start])
+    parent = array("q" if wide else "i", [-1])
+    first = array("q" if many else "i")
+    succ = array("Q" if wide else "I")
+    via = array("H" if len(spec.transitions) < 2**16 else "I")
+    source = array("Q" if wide else "I")
+    back = array("q" if many else "i")
+    head = array("q" if many else "i", [-1])
+    seen: array[int] | dict[int, int]
+    if dense:
+        seen = array("Q" if wide else "I", bytes((4 if not wide else 8) << layout.bits))
+    else:
+        seen = {}
+    seen[start] = 1
+    holds = bytearray(len(spec.transitions))
+    free = bytearray(len(spec.transitions))
+    stuck: list[int] = []
+    nondet: dict[tuple[int, int], int] = {}
+    out: dict[int, tuple[int, int]] = {}
+    complete = run(
+        limit,
+        order,
+        parent,
+        first,
+        succ,
+        via,
+        source,
+        back,
+        head,
+        seen,
+        holds,
+        free,
+        stuck,
+        nondet,
+        out,
+        *(() if report is None else (report,)),
+    )
+    if not complete:
+        del order[limit:]
+    return Search(
+        layout,
+        spec.transitions,
+        order,
+        parent,
+        first,
+        succ,
+        via,
+        source,
+        back,
+        head,
+        holds,
+        free,
+        stuck,
+        nondet,
+        out,
+        bool(complete),
+        code,
+    )

@@ -1,0 +1,22 @@
+"""The one executable meaning of a spec (see :mod:`verify.semantics.machine`): which
+transition fires, how ``always`` chains, timers, guards and effects behave, and what
+expressions mean (:mod:`verify.semantics.data`).
+"""
+
+from __future__ import annotations
+
+from verify.semantics.data import Data, OutOfRange, Values, evaluate, show_value
+from verify.semantics.machine import AlwaysCycle, Entry, Outcome, Run, Semantics
+
+__all__ = [
+    "AlwaysCycle",
+    "Data",
+    "Entry",
+    "OutOfRange",
+    "Outcome",
+    "Run",
+    "Semantics",
+    "Values",
+    "evaluate",
+    "show_value",
+]
