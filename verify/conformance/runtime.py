@@ -58,6 +58,7 @@ __all__ = [
     "follow",
     "load_spec",
     "runtime_conformance",
+    "spec_tests",
     "tour",
 ]
 
@@ -328,6 +329,38 @@ def runtime_conformance(spec: Spec, machine_class: type[Any]) -> type[RuntimeCon
     )
     assert issubclass(built, RuntimeConformance)
     return built
+
+
+def spec_tests(
+    spec: Spec, machine: type[RuntimeConformance]
+) -> tuple[Callable[[tuple[str, ...]], None], Callable[[Callable[[str, object], None]], None]]:
+    """The two tests of a generated ``test_<machine>.py``, which binds them to its names:
+
+    - ``test_covering_path``: each sequence of the checker's tour (:func:`tour`) replayed
+      on a fresh run, one test per sequence, so every transition fires on every run;
+    - ``test_random_runs_follow_the_spec``: hypothesis drives the runtime and the spec's
+      one semantics side by side (:func:`coverage_of_random_runs`), and records the
+      transitions it fired as the JUnit property ``transition_coverage``.
+
+    ``HYPOTHESIS_PROFILE`` picks the profile: ``statewright-ci`` (the default;
+    derandomized) or ``statewright-explore`` (random, ten times the examples).
+    """
+    import pytest  # the generated tests run under pytest; checking never imports this
+
+    paths = tour(spec)
+
+    @pytest.mark.parametrize("path", paths, ids=[f"tour-{n}" for n in range(1, len(paths) + 1)])
+    def test_covering_path(path: tuple[str, ...]) -> None:
+        """One sequence of the checker's transition tour, replayed on the runtime."""
+        follow(machine, path)
+
+    def test_random_runs_follow_the_spec(record_property: Callable[[str, object], None]) -> None:
+        """Hypothesis drives the runtime against the spec; then every transition has fired."""
+        report = coverage_of_random_runs(machine, spec)
+        record_property("transition_coverage", report)
+        print(report)
+
+    return test_covering_path, test_random_runs_follow_the_spec
 
 
 def load_spec(text: str, file: str) -> Spec:
