@@ -185,11 +185,9 @@ def runtime_view(spec: Spec) -> RuntimeView:
         class_doc=tuple(
             docstring_lines(
                 [
-                    f"The ``{spec.machine}`` machine: starts in ``{spec.initial}``.",
-                    "Undeclared triggers raise ``InvalidTransition``, human triggers without "
-                    "an authorised actor and a decision raise ``Unauthorized``, and anything "
-                    "but the human and timed exits of an approval state raises ``Locked``; a "
-                    "refusal changes nothing.",
+                    f"The ``{spec.machine}`` machine, starting in ``{spec.initial}``: it "
+                    "refuses whatever its spec does not allow, changing nothing (``Machine`` "
+                    "says how).",
                 ],
                 _MEMBER_DOC,
             )
@@ -259,12 +257,8 @@ def runtime_view(spec: Spec) -> RuntimeView:
         handlers_doc=tuple(
             docstring_lines(
                 [
-                    f"The code attached to ``{spec.machine}``'s states and transitions.",
-                    "Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, "
-                    "``on_approval(State.X)``, ``on_leave(State.X)`` and "
-                    "``after_transition``; run them with ``Runner``, ``AsyncRunner`` or a "
-                    "durable ``Worker``. mypy checks every state and trigger against this "
-                    "machine's enums.",
+                    f"The code attached to ``{spec.machine}``'s states and transitions, "
+                    "checked by mypy against its enums (``HandlerSet`` says how).",
                 ],
                 _MEMBER_DOC,
             )

@@ -196,6 +196,7 @@ def test_spec_with_errors_is_refused_and_nothing_written_for_it(project: Path) -
     status, out, err = run("specs", "specs/examples/broken.yaml")
     assert status == 1
     assert "specs/examples/broken.yaml:" in err and "error[dead-end]" in err
+    assert "statewright: specs/examples/broken.yaml: not generated; fix its errors first" in err
     assert "gen/gatekeeper/runtime.py" in out
     assert not (project / "gen" / "broken").exists()
     assert run("specs", "specs/examples/broken.yaml", check=True)[0] == 1

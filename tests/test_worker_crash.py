@@ -54,7 +54,7 @@ def test_sigkill_loses_no_effect(
     fleet = start_fleet(path, sql_backend, tmp_path, workers, lease=1.0)
     rng = random.Random(13)
     kills = 0
-    mark = rng.randint(5, 40)
+    mark = rng.randint(5, 20)
 
     def kill_now_and_then() -> None:
         """SIGKILL a worker each time the log grew by a random number of lines."""
@@ -66,7 +66,7 @@ def test_sigkill_loses_no_effect(
             fleet.kill(victim)
             kills += 1
             fleet.restart(victim)
-            mark = lines + rng.randint(5, 60)
+            mark = lines + rng.randint(5, 30)
 
     wait_for(rt, store, instances, fleet, 120, poll=kill_now_and_then)
     fleet.stop()

@@ -24,7 +24,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Final, Generic, NamedTuple, ParamSpec, TypeVar
+from typing import (
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    NamedTuple,
+    ParamSpec,
+    TypeVar,
+    get_args,
+    get_origin,
+)
 
 from .data import Effect, Guard, OutOfBounds, VariablesSpec
 from .records import (
@@ -80,12 +90,11 @@ class MachineSpec(Generic[S, T, R]):
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
     allows no rollback. ``data`` declares the variables; None when the spec has none.
+    ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
+    class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
 
     machine: str
-    states: type[S]
-    triggers: type[T]
-    reasons: type[R]
     initial: S
     transitions: tuple[Transition[S, T, R], ...]
     approval: frozenset[S] = frozenset()
@@ -94,6 +103,14 @@ class MachineSpec(Generic[S, T, R]):
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
+    states: type[S] = field(init=False, repr=False, compare=False)
+    triggers: type[T] = field(init=False, repr=False, compare=False)
+    reasons: type[R] = field(init=False, repr=False, compare=False)
+
+    def _bind(self, states: type[S], triggers: type[T], reasons: type[R]) -> None:
+        """Set the enums, once, from the machine class (:meth:`Machine.__init_subclass__`)."""
+        for name, enum in (("states", states), ("triggers", triggers), ("reasons", reasons)):
+            object.__setattr__(self, name, enum)
 
 
 @dataclass(slots=True, eq=False)
@@ -136,6 +153,19 @@ class _Compiled:
     spec: MachineSpec[Any, Any, Any]
     nodes: Mapping[Any, _Node]
     initial: _Node
+
+
+def _enums_of(cls: type) -> tuple[type[Any], type[Any], type[Any]]:
+    """The state, trigger and reason enums ``cls`` subclasses ``Machine`` with."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        arguments = get_args(base)
+        enums = all(isinstance(a, type) and issubclass(a, StrEnum) for a in arguments)
+        if get_origin(base) is Machine and len(arguments) == 3 and enums:
+            return arguments[0], arguments[1], arguments[2]
+    raise TypeError(
+        f"{cls.__name__} sets spec, so it must subclass Machine[State, Trigger, Reason] "
+        "with the machine's own StrEnum classes"
+    )
 
 
 def _compile(spec: MachineSpec[Any, Any, Any]) -> _Compiled:
@@ -303,6 +333,7 @@ class Machine(Generic[S, T, R]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "spec" in cls.__dict__:
+            cls.spec._bind(*_enums_of(cls))
             cls._compiled = _compile(cls.spec)
 
     def __init__(

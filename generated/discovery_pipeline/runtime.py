@@ -362,20 +362,14 @@ def _set_38(v: Variables) -> Variables:
 
 
 class DiscoveryPipeline(Machine[State, Trigger, Reason]):
-    """The ``discovery_pipeline`` machine: starts in ``IDLE``.
-
-    Undeclared triggers raise ``InvalidTransition``, human triggers without an authorised
-    actor and a decision raise ``Unauthorized``, and anything but the human and timed exits of
-    an approval state raises ``Locked``; a refusal changes nothing.
+    """The ``discovery_pipeline`` machine, starting in ``IDLE``: it refuses whatever its spec
+    does not allow, changing nothing (``Machine`` says how).
     """
 
     __slots__ = ()
 
     spec: ClassVar[MachineSpec[State, Trigger, Reason]] = MachineSpec(
         machine="discovery_pipeline",
-        states=State,
-        triggers=Trigger,
-        reasons=Reason,
         initial=State.IDLE,
         transitions=(
             Transition(State.IDLE, Trigger.DISCOVERY_REQUESTED, State.SCOUT_RUNNING),
@@ -861,11 +855,8 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
 
 class Handlers(HandlerSet[State, Trigger, Reason]):
-    """The code attached to ``discovery_pipeline``'s states and transitions.
-
-    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
-    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``, ``AsyncRunner``
-    or a durable ``Worker``. mypy checks every state and trigger against this machine's enums.
+    """The code attached to ``discovery_pipeline``'s states and transitions, checked by mypy
+    against its enums (``HandlerSet`` says how).
     """
 
     machine = DiscoveryPipeline

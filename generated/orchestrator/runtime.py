@@ -120,20 +120,14 @@ class Reason(StrEnum):
 
 
 class Orchestrator(Machine[State, Trigger, Reason]):
-    """The ``orchestrator`` machine: starts in ``IDLE``.
-
-    Undeclared triggers raise ``InvalidTransition``, human triggers without an authorised
-    actor and a decision raise ``Unauthorized``, and anything but the human and timed exits of
-    an approval state raises ``Locked``; a refusal changes nothing.
+    """The ``orchestrator`` machine, starting in ``IDLE``: it refuses whatever its spec does not
+    allow, changing nothing (``Machine`` says how).
     """
 
     __slots__ = ()
 
     spec: ClassVar[MachineSpec[State, Trigger, Reason]] = MachineSpec(
         machine="orchestrator",
-        states=State,
-        triggers=Trigger,
-        reasons=Reason,
         initial=State.IDLE,
         transitions=(
             Transition(State.IDLE, Trigger.TASK_RECEIVED, State.RUNNING),
@@ -260,11 +254,8 @@ class Orchestrator(Machine[State, Trigger, Reason]):
 
 
 class Handlers(HandlerSet[State, Trigger, Reason]):
-    """The code attached to ``orchestrator``'s states and transitions.
-
-    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
-    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``, ``AsyncRunner``
-    or a durable ``Worker``. mypy checks every state and trigger against this machine's enums.
+    """The code attached to ``orchestrator``'s states and transitions, checked by mypy against
+    its enums (``HandlerSet`` says how).
     """
 
     machine = Orchestrator

@@ -55,7 +55,8 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
         if result.spec is None or has_errors(result.findings):
             failed = True
             for finding in result.findings:
-                print(finding.format(), file=stderr)
+                print("\n".join(finding.report_lines()), file=stderr)
+            print(f"statewright: {path}: not generated; fix its errors first", file=stderr)
             continue
         if collide:
             continue

@@ -127,6 +127,11 @@ class _Entry:
 class HandlerSet(Generic[S, T, R]):
     """The handlers of one machine; generated modules subclass it as ``Handlers``.
 
+    Decorate functions with ``on_enter(State.X, error=Trigger.Y)``, ``on_approval(State.X)``,
+    ``on_leave(State.X)`` and ``after_transition``; run them with ``Runner``,
+    ``AsyncRunner`` or a durable ``Worker``. The generated subclass is typed with the
+    machine's own enums, so mypy checks every state and trigger.
+
     Registration checks the spec at once (``ValueError`` naming what is wrong): a state
     has at most one handler per hook, ``on_approval`` takes approval states and
     ``on_enter`` every other, an ``error`` trigger must be a non-human exit of its state.
