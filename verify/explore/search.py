@@ -79,7 +79,7 @@ class _Writer:
         self.lines.append("    " * depth + line)
 
 
-def _groups(semantics: Semantics, state: str) -> list[tuple[Transition, ...]]:
+def _groups(semantics: Semantics, state: str) -> list[Sequence[Transition]]:
     """The choices of ``state`` by trigger (its leading timed exit among them), in
     declaration order: what :meth:`Semantics.steps_in` chooses from."""
     return list(semantics.choices[state].values())

@@ -40,7 +40,7 @@ Standard library only; no I/O.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -103,35 +103,36 @@ class Semantics:
     reviewers: Mapping[str, frozenset[str]] = field(repr=False)
     steps: Mapping[str, tuple[Transition, ...]] = field(repr=False)
     named: Mapping[str, Mapping[str, Transition]] = field(repr=False)
-    choices: Mapping[str, Mapping[str, tuple[Transition, ...]]] = field(repr=False)
-    always: Mapping[str, tuple[Transition, ...]] = field(repr=False)
+    choices: Mapping[str, Mapping[str, Sequence[Transition]]] = field(repr=False)
+    always: Mapping[str, Sequence[Transition]] = field(repr=False)
     data: Data = field(repr=False)
 
     @classmethod
     def of(cls, spec: Spec) -> Semantics:
         timed: dict[str, list[Transition]] = {}
         automatic: dict[str, Transition] = {}
-        named: dict[str, dict[str, Transition]] = {s.name: {} for s in spec.states}
-        for t in spec.transitions:
-            if t.trigger == AUTOMATIC_TRIGGER:
-                automatic.setdefault(t.source, t)
-            elif t.after is not None:
-                timed.setdefault(t.source, []).append(t)
-            else:
-                named[t.source].setdefault(t.trigger, t)
-        leading = {name: min(found, key=_delay) for name, found in timed.items()}
-        if leading:  # a state's leading timer takes its trigger too, in declaration order
-            named = {s.name: {} for s in spec.states}
-            for t in spec.transitions:
-                if t.trigger != AUTOMATIC_TRIGGER and (t.after is None or leading[t.source] is t):
-                    named[t.source].setdefault(t.trigger, t)
-        choices: dict[str, dict[str, list[Transition]]] = {s.name: {} for s in spec.states}
         always: dict[str, list[Transition]] = {}
         for t in spec.transitions:
             if t.trigger == AUTOMATIC_TRIGGER:
+                automatic.setdefault(t.source, t)
                 always.setdefault(t.source, []).append(t)
-            elif t.after is None or leading[t.source] is t:
-                choices[t.source].setdefault(t.trigger, []).append(t)
+            elif t.after is not None:
+                timed.setdefault(t.source, []).append(t)
+        # a state's leading timer takes its trigger too, in declaration order
+        leading = {name: min(found, key=_delay) for name, found in timed.items()}
+        choices: dict[str, dict[str, list[Transition]]] = {s.name: {} for s in spec.states}
+        for t in spec.transitions:
+            if t.trigger != AUTOMATIC_TRIGGER and (t.after is None or leading[t.source] is t):
+                by_trigger = choices[t.source]
+                found = by_trigger.get(t.trigger)
+                if found is None:
+                    by_trigger[t.trigger] = [t]
+                else:
+                    found.append(t)
+        named = {
+            name: {trigger: found[0] for trigger, found in by_trigger.items()}
+            for name, by_trigger in choices.items()
+        }
         return cls(
             spec,
             {
@@ -143,11 +144,8 @@ class Semantics:
             {s.name: frozenset(s.reviewers) for s in spec.states},
             {name: tuple(found.values()) for name, found in named.items()},
             named,
-            {
-                name: {trigger: tuple(found) for trigger, found in by_trigger.items()}
-                for name, by_trigger in choices.items()
-            },
-            {name: tuple(found) for name, found in always.items()},
+            choices,
+            always,
             Data(spec.variables),
         )
 
