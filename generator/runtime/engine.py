@@ -152,6 +152,11 @@ class _Compiled:
     spec: MachineSpec[Any, Any, Any]
     nodes: Mapping[Any, _Node]
     initial: _Node
+    data: VariablesSpec[Any] | None = None
+    start: Any = None
+    """Every variable at its initial value (a frozen value, so shared), or None."""
+    start_json: Mapping[str, JSONValue] | None = None
+    """``start`` as the created record holds it, or None."""
 
 
 def _enums_of(cls: type) -> tuple[type[Any], type[Any], type[Any]]:
@@ -217,7 +222,10 @@ def _compile(spec: MachineSpec[Any, Any, Any]) -> _Compiled:
                 or edge.effect is not None
                 or edge.orelse is not None
             )
-    return _Compiled(spec, nodes, nodes[spec.initial])
+    data = spec.data
+    start = None if data is None else data.initial()
+    start_json = None if data is None else data.as_json(start)
+    return _Compiled(spec, nodes, nodes[spec.initial], data, start, start_json)
 
 
 def _delay(edge: _Edge) -> timedelta:
@@ -281,6 +289,7 @@ class SweepReport(NamedTuple, Generic[S, T, R]):
 _new_record = tuple.__new__
 _NEVER = datetime.min
 _TRANSITION = Event.TRANSITION
+_CREATED = Event.CREATED
 
 
 class Machine(Generic[S, T, R]):
@@ -346,18 +355,19 @@ class Machine(Generic[S, T, R]):
         at = self._clock()
         initial = self._node
         state = initial.state
-        declared = self.spec.data
-        values = None if declared is None else declared.as_json(self._variables)
+        start = self._compiled.start_json
+        values = None if start is None else dict(start)
         self._log.append(
             _new_record(
                 AuditRecord,
-                (1, at, state, state, None, None, None, None, None, Event.CREATED, data, values),
+                (1, at, state, state, None, None, None, None, None, _CREATED, data, values),
             )
         )
         self._context, self._versions, self._entered = data, [(1, data)], at
-        automatic = self._automatic(initial)
-        if automatic is not None:
-            self._enter(automatic, at, None, None, None)
+        if initial.automatic is not None:
+            automatic = self._automatic(initial)
+            if automatic is not None:
+                self._enter(automatic, at, None, None, None)
 
     def _reset(self, clock: Clock | None) -> None:
         self._clock = utc_now if clock is None else clock
@@ -371,9 +381,8 @@ class Machine(Generic[S, T, R]):
         self._store = None
         self._id = None
         self._revision = 0
-        declared = self.spec.data
-        self._variables = None if declared is None else declared.initial()
-        self._values = [(1, self._variables)]
+        self._variables = start = self._compiled.start
+        self._values = [(1, start)]
 
     # -- reading ------------------------------------------------------------------------
 
