@@ -104,12 +104,10 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
                 findings.extend(registered.check(spec, graph))
         findings = link_causes(graph, findings)
         progress.phase("finding covering paths")
-        reached = len(reachable(graph, spec.initial))
         if spec.has_data and found is not None:
-            coverage = configuration_tour(found)
-            reached = len(found.reached)
+            coverage, reached = configuration_tour(found), len(found.reached)
         else:
-            coverage = transition_tour(spec, graph)
+            coverage, reached = transition_tour(spec, graph), len(reachable(graph, spec.initial))
         stats = Stats(
             len(spec.states),
             len(spec.transitions),

@@ -153,7 +153,6 @@ class _Compiled:
     spec: MachineSpec[Any, Any, Any]
     nodes: Mapping[Any, _Node]
     initial: _Node
-    data: VariablesSpec[Any] | None = None
     start: Any = None
     """Every variable at its initial value (a frozen value, so shared), or None."""
     start_json: Mapping[str, JSONValue] | None = None
@@ -226,7 +225,7 @@ def _compile(spec: MachineSpec[Any, Any, Any]) -> _Compiled:
     data = spec.data
     start = None if data is None else data.initial()
     start_json = None if data is None else data.as_json(start)
-    return _Compiled(spec, nodes, nodes[spec.initial], data, start, start_json)
+    return _Compiled(spec, nodes, nodes[spec.initial], start, start_json)
 
 
 def _delay(edge: _Edge) -> timedelta:
@@ -236,16 +235,9 @@ def _delay(edge: _Edge) -> timedelta:
 def _allowed(node: _Node, values: Any = None) -> str:
     """The triggers ``node`` takes with ``values`` (a guarded one only where it holds)."""
     names = sorted(
-        str(trigger)
-        for trigger, edge in node.exits.items()
-        if edge.when is None or _holds(edge, values)
+        str(trigger) for trigger, edge in node.exits.items() if _holding(edge, values) is not None
     )
     return ", ".join(names) if names else "none"
-
-
-def _holds(edge: _Edge | None, values: Any) -> bool:
-    """Whether ``edge`` or one of its alternatives is enabled with ``values``."""
-    return _holding(edge, values) is not None
 
 
 def _holding(edge: _Edge | None, values: Any) -> _Edge | None:
