@@ -128,8 +128,18 @@ def test_with_a_store_the_log_is_durable(rt: Any, tmp_path: Path) -> None:
 def test_roles_come_from_the_deployment_never_from_the_payload(rt: Any) -> None:
     with pytest.raises(TypeError, match="needs roles="):
         build_graph(agents(rt, []))
+    lax = build_graph(agents(rt, []), roles=lambda actor: "lead")  # one role, not letters
+    app = lax.compile(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "run-lax"}}
+    app.invoke({"instance_id": "run-lax", "start": "start"}, config)
+    out = app.invoke(
+        Command(resume={"trigger": "approve", "actor": "lena", "decision": "ok"}), config
+    )
+    assert (
+        "returns an iterable of role names, not 'lead'" in out["__interrupt__"][0].value["refused"]
+    )
     graph = build_graph(agents(rt, []), roles=granted).compile(checkpointer=InMemorySaver())
-    config: Any = {"configurable": {"thread_id": "run-roles"}}
+    config = {"configurable": {"thread_id": "run-roles"}}
     graph.invoke({"instance_id": "run-roles", "start": "start"}, config)
     claim = {"trigger": "approve", "actor": "mallory", "roles": ["lead"], "decision": "Mine."}
     out = graph.invoke(Command(resume=claim), config)
