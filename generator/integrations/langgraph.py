@@ -4,30 +4,50 @@
 nodes are the machine's states: a node delivers the records its instance has not had
 handled yet (the same :func:`~generator.runtime.handlers.deliver` the runners and the
 worker drive: agents run, their outcomes fire) and the graph routes to the state the
-machine rests in. A state that waits for a person (an approval, or a failed state with a
-human exit) gets a *review* node that stops the graph with a LangGraph ``interrupt``; the
-graph is resumed with ``Command(resume={"trigger": ..., "actor": ..., "roles": [...],
-"decision": ...})`` and the machine fires that human trigger, so an actor without a
-permitted role or a blank decision is refused (the node interrupts again, saying why) and
-an accepted one is recorded in the statewright audit log. Timeouts are enforced: every
-resume first takes a timed exit that is due (``expire()``), whatever the answer, and
-:func:`expire_due` resumes a waiting graph to do only that.
+machine rests in. Handlers may be plain or ``async``: run the graph with ``invoke`` or
+``ainvoke`` (an ``async`` handler needs ``ainvoke``).
+
+A state that waits for a person (an approval, or a failed state with a human exit) gets a
+*review* node that stops the graph with a LangGraph ``interrupt``; the graph is resumed
+with ``Command(resume={"trigger": ..., "actor": ..., "decision": ...})``. Identity comes
+from the deployment, never from the request: ``actor`` is the id the application
+authenticated, and the roles it holds are what the application's ``roles`` resolver
+grants it; a payload that carries ``roles`` (or any other key) is refused. The machine
+fires the human trigger as that actor, so an actor without a permitted role or a blank
+decision is refused (the node interrupts again, saying why, and nothing is recorded) and
+an accepted decision is recorded in the statewright audit log. Every answer taken as a
+decision is also kept in the graph state's ``decisions`` (:class:`Decision`, with the
+roles the resolver granted): ``recorded`` with its audit record's number, or ``late``
+when the state it was for no longer holds (its timeout was due, which every resume takes
+first, or someone else decided): the machine refuses a trigger the current state does not
+have, so a late decision changes nothing in the audit log and is answered, not dropped.
+:func:`expire_due` resumes a waiting graph only to take a timed exit that is due.
 
 The audit log lives in the graph's own state (as JSON lines, checkpointed by LangGraph),
-or, with ``store=``, in a statewright store, durable and hash-chained. Every change goes
-through the machine: the graph cannot take a transition the spec does not have.
+or, with ``store=``, in a statewright store, durable and hash-chained. With a
+:class:`~generator.runtime.store.SqlStore` the graph delivers effects through the store's
+outbox, like a :class:`~generator.runtime.worker.Worker`: it holds the instance's lease
+while its handlers run and moves the same delivery cursor in the transaction that commits
+their outcome, so a worker on the same store never delivers a record the graph delivered,
+nor the other way round; while a worker holds the instance the graph raises
+:class:`EffectsBusy`. Every change goes through the machine: the graph cannot take a
+transition the spec does not have.
 
 Needs the ``langgraph`` extra: ``pip install 'statewright[langgraph]'``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Hashable
+import operator
+from collections.abc import Callable, Hashable, Iterable
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Annotated, Any, Literal, TypedDict, TypeVar, cast
 
 try:
+    from langchain_core.runnables import RunnableLambda
     from langgraph.graph import END, START, StateGraph
     from langgraph.types import Command, interrupt
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
@@ -37,6 +57,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 import generator.runtime
 from generator.runtime import handlers as handlers_module
+from generator.runtime import outbox as outbox_module
 from generator.runtime import records, runner
 from generator.runtime import store as store_module
 from generator.runtime.engine import Machine
@@ -44,7 +65,16 @@ from generator.runtime.handlers import HandlerSet
 from generator.runtime.records import Clock
 from generator.runtime.store import Store
 
-__all__ = ["BEGIN", "RunState", "build_graph", "expire_due", "review_node"]
+__all__ = [
+    "BEGIN",
+    "Decision",
+    "EffectsBusy",
+    "Roles",
+    "RunState",
+    "build_graph",
+    "expire_due",
+    "review_node",
+]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -53,12 +83,37 @@ R = TypeVar("R", bound=StrEnum)
 BEGIN = "begin"
 """The node every run starts in: it creates or loads the instance and fires ``start``."""
 
+Roles = Callable[[str], Iterable[str]]
+"""The deployment's roles resolver: the roles it grants an authenticated actor id (none for
+an id it does not know)."""
+
+_ANSWER_KEYS = frozenset({"trigger", "actor", "decision"})
+
+
+class Decision(TypedDict):
+    """A person's answer the graph took as a decision, kept in the graph state.
+
+    ``outcome`` is ``recorded`` (``seq`` is its record in the audit log) or ``late``: the
+    state it was for (``state``) no longer held, and ``detail`` says what took it away.
+    ``roles`` are the roles the deployment's resolver granted ``actor``.
+    """
+
+    state: str
+    trigger: str
+    actor: str
+    roles: list[str]
+    decision: str | None
+    outcome: Literal["recorded", "late"]
+    seq: int | None
+    detail: str
+
 
 class RunState(TypedDict, total=False):
     """The graph's state: the instance, its log (without a store) and delivery cursor.
 
     Invoke a new run with ``{"instance_id": ..., "start": "<trigger>"}`` (``context``
-    optional); ``state`` is where the machine rests after each step.
+    optional); ``state`` is where the machine rests after each step, ``refused`` why the
+    last answer was refused, ``decisions`` every answer taken as a decision.
     """
 
     instance_id: str
@@ -67,6 +122,15 @@ class RunState(TypedDict, total=False):
     audit: str
     state: str
     delivered: int
+    refused: str | None
+    decisions: Annotated[list[Decision], operator.add]
+
+
+class EffectsBusy(RuntimeError):
+    """Another holder (a durable worker) is delivering the instance's effects: nothing ran.
+
+    Resume the graph where it stopped with ``graph.invoke(None, config)`` once it is done.
+    """
 
 
 def review_node(state: StrEnum) -> str:
@@ -75,19 +139,40 @@ def review_node(state: StrEnum) -> str:
 
 
 def build_graph(
-    handlers: HandlerSet[S, T, R], *, store: Store | None = None, clock: Clock | None = None
+    handlers: HandlerSet[S, T, R],
+    *,
+    roles: Roles | None = None,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    lease: timedelta = timedelta(seconds=60),
 ) -> StateGraph[RunState, Any, RunState, RunState]:
     """The ``StateGraph`` of ``handlers``' machine; compile it with a checkpointer
-    (interrupts need one): ``build_graph(handlers).compile(checkpointer=InMemorySaver())``.
+    (interrupts need one): ``build_graph(handlers, roles=...).compile(checkpointer=...)``.
+
+    ``roles`` maps the actor id of a resume (authenticated by the application) to the
+    roles the deployment grants it; required when the machine has human steps. With a
+    ``SqlStore``, ``lease`` is how long the graph holds an instance while its handlers run.
     """
     cls: type[Machine[S, T, R]] = handlers.machine
     spec = cls.spec
     rt = _support(handlers)
+    human = sorted({str(t.trigger) for t in spec.transitions if t.human})
+    if human and roles is None:
+        raise TypeError(
+            f"build_graph needs roles=: {spec.machine} has human steps ({', '.join(human)}), "
+            "so the deployment must say which roles an authenticated actor id holds "
+            "(roles=lambda actor_id: ...); a resume payload never does"
+        )
+    if roles is not None and not callable(roles):
+        raise TypeError(f"roles= takes a function of an actor id, not {roles!r}")
     waits = {
         t.source
         for t in spec.transitions
         if t.human or (t.after is not None and t.source in spec.approval)
     }
+    durable: Any = store  # a SqlStore when ``outbox`` is set
+    outbox: Any = rt.outbox.Outbox(store) if isinstance(store, rt.store.SqlStore) else None
+    now: Clock = rt.records.utc_now if clock is None else clock
 
     def load(run: RunState) -> Machine[S, T, R]:
         if store is not None:
@@ -116,41 +201,124 @@ def build_graph(
             machine.fire(spec.triggers(start))
         return saved(machine, run.get("delivered", 0))
 
-    def step(run: RunState) -> RunState:
+    def hold(run: RunState) -> Any:
+        """The instance's outbox claim (None without an outbox); EffectsBusy if held."""
+        if outbox is None:
+            return None
+        at = now()
+        instant = rt.store.instant
+        claim = outbox.hold(spec.machine, run["instance_id"], instant(at), instant(at + lease))
+        if claim is None:
+            raise EffectsBusy(
+                f"{spec.machine} instance {run['instance_id']!r}: a worker is delivering its "
+                "effects; nothing ran here: resume with graph.invoke(None, config) later"
+            )
+        return claim
+
+    def release(claim: Any) -> None:
+        if claim is not None:
+            with contextlib.suppress(rt.outbox.LeaseLost):
+                outbox.release(claim)
+
+    def delivery(run: RunState, claim: Any) -> tuple[Machine[S, T, R], int, Any]:
+        """The machine, its cursor, and the delivery of its records after it (or None)."""
         machine = load(run)
-        delivered = run.get("delivered", 0)
-        settled = rt.runner.drive(rt.handlers.deliver(handlers, machine, delivered))
+        start = run.get("delivered", 0) if claim is None else claim.delivered
+        if start >= len(machine.audit):
+            return machine, start, None
+        attempt = 0 if claim is None else claim.attempts
+        return machine, start, rt.handlers.deliver(handlers, machine, start, attempt)
+
+    def settle(run: RunState, machine: Machine[S, T, R], claim: Any, settled: Any) -> RunState:
+        """Fire what the handlers returned; with an outbox, move its cursor in the same
+        transaction (a conflict leaves it: the records are delivered again)."""
         if settled.failed is not None:
             raise rt.runner.HandlerFailed(settled)
         delivered = len(machine.audit)
-        rt.handlers.apply_outcome(machine, settled)
+        if claim is None:
+            rt.handlers.apply_outcome(machine, settled)
+            return saved(machine, delivered)
+        try:
+            with durable.batch():
+                rt.handlers.apply_outcome(machine, settled)
+                outbox.advance(claim, delivered, release=False)
+        except rt.store.ConcurrencyConflict:  # someone moved the instance meanwhile
+            return saved(load(run), claim.delivered)
         return saved(machine, delivered)
 
-    def review(run: RunState) -> RunState:
+    def step(run: RunState) -> RunState:
+        claim = hold(run)
+        try:
+            machine, start, pending = delivery(run, claim)
+            if pending is None:
+                return saved(machine, start)
+            return settle(run, machine, claim, rt.runner.drive(pending))
+        finally:
+            release(claim)
+
+    async def astep(run: RunState) -> RunState:
+        claim = hold(run)
+        try:
+            machine, start, pending = delivery(run, claim)
+            if pending is None:
+                return saved(machine, start)
+            return settle(run, machine, claim, await rt.runner.drive_async(pending))
+        finally:
+            release(claim)
+
+    def review_of(waiting: S) -> Callable[[RunState], RunState]:
+        def review(run: RunState) -> RunState:
+            machine = load(run)
+            request: dict[str, Any] = {
+                "instance_id": run["instance_id"],
+                "state": waiting.value,
+                "allowed": [
+                    {"trigger": a.trigger.value, "human": a.human, "roles": sorted(a.roles)}
+                    for a in machine.allowed()
+                ],
+                "deadline": None if machine.deadline is None else machine.deadline.isoformat(),
+                "refused": run.get("refused"),
+            }
+            return answered(run, waiting, interrupt(request))
+
+        return review
+
+    def answered(run: RunState, waiting: S, answer: object) -> RunState:
+        """What ``answer`` to the review of ``waiting`` comes to: a refusal (the node asks
+        again), a decision recorded, a late one, or the timed exit taken."""
         machine = load(run)
-        here = machine.state
-        if here.value != run.get("state"):  # already decided (a durable store moved on)
-            return saved(machine, run.get("delivered", 0))
-        request: dict[str, Any] = {
-            "instance_id": run["instance_id"],
-            "state": here.value,
-            "allowed": [
-                {"trigger": a.trigger.value, "human": a.human, "roles": sorted(a.roles)}
-                for a in machine.allowed()
-            ],
-            "deadline": None if machine.deadline is None else machine.deadline.isoformat(),
-            "refused": None,
-        }
-        while True:
-            answer = interrupt(request)
-            if machine.expire() is not None:  # the deadline passed: the timeout wins
-                break
-            try:
-                _decide(machine, answer, rt.records.Actor)
-                break
-            except (rt.records.Refused, KeyError, TypeError, ValueError) as error:
-                request = {**request, "refused": str(error)}
-        return saved(machine, run.get("delivered", 0))
+        try:
+            ask = _read_answer(answer, spec, waiting)
+            if ask is None:  # expire_due: take the timed exit if it is due, nothing else
+                if _expired(machine, rt) is None:
+                    raise ValueError("nothing is due yet: the deadline has not passed")
+                return {**saved(machine, run.get("delivered", 0)), "refused": None}
+            trigger, actor_id, decision = ask
+            granted = _granted(roles, actor_id)
+            actor = rt.records.Actor(actor_id, granted)
+            made: Decision = {
+                "state": waiting.value,
+                "trigger": trigger.value,
+                "actor": actor_id,
+                "roles": sorted(granted),
+                "decision": decision,
+                "outcome": "late",
+                "seq": None,
+                "detail": "",
+            }
+            machine = _expired(machine, rt) or machine
+            if machine.state is waiting:
+                try:
+                    machine.fire(trigger, actor=actor, decision=decision)
+                    made.update({"outcome": "recorded", "seq": _record_of(machine, trigger).seq})
+                except rt.store.ConcurrencyConflict:  # someone decided meanwhile
+                    machine = load(run)
+            if made["outcome"] == "late":
+                _authorised(spec, waiting, actor)
+                made["detail"] = _too_late(machine, waiting, trigger)
+        except (rt.records.Refused, TypeError, ValueError) as error:
+            return {**saved(machine, run.get("delivered", 0)), "refused": str(error)}
+        return {**saved(machine, run.get("delivered", 0)), "refused": None, "decisions": [made]}
 
     def route(run: RunState) -> Hashable:
         machine_state: StrEnum = spec.states(run["state"])
@@ -161,18 +329,28 @@ def build_graph(
         return END
 
     graph: Any = StateGraph(RunState)  # LangGraph's overloads do not take closures' types
-    graph.add_node(BEGIN, begin)
+    graph.add_node(BEGIN, _both(begin))
     targets: list[str] = [END]
     for state in spec.states:
-        graph.add_node(state.value, step)
+        graph.add_node(state.value, RunnableLambda(step, afunc=astep, name=state.value))
         targets.append(state.value)
         if state in waits:
-            graph.add_node(review_node(state), review)
+            graph.add_node(review_node(state), _both(review_of(state)))
             targets.append(review_node(state))
     graph.add_edge(START, BEGIN)
     for node in [BEGIN, *targets[1:]]:
-        graph.add_conditional_edges(node, route, targets)
+        graph.add_conditional_edges(node, _both(route), targets)
     return cast("StateGraph[RunState, Any, RunState, RunState]", graph)
+
+
+def _both(function: Callable[[RunState], Any]) -> RunnableLambda[RunState, Any]:
+    """``function`` as a node for ``invoke`` and ``ainvoke`` alike: under ``ainvoke`` it runs
+    on the event loop's thread (not in an executor), as a store's connection needs."""
+
+    async def on_the_loop(run: RunState) -> Any:
+        return function(run)
+
+    return RunnableLambda(function, afunc=on_the_loop, name=function.__name__)
 
 
 class _Support:
@@ -186,6 +364,7 @@ class _Support:
         self.runner = _module(modules, "runner", runner)
         self.records = _module(modules, "records", records)
         self.store = _module(modules, "store", store_module)
+        self.outbox = _module(modules, "outbox", outbox_module)
 
 
 def _module(modules: tuple[Any, Any], name: str, default: Any) -> Any:
@@ -206,19 +385,74 @@ def _records(run: RunState, store: Store | None, load: Any) -> int:
     return len(load(run).audit)
 
 
-def _decide(machine: Machine[Any, Any, Any], answer: object, actor_type: Any) -> None:
-    """Fire the human trigger ``answer`` names, as its actor, with its decision."""
+def _read_answer(answer: object, spec: Any, waiting: StrEnum) -> tuple[Any, str, Any] | None:
+    """The (trigger, actor id, decision) a resume payload asks for; None for an expiry."""
+    shape = 'resume with {"trigger": ..., "actor": ..., "decision": ...}'
     if not isinstance(answer, dict):
-        raise TypeError(
-            'resume with {"trigger": ..., "actor": ..., "roles": [...], "decision": ...}'
+        raise TypeError(shape)
+    if answer.get("expire") is True and len(answer) == 1:
+        return None
+    if "roles" in answer:
+        raise ValueError(
+            "the resume payload may not carry roles: the deployment's roles resolver "
+            "(build_graph(roles=...)) says which roles an actor holds; " + shape
         )
-    if answer.get("expire"):
-        raise ValueError("nothing is due yet: the deadline has not passed")
-    actor = actor_type(answer["actor"], frozenset(answer.get("roles", ())))
-    trigger = machine.spec.triggers(answer["trigger"])
-    if not any(a.trigger == trigger and a.human for a in machine.allowed()):
-        raise ValueError(f"{trigger} is not a human exit of {machine.state}")
-    machine.fire(trigger, actor=actor, decision=answer.get("decision"))
+    unknown = sorted(str(key) for key in set(answer) - _ANSWER_KEYS)
+    if unknown or "trigger" not in answer or "actor" not in answer:
+        what = f"unknown key(s) {', '.join(unknown)}" if unknown else "trigger and actor needed"
+        raise ValueError(f"{what}: {shape}")
+    actor, name = answer["actor"], answer["trigger"]
+    if not isinstance(actor, str) or not actor.strip():
+        raise TypeError(f"actor is the authenticated actor's id, a non-empty string, not {actor!r}")
+    human = {t.trigger.value for t in spec.transitions if t.human and t.source == waiting}
+    if name not in human:
+        raise ValueError(
+            f"{name!r} is not a human exit of {waiting}: one of {', '.join(sorted(human))}"
+        )
+    return spec.triggers(name), actor, answer.get("decision")
+
+
+def _granted(roles: Roles | None, actor_id: str) -> frozenset[str]:
+    """The roles the deployment grants ``actor_id``."""
+    if roles is None:
+        return frozenset()
+    found = roles(actor_id)
+    if isinstance(found, str | bytes) or not isinstance(found, Iterable):
+        raise TypeError(f"the roles resolver returns an iterable of role names, not {found!r}")
+    return frozenset(found)
+
+
+def _authorised(spec: Any, waiting: StrEnum, actor: Any) -> None:
+    """Refuse an answer to ``waiting`` from an actor holding none of its reviewer roles
+    (the machine says so itself while the state holds; this is for a late answer)."""
+    reviewers = frozenset(spec.reviewers.get(waiting, ()))
+    if actor.roles.isdisjoint(reviewers):
+        raise ValueError(
+            f"{actor.id} holds none of the roles a decision in {waiting} needs: "
+            f"{', '.join(sorted(reviewers))}"
+        )
+
+
+def _expired(machine: Any, rt: _Support) -> Any:
+    """``machine`` after taking its timed exit, if one was due; else None."""
+    try:
+        return machine if machine.expire() is not None else None
+    except rt.store.ConcurrencyConflict:  # it moved in the store meanwhile
+        return None
+
+
+def _record_of(machine: Machine[Any, Any, Any], trigger: StrEnum) -> Any:
+    """The last record ``trigger`` made."""
+    return next(r for r in reversed(machine.audit) if r.trigger == trigger)
+
+
+def _too_late(machine: Machine[Any, Any, Any], waiting: StrEnum, trigger: StrEnum) -> str:
+    left = next(r for r in reversed(machine.audit) if r.from_state == waiting)
+    by = f" by {left.actor}" if left.actor else ""
+    return (
+        f"too late: {trigger} was for {waiting}, which record {left.seq} ({left.trigger}{by}) "
+        f"left for {left.to_state}; the machine refused it and recorded nothing"
+    )
 
 
 def expire_due(graph: Any, config: Any) -> Any:

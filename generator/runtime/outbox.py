@@ -114,6 +114,35 @@ class Outbox:
                 )
         return claims
 
+    def hold(self, machine: str, instance_id: str, now: str, until: str) -> Claim | None:
+        """Claim the one instance ``instance_id`` of ``machine``, due or not, leased until
+        ``until``; None while another claim on it is leased beyond ``now``. (An
+        in-process driver, the LangGraph graph, delivers through the same cursor.)"""
+        store = self.store
+        lock = " FOR UPDATE SKIP LOCKED" if store.dialect == "postgresql" else ""
+        with store._transaction(write=True) as cursor:
+            store._run(
+                cursor,
+                "INSERT INTO statewright_outbox (machine, instance_id) VALUES (?, ?)"
+                " ON CONFLICT (machine, instance_id) DO NOTHING",
+                (machine, instance_id),
+            )
+            store._run(
+                cursor,
+                "SELECT delivered, attempts FROM statewright_outbox"
+                " WHERE machine = ? AND instance_id = ?"
+                f" AND (lease_until IS NULL OR lease_until <= ?){lock}",
+                (machine, instance_id, now),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            claim = Claim(machine, instance_id, int(row[0]), int(row[1]), uuid.uuid4().hex, until)
+            self._update(
+                cursor, claim, "lease = ?, lease_until = ?", (claim.token, until), check=False
+            )
+        return claim
+
     def renew(self, claim: Claim, until: str) -> None:
         """Keep holding ``claim`` until ``until``; :class:`LeaseLost` if it was lost."""
         with self.store._transaction(write=True) as cursor:
