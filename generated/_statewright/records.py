@@ -354,12 +354,11 @@ def _json_text(value: object, what: str) -> str:
     except UnicodeEncodeError as error:
         bad = error.object[error.start : error.end]
         raise TypeError(
-            f"{what} holds {bad!r}, which is not Unicode text (a lone surrogate): "
-            "no store can keep it"
+            f"{what}: {bad!r} is not Unicode text (a lone surrogate), which no store can keep"
         ) from error
     if size > MAX_JSON_BYTES:
         raise TypeError(
-            f"{what} is {size:,} bytes as JSON; the limit is {MAX_JSON_BYTES:,} (MAX_JSON_BYTES)"
+            f"{what}: {size:,} bytes as JSON; the limit is {MAX_JSON_BYTES:,} (MAX_JSON_BYTES)"
         )
     return text
 
@@ -376,8 +375,8 @@ def _check_shape(value: object, what: str) -> None:
                 for key in item:
                     if not isinstance(key, str):
                         raise TypeError(
-                            f"{what} has the object key {key!r} ({type(key).__name__}); "
-                            "JSON object keys are strings"
+                            f"{what}: the object key {key!r} ({type(key).__name__}) is not "
+                            "a string; JSON object keys are strings"
                         )
                 stack.append(iter(item.values()))
             elif isinstance(item, (list, tuple)):
@@ -386,7 +385,7 @@ def _check_shape(value: object, what: str) -> None:
                 continue
             if len(stack) > MAX_JSON_DEPTH + 1:
                 raise TypeError(
-                    f"{what} nests lists and objects more than {MAX_JSON_DEPTH} deep; "
+                    f"{what}: lists and objects nest more than {MAX_JSON_DEPTH} deep; "
                     f"the limit is {MAX_JSON_DEPTH} (MAX_JSON_DEPTH)"
                 )
             break
