@@ -7,7 +7,9 @@ packages, and each generated ``<machine>/runtime.py`` imports it relatively. To 
 generated machine, copy its folder together with ``_statewright/`` into one package.
 
 - :mod:`.records`: actors, audit records, failure snapshots, the refusals, and the checks
-  every value a caller hands in passes before anything changes;
+  every value a caller hands in passes before anything changes (with their limits,
+  :data:`MAX_JSON_DEPTH` and :data:`MAX_JSON_BYTES`);
+- :mod:`.history`: an instance's context at every record, kept as its changes;
 - :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
   generated module declares of its machine;
 - :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
@@ -25,6 +27,8 @@ from .engine import Allowed, Machine, MachineSpec, SweepReport, Transition
 from .handlers import Fire, HandlerSet, Hook, Job
 from .outbox import LeaseLost, Outbox
 from .records import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
     Actor,
     AuditRecord,
     Clock,
@@ -55,6 +59,8 @@ from .store import (
 from .worker import Round, Worker
 
 __all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
     "Actor",
     "Allowed",
     "AsyncRunner",

@@ -37,7 +37,9 @@ from typing import (
 )
 
 from .data import Effect, Guard, OutOfBounds, VariablesSpec
+from .history import ContextHistory
 from .records import (
+    MAX_JSON_BYTES,
     Actor,
     AuditRecord,
     Clock,
@@ -47,8 +49,11 @@ from .records import (
     JSONValue,
     Locked,
     Unauthorized,
+    blank,
     check_actor,
+    check_clock,
     check_decision,
+    json_size,
     record_from_json,
     storable,
     storable_mapping,
@@ -295,9 +300,9 @@ class Machine(Generic[S, T, R]):
 
     __slots__ = (
         "_clock",
-        "_context",
         "_entered",
         "_failures",
+        "_history",
         "_id",
         "_log",
         "_node",
@@ -306,7 +311,6 @@ class Machine(Generic[S, T, R]):
         "_store",
         "_values",
         "_variables",
-        "_versions",
     )
 
     spec: ClassVar[MachineSpec[Any, Any, Any]]
@@ -316,9 +320,9 @@ class Machine(Generic[S, T, R]):
     _clock: Clock
     _node: _Node
     _log: list[AuditRecord[S, T, R]]
-    _context: dict[str, JSONValue]
-    _versions: list[tuple[int, dict[str, JSONValue]]]
-    """The context after each record that changed it: (record number, context)."""
+    _history: ContextHistory | None
+    """The context after each record that changed it; None until the first change (the
+    created record's data is the context until then)."""
     _entered: datetime
     """When the current state was entered: its timed exit counts from here."""
     _reason: R | None
@@ -356,18 +360,17 @@ class Machine(Generic[S, T, R]):
                 (1, at, state, state, None, None, None, None, None, _CREATED, data, values),
             )
         )
-        self._context, self._versions, self._entered = data, [(1, data)], at
+        self._entered = at
         if initial.automatic is not None:
             automatic = self._automatic(initial)
             if automatic is not None:
                 self._enter(automatic, at, None, None, None)
 
     def _reset(self, clock: Clock | None) -> None:
-        self._clock = utc_now if clock is None else clock
+        self._clock = utc_now if clock is None else check_clock(clock)
         self._node = self._compiled.initial
         self._log = []
-        self._context = {}
-        self._versions = []
+        self._history = None
         self._entered = _NEVER
         self._reason = None
         self._failures = []
@@ -393,7 +396,36 @@ class Machine(Generic[S, T, R]):
     @property
     def context(self) -> dict[str, JSONValue]:
         """A copy of the machine's JSON data; change it with :meth:`update_context`."""
-        return copy.deepcopy(self._context)
+        return copy.deepcopy(self._context())
+
+    def _context(self) -> dict[str, JSONValue]:
+        """The context now (the machine's own: copy it before handing it out)."""
+        if self._history is not None:
+            return self._history.current
+        created = self._log[0].data
+        assert isinstance(created, dict)
+        return created
+
+    def _contexts(self) -> ContextHistory:
+        """The context's history, started at its first change."""
+        if self._history is None:
+            created = self._log[0].data
+            assert isinstance(created, dict)
+            self._history = ContextHistory(created)
+        return self._history
+
+    def _checked_context(self, values: Mapping[str, object], what: str) -> dict[str, JSONValue]:
+        """``values`` (copied) if they are JSON data the context can take: refused with
+        ``TypeError`` as a stored value is, and when merging them would make the context
+        larger than ``MAX_JSON_BYTES`` as JSON."""
+        data = storable_mapping(values, what)
+        size = self._contexts().size_with(data)
+        if size > MAX_JSON_BYTES:
+            raise TypeError(
+                f"{what} would make the context {size:,} bytes as JSON; the limit is "
+                f"{MAX_JSON_BYTES:,} (MAX_JSON_BYTES)"
+            )
+        return data
 
     @property
     def reason(self) -> R | None:
@@ -502,7 +534,7 @@ class Machine(Generic[S, T, R]):
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
         in an approval state."""
         self._unlocked("update the context")
-        data = storable_mapping(values, "context values")
+        data = self._checked_context(values, "context values")
         who = check_actor(actor, required=False, where="update_context()")
         self._durably(self._merge_context, data, None if who is None else who.id, self._clock())
 
@@ -532,9 +564,9 @@ class Machine(Generic[S, T, R]):
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
-        state, reason, context, values = self._after(seq)
+        state, reason, values = self._after(seq)
         at = self._clock()
-        self._durably(self._restore, state, reason, context, values, at, who.id, note, seq)
+        self._durably(self._restore, state, reason, values, at, who.id, note, seq)
         return self.state
 
     # -- the audit log ------------------------------------------------------------------
@@ -664,8 +696,10 @@ class Machine(Generic[S, T, R]):
         """Make ``change``; for a stored instance commit it, or undo it and raise."""
         if self._store is None:
             return change(*args, **kwargs)
-        marks = (len(self._log), len(self._versions), len(self._failures), len(self._values))
-        kept = (self._node, self._reason, self._context, self._entered, self._variables)
+        marks = (len(self._log), len(self._failures), len(self._values))
+        kept = (self._node, self._reason, self._entered, self._variables)
+        history = self._history
+        mark = None if history is None else history.mark()
         try:
             result = change(*args, **kwargs)
             machine = self.spec.machine
@@ -673,9 +707,11 @@ class Machine(Generic[S, T, R]):
                 machine, str(self._id), self._revision, self._head(), self._bodies(marks[0])
             )
         except BaseException:
-            del self._log[marks[0] :], self._versions[marks[1] :], self._failures[marks[2] :]
-            del self._values[marks[3] :]
-            self._node, self._reason, self._context, self._entered, self._variables = kept
+            del self._log[marks[0] :], self._failures[marks[1] :], self._values[marks[2] :]
+            self._node, self._reason, self._entered, self._variables = kept
+            if history is not None and mark is not None:
+                history.undo(mark)
+            self._history = history
             raise
         self._revision += 1
         return result
@@ -891,7 +927,7 @@ class Machine(Generic[S, T, R]):
                     trigger=edge.trigger,
                     reason=reason,
                     payload=copy.deepcopy(data),
-                    context=copy.deepcopy(self._context),
+                    context=copy.deepcopy(self._context()),
                     variables=self._variables,
                 )
             )
@@ -927,11 +963,10 @@ class Machine(Generic[S, T, R]):
                 data=values,
             )
         )
-        self._context = {**self._context, **copy.deepcopy(values)}
-        self._versions.append((len(log), self._context))
+        self._contexts().merge(len(log), values)
 
-    def _after(self, seq: int) -> tuple[S, R | None, dict[str, JSONValue], Any]:
-        """The state, failure reason, context and variables after record ``seq``."""
+    def _after(self, seq: int) -> tuple[S, R | None, Any]:
+        """The state, failure reason and variables after record ``seq``."""
         if not 1 <= seq <= len(self._log):
             raise ValueError(f"no record {seq}: the log holds records 1 to {len(self._log)}")
         record = self._log[seq - 1]
@@ -942,14 +977,12 @@ class Machine(Generic[S, T, R]):
                 f"record {seq} left the machine in {record.to_state}, which it leaves "
                 f"automatically; roll back to record {seq + 1} instead"
             )
-        index = bisect.bisect_right(self._versions, seq, key=lambda version: version[0])
-        return record.to_state, record.reason, self._versions[index - 1][1], values
+        return record.to_state, record.reason, values
 
     def _restore(
         self,
         state: S,
         reason: R | None,
-        context: dict[str, JSONValue],
         values: Any,
         at: datetime,
         actor_id: str | None,
@@ -976,8 +1009,7 @@ class Machine(Generic[S, T, R]):
         self._node = self._compiled.nodes[state]
         self._entered = at
         self._reason = reason
-        self._context = context
-        self._versions.append((len(log), context))
+        self._contexts().restore(len(log), seq)
         self._variables = values
         self._values.append((len(log), values))
 
@@ -988,6 +1020,11 @@ class Machine(Generic[S, T, R]):
         where = f"record {record.seq}"
         if record.seq != len(self._log) + 1:
             raise InvalidTransition(f"{where}: expected record {len(self._log) + 1}")
+        if record.data is not None:
+            try:
+                json_size(record.data, f"{where}: its data")
+            except TypeError as error:
+                raise InvalidTransition(str(error)) from error
         if record.event is Event.CREATED or not self._log:
             self._check_created(record, where)
             return
@@ -1045,7 +1082,7 @@ class Machine(Generic[S, T, R]):
             )
         if record.rollback_to is not None:
             raise InvalidTransition(f"{where}: a transition record has no rollback_to")
-        if edge.human and (not record.actor or not (record.decision or "").strip()):
+        if edge.human and (blank(record.actor or "") or blank(record.decision or "")):
             raise InvalidTransition(f"{where}: a human transition needs an actor and a decision")
         if edge.after is not None and record.at < self._entered + edge.after:
             raise InvalidTransition(f"{where}: {record.trigger!s} fired before it was due")
@@ -1075,10 +1112,10 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(f"{where}: a rollback out of {self.state}, which is locked")
         if record.rollback_to is None or record.trigger is not None:
             raise InvalidTransition(f"{where}: a rollback names the record it returns to")
-        if not record.actor or not (record.decision or "").strip():
+        if blank(record.actor or "") or blank(record.decision or ""):
             raise InvalidTransition(f"{where}: a rollback needs an actor and a decision")
         try:
-            state, reason, _, values = self._after(record.rollback_to)
+            state, reason, values = self._after(record.rollback_to)
         except ValueError as error:
             raise InvalidTransition(f"{where}: {error}") from error
         if (state, reason) != (record.to_state, record.reason):
@@ -1101,6 +1138,12 @@ class Machine(Generic[S, T, R]):
             raise InvalidTransition(f"{where}: a context change stays in {self.state}")
         if not isinstance(record.data, dict):
             raise InvalidTransition(f"{where}: a context change's data is the values merged")
+        size = self._contexts().size_with(record.data)
+        if size > MAX_JSON_BYTES:
+            raise InvalidTransition(
+                f"{where}: the context would be {size:,} bytes as JSON; the limit is "
+                f"{MAX_JSON_BYTES:,} (MAX_JSON_BYTES)"
+            )
         if (record.decision, record.rollback_to, record.reason, record.variables) != (
             None,
             None,
@@ -1112,16 +1155,14 @@ class Machine(Generic[S, T, R]):
     def _apply(self, record: AuditRecord[Any, Any, Any]) -> None:
         """Apply a record :meth:`_check` accepted."""
         if record.event is Event.CREATED:
-            data = record.data if isinstance(record.data, dict) else {}
             self._log.append(record)
-            self._context, self._versions, self._entered = data, [(1, data)], record.at
+            self._entered = record.at
         elif record.event is Event.ROLLBACK:
             assert record.rollback_to is not None
-            _, _, context, values = self._after(record.rollback_to)
+            _, _, values = self._after(record.rollback_to)
             self._restore(
                 record.to_state,
                 record.reason,
-                context,
                 values,
                 record.at,
                 record.actor,

@@ -36,7 +36,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from .engine import Machine
-from .records import Actor, AuditRecord, Event, InvalidTransition, JSONValue
+from .records import Actor, AuditRecord, Event, InvalidTransition, JSONValue, storable
 
 __all__ = [
     "Call",
@@ -75,7 +75,12 @@ class Hook(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Fire(Generic[T]):
     """A handler's outcome: fire ``trigger`` next, with ``payload`` (kept in the failure
-    snapshot if a failed state is entered) after merging ``context`` into the context."""
+    snapshot if a failed state is entered) after merging ``context`` into the context.
+
+    Both are checked when the handler returns, as ``fire`` and ``update_context`` check
+    them: an outcome whose payload or context the machine cannot store (not JSON data,
+    nested deeper than ``MAX_JSON_DEPTH``, larger than ``MAX_JSON_BYTES``) counts as the
+    handler failing with that ``TypeError``."""
 
     trigger: T
     payload: object = None
@@ -341,7 +346,8 @@ def _settle(
 
 def _outcome(machine: Machine[Any, Any, Any], value: object) -> Fire[Any] | None:
     """The :class:`Fire` an ``on_enter`` handler's return value means; refused unless it
-    is a non-human exit the state enables."""
+    is a non-human exit the state enables, with a payload and context the machine can
+    store."""
     if value is None:
         return None
     spec = machine.spec
@@ -359,6 +365,11 @@ def _outcome(machine: Machine[Any, Any, Any], value: object) -> Fire[Any] | None
             f"a handler of {machine.state} returned {fire.trigger!s}, which is {what}; "
             f"allowed: {', '.join(str(a.trigger) for a in enabled.values()) or 'none'}"
         )
+    what = f"a handler of {machine.state} returned {fire.trigger!s} with"
+    if fire.context is not None:
+        machine._checked_context(fire.context, f"{what} the context")
+    if fire.payload is not None:
+        storable(fire.payload, f"{what} the payload")
     return fire
 
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeAlias, TypeVar
 
 __all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
     "Actor",
     "AuditRecord",
     "Clock",
@@ -34,6 +37,15 @@ JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, J
 
 Clock: TypeAlias = Callable[[], datetime]
 """Returns the current time, an aware UTC ``datetime``."""
+
+MAX_JSON_DEPTH: Final = 64
+"""How deeply a value a caller hands in to be stored (a context, the values merged into
+it, a payload) may nest lists and objects: ``{"a": [1]}`` nests 2 deep."""
+
+MAX_JSON_BYTES: Final = 1_048_576
+"""The largest such a value may be as JSON text (:func:`json_text`: ``json.dumps``, in
+UTF-8), in bytes; the context as a whole, after every merge, too. A decision and an
+actor's id are held to it as well."""
 
 utc_now: Clock = partial(datetime.now, UTC)
 
@@ -70,14 +82,15 @@ class Actor:
     roles: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not self.id.strip():
+        if not isinstance(self.id, str) or blank(self.id):
             raise TypeError(f"an actor needs a non-empty string id, not {self.id!r}")
+        json_size(self.id, "an actor's id")
         roles: object = self.roles
         if isinstance(roles, (set, list, tuple)):
             roles = frozenset(roles)
             object.__setattr__(self, "roles", roles)
         if not isinstance(roles, frozenset) or not all(
-            isinstance(role, str) and role.strip() for role in roles
+            isinstance(role, str) and not blank(role) for role in roles
         ):
             raise TypeError(
                 f"an actor's roles are a frozenset of non-empty strings, not {self.roles!r}"
@@ -240,39 +253,170 @@ def check_decision(decision: object, *, where: str) -> str:
         raise Unauthorized(f"{where} needs a decision record: pass decision='...'")
     if not isinstance(decision, str):
         raise TypeError(f"{where}: decision must be a string, not {type(decision).__name__}")
-    if not decision.strip():
-        raise Unauthorized(f"{where} needs a decision record, not a blank string")
+    if blank(decision):
+        raise Unauthorized(
+            f"{where} needs a decision record, not a blank string "
+            "(whitespace and invisible characters only)"
+        )
+    json_size(decision, f"{where}: the decision")
     return decision
 
 
+_INVISIBLE: Final = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+"""Characters Unicode marks default-ignorable that are not format characters: the
+combining grapheme joiner, the Hangul fillers, the variation selectors."""
+
+
+def blank(text: str) -> bool:
+    """True when ``text`` shows nothing: it holds only whitespace, control and format
+    characters (Unicode Cc, Cf: ``"\\u200b"``, ``"\\ufeff"``, ``"\\u2060"``) and the
+    other invisible fillers (:data:`_INVISIBLE`)."""
+    return all(
+        char.isspace() or char in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cf")
+        for char in text
+    )
+
+
+def check_clock(clock: Clock) -> Clock:
+    """``clock``, each reading checked before it is used: ``TypeError`` for anything but
+    a ``datetime``, ``ValueError`` for a naive one (it would be stored without a UTC
+    offset, and the instance could not be loaded again)."""
+    if not callable(clock):
+        raise TypeError(f"a clock is a function returning an aware datetime, not {clock!r}")
+
+    def read() -> datetime:
+        at = clock()
+        if not isinstance(at, datetime):
+            raise TypeError(
+                f"the clock {_name(clock)} returned {type(at).__name__} {at!r}, not a "
+                "datetime; a clock returns an aware UTC datetime"
+            )
+        if at.utcoffset() is None:
+            raise ValueError(
+                f"the clock {_name(clock)} returned the naive datetime {at.isoformat()}, "
+                "which has no UTC offset; pass an aware clock, e.g. "
+                "clock=lambda: datetime.now(UTC)"
+            )
+        return at
+
+    return read
+
+
+def _name(function: object) -> str:
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None)
+    if not isinstance(name, str):
+        return repr(function)
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
 def storable(value: object, what: str) -> JSONValue:
-    """``value`` as JSON data, the form every record and store keeps.
+    """``value`` as JSON data, the form every record and store keeps (a copy).
 
     An exception or a traceback becomes its formatted text (what a recovery procedure
-    reads); any other value JSON cannot hold raises ``TypeError``.
+    reads); any other value JSON cannot hold, an object key that is not a string, a value
+    nested more than :data:`MAX_JSON_DEPTH` deep or larger than :data:`MAX_JSON_BYTES`
+    raises ``TypeError`` saying which.
     """
-    try:
-        text = json.dumps(value, default=_render, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{what} must be JSON data: {error}") from error
-    loaded: JSONValue = json.loads(text)
+    loaded: JSONValue = json.loads(_json_text(value, what))
     return loaded
 
 
+def json_size(value: object, what: str) -> int:
+    """The size of ``value`` as JSON text in bytes, refused as :func:`storable` refuses it."""
+    return text_size(_json_text(value, what))
+
+
+def json_text(value: object) -> str:
+    """``value`` as the JSON text its size is counted on (characters kept, not escaped:
+    the stores keep them so)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def text_size(text: str) -> int:
+    """The bytes of ``text`` in UTF-8; ``UnicodeEncodeError`` for a lone surrogate."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _json_text(value: object, what: str) -> str:
+    _check_shape(value, what)
+    try:
+        text = json.dumps(value, default=_render, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{what} must be JSON data: {error}") from error
+    try:
+        size = text_size(text)
+    except UnicodeEncodeError as error:
+        bad = error.object[error.start : error.end]
+        raise TypeError(
+            f"{what}: {bad!r} is not Unicode text (a lone surrogate), which no store can keep"
+        ) from error
+    if size > MAX_JSON_BYTES:
+        raise TypeError(
+            f"{what}: {size:,} bytes as JSON; the limit is {MAX_JSON_BYTES:,} (MAX_JSON_BYTES)"
+        )
+    return text
+
+
+def _check_shape(value: object, what: str) -> None:
+    """Refuse ``value`` if it nests deeper than :data:`MAX_JSON_DEPTH` or an object in it
+    has a key that is not a string (JSON would turn ``1`` into ``"1"``, merging keys).
+
+    Walks with a stack of iterators, so neither depth nor a cycle recurses in Python."""
+    stack: list[Iterator[object]] = [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str):
+                        raise TypeError(
+                            f"{what}: the object key {key!r} ({type(key).__name__}) is not "
+                            "a string; JSON object keys are strings"
+                        )
+                stack.append(iter(item.values()))
+            elif isinstance(item, (list, tuple)):
+                stack.append(iter(item))
+            else:
+                continue
+            if len(stack) > MAX_JSON_DEPTH + 1:
+                raise TypeError(
+                    f"{what}: lists and objects nest more than {MAX_JSON_DEPTH} deep; "
+                    f"the limit is {MAX_JSON_DEPTH} (MAX_JSON_DEPTH)"
+                )
+            break
+        else:
+            stack.pop()
+
+
 def storable_mapping(values: Mapping[str, object], what: str) -> dict[str, JSONValue]:
-    """A mapping of JSON data with string keys, copied."""
+    """A mapping of JSON data with string keys, copied; refused as :func:`storable`
+    refuses a value."""
     if not isinstance(values, Mapping):
         raise TypeError(f"{what} must be a mapping, not {type(values).__name__}")
-    if not all(isinstance(key, str) for key in values):
-        raise TypeError(f"{what} must have string keys")
     copied = storable(dict(values), what)
     assert isinstance(copied, dict)
     return copied
 
 
+_RENDERED_CHARACTERS: Final = MAX_JSON_BYTES // 16
+"""The most of an exception's or a traceback's text a payload keeps (its head and its
+tail), so that an error payload always fits within :data:`MAX_JSON_BYTES`."""
+
+
 def _render(value: Any) -> str:
     if isinstance(value, BaseException):
-        return "".join(traceback.format_exception(value))
+        return _clipped("".join(traceback.format_exception(value)))
     if isinstance(value, TracebackType):
-        return "".join(traceback.format_tb(value))
+        return _clipped("".join(traceback.format_tb(value)))
     raise TypeError(f"{type(value).__name__} {value!r} is not JSON data")
+
+
+def _clipped(text: str) -> str:
+    if len(text) <= _RENDERED_CHARACTERS:
+        return text
+    half = _RENDERED_CHARACTERS // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters cut ...]\n{text[-half:]}"
