@@ -277,7 +277,7 @@ def test_a_file_name_cannot_add_a_key_to_an_imported_spec(
 @given(
     names=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3, unique=True),
     file=st.text(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+        st.characters(codec="utf-8", blacklist_characters="/\x00"),
         min_size=1,
         max_size=20,
     ),
