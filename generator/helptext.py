@@ -73,7 +73,9 @@ COMMANDS: dict[str, Help] = {
                 2,
                 "a usage error: a path that does not exist or is not a regular file, a "
                 "folder with no spec in it, a --human name that is no callback state, a "
-                "--regressions file statewright did not write",
+                "--regressions file statewright did not write, a symbolic link or a name "
+                "too long in DIR (nothing is written then), a --runtime-package that is no "
+                "dotted Python name",
             ),
         ),
     ),
@@ -102,7 +104,10 @@ COMMANDS: dict[str, Help] = {
             "written or removed is named on standard output; the findings of a refused "
             "spec go to standard error.",
             "Only files statewright wrote are replaced or removed; a file of yours where "
-            "one must go stops the run with nothing written. With --check nothing is "
+            "one must go stops the run with nothing written. The run is all or nothing: "
+            "every path is checked first (no symbolic link inside DIR, no name longer than "
+            "the file system allows), the files are staged in DIR and renamed into place, "
+            "and a spec with errors means nothing is written at all. With --check nothing is "
             "written: each difference from the disk is printed as a unified diff on "
             "standard output. " + _PROGRESS,
         ),
@@ -110,9 +115,9 @@ COMMANDS: dict[str, Help] = {
             (0, "written, or with --check: DIR is up to date"),
             (
                 1,
-                "a spec has error findings (nothing is written for it), a file not "
-                "written by statewright is in the way (nothing is written), or --check "
-                "found a difference",
+                "a spec has error findings, a file not written by statewright is in the "
+                "way, a path in DIR is a symbolic link or too long (in each case nothing "
+                "is written), or --check found a difference",
             ),
             (2, "a usage error: a path that does not exist, --out naming a file, no 'dot'"),
         ),
@@ -185,12 +190,17 @@ COMMANDS: dict[str, Help] = {
             "written beside SPEC as <machine>.yaml. What the mapping cannot express is "
             "listed as info findings on standard error.",
             "Nothing is overwritten: a file in the way is a usage error, and then nothing "
-            "is written.",
+            "is written; so are a symbolic link where a spec goes and a name longer than "
+            "the file system allows. The specs are written all or nothing.",
         ),
         (
             (0, "written"),
             (1, "the definition does not load (its findings go to standard error)"),
-            (2, "a usage error: no such file, a file in the way, an unwritable output"),
+            (
+                2,
+                "a usage error: no such file, a file in the way, a symbolic link, a name "
+                "too long, an unwritable output",
+            ),
         ),
     ),
     "audit": Help(

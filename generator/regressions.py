@@ -5,12 +5,16 @@ module (``regression_test.py.jinja``) that embeds the spec and the counterexampl
 replays it on the generated runtime (:func:`verify.conformance.regression.
 assert_unreachable`): it fails while the spec allows the violation and passes once the
 spec is fixed and its runtime regenerated, so the fix stays proven. :func:`write_regressions`
-writes them, never over a file that does not carry statewright's mark.
+writes them, all or nothing (:func:`generator.output.write_tree`), never over a file that
+does not carry statewright's mark. A module is named ``test_<machine>__<property>.py``:
+machine and property names are snake_case, which has no ``__``, so two properties never
+share a file name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import keyword
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +22,53 @@ from generator import __version__
 from generator.env import environment
 from generator.format import format_python
 from generator.naming import class_name, docstring_lines, string_lines, string_literal
-from generator.output import carries_mark
+from generator.output import (
+    Output,
+    Refused,
+    carries_mark,
+    collect,
+    path_problems,
+    write_tree,
+)
 from generator.pyexpr import python_of_value
 from verify.check import CheckResult
 from verify.findings import TraceStep
+from verify.printable import printable, printable_path
 
-__all__ = ["RegressionView", "regression_files", "write_regressions"]
+__all__ = [
+    "RegressionView",
+    "module_name",
+    "package_problem",
+    "regression_files",
+    "write_regressions",
+]
 
 LINE_LENGTH = 100
+
+
+def package_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the runtime package the tests import (``--runtime-package``),
+    if it cannot: it must be a dotted Python name, each part an identifier and no keyword.
+
+    >>> package_problem("src.generated") is None
+    True
+    >>> print(package_problem("app;import os"))
+    --runtime-package 'app;import os' is not a dotted Python name, such as app.generated
+    """
+    parts = name.split(".")
+    if all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        return None
+    shown = printable(name)
+    return f"--runtime-package '{shown}' is not a dotted Python name, such as app.generated"
+
+
+def module_name(machine: str, prop: str) -> str:
+    """The file of the regression test of ``prop`` of ``machine``: one file per pair.
+
+    >>> module_name("a", "b_c"), module_name("a_b", "c")
+    ('test_a__b_c.py', 'test_a_b__c.py')
+    """
+    return f"test_{machine}__{prop}.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +104,16 @@ def _row(step: TraceStep) -> StepRow:
     )
 
 
-def regression_files(result: CheckResult, text: str, package: str = "generated") -> dict[str, str]:
-    """``{file name: source}``: one test module per property ``result`` found violated;
+def regression_files(result: CheckResult, text: str, package: str = "generated") -> list[Output]:
+    """One test module per property ``result`` found violated;
     ``text`` is the spec's source and ``package`` the package the runtimes were generated
     into (``statewright generate --out``)."""
     spec = result.spec
     if spec is None:
-        return {}
+        return []
     by_location = {p.location: p for p in spec.properties}
     rendered: dict[str, str] = {}
+    sources: dict[str, str] = {}
     for finding in result.findings:
         prop = by_location.get(finding.location)
         if finding.rule != "property-violated" or prop is None:
@@ -111,23 +155,34 @@ def regression_files(result: CheckResult, text: str, package: str = "generated")
             cycle=tuple(map(_row, finding.cycle)),
         )
         template = environment().get_template("regression_test.py.jinja")
-        rendered[f"test_{spec.machine}_{prop.name}.py"] = template.render(view=view)
-    return format_python(rendered)
+        name = module_name(spec.machine, prop.name)
+        rendered[name] = template.render(view=view)
+        sources[name] = f"property {prop.name} of {spec.file}"
+    return [Output(name, text, sources[name]) for name, text in format_python(rendered).items()]
 
 
-def write_regressions(folder: Path, files: Mapping[str, str]) -> list[Path] | str:
-    """Write ``files`` into ``folder`` (made if missing); the paths written, or why
-    nothing was: a file in the way that statewright did not write."""
-    targets = {folder / name: text for name, text in files.items()}
-    for path in targets:
-        if path.exists() and not carries_mark(path):
-            return (
-                f"{path} exists and was not written by statewright; move it or choose "
-                "another folder"
-            )
+def write_regressions(folder: Path, outputs: Sequence[Output]) -> list[Path] | str:
+    """Write ``outputs`` into ``folder`` (made if missing), all or nothing; the paths
+    written, or why nothing was: two outputs of one file, a path that is not safe to
+    write (:func:`generator.output.path_problems`), a file in the way that statewright
+    did not write."""
+    try:
+        files = collect(outputs)
+    except Refused as refused:
+        return "; ".join(refused.problems) + "; nothing written"
     if folder.exists() and not folder.is_dir():
-        return f"{folder} is not a folder"
-    folder.mkdir(parents=True, exist_ok=True)
-    for path, text in targets.items():
-        path.write_text(text, encoding="utf-8")
-    return list(targets)
+        return f"{printable_path(folder.as_posix())} is not a folder"
+    problems = path_problems(folder, files)  # before anything is read through a link
+    for name in files if not problems else ():
+        path = folder / name
+        if path.exists() and not carries_mark(path):
+            problems.append(
+                f"{printable_path(path.as_posix())} exists and was not written by "
+                "statewright; move it or choose another folder"
+            )
+    try:
+        if problems:
+            raise Refused(problems)
+        return write_tree(folder, files)
+    except Refused as refused:
+        return "; ".join(refused.problems) + "; nothing written"

@@ -3,8 +3,10 @@
 One line per state and per transition, in flow style as the shipped specs are written;
 free text (descriptions, reviewer roles, recovery steps) double-quoted with JSON's
 escapes, which YAML reads the same way, and any character YAML does not allow escaped.
-Names are written bare unless YAML would read them as something other than text. The
-text loads back into the same states, transitions and reasons (the tests prove it).
+Names are written bare unless YAML would read them as something other than text. Header
+comments have the same characters escaped (:func:`comment`), so that no line break, and
+nothing YAML reads as one, can end a comment and start a key. The text loads back into
+the same states, transitions and reasons (the tests prove it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 from verify.load.yamlread import resolve_plain
 from verify.model import FORMAT_VERSION, Reason, Spec, State, Transition
 
-__all__ = ["spec_yaml"]
+__all__ = ["comment", "spec_yaml"]
 
 _ESCAPED = re.compile(
     "[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
@@ -29,6 +31,17 @@ def _text(value: str) -> str:
     """``value`` as a double-quoted YAML scalar."""
     quoted = json.dumps(value, ensure_ascii=False)
     return _ESCAPED.sub(lambda m: f"\\U{ord(m.group()):08x}", quoted)
+
+
+def comment(text: str) -> str:
+    """``text`` as one ``#`` comment line: every character YAML does not allow or reads as
+    a line break written as its Python escape, the backslash too, so an escape is plain.
+
+    >>> comment("from a.asl.json#Fan out\\nrollback: {reviewers: [intern]}")
+    '# from a.asl.json#Fan out\\\\nrollback: {reviewers: [intern]}'
+    """
+    escaped = _ESCAPED.sub(lambda m: repr(m.group())[1:-1], text.replace("\\", "\\\\"))
+    return f"# {escaped}".rstrip()
 
 
 def _name(value: str) -> str:
@@ -78,7 +91,7 @@ def _reason(reason: Reason) -> list[str]:
 
 def spec_yaml(spec: Spec, header: Iterable[str] = ()) -> str:
     """The spec text of ``spec``, after ``header`` lines written as ``#`` comments."""
-    lines = [f"# {line}".rstrip() for line in header]
+    lines = [comment(line) for line in header]
     lines += [f"statewright: {FORMAT_VERSION}", f"machine: {_name(spec.machine)}"]
     if spec.description:
         lines.append(f"description: {_text(spec.description)}")

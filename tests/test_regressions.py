@@ -122,7 +122,7 @@ def test_a_file_statewright_did_not_write_is_never_overwritten(tmp_path: Path) -
     spec.write_text(BASE + "properties:\n" + CASES["always"][0])
     folder = tmp_path / "regressions"
     folder.mkdir()
-    mine = folder / "test_review_loop_reviewed.py"
+    mine = folder / "test_review_loop__reviewed.py"
     mine.write_text("# my own test\n")
     status, said = statewright(
         "check", "review_loop.yaml", "--regressions", "regressions", cwd=tmp_path

@@ -32,7 +32,7 @@ from verify.explore.tour import configuration_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
 from verify.load import LoadResult, gc_paused, load_file, load_text
-from verify.model import Spec
+from verify.model import Location, Spec
 
 __all__ = [
     "CheckResult",
@@ -151,16 +151,27 @@ def check_text(
 
 def check_together(results: Sequence[CheckResult]) -> list[CheckResult]:
     """``results`` with the findings of the project rules (``duplicate-machine``), which
-    look at every loaded spec at once, added to the results of the files they are in."""
+    look at every loaded spec at once, added to the results they are about: the result
+    whose spec is located where the finding is (one ASL file holds several machines),
+    else the first result of the finding's file."""
     specs = [r.spec for r in results if r.spec is not None]
-    found: dict[str, list[Finding]] = {}
+    at: dict[Location | None, int] = {}
+    in_file: dict[str, int] = {}
+    for number, result in enumerate(results):
+        if result.spec is not None:
+            at.setdefault(result.spec.location, number)
+            at.setdefault(result.spec.machine_location, number)
+        in_file.setdefault(result.file, number)
+    found: dict[int, list[Finding]] = {}
     for registered in verify.rules.RULES.values():
         if registered.check_project is not None:
             for finding in registered.check_project(specs):
-                found.setdefault(finding.location.file, []).append(finding)
+                owner = at.get(finding.location, in_file.get(finding.location.file))
+                if owner is not None:
+                    found.setdefault(owner, []).append(finding)
     return [
-        dataclasses.replace(r, findings=sort_findings((*r.findings, *found[r.file])))
-        if r.file in found
+        dataclasses.replace(r, findings=sort_findings((*r.findings, *found[i])))
+        if i in found
         else r
-        for r in results
+        for i, r in enumerate(results)
     ]

@@ -8,12 +8,14 @@ from typing import TextIO
 
 from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from generator.commands.inputs import InputFormat, check_paths
-from generator.regressions import regression_files, write_regressions
+from generator.output import Output
+from generator.regressions import package_problem, regression_files, write_regressions
 from verify.check import CheckResult, check_file
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
 from verify.explore import DEFAULT_MAX_CONFIGURATIONS
 from verify.load.asl import AslOptions
+from verify.printable import printable_path
 from verify.report import RENDERERS, exit_status, plural
 from verify.report.text import transition_counts
 from verify.rules import RULES
@@ -37,6 +39,10 @@ def check_command(
     """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
     the exit status. With ``regressions``, a test module per violated property is written
     there (each file's path reported on standard error)."""
+    problem = package_problem(runtime_package) if regressions is not None else None
+    if problem is not None:
+        (stderr or stdout).write(f"statewright: error: {problem}\n")
+        return EXIT_USAGE
     checked = check_paths(paths, source, asl or AslOptions(), max_configurations)
     problem = checked.usage_problem()
     if problem is not None:
@@ -48,17 +54,17 @@ def check_command(
             (stderr or stdout).write(f"statewright: error: {written}\n")
             return EXIT_USAGE
         for path in written:
-            (stderr or stdout).write(f"wrote {path}\n")
+            (stderr or stdout).write(f"wrote {printable_path(path.as_posix())}\n")
     stdout.write(RENDERERS[fmt](checked.results, strict))
     return exit_status(checked.results, strict)
 
 
 def _regressions(results: Sequence[CheckResult], folder: Path, package: str) -> list[Path] | str:
-    files: dict[str, str] = {}
+    files: list[Output] = []
     for result in results:
         if result.spec is not None and result.spec.properties:
-            text = Path(result.file).read_text(encoding="utf-8")
-            files.update(regression_files(result, text, package))
+            text = Path(result.spec.file).read_text(encoding="utf-8")
+            files.extend(regression_files(result, text, package))
     return write_regressions(folder, files) if files else []
 
 

@@ -15,12 +15,24 @@ from pathlib import Path
 from typing import TextIO
 
 from generator.diagram.dot import DotMissing
-from generator.output import PACKAGE_INIT, Plan, plan, read_text, remove_empty
+from generator.output import (
+    PACKAGE_INIT,
+    Output,
+    Plan,
+    Refused,
+    collect,
+    path_problems,
+    plan,
+    read_text,
+    remove_empty,
+    write_tree,
+)
 from generator.render import render_package_init, render_spec, render_support
 from verify import progress
 from verify.check import check_file, check_together
 from verify.discover import MissingPath, discover
 from verify.findings import has_errors
+from verify.printable import printable_path
 from verify.rules.project import DUPLICATE_MACHINE
 
 __all__ = ["generate_command", "render_tree"]
@@ -44,8 +56,10 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
     had errors (their findings are printed to ``stderr``; nothing is rendered for them).
     Specs that declare the same machine refuse the whole tree: no file at all (an empty
     mapping), since their output would share one folder. Raises
-    :class:`verify.discover.MissingPath`."""
-    files = {PACKAGE_INIT: render_package_init(), **render_support()}
+    :class:`verify.discover.MissingPath`, and :class:`generator.output.Refused` when two
+    outputs would be one file (:func:`generator.output.collect`)."""
+    support = {PACKAGE_INIT: render_package_init(), **render_support()}
+    files = [Output(name, text, "the runtime support") for name, text in support.items()]
     failed = False
     found = discover(paths)
     # findings name the paths as given, for the user to open
@@ -56,7 +70,8 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
             failed = True
             for finding in result.findings:
                 print("\n".join(finding.report_lines()), file=stderr)
-            print(f"statewright: {path}: not generated; fix its errors first", file=stderr)
+            shown = printable_path(path.as_posix())
+            print(f"statewright: {shown}: not generated; fix its errors first", file=stderr)
             continue
         if collide:
             continue
@@ -66,8 +81,9 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
         source = path.read_bytes().decode("utf-8-sig")
         with progress.working_on(display_path(path)):
             progress.phase("generating the runtime, tests and diagrams")
-            files.update(render_spec(spec, result.findings, source))
-    return ({} if collide else dict(sorted(files.items()))), failed
+            rendered = render_spec(spec, result.findings, source)
+            files.extend(Output(name, text, spec.file) for name, text in rendered.items())
+    return ({} if collide else dict(sorted(collect(files).items()))), failed
 
 
 def _diff(old: str | None, new: str | None, name: str) -> str:
@@ -100,22 +116,26 @@ def _check(found: Plan, stdout: TextIO) -> bool:
 
 
 def _write(found: Plan, stdout: TextIO) -> None:
-    for path, text in found.write.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-        print(f"wrote {path.as_posix()}", file=stdout)
+    """Write and remove what ``found`` says, all or nothing (:func:`write_tree`)."""
+    files = {path.relative_to(found.out).as_posix(): text for path, text in found.write.items()}
+    for path in write_tree(found.out, files, found.stale):
+        print(f"wrote {printable_path(path.as_posix())}", file=stdout)
     if found.kept is not None:
-        print(f"kept {found.kept.as_posix()}: not generated, left as it is", file=stdout)
+        kept = printable_path(found.kept.as_posix())
+        print(f"kept {kept}: not generated, left as it is", file=stdout)
     folders: set[Path] = set()
     for path in found.stale:
-        path.unlink()
-        print(f"removed {path.as_posix()}: no spec generates it any more", file=stdout)
+        shown = printable_path(path.as_posix())
+        print(f"removed {shown}: no spec generates it any more", file=stdout)
         folders.add(path.relative_to(found.out).parents[-2])
     for folder in sorted(folders):
         if remove_empty(found.out / folder):
-            print(f"removed {(found.out / folder).as_posix()}/", file=stdout)
+            print(f"removed {printable_path((found.out / folder).as_posix())}/", file=stdout)
     if not found.write and not found.stale:
-        print(f"{found.out.as_posix()}/ is up to date ({found.same} files)", file=stdout)
+        print(
+            f"{printable_path(found.out.as_posix())}/ is up to date ({found.same} files)",
+            file=stdout,
+        )
 
 
 def generate_command(
@@ -127,6 +147,8 @@ def generate_command(
         return 2
     try:
         files, failed = render_tree(paths, stderr)
+    except Refused as refused:
+        return _refused(refused.problems, stderr)
     except MissingPath as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
@@ -139,25 +161,43 @@ def generate_command(
         return 2
     if not files:  # refused as a whole (two specs of one machine): nothing to write
         return 1
+    if failed and not check:  # all or nothing: a refused spec refuses the run
+        print("statewright: nothing written; fix the errors above first", file=stderr)
+        return 1
+    problems = path_problems(out, files)  # before anything is read through a link
+    if problems:
+        return _refused(problems, stderr)
     # Pruning needs the whole spec folder (no path, or folders only): generating some
     # specs never removes another machine's output. A spec with errors renders nothing,
     # and its folder cannot be told from a removed spec's: nothing is pruned then either.
     whole = all(path.is_dir() for path in paths)
     found = plan(out, files, prune=whole and not failed)
     if found.in_the_way:
-        for path in found.in_the_way:
-            print(
-                f"statewright: error: {path.as_posix()} is in the way: generate would write "
+        return _refused(
+            [
+                f"{printable_path(path.as_posix())} is in the way: generate would write "
                 "there, but the file was not written by statewright; move it, or choose "
-                "another --out",
-                file=stderr,
-            )
-        print("statewright: nothing written", file=stderr)
-        return 1
+                "another --out"
+                for path in found.in_the_way
+            ],
+            stderr,
+        )
     if check:
         clean = _check(found, stdout)
         if clean:
-            print(f"{out.as_posix()}/ is up to date ({len(files)} files)", file=stdout)
+            print(
+                f"{printable_path(out.as_posix())}/ is up to date ({len(files)} files)", file=stdout
+            )
         return 0 if clean and not failed else 1
-    _write(found, stdout)
-    return 1 if failed else 0
+    try:
+        _write(found, stdout)
+    except Refused as refused:
+        return _refused(refused.problems, stderr)
+    return 0
+
+
+def _refused(problems: Sequence[str], stderr: TextIO) -> int:
+    for problem in problems:
+        print(f"statewright: error: {problem}", file=stderr)
+    print("statewright: nothing written", file=stderr)
+    return 1

@@ -3,10 +3,12 @@
 The state machine's spec goes to ``-o`` (default: standard output); each Parallel branch
 and Map iterator is a machine of its own, written beside it as ``<machine>.yaml`` (so they
 need ``-o``). Nothing is overwritten: a file in the way is a usage error and nothing is
-written. What the mapping leaves out (the ``asl-not-modelled`` findings) is printed on
-standard error, so the import says what it did not carry over. Exit status 0 when written,
-1 when the definition does not load (its findings on standard error), 2 for a usage
-problem.
+written. The files are written all or nothing (:func:`generator.output.write_tree`):
+every path is checked first (no symbolic link, no name too long for the file system, no
+two machines of one file name), and a failure leaves the folder as it was. What the
+mapping leaves out (the ``asl-not-modelled`` findings) is printed on standard error, so
+the import says what it did not carry over. Exit status 0 when written, 1 when the
+definition does not load (its findings on standard error), 2 for a usage problem.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import TextIO
 
 from generator import __version__
 from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from generator.output import Output, Refused, collect, path_problems, write_tree
 from generator.spec_yaml import spec_yaml
+from verify.asl import result_name
 from verify.load.asl import AslOptions, Machine, load_asl_file
+from verify.printable import printable_path
 
 __all__ = ["import_command"]
 
@@ -35,12 +40,14 @@ def import_command(
     """Write the specs of the ASL definition at ``source`` (see the module doc)."""
     if source.is_dir() or not source.exists():
         what = "is a folder; name one ASL file" if source.is_dir() else "does not exist"
-        return _usage(stderr, f"{source} {what}")
+        return _usage(stderr, f"{printable_path(source.as_posix())} {what}")
     load = load_asl_file(source, options or AslOptions())
     for finding in load.findings:
         stderr.write(finding.format() + "\n")
     if not load.machines:
-        stderr.write(f"{_PROG}: {source} does not load; nothing written\n")
+        stderr.write(
+            f"{_PROG}: {printable_path(source.as_posix())} does not load; nothing written\n"
+        )
         return EXIT_FINDINGS
     top, *nested = load.machines
     if output is None:
@@ -51,17 +58,28 @@ def import_command(
                 "name a file with -o to write them beside it\n"
             )
         return EXIT_OK
-    targets = {output: top, **{output.parent / f"{m.spec.machine}.yaml": m for m in nested}}
-    in_the_way = [str(path) for path in targets if path.exists()]
-    if in_the_way:
-        return _usage(stderr, f"not overwriting {', '.join(in_the_way)}; nothing written")
+    folder = output.parent
+    outputs = [
+        Output(output.name, _text(top, source), result_name(str(source), top)),
+        *(
+            Output(f"{m.spec.machine}.yaml", _text(m, source), result_name(str(source), m))
+            for m in nested
+        ),
+    ]
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        for path, machine in targets.items():
-            path.write_text(_text(machine, source), encoding="utf-8")
-            stdout.write(f"wrote {path}\n")
-    except OSError as error:
-        return _usage(stderr, f"cannot write {output}: {error.strerror or error}")
+        files = collect(outputs)
+        problems = path_problems(folder, files)
+        in_the_way = [folder / name for name in files if (folder / name).exists()]
+        if not problems and in_the_way:
+            shown = ", ".join(printable_path(path.as_posix()) for path in in_the_way)
+            problems.append(f"not overwriting {shown}")
+        if problems:
+            raise Refused(problems)
+        written = write_tree(folder, files)
+    except Refused as refused:
+        return _usage(stderr, "; ".join(refused.problems) + "; nothing written")
+    for path in written:
+        stdout.write(f"wrote {printable_path(path.as_posix())}\n")
     return EXIT_OK
 
 

@@ -62,16 +62,15 @@ def check_paths(
     max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
 ) -> Checked:
     """Check every file ``paths`` names (folders: their specs and, unless ``--input spec``,
-    their ASL definitions). The specs are checked together (``duplicate-machine``); an ASL
-    definition's machines take their names from its file and are not. A spec with
+    their ASL definitions). The specs and the ASL definitions' machines are checked
+    together (``duplicate-machine``: an ASL machine takes its name from its file, and a
+    spec of that name beside it would share its generated code and records). A spec with
     variables is explored over at most ``max_configurations`` configurations."""
     results: list[CheckResult] = []
-    specs: list[int] = []  # where the specs are among the results, checked together
     callbacks: set[str] = set()
     every_asl_loaded = True
     for path in discover(paths, asl=fmt is not InputFormat.SPEC):
         if not reads_asl(path, fmt):
-            specs.append(len(results))
             results.append(check_file(path, max_configurations=max_configurations))
             continue
         with progress.working_on(str(path)):
@@ -79,9 +78,7 @@ def check_paths(
             callbacks |= load.callbacks
             every_asl_loaded = every_asl_loaded and bool(load.machines)
             results.extend(check_asl(load))
-    together = check_together([results[index] for index in specs])
-    for index, result in zip(specs, together, strict=True):
-        results[index] = result
+    results = check_together(results)  # specs and ASL machines: no two of one name
     unmatched: tuple[str, ...] = ()
     if options.human and every_asl_loaded:
         unmatched = tuple(sorted(options.human - callbacks))

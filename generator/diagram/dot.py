@@ -27,6 +27,7 @@ from generator.diagram.model import (
 from generator.env import environment
 from verify.findings import Severity
 from verify.model import Kind
+from verify.printable import printable
 
 __all__ = ["IMAGE_FORMATS", "DotMissing", "dot_view", "render_dot", "render_image"]
 
@@ -152,9 +153,10 @@ def html(text: str) -> str:
     """``text`` for a Graphviz HTML-like label: XML-escaped, on one line.
 
     Graphviz still expands backslash escapes in HTML-like labels (``\\N`` is the node
-    id), so backslashes are doubled.
+    id), so backslashes are doubled. A control character, which XML does not allow even
+    as a character reference, is shown as its escape (``\\x01``).
     """
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return (
         text.replace("\\", "\\\\")
         .replace("&", "&amp;")
@@ -169,10 +171,13 @@ def quoted(text: str) -> str:
 
     Graphviz expands backslash escapes in tooltips twice (``\\N`` is the node name), and
     keeps anything that looks like an XML entity, so backslashes are doubled twice and
-    ``&`` is written as a character reference.
+    ``&`` is written as a character reference. Line breaks stay line breaks; any other
+    control character is shown as its escape (``\\x01``), as XML cannot hold it.
     """
+    lines = text.replace("\r\n", "\n").split("\n")
     return (
-        text.replace("\\", "\\\\\\\\")
+        "\n".join(map(printable, lines))
+        .replace("\\", "\\\\\\\\")
         .replace('"', '\\"')
         .replace("&", "&#38;")
         .replace("\r\n", "\n")

@@ -22,6 +22,7 @@ from generator.diagram.model import (
     worst_severity,
 )
 from generator.env import environment
+from verify.printable import printable
 
 __all__ = ["MermaidView", "mermaid_text", "mermaid_view", "render_mermaid"]
 
@@ -30,8 +31,9 @@ _RESERVED = {ord(c): f"#{ord(c)};" for c in '#"%&:;<>[]{}|\\`'}
 
 
 def mermaid_text(text: str) -> str:
-    """``text`` as Mermaid label text: one line, reserved characters as entity codes."""
-    return " ".join(text.split()).translate(_RESERVED)
+    """``text`` as Mermaid label text: one line, control characters as their escapes
+    (``\\x01``), reserved characters as entity codes."""
+    return printable(" ".join(text.split())).translate(_RESERVED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,11 +128,19 @@ class Machine:
 def map_definitions(
     top: Definition, file: str, sha256: str, options: AslOptions
 ) -> tuple[Machine, ...]:
-    """The machine of ``top`` followed by one per nested branch or iterator, depth first."""
+    """The machine of ``top`` followed by one per nested branch or iterator, depth first.
+
+    Each is named after the file and its part (``order_ship_branch0``); parts whose names
+    differ only in what a name cannot hold ("Fan out" and "Fan-out") get distinct
+    machine names all the same (``..._2``), since a machine name is a file name too.
+    """
     base = snake_name(_stem(file), "machine")
+    machines = Namer()
 
     def walk(definition: Definition) -> Iterator[Machine]:
-        yield _Builder(definition, file, sha256, options, base, top.timeout).machine()
+        wanted = snake_name(f"{base} {definition.part}".replace("/", " "), "machine")
+        name = machines.name(definition.part, wanted)
+        yield _Builder(definition, file, sha256, options, name, top.timeout).machine()
         for state in definition.states:
             for nested in state.branches:
                 yield from walk(nested)
@@ -199,7 +207,7 @@ class _Builder:
         file: str,
         sha256: str,
         options: AslOptions,
-        base: str,
+        machine_name: str,
         timeout: Delay | None,
     ) -> None:
         self.definition = definition
@@ -207,7 +215,7 @@ class _Builder:
         self.sha256 = sha256
         self.options = options
         self.timeout = timeout
-        self.machine_name = snake_name(f"{base} {definition.part}".replace("/", " "), "machine")
+        self.machine_name = machine_name
         scope = definition.part.rsplit("/", 1)[-1]
         self.scope = "EXECUTION" if not scope else "ITERATION" if scope == "iterator" else "BRANCH"
         self.asl = {s.name: s for s in definition.states}

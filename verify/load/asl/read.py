@@ -15,7 +15,14 @@ import re
 
 from verify.findings import Finding, Severity
 from verify.load.asl.definition import STATE_TYPES, AslState, Catcher, Definition, Delay, Exit
-from verify.load.rules import SCHEMA, UNKNOWN_STATE, clip, suggest
+from verify.load.rules import (
+    BAD_DURATION,
+    MAX_DURATION_SECONDS,
+    SCHEMA,
+    UNKNOWN_STATE,
+    clip,
+    suggest,
+)
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence
 from verify.model import Location
 
@@ -224,7 +231,20 @@ class _Reader:
         if type(value) is not int or value < 1:
             self.report(f'"{key}" of {what} must be a positive whole number of seconds', node)
             return None
-        return Delay(value, key, where)
+        return self.bounded(Delay(value, key, where), node, what)
+
+    def bounded(self, delay: Delay, node: Node, what: str) -> Delay | None:
+        """``delay``, unless it is longer than a spec's ``after`` may be (ten years): the
+        mapped spec could not say it, so the definition is refused as its import would be."""
+        if delay.seconds is not None and delay.seconds > MAX_DURATION_SECONDS:
+            self.report(
+                f'"{delay.field}" of {what} is {delay.seconds} seconds, longer than 3650 days '
+                f"({MAX_DURATION_SECONDS} seconds); statewright times at most ten years",
+                node,
+                BAD_DURATION,
+            )
+            return None
+        return delay
 
     def wait(self, mapping: Mapping, what: str) -> Delay | None:
         written = [key for key in _WAIT_FIELDS if key in mapping.values]
@@ -239,7 +259,7 @@ class _Reader:
         if type(value) is not int or value < 0:
             self.report(f'"Seconds" of {what} must be a whole number of seconds', node)
             return None
-        return Delay(value, key, where)
+        return self.bounded(Delay(value, key, where), node, what)
 
     def items(self, mapping: Mapping, key: str, what: str) -> list[Mapping]:
         """The objects of the list under ``key``; a finding for anything else."""
