@@ -38,6 +38,7 @@ from .records import (
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
+    ChainBroken,
     ChainProblem,
     ConcurrencyConflict,
     DBConnection,
@@ -59,6 +60,7 @@ __all__ = [
     "Allowed",
     "AsyncRunner",
     "AuditRecord",
+    "ChainBroken",
     "ChainProblem",
     "Clock",
     "ConcurrencyConflict",

@@ -37,6 +37,7 @@ from .records import (
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
+    ChainBroken,
     ChainProblem,
     ConcurrencyConflict,
     DBConnection,
@@ -58,6 +59,7 @@ __all__ = [
     "Allowed",
     "AsyncRunner",
     "AuditRecord",
+    "ChainBroken",
     "ChainProblem",
     "Clock",
     "ConcurrencyConflict",
