@@ -14,6 +14,12 @@ it, on the same kind of connection with the same durability settings. Measured:
   server; otherwise it starts a throwaway cluster (Debian's ``postgresql``), or skips
   PostgreSQL when there is none.
 
+Then the cost of reading what was written, per record of one instance of ``--count``
+records: the store's *unverified* read (the rows, as loading was before it verified),
+its *verified* ``load`` (one sha256 and one JSON parse per record, and the head row
+against the last record), ``Machine.load`` (the verified load, then the replay against
+the spec), and ``walk`` (verified a chunk at a time, what ``runs show`` reads).
+
 Run:
 
     .venv/bin/python benchmarks/bench_store.py
@@ -108,6 +114,33 @@ def sqlite_rows(
     return rows
 
 
+def loading_rows(rt: Any, store: Any, backend: str, count: int, repeat: int) -> list[Any]:
+    """Microseconds per record to read one instance of ``count`` records, four ways."""
+    machine = rt.Ticket.create(store, f"{backend}-load")
+    machine.start()
+    with store.batch():
+        for _ in range(count - 2):
+            machine.step()
+    instance_id = machine.instance_id
+    ways: dict[str, Callable[[], Any]] = {
+        "unverified read": lambda: store._fetch("ticket", instance_id),
+        "verified load": lambda: store.load("ticket", instance_id),
+        "Machine.load": lambda: rt.Ticket.load(store, instance_id),
+        "walk (runs show)": lambda: store.walk("ticket", instance_id, lambda record: None),
+    }
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for label, read in ways.items():
+            start = time.perf_counter()
+            read()
+            elapsed = (time.perf_counter() - start) / count * 1e6
+            best[label] = min(best.get(label, elapsed), elapsed)
+    base = best["unverified read"]
+    return [
+        (backend, label, f"{micros:.1f}", f"{micros / base:.2f}") for label, micros in best.items()
+    ]
+
+
 def row(backend: str, label: str, stored: float, plain: float) -> tuple[str, ...]:
     """One line of the table: rates and their ratio."""
     return backend, label, f"{stored:,.0f}", f"{plain:,.0f}", f"{stored / plain:.2f}"
@@ -197,12 +230,26 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         rt, path = generate_runtime(Path(folder))
         rows = sqlite_rows(rt, Path(folder), args.count, args.batch, args.repeat)
+        store = rt.SqlStore.sqlite(str(Path(folder) / "load.sqlite"))
+        loads = loading_rows(rt, store, "sqlite", args.count, args.repeat)
+        store.close()
         with postgres(args.pg) as url:
             if url is None:
                 print("PostgreSQL skipped: no server binaries or no psycopg")
             else:
                 rows += postgres_rows(path, url, max(args.count // 4, 50), args.repeat)
-    header = ("backend", "run", "durable tx/s", "bare INSERT/s", "ratio")
+                import psycopg
+
+                store = rt.SqlStore(psycopg.connect(url))
+                loads += loading_rows(rt, store, "postgresql", args.count, args.repeat)
+                store.close()
+    table(("backend", "run", "durable tx/s", "bare INSERT/s", "ratio"), rows)
+    print()
+    print(f"reading one instance of {args.count} records:")
+    table(("backend", "read", "µs/record", "vs unverified"), loads)
+
+
+def table(header: tuple[str, ...], rows: list[Any]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))

@@ -176,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also check that every chain still extends the heads 'audit head' wrote to FILE",
     )
+    verify.add_argument(
+        "--specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="specs whose timers recompute the deadlines (default: specs/ if it exists)",
+    )
     head = audit_sub.add_parser("head", **COMMANDS["audit head"].options())
     head.add_argument("target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL")
 
@@ -189,6 +197,21 @@ def _parser() -> argparse.ArgumentParser:
         )
     show.add_argument("instance", metavar="INSTANCE", help="the instance id")
     show.add_argument("--machine", default=None, help="the machine, if several share the id")
+    show.add_argument(
+        "--from",
+        dest="first",
+        type=_count,
+        default=1,
+        metavar="SEQ",
+        help="the first record to print (default: 1)",
+    )
+    show.add_argument(
+        "--limit",
+        type=_count,
+        default=1000,
+        metavar="N",
+        help="print at most N records (default: 1000); the last line says how to go on",
+    )
     for action in (listing, show):
         action.add_argument(
             "--specs",
@@ -357,7 +380,9 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
 
             if args.audit_command == "head":
                 return head_command(args.target, stdout=out, stderr=err)
-            return audit_command(args.target, against=args.against, stdout=out, stderr=err)
+            return audit_command(
+                args.target, against=args.against, specs=args.specs, stdout=out, stderr=err
+            )
         if args.command == "runs":
             from generator.commands.runs import list_command, show_command
 
@@ -369,6 +394,8 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                 args.machine,
                 args.specs,
                 args.format,
+                first=args.first,
+                limit=args.limit,
                 stdout=out,
                 stderr=err,
             )

@@ -207,28 +207,36 @@ COMMANDS: dict[str, Help] = {
         "work with a durable audit store",
         (
             "Read the audit store that generated runtimes write with SqlStore (a SQLite "
-            "file or a postgresql:// URL): 'verify' checks every instance's hash chain, "
-            "'head' prints where each chain ends. Neither creates nor writes anything in "
+            "file or a postgresql:// URL): 'verify' checks every instance's hash chain and "
+            "head row, 'head' prints where each chain ends. Neither creates nor writes anything in "
             "the store.",
         ),
         (
             (0, "as the action says"),
-            (1, "audit verify: a chain is broken"),
+            (1, "audit verify: a chain or a head row is broken"),
             (2, "a usage error, or the store cannot be opened"),
         ),
     ),
     "audit verify": Help(
-        "check every instance's hash chain; report the first broken record",
+        "check every instance's hash chain and head row; report the first broken record",
         (
-            "Check every instance's hash chain in the store. The first broken record of "
-            "each broken chain is printed on standard output, then a summary line.",
+            "Check every instance's hash chain in the store, and recompute its head row "
+            "from its records: the state, and the deadline for every machine whose spec "
+            "--specs holds (the specs' timers say how long each state may rest; a line "
+            "names each machine whose deadlines could not be recomputed). The first broken "
+            "record (or the wrong row) of each instance is printed on standard output, "
+            "then a summary line.",
             "With --against FILE, also check that every chain still extends the heads "
             "'statewright audit head' wrote to FILE earlier: that finds a truncated or "
             "rewritten chain, which the chain alone cannot.",
         ),
         (
             (0, "every chain is intact"),
-            (1, "a record was altered, removed or reordered"),
+            (
+                1,
+                "a record was altered, removed or reordered, or a head row is not what its "
+                "records give",
+            ),
             (2, "the store cannot be opened, or FILE is no output of 'audit head'"),
         ),
     ),
@@ -262,6 +270,9 @@ COMMANDS: dict[str, Help] = {
             "effects due or failing in the outbox; --format json prints one object "
             "instead. The specs (--specs) give states their kinds, reviewers and "
             "recovery procedures.",
+            "Every chain and head row is verified first (one hash per record, as 'audit "
+            "verify' does): an instance that fails is listed as TAMPERED, apart from the "
+            "counts. Ids, states and messages from the store are printed escaped.",
         ),
         ((0, "listed"), (2, "a usage error, or the store cannot be opened")),
     ),
@@ -272,8 +283,17 @@ COMMANDS: dict[str, Help] = {
             "when, what moved it where, who acted and their decision, the failure reasons "
             "with their recovery procedures and the failure snapshots; --format json "
             "prints one object instead.",
+            "It prints at most --limit records (1000) from record --from (1); the last "
+            "line says how to go on. The whole chain is verified as it is read, a chunk "
+            "at a time, keeping only the page: a tampered instance is refused with one "
+            "line on standard error and none of its records. Ids, actors and decisions "
+            "are printed escaped.",
         ),
-        ((0, "shown"), (2, "a usage error, or the store or the instance cannot be found")),
+        (
+            (0, "shown"),
+            (1, "the instance is tampered: its records or its head row fail verification"),
+            (2, "a usage error, or the store or the instance cannot be found"),
+        ),
     ),
 }
 """The help of each command, by its words after ``statewright``."""

@@ -226,7 +226,7 @@ def test_one_unreadable_instance_does_not_stop_the_sweep(rt: Any) -> None:
     report = rt.Gatekeeper.sweep(store, clock=clock)
     assert [(i, r.trigger) for i, r in report.fired] == [("b-fine", rt.Trigger.REVIEW_TIMEOUT)]
     ((bad, why),) = report.unreadable
-    assert bad == "a-broken" and "unreadable stored records: audit line 2" in why
+    assert bad == "a-broken" and "record 2: altered: its content no longer matches" in why
     assert rt.Gatekeeper.load(store, "b-fine").state is rt.State.FAILED
 
 

@@ -42,6 +42,7 @@ from .records import (
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
+    ChainBroken,
     ChainProblem,
     ConcurrencyConflict,
     DBConnection,
@@ -65,6 +66,7 @@ __all__ = [
     "Allowed",
     "AsyncRunner",
     "AuditRecord",
+    "ChainBroken",
     "ChainProblem",
     "Clock",
     "ConcurrencyConflict",

@@ -59,7 +59,15 @@ from .records import (
     storable_mapping,
     utc_now,
 )
-from .store import ConcurrencyConflict, Store, StoreError, StoreHead, instant
+from .store import (
+    ChainBroken,
+    ConcurrencyConflict,
+    Store,
+    StoreError,
+    StoreHead,
+    instant,
+    row_problem,
+)
 
 __all__ = ["Allowed", "Machine", "MachineSpec", "SweepReport", "Transition"]
 
@@ -644,10 +652,11 @@ class Machine(Generic[S, T, R]):
     def load(cls: type[M], store: Store, instance_id: str, *, clock: Clock | None = None) -> M:
         """The instance kept in ``store`` under ``instance_id``, rebuilt from its records.
 
-        Every record is checked against the spec as :meth:`replay` checks it. Raises
-        ``UnknownInstance`` if there is none, ``InvalidTransition`` on a record the spec
-        does not allow and ``StoreError`` if the stored state disagrees with the records
-        or a record cannot be read.
+        The store verifies the chain first, and every record is checked against the spec
+        as :meth:`replay` checks it. Raises ``UnknownInstance`` if there is none,
+        ``ChainBroken`` if a record fails the chain or the stored state or deadline is not
+        what the records give, ``InvalidTransition`` on a record the spec does not allow
+        and ``StoreError`` if a record cannot be read.
         """
         machine_name = cls.spec.machine
         stored = store.load(machine_name, instance_id)
@@ -658,10 +667,10 @@ class Machine(Generic[S, T, R]):
                 f"{machine_name} instance {instance_id!r}: unreadable stored records: {error}"
             ) from error
         machine = cls.replay(records, clock=clock)
-        if (machine.state.value, len(machine._log)) != (stored.head.state, stored.seq):
-            raise StoreError(
-                f"{machine_name} instance {instance_id!r}: its stored state "
-                f"{stored.head.state} after record {stored.seq} disagrees with its records"
+        derived = machine._head()
+        if (derived, len(machine._log)) != (stored.head, stored.seq):
+            raise ChainBroken(
+                row_problem(machine_name, instance_id, stored.seq, stored.head, derived)
             )
         machine._store, machine._id, machine._revision = store, instance_id, stored.version
         return machine

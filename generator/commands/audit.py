@@ -1,10 +1,12 @@
 """``statewright audit verify|head PATH_OR_URL``: check a store's audit log, and witness it.
 
-``verify`` checks every instance's hash chain; with ``--against FILE`` it also checks that
-the chains still extend the heads ``head`` wrote to FILE earlier. ``head`` prints where
-every chain ends (machine, instance, last record, its hash) as JSON lines: keep that
-output outside the database (a separate log, a ticket, a signed file) and a later
-``verify --against`` finds a truncated or rewritten chain that the chain alone cannot.
+``verify`` checks every instance's hash chain and recomputes its head row (state, and
+deadline for the machines whose spec it has) from the records; with ``--against FILE``
+it also checks that the chains still extend the heads ``head`` wrote to FILE earlier.
+``head`` prints where every chain ends (machine, instance, last record, its hash) as
+JSON lines: keep that output outside the database (a separate log, a ticket, a signed
+file) and a later ``verify --against`` finds a truncated or rewritten chain that the
+chain alone cannot.
 
 The store is :mod:`generator.runtime.store`, the same code every generated runtime runs
 on; this command opens it over a SQLite file or a PostgreSQL URL (psycopg 3, imported only
@@ -16,46 +18,99 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from generator.runtime.store import InstanceHead, SqlStore, check_witness
+from generator.runtime.store import InstanceHead, SqlStore, Timers, check_witness
+from verify.discover import discover
+from verify.load.loader import load_file
+from verify.model import Spec
+from verify.printable import printable
+from verify.semantics.machine import Semantics
 
 _T = TypeVar("_T")
 
-__all__ = ["audit_command", "head_command"]
+__all__ = ["audit_command", "head_command", "load_specs", "timers_of"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def audit_command(
-    target: str, *, stdout: TextIO, stderr: TextIO, against: Path | None = None
+    target: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    against: Path | None = None,
+    specs: Sequence[Path] = (),
 ) -> int:
-    """Verify every chain in the store at ``target``; print the first broken record of each.
+    """Verify every chain in the store at ``target`` and recompute every head row from its
+    records; print the first broken record (or the wrong row) of each instance.
+
+    The deadlines are recomputed for the machines ``specs`` (default: ``specs/`` when it
+    exists) hold; for any other machine a line says they were not.
 
     Exit status: 0 when every chain is intact, 1 when a record was altered, removed or
-    reordered, 2 when the target cannot be opened as a statewright store.
+    reordered or a head row is not what its records give, 2 when the target cannot be
+    opened as a statewright store.
     """
     try:
         witnessed = [] if against is None else _read_heads(against)
     except (OSError, ValueError) as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
+    known = load_specs(specs)
+
+    def read(store: SqlStore) -> tuple[list[Any], set[str]]:
+        machines = {head.machine for head in store.heads()}
+        timers = {machine: timers_of(known[machine]) for machine in machines & known.keys()}
+        problems = [*store.verify(timers=timers), *check_witness(store, witnessed)]
+        return problems, machines - known.keys()
+
     try:
-        problems = _with_store(
-            target, lambda store: [*store.verify(), *check_witness(store, witnessed)]
-        )
+        problems, unknown = _with_store(target, read)
     except _Unusable as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
     for problem in problems:
-        print(f"{_display(target)}: {problem}", file=stdout)
+        print(f"{_display(target)}: {printable(str(problem))}", file=stdout)
+    for machine in sorted(unknown):
+        print(
+            f"{_display(target)}: {printable(machine)}: deadlines not recomputed: no spec "
+            "of this machine (pass --specs)",
+            file=stdout,
+        )
     if problems:
         print(f"audit verify: {len(problems)} broken chain(s)", file=stdout)
         return 1
     print(f"audit verify: {_display(target)}: every chain intact", file=stdout)
     return 0
+
+
+def load_specs(paths: Sequence[Path]) -> dict[str, Spec]:
+    """The specs ``paths`` hold (default: ``specs/`` when it exists), by machine; a spec
+    that does not load is left out (``statewright check`` says why)."""
+    if not paths:
+        paths = [Path("specs")] if Path("specs").is_dir() else []
+    found: dict[str, Spec] = {}
+    for path in discover(paths) if paths else []:
+        spec = load_file(path).spec
+        if spec is not None:
+            found[spec.machine] = spec
+    return found
+
+
+def timers_of(spec: Spec) -> Timers:
+    """How long each state of ``spec`` with a timed exit may rest: the delay of the exit
+    that fires first, as the runtime counts an instance's deadline from its entry."""
+    semantics = Semantics.of(spec)
+    timers: dict[str, timedelta] = {}
+    for state in spec.states:
+        timed = semantics.timed_exit(state.name)
+        if timed is not None and timed.after is not None:
+            timers[state.name] = timedelta(seconds=timed.after.seconds)
+    return timers
 
 
 def head_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:

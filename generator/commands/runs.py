@@ -7,6 +7,13 @@ its time, states, trigger, actor, decision and reason, and the failure snapshot 
 and data) of every entry into a failed state, then where it stands, its recovery
 procedure and its delivery cursor. Both print text or JSON (``--format json``).
 
+Both verify before they show: ``list`` walks every chain and head row (as ``statewright
+audit verify`` does) and lists the instances that fail as tampered, apart from the
+counts; ``show`` walks the instance's chain a chunk at a time, keeping only the page it
+prints (``--from``, ``--limit``), and refuses a tampered instance with one line. Text from
+the store (ids, actors, states, decisions) is printed escaped, as ``check`` prints spec
+text (:mod:`verify.printable`): no stored value can forge a line or drive the terminal.
+
 Kinds, reviewers and recovery procedures come from the specs (``--specs``, default
 ``specs/`` when it exists); a machine without a spec is shown by its state names only. The
 store is opened read-only, as ``statewright audit`` opens it.
@@ -14,6 +21,7 @@ store is opened read-only, as ``statewright audit`` opens it.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -22,26 +30,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from generator.commands import EXIT_OK, EXIT_USAGE
-from generator.commands.audit import _display, _Unusable, _with_store
+from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from generator.commands.audit import _display, _Unusable, _with_store, load_specs, timers_of
 from generator.runtime.outbox import Outbox, Pending
-from generator.runtime.store import SqlStore, StoreHead, UnknownInstance, instant
-from verify.check import check_file
-from verify.discover import discover
+from generator.runtime.store import (
+    ChainBroken,
+    ChainProblem,
+    SqlStore,
+    StoreHead,
+    UnknownInstance,
+    instant,
+)
 from verify.model import Spec
+from verify.printable import inert_json, printable
 
 __all__ = ["list_command", "show_command"]
 
+_specs = load_specs
 
-def _specs(paths: Sequence[Path]) -> dict[str, Spec]:
-    if not paths:
-        paths = [Path("specs")] if Path("specs").is_dir() else []
-    found: dict[str, Spec] = {}
-    for path in discover(paths) if paths else []:
-        spec = check_file(path).spec
-        if spec is not None:
-            found[spec.machine] = spec
-    return found
+
+def _shown(value: object) -> str:
+    """A value from the store as a line of text shows it: escaped (:func:`printable`)."""
+    return printable(value if isinstance(value, str) else json.dumps(value))
+
+
+def _lead(value: str) -> str:
+    """:func:`_shown`, for the text a line starts with: never ``::`` (a CI command)."""
+    shown = _shown(value)
+    return "\\x3a" + shown[1:] if shown.lstrip().startswith("::") else shown
 
 
 def _pending(store: SqlStore, *, due_only: bool = True) -> list[Pending]:
@@ -64,18 +80,26 @@ def list_command(
 ) -> int:
     """Print the instances of the store at ``target``: by state, approvals, effects due."""
     known = _specs(specs)
+
+    def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem]]:
+        rows = [_Row(*r) for r in store.instances()]
+        machines = {row.machine for row in rows} & known.keys()
+        tampered = store.verify(timers={m: timers_of(known[m]) for m in machines})
+        return rows, _pending(store), tampered
+
     try:
-        rows, pending = _with_store(
-            target, lambda store: ([_Row(*r) for r in store.instances()], _pending(store))
-        )
+        rows, pending, problems = _with_store(target, read)
     except _Unusable as error:
         print(f"statewright: error: {error}", file=stderr)
         return EXIT_USAGE
+    tampered = {(p.machine, p.instance_id): p for p in problems}
     now = instant(datetime.now(UTC))
     report: list[dict[str, Any]] = []
-    for machine in sorted({row.machine for row in rows}):
+    for machine in sorted({row.machine for row in rows} | {key[0] for key in tampered}):
         spec = known.get(machine)
-        mine = [row for row in rows if row.machine == machine]
+        mine = [
+            r for r in rows if r.machine == machine and (machine, r.instance_id) not in tampered
+        ]
         approvals = [
             {
                 "instance_id": row.instance_id,
@@ -109,36 +133,50 @@ def list_command(
                 ],
                 "approvals": approvals,
                 "effects": effects,
+                "tampered": [
+                    {"instance_id": p.instance_id, "seq": p.seq, "problem": f"{p.kind}: {p.detail}"}
+                    for key, p in sorted(tampered.items())
+                    if key[0] == machine
+                ],
             }
         )
     if fmt == "json":
-        print(json.dumps({"store": _display(target), "machines": report}, indent=2), file=stdout)
+        print(inert_json({"store": _display(target), "machines": report}), file=stdout)
         return EXIT_OK
     if not report:
         print(f"{_display(target)}: no instances", file=stdout)
     for entry in report:
-        total = sum(s["instances"] for s in entry["states"])
-        print(f"{entry['machine']}: {total} instance(s)", file=stdout)
+        total = sum(s["instances"] for s in entry["states"]) + len(entry["tampered"])
+        print(f"{_lead(entry['machine'])}: {total} instance(s)", file=stdout)
         for s in entry["states"]:
             kind = f" ({s['kind']})" if s["kind"] else ""
-            print(f"  {s['state']}{kind}: {s['instances']}", file=stdout)
+            print(f"  {_shown(s['state'])}{kind}: {s['instances']}", file=stdout)
         if entry["approvals"]:
             print("  waiting for approval:", file=stdout)
         for a in entry["approvals"]:
             late = " OVERDUE" if a["overdue"] else ""
             roles = ", ".join(a["reviewers"])
             print(
-                f"    {a['instance_id']}: {a['state']}, reviewers {roles}, "
-                f"deadline {a['deadline']}{late}",
+                f"    {_lead(a['instance_id'])}: {_shown(a['state'])}, reviewers {roles}, "
+                f"deadline {_shown(a['deadline'])}{late}",
                 file=stdout,
             )
         if entry["effects"]:
             print("  effects due:", file=stdout)
         for e in entry["effects"]:
-            failing = f", {e['attempts']} failed, retry at {e['retry_at']}: {e['error']}"
+            failing = (
+                f", {e['attempts']} failed, retry at {_shown(e['retry_at'])}: {_shown(e['error'])}"
+            )
             print(
-                f"    {e['instance_id']}: delivered {e['delivered']} of {e['records']} records"
-                + (failing if e["attempts"] else ""),
+                f"    {_lead(e['instance_id'])}: delivered {e['delivered']} of {e['records']} "
+                "records" + (failing if e["attempts"] else ""),
+                file=stdout,
+            )
+        if entry["tampered"]:
+            print("  TAMPERED (never acted on; see 'statewright audit verify'):", file=stdout)
+        for t in entry["tampered"]:
+            print(
+                f"    {_lead(t['instance_id'])}: record {t['seq']}: {_shown(t['problem'])}",
                 file=stdout,
             )
     return EXIT_OK
@@ -153,8 +191,11 @@ def show_command(
     *,
     stdout: TextIO,
     stderr: TextIO,
+    first: int = 1,
+    limit: int = 1000,
 ) -> int:
-    """Print one instance's audit timeline, where it stands and its effects."""
+    """Print one instance's audit timeline (records ``first`` on, at most ``limit`` of
+    them), where it stands and its effects; exit 1, printing one line, if it is tampered."""
     known = _specs(specs)
 
     def read(store: SqlStore) -> Any:
@@ -162,9 +203,16 @@ def show_command(
         if len(owners) != 1:
             return len(owners)
         owner = owners[0][0]
-        stored = store.load(owner, instance_id)
+        spec = known.get(owner)
+        timeline = _Timeline(spec, first, limit)
+        try:
+            stored = store.walk(
+                owner, instance_id, timeline.visit, None if spec is None else timers_of(spec)
+            )
+        except ChainBroken as broken:
+            return broken
         cursor = [p for p in _pending(store, due_only=False) if p.instance_id == instance_id]
-        return owner, stored, cursor
+        return owner, stored, timeline, cursor
 
     try:
         found = _with_store(target, read)
@@ -173,13 +221,21 @@ def show_command(
         return EXIT_USAGE
     if isinstance(found, int):
         why = "no instance" if not found else "instances of several machines: pass --machine"
-        print(f"statewright: error: {_display(target)}: {why} {instance_id!r}", file=stderr)
+        print(
+            f"statewright: error: {_display(target)}: {why} {_shown(repr(instance_id))}",
+            file=stderr,
+        )
         return EXIT_USAGE
-    owner, stored, cursor = found
+    if isinstance(found, ChainBroken):
+        print(
+            f"statewright: error: {_display(target)}: tampered: {_shown(str(found.problem))}; "
+            "its records are not shown (see 'statewright audit verify')",
+            file=stderr,
+        )
+        return EXIT_FINDINGS
+    owner, stored, timeline, cursor = found
     spec = known.get(owner)
-    records = [json.loads(entry.body) for entry in stored.entries]
-    timeline = _timeline(records, spec)
-    last = records[-1] if records else {}
+    last = timeline.last
     reason = last.get("reason")
     recovery = []
     if spec is not None and reason:
@@ -192,80 +248,127 @@ def show_command(
         "reason": reason,
         "recovery": recovery,
         "deadline": stored.head.deadline,
-        "records": len(records),
+        "records": stored.seq,
+        "from": first,
+        "next": timeline.next,
         "delivered": cursor[0].delivered if cursor else None,
         "delivery_error": cursor[0].error if cursor else None,
-        "timeline": timeline,
+        "timeline": timeline.page,
     }
     if fmt == "json":
-        print(json.dumps(shown, indent=2), file=stdout)
+        print(inert_json(shown), file=stdout)
         return EXIT_OK
     _print_show(shown, stdout)
     return EXIT_OK
 
 
-def _timeline(records: list[dict[str, Any]], spec: Spec | None) -> list[dict[str, Any]]:
-    """The records, each with the failure snapshot of an entry into a failed state."""
-    contexts: list[tuple[int, dict[str, Any]]] = []
-    context: dict[str, Any] = {}
-    out = []
-    for record in records:
-        event, seq = record["event"], record["seq"]
+class _Timeline:
+    """The page of records ``runs show`` prints, built as the store walks the chain.
+
+    It keeps the page and the context after each record that changed it (a rollback may
+    return to any of them), never every record: memory follows the page and the number of
+    context changes, not the length of the log. Records are taken as the chain holds
+    them; a value of an unexpected type is shown, never trusted to have a shape.
+    """
+
+    def __init__(self, spec: Spec | None, first: int, limit: int) -> None:
+        self.spec, self.first, self.limit = spec, first, limit
+        self.page: list[dict[str, Any]] = []
+        self.last: dict[str, Any] = {}
+        self.next: int | None = None
+        self._context: dict[str, Any] = {}
+        self._seqs: list[int] = []
+        self._contexts: list[dict[str, Any]] = []
+
+    def visit(self, record: dict[str, Any]) -> None:
+        event, seq, data = record.get("event"), record["seq"], record.get("data")
         if event == "created":
-            context = dict(record["data"] or {})
-        elif event == "context":
-            context = {**context, **record["data"]}
-        elif event == "rollback":
-            kept = [c for n, c in contexts if n <= record["rollback_to"]]
-            context = dict(kept[-1]) if kept else {}
-        contexts.append((seq, context))
+            self._changed(seq, dict(data) if isinstance(data, dict) else {})
+        elif event == "context" and isinstance(data, dict):
+            self._changed(seq, {**self._context, **data})
+        elif event == "rollback" and isinstance(record.get("rollback_to"), int):
+            index = bisect.bisect_right(self._seqs, record["rollback_to"])
+            self._changed(seq, dict(self._contexts[index - 1]) if index else {})
+        self.last = record
+        if seq < self.first:
+            return
+        if len(self.page) == self.limit:
+            self.next = self.next or seq
+            return
         entry = dict(record)
-        failed = event == "transition" and _kind(spec, record["to_state"]) == "failed"
-        if failed or (spec is None and event == "transition" and record["reason"]):
-            entry["snapshot"] = {"payload": record["data"], "context": context}
-        out.append(entry)
-    return out
+        failed = event == "transition" and _kind(self.spec, str(record.get("to_state"))) == "failed"
+        if failed or (self.spec is None and event == "transition" and record.get("reason")):
+            entry["snapshot"] = {"payload": data, "context": self._context}
+        self.page.append(entry)
+
+    def _changed(self, seq: int, context: dict[str, Any]) -> None:
+        self._context = context
+        self._seqs.append(seq)
+        self._contexts.append(context)
 
 
 def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
     kind = f" ({shown['kind']})" if shown["kind"] else ""
-    reason = f", reason {shown['reason']}" if shown["reason"] else ""
-    print(f"{shown['machine']} {shown['instance_id']}: {shown['state']}{kind}{reason}", file=stdout)
+    reason = f", reason {_shown(shown['reason'])}" if shown["reason"] else ""
+    print(
+        f"{_lead(shown['machine'])} {_shown(shown['instance_id'])}: "
+        f"{_shown(shown['state'])}{kind}{reason}",
+        file=stdout,
+    )
     if shown["deadline"]:
-        print(f"  deadline: {shown['deadline']}", file=stdout)
+        print(f"  deadline: {_shown(shown['deadline'])}", file=stdout)
     for number, step in enumerate(shown["recovery"], start=1):
-        print(f"  recovery {number}. {step}", file=stdout)
+        print(f"  recovery {number}. {_shown(step)}", file=stdout)
     if shown["delivered"] is not None:
-        error = f"; failing: {shown['delivery_error']}" if shown["delivery_error"] else ""
+        error = f"; failing: {_shown(shown['delivery_error'])}" if shown["delivery_error"] else ""
         print(
             f"  effects: delivered {shown['delivered']} of {shown['records']} records{error}",
             file=stdout,
         )
     for r in shown["timeline"]:
-        stays = r["event"] in ("created", "context")
-        move = r["to_state"] if stays else f"{r['from_state']} -> {r['to_state']}"
-        words = [f"{r['seq']:>4}", r["at"], f"{r['event']:<10}", move]
-        if r["trigger"]:
-            words.append(f"on {r['trigger']}")
-        if r["rollback_to"] is not None:
-            words.append(f"to record {r['rollback_to']}")
-        if r["actor"]:
-            words.append(f"by {r['actor']}")
-        if r["reason"]:
-            words.append(f"reason {r['reason']}")
+        get = r.get
+        stays = get("event") in ("created", "context")
+        move = (
+            _shown(get("to_state"))
+            if stays
+            else f"{_shown(get('from_state'))} -> {_shown(get('to_state'))}"
+        )
+        words = [f"{r['seq']:>4}", _shown(get("at")), f"{_shown(get('event')):<10}", move]
+        if get("trigger"):
+            words.append(f"on {_shown(get('trigger'))}")
+        if get("rollback_to") is not None:
+            words.append(f"to record {_shown(get('rollback_to'))}")
+        if get("actor"):
+            words.append(f"by {_shown(get('actor'))}")
+        if get("reason"):
+            words.append(f"reason {_shown(get('reason'))}")
         print("  " + "  ".join(words), file=stdout)
-        if r["decision"]:
-            print(f"        decision: {json.dumps(r['decision'])}", file=stdout)
-        if r["event"] == "context":
-            print(f"        data: {json.dumps(r['data'], sort_keys=True)}", file=stdout)
-        snapshot = r.get("snapshot")
+        if get("decision"):
+            print(f"        decision: {_shown(json.dumps(get('decision')))}", file=stdout)
+        if get("event") == "context":
+            print(f"        data: {_json(get('data'))}", file=stdout)
+        snapshot = get("snapshot")
         if snapshot is not None:
-            payload = json.dumps(snapshot["payload"], sort_keys=True)
-            print(f"        snapshot payload: {payload}", file=stdout)
-            print(
-                f"        snapshot context: {json.dumps(snapshot['context'], sort_keys=True)}",
-                file=stdout,
-            )
+            print(f"        snapshot payload: {_json(snapshot['payload'])}", file=stdout)
+            print(f"        snapshot context: {_json(snapshot['context'])}", file=stdout)
+    _print_page(shown, stdout)
+
+
+def _print_page(shown: dict[str, Any], stdout: TextIO) -> None:
+    """The line that says which records were shown, and how to see the next ones."""
+    page, total = shown["timeline"], shown["records"]
+    if not page and shown["from"] > 1:
+        print(f"  no records from {shown['from']}: the instance has {total}", file=stdout)
+    elif shown["next"] is not None:
+        print(
+            f"  records {page[0]['seq']} to {page[-1]['seq']} of {total}; "
+            f"more with --from {shown['next']}",
+            file=stdout,
+        )
+
+
+def _json(value: object) -> str:
+    return _shown(json.dumps(value, sort_keys=True))
 
 
 def _kind(spec: Spec | None, state: str) -> str | None:

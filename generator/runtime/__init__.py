@@ -41,6 +41,7 @@ from .records import (
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
+    ChainBroken,
     ChainProblem,
     ConcurrencyConflict,
     DBConnection,
@@ -64,6 +65,7 @@ __all__ = [
     "Allowed",
     "AsyncRunner",
     "AuditRecord",
+    "ChainBroken",
     "ChainProblem",
     "Clock",
     "ConcurrencyConflict",

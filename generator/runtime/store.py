@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 __all__ = [
+    "ChainBroken",
     "ChainProblem",
     "ConcurrencyConflict",
     "DBConnection",
@@ -39,6 +41,7 @@ __all__ = [
     "StoreHead",
     "StoredInstance",
     "StoredRecord",
+    "Timers",
     "UnknownInstance",
     "check_witness",
     "instant",
@@ -112,6 +115,23 @@ class ChainProblem:
         return f"{self.machine} {self.instance_id!r} record {self.seq}: {self.kind}: {self.detail}"
 
 
+class ChainBroken(StoreError):
+    """An instance's stored records fail verification, so nothing may act on them.
+
+    A record was altered, removed or reordered (its hash, its link to the record before
+    it or its number is wrong, or its body is no JSON record), or the instance's head row
+    is not what its records give. The instance is tampered: it needs a person, and
+    ``statewright audit verify`` names it. ``problem`` says where.
+    """
+
+    def __init__(self, problem: ChainProblem) -> None:
+        super().__init__(f"{problem}: the instance is tampered; it is not loaded")
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[ChainBroken], tuple[ChainProblem]]:
+        return type(self), (self.problem,)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class InstanceHead:
     """Where one instance's chain ends: its last record's number and hash.
@@ -163,43 +183,180 @@ def _chain(
     return entries
 
 
-def _check_chain(
-    machine: str, instance_id: str, head_seq: int, head_hash: str, entries: Sequence[StoredRecord]
-) -> ChainProblem | None:
-    """The first record of one instance that was altered, removed or reordered, or None.
+Timers = Mapping[str, timedelta]
+"""A machine's timers: each state with a timed exit, and how long it may rest there (its
+earliest ``after``). With them a store can tell what an instance's deadline must be."""
 
-    ``entries`` are in stored order (by record number); ``head_seq`` and ``head_hash``
-    are what the instance's head says its last record is.
+
+def _record(body: str) -> dict[str, Any] | None:
+    """The JSON object a stored body holds, with its integer ``seq``; None for anything else."""
+    try:
+        record = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or type(record.get("seq")) is not int:
+        return None
+    return record
+
+
+class _Walk:
+    """Checks one instance's records as they are read, oldest first, keeping none of them.
+
+    Each record must extend the chain: numbered one more than the last, pointing at its
+    hash, hashed as stored, and its body the JSON record of that number. At the end the
+    head row must name the last record and hold what the records give: its state, and its
+    deadline when the machine's timers are known. This is the one definition of an intact
+    instance; :func:`_diagnose` only says, once a record fails it, what was done to it.
     """
+
+    __slots__ = ("entered", "instance_id", "last", "machine", "prev", "seq")
+
+    def __init__(self, machine: str, instance_id: str) -> None:
+        self.machine, self.instance_id = machine, instance_id
+        self.seq, self.prev = 0, _GENESIS
+        self.last: dict[str, Any] | None = None
+        self.entered: object = None
+        """The ``at`` of the last record that entered a state (any but a context change):
+        the state's deadline counts from it."""
+
+    def step(self, entry: StoredRecord) -> dict[str, Any] | None:
+        """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
+        seq = self.seq + 1
+        if (
+            entry.seq != seq
+            or entry.prev != self.prev
+            or _link(self.machine, self.instance_id, entry.prev, entry.body) != entry.hash
+        ):
+            return None
+        record = _record(entry.body)
+        if record is None or record["seq"] != seq:
+            return None
+        self.seq, self.prev, self.last = seq, entry.hash, record
+        if record.get("event") != "context":
+            self.entered = record.get("at")
+        return record
+
+    def end(self, stored: StoredInstance, timers: Timers | None) -> ChainProblem | None:
+        """What is wrong with the head row ``stored`` after the last record, or None."""
+        machine, instance_id, seq = self.machine, self.instance_id, stored.seq
+        if seq > self.seq:
+            return ChainProblem(
+                machine, instance_id, self.seq + 1, "removed", f"the head counts {seq} records"
+            )
+        if seq < self.seq:
+            return ChainProblem(
+                machine, instance_id, seq + 1, "altered", "a record beyond the instance's head"
+            )
+        if stored.head_hash != self.prev:
+            return ChainProblem(
+                machine, instance_id, seq, "altered", "it is not the record the head row names"
+            )
+        derived = self.derived(timers)
+        if derived is None:
+            return None
+        if timers is None:
+            derived = StoreHead(derived.state, stored.head.deadline)
+        if derived != stored.head:
+            return row_problem(machine, instance_id, seq, stored.head, derived)
+        return None
+
+    def derived(self, timers: Timers | None) -> StoreHead | None:
+        """The head the records give: the last one's state and, with ``timers``, the
+        deadline of that state counted from its entry. None for records that name no state
+        (or no records): a store holds what it is given, and only a machine's records have
+        states."""
+        state = None if self.last is None else self.last.get("to_state")
+        if not isinstance(state, str):
+            return None
+        delay = None if timers is None else timers.get(state)
+        if delay is None:
+            return StoreHead(state, None)
+        try:
+            entered = datetime.fromisoformat(str(self.entered))
+            return StoreHead(state, instant(entered + delay) if entered.tzinfo else "?")
+        except (ValueError, OverflowError):
+            return StoreHead(state, "?")
+
+
+def row_problem(
+    machine: str, instance_id: str, seq: int, row: StoreHead, derived: StoreHead
+) -> ChainProblem:
+    """The problem of a head row that is not what the instance's records give."""
+    return ChainProblem(
+        machine,
+        instance_id,
+        seq,
+        "altered",
+        f"the instance row says state {row.state!r}, deadline {row.deadline}; "
+        f"its records give {derived.state!r}, deadline {derived.deadline}",
+    )
+
+
+def _diagnose(
+    machine: str,
+    instance_id: str,
+    entry: StoredRecord,
+    position: int,
+    prev: str,
+    later: Callable[[], Collection[str]],
+) -> ChainProblem:
+    """What was done to ``entry``, stored at ``position`` after the record hashed ``prev``,
+    which :meth:`_Walk.step` refused. ``later`` reads the hashes of the records stored after
+    it (only asked when the chain does not lead to it: it tells a reordering)."""
 
     def problem(seq: int, kind: str, detail: str) -> ChainProblem:
         return ChainProblem(machine, instance_id, seq, kind, detail)
 
-    later = {entry.hash: entry for entry in entries}
-    prev = _GENESIS
+    if _link(machine, instance_id, entry.prev, entry.body) != entry.hash:
+        return problem(position, "altered", "its content no longer matches its hash")
+    record = _record(entry.body)
+    numbered = None if record is None else record["seq"]
+    if entry.prev != prev:
+        if entry.prev in later():
+            return problem(position, "reordered", f"record {numbered} stands in its place")
+        if entry.seq == numbered == position:
+            return problem(
+                position - 1, "altered", "its hash was rewritten; the next record disagrees"
+            )
+        return problem(position, "removed", "the chain skips it")
+    if record is None:
+        return problem(position, "altered", "its body is not a JSON record")
+    return problem(position, "altered", f"renumbered as {entry.seq} (body: {numbered})")
+
+
+def _check_chain(
+    machine: str, instance_id: str, stored: StoredInstance, timers: Timers | None = None
+) -> ChainProblem | None:
+    """The first record of one instance that was altered, removed or reordered, or its
+    head row if that is not what the records give; None when it is intact.
+
+    ``stored.entries`` are in stored order (by record number).
+    """
+    walk = _Walk(machine, instance_id)
+    entries = stored.entries
     for position, entry in enumerate(entries, start=1):
-        later.pop(entry.hash, None)
-        if _link(machine, instance_id, entry.prev, entry.body) != entry.hash:
-            return problem(position, "altered", "its content no longer matches its hash")
-        numbered = _body_seq(entry.body)
-        if entry.prev != prev:
-            if entry.prev in later:
-                return problem(position, "reordered", f"record {numbered} stands in its place")
-            if entry.seq == numbered == position:
-                return problem(
-                    position - 1, "altered", "its hash was rewritten; the next record disagrees"
-                )
-            return problem(position, "removed", "the chain skips it")
-        if entry.seq != position or numbered != position:
-            return problem(position, "altered", f"renumbered as {entry.seq} (body: {numbered})")
-        prev = entry.hash
-    if head_seq > len(entries):
-        return problem(len(entries) + 1, "removed", f"the head counts {head_seq} records")
-    if head_seq < len(entries):
-        return problem(head_seq + 1, "altered", "a record beyond the instance's head")
-    if head_hash != prev:
-        return problem(head_seq, "altered", "it is not the record the instance's head names")
-    return None
+        if walk.step(entry) is None:
+            return _diagnose(
+                machine,
+                instance_id,
+                entry,
+                position,
+                walk.prev,
+                functools.partial(_hashes_after, entries, position),
+            )
+    return walk.end(stored, timers)
+
+
+def _hashes_after(entries: Sequence[StoredRecord], position: int) -> set[str]:
+    return {entry.hash for entry in entries[position:]}
+
+
+def _verified(machine: str, instance_id: str, stored: StoredInstance) -> StoredInstance:
+    """``stored``, if its records and head row are intact; else :class:`ChainBroken`."""
+    problem = _check_chain(machine, instance_id, stored)
+    if problem is not None:
+        raise ChainBroken(problem)
+    return stored
 
 
 def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProblem]:
@@ -207,7 +364,8 @@ def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProb
 
     A chain a witness saw end at record N with hash H must still hold record N with hash
     H: cutting records off the end and rewinding the head, or rewriting a chain with
-    recomputed hashes, is found here even though the chain itself stays consistent.
+    recomputed hashes, is found here even though the chain itself stays consistent. An
+    instance whose chain is broken is left to ``verify``, which names it.
     """
     problems: list[ChainProblem] = []
     for seen in heads:
@@ -217,6 +375,8 @@ def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProb
             problems.append(
                 ChainProblem(seen.machine, seen.instance_id, 1, "removed", "the instance is gone")
             )
+            continue
+        except ChainBroken:
             continue
         if len(entries) < seen.seq:
             problems.append(
@@ -239,14 +399,6 @@ def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProb
                 )
             )
     return problems
-
-
-def _body_seq(body: str) -> object:
-    try:
-        record = json.loads(body)
-    except ValueError:
-        return None
-    return record.get("seq") if isinstance(record, dict) else None
 
 
 class Store(Protocol):
@@ -274,15 +426,21 @@ class Store(Protocol):
         ...
 
     def load(self, machine: str, instance_id: str) -> StoredInstance:
-        """The instance's head and records; :class:`UnknownInstance` if there is none."""
+        """The instance's head and records, verified: :class:`ChainBroken` if a record or
+        the head row fails the chain (the head's state must be its last record's
+        ``to_state``), :class:`UnknownInstance` if there is no such instance."""
         ...
 
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
         """Ids of the instances whose deadline is at or before ``now``, earliest first."""
         ...
 
-    def verify(self, machine: str | None = None) -> list[ChainProblem]:
-        """The first broken record of every instance whose chain is broken."""
+    def verify(
+        self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
+    ) -> list[ChainProblem]:
+        """The first broken record of every instance whose chain is broken, or its head
+        row when that is not what its records give. ``timers`` (by machine) let it
+        recompute the deadlines too, for the machines it names."""
         ...
 
     def version(self, machine: str, instance_id: str) -> int:
@@ -341,10 +499,30 @@ class MemoryStore:
             )
 
     def load(self, machine: str, instance_id: str) -> StoredInstance:
+        return _verified(machine, instance_id, self._fetch(machine, instance_id))
+
+    def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
+        """The instance as stored, unverified (what :meth:`load` checks)."""
         with self._lock:
             held = self._held(machine, instance_id)
             entries = tuple(self._records[machine, instance_id])
         return dataclasses.replace(held, entries=entries)
+
+    def walk(
+        self,
+        machine: str,
+        instance_id: str,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None = None,
+    ) -> StoredInstance:
+        """As :meth:`SqlStore.walk` (here every record is verified before the first visit)."""
+        stored = self._fetch(machine, instance_id)
+        problem = _check_chain(machine, instance_id, stored, timers)
+        if problem is not None:
+            raise ChainBroken(problem)
+        for entry in stored.entries:
+            visit(json.loads(entry.body))
+        return dataclasses.replace(stored, entries=())
 
     def _held(self, machine: str, instance_id: str) -> StoredInstance:
         held = self._instances.get((machine, instance_id))
@@ -361,14 +539,19 @@ class MemoryStore:
             ]
         return [instance_id for _, instance_id in sorted(heads)[:limit]]
 
-    def verify(self, machine: str | None = None) -> list[ChainProblem]:
+    def verify(
+        self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
+    ) -> list[ChainProblem]:
         with self._lock:
-            found = [
-                _check_chain(owner, instance_id, held.seq, held.head_hash, self._records[key])
-                for key, held in sorted(self._instances.items())
-                for owner, instance_id in [key]
-                if machine in (None, owner)
-            ]
+            held = sorted(
+                (key, dataclasses.replace(stored, entries=tuple(self._records[key])))
+                for key, stored in self._instances.items()
+                if machine in (None, key[0])
+            )
+        found = [
+            _check_chain(*key, stored, None if timers is None else timers.get(key[0]))
+            for key, stored in held
+        ]
         return [problem for problem in found if problem is not None]
 
     def version(self, machine: str, instance_id: str) -> int:
@@ -422,6 +605,9 @@ _SCHEMA = (
     " body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
     " PRIMARY KEY (machine, instance_id, seq))",
 )
+
+CHUNK = 1000
+"""Records a :class:`SqlStore` reads per query when it walks or verifies chains."""
 
 _SCHEMA_LOCK = 7_230_461
 """PostgreSQL advisory lock taken while creating tables, so concurrent stores do not race."""
@@ -549,16 +735,15 @@ class SqlStore:
         return int(row[0]), int(row[1]), str(row[2])
 
     def load(self, machine: str, instance_id: str) -> StoredInstance:
+        loaded = _verified(machine, instance_id, self._fetch(machine, instance_id))
+        if not self._depth:
+            self._known[machine, instance_id] = (loaded.version, loaded.seq, loaded.head_hash)
+        return loaded
+
+    def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
+        """The instance as stored, unverified (what :meth:`load` checks)."""
         with self._transaction(write=False) as cursor:
-            self._run(
-                cursor,
-                "SELECT seq, head, version, state, deadline FROM statewright_instances"
-                " WHERE machine = ? AND instance_id = ?",
-                (machine, instance_id),
-            )
-            row = cursor.fetchone()
-            if row is None:
-                raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+            head = self._head_row(cursor, machine, instance_id)
             self._run(
                 cursor,
                 "SELECT seq, body, prev, hash FROM statewright_records"
@@ -566,12 +751,90 @@ class SqlStore:
                 (machine, instance_id),
             )
             entries = tuple(StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in cursor.fetchall())
-        loaded = StoredInstance(
-            StoreHead(row[3], row[4]), int(row[0]), row[1], int(row[2]), entries
+        return dataclasses.replace(head, entries=entries)
+
+    def _head_row(self, cursor: Any, machine: str, instance_id: str) -> StoredInstance:
+        """The instance's head row, without its records."""
+        self._run(
+            cursor,
+            "SELECT seq, head, version, state, deadline FROM statewright_instances"
+            " WHERE machine = ? AND instance_id = ?",
+            (machine, instance_id),
         )
-        if not self._depth:
-            self._known[machine, instance_id] = (loaded.version, loaded.seq, loaded.head_hash)
-        return loaded
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownInstance(f"no {machine} instance {instance_id!r} in this store")
+        return StoredInstance(StoreHead(row[3], row[4]), int(row[0]), row[1], int(row[2]), ())
+
+    def walk(
+        self,
+        machine: str,
+        instance_id: str,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None = None,
+    ) -> StoredInstance:
+        """Read one instance's records oldest first, :data:`CHUNK` at a time, verify each
+        as it is read and hand it to ``visit`` as its JSON object; return the head (with no
+        entries). Memory stays one chunk, however long the instance.
+
+        Raises :class:`ChainBroken` at the first record that fails, or after the last when
+        the head row is not what they give (its deadline too, with the machine's
+        ``timers``): ``visit`` may then have seen records, and nothing may act on them.
+        :class:`UnknownInstance` if there is no such instance.
+        """
+        with self._transaction(write=False) as cursor:
+            head = self._head_row(cursor, machine, instance_id)
+            problem = self._walk(cursor, machine, instance_id, head, visit, timers)
+        if problem is not None:
+            raise ChainBroken(problem)
+        return head
+
+    def _walk(
+        self,
+        cursor: Any,
+        machine: str,
+        instance_id: str,
+        head: StoredInstance,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None,
+    ) -> ChainProblem | None:
+        """What :meth:`walk` finds wrong with the instance, or None; ``visit`` sees each
+        record that extends the chain, until one does not."""
+        walk = _Walk(machine, instance_id)
+        while True:
+            after = ("", ()) if not walk.seq else (" AND seq > ?", (walk.seq,))
+            self._run(
+                cursor,
+                "SELECT seq, body, prev, hash FROM statewright_records"
+                f" WHERE machine = ? AND instance_id = ?{after[0]} ORDER BY seq LIMIT {CHUNK}",
+                (machine, instance_id, *after[1]),
+            )
+            rows = cursor.fetchall()
+            for position, row in enumerate(rows, start=walk.seq + 1):
+                entry = StoredRecord(int(row[0]), row[1], row[2], row[3])
+                record = walk.step(entry)
+                if record is None:
+                    return _diagnose(
+                        machine,
+                        instance_id,
+                        entry,
+                        position,
+                        walk.prev,
+                        functools.partial(self._later, cursor, machine, instance_id, entry.seq),
+                    )
+                visit(record)
+            if len(rows) < CHUNK:
+                return walk.end(head, timers)
+
+    def _later(self, cursor: Any, machine: str, instance_id: str, seq: int) -> set[str]:
+        """The hashes of the instance's records stored after record ``seq``."""
+        self._run(
+            cursor,
+            "SELECT hash FROM statewright_records WHERE machine = ? AND instance_id = ?"
+            " AND seq > ?",
+            (machine, instance_id, seq),
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
 
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
         with self._transaction(write=False) as cursor:
@@ -585,37 +848,91 @@ class SqlStore:
             )
             return [str(row[0]) for row in cursor.fetchall()]
 
-    def verify(self, machine: str | None = None) -> list[ChainProblem]:
-        where, params = ("", ()) if machine is None else (" WHERE machine = ?", (machine,))
+    def verify(
+        self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
+    ) -> list[ChainProblem]:
+        """Every instance's chain and head row, read :data:`CHUNK` records at a time (one
+        hash and one JSON parse per record; memory for the head rows and one chunk). An
+        instance that fails is walked again on its own, to say what was done to it."""
+        mine, params = ("", ()) if machine is None else ("machine = ?", (machine,))
+        timers = timers or {}
+        problems: dict[tuple[str, str], ChainProblem] = {}
         with self._transaction(write=False) as cursor:
-            self._run(
-                cursor,
-                f"SELECT machine, instance_id, seq, head FROM statewright_instances{where}",
-                params,
+            heads = self._heads(cursor, mine, params)
+            walks = self._scan(cursor, mine, params)
+            seen: set[tuple[str, str]] = set()
+            broken: list[tuple[str, str]] = []
+            for walk, intact in walks:
+                key = (walk.machine, walk.instance_id)
+                seen.add(key)
+                head = heads.get(key)
+                found: ChainProblem | None
+                if head is None:
+                    found = ChainProblem(*key, 0, "removed", "its head row is gone; records remain")
+                elif not intact:
+                    broken.append(key)
+                    continue
+                else:
+                    found = walk.end(head, timers.get(key[0]))
+                if found is not None:
+                    problems[key] = found
+            for key in heads.keys() - seen:  # instances without records
+                found = _Walk(*key).end(heads[key], timers.get(key[0]))
+                if found is not None:
+                    problems[key] = found
+            for key in broken:
+                found = self._walk(cursor, *key, heads[key], _ignore, timers.get(key[0]))
+                problems[key] = found or ChainProblem(*key, 0, "altered", "it changed while read")
+        return [problems[key] for key in sorted(problems)]
+
+    def _heads(
+        self, cursor: Any, mine: str, params: Sequence[Any]
+    ) -> dict[tuple[str, str], StoredInstance]:
+        """Every head row (of one machine, with ``mine``), by machine and instance id."""
+        self._run(
+            cursor,
+            "SELECT seq, head, version, state, deadline, machine, instance_id"
+            " FROM statewright_instances" + (f" WHERE {mine}" if mine else ""),
+            params,
+        )
+        return {
+            (str(r[5]), str(r[6])): StoredInstance(
+                StoreHead(r[3], r[4]), int(r[0]), r[1], int(r[2]), ()
             )
-            heads = {(r[0], r[1]): (int(r[2]), str(r[3])) for r in cursor.fetchall()}
+            for r in cursor.fetchall()
+        }
+
+    def _scan(self, cursor: Any, mine: str, params: Sequence[Any]) -> Iterator[tuple[_Walk, bool]]:
+        """Walk every instance's records in (machine, instance id, seq) order, a chunk at a
+        time: each instance's walk once its records are read, and whether all extended it."""
+        walk: _Walk | None = None
+        intact = True
+        after: tuple[Any, ...] = ()
+        while True:
+            where = [mine] if mine else []
+            if after:
+                where.append("(machine, instance_id, seq) > (?, ?, ?)")
             self._run(
                 cursor,
                 "SELECT machine, instance_id, seq, body, prev, hash FROM statewright_records"
-                f"{where} ORDER BY machine, instance_id, seq",
-                params,
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + f" ORDER BY machine, instance_id, seq LIMIT {CHUNK}",
+                (*params, *after),
             )
-            held: dict[tuple[str, str], list[StoredRecord]] = {key: [] for key in heads}
-            for row in cursor:
-                key = (row[0], row[1])
-                held.setdefault(key, []).append(StoredRecord(int(row[2]), row[3], row[4], row[5]))
-        problems: list[ChainProblem] = []
-        for key, entries in sorted(held.items()):
-            head_seq, head_hash = heads.get(key, (-1, ""))
-            if head_seq < 0:
-                found: ChainProblem | None = ChainProblem(
-                    *key, 0, "removed", "its head row is gone; its records remain"
-                )
-            else:
-                found = _check_chain(*key, head_seq, head_hash, entries)
-            if found is not None:
-                problems.append(found)
-        return problems
+            rows = cursor.fetchall()
+            for row in rows:
+                if walk is None or walk.machine != row[0] or walk.instance_id != row[1]:
+                    if walk is not None:
+                        yield walk, intact
+                    walk, intact = _Walk(str(row[0]), str(row[1])), True
+                if intact:
+                    entry = StoredRecord(int(row[2]), row[3], row[4], row[5])
+                    intact = walk.step(entry) is not None
+            if len(rows) < CHUNK:
+                break
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+        if walk is not None:
+            yield walk, intact
 
     def version(self, machine: str, instance_id: str) -> int:
         with self._transaction(write=False) as cursor:
@@ -705,6 +1022,10 @@ class SqlStore:
                 " VALUES (?, ?, ?, ?, ?, ?)".replace("?", self._placeholder),
                 [(machine, instance_id, e.seq, e.body, e.prev, e.hash) for e in entries],
             )
+
+
+def _ignore(record: dict[str, Any]) -> None:
+    """A visitor that keeps nothing: the walk only verifies."""
 
 
 def _dialect_of(driver: str) -> str:
