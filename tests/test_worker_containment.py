@@ -1,0 +1,271 @@
+"""One bad instance never stops the workers: whatever an instance does (a handler that
+raises, records that no longer replay under the deployed spec, records that cannot be
+read, a bookkeeping write the database refuses, a lease another worker took) is counted
+against that instance, retried with capped backoff and quarantined after ``max_attempts``,
+while the round returns and serves every other instance. On a SQLite file and a real
+PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentkit import RELAY_SPEC, relay_runtime
+from pgcluster import postgres_server, postgres_url
+from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
+from test_runtime_kit import Clock
+
+from generator.runtime.store import instant
+
+__all__ = ["postgres_server", "postgres_url"]
+
+backend = backend_fixture(SQL_BACKENDS)
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return relay_runtime(tmp_path_factory.mktemp("relay"))[0]
+
+
+@pytest.fixture(params=["sync", "async"])
+def run(request: pytest.FixtureRequest) -> Any:
+    """One round of a worker, by ``run_once`` or by ``arun_once``: they contain alike."""
+    if request.param == "sync":
+        return lambda worker: worker.run_once()
+    return lambda worker: asyncio.run(worker.arun_once())
+
+
+def relay_handlers(rt: Any, *, broken: frozenset[str] = frozenset()) -> Any:
+    """Agents that move every relay on to REVIEW, but raise for the ``broken`` instances."""
+    handlers = rt.Handlers()
+
+    def agent(job: Any) -> Any:
+        if job.instance_id in broken:
+            raise ConnectionError(f"{job.instance_id} cannot reach its provider")
+        return {rt.State.DRAFTING: rt.Trigger.DRAFTED}.get(job.state, rt.Trigger.CHECKED)
+
+    handlers.on_enter(rt.State.DRAFTING)(agent)
+    handlers.on_enter(rt.State.CHECKING)(agent)
+    return handlers
+
+
+def held(rt: Any, store: Any) -> dict[str, Any]:
+    """The outbox's view of every instance a worker has seen, by id."""
+    return {p.instance_id: p for p in rt.Outbox(store).pending(due_only=False)}
+
+
+def worker(rt: Any, store: Any, clock: Clock, **options: Any) -> Any:
+    return rt.Worker(
+        store,
+        relay_handlers(rt, **options.pop("handlers", {})),
+        clock=clock,
+        jitter=lambda: 1.0,
+        **options,
+    )
+
+
+# -- backoff ----------------------------------------------------------------------------
+
+
+def test_backoff_is_capped_before_it_is_built() -> None:
+    from generator.runtime.worker import backoff
+
+    assert backoff(0) == timedelta(seconds=1)
+    assert backoff(3) == timedelta(seconds=8)
+    for attempts in (47, 1_000, 10**9):  # 2**47 seconds is beyond what a timedelta holds
+        assert backoff(attempts) == timedelta(minutes=5)
+    assert backoff(3, jitter=0.0) == timedelta(seconds=4)  # jitter: between half and all
+
+
+def test_an_instance_failed_47_times_does_not_crash_the_round(
+    rt: Any, backend: Backend, run: Any
+) -> None:
+    store, clock = backend.open(rt), Clock()
+    for name in ("bad", "good"):
+        rt.Relay.create(store, name, clock=clock).start()
+    served = worker(rt, store, clock, max_attempts=100, handlers={"broken": frozenset({"bad"})})
+    assert (run(served).failures, rt.Relay.load(store, "good").state) == (1, rt.State.REVIEW)
+    backend.execute(
+        "UPDATE statewright_outbox SET attempts = 47, available_at = '' WHERE instance_id = 'bad'"
+    )
+    done = run(served)
+    assert (done.claimed, done.failures, done.quarantined) == (1, 1, 0)
+    bad = held(rt, store)["bad"]
+    assert bad.attempts == 48 and "ConnectionError: bad cannot reach" in str(bad.error)
+    assert bad.available_at == instant(clock.now + timedelta(minutes=5))
+
+
+# -- retried, then quarantined ----------------------------------------------------------
+
+
+def test_a_raising_handler_is_retried_then_quarantined(rt: Any, backend: Backend, run: Any) -> None:
+    store, clock = backend.open(rt), Clock()
+    rt.Relay.create(store, "bad", clock=clock).start()
+    served = worker(rt, store, clock, max_attempts=3, handlers={"broken": frozenset({"bad"})})
+    rounds = []
+    for n in range(3):
+        rt.Relay.create(store, f"good-{n}", clock=clock).start()
+        rounds.append(run(served))
+        clock.advance(minutes=5)  # past any backoff
+    assert [(r.failures, r.quarantined, r.fired) for r in rounds] == [
+        (1, 0, 2),
+        (1, 0, 2),
+        (1, 1, 2),
+    ]
+    bad = held(rt, store)["bad"]
+    assert bad.quarantined == instant(clock.now - timedelta(minutes=5))
+    assert bad.attempts == 3 and "cannot reach its provider" in str(bad.error)
+    for n in range(3):
+        assert rt.Relay.load(store, f"good-{n}").state is rt.State.REVIEW
+    assert run(served).claimed == 0  # held out of every claim from now on
+    assert rt.Outbox(store).lift("relay", "bad") and not rt.Outbox(store).lift("relay", "bad")
+    healed = worker(rt, store, clock)
+    assert (run(healed).fired, rt.Relay.load(store, "bad").state) == (2, rt.State.REVIEW)
+    assert held(rt, store)["bad"].quarantined is None
+
+
+RELAY_CHANGED = RELAY_SPEC.replace(
+    "{from: IDLE, to: DRAFTING, trigger: start}", "{from: IDLE, to: CHECKING, trigger: start}"
+)
+
+
+def test_an_instance_the_deployed_spec_no_longer_replays_is_contained(
+    rt: Any, backend: Backend, run: Any, tmp_path: Path
+) -> None:
+    changed = generate_runtime(tmp_path, RELAY_CHANGED)[0]
+    store, clock = backend.open(rt), Clock()
+    rt.Relay.create(store, "old", clock=clock).start()  # IDLE -> DRAFTING, under the old spec
+    store = backend.open(changed)
+    with pytest.raises(changed.InvalidTransition):
+        changed.Relay.load(store, "old")
+    served = worker(changed, store, clock, max_attempts=2)
+    changed.Relay.create(store, "new", clock=clock).start()
+    first = run(served)
+    assert (first.claimed, first.failures, first.fired) == (2, 1, 1)
+    assert changed.Relay.load(store, "new").state is changed.State.REVIEW
+    clock.advance(minutes=5)
+    assert (run(served).failures, held(changed, store)["old"].quarantined) == (
+        1,
+        instant(clock.now),
+    )
+    assert "InvalidTransition" in str(held(changed, store)["old"].error)
+    clock.advance(minutes=5)
+    assert run(served).idle
+
+
+def refuse_cursor_moves(backend: Backend, instance_id: str) -> None:
+    """A database that refuses to move one instance's delivery cursor: a real failure of
+    the worker's own bookkeeping (a trigger raising), not a handler's."""
+    when = f"NEW.instance_id = '{instance_id}' AND NEW.delivered > OLD.delivered"
+    if backend.name == "sqlite":
+        backend.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON statewright_outbox"
+            f" WHEN {when} BEGIN SELECT RAISE(ABORT, 'the disk says no'); END"
+        )
+        return
+    backend.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$"
+        " BEGIN RAISE EXCEPTION 'the disk says no'; END $$ LANGUAGE plpgsql"
+    )
+    backend.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON statewright_outbox FOR EACH ROW"
+        f" WHEN ({when}) EXECUTE FUNCTION refuse()"
+    )
+
+
+def test_a_failing_bookkeeping_write_is_contained(rt: Any, backend: Backend, run: Any) -> None:
+    store, clock = backend.open(rt), Clock()
+    served = worker(rt, store, clock, max_attempts=2)
+    refuse_cursor_moves(backend, "bad")
+    for name in ("bad", "good"):
+        rt.Relay.create(store, name, clock=clock).start()
+    first = run(served)
+    assert (first.claimed, first.failures, first.fired) == (2, 1, 2)
+    assert "the disk says no" in str(held(rt, store)["bad"].error)
+    assert rt.Relay.load(store, "bad").state is rt.State.DRAFTING  # the outcome rolled back
+    assert rt.Relay.load(store, "good").state is rt.State.REVIEW
+    clock.advance(minutes=5)
+    assert run(served).quarantined == 1
+    assert run(served).claimed == 0
+
+
+# -- timeouts ---------------------------------------------------------------------------
+
+
+def test_unreadable_instances_never_hide_a_good_ones_timeout(
+    rt: Any, backend: Backend, run: Any
+) -> None:
+    store, clock = backend.open(rt), Clock()
+    names = [f"a-{n:02}" for n in range(20)] + ["z-good"]  # the bad ones sort first
+    for name in names:
+        rt.Relay.create(store, name, clock=clock).start()
+    served = worker(rt, store, clock, max_attempts=2)
+    while not run(served).idle:  # a batch (16) a round: all in REVIEW, timing out in 1 h
+        continue
+    backend.execute(
+        'UPDATE statewright_records SET body = \'{"not": "a record"}\''
+        " WHERE instance_id < ? AND seq = 2",
+        ("b",),
+    )
+    clock.advance(hours=1)
+    swept = run(served)
+    assert (swept.timeouts, swept.failures) == (1, 20)
+    assert rt.Relay.load(store, "z-good").reason is rt.Reason.TIMEOUT
+    assert run(served).failures == 0  # waiting out their backoff
+    clock.advance(minutes=5)
+    assert (run(served).quarantined, len(rt.Outbox(store).pending())) == (20, 20)
+    clock.advance(minutes=5)
+    assert run(served).failures == 0  # quarantined: no longer swept
+    assert "unreadable stored records" in str(held(rt, store)["a-00"].error)
+
+
+# -- lost leases ------------------------------------------------------------------------
+
+
+def test_a_lease_lost_while_a_handler_ran_is_counted_and_the_round_goes_on(
+    rt: Any, backend: Backend, run: Any
+) -> None:
+    """The handler outlives its lease; another worker takes the instance and moves it on:
+    the commit conflicts, and letting the instance go finds the lease gone."""
+    store, other, clock = backend.open(rt), backend.open(rt), Clock()
+    handlers = rt.Handlers()
+
+    def slow(job: Any) -> Any:
+        if job.instance_id == "a-slow":
+            clock.advance(minutes=2)  # the lease (60 s) runs out; another worker takes it
+            (taken,) = rt.Outbox(other).claim("relay", instant(clock.now), "9", 1)
+            assert taken.instance_id == "a-slow"
+            rt.Relay.load(other, "a-slow").agent_error()
+        return rt.Trigger.DRAFTED
+
+    handlers.on_enter(rt.State.DRAFTING)(slow)
+    served = rt.Worker(store, handlers, clock=clock)
+    for name in ("a-slow", "b-next"):
+        rt.Relay.create(store, name, clock=clock).start()
+    done = run(served)
+    assert (done.claimed, done.lost, done.failures, done.fired) == (2, 1, 0, 1)
+    assert rt.Relay.load(store, "b-next").state is rt.State.CHECKING
+    assert held(rt, store)["a-slow"].attempts == 0
+
+
+# -- the outbox table made before quarantine --------------------------------------------
+
+
+def test_an_outbox_table_made_before_quarantine_still_opens(rt: Any, backend: Backend) -> None:
+    store, clock = backend.open(rt), Clock()
+    backend.execute(
+        "CREATE TABLE statewright_outbox ("
+        " machine TEXT NOT NULL, instance_id TEXT NOT NULL,"
+        " delivered BIGINT NOT NULL DEFAULT 0, lease TEXT, lease_until TEXT,"
+        " attempts BIGINT NOT NULL DEFAULT 0, available_at TEXT NOT NULL DEFAULT '',"
+        " error TEXT, PRIMARY KEY (machine, instance_id))"
+    )
+    rt.Relay.create(store, "r", clock=clock).start()
+    backend.execute("INSERT INTO statewright_outbox (machine, instance_id) VALUES ('relay', 'r')")
+    reader = rt.Outbox(backend.open(rt), create=False)
+    assert [(p.instance_id, p.quarantined) for p in reader.pending()] == [("r", None)]
+    assert worker(rt, store, clock).run_once().fired == 2
+    assert held(rt, store)["r"].quarantined is None
