@@ -8,6 +8,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def test_an_instance_failed_47_times_does_not_crash_the_round(
     done = run(served)
     assert (done.claimed, done.failures, done.quarantined) == (1, 1, 0)
     bad = held(rt, store)["bad"]
-    assert bad.attempts == 48 and "ConnectionError: bad cannot reach" in str(bad.error)
+    assert bad.attempts == 48 and "ConnectionError('bad cannot reach" in str(bad.error)
     assert bad.available_at == instant(clock.now + timedelta(minutes=5))
 
 
@@ -269,3 +270,38 @@ def test_an_outbox_table_made_before_quarantine_still_opens(rt: Any, backend: Ba
     assert [(p.instance_id, p.quarantined) for p in reader.pending()] == [("r", None)]
     assert worker(rt, store, clock).run_once().fired == 2
     assert held(rt, store)["r"].quarantined is None
+
+
+# -- the operators' view ----------------------------------------------------------------
+
+
+def test_runs_list_shows_the_quarantined_and_runs_release_lifts_it(
+    rt: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.cli import main
+
+    path = str(tmp_path / "runs.sqlite")
+    store, clock = rt.SqlStore.sqlite(path), Clock()
+    rt.Relay.create(store, "bad", clock=clock).start()
+    served = worker(rt, store, clock, max_attempts=1, handlers={"broken": frozenset({"bad"})})
+    assert served.run_once().quarantined == 1
+    assert main(["runs", "list", path]) == 0
+    out = capsys.readouterr().out
+    assert "  quarantined (workers skip them; 'statewright runs release'):\n" in out
+    assert (
+        "    bad: since 2026-01-01T00:00:00.000000Z, after 1 failed attempt(s): "
+        "ConnectionError('bad cannot reach its provider')\n"
+    ) in out
+    assert "effects due" not in out
+    assert main(["runs", "list", path, "--format", "json"]) == 0
+    (relay,) = json.loads(capsys.readouterr().out)["machines"]
+    assert [e["quarantined"] for e in relay["effects"]] == ["2026-01-01T00:00:00.000000Z"]
+    assert main(["runs", "release", path, "bad"]) == 0
+    assert capsys.readouterr().out == (
+        "relay bad: released from quarantine; workers deliver it again\n"
+    )
+    assert main(["runs", "release", path, "bad"]) == 2
+    assert capsys.readouterr().err == (
+        f"statewright: error: {path}: no quarantined instance 'bad'\n"
+    )
+    assert served.run_once().claimed == 1  # delivered again (and failing again)

@@ -279,9 +279,9 @@ def _drive(delivery: Any) -> Settled:
 
 
 def _reason(error: BaseException) -> str:
-    """What the outbox keeps of a failure: its type and text, shortened, without NULs
-    (which PostgreSQL's text refuses)."""
-    text = f"{type(error).__name__}: {error}".replace("\x00", "\\x00")
+    """What the outbox keeps of a failure: its ``repr`` (which escapes the NULs PostgreSQL's
+    text refuses), shortened."""
+    text = repr(error)
     return text if len(text) <= _REASON_LENGTH else text[: _REASON_LENGTH - 3] + "..."
 
 
