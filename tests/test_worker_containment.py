@@ -157,6 +157,28 @@ def test_an_instance_the_deployed_spec_no_longer_replays_is_contained(
     assert run(served).idle
 
 
+def test_a_failure_no_retry_mends_quarantines_at_once(
+    rt: Any, backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``QUARANTINE_AT_ONCE`` names (a tampered chain, say) is held at its first
+    failure, found by a claim or by a timeout sweep alike."""
+    changed = generate_runtime(tmp_path, RELAY_CHANGED)[0]
+    worker_globals = changed.Worker.run_once.__globals__
+    monkeypatch.setitem(worker_globals, "QUARANTINE_AT_ONCE", (changed.InvalidTransition,))
+    store, clock = backend.open(rt), Clock()
+    rt.Relay.create(store, "swept", clock=clock).start()
+    relayed = worker(rt, store, clock)
+    while not relayed.run_once().idle:  # "swept": in REVIEW, all delivered, due in an hour
+        continue
+    rt.Relay.create(store, "claimed", clock=clock).start()  # effects due: found by a claim
+    clock.advance(hours=1)
+    served = worker(changed, backend.open(changed), clock)
+    done = served.run_once()
+    assert (done.claimed, done.failures, done.quarantined) == (1, 2, 2)
+    quarantined = {i for i, p in held(changed, store).items() if p.quarantined}
+    assert quarantined == {"claimed", "swept"}
+
+
 def refuse_cursor_moves(backend: Backend, instance_id: str) -> None:
     """A database that refuses to move one instance's delivery cursor: a real failure of
     the worker's own bookkeeping (a trigger raising), not a handler's."""

@@ -660,12 +660,12 @@ class Machine(Generic[S, T, R]):
         find = store.due if due is None else due
         seen: set[str] = set()
         moved = 0
-        while limit is None or moved < limit:
+        more = True
+        while more and (limit is None or moved < limit):
             ask = None if limit is None else limit + 2 * len(seen)  # past the ones seen
-            fresh = [i for i in find(cls.spec.machine, instant(now), ask) if i not in seen]
-            if not fresh:
-                break
-            for instance_id in fresh:
+            found = find(cls.spec.machine, instant(now), ask)
+            more = ask is not None and len(found) == ask  # else nothing lies beyond them
+            for instance_id in (i for i in found if i not in seen):
                 if limit is not None and moved >= limit:
                     break
                 seen.add(instance_id)
