@@ -7,24 +7,25 @@ round (:meth:`Worker.run_once`) it fires the timed exits that are due (as
 for (:func:`~.handlers.deliver`, the same code the in-process runners drive), and commits
 the outcome they returned together with the moved delivery cursor, in one transaction.
 
-Delivery guarantee. Every record committed to the store has its handlers run at least
-once (``leave`` and ``after`` always; ``enter`` and ``approval`` while the state they were
-called for still holds), unless a handler keeps failing, which is retried with backoff,
-never dropped. A crash anywhere (before, during or after a handler, before or after the
-commit) means the records after the cursor are delivered again, so a handler may run more
-than once: make it idempotent with ``job.key``. An outcome is committed at most once and
-only while its state still holds (it goes through the instance's version check). Several
-workers (processes) on PostgreSQL never hold the same instance at the same time: claims
-take row locks with ``FOR UPDATE SKIP LOCKED`` and a lease; a worker that dies lets its
-leases run out (``lease``, default 60 s) and the instances are claimed again. A handler
-that runs longer than the lease can overlap its redelivery and cannot commit; the worker
-renews its lease before a handler call once half of it is spent. On SQLite, run one worker.
+Delivery guarantee. Every record committed to the store has its handlers run at least once
+(``leave`` and ``after`` always; ``enter`` and ``approval`` while the state they were
+called for still holds), unless a handler keeps failing: it is retried with backoff, then
+quarantined (below), never dropped. A crash anywhere (before, during or after a handler,
+before or after the commit) means the records after the cursor are delivered again, so a
+handler may run more than once: make it idempotent with ``job.key``. An outcome is
+committed at most once and only while its state still holds (it goes through the
+instance's version check). Several workers (processes) on PostgreSQL never hold the same
+instance at the same time: claims take row locks with ``FOR UPDATE SKIP LOCKED`` and a
+lease; a worker that dies lets its leases run out (``lease``, default 60 s) and the
+instances are claimed again. A handler that runs longer than the lease can overlap its
+redelivery and cannot commit; the worker renews its lease before a handler call once half
+of it is spent. On SQLite, run one worker.
 
 Containment. Nothing one instance does stops a round: a handler that raises or fails, an
 instance that cannot be loaded (its records no longer replay under the deployed spec, or
 cannot be read), an outcome the machine refuses, a bookkeeping write that fails. The
-instance is retried with capped exponential backoff (``2**n`` seconds after its ``n``-th
-failure, at most ``max_backoff``, times a jitter between 1/2 and 1), and after
+instance is retried with capped exponential backoff (1 s after its first failure, doubling
+up to ``max_backoff``, each wait times a jitter between 1/2 and 1), and after
 ``max_attempts`` failures *quarantined*: kept out of claims and timeout sweeps, listed by
 ``statewright runs list`` with its last error, until an operator lifts the quarantine
 (``statewright runs release``). A failure in :data:`QUARANTINE_AT_ONCE` is quarantined at
@@ -141,8 +142,8 @@ class Worker(Generic[S, T, R]):
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         report = self._start()
         for claim in self._claim(report):
-            with self._contained(claim.instance_id, report, claim):
-                machine = self._load(claim)
+            with self._contained(claim, report):
+                machine: Machine[S, T, R] | None = self._load(claim)
                 while machine is not None and (delivery := self._delivery(claim, machine)):
                     settled = _drive(_renewing(self, claim, delivery))
                     machine = self._commit(claim, machine, settled, report)
@@ -155,8 +156,8 @@ class Worker(Generic[S, T, R]):
         """
         report = self._start()
         for claim in self._claim(report):
-            with self._contained(claim.instance_id, report, claim):
-                machine = self._load(claim)
+            with self._contained(claim, report):
+                machine: Machine[S, T, R] | None = self._load(claim)
                 while machine is not None and (delivery := self._delivery(claim, machine)):
                     settled = await drive_async(_renewing(self, claim, delivery))
                     machine = self._commit(claim, machine, settled, report)
@@ -188,7 +189,7 @@ class Worker(Generic[S, T, R]):
         return claims
 
     @contextlib.contextmanager
-    def _contained(self, instance_id: str, report: Round, claim: Claim) -> Iterator[None]:
+    def _contained(self, claim: Claim, report: Round) -> Iterator[None]:
         """Serve one instance: whatever it raises is counted against it, never raised."""
         try:
             yield
@@ -197,9 +198,9 @@ class Worker(Generic[S, T, R]):
         except LeaseLost:
             report.lost += 1
         except Exception as error:
-            self._fail(instance_id, error, report, claim)
+            self._fail(claim.instance_id, error, report, claim)
 
-    def _load(self, claim: Claim) -> Machine[S, T, R] | None:
+    def _load(self, claim: Claim) -> Machine[S, T, R]:
         return self.machine.load(self.store, claim.instance_id, clock=self.clock)
 
     def _delivery(self, claim: Claim, machine: Machine[S, T, R]) -> Any:
