@@ -195,8 +195,13 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument(
             "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
         )
-    show.add_argument("instance", metavar="INSTANCE", help="the instance id")
-    show.add_argument("--machine", default=None, help="the machine, if several share the id")
+    release = runs_sub.add_parser("release", **COMMANDS["runs release"].options())
+    release.add_argument(
+        "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+    )
+    for action in (show, release):
+        action.add_argument("instance", metavar="INSTANCE", help="the instance id")
+        action.add_argument("--machine", default=None, help="the machine, if several share the id")
     show.add_argument(
         "--from",
         dest="first",
@@ -384,10 +389,14 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                 args.target, against=args.against, specs=args.specs, stdout=out, stderr=err
             )
         if args.command == "runs":
-            from generator.commands.runs import list_command, show_command
+            from generator.commands.runs import list_command, release_command, show_command
 
             if args.runs_command == "list":
                 return list_command(args.target, args.specs, args.format, stdout=out, stderr=err)
+            if args.runs_command == "release":
+                return release_command(
+                    args.target, args.instance, args.machine, stdout=out, stderr=err
+                )
             return show_command(
                 args.target,
                 args.instance,

@@ -258,7 +258,8 @@ COMMANDS: dict[str, Help] = {
         (
             "Read a durable store (a SQLite file or a postgresql:// URL) and show what its "
             "instances are doing: 'runs list' for all of them, 'runs show' for one "
-            "instance's timeline. Both only read, and print on standard output.",
+            "instance's timeline. Both only read, and print on standard output; 'runs "
+            "release' lifts an instance's quarantine.",
         ),
         ((0, "shown"), (2, "a usage error, or the store or the instance cannot be found")),
     ),
@@ -266,8 +267,9 @@ COMMANDS: dict[str, Help] = {
         "instances by state, approvals waiting with deadlines, effects due",
         (
             "Print on standard output every instance of the store by machine and state, "
-            "the approvals waiting with their deadlines (OVERDUE once past) and the "
-            "effects due or failing in the outbox; --format json prints one object "
+            "the approvals waiting with their deadlines (OVERDUE once past), the "
+            "effects due or failing in the outbox and the instances quarantined (with "
+            "when and why); --format json prints one object "
             "instead. The specs (--specs) give states their kinds, reviewers and "
             "recovery procedures.",
             "Every chain and head row is verified first (one hash per record, as 'audit "
@@ -275,6 +277,21 @@ COMMANDS: dict[str, Help] = {
             "counts. Ids, states and messages from the store are printed escaped.",
         ),
         ((0, "listed"), (2, "a usage error, or the store cannot be opened")),
+    ),
+    "runs release": Help(
+        "lift an instance's quarantine: workers deliver and sweep it again",
+        (
+            "A worker quarantines an instance that failed max_attempts times (or at once, "
+            "when it cannot be trusted): it skips it in claims and timeout sweeps, and "
+            "'runs list' shows it with its last error. Once the cause is mended (the "
+            "handler, the deployed spec, the data), release it: its failed attempts are "
+            "forgotten and the next worker round delivers it and fires its due timeouts. "
+            "Says what it released on standard output.",
+        ),
+        (
+            (0, "released"),
+            (2, "a usage error, the store cannot be opened, or no such quarantine"),
+        ),
     ),
     "runs show": Help(
         "one instance's audit timeline: actors, decisions, reasons, snapshots",

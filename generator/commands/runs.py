@@ -1,4 +1,4 @@
-"""``statewright runs list|show PATH_OR_URL``: the operators' view of a store's instances.
+"""``statewright runs list|show|release PATH_OR_URL``: the operators' view of a store's instances.
 
 ``list`` shows, per machine, how many instances rest in each state, the approvals waiting
 for a reviewer with their deadlines, and the instances whose effects are due or failing
@@ -16,13 +16,15 @@ text (:mod:`verify.printable`): no stored value can forge a line or drive the te
 
 Kinds, reviewers and recovery procedures come from the specs (``--specs``, default
 ``specs/`` when it exists); a machine without a spec is shown by its state names only. The
-store is opened read-only, as ``statewright audit`` opens it.
+store is opened read-only, as ``statewright audit`` opens it; only ``release``, which lifts
+an instance's quarantine so that workers deliver and sweep it again, writes.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +33,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from generator.commands.audit import _display, _Unusable, _with_store, load_specs, timers_of
+from generator.commands.audit import (
+    _connect,
+    _display,
+    _Unusable,
+    _with_store,
+    load_specs,
+    timers_of,
+)
 from generator.runtime.outbox import Outbox, Pending
 from generator.runtime.store import (
     ChainBroken,
@@ -44,7 +53,7 @@ from generator.runtime.store import (
 from verify.model import Spec
 from verify.printable import inert_json, printable
 
-__all__ = ["list_command", "show_command"]
+__all__ = ["list_command", "release_command", "show_command"]
 
 _specs = load_specs
 
@@ -119,6 +128,7 @@ def list_command(
                 "attempts": p.attempts,
                 "retry_at": p.available_at or None,
                 "error": p.error,
+                "quarantined": p.quarantined,
             }
             for p in pending
             if p.machine == machine
@@ -161,17 +171,7 @@ def list_command(
                 f"deadline {_shown(a['deadline'])}{late}",
                 file=stdout,
             )
-        if entry["effects"]:
-            print("  effects due:", file=stdout)
-        for e in entry["effects"]:
-            failing = (
-                f", {e['attempts']} failed, retry at {_shown(e['retry_at'])}: {_shown(e['error'])}"
-            )
-            print(
-                f"    {_lead(e['instance_id'])}: delivered {e['delivered']} of {e['records']} "
-                "records" + (failing if e["attempts"] else ""),
-                file=stdout,
-            )
+        _print_effects(entry["effects"], stdout)
         if entry["tampered"]:
             print("  TAMPERED (never acted on; see 'statewright audit verify'):", file=stdout)
         for t in entry["tampered"]:
@@ -180,6 +180,31 @@ def list_command(
                 file=stdout,
             )
     return EXIT_OK
+
+
+def _print_effects(effects: list[dict[str, Any]], stdout: TextIO) -> None:
+    """The effects due or failing, then the quarantined instances with why."""
+    due = [e for e in effects if not e["quarantined"]]
+    held = [e for e in effects if e["quarantined"]]
+    if due:
+        print("  effects due:", file=stdout)
+    for e in due:
+        failing = (
+            f", {e['attempts']} failed, retry at {_shown(e['retry_at'])}: {_shown(e['error'])}"
+        )
+        print(
+            f"    {_lead(e['instance_id'])}: delivered {e['delivered']} of {e['records']} records"
+            + (failing if e["attempts"] else ""),
+            file=stdout,
+        )
+    if held:
+        print("  quarantined (workers skip them; 'statewright runs release'):", file=stdout)
+    for e in held:
+        print(
+            f"    {_lead(e['instance_id'])}: since {_shown(e['quarantined'])}, "
+            f"after {e['attempts']} failed attempt(s): {_shown(e['error'])}",
+            file=stdout,
+        )
 
 
 def show_command(
@@ -379,3 +404,39 @@ def _kind(spec: Spec | None, state: str) -> str | None:
     except KeyError:
         return None
     return None if kind is None else str(kind)
+
+
+def release_command(
+    target: str, instance_id: str, machine: str | None, *, stdout: TextIO, stderr: TextIO
+) -> int:
+    """Lift the quarantine of one instance: workers deliver and sweep it again."""
+    try:
+        connection = _connect(target)
+        if isinstance(connection, sqlite3.Connection):  # opened read-only: reopen to write
+            connection.close()
+            connection = sqlite3.connect(target, timeout=60, isolation_level=None)
+    except (OSError, ImportError, ValueError) as error:
+        print(f"statewright: error: {error}", file=stderr)
+        return EXIT_USAGE
+    try:
+        store = SqlStore(connection, create=False)
+        held = [
+            p.machine
+            for p in _pending(store)
+            if p.instance_id == instance_id and p.quarantined and machine in (None, p.machine)
+        ]
+        if len(held) == 1:
+            Outbox(store, create=False).lift(held[0], instance_id)
+    except Exception as error:  # the driver's errors: not a store, unreachable, no access
+        print(f"statewright: error: {_display(target)}: {error}".rstrip(), file=stderr)
+        return EXIT_USAGE
+    finally:
+        connection.close()
+    if len(held) != 1:
+        why = "no quarantined instance" if not held else "several machines hold: pass --machine"
+        print(f"statewright: error: {_display(target)}: {why} {instance_id!r}", file=stderr)
+        return EXIT_USAGE
+    print(
+        f"{held[0]} {instance_id}: released from quarantine; workers deliver it again", file=stdout
+    )
+    return EXIT_OK

@@ -285,10 +285,12 @@ class Allowed(NamedTuple, Generic[S, T]):
 
 class SweepReport(NamedTuple, Generic[S, T, R]):
     """What :meth:`Machine.sweep` did: the records it appended, by instance, and the
-    instances it could not read (their id and why), which it skipped."""
+    instances it could not read (their id and why), which it skipped; ``errors`` holds
+    the exception behind each of those, by id."""
 
     fired: list[tuple[str, AuditRecord[S, T, R]]]
     unreadable: list[tuple[str, str]]
+    errors: dict[str, Exception]
 
 
 _new_record = tuple.__new__
@@ -653,9 +655,11 @@ class Machine(Generic[S, T, R]):
 
         The store verifies the chain first, and every record is checked against the spec
         as :meth:`replay` checks it. Raises ``UnknownInstance`` if there is none,
-        ``ChainBroken`` if a record fails the chain or the stored state or deadline is not
-        what the records give, ``InvalidTransition`` on a record the spec does not allow
-        and ``StoreError`` if a record cannot be read.
+        ``ChainBroken`` if a record fails the chain or the stored state is not what the
+        records give, ``StoreError`` if the stored deadline is not what this spec's timers
+        give (the spec changed under the instance, or the row was edited),
+        ``InvalidTransition`` on a record the spec does not allow and ``StoreError`` if a
+        record cannot be read.
         """
         machine_name = cls.spec.machine
         stored = store.load(machine_name, instance_id)
@@ -667,37 +671,64 @@ class Machine(Generic[S, T, R]):
             ) from error
         machine = cls.replay(records, clock=clock)
         derived = machine._head()
-        if (derived, len(machine._log)) != (stored.head, stored.seq):
+        if (derived.state, len(machine._log)) != (stored.head.state, stored.seq):
             raise ChainBroken(
                 row_problem(machine_name, instance_id, stored.seq, stored.head, derived)
+            )
+        if derived.deadline != stored.head.deadline:  # the spec's timer changed, or an edit
+            raise StoreError(
+                f"{row_problem(machine_name, instance_id, stored.seq, stored.head, derived)}"
+                " under this spec's timers: the spec changed under the instance or the row"
+                " was edited ('statewright audit verify' with the spec it ran under tells which)"
             )
         machine._store, machine._id, machine._revision = store, instance_id, stored.version
         return machine
 
     @classmethod
     def sweep(
-        cls, store: Store, *, clock: Clock | None = None, limit: int | None = None
+        cls,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        limit: int | None = None,
+        due: Callable[[str, str, int | None], list[str]] | None = None,
     ) -> SweepReport[S, T, R]:
         """Fire every timed exit that is due across the instances in ``store``.
 
-        Reports every record it appended, by instance id (timed and automatic). Safe from
-        several workers at once: an instance another worker changed first is skipped
-        (its deadline is that worker's now). An instance that cannot be read is skipped
-        and reported with why, so that one bad instance never holds up the others.
+        Reports every record it appended, by instance id (timed and automatic). ``limit``
+        bounds how many instances' timeouts fire in one sweep; ``due`` finds the due ids
+        (``store.due`` unless given: a worker's leaves out the instances it quarantined).
+        Safe from several workers at once: an instance another worker changed first is
+        skipped (its deadline is that worker's now). An instance that cannot be read or
+        moved on is skipped and reported with why, and the sweep goes on past it, so one
+        bad instance (or a ``limit``'s worth of them) never holds up the others.
         """
         now = (utc_now if clock is None else clock)()
-        report: SweepReport[S, T, R] = SweepReport([], [])
-        for instance_id in store.due(cls.spec.machine, instant(now), limit):
-            try:
-                machine = cls.load(store, instance_id, clock=clock)
-                seen = len(machine._log)
-                machine.expire()
-            except ConcurrencyConflict:
-                continue
-            except (StoreError, InvalidTransition, ValueError) as error:
-                report.unreadable.append((instance_id, str(error)))
-                continue
-            report.fired.extend((instance_id, record) for record in machine._log[seen:])
+        report: SweepReport[S, T, R] = SweepReport([], [], {})
+        find = store.due if due is None else due
+        seen: set[str] = set()
+        moved = 0
+        more = True
+        while more and (limit is None or moved < limit):
+            ask = None if limit is None else limit + 2 * len(seen)  # past the ones seen
+            found = find(cls.spec.machine, instant(now), ask)
+            more = ask is not None and len(found) == ask  # else nothing lies beyond them
+            for instance_id in (i for i in found if i not in seen):
+                if limit is not None and moved >= limit:
+                    break
+                seen.add(instance_id)
+                try:
+                    machine = cls.load(store, instance_id, clock=clock)
+                    seen_records = len(machine._log)
+                    machine.expire()
+                except ConcurrencyConflict:
+                    continue
+                except Exception as error:  # one bad instance: report it, go on
+                    report.unreadable.append((instance_id, str(error)))
+                    report.errors[instance_id] = error
+                    continue
+                moved += 1
+                report.fired.extend((instance_id, r) for r in machine._log[seen_records:])
         return report
 
     def _durably(self, change: Callable[_P, _V], /, *args: _P.args, **kwargs: _P.kwargs) -> _V:

@@ -12,12 +12,19 @@ loses its claims when their leases run out, and another worker delivers them aga
 Moving the cursor on checks the token, in the same transaction as the outcome the
 handlers returned, so a worker that lost its lease commits nothing.
 
+An instance that keeps failing (its handlers, its loading, the bookkeeping around them) is
+*quarantined*: ``quarantined`` holds when, ``error`` why. Claims and the workers' timeout
+sweeps pass it over until an operator lifts the quarantine (:meth:`Outbox.lift`,
+``statewright runs release``). Outbox tables made before quarantine existed gain the
+column when a worker next opens them.
+
 Times are the workers' clocks, as :func:`~.store.instant` text.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +37,11 @@ _SCHEMA = (
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL,"
     " delivered BIGINT NOT NULL DEFAULT 0, lease TEXT, lease_until TEXT,"
     " attempts BIGINT NOT NULL DEFAULT 0, available_at TEXT NOT NULL DEFAULT '', error TEXT,"
-    " PRIMARY KEY (machine, instance_id))",
+    " quarantined TEXT, PRIMARY KEY (machine, instance_id))",
 )
+
+_ADDED = ("quarantined TEXT",)
+"""Columns added since the outbox table was first made: older tables gain them on opening."""
 
 _ENROL = (
     "INSERT INTO statewright_outbox (machine, instance_id)"
@@ -41,12 +51,25 @@ _ENROL = (
     " ON CONFLICT (machine, instance_id) DO NOTHING"
 )
 
+_ENROL_ONE = (
+    "INSERT INTO statewright_outbox (machine, instance_id) VALUES (?, ?)"
+    " ON CONFLICT (machine, instance_id) DO NOTHING"
+)
+
 _DUE = (
     "SELECT o.instance_id, o.delivered, o.attempts FROM statewright_outbox o"
     " JOIN statewright_instances i ON i.machine = o.machine AND i.instance_id = o.instance_id"
     " WHERE o.machine = ? AND i.seq > o.delivered"
     " AND (o.lease_until IS NULL OR o.lease_until <= ?) AND o.available_at <= ?"
-    " ORDER BY o.available_at, o.instance_id LIMIT {limit}"
+    " AND o.quarantined IS NULL ORDER BY o.available_at, o.instance_id LIMIT {limit}"
+)
+
+_TIMED = (
+    "SELECT i.instance_id FROM statewright_instances i"
+    " WHERE i.machine = ? AND i.deadline IS NOT NULL AND i.deadline <= ?"
+    " AND NOT EXISTS (SELECT 1 FROM statewright_outbox o WHERE o.machine = i.machine"
+    " AND o.instance_id = i.instance_id AND o.quarantined IS NOT NULL)"
+    " ORDER BY i.deadline, i.instance_id"
 )
 
 
@@ -80,6 +103,8 @@ class Pending:
     lease_until: str | None
     available_at: str
     error: str | None
+    quarantined: str | None = None
+    """When the instance was quarantined (its ``error`` says why), or None."""
 
 
 class Outbox:
@@ -88,12 +113,18 @@ class Outbox:
 
     def __init__(self, store: SqlStore, *, create: bool = True) -> None:
         self.store = store
-        if create:
-            with store._transaction(write=True) as cursor:
+        with store._transaction(write=create) as cursor:
+            if create:
                 if store.dialect == "postgresql":  # concurrent CREATE TABLEs would collide
                     store._run(cursor, f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
                 for statement in _SCHEMA:
                     store._run(cursor, statement)
+            columns = _columns(store, cursor)
+            for column in _ADDED if create else ():
+                if column.split()[0] not in columns:
+                    store._run(cursor, f"ALTER TABLE statewright_outbox ADD COLUMN {column}")
+        self._held = "o.quarantined" if create or "quarantined" in columns else "NULL"
+        """How to read when an instance was quarantined (NULL in a table made before)."""
 
     def claim(self, machine: str, now: str, until: str, limit: int) -> list[Claim]:
         """Claim up to ``limit`` instances of ``machine`` with effects due at ``now``,
@@ -162,16 +193,80 @@ class Outbox:
             )
         claim.delivered, claim.attempts = delivered, 0
 
-    def retry(self, claim: Claim, error: str, at: str) -> None:
-        """Record a failed delivery, let the instance go, and make it due again at ``at``."""
-        with self.store._transaction(write=True) as cursor:
-            self._update(
+    def fail(
+        self,
+        machine: str,
+        instance_id: str,
+        error: str,
+        now: str,
+        *,
+        retry_at: Callable[[int], str],
+        max_attempts: int,
+        at_once: bool = False,
+        claim: Claim | None = None,
+    ) -> bool | None:
+        """Count a failed attempt on the instance: it is due again at ``retry_at(n)``
+        (``n``: the failed attempts before this one), or quarantined from ``now`` on once
+        it has failed ``max_attempts`` times (``at_once``: now). True when the instance is
+        (already) quarantined, False when it will be retried.
+
+        With ``claim``, the lease is checked (:class:`LeaseLost`, nothing written) and let
+        go. Without (a failure found outside a claim, by a sweep), a failure while the
+        instance waits out an earlier one's backoff is not counted: None.
+        """
+        store = self.store
+        keys: tuple[str, ...] = (machine, instance_id)
+        where = " WHERE machine = ? AND instance_id = ?"
+        if claim is not None:
+            where, keys = where + " AND lease = ?", (*keys, claim.token)
+        lock = " FOR UPDATE" if store.dialect == "postgresql" else ""
+        with store._transaction(write=True) as cursor:
+            if claim is None:
+                store._run(cursor, _ENROL_ONE, keys)
+            store._run(
                 cursor,
-                claim,
-                "attempts = attempts + 1, error = ?, available_at = ?, lease = NULL,"
-                " lease_until = NULL",
-                (error, at),
+                f"SELECT attempts, available_at, quarantined FROM statewright_outbox{where}{lock}",
+                keys,
             )
+            row = cursor.fetchone()
+            if row is None and claim is not None:
+                raise _lost(claim)
+            attempts, available_at, quarantined = int(row[0]), str(row[1]), row[2]
+            if quarantined is not None:
+                return True
+            if claim is None and available_at > now and not at_once:
+                return None
+            held = now if at_once or attempts + 1 >= max_attempts else None
+            let_go = ", lease = NULL, lease_until = NULL" if claim is not None else ""
+            store._run(
+                cursor,
+                "UPDATE statewright_outbox SET attempts = ?, error = ?, available_at = ?,"
+                f" quarantined = ?{let_go}{where}",
+                (attempts + 1, error, retry_at(attempts), held, *keys),
+            )
+        return held is not None
+
+    def lift(self, machine: str, instance_id: str) -> bool:
+        """Lift the instance's quarantine: due again at once, its failures forgotten (the
+        last error stays on record until the next delivery). False if it was not held."""
+        with self.store._transaction(write=True) as cursor:
+            self.store._run(
+                cursor,
+                "UPDATE statewright_outbox SET quarantined = NULL, attempts = 0,"
+                " available_at = '' WHERE machine = ? AND instance_id = ?"
+                " AND quarantined IS NOT NULL",
+                (machine, instance_id),
+            )
+            return bool(cursor.rowcount == 1)
+
+    def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
+        """Ids of the instances of ``machine`` whose deadline is at or before ``now``,
+        earliest first, leaving out the quarantined: :meth:`SqlStore.due` for sweeps."""
+        store = self.store
+        with store._transaction(write=False) as cursor:
+            tail = "" if limit is None else f" LIMIT {int(limit)}"
+            store._run(cursor, _TIMED + tail, (machine, now))
+            return [str(row[0]) for row in cursor.fetchall()]
 
     def release(self, claim: Claim) -> None:
         """Let the instance go without moving its cursor (another worker may take it)."""
@@ -182,7 +277,9 @@ class Outbox:
         """Every instance whose effects are due, held or failing, by machine and id (with
         ``due_only=False``: every instance a worker has seen)."""
         store = self.store
-        conditions = ["(i.seq > o.delivered OR o.error IS NOT NULL)"] if due_only else []
+        held = self._held
+        conditions = [f"(i.seq > o.delivered OR o.error IS NOT NULL OR {held} IS NOT NULL)"]
+        conditions = conditions if due_only else []
         params: tuple[str, ...] = ()
         if machine is not None:
             conditions.append("o.machine = ?")
@@ -192,7 +289,7 @@ class Outbox:
             store._run(
                 cursor,
                 "SELECT o.machine, o.instance_id, o.delivered, i.seq, o.attempts,"
-                " o.lease_until, o.available_at, o.error FROM statewright_outbox o"
+                f" o.lease_until, o.available_at, o.error, {held} FROM statewright_outbox o"
                 " JOIN statewright_instances i"
                 " ON i.machine = o.machine AND i.instance_id = o.instance_id"
                 f"{where} ORDER BY o.machine, o.instance_id",
@@ -200,7 +297,9 @@ class Outbox:
             )
             rows = cursor.fetchall()
         return [
-            Pending(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], str(r[6]), r[7])
+            Pending(
+                str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], str(r[6]), r[7], r[8]
+            )
             for r in rows
         ]
 
@@ -221,7 +320,24 @@ class Outbox:
         sql = f"UPDATE statewright_outbox SET {assignments}{where}"
         self.store._run(cursor, sql, params + keys)
         if cursor.rowcount != 1:
-            raise LeaseLost(
-                f"{claim.machine} instance {claim.instance_id!r}: the lease ran out and "
-                "another worker took it; nothing was written"
-            )
+            raise _lost(claim)
+
+
+def _lost(claim: Claim) -> LeaseLost:
+    return LeaseLost(
+        f"{claim.machine} instance {claim.instance_id!r}: the lease ran out and another "
+        "worker took it; nothing was written"
+    )
+
+
+def _columns(store: SqlStore, cursor: Any) -> set[str]:
+    """The names of the outbox table's columns (none if there is no such table)."""
+    if store.dialect == "postgresql":
+        store._run(
+            cursor,
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'statewright_outbox'",
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
+    store._run(cursor, "PRAGMA table_info(statewright_outbox)")
+    return {str(row[1]) for row in cursor.fetchall()}
