@@ -12,7 +12,7 @@ from generator.regressions import regression_files, write_regressions
 from verify.check import CheckResult, check_file
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS
+from verify.explore import Budget
 from verify.load.asl import AslOptions
 from verify.report import RENDERERS, exit_status, plural
 from verify.report.text import transition_counts
@@ -30,14 +30,14 @@ def check_command(
     stderr: TextIO | None = None,
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    budget: Budget | None = None,
     regressions: Path | None = None,
     runtime_package: str = "generated",
 ) -> int:
     """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
     the exit status. With ``regressions``, a test module per violated property is written
     there (each file's path reported on standard error)."""
-    checked = check_paths(paths, source, asl or AslOptions(), max_configurations)
+    checked = check_paths(paths, source, asl or AslOptions(), budget)
     problem = checked.usage_problem()
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")

@@ -18,7 +18,7 @@ from verify import progress
 from verify.asl import check_asl
 from verify.check import CheckResult, check_file, check_together
 from verify.discover import discover, is_asl_name
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS
+from verify.explore import Budget
 from verify.load.asl import AslOptions, load_asl_file
 
 __all__ = ["Checked", "InputFormat", "check_paths", "reads_asl"]
@@ -59,12 +59,12 @@ def check_paths(
     paths: Sequence[Path],
     fmt: InputFormat,
     options: AslOptions,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    budget: Budget | None = None,
 ) -> Checked:
     """Check every file ``paths`` names (folders: their specs and, unless ``--input spec``,
     their ASL definitions). The specs are checked together (``duplicate-machine``); an ASL
     definition's machines take their names from its file and are not. A spec with
-    variables is explored over at most ``max_configurations`` configurations."""
+    variables is explored within ``budget`` (default: the default budget)."""
     results: list[CheckResult] = []
     specs: list[int] = []  # where the specs are among the results, checked together
     callbacks: set[str] = set()
@@ -72,7 +72,7 @@ def check_paths(
     for path in discover(paths, asl=fmt is not InputFormat.SPEC):
         if not reads_asl(path, fmt):
             specs.append(len(results))
-            results.append(check_file(path, max_configurations=max_configurations))
+            results.append(check_file(path, budget=budget))
             continue
         with progress.working_on(str(path)):
             load = load_asl_file(path, options)
