@@ -23,7 +23,7 @@ from generator.progress import TerminalProgress
 from generator.streams import ReaderSafe
 from verify import progress
 from verify.discover import MissingPath
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS
+from verify.explore import DEFAULT_BUDGET, Budget
 from verify.load.asl import AslOptions
 from verify.load.rules import check_label
 from verify.report import RENDERERS
@@ -247,14 +247,37 @@ def _count(text: str) -> int:
     return value
 
 
-def _limit_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+_LIMITS = (
+    (
         "--max-configurations",
-        type=_count,
-        default=DEFAULT_MAX_CONFIGURATIONS,
-        metavar="N",
-        help="explore at most N configurations of a spec with variables; past them the "
-        f"check fails with state-space-too-large (default: {DEFAULT_MAX_CONFIGURATIONS:,})",
+        DEFAULT_BUDGET.configurations,
+        "explore at most N configurations of a spec with variables",
+    ),
+    ("--max-edges", DEFAULT_BUDGET.edges, "record at most N steps between configurations"),
+    ("--max-tour-steps", DEFAULT_BUDGET.tour_steps, "build a covering tour of at most N steps"),
+    (
+        "--max-property-work",
+        DEFAULT_BUDGET.property_work,
+        "visit at most N configurations and edges, all properties together",
+    ),
+)
+
+
+def _limit_argument(parser: argparse.ArgumentParser) -> None:
+    for option, default, what in _LIMITS:
+        parser.add_argument(
+            option,
+            type=_count,
+            default=default,
+            metavar="N",
+            help=f"{what}; past them the check fails with state-space-too-large "
+            f"(default: {default:,})",
+        )
+
+
+def _budget(args: argparse.Namespace) -> Budget:
+    return Budget(
+        args.max_configurations, args.max_edges, args.max_tour_steps, args.max_property_work
     )
 
 
@@ -339,7 +362,7 @@ def _command(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                 stderr=err,
                 source=source,
                 asl=asl,
-                max_configurations=args.max_configurations,
+                budget=_budget(args),
                 regressions=args.regressions,
                 runtime_package=args.runtime_package,
             )

@@ -25,9 +25,12 @@ def checked(entry: Rule, which: str) -> list[CheckResult]:
     assert len(texts) == 1 or entry.family is Family.PROJECT, f"{entry.id}: one spec only"
     for spec in texts:
         assert spec.startswith("statewright: 1\n"), f"{entry.id} {which}: not a whole v1 spec"
-    limit = {} if entry.example_limit is None else {"max_configurations": entry.example_limit}
+    limit = entry.example_limit
     return check_together(
-        [check_text(t, f"{entry.id}-{n}.yaml", **limit) for n, t in enumerate(texts)]
+        [
+            check_text(t, f"{entry.id}-{n}.yaml", max_configurations=limit)
+            for n, t in enumerate(texts)
+        ]
     )
 
 

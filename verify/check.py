@@ -27,12 +27,13 @@ import verify.rules
 from verify import progress
 from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS, explored
+from verify.explore import Budget, budget_of, explored
 from verify.explore.tour import configuration_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
 from verify.load import LoadResult, gc_paused, load_file, load_text
 from verify.model import Location, Spec
+from verify.rules.data import too_large
 
 __all__ = [
     "CheckResult",
@@ -85,18 +86,23 @@ class CheckResult:
 _STRICT = frozenset({Severity.ERROR, Severity.WARNING})
 
 
-def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS) -> CheckResult:
+def check_spec(
+    spec: Spec, *, max_configurations: int | None = None, budget: Budget | None = None
+) -> CheckResult:
     """Run every registered rule and the transition tour on a loaded spec.
 
-    A spec with variables or properties is explored first, over at most
-    ``max_configurations`` configurations, and the data rules read that exploration.
+    A spec with variables or properties is explored first, within ``budget`` (default
+    :data:`~verify.explore.budget.DEFAULT_BUDGET`; ``max_configurations`` replaces its
+    bound on configurations), and the data rules read that exploration; a tour longer
+    than the budget allows gives ``state-space-too-large`` too.
     """
+    budget = _budget(budget, max_configurations)
     with gc_paused():  # the analysis allocates millions of objects and no cycles
         progress.phase("building the graph")
         graph = build_graph(spec)
         found = None
         if spec.has_data or spec.properties:
-            found = explored(spec, graph, max_configurations)
+            found = explored(spec, graph, budget)
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
             if registered.check is not None:
@@ -107,7 +113,10 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
         if spec.has_data and found is not None:
             coverage, reached = configuration_tour(found), len(found.reached)
         else:
-            coverage, reached = transition_tour(spec, graph), len(reachable(graph, spec.initial))
+            coverage = transition_tour(spec, graph, budget.tour_steps)
+            reached = len(reachable(graph, spec.initial))
+        if coverage.exceeded is not None:
+            findings.append(too_large(spec, coverage.exceeded))
         stats = Stats(
             len(spec.states),
             len(spec.transitions),
@@ -117,13 +126,20 @@ def check_spec(spec: Spec, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIO
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
 
 
+def _budget(budget: Budget | None, max_configurations: int | None) -> Budget:
+    budget = budget_of(budget)
+    if max_configurations is None:
+        return budget
+    return dataclasses.replace(budget, configurations=max_configurations)
+
+
 def check_result(
-    load: LoadResult, *, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS
+    load: LoadResult, *, max_configurations: int | None = None, budget: Budget | None = None
 ) -> CheckResult:
     """Check what a loader returned: its findings alone when the spec did not load."""
     if load.spec is None:
         return CheckResult(load.file, None, sort_findings(load.findings), None, None)
-    checked = check_spec(load.spec, max_configurations=max_configurations)
+    checked = check_spec(load.spec, max_configurations=max_configurations, budget=budget)
     findings = sort_findings((*load.findings, *checked.findings))
     return CheckResult(load.file, load.spec, findings, checked.coverage, checked.stats)
 
@@ -132,21 +148,25 @@ def check_file(
     path: str | os.PathLike[str],
     display: str | None = None,
     *,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    max_configurations: int | None = None,
+    budget: Budget | None = None,
 ) -> CheckResult:
     """Load and check one spec file; ``display`` names it in findings (default: ``path``)."""
     with progress.working_on(display if display is not None else os.fspath(path)):
-        return check_result(load_file(path, display), max_configurations=max_configurations)
+        load = load_file(path, display)
+        return check_result(load, max_configurations=max_configurations, budget=budget)
 
 
 def check_text(
     text: str | bytes,
     file: str = "<string>",
     *,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    max_configurations: int | None = None,
+    budget: Budget | None = None,
 ) -> CheckResult:
     """Load and check spec text; ``file`` names it in findings."""
-    return check_result(load_text(text, file), max_configurations=max_configurations)
+    load = load_text(text, file)
+    return check_result(load, max_configurations=max_configurations, budget=budget)
 
 
 def check_together(results: Sequence[CheckResult]) -> list[CheckResult]:

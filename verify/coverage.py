@@ -18,7 +18,10 @@ an unfired exit starts a path with its prefix and extends it greedily, always ta
 current state's first unfired exit. When the walk reaches a state with none left, a
 small search (at most :data:`DETOUR_STATES` states) looks for a nearby state that has
 one, and continues there when that is no longer than the prefix a new path would need.
-Apart from those bounded searches every step is amortised constant time.
+Apart from those bounded searches every step is amortised constant time. The steps of
+the paths are counted against a bound (``--max-tour-steps``, default
+:data:`~verify.explore.budget.DEFAULT_MAX_TOUR_STEPS`): past it there is no tour, and the
+coverage names the bound (:attr:`Coverage.exceeded`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from itertools import pairwise
 
 import networkx as nx
 
+from verify.explore.budget import DEFAULT_MAX_TOUR_STEPS, Exceeded, Meter, OverBudget
 from verify.graph import exits_by_state, reachable
 from verify.model import Spec
 from verify.semantics import Semantics
@@ -51,12 +55,14 @@ class Coverage:
 
     ``paths`` are trigger sequences, each from a fresh initial state; ``covered`` is the
     number of distinct transitions the paths fire when replayed; ``total`` the number of
-    transitions whose source is reachable.
+    transitions whose source is reachable; ``exceeded``, the bound the tour ran out of
+    (then there are no paths).
     """
 
     paths: tuple[Path, ...]
     covered: int
     total: int
+    exceeded: Exceeded | None = None
 
     @property
     def complete(self) -> bool:
@@ -68,16 +74,22 @@ class Coverage:
         return sum(len(p) for p in self.paths)
 
 
-def transition_tour(spec: Spec, graph: nx.DiGraph) -> Coverage:
-    """A small set of trigger sequences from ``initial`` covering every reachable transition.
+def transition_tour(
+    spec: Spec, graph: nx.DiGraph, max_steps: int = DEFAULT_MAX_TOUR_STEPS
+) -> Coverage:
+    """A small set of trigger sequences from ``initial`` covering every reachable transition,
+    of at most ``max_steps`` steps in all.
 
     See the module documentation for the semantics and the construction; ``covered``
     comes from replaying the paths.
     """
     leaving = exits_by_state(graph)
     machine = _Machine(Semantics.of(spec))
-    paths = _Tour(machine, spec.initial).paths()
     total = sum(len(leaving[name]) for name in reachable(graph, spec.initial))
+    try:
+        paths = _Tour(machine, spec.initial).paths(Meter("tour steps", max_steps))
+    except OverBudget as over:
+        return Coverage((), 0, total, over.exceeded)
     return Coverage(tuple(paths), machine.replay(spec.initial, paths), total)
 
 
@@ -216,12 +228,14 @@ class _Tour:
                     self.order.append(there)
                     queue.append(there)
 
-    def paths(self) -> list[Path]:
+    def paths(self, meter: Meter) -> list[Path]:
         trigger, left = self.machine.trigger, self.left
         paths: list[Path] = []
         for state in self.order:
             while left[state]:
-                paths.append(tuple(map(trigger.__getitem__, self._walk(state))))
+                steps = self._walk(state)
+                meter.spend(len(steps))
+                paths.append(tuple(map(trigger.__getitem__, steps)))
         if not paths and any(self.automatic):
             paths.append(())  # the initial state's always chain fires on an empty path
         return paths

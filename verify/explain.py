@@ -95,9 +95,12 @@ def examples(rule_id: str) -> tuple[Example, ...]:
         else:
             specs = rule.example_specs(label)
             files = example_files(label, len(specs))
-            limit = {} if rule.example_limit is None else {"max_configurations": rule.example_limit}
+            limit = rule.example_limit
             results = check_together(
-                [check_text(t, f, **limit) for t, f in zip(specs, files, strict=True)]
+                [
+                    check_text(t, f, max_configurations=limit)
+                    for t, f in zip(specs, files, strict=True)
+                ]
             )
             reported = tuple(f for r in results for f in r.findings)
         found.append(Example(rule_id, label, text, reported, files))

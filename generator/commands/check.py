@@ -13,7 +13,7 @@ from generator.regressions import package_problem, regression_files, write_regre
 from verify.check import CheckResult, check_file
 from verify.discover import discover
 from verify.explain import close_matches, explain_text
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS
+from verify.explore import Budget
 from verify.load.asl import AslOptions
 from verify.printable import printable_path
 from verify.report import RENDERERS, exit_status, plural
@@ -32,7 +32,7 @@ def check_command(
     stderr: TextIO | None = None,
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    budget: Budget | None = None,
     regressions: Path | None = None,
     runtime_package: str = "generated",
 ) -> int:
@@ -43,7 +43,7 @@ def check_command(
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")
         return EXIT_USAGE
-    checked = check_paths(paths, source, asl or AslOptions(), max_configurations)
+    checked = check_paths(paths, source, asl or AslOptions(), budget)
     problem = checked.usage_problem()
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")

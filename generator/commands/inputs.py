@@ -18,7 +18,7 @@ from verify import progress
 from verify.asl import check_asl
 from verify.check import CheckResult, check_file, check_together
 from verify.discover import discover, is_asl_name
-from verify.explore import DEFAULT_MAX_CONFIGURATIONS
+from verify.explore import Budget
 from verify.load.asl import AslOptions, load_asl_file
 
 __all__ = ["Checked", "InputFormat", "check_paths", "reads_asl"]
@@ -59,19 +59,19 @@ def check_paths(
     paths: Sequence[Path],
     fmt: InputFormat,
     options: AslOptions,
-    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    budget: Budget | None = None,
 ) -> Checked:
     """Check every file ``paths`` names (folders: their specs and, unless ``--input spec``,
     their ASL definitions). The specs and the ASL definitions' machines are checked
     together (``duplicate-machine``: an ASL machine takes its name from its file, and a
     spec of that name beside it would share its generated code and records). A spec with
-    variables is explored over at most ``max_configurations`` configurations."""
+    variables is explored within ``budget`` (default: the default budget)."""
     results: list[CheckResult] = []
     callbacks: set[str] = set()
     every_asl_loaded = True
     for path in discover(paths, asl=fmt is not InputFormat.SPEC):
         if not reads_asl(path, fmt):
-            results.append(check_file(path, max_configurations=max_configurations))
+            results.append(check_file(path, budget=budget))
             continue
         with progress.working_on(str(path)):
             load = load_asl_file(path, options)

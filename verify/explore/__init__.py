@@ -27,6 +27,7 @@ the cycles of ``always`` steps, and the counterexample trace of any path it find
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from array import array
 from collections.abc import Sequence
@@ -36,24 +37,33 @@ import networkx as nx
 
 from verify import progress
 from verify.explore import graph
+from verify.explore.budget import DEFAULT_BUDGET, DEFAULT_MAX_CONFIGURATIONS, Budget, Exceeded
 from verify.explore.search import Search, search
 from verify.findings import TraceStep
 from verify.model import Spec, Transition
 from verify.semantics import Values
 
-__all__ = ["DEFAULT_MAX_CONFIGURATIONS", "Exploration", "explore", "explored"]
-
-DEFAULT_MAX_CONFIGURATIONS = 10_000_000
-"""How many configurations a check explores at most (``--max-configurations``)."""
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_MAX_CONFIGURATIONS",
+    "Budget",
+    "Exceeded",
+    "Exploration",
+    "budget_of",
+    "explore",
+    "explored",
+]
 
 
 class Exploration:
     """The configurations of one spec, as far as the search went (``complete`` if all)."""
 
-    def __init__(self, spec: Spec, found: Search) -> None:
+    def __init__(self, spec: Spec, found: Search, budget: Budget = DEFAULT_BUDGET) -> None:
         self.spec = spec
         self.found = found
         self.layout = found.layout
+        self.budget = budget
+        """The bounds of the check it belongs to (the tour and the properties read theirs)."""
 
     def __len__(self) -> int:
         return len(self.found)
@@ -61,6 +71,11 @@ class Exploration:
     @property
     def complete(self) -> bool:
         return self.found.complete
+
+    @property
+    def exceeded(self) -> Exceeded | None:
+        """The bound the search ran out of, if it did."""
+        return self.found.exceeded
 
     @property
     def transitions(self) -> tuple[Transition, ...]:
@@ -163,27 +178,39 @@ class Exploration:
         return tuple(steps)
 
 
-def explore(spec: Spec, limit: int = DEFAULT_MAX_CONFIGURATIONS) -> Exploration:
-    """The configurations of ``spec`` reachable from its initial one, up to ``limit``;
-    progress is reported (:mod:`verify.progress`) while anyone listens."""
+def budget_of(limit: int | Budget | None) -> Budget:
+    """``limit`` as a budget: an int bounds the configurations alone, None is the default."""
+    if limit is None:
+        return DEFAULT_BUDGET
+    if isinstance(limit, Budget):
+        return limit
+    return dataclasses.replace(DEFAULT_BUDGET, configurations=limit)
+
+
+def explore(spec: Spec, limit: int | Budget = DEFAULT_BUDGET) -> Exploration:
+    """The configurations of ``spec`` reachable from its initial one, within ``limit`` (a
+    budget, or a number of configurations); progress is reported
+    (:mod:`verify.progress`) while anyone listens."""
+    budget = budget_of(limit)
     progress.phase("exploring configurations")
     if not progress.listening():
-        return Exploration(spec, search(spec, limit))
+        return Exploration(spec, search(spec, budget), budget)
 
     def report(expanded: int, found: int) -> None:
         progress.phase(f"exploring configurations: {found:,} found, {expanded:,} expanded")
 
-    return Exploration(spec, search(spec, limit, report))
+    return Exploration(spec, search(spec, budget, report), budget)
 
 
 _MEMO: weakref.WeakKeyDictionary[nx.DiGraph, Exploration] = weakref.WeakKeyDictionary()
 
 
-def explored(spec: Spec, graph: nx.DiGraph, limit: int | None = None) -> Exploration:
+def explored(spec: Spec, graph: nx.DiGraph, limit: int | Budget | None = None) -> Exploration:
     """The exploration of ``spec`` that goes with its ``graph``, searched once: the data
-    rules share it. ``limit`` (default :data:`DEFAULT_MAX_CONFIGURATIONS`) applies to
-    the first search; :func:`verify.check.check_spec` makes that one."""
+    rules share it. ``limit`` (a budget, or a number of configurations; default
+    :data:`~verify.explore.budget.DEFAULT_BUDGET`) applies to the first search;
+    :func:`verify.check.check_spec` makes that one."""
     found = _MEMO.get(graph)
     if found is None:
-        found = _MEMO[graph] = explore(spec, DEFAULT_MAX_CONFIGURATIONS if limit is None else limit)
+        found = _MEMO[graph] = explore(spec, budget_of(limit))
     return found

@@ -10,18 +10,24 @@
   ever (round a cycle, or to a configuration where no step is possible) are the
   complement of B's attractor; the nearest configuration of A among them starts the
   counterexample, a *lasso* (a trace, then a cycle) or a finite trace to its end.
+
+:func:`checked` checks every property of a spec once, its work counted before it is done
+against the budget's ``property_work`` (:mod:`verify.explore.budget`): an ``always``
+visits each configuration once, the others each configuration and edge at most twice.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from verify.explore import Exploration, graph
+from verify.explore.budget import Exceeded, Meter, OverBudget
 from verify.explore.pycode import Names, function, python, refs
 from verify.model import Property, PropertyKind, VarType
 from verify.semantics import Values, show_value
 
-__all__ = ["Counterexample", "counterexample", "names_of"]
+__all__ = ["Checked", "Counterexample", "checked", "counterexample", "names_of", "work_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,49 @@ class Counterexample:
     message: str
     trace: tuple[int, ...]
     cycle: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The failures of a spec's properties, in their order, as far as the budget went:
+    ``unchecked`` is the first property it left unchecked and ``exceeded`` the bound."""
+
+    failures: tuple[Counterexample, ...]
+    unchecked: Property | None = None
+    exceeded: Exceeded | None = None
+
+
+_CHECKED: weakref.WeakKeyDictionary[Exploration, Checked] = weakref.WeakKeyDictionary()
+
+
+def work_of(found: Exploration, prop: Property) -> int:
+    """How many configurations and edges checking ``prop`` visits at most."""
+    size = len(found)
+    if prop.kind is PropertyKind.ALWAYS:
+        return size
+    return 2 * (size + len(found.found.succ))
+
+
+def checked(found: Exploration) -> Checked:
+    """Every property of the explored spec checked once (the result is kept), each one's
+    work counted before it is done."""
+    known = _CHECKED.get(found)
+    if known is not None:
+        return known
+    meter = Meter("property work", found.budget.property_work)
+    failures: list[Counterexample] = []
+    result = None
+    for prop in found.spec.properties:
+        try:
+            meter.spend(work_of(found, prop))
+        except OverBudget as over:
+            result = Checked(tuple(failures), prop, over.exceeded)
+            break
+        failure = counterexample(found, prop)
+        if failure is not None:
+            failures.append(failure)
+    _CHECKED[found] = result = result or Checked(tuple(failures))
+    return result
 
 
 def names_of(found: Exploration) -> Names:

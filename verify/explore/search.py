@@ -19,19 +19,24 @@ where an effect leaves its bounds (``out``).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 
+from verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
 from verify.explore.layout import Layout
 from verify.explore.pycode import Names, function, python, python_value, refs
 from verify.model import Spec, Transition, VarType
 from verify.semantics import Semantics
 
-__all__ = ["DENSE_BITS", "Search", "search", "search_source"]
+__all__ = ["DENSE_BITS", "PACKED_BITS", "Search", "search", "search_source"]
 
 DENSE_BITS = 24
 """Up to this many bits per configuration, the index of seen configurations is one flat
 array (16 million entries); beyond, a dict holds the reached ones only."""
+
+PACKED_BITS = 64
+"""Up to this many bits per configuration, the configurations are kept in an array of
+unsigned 64-bit numbers; beyond, in a list of Python ints, which have no width."""
 
 
 @dataclass(slots=True)
@@ -46,7 +51,7 @@ class Search:
 
     layout: Layout
     transitions: tuple[Transition, ...]
-    order: array[int]
+    order: MutableSequence[int]
     parent: array[int]
     first: array[int]
     succ: array[int]
@@ -59,12 +64,17 @@ class Search:
     stuck: list[int]
     nondet: dict[tuple[int, int], int]
     out: dict[int, tuple[int, int]]
-    complete: bool
+    exceeded: Exceeded | None
+    """The bound the search ran out of (None: it found every configuration)."""
     code: str = field(repr=False, default="")
     """The generated search function, for whoever wants to read it."""
 
     def __len__(self) -> int:
         return len(self.order)
+
+    @property
+    def complete(self) -> bool:
+        return self.exceeded is None
 
     def edges(self, i: int) -> range:
         """The positions in ``succ`` and ``via`` of configuration ``i``'s edges."""
@@ -95,7 +105,7 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
     write = _Writer()
     write(
         0,
-        "def run(limit, order, parent, first, succ, via, source, back, head, seen, H, F, "
+        "def run(limit, edges, order, parent, first, succ, via, source, back, head, seen, H, F, "
         f"stuck, ND, OUT{', report' if reports else ''}):",
     )
     for alias in ("order", "parent", "first", "succ", "via", "source", "back", "head", "stuck"):
@@ -107,7 +117,9 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
     write(1, "i = 0")
     write(1, "while i < count:")
     write(2, "if count > limit:")
-    write(3, "return False")
+    write(3, "return 1")
+    write(2, "if E > edges:")
+    write(3, "return 2")
     if reports:
         write(2, "if not i & 0xFFFF:")
         write(3, "report(i, count)")
@@ -120,7 +132,7 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
     )
     write(2, "i += 1")
     write(1, "first_append(len(succ))")
-    write(1, "return True")
+    write(1, "return 0")
     return "\n".join(write.lines) + "\n"
 
 
@@ -335,18 +347,25 @@ def _emit(
     write(depth, "E += 1")
 
 
-def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = None) -> Search:
-    """Every configuration of ``spec`` reachable from its initial one, up to ``limit``;
-    ``report``, if given, is called now and then with the numbers of configurations
-    expanded and found so far (the code that calls it is left out without one)."""
+def search(
+    spec: Spec,
+    budget: Budget = DEFAULT_BUDGET,
+    report: Callable[[int, int], None] | None = None,
+) -> Search:
+    """Every configuration of ``spec`` reachable from its initial one, within ``budget``
+    (its configurations and edges); ``report``, if given, is called now and then with the
+    numbers of configurations expanded and found so far (the code that calls it is left
+    out without one)."""
     layout = Layout(spec.state_names, spec.variables)
     dense = layout.bits <= DENSE_BITS
     code = search_source(spec, layout, dense, reports=report is not None)
     run = function(code, "run", f"search of {spec.machine}")
     start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
+    limit = budget.configurations
     wide = limit >= 2**31 - 1
-    many = wide or limit * max(1, len(spec.transitions)) >= 2**31 - 1  # edges
-    order = array("Q", [start])
+    many = wide or budget.edges + len(spec.transitions) >= 2**31 - 1
+    order: MutableSequence[int]
+    order = array("Q", [start]) if layout.bits <= PACKED_BITS else [start]
     parent = array("q" if wide else "i", [-1])
     first = array("q" if many else "i")
     succ = array("Q" if wide else "I")
@@ -365,8 +384,9 @@ def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = N
     stuck: list[int] = []
     nondet: dict[tuple[int, int], int] = {}
     out: dict[int, tuple[int, int]] = {}
-    complete = run(
+    stopped = run(
         limit,
+        budget.edges,
         order,
         parent,
         first,
@@ -383,8 +403,12 @@ def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = N
         out,
         *(() if report is None else (report,)),
     )
-    if not complete:
+    exceeded = None
+    if stopped == 1:
         del order[limit:]
+        exceeded = Exceeded("configurations", limit)
+    elif stopped == 2:
+        exceeded = Exceeded("edges", budget.edges)
     return Search(
         layout,
         spec.transitions,
@@ -401,6 +425,6 @@ def search(spec: Spec, limit: int, report: Callable[[int, int], None] | None = N
         stuck,
         nondet,
         out,
-        bool(complete),
+        exceeded,
         code,
     )

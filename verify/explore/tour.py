@@ -10,7 +10,9 @@ yet, or, within :data:`~verify.coverage.DETOUR_STATES` configurations, a short d
 one. ``always`` steps are implied and a timed exit appears as its trigger, as in every
 tour. ``covered`` comes from replaying the paths through the semantics
 (:func:`replay`), never from the construction; ``total`` counts the transitions whose
-source has a reachable configuration.
+source has a reachable configuration. The paths' steps are counted against the
+budget's ``tour_steps`` (:mod:`verify.explore.budget`): past it, there is no tour, and
+the coverage says which bound was exceeded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 
 from verify.coverage import DETOUR_STATES, Coverage
 from verify.explore import Exploration
+from verify.explore.budget import Meter, OverBudget
 from verify.explore.graph import source
 from verify.model import Spec
 from verify.semantics import AlwaysCycle, Outcome, OutOfRange, Run, Semantics
@@ -36,7 +39,19 @@ def configuration_tour(found: Exploration) -> Coverage:
     total = sum(1 for t in spec.transitions if t.source in found.reached)
     if not found.complete:
         return Coverage((), 0, total)
-    search = found.found
+    meter = Meter("tour steps", found.budget.tour_steps)
+    try:
+        paths = _paths(found, meter)
+    except OverBudget as over:
+        return Coverage((), 0, total, over.exceeded)
+    if not paths and any(t.automatic for t in spec.transitions):
+        paths.append(())
+    return Coverage(tuple(paths), len(replay(spec, paths)), total)
+
+
+def _paths(found: Exploration, meter: Meter) -> list[tuple[str, ...]]:
+    """The paths of the tour, each step counted by ``meter``."""
+    spec, search = found.spec, found.found
     witness: dict[int, int] = {}
     for e, n in enumerate(search.via):
         witness.setdefault(n, e)
@@ -59,10 +74,9 @@ def configuration_tour(found: Exploration) -> Coverage:
                 fired[search.via[step]] = 1
             edges += route
             here = search.succ[route[-1]]
+        meter.spend(len(edges))
         paths.append(_triggers(found, edges))
-    if not paths and any(t.automatic for t in spec.transitions):
-        paths.append(())
-    return Coverage(tuple(paths), len(replay(spec, paths)), total)
+    return paths
 
 
 def _source(found: Exploration, edge: int) -> int:

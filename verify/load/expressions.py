@@ -15,7 +15,10 @@ into the model's :data:`~verify.model.Expr`. The grammar, loosest first::
     unary      := "-" unary | atom
     atom       := INT | "true" | "false" | NAME | 'TEXT' | "TEXT" | "(" expr ")"
 
-Comparisons do not chain (``0 < x < 3`` is an error: write ``0 < x and x < 3``). A
+Comparisons do not chain (``0 < x < 3`` is an error: write ``0 < x and x < 3``). The
+tree is at most :data:`MAX_DEPTH` operators deep (a chain ``a + b + c`` is a tree as deep
+as it has operators), so that nothing that walks it or compiles it from Python, here or
+in generated code, meets Python's recursion or parser limits. A
 problem is an :class:`ExpressionError` with the offset of the character it is about, so
 that the loader can point at the line and column inside the spec.
 """
@@ -28,7 +31,9 @@ from dataclasses import dataclass
 __all__ = [
     "COMPARISONS",
     "KEYWORDS",
+    "MAX_DEPTH",
     "MAX_EXPRESSION_LENGTH",
+    "MAX_NESTING",
     "ExpressionError",
     "Parsed",
     "parse",
@@ -44,6 +49,11 @@ MAX_EXPRESSION_LENGTH = 2_000
 
 MAX_NESTING = 50
 """The deepest nesting of parentheses and operators read (the parser recurses)."""
+
+MAX_DEPTH = 128
+"""The deepest tree read, in operators: each operator of a chain (``a + b + c``) is one
+level, as it is in the Python the explorer and the generated runtimes compile, where
+Python allows 200 nested parentheses."""
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -80,6 +90,8 @@ class Parsed:
     at: int
     args: tuple[Parsed, ...] = ()
     end: int = 0
+    height: int = 1
+    """How many levels deep the tree is (a leaf: 1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +208,7 @@ class _Parser:
             )
 
     def binary(self, op: str, left: Parsed, right: Parsed, at: int) -> Parsed:
-        return Parsed("binary", op, at, (left, right), right.end)
+        return Parsed("binary", op, at, (left, right), right.end, _height(at, left, right))
 
     def disjunction(self) -> Parsed:
         left = self.conjunction()
@@ -218,7 +230,7 @@ class _Parser:
             self.nested(at)
             operand = self.negation()
             self.depth -= 1
-            return Parsed("unary", "not", at, (operand,), operand.end)
+            return Parsed("unary", "not", at, (operand,), operand.end, _height(at, operand))
         return self.comparison()
 
     def comparison(self) -> Parsed:
@@ -249,7 +261,8 @@ class _Parser:
                 self.take()
             items.append(self.item())
         end = self.take().at + 1
-        return Parsed("not in" if negated else "in", "in", at, (left, *items), end)
+        kind = "not in" if negated else "in"
+        return Parsed(kind, "in", at, (left, *items), end, _height(at, left))
 
     def item(self) -> Parsed:
         negative = self.op("-")
@@ -282,7 +295,7 @@ class _Parser:
             self.depth -= 1
             if operand.kind == "int" and isinstance(operand.value, int):
                 return Parsed("int", -operand.value, at, end=operand.end)
-            return Parsed("unary", "-", at, (operand,), operand.end)
+            return Parsed("unary", "-", at, (operand,), operand.end, _height(at, operand))
         return self.atom()
 
     def atom(self) -> Parsed:
@@ -313,3 +326,17 @@ class _Parser:
             self.take()
             return inner
         raise self.unexpected("a value (a number, true, false, a name or a quoted value)")
+
+
+def _height(at: int, *args: Parsed) -> int:
+    """The height of an operator at ``at`` over ``args``; :class:`ExpressionError` past
+    :data:`MAX_DEPTH`."""
+    height = 1 + max(arg.height for arg in args)
+    if height > MAX_DEPTH:
+        raise ExpressionError(
+            f"the expression is more than {MAX_DEPTH} operators deep (each operator of a "
+            "chain such as a + b + c is one level); simplify it, or split the condition "
+            "over several transitions",
+            at,
+        )
+    return height

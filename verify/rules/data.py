@@ -14,10 +14,11 @@ from collections.abc import Iterator
 import networkx as nx
 
 from verify.explore import Exploration, explored
+from verify.explore.budget import Exceeded
 from verify.explore.graph import always_cycles, coreachable
-from verify.explore.properties import counterexample
+from verify.explore.properties import checked
 from verify.findings import Finding, Severity, TransitionRef
-from verify.model import Spec, Transition
+from verify.model import Location, Spec, Transition
 from verify.registry import RULES, Family, rule, with_examples
 from verify.rules.build import listed, state_finding, transition_finding
 from verify.semantics import Values, show_value
@@ -26,6 +27,7 @@ __all__ = [
     "always_cycle",
     "nondeterministic",
     "shadowed_transition",
+    "too_large",
     "trap",
     "uncoverable_transition",
     "unreachable_state",
@@ -303,15 +305,12 @@ def property_violated(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     found = explored(spec, graph)
     if not found.complete:
         return
-    for prop in spec.properties:
-        failure = counterexample(found, prop)
-        if failure is None:
-            continue
+    for failure in checked(found).failures:
         yield Finding(
             "property-violated",
             RULES["property-violated"].severity,
             failure.message,
-            prop.location,
+            failure.property.location,
             trace=found.trace(failure.trace),
             cycle=found.trace(failure.cycle, start=_cycle_start(found, failure.trace)),
         )
@@ -321,29 +320,46 @@ def _cycle_start(found: Exploration, trace: tuple[int, ...]) -> int:
     return found.found.succ[trace[-1]] if trace else 0
 
 
+def too_large(spec: Spec, exceeded: Exceeded, at: Location | None = None) -> Finding:
+    """The ``state-space-too-large`` finding of a bound the check ran out of, at ``at``
+    (default: the first variable, or the spec)."""
+    if at is None:
+        at = spec.variables[0].location if spec.variables else spec.location
+    return Finding(
+        "state-space-too-large",
+        RULES["state-space-too-large"].severity,
+        exceeded.message(),
+        at,
+    )
+
+
 @rule("state-space-too-large", Severity.ERROR, Family.DATA, example_limit=1000)
 @with_examples(
     _RETRY, ("max: 2, initial: 0}", "max: 2000, initial: 0}"), ("attempts < 2", "attempts < 2000")
 )
 def state_space_too_large(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
-    """The spec has more reachable configurations than ``--max-configurations`` allows.
+    """The check ran out of one of its bounds: more reachable configurations than
+    ``--max-configurations``, more edges (steps between them) than ``--max-edges``, a
+    covering tour longer than ``--max-tour-steps`` or properties that need more work than
+    ``--max-property-work``.
 
-    The search stops there, so nothing about data is proven: no data rule and no property
-    reports anything more. One finding, at the first variable. Narrow the bounds, split
-    the machine, or raise the limit (default 10,000,000). The example is checked with
-    ``--max-configurations 1000``: its counter would run to 2000.
+    Past the configurations or the edges the search stops, so nothing about data is
+    proven: no data rule and no property reports anything more. Past the property work,
+    the properties from the first one left unchecked (where the finding is) are not
+    proven. Past the tour steps there are no covering paths (that finding comes with the
+    tour). Otherwise the finding is at the first variable. Narrow the bounds, split the
+    machine, or raise the limit (defaults: 10,000,000 configurations, 50,000,000 edges,
+    1,000,000 tour steps, 200,000,000 configurations and edges visited for properties).
+    The example is checked with ``--max-configurations 1000``: its counter would run to
+    2000.
     """
     if not (spec.has_data or spec.properties):
         return
     found = explored(spec, graph)
-    if found.complete:
+    if found.exceeded is not None:
+        yield too_large(spec, found.exceeded)
         return
-    where = spec.variables[0].location if spec.variables else spec.location
-    yield Finding(
-        "state-space-too-large",
-        RULES["state-space-too-large"].severity,
-        f"the spec has more than {len(found):,} reachable configurations, the most this "
-        "check explores (--max-configurations); nothing about its data is proven: narrow "
-        "the variables' bounds, split the machine, or raise the limit",
-        where,
-    )
+    if spec.properties:
+        properties = checked(found)
+        if properties.exceeded is not None and properties.unchecked is not None:
+            yield too_large(spec, properties.exceeded, properties.unchecked.location)
