@@ -268,9 +268,11 @@ def _in_the_path(root: Path, parts: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
-def write_tree(root: Path, files: Mapping[str, str], remove: Sequence[Path] = ()) -> list[Path]:
-    """Write ``files`` (name relative to ``root`` -> text) and remove ``remove``, all or
-    nothing; the paths written.
+def write_tree(
+    root: Path, files: Mapping[str, str | bytes], remove: Sequence[Path] = ()
+) -> list[Path]:
+    """Write ``files`` (name relative to ``root`` -> text, or bytes as they are) and remove
+    ``remove``, all or nothing; the paths written.
 
     Every path is checked first (:func:`path_problems`); the files are written into a
     staging folder inside ``root`` (made if missing), each then renamed into place (a
@@ -293,7 +295,7 @@ def write_tree(root: Path, files: Mapping[str, str], remove: Sequence[Path] = ()
             staged = staging / "new" / name
             try:
                 staged.parent.mkdir(parents=True, exist_ok=True)
-                staged.write_bytes(text.encode("utf-8"))
+                staged.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
             except OSError as error:
                 raise Refused([_failed(root / name, error)]) from error
         return _commit(root, staging, files, remove, made)
@@ -316,7 +318,11 @@ def _make_folders(folder: Path, made: list[Path]) -> None:
 
 
 def _commit(
-    root: Path, staging: Path, files: Mapping[str, str], remove: Sequence[Path], made: list[Path]
+    root: Path,
+    staging: Path,
+    files: Mapping[str, str | bytes],
+    remove: Sequence[Path],
+    made: list[Path],
 ) -> list[Path]:
     """Rename the staged files into place, remove ``remove``; undone on a failure."""
     kept = staging / "old"

@@ -103,6 +103,22 @@ def test_import_writes_nothing_through_a_link(
     assert not (here / "victim.yaml").exists() and not Path("specs/order.yaml").exists()
 
 
+def test_diagram_writes_nothing_through_a_link(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("door.yaml").write_text(spec("door"))
+    victim = here / "victim.dot"
+    victim.write_text("someone else's file\n")
+    Path("door.dot").symlink_to(victim)
+    status, _, err = run(capsys, "diagram", "door.yaml", "-o", "door.dot")
+    assert status == 2 and "door.dot is a symbolic link" in err
+    assert victim.read_text() == "someone else's file\n" and Path("door.dot").is_symlink()
+    assert run(capsys, "diagram", "door.yaml", "-o", "plain.dot")[0] == 0
+    assert (
+        Path("plain.dot").read_text().startswith("//") or "digraph" in Path("plain.dot").read_text()
+    )
+
+
 def test_generate_writes_nothing_through_a_link(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

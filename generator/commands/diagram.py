@@ -36,9 +36,11 @@ from generator.diagram import (
     render_format,
 )
 from generator.diagram.model import build_diagram
+from generator.output import Refused, write_tree
 from verify.check import CheckResult, check_file
 from verify.findings import Finding
 from verify.load.asl import AslOptions
+from verify.printable import printable_path
 
 __all__ = ["counterexample", "diagram_command"]
 
@@ -100,10 +102,13 @@ def diagram_command(
         stdout.write(data.decode())
         return 0
     target = output or Path(f"{checked.spec.machine}{SUFFIXES[fmt]}")
-    try:
-        target.write_bytes(data)
-    except OSError as error:
-        return _usage(stderr, f"cannot write {target}: {error.strerror or error}")
+    if not target.parent.is_dir():
+        folder = printable_path(str(target.parent))
+        return _usage(stderr, f"cannot write {printable_path(str(target))}: no folder {folder}")
+    try:  # the one writer: never through a link, never half written
+        write_tree(target.parent, {target.name: data})
+    except Refused as refused:
+        return _usage(stderr, "; ".join(refused.problems))
     if output is None:
         print(target, file=stdout)
     return 0
