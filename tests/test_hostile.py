@@ -243,7 +243,7 @@ other processes on the machine do not change. Far above what these cases cost no
 second or two), far below what they cost before (minutes, or a MemoryError after a
 minute); past it the kernel kills the process (SIGXCPU)."""
 
-HANG_GUARD = 1_800
+HANG_GUARD = 600
 """Seconds of wall-clock time after which a subprocess that is not working at all (blocked,
 so the CPU limit never comes) is given up on; only a hang ever reaches it."""
 
