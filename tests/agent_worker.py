@@ -10,6 +10,11 @@ one line to the LOG file with a single ``write`` (so a SIGKILL never leaves half
 request, ``after KEY`` for every change of state, and ``overlap KEY PID OTHER`` when it
 finds another live process working on the same instance (the lock file of the instance
 names a process that is still running): that must never happen.
+
+A worker given a :class:`storekit.KillPlan` (in ``STATEWRIGHT_TEST_KILL_AT``) kills itself
+at its marks, counted in lines of the window's kind in every worker's LOG: ``start`` in
+the middle of an agent's work (its transition not committed), ``after`` once an
+``after_transition`` effect ran (its delivery not committed, so it runs again).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from store_worker import import_runtime
-from storekit import open_store
+from storekit import KILL_AT, KillPlan, open_store
 
 
 def main(argv: list[str]) -> None:
@@ -33,19 +38,22 @@ def main(argv: list[str]) -> None:
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     locks = Path(log).parent / "locks"
     locks.mkdir(exist_ok=True)
-    handlers = relay_handlers(rt, fd, locks, random.Random(int(seed)))
+    plan = KillPlan(os.environ.get(KILL_AT, ""), Path(log).parent / "kills")
+    handlers = relay_handlers(rt, fd, locks, random.Random(int(seed)), plan)
     worker = rt.Worker(store, handlers, lease=timedelta(seconds=float(lease)), batch=4)
     os.write(fd, b"ready\n")
     stop_file = Path(stop)
     worker.run(stop=stop_file.exists, idle=0.01)
 
 
-def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random) -> Any:
+def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: KillPlan) -> Any:
     handlers = rt.Handlers()
     pid = os.getpid()
 
     def write(line: str) -> None:
         os.write(fd, (line + "\n").encode())
+        kind = line.split(" ", 1)[0]
+        plan.due(kind, lambda: logged(locks.parent, kind))
 
     def agent(outcome: Any) -> Any:
         def work(job: Any) -> Any:
@@ -85,6 +93,16 @@ def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random) -> Any:
     handlers.on_approval(state.REVIEW)(lambda job: write(f"ask {job.key}"))
     handlers.after_transition(lambda job: write(f"after {job.key}"))
     return handlers
+
+
+def logged(folder: Path, kind: str) -> int:
+    """How many lines of ``kind`` every worker has logged in ``folder``."""
+    prefix = kind + " "
+    return sum(
+        line.startswith(prefix)
+        for path in folder.glob("*.acks")
+        for line in path.read_text().splitlines()
+    )
 
 
 def alive(pid: int) -> bool:

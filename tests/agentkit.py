@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,20 +75,38 @@ def approve_waiting(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> 
     return approved
 
 
+STALL = 300.0
+"""Seconds in which neither the workers' log nor any instance moved, after which
+:func:`wait_for` fails: a hang guard only, it waits on conditions however slow the
+machine."""
+
+
 def wait_for(
-    rt: Any, store: Any, instances: list[str], fleet: Fleet, seconds: float, poll: Any = None
+    rt: Any,
+    store: Any,
+    instances: list[str],
+    fleet: Fleet,
+    until: Callable[[], bool] | None = None,
 ) -> None:
-    """Approve what was asked until every instance is DONE; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
+    """Approve what was asked, and restart the workers that killed themselves at a mark
+    of their plan, until every instance is DONE with every effect delivered (nothing
+    left in the outbox) and ``until()`` holds; fail when nothing moves for :data:`STALL`
+    seconds."""
+    outbox = rt.Outbox(store, create=False)
+    seen, moved = None, time.monotonic()
     while True:
+        fleet.restart_killed()
         approve_waiting(rt, store, instances, fleet)
         states = Counter(rt.Relay.load(store, i).state.value for i in instances)
-        if states == Counter({"DONE": len(instances)}):
+        pending = outbox.pending()
+        finished = states == Counter({"DONE": len(instances)}) and not pending
+        if finished and (until is None or until()):
             return
-        assert time.monotonic() < deadline, f"instances did not finish: {dict(states)}"
-        if poll is not None:
-            poll()
-        time.sleep(0.01 if poll else 0.05)
+        now = (len(fleet.acks()), sorted(states.items()), len(pending))
+        if now != seen:
+            seen, moved = now, time.monotonic()
+        assert time.monotonic() - moved < STALL, f"nothing moved: {dict(states)}, {pending[:3]}"
+        time.sleep(0.02)
 
 
 def check_delivery(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> dict[str, int]:

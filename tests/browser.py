@@ -71,9 +71,10 @@ def find_chromium() -> str | None:
 
 
 class Browser:
-    """One headless Chromium process; ``page()`` opens tabs in it."""
+    """One headless Chromium process; ``page()`` opens tabs in it. ``timeout`` is a hang
+    guard, far above what an answer takes even on a busy machine."""
 
-    def __init__(self, executable: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, executable: str | None = None, timeout: float = 300.0) -> None:
         chromium = executable or find_chromium()
         if chromium is None:
             raise BrowserError("no chromium on PATH (Debian: apt-get install chromium)")

@@ -9,6 +9,12 @@ two hours ahead (MODE ``sweep``). Every record a call appended is acknowledged *
 call returned*, one line ``instance seq to_state trigger`` written straight to the ACKS
 file, so a SIGKILL can only lose acknowledgements, never invent one. A lost race
 (``ConcurrencyConflict``) reloads the instance and counts a line ``conflict``.
+
+A driver given a :class:`storekit.KillPlan` (in ``STATEWRIGHT_TEST_KILL_AT``) kills itself
+at its marks, counted in records it acked (this process and its earlier lives), in one of
+three windows: ``insert`` in the middle of a write transaction (records inserted, nothing
+committed), ``commit`` after a call committed and before its acknowledgement, ``ack``
+after it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from storekit import KILL_AT, KillPlan
 
 MOVES = {
     "OPEN": ["start"],
@@ -46,7 +54,8 @@ def main(argv: list[str]) -> None:
     if mode == "sweep":
         sweep(runtime, store, fd, Path(stop))
     else:
-        drive(runtime, store, fd, rng, Path(stop), instances)
+        plan = KillPlan(os.environ.get(KILL_AT, ""), Path(acks).parent / "kills")
+        drive(runtime, store, fd, rng, Path(stop), instances, plan, Path(acks))
 
 
 def import_runtime(path: Path) -> Any:
@@ -57,21 +66,38 @@ def import_runtime(path: Path) -> Any:
     return importlib.import_module(f"{package.name}.{machine.name}.runtime")
 
 
-def ack(fd: int, instance_id: str, records: Any) -> None:
-    lines = "".join(
+def ack(fd: int, instance_id: str, records: Any) -> int:
+    """Acknowledge ``records`` with one ``write``; how many."""
+    lines = [
         f"{instance_id} {r.seq} {r.to_state.value} {r.trigger and r.trigger.value}\n"
         for r in records
-    )
+    ]
     if lines:
-        os.write(fd, lines.encode())
+        os.write(fd, "".join(lines).encode())
+    return len(lines)
 
 
 def drive(
-    runtime: Any, store: Any, fd: int, rng: random.Random, stop: Path, ids: list[str]
+    runtime: Any,
+    store: Any,
+    fd: int,
+    rng: random.Random,
+    stop: Path,
+    ids: list[str],
+    plan: KillPlan,
+    acks: Path,
 ) -> None:
     cls = runtime.Ticket
     lead = runtime.Actor("lead-1", frozenset({"lead"}))
     machines: dict[str, Any] = {}
+    acked = [sum(1 for line in acks.read_text().splitlines() if len(line.split()) == 4)]
+    insert = store._insert  # the store's own step that writes records, mid-transaction
+
+    def insert_then_maybe_die(*args: Any) -> None:
+        insert(*args)
+        plan.due("insert", lambda: acked[0])
+
+    store._insert = insert_then_maybe_die
     while not stop.exists():
         instance_id = rng.choice(ids)
         machine = machines.get(instance_id)
@@ -94,7 +120,9 @@ def drive(
             os.write(fd, b"conflict\n")
             machines[instance_id] = cls.load(store, instance_id)
             continue
-        ack(fd, instance_id, machine.audit[before:])
+        plan.due("commit", lambda: acked[0])
+        acked[0] += ack(fd, instance_id, machine.audit[before:])
+        plan.due("ack", lambda: acked[0])
 
 
 def get(runtime: Any, store: Any, instance_id: str) -> Any:

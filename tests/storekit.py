@@ -22,6 +22,7 @@ __all__ = [
     "TICKET_SPEC",
     "Backend",
     "Fleet",
+    "KillPlan",
     "backend_fixture",
     "check_store",
     "connect",
@@ -149,6 +150,53 @@ def generate_runtime(folder: Path, spec_text: str = TICKET_SPEC) -> tuple[Any, P
 ROOT = Path(__file__).resolve().parents[1]
 
 
+KILL_AT = "STATEWRIGHT_TEST_KILL_AT"
+"""The environment variable that hands a worker process its :class:`KillPlan`."""
+
+
+class KillPlan:
+    """The fixed marks at which a worker process SIGKILLs itself, so that a crash test
+    kills a number of times fixed by construction, at points it chose, under any load.
+
+    ``text`` is ``WINDOW:MARK,...`` (say ``insert:40,ack:90``): at a point of the worker's
+    work named WINDOW, once its count of work done (records acked, lines logged; the
+    worker says which) has reached MARK, the worker claims the mark (a file in
+    ``folder``, created exclusively: across restarts and processes, each mark is claimed
+    once) and kills itself with SIGKILL, as ``kill -9`` from outside would.
+    """
+
+    def __init__(self, text: str, folder: Path) -> None:
+        self.folder = folder
+        self.marks: dict[str, list[int]] = {}
+        for entry in filter(None, text.split(",")):
+            window, mark = entry.split(":")
+            self.marks.setdefault(window, []).append(int(mark))
+        for marks in self.marks.values():
+            marks.sort()
+
+    @staticmethod
+    def claims(folder: Path) -> list[str]:
+        """The marks claimed so far in ``folder``, as ``WINDOW:MARK``."""
+        return sorted(path.name.replace("-", ":") for path in folder.glob("*-*"))
+
+    def due(self, window: str, count: Callable[[], int]) -> None:
+        """At a point of ``window``: die if an unclaimed mark of it is ``<= count()``."""
+        import os
+        import signal
+
+        marks = self.marks.get(window)
+        if not marks:
+            return
+        done = count()
+        while marks and marks[0] <= done:
+            claim = self.folder / f"{window}-{marks.pop(0)}"
+            try:
+                os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue  # claimed in an earlier life, or by another worker
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Fleet:
     """Worker processes (``store_worker.py``, or ``script``: same arguments) on one store,
     each acking into its own file."""
@@ -158,16 +206,26 @@ class Fleet:
     ) -> None:
         self.runtime, self.target, self.folder, self.script = runtime, target, folder, script
         self.stop_file = folder / "stop"
+        self.kills = folder / "kills"
+        self.kills.mkdir(exist_ok=True)
         self.processes: dict[str, Any] = {}
+        self.plans: dict[str, str] = {}
         self.started = 0
+        self.killed = 0
 
-    def start(self, name: str, mode: str, instances: list[str]) -> None:
-        """Start (or restart) worker ``name``; its acks go to ``<name>.acks``."""
+    def start(self, name: str, mode: str, instances: list[str], kill_at: str = "") -> None:
+        """Start (or restart) worker ``name``; its acks go to ``<name>.acks``; ``kill_at``
+        is its :class:`KillPlan`, claimed in ``<folder>/kills``."""
         import os
         import subprocess
         import sys
 
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+        self.plans[name] = kill_at
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}",
+            KILL_AT: kill_at,
+        }
         self.started += 1
         command = [
             sys.executable,
@@ -190,7 +248,23 @@ class Fleet:
 
     def restart(self, name: str) -> None:
         _, mode, instances = self.processes[name]
-        self.start(name, mode, instances)
+        self.start(name, mode, instances, self.plans[name])
+
+    def restart_killed(self) -> None:
+        """Restart every worker that killed itself at a mark of its plan (counted in
+        ``killed``); a worker that ended any other way fails the test."""
+        import signal
+
+        for name, (process, _, _) in list(self.processes.items()):
+            status = process.poll()
+            if status is not None:
+                assert status == -signal.SIGKILL, f"worker {name} exited with {status}"
+                self.killed += 1
+                self.restart(name)
+
+    def claimed(self) -> list[str]:
+        """The marks of the kill plans claimed so far (:meth:`KillPlan.claims`)."""
+        return KillPlan.claims(self.kills)
 
     def stop(self, timeout: float = 60) -> None:
         """Ask every worker to stop, wait for them; fail if one crashed."""

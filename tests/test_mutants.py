@@ -9,7 +9,7 @@ or into the runtime support's source, copied as ``generate`` copies it. The runt
 support and its generated test module are written to a temporary package and the test
 module is run by pytest in a subprocess, under the generated tests' CI profile minus
 shrinking (the same examples, found as fast, reported unshrunk): a conftest registers it
-and ``HYPOTHESIS_PROFILE`` selects it.
+and ``HYPOTHESIS_PROFILE`` selects it. Slow: a pytest run in a subprocess per mutant.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from generator.render import render_support, render_tests
 from generator.view import SUPPORT_PACKAGE, RuntimeView, runtime_view
 from verify.load import load_file
 from verify.model import Spec
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +195,7 @@ def run_generated_tests(spec: Spec, files: Files, where: Path) -> subprocess.Com
         text=True,
         cwd=where,
         env=env,
-        timeout=180,
+        timeout=1_800,  # a hang guard only: a run takes seconds, the more on a busy machine
         check=False,
     )
 

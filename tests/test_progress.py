@@ -3,7 +3,9 @@ when it is not.
 
 Checking a spec of 100,000 states took half a minute with no output at all. The real
 command runs here with its standard error on a pseudo-terminal, as in a shell, and on a
-pipe, as in CI.
+pipe, as in CI. Its clock is injected, so that what is drawn does not depend on how fast
+the machine is: a clock that stands still (all the work within the half-second delay) or
+one that moves a second at every reading (every phase past the delay and the interval).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
 import threading
@@ -22,7 +25,26 @@ from generator.progress import TerminalProgress
 from verify import progress
 from verify.check import check_text
 
-STATEWRIGHT = str(Path(sys.executable).with_name("statewright"))
+ROOT = Path(__file__).resolve().parents[1]
+
+STILL = "lambda: 0.0"
+"""A clock that never moves: all the work is within the delay, however long it takes."""
+
+STEADY = "itertools.count().__next__"
+"""A clock one second later at every reading: every phase is past the delay, and every
+update past the interval, however quick the work."""
+
+WITH_CLOCK = """\
+import functools, itertools, sys
+from generator import cli, progress
+cli.TerminalProgress = functools.partial(progress.TerminalProgress, clock={clock})
+sys.exit(cli.main())
+"""
+
+
+def statewright(clock: str, *argv: str) -> list[str]:
+    """The command line of ``statewright ARGV``, its progress drawn against ``clock``."""
+    return [sys.executable, "-c", WITH_CLOCK.format(clock=clock), *argv]
 
 
 def machine_yaml(states: int) -> str:
@@ -40,14 +62,15 @@ def machine_yaml(states: int) -> str:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A spec that takes a few seconds to check: 10,000 states, 100,000 transitions."""
+    """A spec long enough to report the line its reading reached: 2,000 states, 20,000
+    transitions, more than twice ``PROGRESS_EVENTS`` parser events (``verify.load.yamlread``)."""
     path = tmp_path_factory.mktemp("big") / "big.yaml"
-    path.write_text(machine_yaml(10_000))
+    path.write_text(machine_yaml(2_000))
     return path
 
 
-def run_on_a_terminal(*argv: str, cwd: Path) -> tuple[int, str, str]:
-    """Run ``statewright`` with standard error on a pseudo-terminal; its status, its
+def run_on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``command`` with standard error on a pseudo-terminal; its status, its
     standard output and what the terminal received."""
     master, slave = pty.openpty()
     received: list[bytes] = []
@@ -66,42 +89,44 @@ def run_on_a_terminal(*argv: str, cwd: Path) -> tuple[int, str, str]:
     reader.start()
     try:
         done = subprocess.run(
-            [STATEWRIGHT, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, text=True
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=slave, text=True, env=ENV
         )
     finally:
         os.close(slave)
-        reader.join(timeout=30)
+        reader.join()  # the child is gone and the slave closed: the read ends at once
         os.close(master)
     return done.returncode, done.stdout, b"".join(received).decode()
 
 
-@pytest.mark.slow
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def test_a_big_check_shows_its_phases_on_a_terminal(big: Path) -> None:
-    status, out, terminal = run_on_a_terminal("check", big.name, cwd=big.parent)
+    status, out, terminal = run_on_a_terminal(statewright(STEADY, "check", big.name), big.parent)
     assert status == 0
-    for phase in (
-        "reading YAML, line ",
-        "building the model",
-        "rule trap",
-        "finding covering paths",
-    ):
-        assert f"statewright: big.yaml: {phase}" in terminal, terminal[-500:]
+    for phase in ("reading YAML", "building the model", "rule trap", "finding covering paths"):
+        assert f"statewright: big.yaml: {phase} (" in terminal, terminal[-500:]
+    lines = re.findall(r"reading YAML, line ([\d,]+) of 22,006 \(", terminal)
+    assert len(lines) >= 2, terminal[:500]  # one every PROGRESS_EVENTS parser events
     assert terminal.endswith("\r\x1b[K")  # erased before the report is read
     assert "\x1b" not in out and out.startswith("big.yaml: bench: ok;")
 
 
-@pytest.mark.slow
 def test_nothing_when_standard_error_is_not_a_terminal(big: Path) -> None:
     done = subprocess.run(
-        [STATEWRIGHT, "check", big.name], cwd=big.parent, capture_output=True, text=True
+        statewright(STEADY, "check", big.name),
+        cwd=big.parent,
+        capture_output=True,
+        text=True,
+        env=ENV,
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "\x1b" not in done.stdout
 
 
 def test_a_quick_check_shows_nothing_even_on_a_terminal(tmp_path: Path) -> None:
-    spec = Path(__file__).resolve().parents[1] / "specs" / "orchestrator.yaml"
-    status, _, terminal = run_on_a_terminal("check", str(spec), cwd=tmp_path)
+    spec = ROOT / "specs" / "orchestrator.yaml"
+    status, _, terminal = run_on_a_terminal(statewright(STILL, "check", str(spec)), tmp_path)
     assert (status, terminal) == (0, "")
 
 

@@ -1,11 +1,17 @@
-"""The durable worker under SIGKILL and in numbers: worker processes killed at random
-points lose no effect of a committed transition (each runs at least once), an instance is
-never worked on by two processes at once, every instance finishes, and every chain and
-replay holds; on a SQLite file (one worker) and on a real PostgreSQL (several)."""
+"""The durable worker under SIGKILL and in numbers: worker processes killed in the middle
+of an agent's work and after a delivered effect lose no effect of a committed transition
+(each runs at least once), an instance is never worked on by two processes at once, every
+instance finishes, and every chain and replay holds; on a SQLite file (one worker) and on
+a real PostgreSQL (several).
+
+The kills are fixed by construction, not timed: a worker kills itself at the marks of its
+:class:`storekit.KillPlan` (the N-th agent start or delivered ``after`` effect, counted in
+all the workers' logs), and the test waits until every mark was claimed and every death
+seen, so a loaded machine only makes it take longer.
+"""
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +38,22 @@ def start_instances(rt: Any, store: Any, count: int) -> list[str]:
     return instances
 
 
-def start_fleet(path: Path, backend: Backend, folder: Path, workers: int, lease: float) -> Fleet:
+KILL_AT = "start:10,after:30,start:55,after:90,start:100,after:150,start:140,after:210"
+"""Where the workers die: at the 10th agent start, the 30th delivered ``after`` effect, and
+so on. 60 instances make at least 180 starts and 300 ``after`` effects, and every death
+makes one more (the work is delivered again), so every mark is reached."""
+
+
+def start_fleet(
+    path: Path, backend: Backend, folder: Path, workers: int, lease: float, kill_at: str = ""
+) -> Fleet:
+    """Start ``workers`` workers, and wait until each has started (or died at a mark)."""
     fleet = Fleet(path, backend.target, folder, script="agent_worker.py")
     for n in range(workers):
-        fleet.start(f"worker{n}", str(lease), [])
-    deadline = time.monotonic() + 60
+        fleet.start(f"worker{n}", str(lease), [], kill_at)
     while fleet.count("ready") < workers:
-        assert time.monotonic() < deadline, "the workers did not start"
+        for name, (process, _, _) in fleet.processes.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}"
         time.sleep(0.05)
     return fleet
 
@@ -51,31 +66,19 @@ def test_sigkill_loses_no_effect(
     store = sql_backend.open(rt)  # the workers create the outbox table as they start
     workers = 1 if sql_backend.name == "sqlite" else 3
     instances = start_instances(rt, store, 60)
-    fleet = start_fleet(path, sql_backend, tmp_path, workers, lease=1.0)
-    rng = random.Random(13)
-    kills = 0
-    mark = rng.randint(5, 20)
-
-    def kill_now_and_then() -> None:
-        """SIGKILL a worker each time the log grew by a random number of lines."""
-        nonlocal kills, mark
-        lines = len(fleet.acks())
-        if lines >= mark and kills < 10:
-            time.sleep(rng.uniform(0, 0.02))
-            victim = f"worker{rng.randrange(workers)}"
-            fleet.kill(victim)
-            kills += 1
-            fleet.restart(victim)
-            mark = lines + rng.randint(5, 30)
-
-    wait_for(rt, store, instances, fleet, 120, poll=kill_now_and_then)
+    fleet = start_fleet(path, sql_backend, tmp_path, workers, lease=1.0, kill_at=KILL_AT)
+    marks = sorted(KILL_AT.split(","))
+    wait_for(rt, store, instances, fleet, until=lambda: fleet.killed == len(marks))
     fleet.stop()
+    assert fleet.claimed() == marks, "every mark killed a worker, once"
     counts = check_delivery(rt, sql_backend.open(rt), instances, fleet)
-    assert kills >= 5
+    after = sum(mark.startswith("after:") for mark in marks)
+    assert counts["repeated"] >= after, "an effect whose worker died after it ran runs again"
     print(
         f"\n{sql_backend.name}: {len(instances)} instances done, {counts['records']} records, "
         f"{counts['effects']} effects all delivered ({counts['runs']} runs, "
-        f"{counts['repeated']} run more than once), {kills} SIGKILLs, {workers} worker(s)"
+        f"{counts['repeated']} run more than once), {fleet.killed} SIGKILLs at fixed marks, "
+        f"{workers} worker(s)"
     )
 
 
@@ -86,10 +89,10 @@ def test_workers_share_many_instances_on_postgresql(
     rt, path = runtime
     backend = Backend("postgresql", postgres_url)
     store = backend.open(rt)
-    instances = start_instances(rt, store, 80)
+    fleet = start_fleet(path, backend, tmp_path, 4, lease=10.0)  # all ready: none has a head start
     started = time.monotonic()
-    fleet = start_fleet(path, backend, tmp_path, 4, lease=10.0)
-    wait_for(rt, store, instances, fleet, 120)
+    instances = start_instances(rt, store, 80)
+    wait_for(rt, store, instances, fleet)
     elapsed = time.monotonic() - started
     fleet.stop()
     counts = check_delivery(rt, backend.open(rt), instances, fleet)

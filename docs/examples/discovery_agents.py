@@ -2,13 +2,15 @@
 
     python discovery_agents.py STORE LOG
 
-runs a durable worker on the SQLite file STORE until it is killed, with agents that take a
-moment (``DISCOVERY_AGENT_SECONDS``, default 0) so that a test can kill it mid-agent. Every
-agent appends one line to LOG when it starts and one when it ends: ``start KEY`` and ``end
-KEY``, ``KEY`` being the idempotency key of its delivery. The agents are plain functions
-and make no model calls; a real one would call its LLM client here (an ``async def``
-handler awaits it under ``Worker.arun_once``). ``generated/`` (``statewright generate
-specs/discovery_pipeline.yaml``) must be importable.
+runs a durable worker on the SQLite file STORE until it is killed. Every agent appends
+one line to LOG when it starts and one when it ends: ``start KEY`` and ``end KEY``,
+``KEY`` being the idempotency key of its delivery. The agents are plain functions and
+make no model calls; a real one would call its LLM client here (an ``async def`` handler
+awaits it under ``Worker.arun_once``). In the state named by ``DISCOVERY_HANG_IN`` (say
+``ATLAS_RUNNING``) the agent's call never returns, as a model call that hangs, so that
+the example kills the worker there, at a point it chose, on a machine of any speed.
+``generated/`` (``statewright generate specs/discovery_pipeline.yaml``) must be
+importable.
 
 The block between the ``agents`` markers is the one ``docs/agents.md`` shows and runs.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 # -- agents: begin
 import os
-import time
+import threading
 
 from generated.discovery_pipeline.runtime import (
     Fire,
@@ -42,9 +44,11 @@ def note(job: Work, event: str) -> None:
 
 
 def think(job: Work) -> None:
-    """Where a real agent awaits its model; here, a pause of configurable length."""
+    """Where a real agent awaits its model; here, nothing, or a call that never returns
+    in the state named by ``DISCOVERY_HANG_IN``."""
     note(job, "start")
-    time.sleep(float(os.environ.get("DISCOVERY_AGENT_SECONDS", "0")))
+    if job.state.value == os.environ.get("DISCOVERY_HANG_IN"):
+        threading.Event().wait()  # never set: the model never answers
     note(job, "end")
 
 
