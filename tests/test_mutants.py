@@ -125,8 +125,8 @@ def context_kept_on_rollback(spec: Spec) -> Files:
     """Data: a rollback returns to the state but keeps the present context."""
     return engine_edited(
         spec,
-        "        self._reason = reason\n        self._context = context\n",
-        "        self._reason = reason\n",
+        "        self._contexts().restore(len(log), seq)\n",
+        "",
     )
 
 
