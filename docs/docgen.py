@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pagehtml
 
-from generator.cli import _parser
+from generator.cli import parser as _parser
 from generator.commands.new import scaffold
 from verify.check import CheckResult, check_file, check_text
 from verify.discover import discover

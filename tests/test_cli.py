@@ -240,9 +240,9 @@ def test_the_reader_safe_stream_examples_run() -> None:
 
 def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """``("check", parser)``, ..., ``("audit verify", parser)``: every command's parser."""
-    from generator.cli import _parser
+    from generator.cli import parser as statewright
 
-    pending = [("", _parser())]
+    pending = [("", statewright())]
     while pending:
         name, parser = pending.pop(0)
         for action in parser._actions:
