@@ -38,7 +38,7 @@ from generator.streams import ReaderSafe
 from verify import progress
 from verify.discover import MissingPath
 
-__all__ = ["COMMANDS", "TOP", "main", "parser"]
+__all__ = ["COMMANDS", "TOP", "helps", "main", "parser", "parsers"]
 
 COMMANDS: tuple[Command | Group, ...] = (
     check.COMMAND,
@@ -74,14 +74,31 @@ TOP = Help(
 def parser() -> argparse.ArgumentParser:
     """The parser of ``statewright``: a subparser per command of :data:`COMMANDS`, whose
     parse sets ``command_run`` to the command's run."""
+    return parsers()[0]
+
+
+def parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser of ``statewright``, and each command's (``"audit verify"``, ...) by name,
+    in the order ``--help`` lists them."""
     top = TOP.options()
     del top["help"]
     built = argparse.ArgumentParser(prog="statewright", **top)
     built.add_argument("--version", action="version", version=f"statewright {__version__}")
     commands = built.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    found: dict[str, argparse.ArgumentParser] = {}
     for command in COMMANDS:
-        command.register(commands)
-    return built
+        found.update(command.register(commands))
+    return built, found
+
+
+def helps() -> dict[str, Help]:
+    """The help of every command (groups and their actions) by name, in ``--help`` order."""
+    found: dict[str, Help] = {}
+    for command in COMMANDS:
+        found[command.name] = command
+        if isinstance(command, Group):
+            found.update((action.name, action) for action in command.actions)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

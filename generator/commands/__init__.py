@@ -16,7 +16,7 @@ import argparse
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -47,6 +47,10 @@ PROGRESS = (
 Run = Callable[[argparse.Namespace, TextIO, TextIO], int]
 """A command's body: the parsed arguments, standard output and standard error in; the
 exit status out."""
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_subparsers`` returns: where a command adds its parser."""
 
 
 class UsageError(Exception):
@@ -102,12 +106,13 @@ class Command(Help):
     arguments: Callable[[argparse.ArgumentParser], None] = no_arguments
     run: Run
 
-    def register(self, parent: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-        """Add this command's parser to ``parent`` (its parent's subparsers)."""
+    def register(self, parent: Subparsers) -> dict[str, argparse.ArgumentParser]:
+        """Add this command's parser to ``parent`` (its parent's subparsers); it, by the
+        command's name."""
         parser = parent.add_parser(self.word, **self.options())
         self.arguments(parser)
         parser.set_defaults(command_run=self.run)
-        return parser
+        return {self.name: parser}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,15 +123,17 @@ class Group(Help):
     metavar: str = "ACTION"
     actions: tuple[Command, ...]
 
-    def register(self, parent: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-        """Add this group's parser, and under it each action's, to ``parent``."""
+    def register(self, parent: Subparsers) -> dict[str, argparse.ArgumentParser]:
+        """Add this group's parser, and under it each action's, to ``parent``; them all,
+        by the commands' names."""
         parser = parent.add_parser(self.word, **self.options())
         actions = parser.add_subparsers(
             dest=f"{self.word}_command", required=True, metavar=self.metavar
         )
+        found = {self.name: parser}
         for action in self.actions:
-            action.register(actions)
-        return parser
+            found.update(action.register(actions))
+        return found
 
 
 def count(text: str) -> int:
