@@ -107,8 +107,8 @@ class Command(Help):
     run: Run
 
     def register(self, parent: Subparsers) -> dict[str, argparse.ArgumentParser]:
-        """Add this command's parser to ``parent`` (its parent's subparsers); it, by the
-        command's name."""
+        """Add this command's parser to ``parent`` (its parent's subparsers); the parser,
+        by the command's name."""
         parser = parent.add_parser(self.word, **self.options())
         self.arguments(parser)
         parser.set_defaults(command_run=self.run)
@@ -124,8 +124,8 @@ class Group(Help):
     actions: tuple[Command, ...]
 
     def register(self, parent: Subparsers) -> dict[str, argparse.ArgumentParser]:
-        """Add this group's parser, and under it each action's, to ``parent``; them all,
-        by the commands' names."""
+        """Add this group's parser, and under it each action's, to ``parent``; the
+        parsers, by the commands' names."""
         parser = parent.add_parser(self.word, **self.options())
         actions = parser.add_subparsers(
             dest=f"{self.word}_command", required=True, metavar=self.metavar
