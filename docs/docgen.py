@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pagehtml
 
-from generator.cli import _parser
+from generator import cli
+from generator.commands import Help
 from generator.commands.new import scaffold
 from verify.check import CheckResult, check_file, check_text
 from verify.discover import discover
@@ -30,6 +31,7 @@ __all__ = [
     "SCHEMA_TABLES",
     "SpecDoc",
     "cli_reference",
+    "cli_synopsis",
     "coverage_table",
     "diagram_figure",
     "fenced",
@@ -169,37 +171,151 @@ def schema_table(name: str) -> str:
 # --- the command-line reference -----------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _columns(width: int) -> Iterator[None]:
-    old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = str(width)
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["COLUMNS"]
+def _runs(parser: argparse.ArgumentParser) -> bool:
+    """Whether ``parser``'s command runs (rather than being a group of actions)."""
+    return not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The arguments of a command: positionals first, then options, without ``--help``."""
+    shown = [
+        a
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+    ]
+    return [a for a in shown if not a.option_strings] + [a for a in shown if a.option_strings]
+
+
+def _value(action: argparse.Action, choices: bool = True) -> str:
+    """What an argument's value is written as: ``auto|spec|asl``, or its metavar."""
+    if choices and action.choices is not None:
+        return "|".join(str(c) for c in action.choices)
+    return str(action.metavar or action.dest.upper())
+
+
+def _written(action: argparse.Action, choices: bool = True, flag: str | None = None) -> str:
+    """An argument as a command line writes it: ``PATH``, ``--format text|json``,
+    ``--strict`` (an option by its first spelling, or ``flag``)."""
+    value = _value(action, choices)
+    if not action.option_strings:
+        nargs = {"*": f"[{value} ...]", "?": f"[{value}]", "+": f"{value} ..."}
+        return nargs.get(str(action.nargs), value)
+    flag = flag or action.option_strings[0]
+    return flag if action.nargs == 0 else f"{flag} {value}"
+
+
+def _synopsis(name: str, parser: argparse.ArgumentParser, width: int = 88) -> str:
+    """``statewright NAME`` and its arguments (options in brackets, exclusive ones joined by
+    ``|``), wrapped at ``width`` with the continuation lines under the first argument."""
+    items: list[str] = []
+    exclusive = {id(a): g for g in parser._mutually_exclusive_groups for a in g._group_actions}
+    done: set[int] = set()
+    for action in _arguments(parser):
+        group = exclusive.get(id(action))
+        if group is not None:
+            if id(group) not in done:
+                done.add(id(group))
+                items.append("[" + " | ".join(_written(a) for a in group._group_actions) + "]")
+        elif action.option_strings:
+            items.append(f"[{_written(action)}]")
         else:
-            os.environ["COLUMNS"] = old
+            items.append(_written(action))
+    head = f"statewright {name}"
+    lines, line = [], head
+    for item in items:
+        if len(line) + 1 + len(item) > width and line != head:
+            lines.append(line)
+            line = " " * len(head)
+        line += " " + item
+    lines.append(line)
+    return "\n".join(lines)
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+def _runnable(parsers: Mapping[str, argparse.ArgumentParser]) -> list[str]:
+    """The names of the commands that run (not the groups), in ``--help`` order."""
+    return [name for name, parser in parsers.items() if _runs(parser)]
+
+
+def cli_synopsis() -> str:
+    """One synopsis per command that runs, every argument of each in it."""
+    _, parsers = cli.parsers()
+    return fenced("\n".join(_synopsis(n, parsers[n]) for n in _runnable(parsers)))
+
+
+_MARKDOWN = str.maketrans(
+    {c: f"\\{c}" for c in "\\`*_[]"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+
+
+def _prose(text: str) -> str:
+    """Help text as Markdown that shows it as written (``<machine>.png``, ``*.asl.json``)."""
+    return text.translate(_MARKDOWN)
+
+
+def _default(action: argparse.Action) -> str:
+    value = action.default
+    if value is None or value is False or value == [] or value == argparse.SUPPRESS:
+        return ""
+    if isinstance(value, Path):
+        value = value.as_posix()
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"`{value}`"
+
+
+def _without_default(help: str, default: str) -> str:
+    """``help`` without its closing ``(default: X)`` when the table's column says X."""
+    said = re.search(r" \(default: ([^()]*)\)$", help)
+    same = said is not None and default and said[1].replace(",", "") == default.replace(",", "")
+    return help[: said.start()] if said is not None and same else help
+
+
+def _argument_rows(parser: argparse.ArgumentParser) -> list[tuple[str, str, str]]:
+    exclusive = {
+        id(a): [b for b in g._group_actions if b is not a]
+        for g in parser._mutually_exclusive_groups
+        for a in g._group_actions
+    }
+    rows = []
+    for action in _arguments(parser):
+        spellings: list[str | None] = [*action.option_strings] or [None]
+        written = ", ".join(f"`{_written(action, False, flag)}`" for flag in spellings)
+        default = _default(action)
+        meaning = _prose(_without_default(action.help or "", default.strip("`")))
+        if action.choices is not None:
+            meaning += "; one of " + ", ".join(f"`{c}`" for c in action.choices)
+        if isinstance(action, argparse._AppendAction) and "repeat" not in meaning:
+            meaning += "; repeat it for more"
+        others = exclusive.get(id(action), [])
+        if others:
+            meaning += "; not with " + ", ".join(f"`{o.option_strings[0]}`" for o in others)
+        rows.append((written, meaning, default))
+    return rows
+
+
+def _command_section(name: str, help: Help, parser: argparse.ArgumentParser, level: int) -> str:
+    summary = help.summary[:1].upper() + help.summary[1:]
+    parts = [f"{'#' * level} statewright {name}\n", f"{_prose(summary)}.\n"]
+    if _runs(parser):
+        parts.append(fenced(_synopsis(name, parser)))
+    parts.extend(f"{_prose(' '.join(p.split()))}\n" for p in help.description)
+    rows = _argument_rows(parser)
+    if rows:
+        parts.append(_table(("argument", "meaning", "default"), rows))
+    parts.append(_table(("exit status", "when"), [(str(s), m) for s, m in help.exits]))
+    return "\n".join(parts)
 
 
 def cli_reference(level: int = 2) -> str:
-    """``statewright --help`` and every subcommand's help, as the parser prints them."""
-    with _columns(90):
-        parser = _parser()
-        parts = [fenced(parser.format_help())]
-        for name, sub in _subcommands(parser).items():
-            parts.append(f"{'#' * level} statewright {name}\n\n{fenced(sub.format_help())}")
-            for action, inner in _subcommands(sub).items():  # audit verify, audit head
-                title = f"{'#' * (level + 1)} statewright {name} {action}"
-                parts.append(f"{title}\n\n{fenced(inner.format_help())}")
-    return "\n".join(parts)
+    """Every command of ``statewright`` (a group's actions a level down): what it does, its
+    synopsis, a table of its arguments with their meaning and default, and a table of its
+    exit statuses, all read from the parser and the commands' help."""
+    _, parsers = cli.parsers()
+    helps = cli.helps()
+    return "\n".join(
+        _command_section(name, helps[name], parser, level + name.count(" "))
+        for name, parser in parsers.items()
+    )
 
 
 # --- checked specs ------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 - ``on_config`` puts the version in the footer and, in a clone with an ``origin``
   remote, links the repository.
 
-Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli``,
+Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli-synopsis`` (a line per
+command with every argument), ``cli`` (every command: arguments, defaults, exit statuses),
 ``check PATH``, ``paths PATH``, ``diagram PATH`` (``diagram PATH#NAME``: with the
 counterexample of the property NAME drawn on it), ``source PATH``, ``coverage``; a
 ``PATH`` is relative to the repository, or ``new:NAME`` for the spec ``statewright new
@@ -89,6 +90,8 @@ def _expand(name: str, arg: str | None, page: Page) -> str:
         return docgen.schema_table(arg)
     if name == "cli":
         return docgen.cli_reference()
+    if name == "cli-synopsis":
+        return docgen.cli_synopsis()
     if name == "coverage":
         return docgen.coverage_table(docgen.shipped_specs())
     if arg is not None and name == "check":

@@ -240,9 +240,9 @@ def test_the_reader_safe_stream_examples_run() -> None:
 
 def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """``("check", parser)``, ..., ``("audit verify", parser)``: every command's parser."""
-    from generator.cli import _parser
+    from generator.cli import parser as statewright
 
-    pending = [("", _parser())]
+    pending = [("", statewright())]
     while pending:
         name, parser = pending.pop(0)
         for action in parser._actions:
@@ -272,3 +272,76 @@ def test_every_commands_help_describes_each_argument_and_the_exit_status(
     assert "\nexit status:\n  0  " in shown and "\n  2  " in shown, shown
     if command != "audit":  # the group: its actions say
         assert "standard output" in shown, f"{command} --help does not say where output goes"
+
+
+# --- the command layer: one module per command --------------------------------------------
+
+SHARED = {"__init__", "inputs"}
+"""The modules of generator/commands/ that are no command: the shared pieces."""
+
+
+def test_every_command_module_is_registered_and_every_command_has_a_module() -> None:
+    """A module added under generator/commands/ without its COMMAND in cli.COMMANDS (or a
+    command whose help and arguments live elsewhere) fails here."""
+    import importlib
+
+    from generator.cli import COMMANDS
+    from generator.commands import Command, Group
+
+    folder = ROOT / "generator" / "commands"
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem not in SHARED)
+    owners = {}
+    for stem in modules:
+        module = importlib.import_module(f"generator.commands.{stem}")
+        command = getattr(module, "COMMAND", None)
+        assert isinstance(command, Command | Group), f"generator/commands/{stem}.py: no COMMAND"
+        owners[command.name] = stem
+    assert sorted(c.name for c in COMMANDS) == sorted(owners)
+    for command in COMMANDS:
+        if isinstance(command, Group):
+            assert command.actions, command.name
+            for action in command.actions:
+                assert action.name == f"{command.name} {action.word}", action.name
+
+
+def test_the_dispatch_reaches_every_command() -> None:
+    """Every command that runs gets its own run: no command falls through to another's."""
+    from generator.cli import helps, parser
+    from generator.commands import Command
+
+    built = parser()
+    runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}
+    assert len(runnable) == 13
+    examples = {
+        "paths": ["S"],
+        "diagram": ["S"],
+        "explain": ["R"],
+        "new": ["n"],
+        "import asl": ["F"],
+    }
+    for name, command in runnable.items():
+        needed = examples.get(name) or (
+            ["T", "I"] if name in ("runs show", "runs release") else ["T"] * name.count(" ")
+        )
+        args = built.parse_args([*name.split(), *needed])
+        assert args.command_run is command.run, name
+
+
+def test_each_default_the_help_states_is_the_parsers() -> None:
+    """``(default: 1,000)`` in an argument's help is what the parser gives when it is left
+    out, so neither the help nor the generated reference can state a stale default."""
+    import re
+
+    checked = 0
+    for command, parser in every_parser():
+        for action in parser._actions:
+            stated = re.search(r"default: ([\w,./]+)", action.help or "")
+            value = action.default
+            if stated is None or value in (None, False, [], argparse.SUPPRESS):
+                continue
+            if isinstance(value, Path):
+                value = value.as_posix()
+            said = stated[1].replace(",", "").rstrip("/")
+            assert said == str(value).replace(",", ""), (command, action.dest, said, value)
+            checked += 1
+    assert checked >= 12

@@ -21,6 +21,7 @@ hooks that generate the rule reference, key tables, CLI reference and spec pages
 
 from __future__ import annotations
 
+import argparse
 import doctest
 import os
 import re
@@ -300,3 +301,41 @@ def test_an_unknown_marker_fails_the_build(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(PluginError, match=r"guide\.md: unknown marker statewright:nope"):
         hooks.on_page_markdown("text\n<!-- statewright:nope -->\n", page, unused, unused)
     assert hooks.on_page_markdown("no markers\n", page, unused, unused) == "no markers\n"
+
+
+def test_the_command_line_page_shows_every_command_argument_and_exit_status(site: Path) -> None:
+    """The reference is generated from the parser: a section per command, every spelling of
+    every argument, every exit status; the synopsis at the top names every command that runs
+    (the hand-written one lacked runs, --regressions, --trace, --input and the bounds)."""
+    from html import escape
+
+    from generator.cli import helps, parsers
+
+    page = (site / "cli.html").read_text(encoding="utf-8")
+    synopsis = page[: page.index('id="every-command"')]
+    _, parsed = parsers()
+    for name, parser in parsed.items():
+        assert f'id="statewright-{name.replace(" ", "-")}"' in page, name
+        section = page[page.index(f'id="statewright-{name.replace(" ", "-")}"') :]
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            for spelling in action.option_strings or [str(action.metavar)]:
+                assert f"<code>{spelling}" in section or f"<code>[{spelling}" in section, (
+                    name,
+                    spelling,
+                )
+        runs = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+        if runs:
+            assert f"statewright {name} " in synopsis or f"statewright {name}\n" in synopsis
+        for status, meaning in helps()[name].exits:
+            assert f"<td>{status}</td>\n<td>{escape(meaning, quote=False)}</td>" in section, (
+                name,
+                status,
+            )
+    for flag in ("--max-edges", "--max-tour-steps", "--max-property-work", "--regressions"):
+        assert f"[{flag} N]" in synopsis or f"[{flag} DIR]" in synopsis, flag
+    assert "statewright runs release PATH_OR_URL INSTANCE" in synopsis
+    assert "statewright audit verify PATH_OR_URL [--against FILE] [--specs PATH]" in synopsis
+    source = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert not re.search(r"^statewright [a-z]", source, re.M), "a hand-written synopsis"

@@ -8,6 +8,8 @@
 - the reports and the conformance harness sit on top of ``verify`` and below nothing in it;
 - ``generator.runtime`` (copied verbatim into generated output) imports the standard
   library alone;
+- the command layer (``generator/cli.py`` and ``generator/commands/``) sits above the rest:
+  nothing else in ``verify`` or ``generator`` imports it;
 - no module imports another that imports it back, directly or round a longer loop.
 """
 
@@ -147,6 +149,36 @@ def test_the_runtime_support_imports_only_the_standard_library(name: str) -> Non
         and found not in ("", "__future__")
     }
     assert not foreign, f"{name} imports {sorted(foreign)}"
+
+
+def _in_the_command_layer(name: str) -> bool:
+    return name in ("generator.cli", "generator.commands") or name.startswith("generator.commands.")
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if not _in_the_command_layer(n)])
+def test_the_command_layer_sits_above_the_rest(name: str) -> None:
+    """A command's arguments, help and exit statuses are the command layer's; what it runs
+    on (the checker, the generator, the stores) never reaches back up into it."""
+    above = {found for found in imports_of(name) if _in_the_command_layer(found)}
+    assert not above, f"{name} imports {sorted(above)}"
+
+
+def test_the_command_layer_check_sees_every_way_to_import_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``from generator import cli``, ``from generator.commands.inputs import ...`` and
+    ``import generator.commands`` in a module below the layer are each caught."""
+    module = tmp_path / "below.py"
+    for line in (
+        "from generator import cli",
+        "from generator.commands.inputs import InputFormat",
+        "import generator.commands",
+        "from .commands import check",
+    ):
+        module.write_text(line + "\n")
+        monkeypatch.setitem(MODULES, "generator.below", module)
+        with pytest.raises(AssertionError, match=r"generator\.below imports"):
+            test_the_command_layer_sits_above_the_rest("generator.below")
 
 
 def test_no_import_cycles() -> None:

@@ -16,6 +16,7 @@ or writes.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from generator.commands import Command, Group
 from generator.runtime.store import InstanceHead, SqlStore, Timers, check_witness
 from verify.discover import discover
 from verify.load.loader import load_file
@@ -32,7 +34,7 @@ from verify.semantics.machine import Semantics
 
 _T = TypeVar("_T")
 
-__all__ = ["audit_command", "head_command", "load_specs", "timers_of"]
+__all__ = ["COMMAND", "audit_command", "head_command", "load_specs", "store_argument", "timers_of"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -198,3 +200,103 @@ def _display(target: str) -> str:
         credentials, host = rest.rsplit("@", 1)
         return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
     return target
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def store_argument(parser: argparse.ArgumentParser) -> None:
+    """``PATH_OR_URL``: the store a command reads."""
+    parser.add_argument(
+        "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+    )
+
+
+def _verify_arguments(parser: argparse.ArgumentParser) -> None:
+    store_argument(parser)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="also check that every chain still extends the heads 'audit head' wrote to FILE",
+    )
+    parser.add_argument(
+        "--specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="specs whose timers recompute the deadlines (default: specs/ if it exists)",
+    )
+
+
+def _verify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return audit_command(
+        args.target, against=args.against, specs=args.specs, stdout=stdout, stderr=stderr
+    )
+
+
+def _head(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return head_command(args.target, stdout=stdout, stderr=stderr)
+
+
+VERIFY = Command(
+    name="audit verify",
+    summary="check every instance's hash chain and head row; report the first broken record",
+    description=(
+        "Check every instance's hash chain in the store, and recompute its head row "
+        "from its records: the state, and the deadline for every machine whose spec "
+        "--specs holds (the specs' timers say how long each state may rest; a line "
+        "names each machine whose deadlines could not be recomputed). The first broken "
+        "record (or the wrong row) of each instance is printed on standard output, "
+        "then a summary line.",
+        "With --against FILE, also check that every chain still extends the heads "
+        "'statewright audit head' wrote to FILE earlier: that finds a truncated or "
+        "rewritten chain, which the chain alone cannot.",
+    ),
+    exits=(
+        (0, "every chain is intact"),
+        (
+            1,
+            "a record was altered, removed or reordered, or a head row is not what its "
+            "records give",
+        ),
+        (2, "the store cannot be opened, or FILE is no output of 'audit head'"),
+    ),
+    arguments=_verify_arguments,
+    run=_verify,
+)
+
+HEAD = Command(
+    name="audit head",
+    summary="print where every instance's chain ends (JSON lines), to keep as a witness",
+    description=(
+        "Print where every instance's chain ends on standard output, one JSON object "
+        "a line (machine, instance_id, seq, hash). Keep it outside the database (a "
+        "separate log, a ticket, a signed file); a later 'statewright audit verify "
+        "--against FILE' then finds a truncated or rewritten chain.",
+    ),
+    exits=(
+        (0, "printed"),
+        (2, "the store cannot be opened"),
+    ),
+    arguments=store_argument,
+    run=_head,
+)
+
+COMMAND = Group(
+    name="audit",
+    summary="work with a durable audit store",
+    description=(
+        "Read the audit store that generated runtimes write with SqlStore (a SQLite "
+        "file or a postgresql:// URL): 'verify' checks every instance's hash chain and "
+        "head row, 'head' prints where each chain ends. Neither creates nor writes anything in "
+        "the store.",
+    ),
+    exits=(
+        (0, "as the action says"),
+        (1, "audit verify: a chain or a head row is broken"),
+        (2, "a usage error, or the store cannot be opened"),
+    ),
+    actions=(VERIFY, HEAD),
+)

@@ -1,26 +1,23 @@
-"""``statewright check``, ``paths`` and ``explain``: the checker's commands."""
+"""``statewright check``: prove specs complete and report their findings."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from generator.commands.inputs import InputFormat, check_paths
+from generator.commands import EXIT_USAGE, PROGRESS, Command, count
+from generator.commands.inputs import InputFormat, asl_options, check_paths, input_arguments
 from generator.output import Output
 from generator.regressions import package_problem, regression_files, write_regressions
-from verify.check import CheckResult, check_file
-from verify.discover import discover
-from verify.explain import close_matches, explain_text
-from verify.explore import Budget
+from verify.check import CheckResult
+from verify.explore import DEFAULT_BUDGET, Budget
 from verify.load.asl import AslOptions
 from verify.printable import printable_path
-from verify.report import RENDERERS, exit_status, plural
-from verify.report.text import transition_counts
-from verify.rules import RULES
+from verify.report import RENDERERS, exit_status
 
-__all__ = ["check_command", "explain_command", "paths_command"]
+__all__ = ["COMMAND", "check_command"]
 
 
 def check_command(
@@ -68,37 +65,110 @@ def _regressions(results: Sequence[CheckResult], folder: Path, package: str) -> 
     return write_regressions(folder, files) if files else []
 
 
-def paths_command(spec: Path, *, stdout: TextIO, stderr: TextIO) -> int:
-    """``statewright paths``: the covering trigger sequences of one spec."""
-    if spec.is_dir():
-        stderr.write(f"statewright: error: {spec} is a folder; name one spec file\n")
-        return EXIT_USAGE
-    (path,) = discover([spec])
-    result: CheckResult = check_file(path)
-    if result.spec is None or result.coverage is None:
-        for finding in result.findings:
-            stderr.write(finding.format() + "\n")
-        return EXIT_FINDINGS
-    coverage = result.coverage
-    for number, sequence in enumerate(coverage.paths, start=1):
-        stdout.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
-    total, never = transition_counts(result)
-    stdout.write(
-        f"# {coverage.covered}/{total} transitions covered by "
-        f"{plural(len(coverage.paths), 'path')} of "
-        f"{plural(sum(map(len, coverage.paths)), 'trigger')}"
-        + (f"; {never} can never fire (their source is unreachable)" if never else "")
-        + "\n"
+# --- the command ---------------------------------------------------------------------------
+
+LIMITS = (
+    (
+        "--max-configurations",
+        DEFAULT_BUDGET.configurations,
+        "explore at most N configurations of a spec with variables",
+    ),
+    ("--max-edges", DEFAULT_BUDGET.edges, "record at most N steps between configurations"),
+    ("--max-tour-steps", DEFAULT_BUDGET.tour_steps, "build a covering tour of at most N steps"),
+    (
+        "--max-property-work",
+        DEFAULT_BUDGET.property_work,
+        "visit at most N configurations and edges, all properties together",
+    ),
+)
+"""The bounds of a check's work (:class:`verify.explore.Budget`): option, default, what."""
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="spec files, or folders whose specs (not subfolders) are checked (default: specs/)",
     )
-    return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS
+    parser.add_argument(
+        "--format",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="the report's format on standard output (default: text)",
+    )
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    parser.add_argument(
+        "--regressions",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write into DIR a pytest module per violated property that replays its "
+        "counterexample on the generated runtime: it fails until the spec is fixed",
+    )
+    parser.add_argument(
+        "--runtime-package",
+        default="generated",
+        metavar="NAME",
+        help="the package the runtimes were generated into, which the regression tests "
+        "import (default: generated)",
+    )
+    for option, default, what in LIMITS:
+        parser.add_argument(
+            option,
+            type=count,
+            default=default,
+            metavar="N",
+            help=f"{what}; past them the check fails with state-space-too-large "
+            f"(default: {default:,})",
+        )
+    input_arguments(parser)
 
 
-def explain_command(rule: str, *, stdout: TextIO, stderr: TextIO) -> int:
-    """``statewright explain``: a rule's definition and examples."""
-    if rule in RULES:
-        stdout.write(explain_text(RULES[rule]))
-        return EXIT_OK
-    near = close_matches(rule)
-    hint = f"did you mean {', '.join(near)}?" if near else f"rule ids: {', '.join(RULES)}"
-    stderr.write(f"statewright: error: unknown rule {rule!r}; {hint}\n")
-    return EXIT_USAGE
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    asl = asl_options(args)
+    return check_command(
+        args.paths,
+        args.format,
+        args.strict,
+        stdout=stdout,
+        stderr=stderr,
+        source=InputFormat(args.input),
+        asl=asl,
+        budget=Budget(
+            args.max_configurations, args.max_edges, args.max_tour_steps, args.max_property_work
+        ),
+        regressions=args.regressions,
+        runtime_package=args.runtime_package,
+    )
+
+
+COMMAND = Command(
+    name="check",
+    summary="prove specs complete; report findings",
+    description=(
+        "Load every spec named (and every AWS Step Functions definition), run every "
+        "rule on it and find trigger sequences that fire every transition.",
+        "The report goes to standard output in --format; text gives one line per "
+        "finding (file:line:col: severity[rule] message), the findings that only "
+        "follow from another indented under it, each counterexample one step a line, "
+        "a line per spec and a summary. Nothing is written to any file, except with "
+        "--regressions DIR: a pytest module per violated property, each path said on "
+        "standard error. " + PROGRESS,
+    ),
+    exits=(
+        (0, "no finding is an error (with --strict: none is a warning either)"),
+        (1, "a finding is an error (with --strict: or a warning)"),
+        (
+            2,
+            "a usage error: a path that does not exist or is not a regular file, a "
+            "folder with no spec in it, a --human name that is no callback state, a "
+            "--regressions file statewright did not write, a symbolic link or a name "
+            "too long in DIR (nothing is written then), a --runtime-package that is no "
+            "dotted Python name",
+        ),
+    ),
+    arguments=_arguments,
+    run=_run,
+)

@@ -23,10 +23,18 @@ path, an unknown format, an unwritable output, or no Graphviz ``dot`` for svg or
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands.inputs import InputFormat, check_paths, reads_asl
+from generator.commands import PROGRESS, Command
+from generator.commands.inputs import (
+    InputFormat,
+    asl_options,
+    check_paths,
+    input_arguments,
+    reads_asl,
+)
 from generator.diagram import (
     FORMATS,
     SUFFIXES,
@@ -42,7 +50,7 @@ from verify.findings import Finding
 from verify.load.asl import AslOptions
 from verify.printable import printable_path
 
-__all__ = ["counterexample", "diagram_command"]
+__all__ = ["COMMAND", "counterexample", "diagram_command"]
 
 _PROG = "statewright diagram"
 
@@ -184,3 +192,78 @@ def _asl_machine(
 def _usage(stderr: TextIO, message: str) -> int:
     print(f"{_PROG}: {message}", file=stderr)
     return 2
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec",
+        type=Path,
+        metavar="SPEC",
+        help="the spec file, or an ASL definition (FILE#PART: one of its branches)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["svg", "dot", "mermaid", "png"],
+        default=None,
+        help="what to draw (default: the format -o FILE's ending names, else svg)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the diagram to FILE, replacing it (default: standard output; png: "
+        "<machine>.png)",
+    )
+    parser.add_argument(
+        "--trace",
+        default=None,
+        metavar="NAME",
+        help="highlight the counterexample of the property NAME (or of the first finding of "
+        "the rule NAME that has one): its steps numbered on the edges they take",
+    )
+    input_arguments(parser)
+
+
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    asl = asl_options(args)
+    return diagram_command(
+        args.spec,
+        args.format,
+        args.output,
+        stdout=stdout,
+        stderr=stderr,
+        source=InputFormat(args.input),
+        asl=asl,
+        trace=args.trace,
+    )
+
+
+COMMAND = Command(
+    name="diagram",
+    summary="draw a spec, with its findings marked",
+    description=(
+        "Draw SPEC, or an AWS Step Functions definition (FILE#PART for one of its "
+        "branches), with the checker's findings marked on it.",
+        "The format is --format, else the one the ending of -o FILE names (.svg, "
+        ".png, .dot or .gv, .mmd or .mermaid), else svg. svg, dot and mermaid go to "
+        "standard output unless -o names a file; png without -o is written to "
+        "<machine>.png in the current folder, and that path is printed. A spec that "
+        "does not load has its findings printed on standard error and is not drawn. " + PROGRESS,
+    ),
+    exits=(
+        (0, "drawn, whatever the spec's findings"),
+        (1, "the spec does not load"),
+        (
+            2,
+            "a usage error: no such spec, an unknown format or file ending, an "
+            "output that cannot be written, no Graphviz 'dot' for svg or png",
+        ),
+    ),
+    arguments=_arguments,
+    run=_run,
+)

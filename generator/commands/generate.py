@@ -8,12 +8,14 @@ written, kept and removed is :mod:`generator.output`'s to say.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from generator.commands import PROGRESS, Command
 from generator.diagram.dot import DotMissing
 from generator.output import (
     PACKAGE_INIT,
@@ -35,7 +37,7 @@ from verify.findings import has_errors
 from verify.printable import printable_path
 from verify.rules.project import DUPLICATE_MACHINE
 
-__all__ = ["generate_command", "render_tree"]
+__all__ = ["COMMAND", "generate_command", "render_tree"]
 
 _NO_NEWLINE = "\\ No newline at end of file"
 
@@ -201,3 +203,68 @@ def _refused(problems: Sequence[str], stderr: TextIO) -> int:
         print(f"statewright: error: {problem}", file=stderr)
     print("statewright: nothing written", file=stderr)
     return 1
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="spec files, or folders whose specs (not subfolders) are generated; only "
+        "folders (or none) prune output of specs that are gone (default: specs/)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("generated"),
+        metavar="DIR",
+        help="the folder to write into, made if missing; a package of yours is fine "
+        "(default: generated/)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: render in memory and compare with DIR; exit 1 with a diff on "
+        "standard output when they differ",
+    )
+
+
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return generate_command(args.paths, args.out, args.check, stdout=stdout, stderr=stderr)
+
+
+COMMAND = Command(
+    name="generate",
+    summary="generate runtimes, tests and diagrams",
+    description=(
+        "For each spec without error findings, write DIR/<machine>/: runtime.py (the "
+        "typed runtime, standard library only), test_<machine>.py (hypothesis tests "
+        "of it) and the diagram as <machine>.svg, .dot and .mmd; and once, "
+        "DIR/__init__.py and the runtime support DIR/_statewright/. Every file "
+        "written or removed is named on standard output; the findings of a refused "
+        "spec go to standard error.",
+        "Only files statewright wrote are replaced or removed; a file of yours where "
+        "one must go stops the run with nothing written. The run is all or nothing: "
+        "every path is checked first (no symbolic link inside DIR, no name longer than "
+        "the file system allows), the files are staged in DIR and renamed into place, "
+        "and a spec with errors means nothing is written at all. With --check nothing is "
+        "written: each difference from the disk is printed as a unified diff on "
+        "standard output. " + PROGRESS,
+    ),
+    exits=(
+        (0, "written, or with --check: DIR is up to date"),
+        (
+            1,
+            "a spec has error findings, a file not written by statewright is in the "
+            "way, a path in DIR is a symbolic link or too long (in each case nothing "
+            "is written), or --check found a difference",
+        ),
+        (2, "a usage error: a path that does not exist, --out naming a file, no 'dot'"),
+    ),
+    arguments=_arguments,
+    run=_run,
+)

@@ -13,18 +13,20 @@ definition does not load (its findings on standard error), 2 for a usage problem
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TextIO
 
 from generator import __version__
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group
+from generator.commands.inputs import asl_arguments, asl_options
 from generator.output import Output, Refused, collect, path_problems, write_tree
 from generator.spec_yaml import spec_yaml
 from verify.asl import result_name
 from verify.load.asl import AslOptions, Machine, load_asl_file
 from verify.printable import printable_path
 
-__all__ = ["import_command"]
+__all__ = ["COMMAND", "import_command"]
 
 _PROG = "statewright import"
 
@@ -95,3 +97,71 @@ def _text(machine: Machine, source: Path) -> str:
 def _usage(stderr: TextIO, message: str) -> int:
     stderr.write(f"{_PROG}: {message}\n")
     return EXIT_USAGE
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, metavar="FILE", help="the definition to import")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="SPEC",
+        help="where to write the spec (default: standard output); branches and iterators "
+        "go beside it; never overwritten",
+    )
+    asl_arguments(parser)
+
+
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    asl = asl_options(args)
+    return import_command(args.source, args.output, asl, stdout=stdout, stderr=stderr)
+
+
+_WRITTEN = (
+    "Nothing is overwritten: a file in the way is a usage error, and then nothing "
+    "is written; so are a symbolic link where a spec goes and a name longer than "
+    "the file system allows. The specs are written all or nothing."
+)
+_EXITS = (
+    (0, "written"),
+    (1, "the definition does not load (its findings go to standard error)"),
+    (
+        2,
+        "a usage error: no such file, a file in the way, a symbolic link, a name "
+        "too long, an unwritable output",
+    ),
+)
+
+ASL = Command(
+    name="import asl",
+    summary="an AWS Step Functions definition (Amazon States Language, JSON or YAML)",
+    description=(
+        "Write the statewright spec of an AWS Step Functions definition (Amazon "
+        "States Language). The state machine's spec goes to -o SPEC, or to standard "
+        "output; each Parallel branch and Map iterator is a machine of its own, "
+        "written beside SPEC as <machine>.yaml. What the mapping cannot express is "
+        "listed as info findings on standard error.",
+        _WRITTEN,
+    ),
+    exits=_EXITS,
+    arguments=_arguments,
+    run=_run,
+)
+
+COMMAND = Group(
+    name="import",
+    summary="write the statewright spec of another format (asl: AWS Step Functions)",
+    description=(
+        "Write the statewright spec of a definition in another format: 'import asl' "
+        "reads an AWS Step Functions definition (Amazon States Language). The spec goes "
+        "to -o SPEC, or to standard output.",
+        _WRITTEN,
+    ),
+    exits=_EXITS,
+    metavar="FORMAT",
+    actions=(ASL,),
+)

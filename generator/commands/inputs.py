@@ -9,19 +9,30 @@ that matches no callback of any file read is a usage error, not a silent no-op.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from generator.commands import UsageError
 from verify import progress
 from verify.asl import check_asl
 from verify.check import CheckResult, check_file, check_together
 from verify.discover import discover, is_asl_name
 from verify.explore import Budget
 from verify.load.asl import AslOptions, load_asl_file
+from verify.load.rules import check_label
 
-__all__ = ["Checked", "InputFormat", "check_paths", "reads_asl"]
+__all__ = [
+    "Checked",
+    "InputFormat",
+    "asl_arguments",
+    "asl_options",
+    "check_paths",
+    "input_arguments",
+    "reads_asl",
+]
 
 
 class InputFormat(StrEnum):
@@ -83,3 +94,52 @@ def check_paths(
     if options.human and every_asl_loaded:
         unmatched = tuple(sorted(options.human - callbacks))
     return Checked(results, unmatched)
+
+
+# --- the arguments -------------------------------------------------------------------------
+
+
+def input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--input`` and the ASL options: the arguments of a command that reads either."""
+    parser.add_argument(
+        "--input",
+        choices=[str(f) for f in InputFormat],
+        default=str(InputFormat.AUTO),
+        help="how to read the files: auto (*.asl.json, *.asl.yaml and *.asl.yml are ASL, "
+        "the rest specs), spec, or asl (AWS Step Functions definitions); default: auto",
+    )
+    asl_arguments(parser)
+
+
+def asl_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--human``, ``--no-human`` and ``--reviewers``: how ASL callbacks are read."""
+    human = parser.add_mutually_exclusive_group()
+    human.add_argument(
+        "--human",
+        action="append",
+        default=None,
+        metavar="STATE",
+        help="an ASL callback state a person answers: an approval state (repeat for "
+        "more); default: the callbacks whose names contain approv, review, human or manual",
+    )
+    human.add_argument(
+        "--no-human", action="store_true", help="no ASL callback is human: all are waiting"
+    )
+    parser.add_argument(
+        "--reviewers",
+        default="reviewer",
+        metavar="ROLE,...",
+        help="the reviewer roles of ASL approval states (default: reviewer)",
+    )
+
+
+def asl_options(args: argparse.Namespace) -> AslOptions:
+    """The ASL options of ``args``; :class:`~generator.commands.UsageError` for a
+    reviewer role that is no label."""
+    roles = tuple(role.strip() for role in args.reviewers.split(","))
+    for role in roles:
+        problem = check_label("reviewer role", role)
+        if problem:
+            raise UsageError(f"--reviewers: {problem}")
+    human = frozenset() if args.no_human else args.human and frozenset(args.human)
+    return AslOptions(human=human, reviewers=roles)

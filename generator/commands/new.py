@@ -11,20 +11,22 @@ installed schema's absolute path, which stays right wherever the spec is moved o
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import TextIO
 
 import verify
+from generator.commands import Command
 from generator.env import environment
 from verify.load.rules import check_snake_name
 
 __all__ = [
+    "COMMAND",
     "SCHEMA_PATH",
     "ScaffoldError",
     "new_command",
     "scaffold",
-    "schema_command",
     "schema_reference",
 ]
 
@@ -82,7 +84,41 @@ def new_command(name: str, output: Path | None, *, stdout: TextIO, stderr: TextI
     return 0
 
 
-def schema_command(*, stdout: TextIO) -> int:
-    """``statewright schema``: print where the installed JSON Schema of the format is."""
-    stdout.write(f"{SCHEMA_PATH.as_posix()}\n")
-    return 0
+# --- the command ---------------------------------------------------------------------------
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the machine's snake_case name")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where to write it (default: specs/NAME.yaml); never overwritten",
+    )
+
+
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return new_command(args.name, args.output, stdout=stdout, stderr=stderr)
+
+
+COMMAND = Command(
+    name="new",
+    summary="scaffold a spec that passes the checker",
+    description=(
+        "Write a new spec for machine NAME that passes every rule: idle, running, an "
+        "approval gate with approve, reject and timeout exits, a failed state with "
+        "reason codes and recovery steps, complete. Its first line points editors at "
+        "the installed JSON Schema: by a relative path inside a clone of statewright, "
+        "by its absolute path anywhere else (see statewright schema).",
+        "It goes to specs/NAME.yaml, or the file -o names; an existing file is never "
+        "overwritten. The path written is printed on standard output.",
+    ),
+    exits=(
+        (0, "written"),
+        (2, "NAME is not snake_case, the file exists, or it cannot be written"),
+    ),
+    arguments=_arguments,
+    run=_run,
+)

@@ -22,6 +22,7 @@ an instance's quarantine so that workers deliver and sweep it again, writes.
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import json
 import sqlite3
@@ -32,13 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
 from generator.commands.audit import (
     _connect,
     _display,
     _Unusable,
     _with_store,
     load_specs,
+    store_argument,
     timers_of,
 )
 from generator.runtime.outbox import Outbox, Pending
@@ -53,7 +55,7 @@ from generator.runtime.store import (
 from verify.model import Spec
 from verify.printable import inert_json, printable
 
-__all__ = ["list_command", "release_command", "show_command"]
+__all__ = ["COMMAND", "list_command", "release_command", "show_command"]
 
 _specs = load_specs
 
@@ -440,3 +442,152 @@ def release_command(
         f"{held[0]} {instance_id}: released from quarantine; workers deliver it again", file=stdout
     )
     return EXIT_OK
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _instance_arguments(parser: argparse.ArgumentParser) -> None:
+    store_argument(parser)
+    parser.add_argument("instance", metavar="INSTANCE", help="the instance id")
+    parser.add_argument("--machine", default=None, help="the machine, if several share the id")
+
+
+def _view_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="specs that give states their kinds, reviewers and recovery "
+        "(default: specs/ if it exists)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text for people (default), or json: one object for scripts",
+    )
+
+
+def _list_arguments(parser: argparse.ArgumentParser) -> None:
+    store_argument(parser)
+    _view_arguments(parser)
+
+
+def _show_arguments(parser: argparse.ArgumentParser) -> None:
+    _instance_arguments(parser)
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=count,
+        default=1,
+        metavar="SEQ",
+        help="the first record to print (default: 1)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=count,
+        default=1000,
+        metavar="N",
+        help="print at most N records (default: 1000); the last line says how to go on",
+    )
+    _view_arguments(parser)
+
+
+def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return list_command(args.target, args.specs, args.format, stdout=stdout, stderr=stderr)
+
+
+def _show(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return show_command(
+        args.target,
+        args.instance,
+        args.machine,
+        args.specs,
+        args.format,
+        first=args.first,
+        limit=args.limit,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+def _release(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return release_command(args.target, args.instance, args.machine, stdout=stdout, stderr=stderr)
+
+
+LIST = Command(
+    name="runs list",
+    summary="instances by state, approvals waiting with deadlines, effects due",
+    description=(
+        "Print on standard output every instance of the store by machine and state, "
+        "the approvals waiting with their deadlines (OVERDUE once past), the "
+        "effects due or failing in the outbox and the instances quarantined (with "
+        "when and why); --format json prints one object "
+        "instead. The specs (--specs) give states their kinds, reviewers and "
+        "recovery procedures.",
+        "Every chain and head row is verified first (one hash per record, as 'audit "
+        "verify' does): an instance that fails is listed as TAMPERED, apart from the "
+        "counts. Ids, states and messages from the store are printed escaped.",
+    ),
+    exits=((0, "listed"), (2, "a usage error, or the store cannot be opened")),
+    arguments=_list_arguments,
+    run=_list,
+)
+
+SHOW = Command(
+    name="runs show",
+    summary="one instance's audit timeline: actors, decisions, reasons, snapshots",
+    description=(
+        "Print on standard output one instance's audit timeline, record by record: "
+        "when, what moved it where, who acted and their decision, the failure reasons "
+        "with their recovery procedures and the failure snapshots; --format json "
+        "prints one object instead.",
+        "It prints at most --limit records (1000) from record --from (1); the last "
+        "line says how to go on. The whole chain is verified as it is read, a chunk "
+        "at a time, keeping only the page: a tampered instance is refused with one "
+        "line on standard error and none of its records. Ids, actors and decisions "
+        "are printed escaped.",
+    ),
+    exits=(
+        (0, "shown"),
+        (1, "the instance is tampered: its records or its head row fail verification"),
+        (2, "a usage error, or the store or the instance cannot be found"),
+    ),
+    arguments=_show_arguments,
+    run=_show,
+)
+
+RELEASE = Command(
+    name="runs release",
+    summary="lift an instance's quarantine: workers deliver and sweep it again",
+    description=(
+        "A worker quarantines an instance that failed max_attempts times (or at once, "
+        "when it cannot be trusted): it skips it in claims and timeout sweeps, and "
+        "'runs list' shows it with its last error. Once the cause is mended (the "
+        "handler, the deployed spec, the data), release it: its failed attempts are "
+        "forgotten and the next worker round delivers it and fires its due timeouts. "
+        "Says what it released on standard output.",
+    ),
+    exits=(
+        (0, "released"),
+        (2, "a usage error, the store cannot be opened, or no such quarantine"),
+    ),
+    arguments=_instance_arguments,
+    run=_release,
+)
+
+COMMAND = Group(
+    name="runs",
+    summary="the operators' view of a store's instances",
+    description=(
+        "Read a durable store (a SQLite file or a postgresql:// URL) and show what its "
+        "instances are doing: 'runs list' for all of them, 'runs show' for one "
+        "instance's timeline. Both only read, and print on standard output; 'runs "
+        "release' lifts an instance's quarantine.",
+    ),
+    exits=((0, "shown"), (2, "a usage error, or the store or the instance cannot be found")),
+    actions=(LIST, SHOW, RELEASE),
+)
