@@ -40,6 +40,10 @@ from verify.load.rules import (
     UNKNOWN_REASON,
     UNKNOWN_STATE,
     YAML_SYNTAX,
+)
+from verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION
+from verify.load.unknown import StateUse, unknown_state_findings
+from verify.load.values import (
     Suggestions,
     check_label,
     check_snake_name,
@@ -48,7 +52,6 @@ from verify.load.rules import (
     parse_duration,
     suggest,
 )
-from verify.load.unknown import StateUse, unknown_state_findings
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
 from verify.model import (
     AUTOMATIC_TRIGGER,
@@ -79,33 +82,7 @@ MAX_SPEC_BYTES = 64 * 2**20
 """The largest spec statewright reads, 64 MiB: a machine of a million transitions written
 out one by one takes about 46 MB; a bigger file is a ``yaml-syntax`` finding."""
 
-SPEC_KEYS = (
-    "statewright",
-    "machine",
-    "description",
-    "initial",
-    "states",
-    "transitions",
-    "reasons",
-    "rollback",
-    "variables",
-    "properties",
-)
-ROLLBACK_KEYS = ("reviewers",)
-STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
-TRANSITION_KEYS = (
-    "from",
-    "to",
-    "trigger",
-    "human",
-    "after",
-    "reason",
-    "description",
-    "when",
-    "set",
-)
-REASON_KEYS = ("description", "recovery")
-_TRANSITION_KEY_SET = frozenset(TRANSITION_KEYS)
+_TRANSITION_KEY_SET = frozenset(TRANSITION.names)
 _GLOB = re.compile(r"[*?\[]")
 
 MAX_EXPANDED_TRANSITIONS = 100_000
@@ -384,7 +361,7 @@ class SpecReader:
     # -- the spec -------------------------------------------------------------------
 
     def spec(self, top: Mapping, sha256: str) -> Spec | None:
-        self.keys(top, SPEC_KEYS, "the spec")
+        self.keys(top, SPEC.names, "the spec")
         self.version(top)
         machine = self.snake_name(self.required(top, "machine", "the spec"), "machine")
         description = self.text(top.get("description"), "description", optional=True)
@@ -443,7 +420,7 @@ class SpecReader:
         body = self.mapping(node, "'rollback'")
         if body is None:
             return None
-        self.keys(body, ROLLBACK_KEYS, "'rollback'")
+        self.keys(body, ROLLBACK.names, "'rollback'")
         roles = tuple(
             role
             for item in self.sequence(body.get("reviewers"), "the rollback reviewers")
@@ -494,7 +471,7 @@ class SpecReader:
         if body is None:
             return State(name, self.at(key))
         what = f"state '{name}'"
-        self.keys(body, STATE_KEYS, what)
+        self.keys(body, STATE.names, what)
         reviewers = tuple(
             role
             for item in self.sequence(body.get("reviewers"), f"the reviewers of {what}")
@@ -536,7 +513,7 @@ class SpecReader:
             if body is None:
                 reasons.append(Reason(name, self.at(key)))
                 continue
-            self.keys(body, REASON_KEYS, f"reason '{name}'")
+            self.keys(body, REASON.names, f"reason '{name}'")
             reasons.append(
                 Reason(
                     name,
@@ -674,7 +651,7 @@ class SpecReader:
     def transition(self, index: int, item: Mapping) -> list[Transition]:
         values = item.values
         if not values.keys() <= _TRANSITION_KEY_SET:
-            self.keys(item, TRANSITION_KEYS, "transition")
+            self.keys(item, TRANSITION.names, "transition")
         target = self.state_ref(self.required(item, "to", "transition"), "target state")
         sources = self.sources(self.required(item, "from", "transition"), target)
         trigger = self.snake_name(self.required(item, "trigger", "transition"), "trigger")
