@@ -41,7 +41,7 @@ from verify.load.rules import (
     UNKNOWN_STATE,
     YAML_SYNTAX,
 )
-from verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION
+from verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION, Shape
 from verify.load.unknown import StateUse, unknown_state_findings
 from verify.load.values import (
     Suggestions,
@@ -285,6 +285,12 @@ class SpecReader:
             self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
         return node
 
+    def missing(self, mapping: Mapping, shape: Shape, what: str) -> None:
+        """Report every key ``shape`` requires that ``mapping`` lacks."""
+        for key in shape.required:
+            if key not in mapping.values:
+                self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
+
     def text(self, node: Node | None, what: str, *, optional: bool = False) -> str | None:
         """The string value of ``node``; a schema finding if it is anything else."""
         if node is None:
@@ -362,12 +368,13 @@ class SpecReader:
 
     def spec(self, top: Mapping, sha256: str) -> Spec | None:
         self.keys(top, SPEC.names, "the spec")
-        self.version(top)
-        machine = self.snake_name(self.required(top, "machine", "the spec"), "machine")
+        self.missing(top, SPEC, "the spec")
+        self.version(top.get("statewright"))
+        machine = self.snake_name(top.get("machine"), "machine")
         description = self.text(top.get("description"), "description", optional=True)
-        states = self.state_table(self.required(top, "states", "the spec"))
+        states = self.state_table(top.get("states"))
         reasons = self.reason_table(top.get("reasons"))
-        initial_node = self.required(top, "initial", "the spec")
+        initial_node = top.get("initial")
         initial = self.state_ref(initial_node, "initial state")
         variables = self.data.read_variables(top.get("variables"))
         transitions = self.transitions(top.get("transitions"))
@@ -435,8 +442,7 @@ class SpecReader:
             )
         return roles
 
-    def version(self, top: Mapping) -> None:
-        node = self.required(top, "statewright", "the spec")
+    def version(self, node: Node | None) -> None:
         if node is None:
             return
         value = node.value if isinstance(node, Scalar) else None
@@ -652,9 +658,10 @@ class SpecReader:
         values = item.values
         if not values.keys() <= _TRANSITION_KEY_SET:
             self.keys(item, TRANSITION.names, "transition")
-        target = self.state_ref(self.required(item, "to", "transition"), "target state")
-        sources = self.sources(self.required(item, "from", "transition"), target)
-        trigger = self.snake_name(self.required(item, "trigger", "transition"), "trigger")
+        self.missing(item, TRANSITION, "transition")
+        target = self.state_ref(values.get("to"), "target state")
+        sources = self.sources(values.get("from"), target)
+        trigger = self.snake_name(values.get("trigger"), "trigger")
         human, after, reason, description = False, None, None, None
         when: Expression | None = None
         effects: tuple[Effect, ...] = ()
