@@ -101,7 +101,8 @@ def validator() -> jsonschema.Draft7Validator:
 def mapping_of(spec: dict[str, object], shape: str) -> dict[str, object]:
     node: object = spec
     for step in PLACES[shape]:
-        node = node[step]  # type: ignore[index]
+        assert isinstance(node, dict | list)
+        node = node[step] if isinstance(node, dict) else node[int(step)]
     assert isinstance(node, dict)
     return node
 

@@ -52,7 +52,8 @@ def render() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the schema file; with ``--check``, only compare (exit status 1 if stale)."""
     parser = argparse.ArgumentParser(
-        prog="python -m verify.load.schema", description=__doc__.splitlines()[0]
+        prog="python -m verify.load.schema",
+        description="Write verify/spec.schema.json from the shapes of verify/load/shape.py.",
     )
     parser.add_argument("--check", action="store_true", help="fail if the committed file is stale")
     arguments = parser.parse_args(argv)
