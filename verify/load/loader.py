@@ -83,6 +83,7 @@ MAX_SPEC_BYTES = 64 * 2**20
 out one by one takes about 46 MB; a bigger file is a ``yaml-syntax`` finding."""
 
 _TRANSITION_KEY_SET = frozenset(TRANSITION.names)
+_TRANSITION_REQUIRED = frozenset(TRANSITION.required)
 _GLOB = re.compile(r"[*?\[]")
 
 MAX_EXPANDED_TRANSITIONS = 100_000
@@ -658,7 +659,8 @@ class SpecReader:
         values = item.values
         if not values.keys() <= _TRANSITION_KEY_SET:
             self.keys(item, TRANSITION.names, "transition")
-        self.missing(item, TRANSITION, "transition")
+        if not values.keys() >= _TRANSITION_REQUIRED:
+            self.missing(item, TRANSITION, "transition")
         target = self.state_ref(values.get("to"), "target state")
         sources = self.sources(values.get("from"), target)
         trigger = self.snake_name(values.get("trigger"), "trigger")
