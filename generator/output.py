@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from generator import GENERATED_MARK
-from verify.load.rules import clip
+from verify.load.values import clip
 from verify.printable import printable_path
 
 __all__ = [

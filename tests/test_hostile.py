@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from verify.load import MAX_SPEC_BYTES, LoadResult, load_file, load_text, yamlread
-from verify.load.rules import Suggestions
+from verify.load.values import Suggestions
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_BYTE = 100

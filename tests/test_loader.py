@@ -11,7 +11,8 @@ import pytest
 
 from verify.findings import Finding
 from verify.load import LoadResult, load_file, load_text
-from verify.load.rules import LOAD_RULES, check_label, parse_duration
+from verify.load.rules import LOAD_RULES
+from verify.load.values import check_label, parse_duration
 from verify.load.yamlread import Mapping, Node, Scalar, read_yaml, resolve_plain
 from verify.model import Duration, Kind, Location
 from verify.rules import RULES

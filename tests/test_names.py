@@ -29,7 +29,7 @@ from generator.naming import MODULE_NAMES, class_name, method_names
 from generator.render import render_runtime
 from generator.runtime.engine import Machine
 from verify.check import check_text
-from verify.load.rules import SNAKE
+from verify.load.values import SNAKE
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ from typing import TextIO
 import verify
 from generator.commands import Command
 from generator.env import environment
-from verify.load.rules import check_snake_name
+from verify.load.values import check_snake_name
 
 __all__ = [
     "COMMAND",

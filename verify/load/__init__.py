@@ -1,8 +1,11 @@
 """Reading specs: YAML text -> :class:`~verify.model.Spec` plus load findings.
 
 :mod:`verify.load.yamlread` reads YAML safely into positioned nodes,
-:mod:`verify.load.loader` builds the spec from them and :mod:`verify.load.rules` holds the
-load rules and the value checks they share. Nothing here imports networkx or the analyses.
+:mod:`verify.load.loader` builds the spec from them, taking each mapping's keys from
+:mod:`verify.load.shape` (which :mod:`verify.load.schema` also renders as the JSON Schema),
+:mod:`verify.load.values` holds the value checks (names, durations, suggestions) and
+:mod:`verify.load.rules` names and documents the load rules. Nothing here imports networkx
+or the analyses.
 """
 
 from __future__ import annotations

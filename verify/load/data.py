@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING
 
 from verify.load.exprcheck import Scope, assignment, condition
 from verify.load.expressions import KEYWORDS, ExpressionError
-from verify.load.rules import (
-    BAD_EXPRESSION,
-    BAD_VARIABLE,
-    SCHEMA,
-    check_snake_name,
-    suggest,
-)
+from verify.load.rules import BAD_EXPRESSION, BAD_VARIABLE, SCHEMA
 from verify.load.scalars import position_in
+from verify.load.shape import LEADS_TO, PRECEDENCE, PROPERTY, VARIABLE
+from verify.load.values import check_snake_name, suggest
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence
 from verify.model import (
     Effect,
@@ -39,12 +35,7 @@ from verify.model import (
 if TYPE_CHECKING:
     from verify.load.loader import SpecReader
 
-__all__ = ["MAX_INT", "PROPERTY_KEYS", "VARIABLE_KEYS", "DataReader"]
-
-VARIABLE_KEYS = ("type", "min", "max", "values", "initial", "description")
-PROPERTY_KEYS = ("description", "always", "precedence", "leads_to")
-PRECEDENCE_KEYS = ("state", "requires")
-LEADS_TO_KEYS = ("from", "to")
+__all__ = ["MAX_INT", "DataReader"]
 
 MAX_INT = 2**63 - 1
 """The largest bound of an int variable (and the smallest is ``-MAX_INT - 1``): 64 bits."""
@@ -104,7 +95,7 @@ class DataReader:
         if body is None:
             self.bad_variable(f"{what} needs a type: int, bool or enum", key)
             return None
-        self.reader.keys(body, VARIABLE_KEYS, what)
+        self.reader.keys(body, VARIABLE.names, what)
         kind_node = body.get("type")
         kind = self.reader.text(kind_node, f"the type of {what}")
         if kind_node is None or kind is None:
@@ -297,7 +288,7 @@ class DataReader:
         self, name: str, key: Node, body: Mapping, scope: Scope, triggers: Collection[str]
     ) -> list[Property]:
         what = f"property '{name}'"
-        self.reader.keys(body, PROPERTY_KEYS, what)
+        self.reader.keys(body, PROPERTY.names, what)
         kinds = [kind for kind in PropertyKind if kind.value in body.values]
         if len(kinds) != 1:
             self.reader.report(SCHEMA, self.shape_message(name), body if kinds else key)
@@ -316,13 +307,13 @@ class DataReader:
             self.reader.report(SCHEMA, self.shape_message(name), node)
             return []
         if kind is PropertyKind.PRECEDENCE:
-            self.reader.keys(inner, PRECEDENCE_KEYS, f"'precedence' of {what}")
+            self.reader.keys(inner, PRECEDENCE.names, f"'precedence' of {what}")
             states = self.states(inner, "state", what)
             required = self.triggers(inner, what, triggers)
             if states is None or required is None:
                 return []
             return [Property(name, kind, location, None, states, required, (), description)]
-        self.reader.keys(inner, LEADS_TO_KEYS, f"'leads_to' of {what}")
+        self.reader.keys(inner, LEADS_TO.names, f"'leads_to' of {what}")
         sources = self.states(inner, "from", what)
         targets = self.states(inner, "to", what)
         if sources is None or targets is None:

@@ -40,6 +40,10 @@ from verify.load.rules import (
     UNKNOWN_REASON,
     UNKNOWN_STATE,
     YAML_SYNTAX,
+)
+from verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION, Shape
+from verify.load.unknown import StateUse, unknown_state_findings
+from verify.load.values import (
     Suggestions,
     check_label,
     check_snake_name,
@@ -48,7 +52,6 @@ from verify.load.rules import (
     parse_duration,
     suggest,
 )
-from verify.load.unknown import StateUse, unknown_state_findings
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
 from verify.model import (
     AUTOMATIC_TRIGGER,
@@ -79,33 +82,8 @@ MAX_SPEC_BYTES = 64 * 2**20
 """The largest spec statewright reads, 64 MiB: a machine of a million transitions written
 out one by one takes about 46 MB; a bigger file is a ``yaml-syntax`` finding."""
 
-SPEC_KEYS = (
-    "statewright",
-    "machine",
-    "description",
-    "initial",
-    "states",
-    "transitions",
-    "reasons",
-    "rollback",
-    "variables",
-    "properties",
-)
-ROLLBACK_KEYS = ("reviewers",)
-STATE_KEYS = ("kind", "final", "reviewers", "stage", "description")
-TRANSITION_KEYS = (
-    "from",
-    "to",
-    "trigger",
-    "human",
-    "after",
-    "reason",
-    "description",
-    "when",
-    "set",
-)
-REASON_KEYS = ("description", "recovery")
-_TRANSITION_KEY_SET = frozenset(TRANSITION_KEYS)
+_TRANSITION_KEY_SET = frozenset(TRANSITION.names)
+_TRANSITION_REQUIRED = frozenset(TRANSITION.required)
 _GLOB = re.compile(r"[*?\[]")
 
 MAX_EXPANDED_TRANSITIONS = 100_000
@@ -308,6 +286,12 @@ class SpecReader:
             self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
         return node
 
+    def missing(self, mapping: Mapping, shape: Shape, what: str) -> None:
+        """Report every key ``shape`` requires that ``mapping`` lacks."""
+        for key in shape.required:
+            if key not in mapping.values:
+                self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
+
     def text(self, node: Node | None, what: str, *, optional: bool = False) -> str | None:
         """The string value of ``node``; a schema finding if it is anything else."""
         if node is None:
@@ -384,13 +368,14 @@ class SpecReader:
     # -- the spec -------------------------------------------------------------------
 
     def spec(self, top: Mapping, sha256: str) -> Spec | None:
-        self.keys(top, SPEC_KEYS, "the spec")
-        self.version(top)
-        machine = self.snake_name(self.required(top, "machine", "the spec"), "machine")
+        self.keys(top, SPEC.names, "the spec")
+        self.missing(top, SPEC, "the spec")
+        self.version(top.get("statewright"))
+        machine = self.snake_name(top.get("machine"), "machine")
         description = self.text(top.get("description"), "description", optional=True)
-        states = self.state_table(self.required(top, "states", "the spec"))
+        states = self.state_table(top.get("states"))
         reasons = self.reason_table(top.get("reasons"))
-        initial_node = self.required(top, "initial", "the spec")
+        initial_node = top.get("initial")
         initial = self.state_ref(initial_node, "initial state")
         variables = self.data.read_variables(top.get("variables"))
         transitions = self.transitions(top.get("transitions"))
@@ -443,7 +428,7 @@ class SpecReader:
         body = self.mapping(node, "'rollback'")
         if body is None:
             return None
-        self.keys(body, ROLLBACK_KEYS, "'rollback'")
+        self.keys(body, ROLLBACK.names, "'rollback'")
         roles = tuple(
             role
             for item in self.sequence(body.get("reviewers"), "the rollback reviewers")
@@ -458,8 +443,7 @@ class SpecReader:
             )
         return roles
 
-    def version(self, top: Mapping) -> None:
-        node = self.required(top, "statewright", "the spec")
+    def version(self, node: Node | None) -> None:
         if node is None:
             return
         value = node.value if isinstance(node, Scalar) else None
@@ -494,7 +478,7 @@ class SpecReader:
         if body is None:
             return State(name, self.at(key))
         what = f"state '{name}'"
-        self.keys(body, STATE_KEYS, what)
+        self.keys(body, STATE.names, what)
         reviewers = tuple(
             role
             for item in self.sequence(body.get("reviewers"), f"the reviewers of {what}")
@@ -536,7 +520,7 @@ class SpecReader:
             if body is None:
                 reasons.append(Reason(name, self.at(key)))
                 continue
-            self.keys(body, REASON_KEYS, f"reason '{name}'")
+            self.keys(body, REASON.names, f"reason '{name}'")
             reasons.append(
                 Reason(
                     name,
@@ -674,10 +658,12 @@ class SpecReader:
     def transition(self, index: int, item: Mapping) -> list[Transition]:
         values = item.values
         if not values.keys() <= _TRANSITION_KEY_SET:
-            self.keys(item, TRANSITION_KEYS, "transition")
-        target = self.state_ref(self.required(item, "to", "transition"), "target state")
-        sources = self.sources(self.required(item, "from", "transition"), target)
-        trigger = self.snake_name(self.required(item, "trigger", "transition"), "trigger")
+            self.keys(item, TRANSITION.names, "transition")
+        if not values.keys() >= _TRANSITION_REQUIRED:
+            self.missing(item, TRANSITION, "transition")
+        target = self.state_ref(values.get("to"), "target state")
+        sources = self.sources(values.get("from"), target)
+        trigger = self.snake_name(values.get("trigger"), "trigger")
         human, after, reason, description = False, None, None, None
         when: Expression | None = None
         effects: tuple[Effect, ...] = ()

@@ -15,7 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from verify.findings import Finding, Severity
-from verify.load.rules import UNKNOWN_STATE, Suggestions, check_upper_name, clip
+from verify.load.rules import UNKNOWN_STATE
+from verify.load.values import Suggestions, check_upper_name, clip
 from verify.model import Location
 
 __all__ = ["StateUse", "unknown_state_findings"]

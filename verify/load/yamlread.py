@@ -41,7 +41,8 @@ from yaml.events import (
 
 from verify import progress
 from verify.findings import Finding, Severity
-from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX, clip
+from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX
+from verify.load.values import clip
 from verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
 from verify.model import Location
 

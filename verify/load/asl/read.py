@@ -15,14 +15,8 @@ import re
 
 from verify.findings import Finding, Severity
 from verify.load.asl.definition import STATE_TYPES, AslState, Catcher, Definition, Delay, Exit
-from verify.load.rules import (
-    BAD_DURATION,
-    MAX_DURATION_SECONDS,
-    SCHEMA,
-    UNKNOWN_STATE,
-    clip,
-    suggest,
-)
+from verify.load.rules import BAD_DURATION, SCHEMA, UNKNOWN_STATE
+from verify.load.values import MAX_DURATION_SECONDS, clip, suggest
 from verify.load.yamlread import Mapping, Node, Scalar, Sequence
 from verify.model import Location
 
