@@ -11,6 +11,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from verify.analysis import Analysis
 from verify.graph import build_graph, components, entries, exits, reachable, strong_components
 from verify.model import AUTOMATIC_TRIGGER, Location, Spec, State, Transition
 from verify.rules import RULES
@@ -91,7 +92,7 @@ def brute_traps(spec: Spec) -> set[frozenset[str]]:
 def findings(spec: Spec, rule_id: str) -> list[tuple[str, ...]]:
     check = RULES[rule_id].check
     assert check is not None
-    return [f.states for f in check(spec, build_graph(spec))]
+    return [f.states for f in check(Analysis.of(spec))]
 
 
 # ---- properties -----------------------------------------------------------------------
@@ -157,7 +158,7 @@ def test_nondeterministic_matches_repeated_source_and_trigger(spec: Spec) -> Non
     expected = {pair for pair in pairs if pairs.count(pair) > 1}
     check = RULES["nondeterministic"].check
     assert check is not None
-    found = list(check(spec, build_graph(spec)))
+    found = list(check(Analysis.of(spec)))
     assert {(f.states[0], f.transitions[0].trigger) for f in found} == expected
     assert len(found) == len(expected)
 

@@ -28,9 +28,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from test_explore import replay
 
 from verify.check import check_text
-from verify.explore import explored
+from verify.explore import explore
 from verify.explore.promela import answers, promela
-from verify.graph import build_graph
 from verify.model import PropertyKind
 
 pytestmark = [
@@ -80,7 +79,7 @@ def test_statewright_and_spin_agree(text: str, tmp_path_factory: pytest.TempPath
     spec = result.spec
     assert spec is not None
     assume("out-of-range" not in {f.rule for f in result.findings})  # not modelled in Promela
-    found = explored(spec, build_graph(spec), 100_000)
+    found = explore(spec, 100_000)
     assert found.complete
     model = promela(spec)
     output = spin(model.text, tmp_path_factory.mktemp("spin"))

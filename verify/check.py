@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import verify.rules
 from verify import progress
+from verify.analysis import Analysis
 from verify.causes import link_causes
 from verify.coverage import Coverage, transition_tour
-from verify.explore import Budget, budget_of, explored
+from verify.explore import Budget, budget_of
 from verify.explore.tour import configuration_tour
 from verify.findings import Finding, Severity, has_errors, sort_findings
 from verify.graph import build_graph, reachable
@@ -91,7 +92,8 @@ def check_spec(
 ) -> CheckResult:
     """Run every registered rule and the transition tour on a loaded spec.
 
-    A spec with variables or properties is explored first, within ``budget`` (default
+    Every rule gets the spec's one :class:`~verify.analysis.Analysis`: a spec with
+    variables or properties is explored there once, within ``budget`` (default
     :data:`~verify.explore.budget.DEFAULT_BUDGET`; ``max_configurations`` replaces its
     bound on configurations), and the data rules read that exploration; a tour longer
     than the budget allows gives ``state-space-too-large`` too.
@@ -100,14 +102,14 @@ def check_spec(
     with gc_paused():  # the analysis allocates millions of objects and no cycles
         progress.phase("building the graph")
         graph = build_graph(spec)
-        found = None
-        if spec.has_data or spec.properties:
-            found = explored(spec, graph, budget)
+        analysis = Analysis(spec, graph, budget)
+        found = analysis.exploration
         findings: list[Finding] = []
         for registered in verify.rules.RULES.values():
-            if registered.check is not None:
+            check = registered.form(spec)
+            if check is not None:
                 progress.phase(f"rule {registered.id}")
-                findings.extend(registered.check(spec, graph))
+                findings.extend(check(analysis))
         findings = link_causes(graph, findings)
         progress.phase("finding covering paths")
         if spec.has_data and found is not None:

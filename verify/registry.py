@@ -3,9 +3,11 @@
 This module imports nothing heavy: the loader registers its rules here without pulling in
 networkx. :mod:`verify.rules` imports every family, so ``verify.rules.RULES`` is complete.
 
-A rule is one small function of the spec and its transition graph that yields
-findings, registered with :func:`rule`. Its docstring is its documentation (the docs'
-rule reference and ``statewright explain`` are built from it) and has this shape::
+A rule is one small function that takes the spec's :class:`~verify.analysis.Analysis`
+(the spec, its transition graph and, searched once within the check's budget, the
+exploration of its configurations) and yields findings, registered with :func:`rule`.
+Its docstring is its documentation (the docs' rule reference and ``statewright explain``
+are built from it) and has this shape::
 
     One sentence that states the rule.
 
@@ -25,6 +27,12 @@ raised by the loader, and the ASL rules by the ASL reader (their examples are AS
 definitions, in JSON); they are registered here with ``check=None`` so that they are
 documented the same way.
 
+A rule may have two forms: its check for every spec, and a data form
+(``rule(..., data=...)``) that replaces it for a spec that declares variables, where
+reachability and the rest are over configurations. :meth:`Rule.form` picks one by
+``spec.has_data``, so no rule asks. A rule of data alone (:func:`data_rule`, such as
+``stuck``) has only the data form: it checks only a spec with variables.
+
 A project rule (:func:`project_rule`) is about the specs checked or generated together
 rather than one spec (``duplicate-machine``): its check takes every loaded spec, and its
 examples are several specs, separated by a line ``---``.
@@ -43,8 +51,7 @@ from typing import TYPE_CHECKING, TypeVar
 from verify.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    import networkx as nx
-
+    from verify.analysis import Analysis
     from verify.model import Spec
 
 __all__ = [
@@ -53,13 +60,14 @@ __all__ = [
     "ProjectCheck",
     "Rule",
     "RuleCheck",
+    "data_rule",
     "project_rule",
     "register_load_rule",
     "rule",
     "with_examples",
 ]
 
-RuleCheck = Callable[["Spec", "nx.DiGraph"], Iterable[Finding]]
+RuleCheck = Callable[["Analysis"], Iterable[Finding]]
 ProjectCheck = Callable[[Sequence["Spec"]], Iterable[Finding]]
 _Check = TypeVar("_Check", RuleCheck, ProjectCheck)
 
@@ -75,17 +83,33 @@ class Family(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A rule id, its severity, its family, its doc and its check: ``check`` for a rule of
-    one spec, ``check_project`` for a project rule, neither for a load rule."""
+    """A rule id, its severity, its family, its doc and its checks: ``check`` for every
+    spec and ``check_data``, which replaces it for a spec with variables (a rule of data
+    alone has only that one); ``check_project`` for a project rule; none for a rule a
+    reader raises."""
 
     id: str
     severity: Severity
     family: Family
     doc: str
     check: RuleCheck | None = None
+    check_data: RuleCheck | None = None
     check_project: ProjectCheck | None = None
     example_limit: int | None = None
     """The ``--max-configurations`` its examples are checked with (None: the default)."""
+
+    @property
+    def checked(self) -> bool:
+        """Whether the checker runs it (False for a rule a reader raises)."""
+        return any(c is not None for c in (self.check, self.check_data, self.check_project))
+
+    def form(self, spec: Spec) -> RuleCheck | None:
+        """The check that applies to ``spec``: the data form for a spec with variables,
+        where the rule has one, else the check for every spec (None: the rule does not
+        apply, or is not one of a single spec)."""
+        if spec.has_data and self.check_data is not None:
+            return self.check_data
+        return self.check
 
     @property
     def summary(self) -> str:
@@ -134,14 +158,32 @@ def _doc(rule_id: str, check: Callable[..., object]) -> str:
 
 
 def rule(
-    rule_id: str, severity: Severity, family: Family, *, example_limit: int | None = None
+    rule_id: str,
+    severity: Severity,
+    family: Family,
+    *,
+    data: RuleCheck | None = None,
+    example_limit: int | None = None,
 ) -> Callable[[RuleCheck], RuleCheck]:
-    """Register a check function under ``rule_id``; its docstring documents the rule.
+    """Register a check of every spec under ``rule_id``; its docstring documents the
+    rule. ``data`` is its data form, which replaces it for a spec with variables;
     ``example_limit`` is the ``--max-configurations`` its examples are checked with."""
 
     def decorate(check: RuleCheck) -> RuleCheck:
         doc = _doc(rule_id, check)
-        _register(Rule(rule_id, severity, family, doc, check, example_limit=example_limit))
+        _register(Rule(rule_id, severity, family, doc, check, data, example_limit=example_limit))
+        return check
+
+    return decorate
+
+
+def data_rule(rule_id: str, severity: Severity) -> Callable[[RuleCheck], RuleCheck]:
+    """Register a rule of data alone under ``rule_id``: its check is the data form, so
+    it checks only a spec with variables; its docstring documents the rule."""
+
+    def decorate(check: RuleCheck) -> RuleCheck:
+        doc = _doc(rule_id, check)
+        _register(Rule(rule_id, severity, Family.DATA, doc, check_data=check))
         return check
 
     return decorate

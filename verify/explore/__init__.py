@@ -1,11 +1,12 @@
 """Exhaustive exploration of a spec's configurations: the data rules' and properties' proof.
 
 :func:`explore` searches every reachable configuration (:mod:`verify.explore.search`,
-breadth-first, so every trace is a shortest one) once per spec and graph, and the
-:class:`Exploration` it returns answers what the data rules (:mod:`verify.rules.data`)
-and the properties (:mod:`verify.explore.properties`) ask, computing each answer once:
+breadth-first, so every trace is a shortest one), and the :class:`Exploration` it
+returns answers what the data rules (:mod:`verify.rules.data`) and the properties
+(:mod:`verify.explore.properties`) ask, computing each answer once:
 which states and transitions are reached, which configurations cannot reach an anchor,
-the cycles of ``always`` steps, and the counterexample trace of any path it finds.
+the cycles of ``always`` steps, and the counterexample trace of any path it finds. A
+check explores each spec once, in its :class:`~verify.analysis.Analysis`.
 
 >>> from verify.load import load_text
 >>> spec = load_text('''
@@ -28,12 +29,9 @@ the cycles of ``always`` steps, and the counterexample trace of any path it find
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from array import array
 from collections.abc import Sequence
 from functools import cached_property
-
-import networkx as nx
 
 from verify import progress
 from verify.explore import graph
@@ -51,7 +49,6 @@ __all__ = [
     "Exploration",
     "budget_of",
     "explore",
-    "explored",
 ]
 
 
@@ -200,17 +197,3 @@ def explore(spec: Spec, limit: int | Budget = DEFAULT_BUDGET) -> Exploration:
         progress.phase(f"exploring configurations: {found:,} found, {expanded:,} expanded")
 
     return Exploration(spec, search(spec, budget, report), budget)
-
-
-_MEMO: weakref.WeakKeyDictionary[nx.DiGraph, Exploration] = weakref.WeakKeyDictionary()
-
-
-def explored(spec: Spec, graph: nx.DiGraph, limit: int | Budget | None = None) -> Exploration:
-    """The exploration of ``spec`` that goes with its ``graph``, searched once: the data
-    rules share it. ``limit`` (a budget, or a number of configurations; default
-    :data:`~verify.explore.budget.DEFAULT_BUDGET`) applies to the first search;
-    :func:`verify.check.check_spec` makes that one."""
-    found = _MEMO.get(graph)
-    if found is None:
-        found = _MEMO[graph] = explore(spec, budget_of(limit))
-    return found

@@ -18,7 +18,6 @@ visits each configuration once, the others each configuration and edge at most t
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from verify.explore import Exploration, graph
@@ -50,9 +49,6 @@ class Checked:
     exceeded: Exceeded | None = None
 
 
-_CHECKED: weakref.WeakKeyDictionary[Exploration, Checked] = weakref.WeakKeyDictionary()
-
-
 def work_of(found: Exploration, prop: Property) -> int:
     """How many configurations and edges checking ``prop`` visits at most."""
     size = len(found)
@@ -62,11 +58,8 @@ def work_of(found: Exploration, prop: Property) -> int:
 
 
 def checked(found: Exploration) -> Checked:
-    """Every property of the explored spec checked once (the result is kept), each one's
-    work counted before it is done."""
-    known = _CHECKED.get(found)
-    if known is not None:
-        return known
+    """Every property of the explored spec checked, each one's work counted before it is
+    done (a check keeps the result in its :class:`~verify.analysis.Analysis`)."""
     meter = Meter("property work", found.budget.property_work)
     failures: list[Counterexample] = []
     result = None
@@ -79,8 +72,7 @@ def checked(found: Exploration) -> Checked:
         failure = counterexample(found, prop)
         if failure is not None:
             failures.append(failure)
-    _CHECKED[found] = result = result or Checked(tuple(failures))
-    return result
+    return result or Checked(tuple(failures))
 
 
 def names_of(found: Exploration) -> Names:

@@ -1,25 +1,25 @@
 """Data rules: proven over every reachable configuration, each with a counterexample.
 
 For a spec that declares ``variables``, the explorer (:mod:`verify.explore`) visits every
-reachable configuration once, and these rules read what it found. The functions without
-a registration here are the data versions of graph rules (``unreachable-state``,
-``trap``, ...): the graph rule of the same id defers to them for such a spec. Properties
-(``property-violated``) are checked for any spec that states some.
+reachable configuration once, and these rules read what it found: the analysis's
+``proof``, the exploration when it is complete (:class:`~verify.analysis.Analysis`).
+The functions without a registration here are the data forms of graph rules
+(``unreachable-state``, ``trap``, ...): the graph rule of the same id names its data form,
+and the registry runs that one for such a spec. Properties (``property-violated``) are
+checked for any spec that states some.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
-from verify.explore import Exploration, explored
+from verify.analysis import Analysis
+from verify.explore import Exploration
 from verify.explore.budget import Exceeded
 from verify.explore.graph import always_cycles, coreachable
-from verify.explore.properties import checked
 from verify.findings import Finding, Severity, TransitionRef
 from verify.model import Location, Spec, Transition
-from verify.registry import RULES, Family, rule, with_examples
+from verify.registry import RULES, Family, data_rule, rule, with_examples
 from verify.rules.build import listed, state_finding, transition_finding
 from verify.semantics import Values, show_value
 
@@ -55,14 +55,6 @@ transitions:
 _FINISH = "  - {from: RUNNING, to: DONE, trigger: finish}\n"
 
 
-def _data(spec: Spec, graph: nx.DiGraph) -> Exploration | None:
-    """The spec's complete exploration, or None when it has no data or was cut short."""
-    if not spec.has_data:
-        return None
-    found = explored(spec, graph)
-    return found if found.complete else None
-
-
 def _at(found: Exploration, values: Values) -> str:
     """`` with attempts=1, signed_off=false`` (nothing for a spec without variables)."""
     pairs = [
@@ -77,12 +69,12 @@ def _ref(t: Transition) -> str:
     return f"{TransitionRef.of(t)}{guard}"
 
 
-# -- the data versions of graph rules ---------------------------------------------------
+# -- the data forms of graph rules ------------------------------------------------------
 
 
-def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def unreachable_state(analysis: Analysis) -> Iterator[Finding]:
     """``unreachable-state`` over configurations."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for s in spec.states:
@@ -95,9 +87,9 @@ def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
             )
 
 
-def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def uncoverable_transition(analysis: Analysis) -> Iterator[Finding]:
     """``uncoverable-transition`` over configurations."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for t in spec.transitions:
@@ -110,9 +102,9 @@ def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
             )
 
 
-def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def trap(analysis: Analysis) -> Iterator[Finding]:
     """``trap`` over configurations: one finding per state holding a trapped one."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     anchors = found.marked([spec.initial, *(s.name for s in spec.states if s.final)])
@@ -133,9 +125,9 @@ def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         )
 
 
-def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def nondeterministic(analysis: Analysis) -> Iterator[Finding]:
     """``nondeterministic`` over configurations: two enabled at once."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for (a, b), i in sorted(found.found.nondet.items()):
@@ -152,9 +144,9 @@ def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         )
 
 
-def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def always_cycle(analysis: Analysis) -> Iterator[Finding]:
     """``always-cycle`` over configurations."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     automatic = bytes(1 if t.automatic else 0 for t in spec.transitions)
@@ -177,9 +169,9 @@ def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         )
 
 
-def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def shadowed_transition(analysis: Analysis) -> Iterator[Finding]:
     """``shadowed-transition`` over configurations."""
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for n, t in enumerate(spec.transitions):
@@ -198,18 +190,18 @@ def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 # -- rules of data alone ----------------------------------------------------------------
 
 
-@rule("stuck", Severity.ERROR, Family.DATA)
+@data_rule("stuck", Severity.ERROR)
 @with_examples(
     _RETRY, (_FINISH, "  - {from: RUNNING, to: DONE, trigger: finish, when: attempts < 2}\n")
 )
-def stuck(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def stuck(analysis: Analysis) -> Iterator[Finding]:
     """A reachable configuration of a non-final state has exits, but none is enabled.
 
     The run would rest there for ever. One finding per state, at the state, with the
     trace to its nearest stuck configuration. The example that fails can retry only
     while ``attempts < 2`` and finish only then too, so at ``attempts=2`` nothing is left.
     """
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     first: dict[str, int] = {}
@@ -228,19 +220,19 @@ def stuck(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         )
 
 
-@rule("never-enabled", Severity.ERROR, Family.DATA)
+@data_rule("never-enabled", Severity.ERROR)
 @with_examples(
     _RETRY,
     (_FINISH, _FINISH + "  - {from: RUNNING, to: DONE, trigger: give_up, when: attempts > 2}\n"),
 )
-def never_enabled(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def never_enabled(analysis: Analysis) -> Iterator[Finding]:
     """A transition's source is reachable, but its ``when`` holds in none of the source's
     reachable configurations.
 
     One finding per transition, at the transition. The example that fails gives up only
     past two attempts, which the counter never reaches.
     """
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for n, t in enumerate(spec.transitions):
@@ -253,16 +245,16 @@ def never_enabled(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
             )
 
 
-@rule("out-of-range", Severity.ERROR, Family.DATA)
+@data_rule("out-of-range", Severity.ERROR)
 @with_examples(_RETRY, ("when: attempts < 2", "when: attempts <= 2"))
-def out_of_range(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def out_of_range(analysis: Analysis) -> Iterator[Finding]:
     """A reachable step's ``set`` takes a variable outside its bounds.
 
     One finding per transition, at the transition, with the trace to the configuration
     the step leaves; the checker does not follow the step. The example that fails lets
     a third retry count to 3, past ``max: 2``.
     """
-    found = _data(spec, graph)
+    spec, found = analysis.spec, analysis.proof
     if found is None:
         return
     for n, (i, value) in sorted(found.found.out.items()):
@@ -291,7 +283,7 @@ _PROPERTIES = _RETRY + "properties:\n  bounded: {always: attempts <= 2}\n"
 
 @rule("property-violated", Severity.ERROR, Family.DATA)
 @with_examples(_PROPERTIES, ("{always: attempts <= 2}", "{always: attempts < 2}"))
-def property_violated(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def property_violated(analysis: Analysis) -> Iterator[Finding]:
     """A property under ``properties`` fails; the finding carries the counterexample.
 
     ``always`` fails in a reachable configuration, ``precedence`` on an entry into its
@@ -300,12 +292,10 @@ def property_violated(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     finding per property, at the property, with a shortest trace. The example that
     fails claims the counter stays below 2.
     """
-    if not spec.properties:
+    found, properties = analysis.proof, analysis.properties
+    if found is None or properties is None:
         return
-    found = explored(spec, graph)
-    if not found.complete:
-        return
-    for failure in checked(found).failures:
+    for failure in properties.failures:
         yield Finding(
             "property-violated",
             RULES["property-violated"].severity,
@@ -337,7 +327,7 @@ def too_large(spec: Spec, exceeded: Exceeded, at: Location | None = None) -> Fin
 @with_examples(
     _RETRY, ("max: 2, initial: 0}", "max: 2000, initial: 0}"), ("attempts < 2", "attempts < 2000")
 )
-def state_space_too_large(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def state_space_too_large(analysis: Analysis) -> Iterator[Finding]:
     """The check ran out of one of its bounds: more reachable configurations than
     ``--max-configurations``, more edges (steps between them) than ``--max-edges``, a
     covering tour longer than ``--max-tour-steps`` or properties that need more work than
@@ -353,13 +343,8 @@ def state_space_too_large(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     The example is checked with ``--max-configurations 1000``: its counter would run to
     2000.
     """
-    if not (spec.has_data or spec.properties):
-        return
-    found = explored(spec, graph)
-    if found.exceeded is not None:
+    spec, found, checked = analysis.spec, analysis.exploration, analysis.properties
+    if found is not None and found.exceeded is not None:
         yield too_large(spec, found.exceeded)
-        return
-    if spec.properties:
-        properties = checked(found)
-        if properties.exceeded is not None and properties.unchecked is not None:
-            yield too_large(spec, properties.exceeded, properties.unchecked.location)
+    elif checked is not None and checked.exceeded is not None and checked.unchecked is not None:
+        yield too_large(spec, checked.exceeded, checked.unchecked.location)

@@ -1,16 +1,16 @@
 """Graph rules: reachability, dead ends, traps and the shape of automatic transitions.
 
-Each rule reads the expanded transition graph built by :func:`verify.graph.build_graph`.
-For a spec with variables, the rules that have a data version (:mod:`verify.rules.data`)
-defer to it: there, reachability and the rest are over configurations.
+Each rule reads the expanded transition graph built by :func:`verify.graph.build_graph`,
+from the spec's :class:`~verify.analysis.Analysis`. The rules that have a data form
+(:mod:`verify.rules.data`) name it when they register: for a spec with variables the
+registry runs that one instead, and reachability and the rest are over configurations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
+from verify.analysis import Analysis
 from verify.findings import Finding, Severity, TransitionRef
 from verify.graph import (
     components,
@@ -20,7 +20,7 @@ from verify.graph import (
     reachable,
     strong_components,
 )
-from verify.model import Spec, Transition
+from verify.model import Transition
 from verify.registry import Family, rule
 from verify.rules import data
 from verify.rules.build import count as _count
@@ -30,8 +30,8 @@ from verify.rules.build import reason_finding, state_finding, transition_finding
 __all__ = ["reason_finding", "state_finding", "transition_finding"]
 
 
-@rule("unreachable-state", Severity.ERROR, Family.GRAPH)
-def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("unreachable-state", Severity.ERROR, Family.GRAPH, data=data.unreachable_state)
+def unreachable_state(analysis: Analysis) -> Iterator[Finding]:
     """No path from ``initial`` reaches the state.
 
     With variables, no reachable configuration is in the state (guards included).
@@ -63,9 +63,7 @@ def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: DONE, trigger: finish}
           - {from: IDLE, to: ARCHIVED, trigger: archive}
     """
-    if spec.has_data:
-        yield from data.unreachable_state(spec, graph)
-        return
+    spec, graph = analysis.spec, analysis.graph
     seen = reachable(graph, spec.initial)
     for s in spec.states:
         if s.name not in seen:
@@ -78,7 +76,7 @@ def unreachable_state(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 
 
 @rule("dead-end", Severity.ERROR, Family.GRAPH)
-def dead_end(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def dead_end(analysis: Analysis) -> Iterator[Finding]:
     """A state that is not ``final`` has no exits, whether it is reachable or not.
 
     One finding per state, at the state.
@@ -105,6 +103,7 @@ def dead_end(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         transitions:
           - {from: IDLE, to: DONE, trigger: finish}
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         if not s.final and not exits(graph, s.name):
             yield state_finding(
@@ -112,8 +111,8 @@ def dead_end(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
             )
 
 
-@rule("trap", Severity.ERROR, Family.GRAPH)
-def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("trap", Severity.ERROR, Family.GRAPH, data=data.trap)
+def trap(analysis: Analysis) -> Iterator[Finding]:
     """A set of states that can be entered but never left, holding no initial or final state.
 
     With variables, a reachable configuration from which no configuration of the initial
@@ -161,9 +160,7 @@ def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: PONG, to: PING, trigger: pong}
           - {from: PONG, to: DONE, trigger: finish}
     """
-    if spec.has_data:
-        yield from data.trap(spec, graph)
-        return
+    spec, graph = analysis.spec, analysis.graph
     anchors = [spec.initial, *(s.name for s in spec.states if s.final)]
     anchored = coreachable(graph, anchors)
     stranded = [name for name in spec.state_names if name not in anchored]
@@ -180,8 +177,8 @@ def trap(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
             )
 
 
-@rule("nondeterministic", Severity.ERROR, Family.GRAPH)
-def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("nondeterministic", Severity.ERROR, Family.GRAPH, data=data.nondeterministic)
+def nondeterministic(analysis: Analysis) -> Iterator[Finding]:
     """Two transitions have the same source and the same trigger.
 
     With variables, two transitions on one trigger (or two ``always``) are enabled in
@@ -222,10 +219,7 @@ def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: SLOW, trigger: start_slow}
           - {from: [FAST, SLOW], to: DONE, trigger: finish}
     """
-    if spec.has_data:
-        yield from data.nondeterministic(spec, graph)
-        return
-    for name, leaving in exits_by_state(graph).items():
+    for name, leaving in exits_by_state(analysis.graph).items():
         if len({t.trigger for t in leaving}) == len(leaving):
             continue
         by_trigger: dict[str, list[Transition]] = {}
@@ -243,8 +237,8 @@ def nondeterministic(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
                 )
 
 
-@rule("always-cycle", Severity.ERROR, Family.GRAPH)
-def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("always-cycle", Severity.ERROR, Family.GRAPH, data=data.always_cycle)
+def always_cycle(analysis: Analysis) -> Iterator[Finding]:
     """A cycle made only of ``always`` transitions: entering it never stops moving.
 
     With variables, a reachable cycle of configurations made only of ``always`` steps;
@@ -282,10 +276,8 @@ def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: SPIN, to: SPUN, trigger: always}
           - {from: SPUN, to: IDLE, trigger: stop}
     """
-    if spec.has_data:
-        yield from data.always_cycle(spec, graph)
-        return
-    automatic = [t for leaving in exits_by_state(graph).values() for t in leaving if t.automatic]
+    leaving_each = exits_by_state(analysis.graph).values()
+    automatic = [t for leaving in leaving_each for t in leaving if t.automatic]
     successors: dict[str, set[str]] = {}
     for t in automatic:
         successors.setdefault(t.source, set()).add(t.target)
@@ -309,8 +301,8 @@ def always_cycle(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
         )
 
 
-@rule("shadowed-transition", Severity.ERROR, Family.GRAPH)
-def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("shadowed-transition", Severity.ERROR, Family.GRAPH, data=data.shadowed_transition)
+def shadowed_transition(analysis: Analysis) -> Iterator[Finding]:
     """A state with an ``always`` exit has other exits: they can never fire.
 
     With variables, a transition whose ``when`` holds somewhere in its source's
@@ -348,10 +340,7 @@ def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: CHECK, to: DONE, trigger: always}
           - {from: IDLE, to: DONE, trigger: cancel}
     """
-    if spec.has_data:
-        yield from data.shadowed_transition(spec, graph)
-        return
-    for name, leaving in exits_by_state(graph).items():
+    for name, leaving in exits_by_state(analysis.graph).items():
         auto = next((t for t in leaving if t.automatic), None)
         if auto is None:
             continue
@@ -365,8 +354,8 @@ def shadowed_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
                 )
 
 
-@rule("uncoverable-transition", Severity.ERROR, Family.GRAPH)
-def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+@rule("uncoverable-transition", Severity.ERROR, Family.GRAPH, data=data.uncoverable_transition)
+def uncoverable_transition(analysis: Analysis) -> Iterator[Finding]:
     """A transition whose source is unreachable: no run can ever fire it.
 
     With variables, no reachable configuration is in its source.
@@ -399,9 +388,7 @@ def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: LEGACY, trigger: migrate}
           - {from: [IDLE, LEGACY], to: DONE, trigger: finish}
     """
-    if spec.has_data:
-        yield from data.uncoverable_transition(spec, graph)
-        return
+    spec, graph = analysis.spec, analysis.graph
     seen = reachable(graph, spec.initial)
     for s in spec.states:
         if s.name not in seen:
@@ -415,7 +402,7 @@ def uncoverable_transition(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 
 
 @rule("final-with-exits", Severity.ERROR, Family.GRAPH)
-def final_with_exits(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def final_with_exits(analysis: Analysis) -> Iterator[Finding]:
     """A ``final`` state has an exit.
 
     One finding per state, at the state, listing its exits.
@@ -444,6 +431,7 @@ def final_with_exits(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
           - {from: IDLE, to: DONE, trigger: finish}
           - {from: DONE, to: IDLE, trigger: housekeeping_done}
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         leaving = exits(graph, s.name) if s.final else ()
         if leaving:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterator
 
 import networkx as nx
 
+from verify.analysis import Analysis
 from verify.findings import Finding, Severity, TransitionRef
 from verify.graph import entries, exits, state, transitions
-from verify.model import Spec, Transition
+from verify.model import Transition
 from verify.registry import Family, rule, with_examples
 from verify.rules.graph import reason_finding, state_finding, transition_finding
 
@@ -57,15 +58,11 @@ _RECOVERY = "{recovery: [Read the worker log, Resume]}"
 
 
 def _gates_without(
-    rule_id: str,
-    spec: Spec,
-    graph: nx.DiGraph,
-    wanted: Callable[[Transition], bool],
-    advice: str,
+    rule_id: str, analysis: Analysis, wanted: Callable[[Transition], bool], advice: str
 ) -> Iterator[Finding]:
     """One finding per approval state none of whose exits is ``wanted``."""
-    for s in spec.states:
-        if s.is_approval and not any(wanted(t) for t in exits(graph, s.name)):
+    for s in analysis.spec.states:
+        if s.is_approval and not any(wanted(t) for t in exits(analysis.graph, s.name)):
             yield state_finding(rule_id, s, f"approval state {s.name} {advice}")
 
 
@@ -75,16 +72,16 @@ def _leads_to_failed(graph: nx.DiGraph, t: Transition) -> bool:
 
 @rule("approval-missing-approve", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_APPROVE, ""))
-def approval_missing_approve(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def approval_missing_approve(analysis: Analysis) -> Iterator[Finding]:
     """An approval state has no ``human`` exit to a state whose kind is not ``failed``.
 
     One finding per approval state, at the state. The example that fails is the gate without
     its approve transition.
     """
+    graph = analysis.graph
     yield from _gates_without(
         "approval-missing-approve",
-        spec,
-        graph,
+        analysis,
         lambda t: t.human and not _leads_to_failed(graph, t),
         "has no approve exit; add a human: true transition to a state that is not failed",
     )
@@ -94,16 +91,16 @@ def approval_missing_approve(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]
 @with_examples(
     _GATE, (_REJECT, ""), ("  REJECTED: {recovery: [Revise the output, Resubmit for review]}\n", "")
 )
-def approval_missing_reject(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def approval_missing_reject(analysis: Analysis) -> Iterator[Finding]:
     """An approval state has no ``human`` exit to a ``failed`` state.
 
     One finding per approval state, at the state. The example that fails is the gate without
     its reject transition.
     """
+    graph = analysis.graph
     yield from _gates_without(
         "approval-missing-reject",
-        spec,
-        graph,
+        analysis,
         lambda t: t.human and _leads_to_failed(graph, t),
         "has no reject exit; add a human: true transition to a failed state, with a reason",
     )
@@ -111,16 +108,16 @@ def approval_missing_reject(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 
 @rule("approval-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_TIMEOUT, ""), ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""))
-def approval_missing_timeout(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def approval_missing_timeout(analysis: Analysis) -> Iterator[Finding]:
     """An approval state has no ``after`` exit to a ``failed`` state.
 
     One finding per approval state, at the state. The example that fails is the gate without
     its timeout.
     """
+    graph = analysis.graph
     yield from _gates_without(
         "approval-missing-timeout",
-        spec,
-        graph,
+        analysis,
         lambda t: t.timed and _leads_to_failed(graph, t),
         "has no timeout; add a transition with after: (e.g. 72h) to a failed state, "
         "with a reason such as TIMEOUT_APPROVAL",
@@ -129,13 +126,14 @@ def approval_missing_timeout(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]
 
 @rule("approval-automatic-exit", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, (_APPROVE, _APPROVE + "  - {from: REVIEW, to: IDLE, trigger: withdrawn}\n"))
-def approval_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def approval_automatic_exit(analysis: Analysis) -> Iterator[Finding]:
     """An approval state has an exit that is neither ``human`` nor ``after``.
 
     Nothing but a reviewer's decision or the timeout may end the wait. One finding per such
     transition, at the transition. The example that fails is the gate with a plain
     ``withdrawn`` exit.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         for t in exits(graph, s.name) if s.is_approval else ():
             if not (t.human or t.timed):
@@ -149,12 +147,13 @@ def approval_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 
 @rule("human-without-reviewers", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_GATE, ("approval, reviewers: [tech_lead]}", "approval}"))
-def human_without_reviewers(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def human_without_reviewers(analysis: Analysis) -> Iterator[Finding]:
     """A ``human`` transition leaves a state that names no reviewers.
 
     Nobody would be allowed to take it. One finding per transition, at the transition. The
     example that fails is the gate with no reviewers on the approval state.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         if s.reviewers:
             continue
@@ -172,13 +171,14 @@ def human_without_reviewers(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @with_examples(
     _FAILURE, (", reason: WORKER_CRASHED}", "}"), (f"reasons:\n  WORKER_CRASHED: {_RECOVERY}\n", "")
 )
-def failure_missing_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def failure_missing_reason(analysis: Analysis) -> Iterator[Finding]:
     """A transition from a state that is not ``failed`` into a ``failed`` state has no reason.
 
     A transition from one failed state to another inherits the reason it failed with. One
     finding per transition, at the transition. The example that fails is the passing one
     without its reason.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         if not s.is_failed:
             continue
@@ -194,12 +194,13 @@ def failure_missing_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 
 @rule("reason-missing-recovery", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_FAILURE, (_RECOVERY, "{recovery: []}"))
-def reason_missing_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def reason_missing_recovery(analysis: Analysis) -> Iterator[Finding]:
     """A declared reason code has no recovery steps.
 
     One finding per reason, at the reason. The example that fails is the passing one with an
     empty procedure.
     """
+    spec = analysis.spec
     for r in spec.reasons:
         if not r.recovery:
             yield reason_finding(
@@ -213,12 +214,13 @@ def reason_missing_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
 @with_examples(
     _FAILURE, (f"{_RECOVERY}\n", f"{_RECOVERY}\n  DISK_FULL: {{recovery: [Free some space]}}\n")
 )
-def unused_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def unused_reason(analysis: Analysis) -> Iterator[Finding]:
     """A declared reason code that no transition uses.
 
     One finding per reason, at the reason. The example that fails declares a reason too
     many.
     """
+    spec, graph = analysis.spec, analysis.graph
     if not spec.reasons:
         return
     used = {t.reason for t in transitions(graph)}
@@ -237,7 +239,7 @@ def unused_reason(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     ("failed, reviewers: [on_call]}", "failed}"),
     ("trigger: human_resumed, human: true", "trigger: retry_timer, after: 5m"),
 )
-def failed_without_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def failed_without_recovery(analysis: Analysis) -> Iterator[Finding]:
     """A failed state that is not ``final`` has no ``human`` exit and no exit to another
     failed state.
 
@@ -245,6 +247,7 @@ def failed_without_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     finding per state, at the state. The example that fails retries on a timer instead of
     waiting for a person.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         if not s.is_failed or s.final:
             continue
@@ -266,13 +269,14 @@ def failed_without_recovery(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     (_TIMEOUT, "  - {from: REVIEW, to: IDLE, trigger: timeout, after: 72h}\n"),
     ("  TIMED_OUT: {recovery: [Re-request approval]}\n", ""),
 )
-def approval_timeout_approves(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def approval_timeout_approves(analysis: Analysis) -> Iterator[Finding]:
     """An approval state's ``after`` exit leads to a state whose kind is not ``failed``.
 
     A timeout must never approve: when no reviewer acts, the work stops in a failed state
     with a reason, never goes on as if approved. One finding per such transition, at the
     transition. The example that fails times out back to ``IDLE``.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         for t in exits(graph, s.name) if s.is_approval else ():
             if t.timed and not _leads_to_failed(graph, t):
@@ -293,7 +297,7 @@ def approval_timeout_approves(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding
         "human: true}\n  - {from: FAILED, to: IDLE, trigger: auto_retry, after: 5m}\n",
     ),
 )
-def failed_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def failed_automatic_exit(analysis: Analysis) -> Iterator[Finding]:
     """An exit from a ``failed`` state is neither ``human`` nor into another ``failed`` state.
 
     Recovery needs a human: a failure (a rejection above all) must not end on its own, by
@@ -301,6 +305,7 @@ def failed_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     a self-loop is not another state, so it needs one too. One finding per such transition,
     at the transition. The example that fails retries on a timer beside the human resume.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         for t in exits(graph, s.name) if s.is_failed else ():
             if not t.human and (t.target == s.name or not _leads_to_failed(graph, t)):
@@ -318,13 +323,14 @@ def failed_automatic_exit(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
     _FAILURE,
     ("human_resumed, human: true}", "human_resumed, human: true, reason: WORKER_CRASHED}"),
 )
-def reason_outside_failure(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def reason_outside_failure(analysis: Analysis) -> Iterator[Finding]:
     """A ``reason`` on a transition into a state whose kind is not ``failed``.
 
     A reason code says why a run failed, and the runtime records it in the audit log: on
     any other transition it would claim a failure that did not happen. One finding per
     transition, at the transition. The example that fails gives the resume a reason.
     """
+    graph = analysis.graph
     for t in transitions(graph):
         if t.reason is not None and not _leads_to_failed(graph, t):
             yield transition_finding(
@@ -360,13 +366,14 @@ _NO_ANSWER = "  - {from: AWAITING_WEBHOOK, to: IDLE, trigger: no_answer, after: 
 
 @rule("waiting-missing-timeout", Severity.ERROR, Family.ORCHESTRATION)
 @with_examples(_CALLBACK, (_NO_ANSWER, ""))
-def waiting_missing_timeout(spec: Spec, graph: nx.DiGraph) -> Iterator[Finding]:
+def waiting_missing_timeout(analysis: Analysis) -> Iterator[Finding]:
     """A waiting state has no ``after`` exit.
 
     A wait on the outside world must end even when the other side never answers. The
     timeout may lead anywhere: a retry, a notification, a failed state. One finding per
     waiting state, at the state. The example that fails is the wait without its timeout.
     """
+    spec, graph = analysis.spec, analysis.graph
     for s in spec.states:
         if s.is_waiting and not any(t.timed for t in exits(graph, s.name)):
             yield state_finding(
