@@ -129,18 +129,27 @@ STATES = {"A": 0, "B": 1}
 ARITHMETIC: tuple[BinaryOp, ...] = ("+", "-")
 ORDER: tuple[BinaryOp, ...] = ("==", "!=", "<", "<=", ">", ">=")
 LOGIC: tuple[BinaryOp, ...] = ("and", "or")
+EQUALITY: tuple[BinaryOp, ...] = ("==", "!=")
+STATE_B = StateName("B")
+
+
+def _trees(
+    leaves: st.SearchStrategy[Expr], unary: UnaryOp, ops: tuple[BinaryOp, ...], depth: int
+) -> st.SearchStrategy[Expr]:
+    """Trees up to ``depth`` operators deep over ``leaves``, of ``unary`` and ``ops``."""
+    if depth == 0:
+        return leaves
+    inner = _trees(leaves, unary, ops, depth - 1)
+    return st.one_of(
+        leaves,
+        st.builds(Unary, st.just(unary), inner),
+        st.builds(Binary, st.sampled_from(ops), inner, inner),
+    )
 
 
 def _ints(depth: int) -> st.SearchStrategy[Expr]:
     leaves = st.one_of(st.sampled_from([Ref("a"), Ref("b")]), st.integers(-4, 4).map(Literal))
-    if depth == 0:
-        return leaves
-    inner = st.deferred(lambda: _ints(depth - 1))
-    return st.one_of(
-        leaves,
-        st.builds(Unary, st.just("-"), inner),
-        st.builds(Binary, st.sampled_from(ARITHMETIC), inner, inner),
-    )
+    return _trees(leaves, "-", ARITHMETIC, depth)
 
 
 def _bools(depth: int) -> st.SearchStrategy[Expr]:
@@ -148,10 +157,8 @@ def _bools(depth: int) -> st.SearchStrategy[Expr]:
     leaves = st.one_of(
         st.sampled_from([Ref("p"), Ref("q"), Literal(True), Literal(False)]),
         st.builds(Binary, st.sampled_from(ORDER), _ints(1), _ints(1)),
-        st.builds(Binary, st.sampled_from(["==", "!="]), st.just(Ref("e")), level),
-        st.builds(
-            Binary, st.sampled_from(["==", "!="]), st.just(CurrentState()), st.just(StateName("B"))
-        ),
+        st.builds(Binary, st.sampled_from(EQUALITY), st.just(Ref("e")), level),
+        st.builds(Binary, st.sampled_from(EQUALITY), st.just(CurrentState()), st.just(STATE_B)),
         st.builds(Member, st.just(Ref("e")), st.lists(level, min_size=1).map(tuple), st.booleans()),
         st.builds(
             Member,
@@ -160,15 +167,7 @@ def _bools(depth: int) -> st.SearchStrategy[Expr]:
             st.booleans(),
         ),
     )
-    if depth == 0:
-        return leaves
-    inner = st.deferred(lambda: _bools(depth - 1))
-    return st.one_of(
-        leaves,
-        st.builds(Unary, st.just("not"), inner),
-        st.builds(Binary, st.sampled_from(LOGIC), inner, inner),
-        st.builds(Binary, st.sampled_from(["==", "!="]), inner, inner),
-    )
+    return _trees(leaves, "not", LOGIC + EQUALITY, depth)
 
 
 def _stored(name: str, value: Value) -> int:
