@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TypeGuard, get_args
+from typing import TypeGuard, assert_never, get_args
 
 from verify.load.expressions import COMPARISONS, ExpressionError, Parsed, parse
 from verify.load.rules import UPPER_SNAKE, suggest
@@ -128,19 +128,22 @@ class _Checker:
         self.scope = scope
 
     def typed(self, node: Parsed) -> tuple[Expr, _Type]:
-        kind = node.kind
-        if kind in ("int", "bool"):
-            assert not isinstance(node.value, str)
-            return Literal(node.value), BOOL if isinstance(node.value, bool) else INT
-        if kind == "text":
-            return _word(node), WORD
-        if kind == "name":
-            return self.name(node)
-        if kind == "unary":
-            return self.unary(node)
-        if kind == "binary":
-            return self.binary(node)
-        return self.membership(node)
+        match node.kind:
+            case "int" | "bool":
+                assert not isinstance(node.value, str)
+                return Literal(node.value), BOOL if isinstance(node.value, bool) else INT
+            case "text":
+                return _word(node), WORD
+            case "name":
+                return self.name(node)
+            case "unary":
+                return self.unary(node)
+            case "binary":
+                return self.binary(node)
+            case "in" | "not in":
+                return self.membership(node)
+            case _:
+                assert_never(node.kind)
 
     def name(self, node: Parsed) -> tuple[Expr, _Type]:
         word = str(node.value)
