@@ -3,8 +3,11 @@
 Types are ``int``, ``bool``, an enum (the values of the variable it came from) and, in
 properties only, ``state``. A bare word that is not a variable (or, in a property, a state)
 is an enum value whose enum the other side of a comparison, the list's subject or the
-variable assigned tells; a quoted word is always such a value. Every problem is an
-:class:`~verify.load.expressions.ExpressionError` at the offset of what it is about.
+variable assigned tells; a quoted word is always such a value. The word is resolved here,
+once: the tree holds it as an :class:`~verify.model.EnumValue` naming its enum (a state's
+name as a :class:`~verify.model.StateName`), so nothing that reads the tree guesses. Every
+problem is an :class:`~verify.load.expressions.ExpressionError` at the offset of what it
+is about.
 
 >>> from verify.model import Location, Variable, VarType
 >>> at = Location("<doc>", 1, 1)
