@@ -7,32 +7,31 @@ evaluated at run time. The expression language has Python's precedence, so paren
 are written only where the tree needs them (a comparison inside a comparison, a right
 operand of ``-``, ...).
 
->>> from verify.model import Binary, Literal, Member, Ref, Unary
+>>> from verify.model import Binary, EnumValue, Literal, Member, Ref, Unary
 >>> python_of(Binary("and", Binary("<", Ref("attempts"), Literal(3)), Unary("not", Ref("done"))))
 'v.attempts < 3 and not v.done'
->>> python_of(Member(Ref("severity"), (Literal("minor"), Literal("critical"))))
+>>> minor, critical = EnumValue("severity", "minor"), EnumValue("severity", "critical")
+>>> python_of(Member(Ref("severity"), (minor, critical)))
 'v.severity in ("minor", "critical")'
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import assert_never
+
 from generator.naming import string_literal
-from verify.model import Binary, CurrentState, Expr, Literal, Member, Ref, Unary, Value
+from verify.expr import fold
+from verify.model import BinaryOp, Expr, UnaryOp, Value
 
 __all__ = ["python_of", "python_of_value"]
 
-_LEVEL = {"or": 1, "and": 2, "not": 3, "+": 5, "-": 5}
-_COMPARISON = 4
-_NEGATION = 6
-_ATOM = 7
+_OR, _AND, _NOT, _COMPARISON, _SUM, _NEGATION, _ATOM = range(1, 8)
+"""How tightly each kind of expression binds, loosest first, as in Python."""
 
 
 def python_of_value(value: Value) -> str:
     """A value as a Python literal: ``3``, ``True``, ``"critical"``."""
-    return _literal(value)
-
-
-def _literal(value: Value) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, int):
@@ -40,44 +39,71 @@ def _literal(value: Value) -> str:
     return string_literal(value)
 
 
-def _level(tree: Expr) -> int:
-    if isinstance(tree, Binary):
-        return _LEVEL.get(tree.op, _COMPARISON)
-    if isinstance(tree, Member):
-        return _COMPARISON
-    if isinstance(tree, Unary):
-        return _LEVEL["not"] if tree.op == "not" else _NEGATION
-    if isinstance(tree, Literal) and isinstance(tree.value, int) and tree.value < 0:
-        return _NEGATION
-    return _ATOM
+def _binding(op: BinaryOp) -> int:
+    match op:
+        case "or":
+            return _OR
+        case "and":
+            return _AND
+        case "+" | "-":
+            return _SUM
+        case "==" | "!=" | "<" | "<=" | ">" | ">=":
+            return _COMPARISON
+        case _:
+            assert_never(op)
 
 
-def _at_least(tree: Expr, level: int) -> str:
-    """``tree``'s source, in parentheses when it binds more loosely than ``level``."""
-    source = python_of(tree)
-    return source if _level(tree) >= level else f"({source})"
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Python source and how tightly it binds."""
+
+    text: str
+    level: int
+
+    def at_least(self, level: int) -> str:
+        """The source, in parentheses when it binds more loosely than ``level``."""
+        return self.text if self.level >= level else f"({self.text})"
+
+
+class _Python:
+    """Python source over ``v`` for each node (:class:`verify.expr.Algebra`)."""
+
+    def literal(self, value: int | bool) -> _Source:
+        negative = not isinstance(value, bool) and value < 0
+        return _Source(python_of_value(value), _NEGATION if negative else _ATOM)
+
+    def enum_value(self, enum: str, member: str) -> _Source:
+        return _Source(python_of_value(member), _ATOM)
+
+    def state_name(self, name: str) -> _Source:
+        return _Source(python_of_value(name), _ATOM)
+
+    def ref(self, name: str) -> _Source:
+        return _Source(f"v.{name}", _ATOM)
+
+    def current_state(self) -> _Source:
+        raise ValueError("'state' is known only in properties")
+
+    def unary(self, op: UnaryOp, operand: _Source) -> _Source:
+        if op == "not":
+            return _Source(f"not {operand.at_least(_NOT)}", _NOT)
+        return _Source(f"-{operand.at_least(_NEGATION)}", _NEGATION)
+
+    def binary(self, op: BinaryOp, left: _Source, right: _Source) -> _Source:
+        level = _binding(op)
+        if level == _COMPARISON:  # comparisons do not chain: both sides bind tighter
+            text = f"{left.at_least(level + 1)} {op} {right.at_least(level + 1)}"
+        else:  # left-associative: a right operand of the same level keeps its parentheses
+            text = f"{left.at_least(level)} {op} {right.at_least(level + 1)}"
+        return _Source(text, level)
+
+    def member(self, operand: _Source, items: tuple[_Source, ...], negated: bool) -> _Source:
+        listed = ", ".join(item.text for item in items)
+        listed = f"({listed},)" if len(items) == 1 else f"({listed})"
+        op = "not in" if negated else "in"
+        return _Source(f"{operand.at_least(_COMPARISON + 1)} {op} {listed}", _COMPARISON)
 
 
 def python_of(tree: Expr) -> str:
     """The Python expression computing ``tree`` from ``v``."""
-    if isinstance(tree, Literal):
-        return _literal(tree.value)
-    if isinstance(tree, Ref):
-        return f"v.{tree.name}"
-    if isinstance(tree, CurrentState):
-        raise ValueError("'state' is known only in properties")
-    if isinstance(tree, Unary):
-        if tree.op == "not":
-            return f"not {_at_least(tree.operand, _LEVEL['not'])}"
-        return f"-{_at_least(tree.operand, _NEGATION)}"
-    if isinstance(tree, Member):
-        items = ", ".join(_literal(item.value) for item in tree.items)
-        items = f"({items},)" if len(tree.items) == 1 else f"({items})"
-        op = "not in" if tree.negated else "in"
-        return f"{_at_least(tree.operand, _COMPARISON + 1)} {op} {items}"
-    level = _level(tree)
-    if level == _COMPARISON:
-        left, right = _at_least(tree.left, level + 1), _at_least(tree.right, level + 1)
-    else:  # left-associative: a right operand of the same level keeps its parentheses
-        left, right = _at_least(tree.left, level), _at_least(tree.right, level + 1)
-    return f"{left} {tree.op} {right}"
+    return fold(tree, _Python()).text

@@ -19,10 +19,12 @@ from verify.load.expressions import ExpressionError, parse
 from verify.model import (
     Binary,
     CurrentState,
+    EnumValue,
     Literal,
     Member,
     PropertyKind,
     Ref,
+    StateName,
     Unary,
     VarType,
 )
@@ -87,13 +89,15 @@ def test_variables_guards_effects_and_properties_load_into_the_model() -> None:
     retry, finish = spec.transitions
     assert retry.when is not None and retry.when.tree == Binary("<", Ref("attempts"), Literal(3))
     assert [str(e) for e in retry.effects] == ["attempts = attempts + 1", "severity = minor"]
-    assert retry.effects[1].value.tree == Literal("minor")
+    assert retry.effects[1].value.tree == EnumValue("severity", "minor")
     assert finish.when is not None
-    assert finish.when.tree == Member(Ref("severity"), (Literal("none"), Literal("minor")))
+    assert finish.when.tree == Member(
+        Ref("severity"), (EnumValue("severity", "none"), EnumValue("severity", "minor"))
+    )
     signed, order, ends = spec.properties
     assert signed.kind is PropertyKind.ALWAYS and signed.description == "Signed first."
     assert signed.invariant is not None and signed.invariant.tree == Binary(
-        "or", Binary("!=", CurrentState(), Literal("DONE")), Ref("signed_off")
+        "or", Binary("!=", CurrentState(), StateName("DONE")), Ref("signed_off")
     )
     assert (order.kind, order.states, order.triggers) == (
         PropertyKind.PRECEDENCE,
@@ -129,8 +133,14 @@ def test_variables_guards_effects_and_properties_load_into_the_model() -> None:
                 "<", Binary("-", Binary("-", Ref("attempts"), Literal(1)), Literal(1)), Literal(0)
             ),
         ),
-        ("'critical' != severity", Binary("!=", Literal("critical"), Ref("severity"))),
-        ("severity not in [none]", Member(Ref("severity"), (Literal("none"),), negated=True)),
+        (
+            "'critical' != severity",
+            Binary("!=", EnumValue("severity", "critical"), Ref("severity")),
+        ),
+        (
+            "severity not in [none]",
+            Member(Ref("severity"), (EnumValue("severity", "none"),), negated=True),
+        ),
         ("attempts in [0, -1]", Member(Ref("attempts"), (Literal(0), Literal(-1)))),
         ("true", Literal(True)),
         ("signed_off == false", Binary("==", Ref("signed_off"), Literal(False))),

@@ -20,14 +20,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal as TypeLiteral
 
 __all__ = [
     "AUTOMATIC_TRIGGER",
     "FORMAT_VERSION",
     "Binary",
+    "BinaryOp",
+    "Constant",
     "CurrentState",
     "Duration",
     "Effect",
+    "EnumValue",
     "Expr",
     "Expression",
     "Kind",
@@ -40,8 +44,10 @@ __all__ = [
     "Ref",
     "Spec",
     "State",
+    "StateName",
     "Transition",
     "Unary",
+    "UnaryOp",
     "Value",
     "VarType",
     "Variable",
@@ -146,11 +152,35 @@ class Variable:
         return tuple(range(self.minimum, self.maximum + 1))
 
 
+UnaryOp = TypeLiteral["not", "-"]
+"""The unary operators: ``not`` on a bool, ``-`` on an int."""
+
+BinaryOp = TypeLiteral["and", "or", "+", "-", "==", "!=", "<", "<=", ">", ">="]
+"""The binary operators, a closed set: a walker that matches on them is proven complete
+by mypy (``typing.assert_never`` after the last case)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
-    """A constant: an int, ``true``/``false``, an enum value or (in properties) a state."""
+    """A constant int or ``true``/``false``."""
 
-    value: Value
+    value: int | bool
+
+
+@dataclass(frozen=True, slots=True)
+class EnumValue:
+    """A value of an enum, resolved when the spec is loaded: ``member`` of the enum of
+    variable ``enum`` (an enum is the values one variable declares)."""
+
+    enum: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateName:
+    """A state's name, in a property (``state == DONE``)."""
+
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +199,7 @@ class CurrentState:
 class Unary:
     """``not x`` (on a bool) or ``-x`` (on an int)."""
 
-    op: str
+    op: UnaryOp
     operand: Expr
 
 
@@ -177,22 +207,26 @@ class Unary:
 class Binary:
     """``+ -`` on ints; ``== != < <= > >=``; ``and or`` on bools."""
 
-    op: str
+    op: BinaryOp
     left: Expr
     right: Expr
 
 
+Constant = Literal | EnumValue | StateName
+"""A value written in an expression: an int, a bool, an enum value or a state's name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
-    """``x in [a, b]`` (``negated``: ``x not in [a, b]``); the items are literals."""
+    """``x in [a, b]`` (``negated``: ``x not in [a, b]``); the items are constants."""
 
     operand: Expr
-    items: tuple[Literal, ...]
+    items: tuple[Constant, ...]
     negated: bool = False
 
 
-Expr = Literal | Ref | CurrentState | Unary | Binary | Member
-"""A node of an expression's syntax tree."""
+Expr = Literal | EnumValue | StateName | Ref | CurrentState | Unary | Binary | Member
+"""A node of an expression's syntax tree; :func:`verify.expr.fold` walks it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ them either, but reports them): compare only specs without ``out-of-range`` find
 ... ''').spec
 >>> model = promela(spec)
 >>> [str(q) for q in model.questions]
-['reached COUNTING', 'reached DONE', 'stuck COUNTING']
+['reached COUNTING', 'stuck COUNTING', 'reached DONE']
 """
 
 from __future__ import annotations
@@ -35,18 +35,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from verify.expr import fold
 from verify.model import (
-    CurrentState,
+    BinaryOp,
     Expr,
     Expression,
-    Literal,
-    Member,
     PropertyKind,
-    Ref,
     Spec,
     Transition,
-    Unary,
-    Value,
+    UnaryOp,
     Variable,
     VarType,
 )
@@ -76,45 +73,51 @@ class Model:
     questions: tuple[Question, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Promela:
+    """Promela for each node (:class:`verify.expr.Algebra`): a variable ``v_name`` holds
+    its stored number (a bool as 0 or 1, an enum as its value's index) and ``state`` the
+    state's number."""
+
+    states: Mapping[str, int]
+    variables: Mapping[str, Variable]
+
+    def literal(self, value: int | bool) -> str:
+        return str(int(value))
+
+    def enum_value(self, enum: str, member: str) -> str:
+        return str(self.variables[enum].values.index(member))
+
+    def state_name(self, name: str) -> str:
+        return str(self.states[name])
+
+    def ref(self, name: str) -> str:
+        return f"v_{name}"
+
+    def current_state(self) -> str:
+        return "state"
+
+    def unary(self, op: UnaryOp, operand: str) -> str:
+        return f"!({operand})" if op == "not" else f"-({operand})"
+
+    def binary(self, op: BinaryOp, left: str, right: str) -> str:
+        spelled = {"and": "&&", "or": "||"}.get(op, op)
+        return f"({left} {spelled} {right})"
+
+    def member(self, operand: str, items: tuple[str, ...], negated: bool) -> str:
+        found = " || ".join(f"{operand} == {item}" for item in items)
+        return f"!({found})" if negated else f"({found})"
+
+
 class _Writer:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.states = {s.name: i for i, s in enumerate(spec.states)}
         self.variables = {v.name: v for v in spec.variables}
+        self.algebra = _Promela(self.states, self.variables)
 
-    def literal(self, value: Value, kind: Variable | str | None) -> str:
-        if isinstance(value, bool):
-            return "1" if value else "0"
-        if isinstance(value, int):
-            return str(value)
-        if kind == "state":
-            return str(self.states[value])
-        assert isinstance(kind, Variable)
-        return str(kind.values.index(value))
-
-    def kind(self, tree: Expr) -> Variable | str | None:
-        if isinstance(tree, Ref):
-            return self.variables[tree.name]
-        return "state" if isinstance(tree, CurrentState) else None
-
-    def expr(self, tree: Expr, kind: Variable | str | None = None) -> str:
-        if isinstance(tree, Literal):
-            return self.literal(tree.value, kind)
-        if isinstance(tree, Ref):
-            return f"v_{tree.name}"
-        if isinstance(tree, CurrentState):
-            return "state"
-        if isinstance(tree, Unary):
-            operand = self.expr(tree.operand)
-            return f"!({operand})" if tree.op == "not" else f"-({operand})"
-        if isinstance(tree, Member):
-            subject, of = self.expr(tree.operand), self.kind(tree.operand)
-            found = " || ".join(f"{subject} == {self.literal(i.value, of)}" for i in tree.items)
-            return f"!({found})" if tree.negated else f"({found})"
-        op = {"and": "&&", "or": "||"}.get(tree.op, tree.op)
-        left = self.expr(tree.left, self.kind(tree.right))
-        right = self.expr(tree.right, self.kind(tree.left))
-        return f"({left} {op} {right})"
+    def expr(self, tree: Expr) -> str:
+        return fold(tree, self.algebra)
 
     def guard(self, when: Expression | None) -> str:
         return "1" if when is None else self.expr(when.tree)
@@ -125,7 +128,7 @@ class _Writer:
         body: list[str] = []
         for k, effect in enumerate(t.effects):
             variable = self.variables[effect.variable]
-            value = self.expr(effect.value.tree, variable)
+            value = self.expr(effect.value.tree)
             body.append(f"t{k} = {value}")
             if variable.type is VarType.INT:  # a step out of bounds is not modelled
                 conditions += [f"{variable.minimum} <= {value}", f"{value} <= {variable.maximum}"]

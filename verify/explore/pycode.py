@@ -22,18 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verify.model import (
-    Binary,
-    CurrentState,
-    Expr,
-    Literal,
-    Member,
-    Ref,
-    Unary,
-    Value,
-    Variable,
-    VarType,
-)
+from verify.expr import fold, refs
+from verify.model import BinaryOp, Expr, Literal, Ref, UnaryOp, Variable, VarType
 
 __all__ = ["Names", "function", "python", "python_value", "refs"]
 
@@ -48,68 +38,46 @@ class Names:
     states: Mapping[str, int]
 
 
-def refs(tree: Expr) -> set[str]:
-    """The variables ``tree`` reads."""
-    if isinstance(tree, Ref):
-        return {tree.name}
-    if isinstance(tree, Unary):
-        return refs(tree.operand)
-    if isinstance(tree, Binary):
-        return refs(tree.left) | refs(tree.right)
-    if isinstance(tree, Member):
-        return refs(tree.operand)
-    return set()
+@dataclass(frozen=True, slots=True)
+class _Python:
+    """Python source on stored numbers for each node (:class:`verify.expr.Algebra`)."""
 
+    names: Names
 
-def _stored(value: Value, kind: Variable | str | None, names: Names) -> str:
-    """A literal as the stored number of ``kind``: a variable's type, ``"state"``, or
-    None (an int or a bool, stored as itself)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return repr(value)
-    if kind == "state":
-        return repr(names.states[value])
-    if isinstance(kind, Variable) and kind.type is VarType.ENUM:
-        return repr(kind.values.index(value))
-    raise ValueError(f"cannot tell which enum {value!r} belongs to")
+    def literal(self, value: int | bool) -> str:
+        return repr(int(value))
 
+    def enum_value(self, enum: str, member: str) -> str:
+        return repr(self.names.variables[enum].values.index(member))
 
-def _kind(tree: Expr, names: Names) -> Variable | str | None:
-    """What a literal compared with ``tree`` is a value of."""
-    if isinstance(tree, Ref):
-        return names.variables[tree.name]
-    if isinstance(tree, CurrentState):
-        return "state"
-    return None
+    def state_name(self, name: str) -> str:
+        return repr(self.names.states[name])
 
+    def ref(self, name: str) -> str:
+        return self.names.locals[name]
 
-def python(tree: Expr, names: Names, kind: Variable | str | None = None) -> str:
-    """Python source computing ``tree`` on stored numbers (``kind``: what a literal at the
-    top is a value of, for an effect's right-hand side)."""
-    if isinstance(tree, Literal):
-        return _stored(tree.value, kind, names)
-    if isinstance(tree, Ref):
-        return names.locals[tree.name]
-    if isinstance(tree, CurrentState):
+    def current_state(self) -> str:
         return "s"
-    if isinstance(tree, Unary):
-        operand = python(tree.operand, names)
-        return f"(not {operand})" if tree.op == "not" else f"(-{operand})"
-    if isinstance(tree, Member):
-        subject = _kind(tree.operand, names)
-        items = ", ".join(_stored(item.value, subject, names) for item in tree.items)
-        op = "not in" if tree.negated else "in"
-        return f"({python(tree.operand, names)} {op} ({items},))"
-    left_kind, right_kind = _kind(tree.left, names), _kind(tree.right, names)
-    left = python(tree.left, names, right_kind)
-    right = python(tree.right, names, left_kind)
-    return f"({left} {tree.op} {right})"
+
+    def unary(self, op: UnaryOp, operand: str) -> str:
+        return f"(not {operand})" if op == "not" else f"(-{operand})"
+
+    def binary(self, op: BinaryOp, left: str, right: str) -> str:
+        return f"({left} {op} {right})"
+
+    def member(self, operand: str, items: tuple[str, ...], negated: bool) -> str:
+        op = "not in" if negated else "in"
+        return f"({operand} {op} ({', '.join(items)},))"
+
+
+def python(tree: Expr, names: Names) -> str:
+    """Python source computing ``tree`` on stored numbers."""
+    return fold(tree, _Python(names))
 
 
 def python_value(tree: Expr, variable: Variable, names: Names) -> str:
     """Python source computing the stored number an effect gives ``variable``."""
-    source = python(tree, names, variable)
+    source = python(tree, names)
     if variable.type is VarType.BOOL and not isinstance(tree, Literal | Ref):
         return f"(1 if {source} else 0)"
     return source

@@ -3,15 +3,18 @@
 Types are ``int``, ``bool``, an enum (the values of the variable it came from) and, in
 properties only, ``state``. A bare word that is not a variable (or, in a property, a state)
 is an enum value whose enum the other side of a comparison, the list's subject or the
-variable assigned tells; a quoted word is always such a value. Every problem is an
-:class:`~verify.load.expressions.ExpressionError` at the offset of what it is about.
+variable assigned tells; a quoted word is always such a value. The word is resolved here,
+once: the tree holds it as an :class:`~verify.model.EnumValue` naming its enum (a state's
+name as a :class:`~verify.model.StateName`), so nothing that reads the tree guesses. Every
+problem is an :class:`~verify.load.expressions.ExpressionError` at the offset of what it
+is about.
 
 >>> from verify.model import Location, Variable, VarType
 >>> at = Location("<doc>", 1, 1)
 >>> severity = Variable("severity", VarType.ENUM, "none", at, values=("none", "critical"))
 >>> scope = Scope({"severity": severity})
 >>> condition("severity == critical", scope)
-Binary(op='==', left=Ref(name='severity'), right=Literal(value='critical'))
+Binary(op='==', left=Ref(name='severity'), right=EnumValue(enum='severity', member='critical'))
 >>> condition("severity == urgent", scope)
 Traceback (most recent call last):
 ...
@@ -22,16 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeGuard, assert_never, get_args
 
 from verify.load.expressions import COMPARISONS, ExpressionError, Parsed, parse
 from verify.load.rules import UPPER_SNAKE, suggest
 from verify.model import (
     Binary,
+    BinaryOp,
+    Constant,
     CurrentState,
+    EnumValue,
     Expr,
     Literal,
     Member,
     Ref,
+    StateName,
     Unary,
     Variable,
     VarType,
@@ -100,6 +108,16 @@ def assignment(text: str, variable: Variable, scope: Scope) -> Expr:
     return tree
 
 
+def _is_binary(op: str) -> TypeGuard[BinaryOp]:
+    return op in get_args(BinaryOp)
+
+
+def _word(node: Parsed) -> Expr:
+    """A stand-in for a word whose enum is not known yet (its type is ``WORD``): every
+    use of a ``WORD`` either resolves it (:meth:`_Checker.resolve`) or is an error."""
+    return EnumValue("", str(node.value))
+
+
 def _type_of(variable: Variable) -> _Type:
     if variable.type is VarType.INT:
         return INT
@@ -113,20 +131,22 @@ class _Checker:
         self.scope = scope
 
     def typed(self, node: Parsed) -> tuple[Expr, _Type]:
-        kind = node.kind
-        if kind == "int":
-            return Literal(node.value), INT
-        if kind == "bool":
-            return Literal(node.value), BOOL
-        if kind == "text":
-            return Literal(node.value), WORD
-        if kind == "name":
-            return self.name(node)
-        if kind == "unary":
-            return self.unary(node)
-        if kind == "binary":
-            return self.binary(node)
-        return self.membership(node)
+        match node.kind:
+            case "int" | "bool":
+                assert not isinstance(node.value, str)
+                return Literal(node.value), BOOL if isinstance(node.value, bool) else INT
+            case "text":
+                return _word(node), WORD
+            case "name":
+                return self.name(node)
+            case "unary":
+                return self.unary(node)
+            case "binary":
+                return self.binary(node)
+            case "in" | "not in":
+                return self.membership(node)
+            case _:
+                assert_never(node.kind)
 
     def name(self, node: Parsed) -> tuple[Expr, _Type]:
         word = str(node.value)
@@ -143,11 +163,11 @@ class _Checker:
                 )
             return CurrentState(), STATE
         if states is not None and word in states:
-            return Literal(word), STATE
+            return StateName(word), STATE
         if states is not None and UPPER_SNAKE.fullmatch(word):
             hint = suggest(word, states) or "; declare it under states"
             raise ExpressionError(f"'{word}' is not a declared state{hint}", node.at)
-        return Literal(word), WORD
+        return _word(node), WORD
 
     def unknown(self, node: Parsed, want: _Type) -> ExpressionError:
         """The error for a word where ``want`` is expected."""
@@ -162,7 +182,7 @@ class _Checker:
         word = str(node.value)
         if want.name == "enum":
             if word in want.values:
-                return Literal(word)
+                return EnumValue(want.owner, word)
             if node.kind == "name" and word in self.scope.variables:
                 raise ExpressionError(
                     f"'{word}' is a variable, not a value of {want.owner} "
@@ -180,7 +200,7 @@ class _Checker:
             )
         if want == STATE and self.scope.states is not None:
             if word in self.scope.states:
-                return Literal(word)
+                return StateName(word)
             if node.kind == "name" and not UPPER_SNAKE.fullmatch(word):
                 hint = suggest(word, [*self.scope.variables, "state"])
                 raise ExpressionError(f"unknown name '{word}'{hint}", node.at)
@@ -207,6 +227,7 @@ class _Checker:
 
     def binary(self, node: Parsed) -> tuple[Expr, _Type]:
         op = str(node.value)
+        assert _is_binary(op), op
         left, right = node.args
         if op in ("and", "or"):
             return Binary(op, self.operand(left, BOOL), self.operand(right, BOOL)), BOOL
@@ -246,13 +267,13 @@ class _Checker:
             raise self.unknown(subject, INT)
         if not items:
             raise ExpressionError("the list after 'in' is empty; name at least one value", node.at)
-        literals: list[Literal] = []
+        literals: list[Constant] = []
         for item in items:
             if item.kind in ("name", "text") and kind.name in ("enum", "state"):
                 resolved = self.resolve(item, kind)
             else:
                 resolved = self.operand(item, kind)
-            if not isinstance(resolved, Literal):
+            if not isinstance(resolved, Literal | EnumValue | StateName):
                 raise ExpressionError(
                     "the list after 'in' holds values only, not variables; compare the "
                     "variables with == instead",

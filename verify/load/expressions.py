@@ -26,7 +26,9 @@ that the loader can point at the line and column inside the spec.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "COMPARISONS",
@@ -75,6 +77,10 @@ class ExpressionError(ValueError):
         self.offset = offset
 
 
+ParsedKind = Literal["int", "bool", "name", "text", "unary", "binary", "in", "not in"]
+"""The kinds of parsed node, a closed set."""
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """A node of the parsed, not yet typed, tree.
@@ -85,7 +91,7 @@ class Parsed:
     for ``unary`` and ``binary``).
     """
 
-    kind: str
+    kind: ParsedKind
     value: int | bool | str
     at: int
     args: tuple[Parsed, ...] = ()
@@ -211,17 +217,17 @@ class _Parser:
         return Parsed("binary", op, at, (left, right), right.end, _height(at, left, right))
 
     def disjunction(self) -> Parsed:
-        left = self.conjunction()
-        while self.word("or"):
-            at = self.take().at
-            left = self.binary("or", left, self.conjunction(), at)
-        return left
+        return self.chain("or", self.conjunction)
 
     def conjunction(self) -> Parsed:
-        left = self.negation()
-        while self.word("and"):
+        return self.chain("and", self.negation)
+
+    def chain(self, word: str, operand: Callable[[], Parsed]) -> Parsed:
+        """``operand (word operand)*``, grouped to the left."""
+        left = operand()
+        while self.word(word):
             at = self.take().at
-            left = self.binary("and", left, self.negation(), at)
+            left = self.binary(word, left, operand(), at)
         return left
 
     def negation(self) -> Parsed:
@@ -261,8 +267,9 @@ class _Parser:
                 self.take()
             items.append(self.item())
         end = self.take().at + 1
-        kind = "not in" if negated else "in"
-        return Parsed(kind, "in", at, (left, *items), end, _height(at, left))
+        return Parsed(
+            "not in" if negated else "in", "in", at, (left, *items), end, _height(at, left)
+        )
 
     def item(self) -> Parsed:
         negative = self.op("-")

@@ -16,23 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import assert_never
 
+from verify.expr import fold
 from verify.model import (
-    Binary,
-    CurrentState,
+    BinaryOp,
     Effect,
     Expr,
     Expression,
-    Literal,
-    Member,
-    Ref,
-    Unary,
+    UnaryOp,
     Value,
     Variable,
     VarType,
 )
 
-__all__ = ["Data", "OutOfRange", "Values", "evaluate", "show_value"]
+__all__ = ["Data", "Evaluation", "OutOfRange", "Values", "evaluate", "show_value"]
 
 Values = tuple[Value, ...]
 """The value of every variable, in declaration order."""
@@ -53,49 +51,70 @@ class OutOfRange(ValueError):
 
 def evaluate(tree: Expr, names: Mapping[str, Value], state: str | None = None) -> Value:
     """The value of ``tree`` with variables ``names`` and, in a property, ``state``."""
-    if isinstance(tree, Literal):
-        return tree.value
-    if isinstance(tree, Ref):
-        return names[tree.name]
-    if isinstance(tree, CurrentState):
-        if state is None:
+    return fold(tree, Evaluation(names, state))
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The value of each node (:class:`verify.expr.Algebra`): the meaning of expressions.
+
+    Both sides of ``and`` and ``or`` are computed: a checked expression has no effects
+    and cannot fail, so the value is the same as Python's short circuit gives.
+    """
+
+    names: Mapping[str, Value]
+    state: str | None = None
+
+    def literal(self, value: int | bool) -> Value:
+        return value
+
+    def enum_value(self, enum: str, member: str) -> Value:
+        return member
+
+    def state_name(self, name: str) -> Value:
+        return name
+
+    def ref(self, name: str) -> Value:
+        return self.names[name]
+
+    def current_state(self) -> Value:
+        if self.state is None:
             raise ValueError("'state' is known only in properties")
-        return state
-    if isinstance(tree, Unary):
-        operand = evaluate(tree.operand, names, state)
-        return not operand if tree.op == "not" else -int(operand)
-    if isinstance(tree, Member):
-        found = evaluate(tree.operand, names, state) in [item.value for item in tree.items]
-        return found != tree.negated
-    return _binary(tree, names, state)
+        return self.state
 
+    def unary(self, op: UnaryOp, operand: Value) -> Value:
+        if op == "not":
+            return not operand
+        if op == "-":
+            return -int(operand)
+        assert_never(op)
 
-def _binary(tree: Binary, names: Mapping[str, Value], state: str | None) -> Value:
-    op = tree.op
-    left = evaluate(tree.left, names, state)
-    if op == "and":
-        return bool(left) and bool(evaluate(tree.right, names, state))
-    if op == "or":
-        return bool(left) or bool(evaluate(tree.right, names, state))
-    right = evaluate(tree.right, names, state)
-    if op == "==":
-        return left == right
-    if op == "!=":
-        return left != right
-    a, b = int(left), int(right)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    if op == ">=":
-        return a >= b
-    raise ValueError(f"unknown operator {op!r}")
+    def binary(self, op: BinaryOp, left: Value, right: Value) -> Value:
+        if op == "and":
+            return bool(left) and bool(right)
+        if op == "or":
+            return bool(left) or bool(right)
+        if op == "==":
+            return left == right
+        if op == "!=":
+            return left != right
+        a, b = int(left), int(right)
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        if op == ">=":
+            return a >= b
+        assert_never(op)
+
+    def member(self, operand: Value, items: tuple[Value, ...], negated: bool) -> Value:
+        return (operand in items) != negated
 
 
 def show_value(value: Value) -> str:
