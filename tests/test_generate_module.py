@@ -3,6 +3,7 @@ and the bar it must meet as emitted (ruff, ruff format, mypy --strict, stdlib on
 
 from __future__ import annotations
 
+import doctest
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import ORCHESTRATOR, Clock, generate, load_spec, write_package
 
+import generator.view
 from generator import __version__
 from generator.format import CONFIG
 from generator.naming import class_name, docstring_lines, method_names, string_lines
@@ -213,3 +215,9 @@ def test_timers_print_in_the_units_the_spec_wrote(tmp_path: Path) -> None:
     rt = generate(spec, tmp_path)
     timers = {t.trigger.value: t.after for t in rt.Timers.spec.transitions if t.after}
     assert timers == {trigger: delay for trigger, (_, delay) in written.items()}
+
+
+def test_timedelta_of_examples_hold() -> None:
+    # the fallback for a text that is not d/h/m/s parts is only reachable from the docstring
+    failed, tried = doctest.testmod(generator.view)
+    assert tried >= 2 and failed == 0
