@@ -9,6 +9,7 @@ format`` (:mod:`generator.format`) wraps it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from generator.naming import (
     string_literal,
 )
 from generator.pyexpr import python_of, python_of_value
-from verify.model import AUTOMATIC_TRIGGER, Spec, Transition, Variable, VarType
+from verify.model import AUTOMATIC_TRIGGER, Duration, Spec, Transition, Variable, VarType
 
 __all__ = [
     "SUPPORT_PACKAGE",
@@ -37,6 +38,7 @@ __all__ = [
     "TestsView",
     "runtime_view",
     "tests_view",
+    "timedelta_of",
 ]
 
 LINE_LENGTH = 100
@@ -64,7 +66,7 @@ class Row:
     trigger: str
     target: str
     human: bool
-    after_seconds: int | None
+    after: str | None
     reason: str | None
     when: str | None = None
     effect: str | None = None
@@ -282,6 +284,36 @@ def _member(name: str, texts: Sequence[str | None]) -> Member:
     )
 
 
+_TIMEDELTA_UNITS = {
+    "d": ("days", 86_400),
+    "h": ("hours", 3_600),
+    "m": ("minutes", 60),
+    "s": ("seconds", 1),
+}
+_DURATION_PART = re.compile(r"([0-9]+)([dhms])")
+
+
+def timedelta_of(duration: Duration) -> str:
+    """``duration`` as a ``timedelta`` call in the units the spec wrote it in.
+
+    >>> timedelta_of(Duration("72h", 259_200)), timedelta_of(Duration("1h30m", 5_400))
+    ('timedelta(hours=72)', 'timedelta(hours=1, minutes=30)')
+
+    A text that does not spell out its seconds in d, h, m and s parts gives the largest
+    whole unit that holds them exactly:
+
+    >>> timedelta_of(Duration("three days", 259_200))
+    'timedelta(days=3)'
+    """
+    written = _DURATION_PART.findall(duration.text)
+    parts = [(int(count), *_TIMEDELTA_UNITS[unit]) for count, unit in written]
+    spelled = "".join(count + unit for count, unit in written)
+    if spelled != duration.text or sum(n * size for n, _, size in parts) != duration.seconds:
+        name, size = next(u for u in _TIMEDELTA_UNITS.values() if duration.seconds % u[1] == 0)
+        parts = [(duration.seconds // size, name, size)]
+    return "timedelta(" + ", ".join(f"{name}={n}" for n, name, _ in parts) + ")"
+
+
 def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
     n = transition.index
     when = transition.when
@@ -291,7 +323,7 @@ def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
         trigger=f"{trigger}.{enum_member(transition.trigger)}",
         target=f"{state}.{enum_member(transition.target)}",
         human=transition.human,
-        after_seconds=None if transition.after is None else transition.after.seconds,
+        after=None if transition.after is None else timedelta_of(transition.after),
         reason=None if transition.reason is None else f"{reason}.{enum_member(transition.reason)}",
         when=None if when is None else f"Guard({_text(when.text)}, _when_{n})",
         effect=None if not effects else f"Effect({_text(effects)}, _set_{n})",

@@ -3,14 +3,17 @@ and the bar it must meet as emitted (ruff, ruff format, mypy --strict, stdlib on
 
 from __future__ import annotations
 
+import doctest
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from test_runtime_kit import ORCHESTRATOR, Clock, generate, load_spec, write_package
 
+import generator.view
 from generator import __version__
 from generator.format import CONFIG
 from generator.naming import class_name, docstring_lines, method_names, string_lines
@@ -173,3 +176,48 @@ def test_generated_module_runs_on_the_standard_library_alone(tmp_path: Path) -> 
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "REVIEW"
+
+
+TIMED = """\
+statewright: 1
+machine: timers
+initial: IDLE
+states:
+  IDLE: {kind: idle}
+  WAITING: {kind: waiting}
+  FAILED: {kind: failed, reviewers: [on_call]}
+transitions:
+  - {from: IDLE, to: WAITING, trigger: start}
+  - {from: WAITING, to: FAILED, trigger: in_hours, after: 72h, reason: LATE}
+  - {from: WAITING, to: FAILED, trigger: in_days, after: 2d, reason: LATE}
+  - {from: WAITING, to: FAILED, trigger: in_minutes, after: 90m, reason: LATE}
+  - {from: WAITING, to: FAILED, trigger: in_seconds, after: 45s, reason: LATE}
+  - {from: WAITING, to: FAILED, trigger: mixed, after: 1d12h, reason: LATE}
+  - {from: FAILED, to: IDLE, trigger: retry, human: true}
+reasons:
+  LATE: {description: The wait ran out., recovery: [Start again]}
+"""
+
+
+def test_timers_print_in_the_units_the_spec_wrote(tmp_path: Path) -> None:
+    spec = load_spec(TIMED)
+    source = render_runtime(spec)
+    written = {
+        "in_hours": ("timedelta(hours=72)", timedelta(hours=72)),
+        "in_days": ("timedelta(days=2)", timedelta(days=2)),
+        "in_minutes": ("timedelta(minutes=90)", timedelta(minutes=90)),
+        "in_seconds": ("timedelta(seconds=45)", timedelta(seconds=45)),
+        "mixed": ("timedelta(days=1, hours=12)", timedelta(days=1, hours=12)),
+    }
+    assert "seconds=259200" not in source
+    for text, _ in written.values():
+        assert f"after={text}" in source
+    rt = generate(spec, tmp_path)
+    timers = {t.trigger.value: t.after for t in rt.Timers.spec.transitions if t.after}
+    assert timers == {trigger: delay for trigger, (_, delay) in written.items()}
+
+
+def test_timedelta_of_examples_hold() -> None:
+    # the fallback for a text that is not d/h/m/s parts is only reachable from the docstring
+    failed, tried = doctest.testmod(generator.view)
+    assert tried >= 2 and failed == 0

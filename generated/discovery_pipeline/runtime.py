@@ -410,7 +410,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.WAITING_REQUIREMENT_APPROVAL,
                 Trigger.REQUIREMENT_APPROVAL_TIMEOUT,
                 State.FAILED,
-                after=timedelta(seconds=259200),
+                after=timedelta(hours=72),
                 reason=Reason.TIMEOUT_APPROVAL,
             ),
             Transition(
@@ -477,7 +477,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.WAITING_ARCHITECTURE_APPROVAL,
                 Trigger.ARCHITECTURE_APPROVAL_TIMEOUT,
                 State.FAILED,
-                after=timedelta(seconds=259200),
+                after=timedelta(hours=72),
                 reason=Reason.TIMEOUT_APPROVAL,
             ),
             Transition(

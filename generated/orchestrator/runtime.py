@@ -146,7 +146,7 @@ class Orchestrator(Machine[State, Trigger, Reason]):
                 State.WAITING_FOR_APPROVAL,
                 Trigger.APPROVAL_TIMEOUT,
                 State.FAILED,
-                after=timedelta(seconds=259200),
+                after=timedelta(hours=72),
                 reason=Reason.TIMEOUT_APPROVAL,
             ),
             Transition(
