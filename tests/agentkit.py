@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storekit import Fleet, generate_runtime
+from storekit import Fleet, Stall, generate_runtime
 
 __all__ = ["RELAY_SPEC", "approve_waiting", "check_delivery", "relay_runtime", "wait_for"]
 
@@ -75,10 +75,9 @@ def approve_waiting(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> 
     return approved
 
 
-STALL = 300.0
-"""Seconds in which neither the workers' log nor any instance moved, after which
-:func:`wait_for` fails: a hang guard only, it waits on conditions however slow the
-machine."""
+STALL = 15_000
+"""Polls (each at least 20 ms apart) in which neither the workers' log nor any instance
+moved, after which :func:`wait_for` fails: a hang guard counted in polls, never in time."""
 
 
 def wait_for(
@@ -91,9 +90,9 @@ def wait_for(
     """Approve what was asked, and restart the workers that killed themselves at a mark
     of their plan, until every instance is DONE with every effect delivered (nothing
     left in the outbox) and ``until()`` holds; fail when nothing moves for :data:`STALL`
-    seconds."""
+    polls."""
     outbox = rt.Outbox(store, create=False)
-    seen, moved = None, time.monotonic()
+    stall = Stall(STALL)
     while True:
         fleet.restart_killed()
         approve_waiting(rt, store, instances, fleet)
@@ -103,9 +102,7 @@ def wait_for(
         if finished and (until is None or until()):
             return
         now = (len(fleet.acks()), sorted(states.items()), len(pending))
-        if now != seen:
-            seen, moved = now, time.monotonic()
-        assert time.monotonic() - moved < STALL, f"nothing moved: {dict(states)}, {pending[:3]}"
+        stall.saw(now, f"{dict(states)}, {pending[:3]}")
         time.sleep(0.02)
 
 

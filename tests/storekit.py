@@ -23,6 +23,7 @@ __all__ = [
     "Backend",
     "Fleet",
     "KillPlan",
+    "Stall",
     "backend_fixture",
     "check_store",
     "connect",
@@ -321,3 +322,21 @@ def check_store(rt: Any, store: Any, instances: list[str], fleet: Fleet) -> dict
         steps = [int(w[2]) for w in fleet.acks() if w[0] == instance_id and w[1] == "context"]
         assert machine.context.get("steps", -1) >= max(steps, default=-1)
     return {"stored": stored, "acked": len(acked)}
+
+
+class Stall:
+    """A hang guard counted in polls, never in time: :meth:`saw` fails after ``polls``
+    looks in a row at the same progress. A slower machine only makes each poll later, so
+    the guard never fires sooner on a loaded one."""
+
+    def __init__(self, polls: int) -> None:
+        self.polls, self._idle, self._last = polls, 0, object()
+
+    def saw(self, progress: object, what: str) -> None:
+        """Note the ``progress`` seen at one poll; fail, saying ``what``, after ``polls``
+        polls without a change."""
+        if progress != self._last:
+            self._last, self._idle = progress, 0
+            return
+        self._idle += 1
+        assert self._idle < self.polls, f"nothing moved in {self.polls} polls: {what}"
