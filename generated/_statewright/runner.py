@@ -19,7 +19,7 @@ from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver
 from .records import Actor
 
-__all__ = ["AsyncRunner", "HandlerFailed", "Runner", "drive", "drive_async"]
+__all__ = ["AsyncHandler", "AsyncRunner", "HandlerFailed", "Runner", "drive", "drive_async"]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -38,6 +38,11 @@ class HandlerFailed(Exception):
         self.settled = settled
 
 
+class AsyncHandler(TypeError):
+    """An ``async`` handler met by :func:`drive`: the caller's mistake (run it with
+    :func:`drive_async`), never a failure of the instance."""
+
+
 def _call(call: Call) -> Done | Failed | Awaitable[object]:
     """Call the handler: what it returned or raised, or the awaitable an async one gave."""
     try:
@@ -50,7 +55,8 @@ def _call(call: Call) -> Done | Failed | Awaitable[object]:
 def drive(delivery: _Delivery) -> Settled:
     """Make every call ``delivery`` asks for, plainly; its :class:`Settled` outcome.
 
-    An ``async`` handler is refused (``TypeError``): run it with :func:`drive_async`.
+    An ``async`` handler is refused (:class:`AsyncHandler`, a ``TypeError``): run it with
+    :func:`drive_async`.
     """
     try:
         call = next(delivery)
@@ -59,7 +65,7 @@ def drive(delivery: _Delivery) -> Settled:
             if not isinstance(result, Done | Failed):
                 getattr(result, "close", lambda: None)()  # never awaited: no warning
                 delivery.close()
-                raise TypeError(
+                raise AsyncHandler(
                     f"the {call.job.hook} handler {call.handler.__qualname__} is async: run "
                     "it with an AsyncRunner or Worker.arun_once"
                 )

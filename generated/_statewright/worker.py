@@ -51,7 +51,7 @@ from .engine import Machine
 from .handlers import Done, Failed, HandlerSet, Settled, apply_outcome, deliver
 from .outbox import Claim, LeaseLost, Outbox
 from .records import Clock, utc_now
-from .runner import drive, drive_async
+from .runner import AsyncHandler, drive, drive_async
 from .store import ChainBroken, ConcurrencyConflict, SqlStore, instant
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BACKOFF", "QUARANTINE_AT_ONCE", "Round", "Worker", "backoff"]
@@ -146,7 +146,7 @@ class Worker(Generic[S, T, R]):
             with self._contained(claim, report):
                 machine: Machine[S, T, R] | None = self._load(claim)
                 while machine is not None and (delivery := self._delivery(claim, machine)):
-                    settled = _drive(_renewing(self, claim, delivery))
+                    settled = drive(_renewing(self, claim, delivery))
                     machine = self._commit(claim, machine, settled, report)
         return report
 
@@ -194,7 +194,7 @@ class Worker(Generic[S, T, R]):
         """Serve one instance: whatever it raises is counted against it, never raised."""
         try:
             yield
-        except _AsyncHandler:  # the caller's mistake, not the instance's: say so at once
+        except AsyncHandler:  # the caller's mistake, not the instance's: say so at once
             raise
         except LeaseLost:
             report.lost += 1
@@ -265,19 +265,6 @@ class Worker(Generic[S, T, R]):
 
     def _retry_at(self, now: datetime, attempts: int) -> str:
         return instant(now + backoff(attempts, self.max_backoff, self.jitter()))
-
-
-class _AsyncHandler(TypeError):
-    """An ``async`` handler met in :meth:`Worker.run_once`: use :meth:`Worker.arun_once`."""
-
-
-def _drive(delivery: Any) -> Settled:
-    """:func:`~.runner.drive`, telling an async handler (a :class:`TypeError` raised to
-    the caller) from a failure of the instance."""
-    try:
-        return drive(delivery)
-    except TypeError as error:
-        raise _AsyncHandler(str(error)) from None
 
 
 def _reason(error: BaseException) -> str:
