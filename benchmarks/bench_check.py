@@ -9,7 +9,7 @@ times, per size:
 - ``gc off``: the same with Python's cyclic garbage collector paused, as statewright's own
   loader runs (the fairer floor: the collector's passes dominate a big load);
 - ``check``: the whole ``statewright check`` of that file (safe positioned load, every rule,
-  the transition tour) through :func:`verify.check.check_file`;
+  the transition tour) through :func:`statewright.verify.check.check_file`;
 - ``analysis``: rules and tour alone on the already-loaded spec (:func:`check_spec`).
 
 Each timing is the best of ``--repeat`` runs. Run:
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from verify.check import check_file, check_spec
-from verify.load import gc_paused, load_file
+from statewright.verify.check import check_file, check_spec
+from statewright.verify.load import gc_paused, load_file
 
 TRANSITIONS_PER_STATE = 10
 

@@ -4,11 +4,11 @@ The model: three counters of 0..99 in two states, every combination reachable, s
 two million configurations (``--states 2 --top 99``). In one process, this times:
 
 - ``explore``: statewright's search of every reachable configuration (the code it
-  generates and compiles for the spec, :func:`verify.explore.explore`);
+  generates and compiles for the spec, :func:`statewright.verify.explore.explore`);
 - ``check``: the whole ``statewright check`` of the loaded spec (the search, every data
   rule with its backward searches, the graph and orchestration rules, the tour);
 - ``spin``: Spin end to end on the same model written as Promela
-  (:mod:`verify.explore.promela`): ``spin -a``, ``gcc -O2``, then ``./pan`` (a full
+  (:mod:`statewright.verify.explore.promela`): ``spin -a``, ``gcc -O2``, then ``./pan`` (a full
   safety search, as statewright's: invalid end states and assertions), each step timed.
 
 It prints configurations per second, the ratios to Spin's end-to-end time, statewright's
@@ -32,11 +32,11 @@ from pathlib import Path
 
 from bench_check import best_of
 
-from verify.check import check_spec
-from verify.explore import explore
-from verify.explore.promela import promela
-from verify.load import load_text
-from verify.model import Spec
+from statewright.verify.check import check_spec
+from statewright.verify.explore import explore
+from statewright.verify.explore.promela import promela
+from statewright.verify.load import load_text
+from statewright.verify.model import Spec
 
 
 def counters_spec(states: int, top: int) -> str:

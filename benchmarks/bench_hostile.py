@@ -5,7 +5,7 @@ proportional to its size, memory, CPU seconds), so that it passes on a loaded ma
 the speed is measured here instead. For each hostile input of that test (alias bombs,
 deep nesting, binary data, huge keys, ...), in one process, best of ``--repeat``:
 
-- ``hostile``: :func:`verify.load.load_text` of the input, to its finding;
+- ``hostile``: :func:`statewright.verify.load.load_text` of the input, to its finding;
 - ``ordinary``: the same load of an ordinary spec about as large (the machines of
   ``bench_check.py``; only for inputs of 10 kB or more);
 - ``ratio``: hostile / ordinary. Below 1, a hostile input costs less than an honest one of
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench_check import best_of, machine_yaml
 
-from verify.load import load_text
+from statewright.verify.load import load_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.render import render_runtime, render_support
-from verify.load import load_text
+from statewright.generator.render import render_runtime, render_support
+from statewright.verify.load import load_text
 
 SPEC = """\
 statewright: 1

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pagehtml
 
-from generator import cli
-from generator.commands import Help
-from generator.commands.new import scaffold
-from verify.check import CheckResult, check_file, check_text
-from verify.discover import discover
-from verify.report import render_text
+from statewright.generator import cli
+from statewright.generator.commands import Help
+from statewright.generator.commands.new import scaffold
+from statewright.verify.check import CheckResult, check_file, check_text
+from statewright.verify.discover import discover
+from statewright.verify.report import render_text
 
 __all__ = [
     "SCHEMA_TABLES",

@@ -34,7 +34,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from verify.explain import rules_markdown
+from statewright.verify.explain import rules_markdown
 
 MARKER = re.compile(r"^<!-- statewright:(?P<name>[a-z-]+)(?: (?P<arg>[^ ]+))? -->$", re.M)
 SPECS_DIR = "specs"
@@ -51,7 +51,7 @@ def diagram_svg(arg: str) -> str:
     golden = docgen.ROOT / "generated" / doc.name / f"{doc.name}.svg"
     if doc.result.spec is not None and golden.is_file():
         return golden.read_text(encoding="utf-8")
-    from generator.diagram import diagram_files
+    from statewright.generator.diagram import diagram_files
 
     if doc.result.spec is None:
         raise PluginError(f"{path} does not load, so it cannot be drawn")
@@ -59,9 +59,9 @@ def diagram_svg(arg: str) -> str:
 
 
 def _trace_svg(doc: docgen.SpecDoc, trace: str) -> str:
-    from generator.commands.diagram import counterexample
-    from generator.diagram import render_format
-    from generator.diagram.model import build_diagram
+    from statewright.generator.commands.diagram import counterexample
+    from statewright.generator.diagram import render_format
+    from statewright.generator.diagram.model import build_diagram
 
     checked = doc.result
     if checked.spec is None:

@@ -1,6 +1,6 @@
 """The ``statewright`` command: the parser built from :data:`COMMANDS`, and the dispatch
 to the one named. Each command (its arguments, help and run) is a module of
-:mod:`generator.commands`.
+:mod:`statewright.generator.commands`.
 
 Exit status: 0 when no finding is an error (``--strict``: no warning either), 1 when one
 is (or ``generate --check`` found a difference), 2 for a usage error or a path that does
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import TextIO, cast
 
-from generator import __version__
-from generator.commands import (
+from statewright.generator import __version__
+from statewright.generator.commands import (
     EXIT_USAGE,
     Command,
     Group,
@@ -33,10 +33,10 @@ from generator.commands import (
     runs,
     schema,
 )
-from generator.progress import TerminalProgress
-from generator.streams import ReaderSafe
-from verify import progress
-from verify.discover import MissingPath
+from statewright.generator.progress import TerminalProgress
+from statewright.generator.streams import ReaderSafe
+from statewright.verify import progress
+from statewright.verify.discover import MissingPath
 
 __all__ = ["COMMANDS", "TOP", "helps", "main", "parser", "parsers"]
 
@@ -104,7 +104,8 @@ def helps() -> dict[str, Help]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``statewright``; the exit status. Output to a reader that goes away early
     (``| head -1``) is dropped quietly and the command still finishes its work. Long work
-    shows progress on standard error when that is a terminal (:mod:`generator.progress`)."""
+    shows progress on standard error when that is a terminal
+    (:mod:`statewright.generator.progress`)."""
     shown = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     clear = shown.clear if shown is not None else None
     out, err = ReaderSafe(sys.stdout, clear), ReaderSafe(sys.stderr, clear)

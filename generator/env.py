@@ -13,7 +13,7 @@ __all__ = ["environment"]
 def environment() -> jinja2.Environment:
     """Strict, whitespace-controlled, autoescape off (outputs are code, not HTML)."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("generator", "templates"),
+        loader=jinja2.PackageLoader("statewright.generator", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

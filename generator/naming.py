@@ -8,7 +8,7 @@ only, and already in the form ``ruff format`` keeps.
 
 Which names are taken is computed, never listed by hand: a trigger method may not take a
 Python keyword or soft keyword, a builtin, or any attribute of the runtime's
-:class:`~generator.runtime.engine.Machine` (public or private), and gets a trailing
+:class:`~statewright.generator.runtime.engine.Machine` (public or private), and gets a trailing
 underscore instead (``fire`` -> ``fire_``); ``fire(Trigger.FIRE)`` works for every trigger
 whatever its method is called. The class name may not be a keyword, a builtin or a name
 the generated module defines or imports (:data:`MODULE_NAMES`); it gets the suffix
@@ -22,8 +22,8 @@ import keyword
 import textwrap
 from collections.abc import Iterable, Sequence
 
-import generator.runtime
-from generator.runtime.engine import Machine
+import statewright.generator.runtime
+from statewright.generator.runtime.engine import Machine
 
 __all__ = [
     "ENUM_NAMES",
@@ -48,7 +48,7 @@ MODULE_NAMES = frozenset(
     {
         *ENUM_NAMES,
         HANDLERS_CLASS,
-        *generator.runtime.__all__,
+        *statewright.generator.runtime.__all__,
         "SOURCE",
         "SOURCE_SHA256",
         "GENERATOR_VERSION",

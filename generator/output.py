@@ -33,9 +33,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from generator import GENERATED_MARK
-from verify.load.values import clip
-from verify.printable import printable_path
+from statewright.generator import GENERATED_MARK
+from statewright.verify.load.values import clip
+from statewright.verify.printable import printable_path
 
 __all__ = [
     "PACKAGE_INIT",

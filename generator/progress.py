@@ -1,6 +1,6 @@
 """Progress on a terminal: one line on standard error, rewritten in place, then erased.
 
-The command line listens to :mod:`verify.progress` through a :class:`TerminalProgress`
+The command line listens to :mod:`statewright.verify.progress` through a :class:`TerminalProgress`
 when standard error is a terminal, and not at all when it is not (a pipe, a file, CI), so
 logs never hold progress lines. Work that ends within :data:`DELAY` seconds shows nothing;
 after that the line says which file is at which phase and for how long::
@@ -30,7 +30,7 @@ _ERASE = "\r\x1b[K"
 
 
 class TerminalProgress:
-    """A :data:`verify.progress.Listener` that draws on ``stream``, a terminal."""
+    """A :data:`statewright.verify.progress.Listener` that draws on ``stream``, a terminal."""
 
     def __init__(
         self,

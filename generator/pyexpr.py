@@ -1,13 +1,13 @@
 """A spec's expressions as Python source for a generated module, over its ``Variables``.
 
-The view model (:mod:`generator.view`) compiles each guard and effect once, from the
+The view model (:mod:`statewright.generator.view`) compiles each guard and effect once, from the
 checked syntax tree, into the body of a small typed function of ``v`` (the machine's
 frozen ``Variables``); nothing from the spec is pasted in as text, and nothing is
 evaluated at run time. The expression language has Python's precedence, so parentheses
 are written only where the tree needs them (a comparison inside a comparison, a right
 operand of ``-``, ...).
 
->>> from verify.model import Binary, EnumValue, Literal, Member, Ref, Unary
+>>> from statewright.verify.model import Binary, EnumValue, Literal, Member, Ref, Unary
 >>> python_of(Binary("and", Binary("<", Ref("attempts"), Literal(3)), Unary("not", Ref("done"))))
 'v.attempts < 3 and not v.done'
 >>> minor, critical = EnumValue("severity", "minor"), EnumValue("severity", "critical")
@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
-from generator.naming import string_literal
-from verify.expr import fold
-from verify.model import BinaryOp, Expr, UnaryOp, Value
+from statewright.generator.naming import string_literal
+from statewright.verify.expr import fold
+from statewright.verify.model import BinaryOp, Expr, UnaryOp, Value
 
 __all__ = ["python_of", "python_of_value"]
 
@@ -66,7 +66,7 @@ class _Source:
 
 
 class _Python:
-    """Python source over ``v`` for each node (:class:`verify.expr.Algebra`)."""
+    """Python source over ``v`` for each node (:class:`statewright.verify.expr.Algebra`)."""
 
     def literal(self, value: int | bool) -> _Source:
         negative = not isinstance(value, bool) and value < 0

@@ -2,11 +2,11 @@
 
 For every property a check finds violated, :func:`regression_files` renders a pytest
 module (``regression_test.py.jinja``) that embeds the spec and the counterexample and
-replays it on the generated runtime (:func:`verify.conformance.regression.
+replays it on the generated runtime (:func:`statewright.verify.conformance.regression.
 assert_unreachable`): it fails while the spec allows the violation and passes once the
 spec is fixed and its runtime regenerated, so the fix stays proven. :func:`write_regressions`
-writes them, all or nothing (:func:`generator.output.write_tree`), never over a file that
-does not carry statewright's mark. A module is named ``test_<machine>__<property>.py``:
+writes them, all or nothing (:func:`statewright.generator.output.write_tree`), never over a file
+that does not carry statewright's mark. A module is named ``test_<machine>__<property>.py``:
 machine and property names are snake_case, which has no ``__``, so two properties never
 share a file name.
 """
@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__
-from generator.env import environment
-from generator.format import format_python
-from generator.naming import class_name, docstring_lines, string_lines, string_literal
-from generator.output import (
+from statewright.generator import __version__
+from statewright.generator.env import environment
+from statewright.generator.format import format_python
+from statewright.generator.naming import class_name, docstring_lines, string_lines, string_literal
+from statewright.generator.output import (
     Output,
     Refused,
     carries_mark,
@@ -30,10 +30,10 @@ from generator.output import (
     path_problems,
     write_tree,
 )
-from generator.pyexpr import python_of_value
-from verify.check import CheckResult
-from verify.findings import TraceStep
-from verify.printable import printable, printable_path
+from statewright.generator.pyexpr import python_of_value
+from statewright.verify.check import CheckResult
+from statewright.verify.findings import TraceStep
+from statewright.verify.printable import printable, printable_path
 
 __all__ = [
     "RegressionView",
@@ -164,7 +164,7 @@ def regression_files(result: CheckResult, text: str, package: str = "generated")
 def write_regressions(folder: Path, outputs: Sequence[Output]) -> list[Path] | str:
     """Write ``outputs`` into ``folder`` (made if missing), all or nothing; the paths
     written, or why nothing was: two outputs of one file, a path that is not safe to
-    write (:func:`generator.output.path_problems`), a file in the way that statewright
+    write (:func:`statewright.generator.output.path_problems`), a file in the way that statewright
     did not write."""
     try:
         files = collect(outputs)

@@ -3,9 +3,9 @@
 Each spec renders to files under ``<machine>/``: its typed runtime ``runtime.py``, its
 hypothesis tests ``test_<machine>.py``, an ``__init__.py`` that makes the folder a
 package, and the diagrams ``<machine>.dot``, ``.svg`` and ``.mmd``
-(:func:`generator.diagram.diagram_files`, which needs Graphviz's ``dot``). Once per output
-folder come the runtime support package ``_statewright/`` (:func:`render_support`: the
-source of :mod:`generator.runtime`, copied verbatim under a one-line header) and the
+(:func:`statewright.generator.diagram.diagram_files`, which needs Graphviz's ``dot``). Once per
+output folder come the runtime support package ``_statewright/`` (:func:`render_support`: the
+source of :mod:`statewright.generator.runtime`, copied verbatim under a one-line header) and the
 folder's own ``__init__.py`` (:data:`PACKAGE_INIT`), which makes it a package tree, so
 ``from generated.orchestrator.runtime import Orchestrator`` works and each runtime finds
 its support beside it.
@@ -16,14 +16,14 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from generator import GENERATED_MARK, __version__
-from generator.diagram import diagram_files
-from generator.env import environment
-from generator.format import format_python
-from generator.output import PACKAGE_INIT
-from generator.view import SUPPORT_PACKAGE, runtime_view, tests_view
-from verify.findings import Finding
-from verify.model import Spec
+from statewright.generator import GENERATED_MARK, __version__
+from statewright.generator.diagram import diagram_files
+from statewright.generator.env import environment
+from statewright.generator.format import format_python
+from statewright.generator.output import PACKAGE_INIT
+from statewright.generator.view import SUPPORT_PACKAGE, runtime_view, tests_view
+from statewright.verify.findings import Finding
+from statewright.verify.model import Spec
 
 __all__ = [
     "GENERATED_MARK",
@@ -67,9 +67,9 @@ def render_package_init() -> str:
 @cache
 def render_support() -> dict[str, str]:
     """The runtime support package, ``_statewright/<module>.py``: each module of
-    :mod:`generator.runtime` verbatim under a one-line header."""
+    :mod:`statewright.generator.runtime` verbatim under a one-line header."""
     files: dict[str, str] = {}
-    package = resources.files("generator.runtime")
+    package = resources.files("statewright.generator.runtime")
     for entry in sorted(package.iterdir(), key=lambda found: found.name):
         if not entry.name.endswith(".py"):
             continue

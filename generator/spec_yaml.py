@@ -1,4 +1,5 @@
-"""Write a :class:`~verify.model.Spec` as spec YAML (format 1), for ``statewright import``.
+"""Write a :class:`~statewright.verify.model.Spec` as spec YAML (format 1), for ``statewright
+import``.
 
 One line per state and per transition, in flow style as the shipped specs are written;
 free text (descriptions, reviewer roles, recovery steps) double-quoted with JSON's
@@ -15,8 +16,8 @@ import json
 import re
 from collections.abc import Iterable
 
-from verify.load.yamlread import resolve_plain
-from verify.model import FORMAT_VERSION, Reason, Spec, State, Transition
+from statewright.verify.load.yamlread import resolve_plain
+from statewright.verify.model import FORMAT_VERSION, Reason, Spec, State, Transition
 
 __all__ = ["comment", "spec_yaml"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from generator.runtime import store as store_module
+from statewright.generator.runtime import store as store_module
 
 __all__ = [
     "SQL_BACKENDS",

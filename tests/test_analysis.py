@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-import verify.analysis
-import verify.rules.data
-from verify.analysis import Analysis
-from verify.check import check_spec
-from verify.explore import Budget, Exploration, explore
-from verify.explore.properties import Checked, checked
-from verify.load import load_text
-from verify.model import Spec
-from verify.rules import RULES, Family
+import statewright.verify.analysis
+import statewright.verify.rules.data
+from statewright.verify.analysis import Analysis
+from statewright.verify.check import check_spec
+from statewright.verify.explore import Budget, Exploration, explore
+from statewright.verify.explore.properties import Checked, checked
+from statewright.verify.load import load_text
+from statewright.verify.model import Spec
+from statewright.verify.rules import RULES, Family
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def run(rule_id: str, analysis: Analysis) -> list[str]:
 
 
 def test_the_modules_example_runs() -> None:
-    failed, tried = doctest.testmod(verify.analysis)
+    failed, tried = doctest.testmod(statewright.verify.analysis)
     assert tried > 0 and failed == 0
 
 
@@ -103,8 +103,8 @@ def test_a_check_explores_a_spec_and_checks_its_properties_once(
         checks.append(found)
         return checked(found)
 
-    monkeypatch.setattr(verify.analysis, "explore", counted_explore)
-    monkeypatch.setattr(verify.analysis, "checked", counted_check)
+    monkeypatch.setattr(statewright.verify.analysis, "explore", counted_explore)
+    monkeypatch.setattr(statewright.verify.analysis, "checked", counted_check)
     spec = loaded(COUNTER)
     result = check_spec(spec)
     assert {"never-enabled", "property-violated"} <= {f.rule for f in result.findings}
@@ -143,9 +143,9 @@ def test_a_data_form_is_documented_by_its_rule_and_defined_with_the_data_rules()
         two = entry.check is not None and entry.check_data is not None
         assert ("With variables" in entry.doc) == two, entry.id
         if entry.check_data is not None:
-            assert entry.check_data.__module__ == "verify.rules.data", entry.id
-    for name, function in inspect.getmembers(verify.rules.data, inspect.isfunction):
-        if function.__module__ == "verify.rules.data" and not name.startswith("_"):
+            assert entry.check_data.__module__ == "statewright.verify.rules.data", entry.id
+    for name, function in inspect.getmembers(statewright.verify.rules.data, inspect.isfunction):
+        if function.__module__ == "statewright.verify.rules.data" and not name.startswith("_"):
             assert function in registered or name == "too_large", name
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from verify.asl import check_asl_file
-from verify.discover import is_asl_name
+from statewright.verify.asl import check_asl_file
+from statewright.verify.discover import is_asl_name
 
 CORPUS = Path(__file__).resolve().parent / "data" / "asl"
 DEFINITIONS = sorted(p for p in CORPUS.iterdir() if is_asl_name(p))

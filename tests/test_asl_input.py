@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.cli import main
-from generator.commands.diagram import diagram_command
-from generator.spec_yaml import spec_yaml
-from verify.asl import check_asl_text
-from verify.check import check_text
-from verify.findings import Severity
-from verify.load import load_text
-from verify.load.asl import NOT_MODELLED, load_asl_file, load_asl_text
-from verify.model import Spec, State
+from statewright.generator.cli import main
+from statewright.generator.commands.diagram import diagram_command
+from statewright.generator.spec_yaml import spec_yaml
+from statewright.verify.asl import check_asl_text
+from statewright.verify.check import check_text
+from statewright.verify.findings import Severity
+from statewright.verify.load import load_text
+from statewright.verify.load.asl import NOT_MODELLED, load_asl_file, load_asl_text
+from statewright.verify.model import Spec, State
 
 CALLBACK = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 LAMBDA = "arn:aws:states:::lambda:invoke"

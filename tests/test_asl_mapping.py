@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-import verify.asl
-import verify.load.asl
-import verify.load.asl.names
-from verify.asl import check_asl_text
-from verify.check import CheckResult
-from verify.load.asl import AslOptions, Machine, load_asl_text
-from verify.model import Kind, Spec
+import statewright.verify.asl
+import statewright.verify.load.asl
+import statewright.verify.load.asl.names
+from statewright.verify.asl import check_asl_text
+from statewright.verify.check import CheckResult
+from statewright.verify.load.asl import AslOptions, Machine, load_asl_text
+from statewright.verify.model import Kind, Spec
 
 CALLBACK = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 LAMBDA = "arn:aws:states:::lambda:invoke"
@@ -51,7 +51,11 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_the_modules_examples_run() -> None:
-    for module in (verify.load.asl, verify.load.asl.names, verify.asl):
+    for module in (
+        statewright.verify.load.asl,
+        statewright.verify.load.asl.names,
+        statewright.verify.asl,
+    ):
         failed, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failed == 0, module.__name__
 

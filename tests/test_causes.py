@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from test_graph_properties import random_specs
 
-from generator.cli import main
-from verify.causes import link_causes, root_states
-from verify.check import check_file, check_text
-from verify.graph import build_graph, reachable
-from verify.model import Spec
+from statewright.generator.cli import main
+from statewright.verify.causes import link_causes, root_states
+from statewright.verify.check import check_file, check_text
+from statewright.verify.graph import build_graph, reachable
+from statewright.verify.model import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SKETCH = "specs/examples/discovery_pipeline_sketch.yaml"

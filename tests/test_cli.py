@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
+from statewright.generator.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SKETCH = "specs/examples/discovery_pipeline_sketch.yaml"
@@ -229,9 +229,9 @@ def test_audit_commands_into_a_closed_pipe(tmp_path: Path) -> None:
 def test_the_reader_safe_stream_examples_run() -> None:
     import doctest
 
-    import generator.streams
+    import statewright.generator.streams
 
-    failed, tried = doctest.testmod(generator.streams)
+    failed, tried = doctest.testmod(statewright.generator.streams)
     assert tried > 0 and failed == 0
 
 
@@ -240,7 +240,7 @@ def test_the_reader_safe_stream_examples_run() -> None:
 
 def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """``("check", parser)``, ..., ``("audit verify", parser)``: every command's parser."""
-    from generator.cli import parser as statewright
+    from statewright.generator.cli import parser as statewright
 
     pending = [("", statewright())]
     while pending:
@@ -285,14 +285,14 @@ def test_every_command_module_is_registered_and_every_command_has_a_module() -> 
     command whose help and arguments live elsewhere) fails here."""
     import importlib
 
-    from generator.cli import COMMANDS
-    from generator.commands import Command, Group
+    from statewright.generator.cli import COMMANDS
+    from statewright.generator.commands import Command, Group
 
     folder = ROOT / "generator" / "commands"
     modules = sorted(p.stem for p in folder.glob("*.py") if p.stem not in SHARED)
     owners = {}
     for stem in modules:
-        module = importlib.import_module(f"generator.commands.{stem}")
+        module = importlib.import_module(f"statewright.generator.commands.{stem}")
         command = getattr(module, "COMMAND", None)
         assert isinstance(command, Command | Group), f"generator/commands/{stem}.py: no COMMAND"
         owners[command.name] = stem
@@ -306,8 +306,8 @@ def test_every_command_module_is_registered_and_every_command_has_a_module() -> 
 
 def test_the_dispatch_reaches_every_command() -> None:
     """Every command that runs gets its own run: no command falls through to another's."""
-    from generator.cli import helps, parser
-    from generator.commands import Command
+    from statewright.generator.cli import helps, parser
+    from statewright.generator.commands import Command
 
     built = parser()
     runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}

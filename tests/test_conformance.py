@@ -19,7 +19,7 @@ from conformance_example.orchestrator import NotAllowed, Orchestrator
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from verify.conformance import (
+from statewright.verify.conformance import (
     Actor,
     AuditedAdapter,
     Clock,
@@ -30,9 +30,9 @@ from verify.conformance import (
     intruders,
     reviewers,
 )
-from verify.load import load_file
-from verify.model import Spec
-from verify.semantics import Semantics
+from statewright.verify.load import load_file
+from statewright.verify.model import Spec
+from statewright.verify.semantics import Semantics
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from test_graph_properties import make_spec, random_specs
 
-from verify.coverage import Coverage, replay, transition_tour
-from verify.explore import explore
-from verify.explore.tour import configuration_tour
-from verify.graph import build_graph
-from verify.load import load_text
-from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
+from statewright.verify.coverage import Coverage, replay, transition_tour
+from statewright.verify.explore import explore
+from statewright.verify.explore.tour import configuration_tour
+from statewright.verify.graph import build_graph
+from statewright.verify.load import load_text
+from statewright.verify.model import AUTOMATIC_TRIGGER, Spec, Transition
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 

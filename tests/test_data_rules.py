@@ -6,10 +6,10 @@ from __future__ import annotations
 from datagen import data_specs
 from hypothesis import assume, given, settings
 
-from verify.check import CheckResult, check_text
-from verify.explore import explore
-from verify.explore.tour import configuration_tour, replay
-from verify.load import load_text
+from statewright.verify.check import CheckResult, check_text
+from statewright.verify.explore import explore
+from statewright.verify.explore.tour import configuration_tour, replay
+from statewright.verify.load import load_text
 
 HEAD = """\
 statewright: 1

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from generator.diagram import diagram_files, render_format
-from generator.diagram.dot import DotMissing, quoted, render_dot, render_image
-from generator.diagram.mermaid import mermaid_text, render_mermaid
-from generator.diagram.model import Diagram, EdgeKind, build_diagram
-from verify.check import check_file
-from verify.findings import Finding, Severity, TransitionRef
-from verify.model import Duration, Kind, Location, Reason, Spec, State, Transition
+from statewright.generator.diagram import diagram_files, render_format
+from statewright.generator.diagram.dot import DotMissing, quoted, render_dot, render_image
+from statewright.generator.diagram.mermaid import mermaid_text, render_mermaid
+from statewright.generator.diagram.model import Diagram, EdgeKind, build_diagram
+from statewright.verify.check import check_file
+from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.model import Duration, Kind, Location, Reason, Spec, State, Transition
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "diagram"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
-from generator.commands.diagram import diagram_command
-from generator.diagram import diagram_files
-from verify.check import check_file
+from statewright.generator.cli import main
+from statewright.generator.commands.diagram import diagram_command
+from statewright.generator.diagram import diagram_files
+from statewright.verify.check import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from generator.commands.diagram import diagram_command
-from generator.diagram.dot import TRACE_COLOUR, render_dot
-from generator.diagram.mermaid import render_mermaid
-from generator.diagram.model import build_diagram
-from verify.check import check_text
+from statewright.generator.commands.diagram import diagram_command
+from statewright.generator.diagram.dot import TRACE_COLOUR, render_dot
+from statewright.generator.diagram.mermaid import render_mermaid
+from statewright.generator.diagram.model import build_diagram
+from statewright.verify.check import check_text
 
 LOOP = """\
 statewright: 1

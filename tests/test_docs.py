@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from verify.check import check_text
-from verify.rules import RULES
+from statewright.verify.check import check_text
+from statewright.verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -227,7 +227,7 @@ def page_text(html: str) -> str:
 
 
 def test_a_page_per_shipped_spec_shows_its_svg(site: Path) -> None:
-    from verify.discover import discover
+    from statewright.verify.discover import discover
 
     machines = []
     for path in discover([ROOT / "specs"]):
@@ -309,7 +309,7 @@ def test_the_command_line_page_shows_every_command_argument_and_exit_status(site
     (the hand-written one lacked runs, --regressions, --trace, --input and the bounds)."""
     from html import escape
 
-    from generator.cli import helps, parsers
+    from statewright.generator.cli import helps, parsers
 
     page = (site / "cli.html").read_text(encoding="utf-8")
     synopsis = page[: page.index('id="every-command"')]

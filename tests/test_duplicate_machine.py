@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
-from generator.commands.generate import generate_command
+from statewright.generator.cli import main
+from statewright.generator.commands.generate import generate_command
 
 DOOR = """\
 statewright: 1

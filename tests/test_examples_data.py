@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from verify.check import check_file
+from statewright.verify.check import check_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

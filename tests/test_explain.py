@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.cli import main
-from verify.explain import close_matches, examples, explain_text, flowed, rule_markdown
-from verify.rules import RULES
+from statewright.generator.cli import main
+from statewright.verify.explain import close_matches, examples, explain_text, flowed, rule_markdown
+from statewright.verify.rules import RULES
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

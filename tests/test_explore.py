@@ -2,9 +2,9 @@
 
 The configuration graph the compiled search finds (every configuration, every step, the
 stuck ones, the nondeterministic and out-of-range steps) must be exactly the one a plain
-breadth-first search over :mod:`verify.semantics` finds; compiled expressions must
-compute what :func:`verify.semantics.evaluate` computes; and every counterexample a
-finding carries must replay through :class:`verify.semantics.Run` to where it claims.
+breadth-first search over :mod:`statewright.verify.semantics` finds; compiled expressions must
+compute what :func:`statewright.verify.semantics.evaluate` computes; and every counterexample a
+finding carries must replay through :class:`statewright.verify.semantics.Run` to where it claims.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from datagen import data_specs, expressions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import verify.explore
-import verify.explore.layout
-import verify.explore.pycode
-from verify.check import check_text
-from verify.explore import explore
-from verify.explore.layout import Layout
-from verify.explore.pycode import Names, function, python, refs
-from verify.findings import Finding
-from verify.load import load_text
-from verify.load.exprcheck import Scope, condition
-from verify.model import Spec, VarType
-from verify.semantics import OutOfRange, Semantics, Values, evaluate
+import statewright.verify.explore
+import statewright.verify.explore.layout
+import statewright.verify.explore.pycode
+from statewright.verify.check import check_text
+from statewright.verify.explore import explore
+from statewright.verify.explore.layout import Layout
+from statewright.verify.explore.pycode import Names, function, python, refs
+from statewright.verify.findings import Finding
+from statewright.verify.load import load_text
+from statewright.verify.load.exprcheck import Scope, condition
+from statewright.verify.model import Spec, VarType
+from statewright.verify.semantics import OutOfRange, Semantics, Values, evaluate
 
 Config = tuple[str, Values]
 
@@ -39,7 +39,11 @@ def loaded(text: str) -> Spec:
 
 
 def test_the_modules_examples_run() -> None:
-    for module in (verify.explore, verify.explore.layout, verify.explore.pycode):
+    for module in (
+        statewright.verify.explore,
+        statewright.verify.explore.layout,
+        statewright.verify.explore.pycode,
+    ):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__
 

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import Clock, load_spec, runtime
 
-import verify.explore.budget
-from generator.cli import main
-from verify.check import check_text
-from verify.explore import Budget, explore
-from verify.explore.search import PACKED_BITS
-from verify.findings import Finding
-from verify.load import load_text
-from verify.load.expressions import MAX_DEPTH
+import statewright.verify.explore.budget
+from statewright.generator.cli import main
+from statewright.verify.check import check_text
+from statewright.verify.explore import Budget, explore
+from statewright.verify.explore.search import PACKED_BITS
+from statewright.verify.findings import Finding
+from statewright.verify.load import load_text
+from statewright.verify.load.expressions import MAX_DEPTH
 
 
 def test_the_modules_examples_run() -> None:
-    failed, tried = doctest.testmod(verify.explore.budget, optionflags=doctest.ELLIPSIS)
+    failed, tried = doctest.testmod(statewright.verify.explore.budget, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failed == 0
 
 

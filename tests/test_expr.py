@@ -1,10 +1,10 @@
 """One fold over the expression tree: every meaning complete, and all meaning the same.
 
-:func:`verify.expr.fold` is the only code that takes an expression's tree apart; the
+:func:`statewright.verify.expr.fold` is the only code that takes an expression's tree apart; the
 evaluator, the explorer's Python, the generated runtime's Python and the Promela are
 algebras of it. These tests fail when a kind of node or a meaning is added without its
 counterpart, when some other module walks the tree itself, and when a meaning computes
-something other than :func:`verify.semantics.evaluate` on any operator or nesting.
+something other than :func:`statewright.verify.semantics.evaluate` on any operator or nesting.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import verify.expr
-from generator import pyexpr
-from generator.pyexpr import python_of
-from verify.explore import promela, pycode
-from verify.explore.pycode import Names, python
-from verify.expr import Algebra, fold, refs
-from verify.model import (
+import statewright.verify.expr
+from statewright.generator import pyexpr
+from statewright.generator.pyexpr import python_of
+from statewright.verify.explore import promela, pycode
+from statewright.verify.explore.pycode import Names, python
+from statewright.verify.expr import Algebra, fold, refs
+from statewright.verify.model import (
     Binary,
     BinaryOp,
     CurrentState,
@@ -43,13 +43,13 @@ from verify.model import (
     Variable,
     VarType,
 )
-from verify.semantics import data
-from verify.semantics.data import evaluate
+from statewright.verify.semantics import data
+from statewright.verify.semantics.data import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
 MEANINGS: dict[str, type] = {
-    "refs": verify.expr.Refs,
+    "refs": statewright.verify.expr.Refs,
     "evaluate": data.Evaluation,
     "explorer python": pycode._Python,
     "runtime python": pyexpr._Python,
@@ -67,7 +67,7 @@ def _snake(name: str) -> str:
 
 
 def test_the_examples_run() -> None:
-    failed, tried = doctest.testmod(verify.expr)
+    failed, tried = doctest.testmod(statewright.verify.expr)
     assert tried > 0 and failed == 0
 
 
@@ -87,7 +87,7 @@ def _modules() -> list[Path]:
 
 
 def test_only_the_fold_takes_a_tree_apart() -> None:
-    """No module but :mod:`verify.expr` asks which kind an operator node is: a walker of
+    """No module but :mod:`statewright.verify.expr` asks which kind an operator node is: a walker of
     its own would be a fifth copy of the meaning."""
     inner = {"Unary", "Binary", "Member"}
     walkers = []
@@ -108,7 +108,7 @@ def test_every_algebra_in_the_code_is_known() -> None:
     known = {f"{cls.__module__}.{cls.__qualname__}" for cls in MEANINGS.values()}
     found = set()
     for path in _modules():
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        module = ".".join(("statewright", *path.relative_to(ROOT).with_suffix("").parts))
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.ClassDef):
                 defined = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}

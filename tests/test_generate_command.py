@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import ORCHESTRATOR
 
-from generator.commands.generate import generate_command
+from statewright.generator.commands.generate import generate_command
 
 BROKEN = """\
 statewright: 1
@@ -239,7 +239,7 @@ run = Orchestrator()
 run.task_received()
 run.gate_reached()
 run.human_approved(actor=Actor("dana", frozenset({{"tech_lead"}})), decision="ok")
-print(run.state, sorted(m for m in ("yaml", "verify", "generator") if m in sys.modules))
+print(run.state, sorted(m for m in ("yaml", "verify", "generator", "statewright") if m in sys.modules))
 """
 
 

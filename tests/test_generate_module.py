@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import ORCHESTRATOR, Clock, generate, load_spec, write_package
 
-import generator.view
-from generator import __version__
-from generator.format import CONFIG
-from generator.naming import class_name, docstring_lines, method_names, string_lines
-from generator.render import render_runtime, render_spec
+import statewright.generator.view
+from statewright.generator import __version__
+from statewright.generator.format import CONFIG
+from statewright.generator.naming import class_name, docstring_lines, method_names, string_lines
+from statewright.generator.render import render_runtime, render_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,7 +165,7 @@ def test_generated_module_runs_on_the_standard_library_alone(tmp_path: Path) -> 
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from vendored.gatekeeper import runtime as rt; "
         "m = rt.Gatekeeper(); m.task_received(); m.checks_passed(); "
-        "assert set(sys.modules) & {'yaml', 'jinja2', 'verify', 'generator'} == set(); "
+        "assert set(sys.modules) & {'yaml', 'jinja2', 'verify', 'generator', 'statewright'} == set(); "
         "print(m.state)"
     )
     run = subprocess.run(
@@ -219,5 +219,5 @@ def test_timers_print_in_the_units_the_spec_wrote(tmp_path: Path) -> None:
 
 def test_timedelta_of_examples_hold() -> None:
     # the fallback for a text that is not d/h/m/s parts is only reachable from the docstring
-    failed, tried = doctest.testmod(generator.view)
+    failed, tried = doctest.testmod(statewright.generator.view)
     assert tried >= 2 and failed == 0

@@ -3,7 +3,7 @@
 A small inline spec (two review gates, automatic hops, a timeout of seven days, a
 trigger named ``fire`` and one with a very long name) is generated into a temporary
 package, checked with ruff and ``mypy --strict`` as emitted, and its tests are run by
-pytest in a subprocess. The harness they run (:mod:`verify.conformance.runtime`) names a
+pytest in a subprocess. The harness they run (:mod:`statewright.verify.conformance.runtime`) names a
 rule after each trigger, so failing examples read as a story.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from test_runtime_kit import generate
 
-from generator.format import CONFIG
-from generator.render import render_runtime, render_support, render_tests
-from verify.check import check_spec
-from verify.conformance.runtime import runtime_conformance
-from verify.load import load_file, load_text
-from verify.model import Spec
+from statewright.generator.format import CONFIG
+from statewright.generator.render import render_runtime, render_support, render_tests
+from statewright.verify.check import check_spec
+from statewright.verify.conformance.runtime import runtime_conformance
+from statewright.verify.load import load_file, load_text
+from statewright.verify.model import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "specs").glob("*.yaml"))

@@ -11,10 +11,17 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verify.analysis import Analysis
-from verify.graph import build_graph, components, entries, exits, reachable, strong_components
-from verify.model import AUTOMATIC_TRIGGER, Location, Spec, State, Transition
-from verify.rules import RULES
+from statewright.verify.analysis import Analysis
+from statewright.verify.graph import (
+    build_graph,
+    components,
+    entries,
+    exits,
+    reachable,
+    strong_components,
+)
+from statewright.verify.model import AUTOMATIC_TRIGGER, Location, Spec, State, Transition
+from statewright.verify.rules import RULES
 
 FILE = "random.yaml"
 
@@ -206,9 +213,9 @@ def test_strong_components_take_a_plain_adjacency_and_a_deep_chain() -> None:
 def test_the_documentation_examples_run() -> None:
     import doctest
 
-    import verify.check
-    import verify.graph
+    import statewright.verify.check
+    import statewright.verify.graph
 
-    for module in (verify.graph, verify.check):
+    for module in (statewright.verify.graph, statewright.verify.check):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from verify.load import MAX_SPEC_BYTES, LoadResult, load_file, load_text, yamlread
-from verify.load.values import Suggestions
+from statewright.verify.load import MAX_SPEC_BYTES, LoadResult, load_file, load_text, yamlread
+from statewright.verify.load.values import Suggestions
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_BYTE = 100
@@ -205,7 +205,7 @@ def test_legitimate_repetition_is_within_the_alias_budget() -> None:
 def test_100000_brackets_in_a_subprocess(depth: int) -> None:
     """A crash in C (PyYAML's C composer segfaults here) must fail this test, not pytest."""
     code = (
-        "from verify.load import load_text\n"
+        "from statewright.verify.load import load_text\n"
         f"result = load_text('[' * {depth} + ']' * {depth})\n"
         "print(result.findings[0].rule, result.findings[0].message)\n"
     )
@@ -231,7 +231,7 @@ resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, {cpu}))
 BOUNDED = (
     BOUNDED_PREFIX
     + """\
-from verify.check import check_text
+from statewright.verify.check import check_text
 for finding in check_text(sys.stdin.read(), "hostile.yaml").findings:
     print(finding.format())
 """
@@ -333,7 +333,7 @@ def test_the_suggestion_budget_is_spent_per_comparison() -> None:
 
 def statewright(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *argv],
+        [sys.executable, "-m", "statewright.generator.cli", *argv],
         capture_output=True,
         text=True,
         timeout=HANG_GUARD,  # a FIFO used to wait for a writer for ever

@@ -22,7 +22,7 @@ pytest.importorskip("langgraph")
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from generator.integrations.langgraph import EffectsBusy, build_graph, expire_due
+from statewright.generator.integrations.langgraph import EffectsBusy, build_graph, expire_due
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -300,7 +300,7 @@ def test_async_handlers_run_under_ainvoke(rt: Any, tmp_path: Path, durable: bool
 def test_the_integration_needs_the_extra() -> None:
     code = (
         "import sys; sys.modules['langgraph'] = None\n"
-        "try:\n    import generator.integrations.langgraph\n"
+        "try:\n    import statewright.generator.integrations.langgraph\n"
         "except ImportError as e:\n    print(e)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -1,12 +1,13 @@
 """Imports go one way, and the folders say which.
 
 - ``verify`` never imports ``generator`` or Jinja;
-- ``verify.model`` and ``verify.findings`` import nothing of statewright's but each other;
-- the loader (``verify.load``) stands below the analyses: it imports neither networkx nor
-  the graph, the rules or the reports (it reports its progress to ``verify.progress``,
-  which imports nothing);
+- ``statewright.verify.model`` and ``statewright.verify.findings`` import nothing of
+  statewright's but each other;
+- the loader (``statewright.verify.load``) stands below the analyses: it imports neither
+  networkx nor the graph, the rules or the reports (it reports its progress to
+  ``statewright.verify.progress``, which imports nothing);
 - the reports and the conformance harness sit on top of ``verify`` and below nothing in it;
-- ``generator.runtime`` (copied verbatim into generated output) imports the standard
+- ``statewright.generator.runtime`` (copied verbatim into generated output) imports the standard
   library alone;
 - the command layer (``generator/cli.py`` and ``generator/commands/``) sits above the rest:
   nothing else in ``verify`` or ``generator`` imports it;
@@ -30,7 +31,8 @@ PACKAGES = ("verify", "generator")
 
 
 def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    """The import name of a file of the layout: ``verify/x.py`` is ``statewright.verify.x``."""
+    parts = ["statewright", *path.relative_to(ROOT).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -83,7 +85,7 @@ def outside(name: str, *allowed: str) -> set[str]:
     return {
         found
         for found in internal(name)
-        if found != "verify"  # the package itself: its version
+        if found != "statewright.verify"  # the package itself: its version
         and not any(found == prefix or found.startswith(prefix + ".") for prefix in allowed)
     }
 
@@ -92,31 +94,43 @@ def _params(prefix: str) -> list[str]:
     return [name for name in MODULES if name == prefix or name.startswith(prefix + ".")]
 
 
-@pytest.mark.parametrize("name", _params("verify"))
+@pytest.mark.parametrize("name", _params("statewright.verify"))
 def test_verify_never_imports_generator_or_jinja(name: str) -> None:
-    bad = {found for found in imports_of(name) if found.split(".")[0] in ("generator", "jinja2")}
+    bad = {
+        found
+        for found in imports_of(name)
+        if found.startswith("statewright.generator") or found.split(".")[0] == "jinja2"
+    }
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
 @pytest.mark.parametrize(
-    "name", ["verify.model", "verify.findings", "verify.printable", "verify.progress"]
+    "name",
+    [
+        "statewright.verify.model",
+        "statewright.verify.findings",
+        "statewright.verify.printable",
+        "statewright.verify.progress",
+    ],
 )
 def test_the_model_stands_alone(name: str) -> None:
     """The model, findings, the printable text of findings and progress reports need
     nothing else."""
-    allowed = ("verify.model", "verify.printable")
+    allowed = ("statewright.verify.model", "statewright.verify.printable")
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name))}"
 
 
-@pytest.mark.parametrize("name", [*_params("verify.load"), "verify.registry"])
+@pytest.mark.parametrize(
+    "name", [*_params("statewright.verify.load"), "statewright.verify.registry"]
+)
 def test_the_loader_stands_below_the_analyses(name: str) -> None:
     allowed = (
-        "verify.model",
-        "verify.findings",
-        "verify.printable",
-        "verify.registry",
-        "verify.progress",
-        "verify.load",
+        "statewright.verify.model",
+        "statewright.verify.findings",
+        "statewright.verify.printable",
+        "statewright.verify.registry",
+        "statewright.verify.progress",
+        "statewright.verify.load",
     )
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name, *allowed))}"
     assert "networkx" not in {found.split(".")[0] for found in imports_of(name)}
@@ -126,33 +140,42 @@ def test_the_loader_stands_below_the_analyses(name: str) -> None:
     "name",
     [
         n
-        for n in _params("verify")
-        if not n.startswith(("verify.report", "verify.conformance", "verify.explore"))
+        for n in _params("statewright.verify")
+        if not n.startswith(
+            (
+                "statewright.verify.report",
+                "statewright.verify.conformance",
+                "statewright.verify.explore",
+            )
+        )
     ],
 )
 def test_reports_and_conformance_sit_on_top(name: str) -> None:
     above = {
         found
         for found in internal(name)
-        if found.startswith(("verify.report", "verify.conformance"))
+        if found.startswith(("statewright.verify.report", "statewright.verify.conformance"))
     }
     assert not above, f"{name} imports {sorted(above)}"
 
 
-@pytest.mark.parametrize("name", _params("generator.runtime"))
+@pytest.mark.parametrize("name", _params("statewright.generator.runtime"))
 def test_the_runtime_support_imports_only_the_standard_library(name: str) -> None:
     foreign = {
         found
         for found in imports_of(name)
         if found.split(".")[0] not in sys.stdlib_module_names
-        and not found.startswith("generator.runtime")
+        and not found.startswith("statewright.generator.runtime")
         and found not in ("", "__future__")
     }
     assert not foreign, f"{name} imports {sorted(foreign)}"
 
 
 def _in_the_command_layer(name: str) -> bool:
-    return name in ("generator.cli", "generator.commands") or name.startswith("generator.commands.")
+    return name in (
+        "statewright.generator.cli",
+        "statewright.generator.commands",
+    ) or name.startswith("statewright.generator.commands.")
 
 
 @pytest.mark.parametrize("name", [n for n in MODULES if not _in_the_command_layer(n)])
@@ -166,19 +189,19 @@ def test_the_command_layer_sits_above_the_rest(name: str) -> None:
 def test_the_command_layer_check_sees_every_way_to_import_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``from generator import cli``, ``from generator.commands.inputs import ...`` and
-    ``import generator.commands`` in a module below the layer are each caught."""
+    """``from generator import cli``, ``from statewright.generator.commands.inputs import ...`` and
+    ``import statewright.generator.commands`` in a module below the layer are each caught."""
     module = tmp_path / "below.py"
     for line in (
-        "from generator import cli",
-        "from generator.commands.inputs import InputFormat",
-        "import generator.commands",
+        "from statewright.generator import cli",
+        "from statewright.generator.commands.inputs import InputFormat",
+        "import statewright.generator.commands",
         "from .commands import check",
     ):
         module.write_text(line + "\n")
-        monkeypatch.setitem(MODULES, "generator.below", module)
+        monkeypatch.setitem(MODULES, "statewright.generator.below", module)
         with pytest.raises(AssertionError, match=r"generator\.below imports"):
-            test_the_command_layer_sits_above_the_rest("generator.below")
+            test_the_command_layer_sits_above_the_rest("statewright.generator.below")
 
 
 def test_no_import_cycles() -> None:
@@ -195,9 +218,9 @@ def test_no_import_cycles() -> None:
 
 def test_reading_a_spec_loads_no_analysis() -> None:
     code = (
-        "import sys, verify.load; "
-        "bad = [m for m in ('networkx', 'verify.graph', 'verify.rules', 'verify.check', "
-        "'jinja2', 'hypothesis') if m in sys.modules]; "
+        "import sys, statewright.verify.load; "
+        "bad = [m for m in ('networkx', 'statewright.verify.graph', 'statewright.verify.rules', "
+        "'statewright.verify.check', 'jinja2', 'hypothesis') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -244,7 +267,7 @@ def test_checking_and_generating_need_no_hypothesis(tmp_path: Path) -> None:
     harness and the generated tests import it."""
     code = (
         "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; "
-        "from generator.cli import main; "
+        "from statewright.generator.cli import main; "
         f"a = main(['check', '--strict', {str(ROOT / 'specs')!r}]); "
         f"b = main(['generate', {str(ROOT / 'specs')!r}, '--out', {str(tmp_path / 'out')!r}]); "
         "sys.exit(a or b)"

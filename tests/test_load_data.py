@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 import yaml
 
-import verify.load.exprcheck
-import verify.load.expressions
-import verify.load.scalars
-from verify.load import load_text
-from verify.load.expressions import ExpressionError, parse
-from verify.model import (
+import statewright.verify.load.exprcheck
+import statewright.verify.load.expressions
+import statewright.verify.load.scalars
+from statewright.verify.load import load_text
+from statewright.verify.load.expressions import ExpressionError, parse
+from statewright.verify.model import (
     Binary,
     CurrentState,
     EnumValue,
@@ -59,7 +59,11 @@ def only(text: str) -> tuple[str, int, int, str]:
 
 
 def test_the_modules_examples_run() -> None:
-    for module in (verify.load.expressions, verify.load.exprcheck, verify.load.scalars):
+    for module in (
+        statewright.verify.load.expressions,
+        statewright.verify.load.exprcheck,
+        statewright.verify.load.scalars,
+    ):
         failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert tried > 0 and failed == 0, module.__name__
 

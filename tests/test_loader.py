@@ -9,13 +9,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from verify.findings import Finding
-from verify.load import LoadResult, load_file, load_text
-from verify.load.rules import LOAD_RULES
-from verify.load.values import check_label, parse_duration
-from verify.load.yamlread import Mapping, Node, Scalar, read_yaml, resolve_plain
-from verify.model import Duration, Kind, Location
-from verify.rules import RULES
+from statewright.verify.findings import Finding
+from statewright.verify.load import LoadResult, load_file, load_text
+from statewright.verify.load.rules import LOAD_RULES
+from statewright.verify.load.values import check_label, parse_duration
+from statewright.verify.load.yamlread import Mapping, Node, Scalar, read_yaml, resolve_plain
+from statewright.verify.model import Duration, Kind, Location
+from statewright.verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 

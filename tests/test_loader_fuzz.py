@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verify.load import load_text
-from verify.rules import RULES
+from statewright.verify.load import load_text
+from statewright.verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [

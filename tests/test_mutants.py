@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.env import environment
-from generator.format import format_python
-from generator.render import render_support, render_tests
-from generator.view import SUPPORT_PACKAGE, RuntimeView, runtime_view
-from verify.load import load_file
-from verify.model import Spec
+from statewright.generator.env import environment
+from statewright.generator.format import format_python
+from statewright.generator.render import render_support, render_tests
+from statewright.generator.view import SUPPORT_PACKAGE, RuntimeView, runtime_view
+from statewright.verify.load import load_file
+from statewright.verify.model import Spec
 
 pytestmark = pytest.mark.slow
 

@@ -25,11 +25,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_runtime_kit import Clock, generate, write_package
 
-from generator.naming import MODULE_NAMES, class_name, method_names
-from generator.render import render_runtime
-from generator.runtime.engine import Machine
-from verify.check import check_text
-from verify.load.values import SNAKE
+from statewright.generator.naming import MODULE_NAMES, class_name, method_names
+from statewright.generator.render import render_runtime
+from statewright.generator.runtime.engine import Machine
+from statewright.verify.check import check_text
+from statewright.verify.load.values import SNAKE
 
 ROOT = Path(__file__).resolve().parents[1]
 

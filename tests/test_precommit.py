@@ -20,7 +20,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-HOOK_FILES = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "verify", "generator")
+HOOK_FILES = (
+    "pyproject.toml",
+    "README.md",
+    ".pre-commit-hooks.yaml",
+    "statewright",
+    "verify",
+    "generator",
+)
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "statewright tests",
     "GIT_AUTHOR_EMAIL": "tests@statewright.invalid",
@@ -70,7 +77,12 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     for name in HOOK_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, hook_repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                source,
+                hook_repo / name,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         else:
             shutil.copy2(source, hook_repo / name)
     commit_all(hook_repo)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.progress import TerminalProgress
-from verify import progress
-from verify.check import check_text
+from statewright.generator.progress import TerminalProgress
+from statewright.verify import progress
+from statewright.verify.check import check_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ update past the interval, however quick the work."""
 
 WITH_CLOCK = """\
 import functools, itertools, sys
-from generator import cli, progress
+from statewright.generator import cli, progress
 cli.TerminalProgress = functools.partial(progress.TerminalProgress, clock={clock})
 sys.exit(cli.main())
 """
@@ -63,7 +63,8 @@ def machine_yaml(states: int) -> str:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A spec long enough to report the line its reading reached: 2,000 states, 20,000
-    transitions, more than twice ``PROGRESS_EVENTS`` parser events (``verify.load.yamlread``)."""
+    transitions, more than twice ``PROGRESS_EVENTS`` parser events
+    (``statewright.verify.load.yamlread``)."""
     path = tmp_path_factory.mktemp("big") / "big.yaml"
     path.write_text(machine_yaml(2_000))
     return path

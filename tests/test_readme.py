@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_docs import Workspace, blocks
 
-from generator.cli import main
+from statewright.generator.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

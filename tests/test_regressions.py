@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
+from statewright.generator.cli import main
 
 BASE = """\
 statewright: 1

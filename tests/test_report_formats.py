@@ -15,17 +15,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from generator.cli import main
-from verify.asl import check_asl_text
-from verify.check import CheckResult, check_file, check_text, check_together
-from verify.explain import flowed
-from verify.findings import Finding, Severity
-from verify.model import Location
-from verify.report import RENDERERS
-from verify.report.github import annotation, escape_data, escape_property, render_github
-from verify.report.junit import render_junit
-from verify.report.sarif import artifact_location, render_sarif
-from verify.rules import RULES, Family
+from statewright.generator.cli import main
+from statewright.verify.asl import check_asl_text
+from statewright.verify.check import CheckResult, check_file, check_text, check_together
+from statewright.verify.explain import flowed
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.model import Location
+from statewright.verify.report import RENDERERS
+from statewright.verify.report.github import annotation, escape_data, escape_property, render_github
+from statewright.verify.report.junit import render_junit
+from statewright.verify.report.sarif import artifact_location, render_sarif
+from statewright.verify.rules import RULES, Family
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_COPY = ROOT / "tests" / "data" / "sarif-2.1.0.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
+from statewright.generator.cli import main
 
 HOSTILE = {
     "newline": "x\n::add-mask::secret\n::error file=a.yaml::forged",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from verify.asl import check_asl_text
-from verify.check import CheckResult, check_text, check_together
-from verify.findings import Finding, Severity
-from verify.rules import RULES, Family, Rule
+from statewright.verify.asl import check_asl_text
+from statewright.verify.check import CheckResult, check_text, check_together
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.rules import RULES, Family, Rule
 
 WARNINGS = {"unused-reason", "failed-without-recovery"}
 CHECKED = [r for r in RULES.values() if r.checked]

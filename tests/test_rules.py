@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from verify.check import check_file, check_spec, check_text
-from verify.findings import Finding, Severity, TransitionRef
-from verify.load import load_text
-from verify.rules import RULES
+from statewright.verify.check import check_file, check_spec, check_text
+from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.load import load_text
+from statewright.verify.rules import RULES
 
 HEADER = "statewright: 1\nmachine: demo\ninitial: IDLE\n"
 

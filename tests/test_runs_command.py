@@ -10,7 +10,7 @@ import pytest
 from agentkit import RELAY_SPEC, relay_runtime
 from test_runtime_kit import Clock
 
-from generator.cli import main
+from statewright.generator.cli import main
 
 
 @pytest.fixture(scope="module")

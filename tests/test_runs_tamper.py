@@ -13,8 +13,8 @@ import pytest
 from storekit import SQL_BACKENDS, TICKET_SPEC, Backend, backend_fixture, generate_runtime
 from test_runtime_kit import Clock
 
-from generator.cli import main
-from generator.runtime import store as S
+from statewright.generator.cli import main
+from statewright.generator.runtime import store as S
 
 sql_backend = backend_fixture(SQL_BACKENDS)
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -209,7 +209,7 @@ def test_show_keeps_only_the_page(
     rt: Any, sql_backend: Backend, specs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What ``show`` holds grows with the page and the context changes, not the log."""
-    from generator.commands import runs
+    from statewright.generator.commands import runs
 
     long_run(rt, sql_backend.open(rt), 200)
     kept: list[Any] = []

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
-from generator.render import render_runtime, render_support
-from verify.check import check_text
-from verify.model import Spec
+from statewright.generator.render import render_runtime, render_support
+from statewright.verify.check import check_text
+from statewright.verify.model import Spec
 
 __all__ = [
     "ORCHESTRATOR",

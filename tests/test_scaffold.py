@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
-from generator.cli import main
-from generator.commands.new import SCHEMA_PATH, scaffold, schema_reference
-from verify.check import check_file
+from statewright.generator.cli import main
+from statewright.generator.commands.new import SCHEMA_PATH, scaffold, schema_reference
+from statewright.verify.check import check_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,12 +18,12 @@ import jsonschema
 import pytest
 import yaml
 
-import verify.load.shape
-import verify.load.values
-from verify.load import load_text
-from verify.load import schema as schema_module
-from verify.load.schema import SCHEMA_FILE, json_schema, main, render
-from verify.load.shape import SHAPES, Shape
+import statewright.verify.load.shape
+import statewright.verify.load.values
+from statewright.verify.load import load_text
+from statewright.verify.load import schema as schema_module
+from statewright.verify.load.schema import SCHEMA_FILE, json_schema, main, render
+from statewright.verify.load.shape import SHAPES, Shape
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,7 @@ ALL_KEYS = [pair for shape in SHAPES.values() for pair in keys(shape)]
 
 def test_the_committed_schema_is_the_rendered_one() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), (
-        "verify/spec.schema.json is stale: run .venv/bin/python -m verify.load.schema"
+        "verify/spec.schema.json is stale: run .venv/bin/python -m statewright.verify.load.schema"
     )
 
 
@@ -191,7 +191,7 @@ def test_a_value_the_schema_refuses_the_loader_refuses(
     assert refused, "no value of the wrong kind was tried"
 
 
-@pytest.mark.parametrize("module", [verify.load.shape, verify.load.values])
+@pytest.mark.parametrize("module", [statewright.verify.load.shape, statewright.verify.load.values])
 def test_the_doctests(module: ModuleType) -> None:
     failed, tried = doctest.testmod(module)
     assert tried > 0 and failed == 0

@@ -1,7 +1,7 @@
-"""The one semantics of a spec (verify.semantics), and the runtime engine held to it.
+"""The one semantics of a spec (statewright.verify.semantics), and the runtime engine held to it.
 
-The engine is property-tested against :class:`verify.semantics.Run` on random specs: both
-run the same random trigger sequences, clock moves and actors, and must agree at every
+The engine is property-tested against :class:`statewright.verify.semantics.Run` on random specs:
+both run the same random trigger sequences, clock moves and actors, and must agree at every
 step on the outcome, the state, the log and the deadline.
 """
 
@@ -18,10 +18,10 @@ from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
 from test_runtime_kit import Clock, generate
 
-from verify.check import check_text
-from verify.load import load_file
-from verify.model import Spec
-from verify.semantics import AlwaysCycle, Outcome, Run, Semantics, Values
+from statewright.verify.check import check_text
+from statewright.verify.load import load_file
+from statewright.verify.model import Spec
+from statewright.verify.semantics import AlwaysCycle, Outcome, Run, Semantics, Values
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from verify.check import check_file
-from verify.findings import Severity
+from statewright.verify.check import check_file
+from statewright.verify.findings import Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 SKETCH = ROOT / "specs" / "examples" / "discovery_pipeline_sketch.yaml"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import main
-from verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
+from statewright.generator.cli import main
+from statewright.verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
 
 TAB = "\t"
 
@@ -188,7 +188,7 @@ def test_hints_leave_correct_text_alone() -> None:
 def test_the_hints_examples_run() -> None:
     import doctest
 
-    import verify.load.yamlhints
+    import statewright.verify.load.yamlhints
 
-    failed, tried = doctest.testmod(verify.load.yamlhints)
+    failed, tried = doctest.testmod(statewright.verify.load.yamlhints)
     assert tried > 0 and failed == 0

@@ -2,8 +2,8 @@
 
 Each random spec (variables of every type, guards, effects, ``always`` properties; the
 generator of :mod:`datagen`) is explored by statewright and translated to Promela
-(:mod:`verify.explore.promela`) for Spin (``spin -a``, ``gcc``, ``pan``). Both must agree
-on the number of reachable configurations (Spin stores one state per configuration),
+(:mod:`statewright.verify.explore.promela`) for Spin (``spin -a``, ``gcc``, ``pan``). Both must
+agree on the number of reachable configurations (Spin stores one state per configuration),
 on which states are reachable, on which states have a stuck configuration, and on which
 ``always`` properties fail; and every counterexample statewright reports must replay
 through the semantics (:func:`test_explore.replay`). Slow: one C compile per spec.
@@ -27,10 +27,10 @@ from datagen import data_specs
 from hypothesis import HealthCheck, assume, given, settings
 from test_explore import replay
 
-from verify.check import check_text
-from verify.explore import explore
-from verify.explore.promela import answers, promela
-from verify.model import PropertyKind
+from statewright.verify.check import check_text
+from statewright.verify.explore import explore
+from statewright.verify.explore.promela import answers, promela
+from statewright.verify.model import PropertyKind
 
 pytestmark = [
     pytest.mark.slow,

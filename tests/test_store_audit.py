@@ -10,8 +10,8 @@ from typing import Any
 
 from storekit import SQL_BACKENDS, Backend, backend_fixture
 
-from generator.commands.audit import audit_command, head_command
-from generator.runtime import store as S
+from statewright.generator.commands.audit import audit_command, head_command
+from statewright.generator.runtime import store as S
 
 backend = backend_fixture(SQL_BACKENDS)
 M = "orders"

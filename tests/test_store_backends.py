@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 
-from generator.runtime import store as S
+from statewright.generator.runtime import store as S
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
 sql_backend = backend_fixture(SQL_BACKENDS)

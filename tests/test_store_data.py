@@ -97,7 +97,7 @@ def test_a_stored_rollback_restores_the_variables(rt: Any, backend: Backend) -> 
 
 
 def test_the_spec_checks(tmp_path: Path) -> None:
-    from verify.check import check_text
+    from statewright.verify.check import check_text
 
     result = check_text(RETRIES_SPEC, "retries.yaml")
     assert result.ok(strict=True), [f.format() for f in result.findings]

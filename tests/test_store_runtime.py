@@ -190,7 +190,7 @@ def json_record(record: Any) -> dict[str, Any]:
 
 def rewrite_chain(rt: Any, backend: Backend, instance_id: str, records: list[Any]) -> None:
     """Replace an instance's records with ``records``, hashes recomputed: a clever forger."""
-    from generator.runtime.store import _GENESIS, _chain
+    from statewright.generator.runtime.store import _GENESIS, _chain
 
     entries = _chain("ticket", instance_id, 0, _GENESIS, records)
     backend.execute("DELETE FROM statewright_records WHERE instance_id = ?", (instance_id,))
@@ -212,11 +212,11 @@ def test_a_store_file_reopens(rt: Any, tmp_path: Path) -> None:
 
 
 def test_the_runtime_support_is_exported_and_its_names_reserved(rt: Any) -> None:
-    import generator.runtime
-    from generator.naming import MODULE_NAMES, RESERVED_METHODS
+    import statewright.generator.runtime
+    from statewright.generator.naming import MODULE_NAMES, RESERVED_METHODS
 
-    assert set(generator.runtime.__all__) <= set(rt.__all__)
-    assert set(generator.runtime.__all__) <= MODULE_NAMES
+    assert set(statewright.generator.runtime.__all__) <= set(rt.__all__)
+    assert set(statewright.generator.runtime.__all__) <= MODULE_NAMES
     assert {"create", "load", "sweep", "instance_id", "spec", "_take"} <= RESERVED_METHODS
 
 

@@ -16,8 +16,8 @@ import pytest
 from storekit import SQL_BACKENDS, TICKET_SPEC, Backend, backend_fixture, generate_runtime
 from test_runtime_kit import Clock
 
-from generator.commands.audit import audit_command
-from generator.runtime import store as S
+from statewright.generator.commands.audit import audit_command
+from statewright.generator.runtime import store as S
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
 sql_backend = backend_fixture(SQL_BACKENDS)

@@ -19,7 +19,7 @@ from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
 from test_runtime_kit import Clock
 
-from generator.runtime.store import instant
+from statewright.generator.runtime.store import instant
 
 __all__ = ["postgres_server", "postgres_url"]
 
@@ -72,7 +72,7 @@ def worker(rt: Any, store: Any, clock: Clock, **options: Any) -> Any:
 
 
 def test_backoff_is_capped_before_it_is_built() -> None:
-    from generator.runtime.worker import backoff
+    from statewright.generator.runtime.worker import backoff
 
     assert backoff(0) == timedelta(seconds=1)
     assert backoff(3) == timedelta(seconds=8)
@@ -329,7 +329,7 @@ def test_an_outbox_table_made_before_quarantine_still_opens(rt: Any, backend: Ba
 def test_runs_list_shows_the_quarantined_and_runs_release_lifts_it(
     rt: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from generator.cli import main
+    from statewright.generator.cli import main
 
     path = str(tmp_path / "runs.sqlite")
     store, clock = rt.SqlStore.sqlite(path), Clock()

@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_asl_input import same_machine
 
-from generator.cli import main
-from generator.output import Refused, write_tree
-from verify.load import load_text
-from verify.load.asl import load_asl_text
+from statewright.generator.cli import main
+from statewright.generator.output import Refused, write_tree
+from statewright.verify.load import load_text
+from statewright.verify.load.asl import load_asl_text
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 

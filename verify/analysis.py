@@ -1,12 +1,12 @@
 """The analysis of one spec: everything a rule reads, passed to it as its one argument.
 
-:func:`verify.check.check_spec` makes one :class:`Analysis` per spec and hands it to every
-rule (as yamllint hands each rule its context): the spec, its transition graph, the
+:func:`statewright.verify.check.check_spec` makes one :class:`Analysis` per spec and hands it to
+every rule (as yamllint hands each rule its context): the spec, its transition graph, the
 budget of the check and, searched at first use and then shared, the exploration of its
 configurations and the check of its properties. Nothing is remembered anywhere else, so
 a rule called on its own gets exactly what a whole check gives it.
 
->>> from verify.load import load_text
+>>> from statewright.verify.load import load_text
 >>> spec = load_text(
 ...     "{statewright: 1, machine: lamp, initial: DARK, states: {DARK: {}, LIT: {}},"
 ...     " variables: {presses: {type: int, min: 0, max: 3, initial: 0}},"
@@ -27,10 +27,10 @@ from functools import cached_property
 
 import networkx as nx
 
-from verify.explore import DEFAULT_BUDGET, Budget, Exploration, explore
-from verify.explore.properties import Checked, checked
-from verify.graph import build_graph
-from verify.model import Spec
+from statewright.verify.explore import DEFAULT_BUDGET, Budget, Exploration, explore
+from statewright.verify.explore.properties import Checked, checked
+from statewright.verify.graph import build_graph
+from statewright.verify.model import Spec
 
 __all__ = ["Analysis"]
 

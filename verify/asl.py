@@ -1,7 +1,7 @@
 """Check ASL definitions: every machine of a file checked, with advice written for ASL.
 
 Each machine of an ASL file (the state machine, then each Parallel branch and Map
-iterator) is checked like a spec and gives its own :class:`~verify.check.CheckResult`,
+iterator) is checked like a spec and gives its own :class:`~statewright.verify.check.CheckResult`,
 named ``<file>`` or ``<file>#<part>`` (``order.asl.json#Fan out/branch0``). Findings point
 at the ASL file itself: the key of the state they are about. The file's
 ``asl-not-modelled`` info findings go with its first result. A finding whose rule has
@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from verify.check import CheckResult, check_spec
-from verify.findings import Finding, sort_findings
-from verify.load.asl import AslLoad, AslOptions, Machine, load_asl_file, load_asl_text
+from statewright.verify.check import CheckResult, check_spec
+from statewright.verify.findings import Finding, sort_findings
+from statewright.verify.load.asl import AslLoad, AslOptions, Machine, load_asl_file, load_asl_text
 
 __all__ = ["ASL_ADVICE", "check_asl", "check_asl_file", "check_asl_text", "result_name"]
 

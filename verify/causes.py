@@ -4,7 +4,7 @@ One missing transition can make a whole stage unreachable: every state only it l
 an ``unreachable-state`` finding too, and every transition out of those states an
 ``uncoverable-transition``. The sketch of the discovery pipeline reports 34 errors from
 about three mistakes. :func:`link_causes` keeps every finding and gives each such
-consequence its :attr:`~verify.findings.Finding.cause`: the ``unreachable-state``
+consequence its :attr:`~statewright.verify.findings.Finding.cause`: the ``unreachable-state``
 finding of the state at the head of its unreachable region. Adding a transition into that
 state reaches the whole region, and fixes the findings that follow from it.
 
@@ -14,8 +14,8 @@ else the first declared state of a strongly connected component that no other
 unreachable state leads into. Every other unreachable state belongs to the first head,
 in that order, that reaches it.
 
->>> from verify.graph import build_graph
->>> from verify.model import Location, Spec, State, Transition
+>>> from statewright.verify.graph import build_graph
+>>> from statewright.verify.model import Location, Spec, State, Transition
 >>> at = Location("<doc>", 1, 1)
 >>> spec = Spec(
 ...     "<doc>", "demo", "A",
@@ -33,8 +33,8 @@ from collections.abc import Collection, Iterable
 
 import networkx as nx
 
-from verify.findings import Finding
-from verify.graph import entries, exits, strong_components
+from statewright.verify.findings import Finding
+from statewright.verify.graph import entries, exits, strong_components
 
 __all__ = ["CONSEQUENCES", "link_causes", "root_states"]
 

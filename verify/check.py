@@ -23,18 +23,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import verify.rules
-from verify import progress
-from verify.analysis import Analysis
-from verify.causes import link_causes
-from verify.coverage import Coverage, transition_tour
-from verify.explore import Budget, budget_of
-from verify.explore.tour import configuration_tour
-from verify.findings import Finding, Severity, has_errors, sort_findings
-from verify.graph import build_graph, reachable
-from verify.load import LoadResult, gc_paused, load_file, load_text
-from verify.model import Location, Spec
-from verify.rules.data import too_large
+import statewright.verify.rules
+from statewright.verify import progress
+from statewright.verify.analysis import Analysis
+from statewright.verify.causes import link_causes
+from statewright.verify.coverage import Coverage, transition_tour
+from statewright.verify.explore import Budget, budget_of
+from statewright.verify.explore.tour import configuration_tour
+from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
+from statewright.verify.graph import build_graph, reachable
+from statewright.verify.load import LoadResult, gc_paused, load_file, load_text
+from statewright.verify.model import Location, Spec
+from statewright.verify.rules.data import too_large
 
 __all__ = [
     "CheckResult",
@@ -92,9 +92,9 @@ def check_spec(
 ) -> CheckResult:
     """Run every registered rule and the transition tour on a loaded spec.
 
-    Every rule gets the spec's one :class:`~verify.analysis.Analysis`: a spec with
+    Every rule gets the spec's one :class:`~statewright.verify.analysis.Analysis`: a spec with
     variables or properties is explored there once, within ``budget`` (default
-    :data:`~verify.explore.budget.DEFAULT_BUDGET`; ``max_configurations`` replaces its
+    :data:`~statewright.verify.explore.budget.DEFAULT_BUDGET`; ``max_configurations`` replaces its
     bound on configurations), and the data rules read that exploration; a tour longer
     than the budget allows gives ``state-space-too-large`` too.
     """
@@ -105,7 +105,7 @@ def check_spec(
         analysis = Analysis(spec, graph, budget)
         found = analysis.exploration
         findings: list[Finding] = []
-        for registered in verify.rules.RULES.values():
+        for registered in statewright.verify.rules.RULES.values():
             check = registered.form(spec)
             if check is not None:
                 progress.phase(f"rule {registered.id}")
@@ -185,7 +185,7 @@ def check_together(results: Sequence[CheckResult]) -> list[CheckResult]:
             at.setdefault(result.spec.machine_location, number)
         in_file.setdefault(result.file, number)
     found: dict[int, list[Finding]] = {}
-    for registered in verify.rules.RULES.values():
+    for registered in statewright.verify.rules.RULES.values():
         if registered.check_project is not None:
             for finding in registered.check_project(specs):
                 owner = at.get(finding.location, in_file.get(finding.location.file))

@@ -1,7 +1,7 @@
 """The transition tour: trigger sequences that together fire every reachable transition.
 
 Each path is a sequence of triggers sent to a fresh machine in its initial state. The
-machine runs by the one semantics of a spec (:mod:`verify.semantics`): a trigger takes
+machine runs by the one semantics of a spec (:mod:`statewright.verify.semantics`): a trigger takes
 the state's first declared exit with that trigger, ``always`` chains follow at once (so
 they never appear in a path, and a chain that cycles ends the path), and a timed exit
 appears as its trigger.
@@ -20,8 +20,8 @@ small search (at most :data:`DETOUR_STATES` states) looks for a nearby state tha
 one, and continues there when that is no longer than the prefix a new path would need.
 Apart from those bounded searches every step is amortised constant time. The steps of
 the paths are counted against a bound (``--max-tour-steps``, default
-:data:`~verify.explore.budget.DEFAULT_MAX_TOUR_STEPS`): past it there is no tour, and the
-coverage names the bound (:attr:`Coverage.exceeded`).
+:data:`~statewright.verify.explore.budget.DEFAULT_MAX_TOUR_STEPS`): past it there is no tour, and
+the coverage names the bound (:attr:`Coverage.exceeded`).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from itertools import pairwise
 
 import networkx as nx
 
-from verify.explore.budget import DEFAULT_MAX_TOUR_STEPS, Exceeded, Meter, OverBudget
-from verify.graph import exits_by_state, reachable
-from verify.model import Spec
-from verify.semantics import Semantics
+from statewright.verify.explore.budget import DEFAULT_MAX_TOUR_STEPS, Exceeded, Meter, OverBudget
+from statewright.verify.graph import exits_by_state, reachable
+from statewright.verify.model import Spec
+from statewright.verify.semantics import Semantics
 
 __all__ = ["DETOUR_STATES", "Coverage", "replay", "transition_tour"]
 

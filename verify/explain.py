@@ -11,10 +11,10 @@ import difflib
 from dataclasses import dataclass
 from functools import cache
 
-from verify.asl import check_asl_text
-from verify.check import check_text, check_together
-from verify.findings import Finding
-from verify.rules import RULES, Family, Rule
+from statewright.verify.asl import check_asl_text
+from statewright.verify.check import check_text, check_together
+from statewright.verify.findings import Finding
+from statewright.verify.rules import RULES, Family, Rule
 
 __all__ = [
     "FAMILY_TITLES",

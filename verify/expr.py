@@ -1,21 +1,21 @@
 """One walk over an expression's syntax tree, for every meaning given to it.
 
-An expression (:data:`verify.model.Expr`) is read in four ways: evaluated
-(:func:`verify.semantics.evaluate`), written as Python for the explorer
-(:mod:`verify.explore.pycode`), written as Python for a generated runtime
-(:mod:`generator.pyexpr`) and written as Promela (:mod:`verify.explore.promela`). Each is
-an :class:`Algebra`, one method per kind of node, given what the node's children already
-became; :func:`fold` is the only code that takes the tree apart. The node kinds and the
-operators (:data:`~verify.model.UnaryOp`, :data:`~verify.model.BinaryOp`) are closed sets,
-so mypy proves :func:`fold` handles every node and each algebra writes every method; an
-algebra that matches on operators ends with :func:`typing.assert_never` and is proven
-complete too.
+An expression (:data:`statewright.verify.model.Expr`) is read in four ways: evaluated
+(:func:`statewright.verify.semantics.evaluate`), written as Python for the explorer
+(:mod:`statewright.verify.explore.pycode`), written as Python for a generated runtime
+(:mod:`statewright.generator.pyexpr`) and written as Promela
+(:mod:`statewright.verify.explore.promela`). Each is an :class:`Algebra`, one method per kind of
+node, given what the node's children already became; :func:`fold` is the only code that takes the
+tree apart. The node kinds and the operators (:data:`~statewright.verify.model.UnaryOp`,
+:data:`~statewright.verify.model.BinaryOp`) are closed sets, so mypy proves :func:`fold` handles
+every node and each algebra writes every method; an algebra that matches on operators ends with
+:func:`typing.assert_never` and is proven complete too.
 
 Enum values and state names were resolved when the spec was loaded
-(:class:`~verify.model.EnumValue`, :class:`~verify.model.StateName`): no algebra guesses
-which enum a bare word belongs to.
+(:class:`~statewright.verify.model.EnumValue`, :class:`~statewright.verify.model.StateName`): no
+algebra guesses which enum a bare word belongs to.
 
->>> from verify.model import Binary, Literal, Ref
+>>> from statewright.verify.model import Binary, Literal, Ref
 >>> sorted(fold(Binary("<", Ref("attempts"), Ref("limit")), Refs()))
 ['attempts', 'limit']
 >>> fold(Binary("+", Ref("attempts"), Literal(1)), Refs())
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar, assert_never
 
-from verify.model import (
+from statewright.verify.model import (
     Binary,
     BinaryOp,
     Constant,
@@ -96,8 +96,8 @@ def constant(node: Constant, algebra: Algebra[T]) -> T:
 def fold(tree: Expr, algebra: Algebra[T]) -> T:
     """What ``tree`` becomes under ``algebra``, built from the leaves up.
 
-    The loader keeps trees at most :data:`verify.load.expressions.MAX_DEPTH` deep, so the
-    recursion stays far from Python's limit.
+    The loader keeps trees at most :data:`statewright.verify.load.expressions.MAX_DEPTH` deep, so
+    the recursion stays far from Python's limit.
     """
     if isinstance(tree, Literal | EnumValue | StateName):
         return constant(tree, algebra)

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from verify.model import Location, Transition, Value
-from verify.printable import printable, printable_path
+from statewright.verify.model import Location, Transition, Value
+from statewright.verify.printable import printable, printable_path
 
 __all__ = ["Finding", "Severity", "TraceStep", "TransitionRef", "has_errors", "sort_findings"]
 
@@ -77,7 +77,7 @@ class Finding:
     ``states`` names the states the finding is about (for a rule about transitions, their
     source states), ``transitions`` the transitions and ``reasons`` the reason codes. The
     message is one printable line whatever it quotes from the spec: control characters in
-    it are written as escapes (:func:`verify.printable.printable`). A finding about data
+    it are written as escapes (:func:`statewright.verify.printable.printable`). A finding about data
     carries its counterexample: ``trace``, the steps from the initial configuration, and
     for a run that goes on for ever, ``cycle``, the steps it then repeats.
 

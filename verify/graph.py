@@ -1,7 +1,7 @@
-"""The transition graph: the one place a :class:`~verify.model.Spec` becomes a graph.
+"""The transition graph: the one place a :class:`~statewright.verify.model.Spec` becomes a graph.
 
 :func:`build_graph` turns a spec into a :class:`networkx.DiGraph` whose nodes are the
-state names (attribute ``state``: the :class:`~verify.model.State`), with an edge from
+state names (attribute ``state``: the :class:`~statewright.verify.model.State`), with an edge from
 one state to another wherever a transition leads there (:func:`exits` and :func:`entries`
 give the transitions, in declaration order). Every analysis is a free function that takes
 that graph first.
@@ -13,7 +13,7 @@ remembered for as long as the graph lives; searches over a million transitions w
 those plain tables rather than networkx's views, which cost a ``Mapping`` protocol call
 per step.
 
->>> from verify.model import Location, Spec, State, Transition
+>>> from statewright.verify.model import Location, Spec, State, Transition
 >>> at = Location("<doc>", 1, 1)
 >>> spec = Spec(
 ...     "<doc>", "demo", "A",
@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from verify.model import Spec, State, Transition
+from statewright.verify.model import Spec, State, Transition
 
 __all__ = [
     "Component",

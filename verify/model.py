@@ -12,7 +12,7 @@ location and declaration index of the transition it was written as.
 Data (the optional ``variables``, a transition's ``when`` and ``set``, and
 ``properties``) is plain data too: an :class:`Expression` keeps its text, its location
 and its syntax tree (:data:`Expr`), already type-checked by the loader. What an
-expression *means* is written once, in :mod:`verify.semantics`.
+expression *means* is written once, in :mod:`statewright.verify.semantics`.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ class Member:
 
 
 Expr = Literal | EnumValue | StateName | Ref | CurrentState | Unary | Binary | Member
-"""A node of an expression's syntax tree; :func:`verify.expr.fold` walks it."""
+"""A node of an expression's syntax tree; :func:`statewright.verify.expr.fold` walks it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ File names and YAML keys come from whoever wrote the spec, and reports are read 
 terminals and CI logs that act on what they see: a line break starts a line the author
 did not write, an ANSI escape rewrites the terminal, and a CI log runs a line such as
 ``::add-mask::...`` (or anything holding ``##[...]``) as a workflow command. Findings keep
-their messages printable (:class:`verify.findings.Finding` applies :func:`printable`) and
-every line-based report names files through :func:`printable_path`, so no input can forge
+their messages printable (:class:`statewright.verify.findings.Finding` applies :func:`printable`)
+and every line-based report names files through :func:`printable_path`, so no input can forge
 a line of output. JSON and SARIF keep file names exact: their encoding escapes control
 characters, and :func:`inert_json` writes ``##[`` in a way that decodes the same.
 

@@ -1,9 +1,10 @@
 """The rule registry: every rule id statewright knows, with its definition.
 
 This module imports nothing heavy: the loader registers its rules here without pulling in
-networkx. :mod:`verify.rules` imports every family, so ``verify.rules.RULES`` is complete.
+networkx. :mod:`statewright.verify.rules` imports every family, so
+``statewright.verify.rules.RULES`` is complete.
 
-A rule is one small function that takes the spec's :class:`~verify.analysis.Analysis`
+A rule is one small function that takes the spec's :class:`~statewright.verify.analysis.Analysis`
 (the spec, its transition graph and, searched once within the check's budget, the
 exploration of its configurations) and yields findings, registered with :func:`rule`.
 Its docstring is its documentation (the docs' rule reference and ``statewright explain``
@@ -48,11 +49,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
-from verify.findings import Finding, Severity
+from statewright.verify.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from verify.analysis import Analysis
-    from verify.model import Spec
+    from statewright.verify.analysis import Analysis
+    from statewright.verify.model import Spec
 
 __all__ = [
     "RULES",

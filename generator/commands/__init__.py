@@ -3,7 +3,7 @@
 statuses), a function that adds its arguments to its parser, and a function that runs it
 on the parsed arguments. A command with actions (``audit verify|head``, ``runs
 list|show|release``, ``import asl``) is a :class:`Group` of such commands.
-:mod:`generator.cli` builds the parser from the list of them and calls the ``run`` of
+:mod:`statewright.generator.cli` builds the parser from the list of them and calls the ``run`` of
 the one named; the docs' command-line reference is generated from the same parser.
 
 The command layer sits above everything else: no module of ``verify`` or ``generator``
@@ -42,7 +42,7 @@ PROGRESS = (
     "Long work shows its progress on standard error when that is a terminal, and "
     "nothing when it is not."
 )
-"""The sentence of every command that shows progress (:mod:`generator.progress`)."""
+"""The sentence of every command that shows progress (:mod:`statewright.generator.progress`)."""
 
 Run = Callable[[argparse.Namespace, TextIO, TextIO], int]
 """A command's body: the parsed arguments, standard output and standard error in; the

@@ -8,7 +8,7 @@ JSON lines: keep that output outside the database (a separate log, a ticket, a s
 file) and a later ``verify --against`` finds a truncated or rewritten chain that the
 chain alone cannot.
 
-The store is :mod:`generator.runtime.store`, the same code every generated runtime runs
+The store is :mod:`statewright.generator.runtime.store`, the same code every generated runtime runs
 on; this command opens it over a SQLite file or a PostgreSQL URL (psycopg 3, imported only
 for ``postgresql://`` URLs) and runs its verification. It reads; it never creates tables
 or writes.
@@ -24,13 +24,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from generator.commands import Command, Group
-from generator.runtime.store import InstanceHead, SqlStore, Timers, check_witness
-from verify.discover import discover
-from verify.load.loader import load_file
-from verify.model import Spec
-from verify.printable import printable
-from verify.semantics.machine import Semantics
+from statewright.generator.commands import Command, Group
+from statewright.generator.runtime.store import InstanceHead, SqlStore, Timers, check_witness
+from statewright.verify.discover import discover
+from statewright.verify.load.loader import load_file
+from statewright.verify.model import Spec
+from statewright.verify.printable import printable
+from statewright.verify.semantics.machine import Semantics
 
 _T = TypeVar("_T")
 

@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands import EXIT_USAGE, PROGRESS, Command, count
-from generator.commands.inputs import InputFormat, asl_options, check_paths, input_arguments
-from generator.output import Output
-from generator.regressions import package_problem, regression_files, write_regressions
-from verify.check import CheckResult
-from verify.explore import DEFAULT_BUDGET, Budget
-from verify.load.asl import AslOptions
-from verify.printable import printable_path
-from verify.report import RENDERERS, exit_status
+from statewright.generator.commands import EXIT_USAGE, PROGRESS, Command, count
+from statewright.generator.commands.inputs import (
+    InputFormat,
+    asl_options,
+    check_paths,
+    input_arguments,
+)
+from statewright.generator.output import Output
+from statewright.generator.regressions import package_problem, regression_files, write_regressions
+from statewright.verify.check import CheckResult
+from statewright.verify.explore import DEFAULT_BUDGET, Budget
+from statewright.verify.load.asl import AslOptions
+from statewright.verify.printable import printable_path
+from statewright.verify.report import RENDERERS, exit_status
 
 __all__ = ["COMMAND", "check_command"]
 
@@ -81,7 +86,8 @@ LIMITS = (
         "visit at most N configurations and edges, all properties together",
     ),
 )
-"""The bounds of a check's work (:class:`verify.explore.Budget`): option, default, what."""
+"""The bounds of a check's work (:class:`statewright.verify.explore.Budget`): option, default,
+what."""
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

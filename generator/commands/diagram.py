@@ -27,15 +27,15 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands import PROGRESS, Command
-from generator.commands.inputs import (
+from statewright.generator.commands import PROGRESS, Command
+from statewright.generator.commands.inputs import (
     InputFormat,
     asl_options,
     check_paths,
     input_arguments,
     reads_asl,
 )
-from generator.diagram import (
+from statewright.generator.diagram import (
     FORMATS,
     SUFFIXES,
     DotMissing,
@@ -43,12 +43,12 @@ from generator.diagram import (
     format_of,
     render_format,
 )
-from generator.diagram.model import build_diagram
-from generator.output import Refused, write_tree
-from verify.check import CheckResult, check_file
-from verify.findings import Finding
-from verify.load.asl import AslOptions
-from verify.printable import printable_path
+from statewright.generator.diagram.model import build_diagram
+from statewright.generator.output import Refused, write_tree
+from statewright.verify.check import CheckResult, check_file
+from statewright.verify.findings import Finding
+from statewright.verify.load.asl import AslOptions
+from statewright.verify.printable import printable_path
 
 __all__ = ["COMMAND", "counterexample", "diagram_command"]
 

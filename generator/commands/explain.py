@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from generator.commands import EXIT_OK, EXIT_USAGE, Command
-from verify.explain import close_matches, explain_text
-from verify.rules import RULES
+from statewright.generator.commands import EXIT_OK, EXIT_USAGE, Command
+from statewright.verify.explain import close_matches, explain_text
+from statewright.verify.rules import RULES
 
 __all__ = ["COMMAND", "explain_command"]
 

@@ -2,8 +2,8 @@
 
 The output folder holds, for the specs named: ``<out>/__init__.py``, the runtime support
 ``<out>/_statewright/`` and, per spec without error findings, the files
-:func:`generator.render.render_spec` produces under ``<out>/<machine>/``. What may be
-written, kept and removed is :mod:`generator.output`'s to say.
+:func:`statewright.generator.render.render_spec` produces under ``<out>/<machine>/``. What may be
+written, kept and removed is :mod:`statewright.generator.output`'s to say.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands import PROGRESS, Command
-from generator.diagram.dot import DotMissing
-from generator.output import (
+from statewright.generator.commands import PROGRESS, Command
+from statewright.generator.diagram.dot import DotMissing
+from statewright.generator.output import (
     PACKAGE_INIT,
     Output,
     Plan,
@@ -29,13 +29,13 @@ from generator.output import (
     remove_empty,
     write_tree,
 )
-from generator.render import render_package_init, render_spec, render_support
-from verify import progress
-from verify.check import check_file, check_together
-from verify.discover import MissingPath, discover
-from verify.findings import has_errors
-from verify.printable import printable_path
-from verify.rules.project import DUPLICATE_MACHINE
+from statewright.generator.render import render_package_init, render_spec, render_support
+from statewright.verify import progress
+from statewright.verify.check import check_file, check_together
+from statewright.verify.discover import MissingPath, discover
+from statewright.verify.findings import has_errors
+from statewright.verify.printable import printable_path
+from statewright.verify.rules.project import DUPLICATE_MACHINE
 
 __all__ = ["COMMAND", "generate_command", "render_tree"]
 
@@ -58,8 +58,9 @@ def render_tree(paths: Sequence[Path], stderr: TextIO) -> tuple[dict[str, str], 
     had errors (their findings are printed to ``stderr``; nothing is rendered for them).
     Specs that declare the same machine refuse the whole tree: no file at all (an empty
     mapping), since their output would share one folder. Raises
-    :class:`verify.discover.MissingPath`, and :class:`generator.output.Refused` when two
-    outputs would be one file (:func:`generator.output.collect`)."""
+    :class:`statewright.verify.discover.MissingPath`, and
+    :class:`statewright.generator.output.Refused` when two outputs would be one file
+    (:func:`statewright.generator.output.collect`)."""
     support = {PACKAGE_INIT: render_package_init(), **render_support()}
     files = [Output(name, text, "the runtime support") for name, text in support.items()]
     failed = False

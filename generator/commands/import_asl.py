@@ -3,7 +3,7 @@
 The state machine's spec goes to ``-o`` (default: standard output); each Parallel branch
 and Map iterator is a machine of its own, written beside it as ``<machine>.yaml`` (so they
 need ``-o``). Nothing is overwritten: a file in the way is a usage error and nothing is
-written. The files are written all or nothing (:func:`generator.output.write_tree`):
+written. The files are written all or nothing (:func:`statewright.generator.output.write_tree`):
 every path is checked first (no symbolic link, no name too long for the file system, no
 two machines of one file name), and a failure leaves the folder as it was. What the
 mapping leaves out (the ``asl-not-modelled`` findings) is printed on standard error, so
@@ -17,14 +17,14 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from generator import __version__
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group
-from generator.commands.inputs import asl_arguments, asl_options
-from generator.output import Output, Refused, collect, path_problems, write_tree
-from generator.spec_yaml import spec_yaml
-from verify.asl import result_name
-from verify.load.asl import AslOptions, Machine, load_asl_file
-from verify.printable import printable_path
+from statewright.generator import __version__
+from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group
+from statewright.generator.commands.inputs import asl_arguments, asl_options
+from statewright.generator.output import Output, Refused, collect, path_problems, write_tree
+from statewright.generator.spec_yaml import spec_yaml
+from statewright.verify.asl import result_name
+from statewright.verify.load.asl import AslOptions, Machine, load_asl_file
+from statewright.verify.printable import printable_path
 
 __all__ = ["COMMAND", "import_command"]
 

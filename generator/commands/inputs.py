@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from generator.commands import UsageError
-from verify import progress
-from verify.asl import check_asl
-from verify.check import CheckResult, check_file, check_together
-from verify.discover import discover, is_asl_name
-from verify.explore import Budget
-from verify.load.asl import AslOptions, load_asl_file
-from verify.load.rules import check_label
+from statewright.generator.commands import UsageError
+from statewright.verify import progress
+from statewright.verify.asl import check_asl
+from statewright.verify.check import CheckResult, check_file, check_together
+from statewright.verify.discover import discover, is_asl_name
+from statewright.verify.explore import Budget
+from statewright.verify.load.asl import AslOptions, load_asl_file
+from statewright.verify.load.rules import check_label
 
 __all__ = [
     "Checked",
@@ -134,7 +134,7 @@ def asl_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def asl_options(args: argparse.Namespace) -> AslOptions:
-    """The ASL options of ``args``; :class:`~generator.commands.UsageError` for a
+    """The ASL options of ``args``; :class:`~statewright.generator.commands.UsageError` for a
     reviewer role that is no label."""
     roles = tuple(role.strip() for role in args.reviewers.split(","))
     for role in roles:

@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-import verify
-from generator.commands import Command
-from generator.env import environment
-from verify.load.values import check_snake_name
+import statewright.verify
+from statewright.generator.commands import Command
+from statewright.generator.env import environment
+from statewright.verify.load.values import check_snake_name
 
 __all__ = [
     "COMMAND",
@@ -30,7 +30,7 @@ __all__ = [
     "schema_reference",
 ]
 
-SCHEMA_PATH = Path(verify.__file__).resolve().parent / "spec.schema.json"
+SCHEMA_PATH = Path(statewright.verify.__file__).resolve().parent / "spec.schema.json"
 """The spec format's JSON Schema, as installed with the ``verify`` package."""
 
 SCHEMA_TREE = SCHEMA_PATH.parents[1]

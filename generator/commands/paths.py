@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PROGRESS, Command
-from verify.check import CheckResult, check_file
-from verify.discover import discover
-from verify.report import plural
-from verify.report.text import transition_counts
+from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PROGRESS, Command
+from statewright.verify.check import CheckResult, check_file
+from statewright.verify.discover import discover
+from statewright.verify.report import plural
+from statewright.verify.report.text import transition_counts
 
 __all__ = ["COMMAND", "paths_command"]
 

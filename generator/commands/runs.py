@@ -12,7 +12,7 @@ audit verify`` does) and lists the instances that fail as tampered, apart from t
 counts; ``show`` walks the instance's chain a chunk at a time, keeping only the page it
 prints (``--from``, ``--limit``), and refuses a tampered instance with one line. Text from
 the store (ids, actors, states, decisions) is printed escaped, as ``check`` prints spec
-text (:mod:`verify.printable`): no stored value can forge a line or drive the terminal.
+text (:mod:`statewright.verify.printable`): no stored value can forge a line or drive the terminal.
 
 Kinds, reviewers and recovery procedures come from the specs (``--specs``, default
 ``specs/`` when it exists); a machine without a spec is shown by its state names only. The
@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
-from generator.commands.audit import (
+from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
+from statewright.generator.commands.audit import (
     _connect,
     _display,
     _Unusable,
@@ -43,8 +43,8 @@ from generator.commands.audit import (
     store_argument,
     timers_of,
 )
-from generator.runtime.outbox import Outbox, Pending
-from generator.runtime.store import (
+from statewright.generator.runtime.outbox import Outbox, Pending
+from statewright.generator.runtime.store import (
     ChainBroken,
     ChainProblem,
     SqlStore,
@@ -52,8 +52,8 @@ from generator.runtime.store import (
     UnknownInstance,
     instant,
 )
-from verify.model import Spec
-from verify.printable import inert_json, printable
+from statewright.verify.model import Spec
+from statewright.verify.printable import inert_json, printable
 
 __all__ = ["COMMAND", "list_command", "release_command", "show_command"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from generator.commands import Command
-from generator.commands.new import SCHEMA_PATH
+from statewright.generator.commands import Command
+from statewright.generator.commands.new import SCHEMA_PATH
 
 __all__ = ["COMMAND", "schema_command"]
 

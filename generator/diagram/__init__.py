@@ -1,8 +1,8 @@
 """Diagrams for design review: what ``statewright diagram`` and ``generate`` write.
 
-One diagram model (:mod:`generator.diagram.model`) and one renderer per output
-(:mod:`generator.diagram.dot`, :mod:`generator.diagram.mermaid`). :func:`diagram_files`
-gives the DOT, SVG and Mermaid files of a spec for ``generated/``. A spec
+One diagram model (:mod:`statewright.generator.diagram.model`) and one renderer per output
+(:mod:`statewright.generator.diagram.dot`, :mod:`statewright.generator.diagram.mermaid`).
+:func:`diagram_files` gives the DOT, SVG and Mermaid files of a spec for ``generated/``. A spec
 that loads can always be drawn: the checker's findings are drawn on it (unreachable
 states, dead ends, traps, and the transitions of other findings), so a spec that fails
 its checks shows at a glance what is missing.
@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import PurePath
 
-from generator.diagram.dot import DotMissing, render_dot, render_image
-from generator.diagram.mermaid import render_mermaid
-from generator.diagram.model import Diagram, build_diagram
-from verify.findings import Finding
-from verify.model import Spec
+from statewright.generator.diagram.dot import DotMissing, render_dot, render_image
+from statewright.generator.diagram.mermaid import render_mermaid
+from statewright.generator.diagram.model import Diagram, build_diagram
+from statewright.verify.findings import Finding
+from statewright.verify.model import Spec
 
 __all__ = [
     "FORMATS",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import graphviz
 
-from generator.diagram.model import (
+from statewright.generator.diagram.model import (
     Diagram,
     Edge,
     EdgeKind,
@@ -24,10 +24,10 @@ from generator.diagram.model import (
     kind_style,
     worst_severity,
 )
-from generator.env import environment
-from verify.findings import Severity
-from verify.model import Kind
-from verify.printable import printable
+from statewright.generator.env import environment
+from statewright.verify.findings import Severity
+from statewright.verify.model import Kind
+from statewright.verify.printable import printable
 
 __all__ = ["IMAGE_FORMATS", "DotMissing", "dot_view", "render_dot", "render_image"]
 

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.diagram.dot import HUMAN_SIGN, MARK_COLOURS, MARK_SIGN, REASON_SIGN, TRACE_COLOUR
-from generator.diagram.model import (
+from statewright.generator.diagram.dot import (
+    HUMAN_SIGN,
+    MARK_COLOURS,
+    MARK_SIGN,
+    REASON_SIGN,
+    TRACE_COLOUR,
+)
+from statewright.generator.diagram.model import (
     Diagram,
     Edge,
     EdgeKind,
@@ -21,8 +27,8 @@ from generator.diagram.model import (
     Node,
     worst_severity,
 )
-from generator.env import environment
-from verify.printable import printable
+from statewright.generator.env import environment
+from statewright.verify.printable import printable
 
 __all__ = ["MermaidView", "mermaid_text", "mermaid_view", "render_mermaid"]
 

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from generator import __version__
-from verify.findings import Finding, Severity, TraceStep, TransitionRef, sort_findings
-from verify.model import Kind, Spec, State, Transition
-from verify.printable import printable
+from statewright.generator import __version__
+from statewright.verify.findings import Finding, Severity, TraceStep, TransitionRef, sort_findings
+from statewright.verify.model import Kind, Spec, State, Transition
+from statewright.verify.printable import printable
 
 __all__ = [
     "KIND_STYLES",

@@ -2,7 +2,7 @@
 
 :func:`build_graph` turns a generated machine's ``Handlers`` into a ``StateGraph`` whose
 nodes are the machine's states: a node delivers the records its instance has not had
-handled yet (the same :func:`~generator.runtime.handlers.deliver` the runners and the
+handled yet (the same :func:`~statewright.generator.runtime.handlers.deliver` the runners and the
 worker drive: agents run, their outcomes fire) and the graph routes to the state the
 machine rests in. Handlers may be plain or ``async``: run the graph with ``invoke`` or
 ``ainvoke`` (an ``async`` handler needs ``ainvoke``).
@@ -25,10 +25,10 @@ have, so a late decision changes nothing in the audit log and is answered, not d
 
 The audit log lives in the graph's own state (as JSON lines, checkpointed by LangGraph),
 or, with ``store=``, in a statewright store, durable and hash-chained. With a
-:class:`~generator.runtime.store.SqlStore` the graph delivers effects through the store's
-outbox, like a :class:`~generator.runtime.worker.Worker`: it holds the instance's lease
-while its handlers run and moves the same delivery cursor in the transaction that commits
-their outcome, so a worker on the same store never delivers a record the graph delivered,
+:class:`~statewright.generator.runtime.store.SqlStore` the graph delivers effects through the
+store's outbox, like a :class:`~statewright.generator.runtime.worker.Worker`: it holds the
+instance's lease while its handlers run and moves the same delivery cursor in the transaction that
+commits their outcome, so a worker on the same store never delivers a record the graph delivered,
 nor the other way round; while a worker holds the instance the graph raises
 :class:`EffectsBusy`. Every change goes through the machine: the graph cannot take a
 transition the spec does not have.
@@ -52,18 +52,19 @@ try:
     from langgraph.types import Command, interrupt
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise ImportError(
-        "generator.integrations.langgraph needs LangGraph: pip install 'statewright[langgraph]'"
+        "statewright.generator.integrations.langgraph needs LangGraph: "
+        "pip install 'statewright[langgraph]'"
     ) from error
 
-import generator.runtime
-from generator.runtime import handlers as handlers_module
-from generator.runtime import outbox as outbox_module
-from generator.runtime import records, runner
-from generator.runtime import store as store_module
-from generator.runtime.engine import Machine
-from generator.runtime.handlers import HandlerSet
-from generator.runtime.records import Clock
-from generator.runtime.store import Store
+import statewright.generator.runtime
+from statewright.generator.runtime import handlers as handlers_module
+from statewright.generator.runtime import outbox as outbox_module
+from statewright.generator.runtime import records, runner
+from statewright.generator.runtime import store as store_module
+from statewright.generator.runtime.engine import Machine
+from statewright.generator.runtime.handlers import HandlerSet
+from statewright.generator.runtime.records import Clock
+from statewright.generator.runtime.store import Store
 
 __all__ = [
     "BEGIN",
@@ -354,12 +355,12 @@ def _both(function: Callable[[RunState], Any]) -> RunnableLambda[RunState, Any]:
 
 
 class _Support:
-    """The runtime support a machine runs on: statewright's own ``generator.runtime``, or
-    the verbatim copy ``statewright generate`` wrote beside a generated machine (whose
-    classes, ``Actor`` first, are its own)."""
+    """The runtime support a machine runs on: statewright's own
+    ``statewright.generator.runtime``, or the verbatim copy ``statewright generate`` wrote
+    beside a generated machine (whose classes, ``Actor`` first, are its own)."""
 
     def __init__(self, package: str) -> None:
-        modules = importlib.import_module(package), generator.runtime
+        modules = importlib.import_module(package), statewright.generator.runtime
         self.handlers = _module(modules, "handlers", handlers_module)
         self.runner = _module(modules, "runner", runner)
         self.records = _module(modules, "records", records)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conformance_example.orchestrator import NotAllowed, Orchestrator, WrongState
-from verify.conformance import Actor, AuditEntry, Clock, InvalidTransition, Unauthorized
+from statewright.verify.conformance import Actor, AuditEntry, Clock, InvalidTransition, Unauthorized
 
 
 class OrchestratorAdapter:

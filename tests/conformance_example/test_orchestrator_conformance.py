@@ -8,8 +8,8 @@ from hypothesis import settings
 
 from conformance_example.adapter import OrchestratorAdapter
 from conformance_example.orchestrator import Orchestrator
-from verify.conformance import conformance_test
-from verify.load import load_file
+from statewright.verify.conformance import conformance_test
+from statewright.verify.load import load_file
 
 SPEC = load_file(Path(__file__).resolve().parents[2] / "specs" / "orchestrator.yaml").spec
 assert SPEC is not None, "specs/orchestrator.yaml does not load"

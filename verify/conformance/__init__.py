@@ -1,7 +1,7 @@
 """The conformance harness: property-test any implementation of a machine against its spec.
 
-See :mod:`verify.conformance.harness` for how it works; adapters follow the contract in
-:mod:`verify.conformance.adapters`. Needs hypothesis, the optional extra
+See :mod:`statewright.verify.conformance.harness` for how it works; adapters follow the contract in
+:mod:`statewright.verify.conformance.adapters`. Needs hypothesis, the optional extra
 ``statewright[testing]``; nothing else in :mod:`verify` imports this package, so checking
 and generating work without it.
 """
@@ -12,10 +12,10 @@ try:
     import hypothesis  # noqa: F401  (the harness is built on it)
 except ImportError as missing:  # pragma: no cover - the extra is part of the dev set-up
     raise ImportError(
-        "verify.conformance needs hypothesis: pip install 'statewright[testing]'"
+        "statewright.verify.conformance needs hypothesis: pip install 'statewright[testing]'"
     ) from missing
 
-from verify.conformance.adapters import (
+from statewright.verify.conformance.adapters import (
     Actor,
     Adapter,
     AuditedAdapter,
@@ -28,7 +28,12 @@ from verify.conformance.adapters import (
     TimedAdapter,
     Unauthorized,
 )
-from verify.conformance.harness import ConformanceMachine, conformance_test, intruders, reviewers
+from statewright.verify.conformance.harness import (
+    ConformanceMachine,
+    conformance_test,
+    intruders,
+    reviewers,
+)
 
 __all__ = [
     "Actor",

@@ -1,4 +1,4 @@
-"""The adapter contract of the conformance harness (:mod:`verify.conformance`).
+"""The adapter contract of the conformance harness (:mod:`statewright.verify.conformance`).
 
 An adapter tells the harness how to drive one implementation of a machine: create an
 instance with an injected clock, fire a trigger (with an actor and a decision record for

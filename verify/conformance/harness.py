@@ -5,10 +5,10 @@ write an *adapter* that tells the harness how to create an instance, fire a trig
 read the state (and, if the implementation has them, read the audit log and expire
 timeouts). :func:`conformance_test` builds from the spec, at run time, a hypothesis
 ``RuleBasedStateMachine`` that drives the implementation and the spec's reference
-semantics (:mod:`verify.semantics`, the same that drives the checker) side by side::
+semantics (:mod:`statewright.verify.semantics`, the same that drives the checker) side by side::
 
-    from verify.conformance import conformance_test
-    from verify.load import load_file
+    from statewright.verify.conformance import conformance_test
+    from statewright.verify.load import load_file
 
     spec = load_file("specs/orchestrator.yaml").spec
     TestOrchestrator = conformance_test(spec, MyAdapter()).TestCase   # collected by pytest
@@ -48,7 +48,7 @@ from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from verify.conformance.adapters import (
+from statewright.verify.conformance.adapters import (
     Actor,
     Adapter,
     AuditedAdapter,
@@ -61,8 +61,8 @@ from verify.conformance.adapters import (
     Unauthorized,
     VariablesAdapter,
 )
-from verify.model import Spec
-from verify.semantics import Entry, Outcome, Run, Semantics
+from statewright.verify.model import Spec
+from statewright.verify.semantics import Entry, Outcome, Run, Semantics
 
 __all__ = [
     "Actor",
@@ -103,8 +103,8 @@ def conformance_test(
     collect its ``.TestCase`` with pytest or unittest; ``settings`` (for example
     ``settings(max_examples=200)``) applies to both. ``base`` is the class the rules are
     added to: a subclass of :class:`ConformanceMachine` with rules and invariants of its
-    own (the generated runtimes' tests use :mod:`verify.conformance.runtime`'s); ``name``
-    the class's name, as failing examples print it.
+    own (the generated runtimes' tests use :mod:`statewright.verify.conformance.runtime`'s);
+    ``name`` the class's name, as failing examples print it.
     """
     semantics = Semantics.of(spec)
     namespace: dict[str, object] = {

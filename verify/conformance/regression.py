@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verify.conformance.adapters import START, ManualClock
-from verify.model import AUTOMATIC_TRIGGER, Property, PropertyKind, Spec, Value
-from verify.semantics import Semantics, evaluate
+from statewright.verify.conformance.adapters import START, ManualClock
+from statewright.verify.model import AUTOMATIC_TRIGGER, Property, PropertyKind, Spec, Value
+from statewright.verify.semantics import Semantics, evaluate
 
 __all__ = ["Step", "assert_unreachable"]
 

@@ -2,7 +2,7 @@
 
 Every generated ``test_<machine>.py`` is a few lines over this module: it loads the spec
 it was generated from (embedded in it), and :func:`runtime_conformance` builds the
-harness's state machine (:mod:`verify.conformance.harness`) for the generated class,
+harness's state machine (:mod:`statewright.verify.conformance.harness`) for the generated class,
 with what a generated runtime has beyond the spec's transitions:
 
 - the whole audit log, record by record: its created record, every transition, every
@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
-from verify.conformance.adapters import (
+from statewright.verify.conformance.adapters import (
     Actor,
     AuditEntry,
     Clock,
@@ -41,14 +41,14 @@ from verify.conformance.adapters import (
     Refused,
     Unauthorized,
 )
-from verify.conformance.harness import ConformanceMachine, conformance_test
-from verify.coverage import transition_tour
-from verify.explore import explore
-from verify.explore.tour import configuration_tour
-from verify.graph import build_graph, reachable
-from verify.load import load_text
-from verify.model import Spec
-from verify.semantics import Values
+from statewright.verify.conformance.harness import ConformanceMachine, conformance_test
+from statewright.verify.coverage import transition_tour
+from statewright.verify.explore import explore
+from statewright.verify.explore.tour import configuration_tour
+from statewright.verify.graph import build_graph, reachable
+from statewright.verify.load import load_text
+from statewright.verify.model import Spec
+from statewright.verify.semantics import Values
 
 __all__ = [
     "PROFILE",

@@ -1,14 +1,14 @@
 """Exhaustive exploration of a spec's configurations: the data rules' and properties' proof.
 
-:func:`explore` searches every reachable configuration (:mod:`verify.explore.search`,
+:func:`explore` searches every reachable configuration (:mod:`statewright.verify.explore.search`,
 breadth-first, so every trace is a shortest one), and the :class:`Exploration` it
-returns answers what the data rules (:mod:`verify.rules.data`) and the properties
-(:mod:`verify.explore.properties`) ask, computing each answer once:
+returns answers what the data rules (:mod:`statewright.verify.rules.data`) and the properties
+(:mod:`statewright.verify.explore.properties`) ask, computing each answer once:
 which states and transitions are reached, which configurations cannot reach an anchor,
 the cycles of ``always`` steps, and the counterexample trace of any path it finds. A
-check explores each spec once, in its :class:`~verify.analysis.Analysis`.
+check explores each spec once, in its :class:`~statewright.verify.analysis.Analysis`.
 
->>> from verify.load import load_text
+>>> from statewright.verify.load import load_text
 >>> spec = load_text('''
 ... statewright: 1
 ... machine: counter
@@ -33,13 +33,18 @@ from array import array
 from collections.abc import Sequence
 from functools import cached_property
 
-from verify import progress
-from verify.explore import graph
-from verify.explore.budget import DEFAULT_BUDGET, DEFAULT_MAX_CONFIGURATIONS, Budget, Exceeded
-from verify.explore.search import Search, search
-from verify.findings import TraceStep
-from verify.model import Spec, Transition
-from verify.semantics import Values
+from statewright.verify import progress
+from statewright.verify.explore import graph
+from statewright.verify.explore.budget import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_CONFIGURATIONS,
+    Budget,
+    Exceeded,
+)
+from statewright.verify.explore.search import Search, search
+from statewright.verify.findings import TraceStep
+from statewright.verify.model import Spec, Transition
+from statewright.verify.semantics import Values
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -187,7 +192,7 @@ def budget_of(limit: int | Budget | None) -> Budget:
 def explore(spec: Spec, limit: int | Budget = DEFAULT_BUDGET) -> Exploration:
     """The configurations of ``spec`` reachable from its initial one, within ``limit`` (a
     budget, or a number of configurations); progress is reported
-    (:mod:`verify.progress`) while anyone listens."""
+    (:mod:`statewright.verify.progress`) while anyone listens."""
     budget = budget_of(limit)
     progress.phase("exploring configurations")
     if not progress.listening():

@@ -1,4 +1,4 @@
-"""Searches over the configuration graph a :class:`~verify.explore.search.Search` found.
+"""Searches over the configuration graph a :class:`~statewright.verify.explore.search.Search` found.
 
 Configurations are numbered ``0 .. n-1`` (0 is the initial one); every function here
 works on the search's flat arrays (edges out of a configuration in ``first``/``succ``,
@@ -15,7 +15,7 @@ import bisect
 from array import array
 from collections import deque
 
-from verify.explore.search import Search
+from statewright.verify.explore.search import Search
 
 __all__ = [
     "always_cycles",

@@ -6,7 +6,7 @@ its minimum, a bool 0 or 1, an enum the index of its value. Packed configuration
 plain Python ints, so sets, dicts and arrays of them are compact and fast, and a step is
 a few shifts and masks.
 
->>> from verify.model import Location, Variable, VarType
+>>> from statewright.verify.model import Location, Variable, VarType
 >>> at = Location("<doc>", 1, 1)
 >>> layout = Layout(("IDLE", "RUNNING", "DONE"),
 ...                 (Variable("attempts", VarType.INT, 0, at, 0, 3),
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verify.model import Value, Variable, VarType
-from verify.semantics import Values
+from statewright.verify.model import Value, Variable, VarType
+from statewright.verify.semantics import Values
 
 __all__ = ["Field", "Layout"]
 

@@ -2,8 +2,8 @@
 
 The test suite and ``benchmarks/bench_explore.py`` hold statewright's exploration to an
 independent model checker: :func:`promela` writes one process whose loop takes, in a
-``d_step`` each, exactly the steps :mod:`verify.semantics` takes from a configuration (the
-first enabled ``always`` exit; else, per trigger, the first transition whose guard holds,
+``d_step`` each, exactly the steps :mod:`statewright.verify.semantics` takes from a configuration
+(the first enabled ``always`` exit; else, per trigger, the first transition whose guard holds,
 and the leading timed exit), so that Spin stores one state per reachable configuration.
 Questions are asked with assertions that fail where the answer is yes, each numbered
 (``assert(q == 7)`` can only fail, and says which question it was): is a state reached,
@@ -14,7 +14,7 @@ Run ``spin -o2 -a``: Spin would otherwise drop a variable no guard reads from it
 Steps whose effects leave their bounds are not modelled (the explorer does not take
 them either, but reports them): compare only specs without ``out-of-range`` findings.
 
->>> from verify.load import load_text
+>>> from statewright.verify.load import load_text
 >>> spec = load_text('''
 ... statewright: 1
 ... machine: counter
@@ -35,8 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from verify.expr import fold
-from verify.model import (
+from statewright.verify.expr import fold
+from statewright.verify.model import (
     BinaryOp,
     Expr,
     Expression,
@@ -47,7 +47,7 @@ from verify.model import (
     Variable,
     VarType,
 )
-from verify.semantics import Semantics
+from statewright.verify.semantics import Semantics
 
 __all__ = ["Model", "Question", "answers", "promela"]
 
@@ -75,7 +75,7 @@ class Model:
 
 @dataclass(frozen=True, slots=True)
 class _Promela:
-    """Promela for each node (:class:`verify.expr.Algebra`): a variable ``v_name`` holds
+    """Promela for each node (:class:`statewright.verify.expr.Algebra`): a variable ``v_name`` holds
     its stored number (a bool as 0 or 1, an enum as its value's index) and ``state`` the
     state's number."""
 

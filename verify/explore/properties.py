@@ -2,7 +2,7 @@
 
 - ``always: EXPR``: the first configuration, in breadth-first order, where ``EXPR`` is
   false; its trace is a shortest one. The expression is compiled once into a scan of
-  every configuration (:mod:`verify.explore.pycode`).
+  every configuration (:mod:`statewright.verify.explore.pycode`).
 - ``precedence: {state: S, requires: T}``: a breadth-first search of the configurations
   paired with one bit, "T fired since the machine last left its initial state"; the
   first step into S with the bit clear ends a shortest trace.
@@ -12,7 +12,7 @@
   counterexample, a *lasso* (a trace, then a cycle) or a finite trace to its end.
 
 :func:`checked` checks every property of a spec once, its work counted before it is done
-against the budget's ``property_work`` (:mod:`verify.explore.budget`): an ``always``
+against the budget's ``property_work`` (:mod:`statewright.verify.explore.budget`): an ``always``
 visits each configuration once, the others each configuration and edge at most twice.
 """
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verify.explore import Exploration, graph
-from verify.explore.budget import Exceeded, Meter, OverBudget
-from verify.explore.pycode import Names, function, python, refs
-from verify.model import Property, PropertyKind, VarType
-from verify.semantics import Values, show_value
+from statewright.verify.explore import Exploration, graph
+from statewright.verify.explore.budget import Exceeded, Meter, OverBudget
+from statewright.verify.explore.pycode import Names, function, python, refs
+from statewright.verify.model import Property, PropertyKind, VarType
+from statewright.verify.semantics import Values, show_value
 
 __all__ = ["Checked", "Counterexample", "checked", "counterexample", "names_of", "work_of"]
 
@@ -59,7 +59,7 @@ def work_of(found: Exploration, prop: Property) -> int:
 
 def checked(found: Exploration) -> Checked:
     """Every property of the explored spec checked, each one's work counted before it is
-    done (a check keeps the result in its :class:`~verify.analysis.Analysis`)."""
+    done (a check keeps the result in its :class:`~statewright.verify.analysis.Analysis`)."""
     meter = Meter("property work", found.budget.property_work)
     failures: list[Counterexample] = []
     result = None

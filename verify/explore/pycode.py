@@ -1,14 +1,14 @@
 """Expressions compiled to Python source over packed configurations.
 
-The explorer runs one generated Python function per spec (:mod:`verify.explore.search`);
+The explorer runs one generated Python function per spec (:mod:`statewright.verify.explore.search`);
 this module writes its expressions. A variable is read into a local (``v3``) as its
 *stored* number: an int as its value, a bool as 0 or 1, an enum as the index of its
 value; literals are written the same way, so that comparisons compare stored numbers.
 The source is built from the checked syntax tree alone (nothing from the spec is pasted
-in as text), and what it computes is held to :func:`verify.semantics.evaluate` by the
+in as text), and what it computes is held to :func:`statewright.verify.semantics.evaluate` by the
 test suite.
 
->>> from verify.model import Binary, Literal, Location, Ref, Variable, VarType
+>>> from statewright.verify.model import Binary, Literal, Location, Ref, Variable, VarType
 >>> at = Location("<doc>", 1, 1)
 >>> attempts = Variable("attempts", VarType.INT, 0, at, 0, 3)
 >>> names = Names({"attempts": attempts}, {"attempts": "v0"}, {})
@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verify.expr import fold, refs
-from verify.model import BinaryOp, Expr, Literal, Ref, UnaryOp, Variable, VarType
+from statewright.verify.expr import fold, refs
+from statewright.verify.model import BinaryOp, Expr, Literal, Ref, UnaryOp, Variable, VarType
 
 __all__ = ["Names", "function", "python", "python_value", "refs"]
 
@@ -40,7 +40,7 @@ class Names:
 
 @dataclass(frozen=True, slots=True)
 class _Python:
-    """Python source on stored numbers for each node (:class:`verify.expr.Algebra`)."""
+    """Python source on stored numbers for each node (:class:`statewright.verify.expr.Algebra`)."""
 
     names: Names
 

@@ -1,11 +1,11 @@
 """Breadth-first search over every reachable configuration, by code generated per spec.
 
 :func:`search` writes one Python function for the spec (:func:`search_source`), with its
-guards and effects compiled in (:mod:`verify.explore.pycode`), compiles it once and runs
-it. The function is the semantics of :mod:`verify.semantics` specialised: per state, it
+guards and effects compiled in (:mod:`statewright.verify.explore.pycode`), compiles it once and runs
+it. The function is the semantics of :mod:`statewright.verify.semantics` specialised: per state, it
 decodes the variables its exits read, takes the first enabled ``always`` exit if there
 is one, and otherwise for each trigger the first transition whose guard holds, and the
-leading timed exit. Configurations are packed integers (:mod:`verify.explore.layout`)
+leading timed exit. Configurations are packed integers (:mod:`statewright.verify.explore.layout`)
 numbered in the order they are found, so that the search queue is the list of every
 configuration, and breadth-first order makes every parent chain a shortest trace.
 
@@ -22,11 +22,11 @@ from array import array
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 
-from verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
-from verify.explore.layout import Layout
-from verify.explore.pycode import Names, function, python, python_value, refs
-from verify.model import Spec, Transition, VarType
-from verify.semantics import Semantics
+from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
+from statewright.verify.explore.layout import Layout
+from statewright.verify.explore.pycode import Names, function, python, python_value, refs
+from statewright.verify.model import Spec, Transition, VarType
+from statewright.verify.semantics import Semantics
 
 __all__ = ["DENSE_BITS", "PACKED_BITS", "Search", "search", "search_source"]
 

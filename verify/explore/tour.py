@@ -5,13 +5,13 @@ For a spec with variables a transition may fire only once its data allows it (a 
 after two failures, a completion after both approvals), so the tour is built on the
 explorer's configuration graph: each transition's *witness* is the nearest edge that
 takes it, and a path is the shortest trace to a witness, then the greedy continuation of
-:mod:`verify.coverage`: the current configuration's first edge by a transition not fired
-yet, or, within :data:`~verify.coverage.DETOUR_STATES` configurations, a short detour to
+:mod:`statewright.verify.coverage`: the current configuration's first edge by a transition not fired
+yet, or, within :data:`~statewright.verify.coverage.DETOUR_STATES` configurations, a short detour to
 one. ``always`` steps are implied and a timed exit appears as its trigger, as in every
 tour. ``covered`` comes from replaying the paths through the semantics
 (:func:`replay`), never from the construction; ``total`` counts the transitions whose
 source has a reachable configuration. The paths' steps are counted against the
-budget's ``tour_steps`` (:mod:`verify.explore.budget`): past it, there is no tour, and
+budget's ``tour_steps`` (:mod:`statewright.verify.explore.budget`): past it, there is no tour, and
 the coverage says which bound was exceeded.
 """
 
@@ -21,12 +21,12 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from verify.coverage import DETOUR_STATES, Coverage
-from verify.explore import Exploration
-from verify.explore.budget import Meter, OverBudget
-from verify.explore.graph import source
-from verify.model import Spec
-from verify.semantics import AlwaysCycle, Outcome, OutOfRange, Run, Semantics
+from statewright.verify.coverage import DETOUR_STATES, Coverage
+from statewright.verify.explore import Exploration
+from statewright.verify.explore.budget import Meter, OverBudget
+from statewright.verify.explore.graph import source
+from statewright.verify.model import Spec
+from statewright.verify.semantics import AlwaysCycle, Outcome, OutOfRange, Run, Semantics
 
 __all__ = ["configuration_tour", "replay"]
 

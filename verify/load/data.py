@@ -1,10 +1,11 @@
 """Read a spec's data: ``variables``, a transition's ``when`` and ``set``, ``properties``.
 
-:class:`DataReader` works beside the loader's spec reader (:mod:`verify.load.loader`),
+:class:`DataReader` works beside the loader's spec reader (:mod:`statewright.verify.load.loader`),
 reporting through it. Declarations are checked here (``bad-variable``); expressions are
-parsed by :mod:`verify.load.expressions`, type-checked by :mod:`verify.load.exprcheck`,
-and a problem in one is a ``bad-expression`` finding at the line and column of the
-character it is about, inside the YAML scalar (:mod:`verify.load.scalars`).
+parsed by :mod:`statewright.verify.load.expressions`, type-checked by
+:mod:`statewright.verify.load.exprcheck`, and a problem in one is a ``bad-expression`` finding at
+the line and column of the character it is about, inside the YAML scalar
+(:mod:`statewright.verify.load.scalars`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Callable, Collection
 from functools import partial
 from typing import TYPE_CHECKING
 
-from verify.load.exprcheck import Scope, assignment, condition
-from verify.load.expressions import KEYWORDS, ExpressionError
-from verify.load.rules import BAD_EXPRESSION, BAD_VARIABLE, SCHEMA
-from verify.load.scalars import position_in
-from verify.load.shape import LEADS_TO, PRECEDENCE, PROPERTY, VARIABLE
-from verify.load.values import check_snake_name, suggest
-from verify.load.yamlread import Mapping, Node, Scalar, Sequence
-from verify.model import (
+from statewright.verify.load.exprcheck import Scope, assignment, condition
+from statewright.verify.load.expressions import KEYWORDS, ExpressionError
+from statewright.verify.load.rules import BAD_EXPRESSION, BAD_VARIABLE, SCHEMA
+from statewright.verify.load.scalars import position_in
+from statewright.verify.load.shape import LEADS_TO, PRECEDENCE, PROPERTY, VARIABLE
+from statewright.verify.load.values import check_snake_name, suggest
+from statewright.verify.load.yamlread import Mapping, Node, Scalar, Sequence
+from statewright.verify.model import (
     Effect,
     Expr,
     Expression,
@@ -33,7 +34,7 @@ from verify.model import (
 )
 
 if TYPE_CHECKING:
-    from verify.load.loader import SpecReader
+    from statewright.verify.load.loader import SpecReader
 
 __all__ = ["MAX_INT", "DataReader"]
 

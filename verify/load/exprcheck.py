@@ -1,15 +1,16 @@
-"""Type-check a parsed expression (:mod:`verify.load.expressions`) into the model's tree.
+"""Type-check a parsed expression (:mod:`statewright.verify.load.expressions`) into the model's
+tree.
 
 Types are ``int``, ``bool``, an enum (the values of the variable it came from) and, in
 properties only, ``state``. A bare word that is not a variable (or, in a property, a state)
 is an enum value whose enum the other side of a comparison, the list's subject or the
 variable assigned tells; a quoted word is always such a value. The word is resolved here,
-once: the tree holds it as an :class:`~verify.model.EnumValue` naming its enum (a state's
-name as a :class:`~verify.model.StateName`), so nothing that reads the tree guesses. Every
-problem is an :class:`~verify.load.expressions.ExpressionError` at the offset of what it
-is about.
+once: the tree holds it as an :class:`~statewright.verify.model.EnumValue` naming its enum (a
+state's name as a :class:`~statewright.verify.model.StateName`), so nothing that reads the tree
+guesses. Every problem is an :class:`~statewright.verify.load.expressions.ExpressionError` at the
+offset of what it is about.
 
->>> from verify.model import Location, Variable, VarType
+>>> from statewright.verify.model import Location, Variable, VarType
 >>> at = Location("<doc>", 1, 1)
 >>> severity = Variable("severity", VarType.ENUM, "none", at, values=("none", "critical"))
 >>> scope = Scope({"severity": severity})
@@ -18,7 +19,7 @@ Binary(op='==', left=Ref(name='severity'), right=EnumValue(enum='severity', memb
 >>> condition("severity == urgent", scope)
 Traceback (most recent call last):
 ...
-verify.load.expressions.ExpressionError: 'urgent' is not a value of severity (none, critical)
+statewright.verify.load.expressions.ExpressionError: 'urgent' is not a value of severity ...
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeGuard, assert_never, get_args
 
-from verify.load.expressions import COMPARISONS, ExpressionError, Parsed, parse
-from verify.load.rules import UPPER_SNAKE, suggest
-from verify.model import (
+from statewright.verify.load.expressions import COMPARISONS, ExpressionError, Parsed, parse
+from statewright.verify.load.rules import UPPER_SNAKE, suggest
+from statewright.verify.model import (
     Binary,
     BinaryOp,
     Constant,

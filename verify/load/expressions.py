@@ -2,8 +2,8 @@
 
 Nothing here evaluates anything and nothing reaches Python's own parser: the text is cut
 into tokens by one regular expression and read by recursive descent into a tree of
-positioned nodes (:class:`Parsed`), which :mod:`verify.load.exprcheck` then type-checks
-into the model's :data:`~verify.model.Expr`. The grammar, loosest first::
+positioned nodes (:class:`Parsed`), which :mod:`statewright.verify.load.exprcheck` then type-checks
+into the model's :data:`~statewright.verify.model.Expr`. The grammar, loosest first::
 
     expr       := or
     or         := and ("or" and)*
@@ -147,7 +147,7 @@ def parse(text: str) -> Parsed:
     >>> parse("x <")
     Traceback (most recent call last):
     ...
-    verify.load.expressions.ExpressionError: the expression ends too early; ...
+    statewright.verify.load.expressions.ExpressionError: the expression ends too early; ...
     """
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(

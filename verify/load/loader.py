@@ -1,10 +1,10 @@
-"""Load a spec: YAML text -> frozen :class:`~verify.model.Spec` plus load findings.
+"""Load a spec: YAML text -> frozen :class:`~statewright.verify.model.Spec` plus load findings.
 
-:mod:`verify.load.yamlread` composes the YAML safely into positioned nodes; this module
+:mod:`statewright.verify.load.yamlread` composes the YAML safely into positioned nodes; this module
 checks them against the format (the design brief, docs/design.md, "Spec format,
 version 1") and builds the model. It keeps going after a problem wherever it can, so one
 run reports every load finding; the spec is returned only when there is none. ``from``
-lists and globs are expanded here into one :class:`~verify.model.Transition` per source
+lists and globs are expanded here into one :class:`~statewright.verify.model.Transition` per source
 state.
 
 >>> result = load_text('''
@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from verify import progress
-from verify.findings import Finding, Severity, sort_findings
-from verify.load.data import DataReader
-from verify.load.rules import (
+from statewright.verify import progress
+from statewright.verify.findings import Finding, Severity, sort_findings
+from statewright.verify.load.data import DataReader
+from statewright.verify.load.rules import (
     BAD_DURATION,
     INVALID_NAME,
     SCHEMA,
@@ -41,9 +41,9 @@ from verify.load.rules import (
     UNKNOWN_STATE,
     YAML_SYNTAX,
 )
-from verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION, Shape
-from verify.load.unknown import StateUse, unknown_state_findings
-from verify.load.values import (
+from statewright.verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION, Shape
+from statewright.verify.load.unknown import StateUse, unknown_state_findings
+from statewright.verify.load.values import (
     Suggestions,
     check_label,
     check_snake_name,
@@ -52,8 +52,8 @@ from verify.load.values import (
     parse_duration,
     suggest,
 )
-from verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
-from verify.model import (
+from statewright.verify.load.yamlread import Mapping, Node, Scalar, Sequence, read_yaml
+from statewright.verify.model import (
     AUTOMATIC_TRIGGER,
     FORMAT_VERSION,
     Duration,

@@ -1,10 +1,10 @@
 """The load rules: problems that stop a spec from being read into the model.
 
-The loader (:mod:`verify.load`, with :mod:`verify.load.yamlread` for the YAML itself)
-raises these; this module names them and documents them in the registry's format (the
+The loader (:mod:`statewright.verify.load`, with :mod:`statewright.verify.load.yamlread` for the
+YAML itself) raises these; this module names them and documents them in the registry's format (the
 docs' rule reference is built from these blocks). The small value checks they share
-(name patterns, durations, "did you mean" suggestions) are in :mod:`verify.load.values`,
-and the shape of each mapping of the format in :mod:`verify.load.shape`.
+(name patterns, durations, "did you mean" suggestions) are in :mod:`statewright.verify.load.values`,
+and the shape of each mapping of the format in :mod:`statewright.verify.load.shape`.
 
 Decisions the design left open, fixed here:
 
@@ -32,9 +32,9 @@ Decisions the design left open, fixed here:
 from __future__ import annotations
 
 # Re-exported for generator/cli.py and verify/load/exprcheck.py, which import them from
-# here; new code imports them from verify.load.values.
-from verify.load.values import UPPER_SNAKE, check_label, suggest
-from verify.registry import register_load_rule
+# here; new code imports them from statewright.verify.load.values.
+from statewright.verify.load.values import UPPER_SNAKE, check_label, suggest
+from statewright.verify.registry import register_load_rule
 
 __all__ = [
     "BAD_DURATION",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from verify.load.yamlread import position
+from statewright.verify.load.yamlread import position
 
 __all__ = ["index_of", "position_in"]
 

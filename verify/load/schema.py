@@ -1,12 +1,12 @@
-"""The JSON Schema of the spec format, rendered from :mod:`verify.load.shape`.
+"""The JSON Schema of the spec format, rendered from :mod:`statewright.verify.load.shape`.
 
 ``verify/spec.schema.json`` is committed, for editors (the YAML modeline ``statewright
 new`` writes points at it, and ``statewright schema`` prints its path), and it is
 generated: after changing a shape, run
 
-    .venv/bin/python -m verify.load.schema
+    .venv/bin/python -m statewright.verify.load.schema
 
-to rewrite it; ``python -m verify.load.schema --check`` (and the test suite) fails while
+to rewrite it; ``python -m statewright.verify.load.schema --check`` (and the test suite) fails while
 the file differs from what the shapes give.
 """
 
@@ -18,7 +18,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verify.load.shape import DEFINITIONS, PROPERTY, REASON, SPEC, STATE, TRANSITION, VARIABLE
+from statewright.verify.load.shape import (
+    DEFINITIONS,
+    PROPERTY,
+    REASON,
+    SPEC,
+    STATE,
+    TRANSITION,
+    VARIABLE,
+)
 
 __all__ = ["SCHEMA_FILE", "json_schema", "main", "render"]
 
@@ -52,7 +60,7 @@ def render() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the schema file; with ``--check``, only compare (exit status 1 if stale)."""
     parser = argparse.ArgumentParser(
-        prog="python -m verify.load.schema",
+        prog="python -m statewright.verify.load.schema",
         description="Write verify/spec.schema.json from the shapes of verify/load/shape.py.",
     )
     parser.add_argument("--check", action="store_true", help="fail if the committed file is stale")
@@ -62,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.check:
         if current != text:
             print(
-                f"{SCHEMA_FILE}: stale; run python -m verify.load.schema to regenerate it",
+                f"{SCHEMA_FILE}: stale; run python -m statewright.verify.load.schema"
+                " to regenerate it",
                 file=sys.stderr,
             )
             return 1

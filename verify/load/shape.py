@@ -5,10 +5,11 @@ a property, and the small ``rollback``, ``precedence`` and ``leads_to`` inside t
 :class:`Shape`: its keys in order, each a :class:`Key` with its value's kind (a JSON
 Schema fragment, built from the named kinds below), whether it is required, its default
 and a description for editors. The loader takes the allowed and required keys from here
-(:mod:`verify.load.loader`, :mod:`verify.load.data`), and :mod:`verify.load.schema`
-renders these shapes as the JSON Schema ``verify/spec.schema.json`` that editors read.
-The patterns of names and the sets of keywords and kinds come from the checks that apply
-them (:mod:`verify.load.values`, :mod:`verify.model`), so they too are stated once.
+(:mod:`statewright.verify.load.loader`, :mod:`statewright.verify.load.data`), and
+:mod:`statewright.verify.load.schema` renders these shapes as the JSON Schema
+``verify/spec.schema.json`` that editors read. The patterns of names and the sets of keywords and
+kinds come from the checks that apply them (:mod:`statewright.verify.load.values`,
+:mod:`statewright.verify.model`), so they too are stated once.
 
 >>> TRANSITION.names[:3], TRANSITION.required
 (('from', 'to', 'trigger'), ('from', 'to', 'trigger'))
@@ -22,8 +23,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from verify.load.values import SNAKE, UPPER_SNAKE
-from verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, VarType
+from statewright.verify.load.values import SNAKE, UPPER_SNAKE
+from statewright.verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, VarType
 
 __all__ = [
     "DEFINITIONS",

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from verify.findings import Finding, Severity
-from verify.load.rules import UNKNOWN_STATE
-from verify.load.values import Suggestions, check_upper_name, clip
-from verify.model import Location
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.load.rules import UNKNOWN_STATE
+from statewright.verify.load.values import Suggestions, check_upper_name, clip
+from statewright.verify.model import Location
 
 __all__ = ["StateUse", "unknown_state_findings"]
 

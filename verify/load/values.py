@@ -3,8 +3,8 @@ mean" suggestions, and the clipping of long messages.
 
 Each returns a message (or a value) instead of reporting, so the loader, the command line
 and the scaffolder share them; the findings they become are the load rules of
-:mod:`verify.load.rules`. The name patterns are also the patterns of the JSON Schema
-(:mod:`verify.load.shape`).
+:mod:`statewright.verify.load.rules`. The name patterns are also the patterns of the JSON Schema
+(:mod:`statewright.verify.load.shape`).
 """
 
 from __future__ import annotations

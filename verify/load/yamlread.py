@@ -39,12 +39,12 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from verify import progress
-from verify.findings import Finding, Severity
-from verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX
-from verify.load.values import clip
-from verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
-from verify.model import Location
+from statewright.verify import progress
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.load.rules import DUPLICATE_KEY, YAML_SYNTAX
+from statewright.verify.load.values import clip
+from statewright.verify.load.yamlhints import glob_hint, indentation_hint, tab_hint
+from statewright.verify.model import Location
 
 __all__ = [
     "MAX_DEPTH",

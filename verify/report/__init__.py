@@ -2,20 +2,21 @@
 
 Each renderer is a function of ``(results, strict)`` returning the whole text; the
 command line picks one by its ``--format`` name from :data:`RENDERERS`. One module per
-format: :mod:`~verify.report.text`, :mod:`~verify.report.jsondoc`,
-:mod:`~verify.report.sarif`, :mod:`~verify.report.github` and :mod:`~verify.report.junit`.
+format: :mod:`~statewright.verify.report.text`, :mod:`~statewright.verify.report.jsondoc`,
+:mod:`~statewright.verify.report.sarif`, :mod:`~statewright.verify.report.github` and
+:mod:`~statewright.verify.report.junit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from verify.check import CheckResult
-from verify.report.github import render_github
-from verify.report.jsondoc import render_json
-from verify.report.junit import render_junit
-from verify.report.sarif import render_sarif
-from verify.report.text import exit_status, plural, render_text, spec_line, summary
+from statewright.verify.check import CheckResult
+from statewright.verify.report.github import render_github
+from statewright.verify.report.jsondoc import render_json
+from statewright.verify.report.junit import render_junit
+from statewright.verify.report.sarif import render_sarif
+from statewright.verify.report.text import exit_status, plural, render_text, spec_line, summary
 
 __all__ = [
     "RENDERERS",

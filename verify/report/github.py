@@ -4,7 +4,7 @@ GitHub shows each ``::error`` / ``::warning`` / ``::notice`` (an info finding) l
 annotation on the spec's line in the pull request; the summary lines that follow are plain
 text for the job log. Values are escaped as the workflow-command format documents it: in
 the message ``%``, ``\\r`` and ``\\n``; in the properties also ``:`` and ``,``. Before that,
-file names and messages are made printable (:mod:`verify.printable`: control characters
+file names and messages are made printable (:mod:`statewright.verify.printable`: control characters
 become escapes), so no spec can forge a line of its own; a path that needs no escape is
 kept exactly, for GitHub to find the file.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verify.check import CheckResult
-from verify.findings import Finding, Severity
-from verify.printable import printable
-from verify.report.text import spec_line, summary
+from statewright.verify.check import CheckResult
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.printable import printable
+from statewright.verify.report.text import spec_line, summary
 
 __all__ = ["annotation", "escape_data", "escape_property", "render_github"]
 

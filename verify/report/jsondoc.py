@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verify import __version__
-from verify.check import CheckResult
-from verify.printable import inert_json
+from statewright.verify import __version__
+from statewright.verify.check import CheckResult
+from statewright.verify.printable import inert_json
 
 __all__ = ["render_json"]
 

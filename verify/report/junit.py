@@ -15,10 +15,10 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from verify.check import CheckResult
-from verify.findings import Finding, Severity
-from verify.printable import printable_path
-from verify.rules import RULES, Family
+from statewright.verify.check import CheckResult
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.printable import printable_path
+from statewright.verify.rules import RULES, Family
 
 __all__ = ["render_junit", "spec_suite", "xml_safe"]
 

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from verify import __version__
-from verify.check import CheckResult
-from verify.explain import explain_text, flowed, rule_markdown
-from verify.findings import Finding, Severity, TraceStep
-from verify.model import Location, Value
-from verify.printable import inert_json
-from verify.rules import RULES, Rule
+from statewright.verify import __version__
+from statewright.verify.check import CheckResult
+from statewright.verify.explain import explain_text, flowed, rule_markdown
+from statewright.verify.findings import Finding, Severity, TraceStep
+from statewright.verify.model import Location, Value
+from statewright.verify.printable import inert_json
+from statewright.verify.rules import RULES, Rule
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "artifact_location", "render_sarif"]
 

@@ -1,6 +1,6 @@
 """The text report: one line per finding, one line per spec, one summary line.
 
-A finding that follows from another (its ``cause``, :mod:`verify.causes`) is shown
+A finding that follows from another (its ``cause``, :mod:`statewright.verify.causes`) is shown
 indented under that one, after a line saying how many follow from it, so that the report
 leads with what to fix first; each is still a line ``file:line:col: severity[rule]
 message`` of its own.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from verify.check import CheckResult
-from verify.findings import Finding, Severity
-from verify.printable import printable_path
+from statewright.verify.check import CheckResult
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.printable import printable_path
 
 __all__ = [
     "coverage_text",

@@ -1,14 +1,14 @@
 """Every rule statewright checks, one module per family; importing this package registers
-them all in :data:`verify.registry.RULES`.
+them all in :data:`statewright.verify.registry.RULES`.
 
-The registry itself (:mod:`verify.registry`) is separate, so that the loader can register
-the load rules without importing networkx and the analyses.
+The registry itself (:mod:`statewright.verify.registry`) is separate, so that the loader can
+register the load rules without importing networkx and the analyses.
 """
 
 from __future__ import annotations
 
-from verify.load import rules as load_rules
-from verify.registry import (
+from statewright.verify.load import rules as load_rules
+from statewright.verify.registry import (
     RULES,
     Family,
     ProjectCheck,
@@ -19,7 +19,7 @@ from verify.registry import (
     register_load_rule,
     rule,
 )
-from verify.rules import asl, data, graph, orchestration, project
+from statewright.verify.rules import asl, data, graph, orchestration, project
 
 __all__ = [
     "RULES",

@@ -1,4 +1,4 @@
-"""The rules of ASL input: documented here, raised by :mod:`verify.load.asl`.
+"""The rules of ASL input: documented here, raised by :mod:`statewright.verify.load.asl`.
 
 Their examples are ASL definitions (JSON) rather than specs; ``statewright explain`` and
 the rule reference check them with the ASL reader.
@@ -6,9 +6,9 @@ the rule reference check them with the ASL reader.
 
 from __future__ import annotations
 
-from verify.findings import Severity
-from verify.load.asl.gaps import NOT_MODELLED
-from verify.registry import Family, register_load_rule
+from statewright.verify.findings import Severity
+from statewright.verify.load.asl.gaps import NOT_MODELLED
+from statewright.verify.registry import Family, register_load_rule
 
 __all__: list[str] = []
 

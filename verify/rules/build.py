@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from verify.findings import Finding, TraceStep, TransitionRef
-from verify.model import Reason, State, Transition
-from verify.registry import RULES
+from statewright.verify.findings import Finding, TraceStep, TransitionRef
+from statewright.verify.model import Reason, State, Transition
+from statewright.verify.registry import RULES
 
 __all__ = ["count", "listed", "reason_finding", "state_finding", "transition_finding"]
 

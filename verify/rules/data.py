@@ -1,8 +1,8 @@
 """Data rules: proven over every reachable configuration, each with a counterexample.
 
-For a spec that declares ``variables``, the explorer (:mod:`verify.explore`) visits every
-reachable configuration once, and these rules read what it found: the analysis's
-``proof``, the exploration when it is complete (:class:`~verify.analysis.Analysis`).
+For a spec that declares ``variables``, the explorer (:mod:`statewright.verify.explore`) visits
+every reachable configuration once, and these rules read what it found: the analysis's
+``proof``, the exploration when it is complete (:class:`~statewright.verify.analysis.Analysis`).
 The functions without a registration here are the data forms of graph rules
 (``unreachable-state``, ``trap``, ...): the graph rule of the same id names its data form,
 and the registry runs that one for such a spec. Properties (``property-violated``) are
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from verify.analysis import Analysis
-from verify.explore import Exploration
-from verify.explore.budget import Exceeded
-from verify.explore.graph import always_cycles, coreachable
-from verify.findings import Finding, Severity, TransitionRef
-from verify.model import Location, Spec, Transition
-from verify.registry import RULES, Family, data_rule, rule, with_examples
-from verify.rules.build import listed, state_finding, transition_finding
-from verify.semantics import Values, show_value
+from statewright.verify.analysis import Analysis
+from statewright.verify.explore import Exploration
+from statewright.verify.explore.budget import Exceeded
+from statewright.verify.explore.graph import always_cycles, coreachable
+from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.model import Location, Spec, Transition
+from statewright.verify.registry import RULES, Family, data_rule, rule, with_examples
+from statewright.verify.rules.build import listed, state_finding, transition_finding
+from statewright.verify.semantics import Values, show_value
 
 __all__ = [
     "always_cycle",

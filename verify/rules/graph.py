@@ -1,8 +1,8 @@
 """Graph rules: reachability, dead ends, traps and the shape of automatic transitions.
 
-Each rule reads the expanded transition graph built by :func:`verify.graph.build_graph`,
-from the spec's :class:`~verify.analysis.Analysis`. The rules that have a data form
-(:mod:`verify.rules.data`) name it when they register: for a spec with variables the
+Each rule reads the expanded transition graph built by :func:`statewright.verify.graph.build_graph`,
+from the spec's :class:`~statewright.verify.analysis.Analysis`. The rules that have a data form
+(:mod:`statewright.verify.rules.data`) name it when they register: for a spec with variables the
 registry runs that one instead, and reachability and the rest are over configurations.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from verify.analysis import Analysis
-from verify.findings import Finding, Severity, TransitionRef
-from verify.graph import (
+from statewright.verify.analysis import Analysis
+from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.graph import (
     components,
     coreachable,
     exits,
@@ -20,12 +20,12 @@ from verify.graph import (
     reachable,
     strong_components,
 )
-from verify.model import Transition
-from verify.registry import Family, rule
-from verify.rules import data
-from verify.rules.build import count as _count
-from verify.rules.build import listed as _names
-from verify.rules.build import reason_finding, state_finding, transition_finding
+from statewright.verify.model import Transition
+from statewright.verify.registry import Family, rule
+from statewright.verify.rules import data
+from statewright.verify.rules.build import count as _count
+from statewright.verify.rules.build import listed as _names
+from statewright.verify.rules.build import reason_finding, state_finding, transition_finding
 
 __all__ = ["reason_finding", "state_finding", "transition_finding"]
 

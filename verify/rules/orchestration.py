@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 
 import networkx as nx
 
-from verify.analysis import Analysis
-from verify.findings import Finding, Severity, TransitionRef
-from verify.graph import entries, exits, state, transitions
-from verify.model import Transition
-from verify.registry import Family, rule, with_examples
-from verify.rules.graph import reason_finding, state_finding, transition_finding
+from statewright.verify.analysis import Analysis
+from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.graph import entries, exits, state, transitions
+from statewright.verify.model import Transition
+from statewright.verify.registry import Family, rule, with_examples
+from statewright.verify.rules.graph import reason_finding, state_finding, transition_finding
 
 __all__: list[str] = []
 

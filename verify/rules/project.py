@@ -1,6 +1,6 @@
 """Project rules: about the specs checked or generated together, not one spec alone.
 
-:func:`verify.check.check_together` runs them over every spec that loaded and adds each
+:func:`statewright.verify.check.check_together` runs them over every spec that loaded and adds each
 finding to the spec file it is located in.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from verify.findings import Finding, Severity
-from verify.model import Spec
-from verify.registry import RULES, project_rule, with_examples
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.model import Spec
+from statewright.verify.registry import RULES, project_rule, with_examples
 
 __all__ = ["DUPLICATE_MACHINE"]
 

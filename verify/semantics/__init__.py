@@ -1,12 +1,12 @@
-"""The one executable meaning of a spec (see :mod:`verify.semantics.machine`): which
+"""The one executable meaning of a spec (see :mod:`statewright.verify.semantics.machine`): which
 transition fires, how ``always`` chains, timers, guards and effects behave, and what
-expressions mean (:mod:`verify.semantics.data`).
+expressions mean (:mod:`statewright.verify.semantics.data`).
 """
 
 from __future__ import annotations
 
-from verify.semantics.data import Data, OutOfRange, Values, evaluate, show_value
-from verify.semantics.machine import AlwaysCycle, Entry, Outcome, Run, Semantics
+from statewright.verify.semantics.data import Data, OutOfRange, Values, evaluate, show_value
+from statewright.verify.semantics.machine import AlwaysCycle, Entry, Outcome, Run, Semantics
 
 __all__ = [
     "AlwaysCycle",

@@ -7,7 +7,7 @@ values before the step, and a value outside its variable's bounds is
 :class:`OutOfRange`. The checker's explorer compiles expressions to faster code, and the
 test suite holds that code to :func:`evaluate`.
 
->>> from verify.model import Binary, Literal, Ref
+>>> from statewright.verify.model import Binary, Literal, Ref
 >>> evaluate(Binary("<", Ref("attempts"), Literal(3)), {"attempts": 2})
 True
 """
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import assert_never
 
-from verify.expr import fold
-from verify.model import (
+from statewright.verify.expr import fold
+from statewright.verify.model import (
     BinaryOp,
     Effect,
     Expr,
@@ -56,7 +56,8 @@ def evaluate(tree: Expr, names: Mapping[str, Value], state: str | None = None) -
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The value of each node (:class:`verify.expr.Algebra`): the meaning of expressions.
+    """The value of each node (:class:`statewright.verify.expr.Algebra`): the meaning of
+    expressions.
 
     Both sides of ``and`` and ``or`` are computed: a checked expression has no effects
     and cannot fail, so the value is the same as Python's short circuit gives.

@@ -2,12 +2,13 @@
 timers, guards and effects behave.
 
 Everything in statewright that runs a spec runs it through this module: the checker's
-transition tour (:mod:`verify.coverage`) and configuration search (:mod:`verify.explore`,
-which compiles the same rules to faster code and is tested against this module), the
-conformance harness's model of the spec (:mod:`verify.conformance`) and with it the
-generated hypothesis tests, and the test suite that holds the generated runtime engine to
-it. A *configuration* is a state and a value of every variable (:data:`Values`; a spec
-without variables has one configuration per state). The rules, written once:
+transition tour (:mod:`statewright.verify.coverage`) and configuration search
+(:mod:`statewright.verify.explore`, which compiles the same rules to faster code and is tested
+against this module), the conformance harness's model of the spec
+(:mod:`statewright.verify.conformance`) and with it the generated hypothesis tests, and the test
+suite that holds the generated runtime engine to it. A *configuration* is a state and a value of
+every variable (:data:`Values`; a spec without variables has one configuration per state). The
+rules, written once:
 
 - A trigger fired in a configuration takes the first declared transition of its state
   with that trigger whose guard (``when``) holds; when several share a source and a
@@ -32,7 +33,7 @@ without variables has one configuration per state). The rules, written once:
 :class:`Semantics` holds the spec's transitions indexed for these rules, built once per
 spec; :class:`Run` is one run of it, with a clock, its data, a log and the outcome of
 every request (:class:`Outcome`). What expressions mean is in
-:mod:`verify.semantics.data`.
+:mod:`statewright.verify.semantics.data`.
 
 Standard library only; no I/O.
 """
@@ -45,8 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from verify.model import AUTOMATIC_TRIGGER, Spec, Transition
-from verify.semantics.data import Data, Values
+from statewright.verify.model import AUTOMATIC_TRIGGER, Spec, Transition
+from statewright.verify.semantics.data import Data, Values
 
 __all__ = ["AlwaysCycle", "Entry", "Outcome", "Run", "Semantics"]
 
@@ -365,7 +366,7 @@ class Run:
     def take(self, transition: Transition, now: datetime, actor: str | None) -> None:
         """Take ``transition`` with its effects, then the ``always`` chain of its target.
 
-        Raises :class:`~verify.semantics.data.OutOfRange`, changing nothing, when an
+        Raises :class:`~statewright.verify.semantics.data.OutOfRange`, changing nothing, when an
         effect leaves its variable's bounds.
         """
         values = self.semantics.take(transition, self.values)

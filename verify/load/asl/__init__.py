@@ -1,11 +1,12 @@
 """Reading Amazon States Language (AWS Step Functions) definitions as statewright machines.
 
-:mod:`~verify.load.asl.read` reads the definition (JSON or YAML, through the positioned
+:mod:`~statewright.verify.load.asl.read` reads the definition (JSON or YAML, through the positioned
 YAML reader, so every finding points at the ASL file's own line and column) into a
-:class:`~verify.load.asl.definition.Definition`; :mod:`~verify.load.asl.mapping` maps it
-onto one :class:`~verify.model.Spec` per machine (the state machine, then each Parallel
-branch and Map iterator); :mod:`~verify.load.asl.gaps` reports what the mapping leaves
-out as ``asl-not-modelled`` info findings. ``docs/asl.md`` documents the mapping.
+:class:`~statewright.verify.load.asl.definition.Definition`;
+:mod:`~statewright.verify.load.asl.mapping` maps it onto one :class:`~statewright.verify.model.Spec`
+per machine (the state machine, then each Parallel branch and Map iterator);
+:mod:`~statewright.verify.load.asl.gaps` reports what the mapping leaves out as ``asl-not-modelled``
+info findings. ``docs/asl.md`` documents the mapping.
 
 >>> result = load_asl_text('''{"StartAt": "Wait for partner", "States": {
 ...   "Wait for partner": {"Type": "Task", "End": true,
@@ -23,12 +24,12 @@ import os
 import re
 from dataclasses import dataclass
 
-from verify.findings import Finding, has_errors, sort_findings
-from verify.load.asl.gaps import NOT_MODELLED, gap_findings
-from verify.load.asl.mapping import HUMAN_HINT, AslOptions, Machine, map_definitions
-from verify.load.asl.read import read_definition
-from verify.load.loader import gc_paused, read_file
-from verify.load.yamlread import read_yaml
+from statewright.verify.findings import Finding, has_errors, sort_findings
+from statewright.verify.load.asl.gaps import NOT_MODELLED, gap_findings
+from statewright.verify.load.asl.mapping import HUMAN_HINT, AslOptions, Machine, map_definitions
+from statewright.verify.load.asl.read import read_definition
+from statewright.verify.load.loader import gc_paused, read_file
+from statewright.verify.load.yamlread import read_yaml
 
 __all__ = [
     "HUMAN_HINT",

@@ -4,7 +4,7 @@ Only what the mapping to a statewright machine uses is kept as typed fields (the
 ``Next``, ``End``, ``Catch``, ``Choices``, ``Default``, timeouts, ``Branches``, ...);
 every key a state was written with is kept in :attr:`AslState.fields` with its location,
 so that the constructs the mapping does not express can be reported where they are.
-Every element keeps the :class:`~verify.model.Location` of its key in the ASL file.
+Every element keeps the :class:`~statewright.verify.model.Location` of its key in the ASL file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from verify.model import Location
+from statewright.verify.model import Location
 
 __all__ = [
     "ACTIVITY",

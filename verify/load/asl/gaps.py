@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verify.findings import Finding, Severity
-from verify.load.asl.definition import AslState, Definition
-from verify.load.asl.mapping import PLACEHOLDER_DELAY, AslOptions
-from verify.model import Location
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.load.asl.definition import AslState, Definition
+from statewright.verify.load.asl.mapping import PLACEHOLDER_DELAY, AslOptions
+from statewright.verify.model import Location
 
 __all__ = ["NOT_MODELLED", "gap_findings"]
 
 NOT_MODELLED = "asl-not-modelled"
-"""The rule id of these findings; :mod:`verify.rules.asl` documents it."""
+"""The rule id of these findings; :mod:`statewright.verify.rules.asl` documents it."""
 
 DATA_FIELDS = frozenset(
     {

@@ -1,4 +1,4 @@
-"""Map ASL definitions onto statewright machines: one :class:`~verify.model.Spec` each.
+"""Map ASL definitions onto statewright machines: one :class:`~statewright.verify.model.Spec` each.
 
 The whole mapping is documented, with a worked example, in ``docs/asl.md``; in short:
 
@@ -31,9 +31,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from verify.load.asl.definition import AslState, Definition, Delay, Exit
-from verify.load.asl.names import Namer, duration_text, snake_name, upper_name
-from verify.model import (
+from statewright.verify.load.asl.definition import AslState, Definition, Delay, Exit
+from statewright.verify.load.asl.names import Namer, duration_text, snake_name, upper_name
+from statewright.verify.model import (
     AUTOMATIC_TRIGGER,
     Duration,
     Kind,

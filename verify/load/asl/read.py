@@ -1,6 +1,6 @@
 """Read an ASL definition from positioned nodes into a :class:`Definition`, with findings.
 
-The text is read by :func:`verify.load.yamlread.read_yaml` (JSON is YAML), so every node
+The text is read by :func:`statewright.verify.load.yamlread.read_yaml` (JSON is YAML), so every node
 has its line and column and a duplicate key is a ``duplicate-key`` finding. What breaks
 the flow of the machine is a load error, as the Step Functions service would refuse it:
 no ``StartAt`` or ``States``, an unknown ``Type``, a ``Next`` (or ``Default``, or Catch
@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import re
 
-from verify.findings import Finding, Severity
-from verify.load.asl.definition import STATE_TYPES, AslState, Catcher, Definition, Delay, Exit
-from verify.load.rules import BAD_DURATION, SCHEMA, UNKNOWN_STATE
-from verify.load.values import MAX_DURATION_SECONDS, clip, suggest
-from verify.load.yamlread import Mapping, Node, Scalar, Sequence
-from verify.model import Location
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.load.asl.definition import (
+    STATE_TYPES,
+    AslState,
+    Catcher,
+    Definition,
+    Delay,
+    Exit,
+)
+from statewright.verify.load.rules import BAD_DURATION, SCHEMA, UNKNOWN_STATE
+from statewright.verify.load.values import MAX_DURATION_SECONDS, clip, suggest
+from statewright.verify.load.yamlread import Mapping, Node, Scalar, Sequence
+from statewright.verify.model import Location
 
 __all__ = ["read_definition"]
 
