@@ -27,6 +27,7 @@ from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import apidoc
 import docgen
 import pagehtml
 from mkdocs.config.defaults import MkDocsConfig
@@ -100,6 +101,8 @@ def _expand(name: str, arg: str | None, page: Page) -> str:
         return docgen.covering_paths(docgen.spec_doc(arg))
     if arg is not None and name == "diagram":
         return docgen.diagram_figure(f"the state diagram of {arg}", _svg_name(arg))
+    if arg is not None and name == "api" and arg in apidoc.PUBLIC:
+        return apidoc.api_reference(arg)
     if arg is not None and name == "source":
         return docgen.fenced(docgen.spec_source(docgen.spec_doc(arg)), "yaml")
     raise PluginError(f"{page.file.src_uri}: unknown marker statewright:{name} {arg or ''}")

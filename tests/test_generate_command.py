@@ -239,7 +239,8 @@ run = Orchestrator()
 run.task_received()
 run.gate_reached()
 run.human_approved(actor=Actor("dana", frozenset({{"tech_lead"}})), decision="ok")
-print(run.state, sorted(m for m in ("yaml", "verify", "generator", "statewright") if m in sys.modules))
+names = ("yaml", "verify", "generator", "statewright")
+print(run.state, sorted(m for m in names if m in sys.modules))
 """
 
 
