@@ -33,22 +33,18 @@ from dataclasses import dataclass
 from statewright.verify import progress
 from statewright.verify.findings import Finding, Severity, sort_findings
 from statewright.verify.load.data import DataReader
+from statewright.verify.load.nodes import NodeReader, describe
 from statewright.verify.load.rules import (
     BAD_DURATION,
-    INVALID_NAME,
     SCHEMA,
     UNKNOWN_REASON,
     UNKNOWN_STATE,
     YAML_SYNTAX,
 )
-from statewright.verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION, Shape
+from statewright.verify.load.shape import REASON, ROLLBACK, SPEC, STATE, TRANSITION
 from statewright.verify.load.unknown import StateUse, unknown_state_findings
 from statewright.verify.load.values import (
     Suggestions,
-    check_label,
-    check_snake_name,
-    check_upper_name,
-    clip,
     parse_duration,
     suggest,
 )
@@ -135,7 +131,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
             Finding(
                 YAML_SYNTAX,
                 Severity.ERROR,
-                f"the top level is {_describe(read.root)}; a spec is a mapping with "
+                f"the top level is {describe(read.root)}; a spec is a mapping with "
                 "statewright, machine, initial and states",
                 Location(file, read.root.line, read.root.column),
             )
@@ -221,149 +217,21 @@ def _pattern(node: Scalar) -> str | None:
     return value if type(value) is str and _GLOB.search(value) else None
 
 
-def _describe(node: Node) -> str:
-    """A node as a message names it: ``'IDLE'``, ``the number 5``, ``a list``."""
-    if isinstance(node, Sequence):
-        return "a list"
-    if isinstance(node, Mapping):
-        return "a mapping"
-    value = node.value
-    if value is None:
-        return "empty (null)"
-    if isinstance(value, bool):
-        return f"the boolean {node.text}"
-    if isinstance(value, int | float):
-        return f"the number {node.text}"
-    return f"'{node.text}'"
-
-
-class SpecReader:
+class SpecReader(NodeReader):
     """Checks a composed spec mapping and builds the model, collecting findings; its data
     (variables, guards, effects, properties) through a :class:`DataReader`."""
 
     def __init__(self, file: str, findings: list[Finding], text: str = "") -> None:
-        self.file = file
-        self.findings = findings
+        super().__init__(file, findings)
         self.data = DataReader(self, text)
         self.states: dict[str, int] = {}
         self.reasons: set[str] = set()
-        self._snake: dict[tuple[str, str], str | None] = {}
         self._durations: dict[str, Duration | str] = {}
         self._globs: dict[str, list[str]] = {}
         self._expanded = 0  # transitions 'from' lists and globs expanded to so far
         self._compared = 0  # glob comparisons with state names so far
         self.suggestions = Suggestions()
         self.unknown: list[StateUse] = []  # uses of undeclared states, reported together
-
-    # -- reporting ------------------------------------------------------------------
-
-    def at(self, node: Node) -> Location:
-        return Location(self.file, node.line, node.column)
-
-    def report(self, rule: str, message: str, node: Node) -> None:
-        self.report_at(rule, message, self.at(node))
-
-    def report_at(self, rule: str, message: str, location: Location) -> None:
-        self.findings.append(Finding(rule, Severity.ERROR, clip(message), location))
-
-    # -- generic shapes -------------------------------------------------------------
-
-    def keys(self, mapping: Mapping, allowed: tuple[str, ...], what: str) -> None:
-        """Report every key of ``mapping`` that is not text or not in ``allowed``."""
-        for key in mapping.key_nodes.values():
-            if isinstance(key, Scalar) and type(key.value) is str:
-                if key.value not in allowed:
-                    hint = suggest(key.value, allowed)
-                    if key.value == "<<":
-                        hint = "; merge keys are not part of YAML 1.2, write the keys out"
-                    self.report(SCHEMA, f"unknown key '{key.value}' in {what}{hint}", key)
-            else:
-                self.report(SCHEMA, f"a key in {what} is {_describe(key)}; keys are names", key)
-
-    def required(self, mapping: Mapping, key: str, what: str) -> Node | None:
-        node = mapping.values.get(key)
-        if node is None:
-            self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
-        return node
-
-    def missing(self, mapping: Mapping, shape: Shape, what: str) -> None:
-        """Report every key ``shape`` requires that ``mapping`` lacks."""
-        for key in shape.required:
-            if key not in mapping.values:
-                self.report(SCHEMA, f"{what} is missing the required key '{key}'", mapping)
-
-    def text(self, node: Node | None, what: str, *, optional: bool = False) -> str | None:
-        """The string value of ``node``; a schema finding if it is anything else."""
-        if node is None:
-            return None
-        if isinstance(node, Scalar):
-            if type(node.value) is str:
-                return node.value
-            if node.value is None and optional:
-                return None
-            if node.value is not None:
-                hint = f"; quote it ('{node.text}') if you mean the text"
-                self.report(SCHEMA, f"{what} must be text, not {_describe(node)}{hint}", node)
-                return None
-        self.report(SCHEMA, f"{what} must be text, not {_describe(node)}", node)
-        return None
-
-    def flag(self, node: Node | None, what: str) -> bool:
-        if node is None:
-            return False
-        if isinstance(node, Scalar) and type(node.value) is bool:
-            return node.value
-        self.report(SCHEMA, f"{what} must be true or false, not {_describe(node)}", node)
-        return False
-
-    def mapping(self, node: Node | None, what: str) -> Mapping | None:
-        """``node`` if it is a mapping; None (quietly) for an empty value."""
-        if node is None or isinstance(node, Mapping):
-            return node
-        if isinstance(node, Scalar) and node.value is None:
-            return None
-        self.report(SCHEMA, f"{what} must be a mapping, not {_describe(node)}", node)
-        return None
-
-    def sequence(self, node: Node | None, what: str) -> list[Node]:
-        if node is None:
-            return []
-        if isinstance(node, Sequence):
-            return node.items
-        if isinstance(node, Scalar) and node.value is None:
-            return []
-        self.report(SCHEMA, f"{what} must be a list, not {_describe(node)}", node)
-        return []
-
-    def texts(self, node: Node | None, what: str) -> tuple[str, ...]:
-        found = (self.text(item, what) for item in self.sequence(node, f"{what}s"))
-        return tuple(text for text in found if text is not None)
-
-    def label(self, node: Node | None, what: str) -> str | None:
-        label = self.text(node, what, optional=True)
-        if label is not None and node is not None:
-            problem = check_label(what, label)
-            if problem:
-                self.report(INVALID_NAME, problem, node)
-        return label
-
-    def upper_name(self, key: Node, what: str) -> str | None:
-        name = self.text(key, f"a {what} name")
-        if name is not None:
-            problem = check_upper_name(what, name)
-            if problem:
-                self.report(INVALID_NAME, problem, key)
-        return name
-
-    def snake_name(self, node: Node | None, what: str) -> str | None:
-        name = self.text(node, what)
-        if name is not None and node is not None:
-            problem = self._snake.get((what, name), "")
-            if problem == "":
-                problem = self._snake[what, name] = check_snake_name(what, name)
-            if problem:
-                self.report(INVALID_NAME, problem, node)
-        return name
 
     # -- the spec -------------------------------------------------------------------
 
@@ -449,7 +317,7 @@ class SpecReader:
         value = node.value if isinstance(node, Scalar) else None
         if type(value) is not int:
             message = f"'statewright' is the format version, the number {FORMAT_VERSION}"
-            self.report(SCHEMA, f"{message}, not {_describe(node)}", node)
+            self.report(SCHEMA, f"{message}, not {describe(node)}", node)
         elif value != FORMAT_VERSION:
             self.report(
                 SCHEMA,
@@ -627,7 +495,7 @@ class SpecReader:
             return None
         if not isinstance(node, Scalar) or type(node.value) is bool:
             self.report(
-                SCHEMA, f"'after' must be a duration such as '30m', not {_describe(node)}", node
+                SCHEMA, f"'after' must be a duration such as '30m', not {describe(node)}", node
             )
             return None
         known = self._durations.get(node.text)
@@ -650,7 +518,7 @@ class SpecReader:
             else:
                 self.report(
                     SCHEMA,
-                    f"a transition is a mapping with from, to and trigger, not {_describe(item)}",
+                    f"a transition is a mapping with from, to and trigger, not {describe(item)}",
                     item,
                 )
         return tuple(expanded)
