@@ -22,7 +22,7 @@ from statewright.verify.check import CheckResult, check_file, check_together
 from statewright.verify.discover import discover, is_asl_name
 from statewright.verify.explore import Budget
 from statewright.verify.load.asl import AslOptions, load_asl_file
-from statewright.verify.load.rules import check_label
+from statewright.verify.load.values import check_label
 
 __all__ = [
     "Checked",

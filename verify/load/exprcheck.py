@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TypeGuard, assert_never, get_args
 
 from statewright.verify.load.expressions import COMPARISONS, ExpressionError, Parsed, parse
-from statewright.verify.load.rules import UPPER_SNAKE, suggest
+from statewright.verify.load.values import UPPER_SNAKE, suggest
 from statewright.verify.model import (
     Binary,
     BinaryOp,

@@ -31,9 +31,6 @@ Decisions the design left open, fixed here:
 
 from __future__ import annotations
 
-# Re-exported for generator/cli.py and verify/load/exprcheck.py, which import them from
-# here; new code imports them from statewright.verify.load.values.
-from statewright.verify.load.values import UPPER_SNAKE, check_label, suggest
 from statewright.verify.registry import register_load_rule
 
 __all__ = [
@@ -46,10 +43,7 @@ __all__ = [
     "SCHEMA",
     "UNKNOWN_REASON",
     "UNKNOWN_STATE",
-    "UPPER_SNAKE",
     "YAML_SYNTAX",
-    "check_label",
-    "suggest",
 ]
 
 YAML_SYNTAX = "yaml-syntax"
