@@ -88,10 +88,10 @@ def retry_delay(retrier: Retrier) -> float | None:
 
     >>> from statewright.verify.model import Location
     >>> at = Location("f", 1, 1)
-    >>> retry_delay(Retrier(("States.ALL",), at, interval=5, attempts=20, backoff=2.0))
+    >>> retry_delay(Retrier(("E",), at, interval=5, attempts=20, backoff=2.0))
     5242875.0
-    >>> retry_delay(Retrier(("States.ALL",), at, interval=5, attempts=20, backoff=2.0, max_delay=60))
-    1025.0
+    >>> retry_delay(Retrier(("E",), at, interval=5, attempts=20, backoff=2.0, max_delay=60))
+    1035.0
     """
     interval, attempts, rate = retrier.interval, retrier.attempts, retrier.backoff
     if interval is None or attempts is None or rate is None:
@@ -303,9 +303,7 @@ def _catch_findings(top: Definition) -> Iterator[Finding]:
 def _placeholder_findings(top: Definition) -> Iterable[Finding]:
     """One info finding for the Tasks of unknown kind that nothing times out."""
     uses = [
-        s
-        for s in top.all_states()
-        if s.placeholder and s.timeout is None and s.heartbeat is None
+        s for s in top.all_states() if s.placeholder and s.timeout is None and s.heartbeat is None
     ]
     if not uses or top.timeout is not None:
         return ()

@@ -65,7 +65,8 @@ def intrinsic_text(node: Node) -> str | None:
 
     >>> intrinsic_text(read_yaml("!GetAtt Fn.Arn", "t", intrinsic=True).root)
     '${Fn.Arn}'
-    >>> intrinsic_text(read_yaml('!Join [":", [arn, !Ref AWS::Region, x]]', "t", intrinsic=True).root)
+    >>> joined = '!Join [":", [arn, !Ref AWS::Region, x]]'
+    >>> intrinsic_text(read_yaml(joined, "t", intrinsic=True).root)
     'arn:${AWS::Region}:x'
     """
     if isinstance(node, Scalar):
@@ -157,6 +158,8 @@ def _type(resource: Node) -> str | None:
 
 
 _SUBSTITUTED = re.compile(r"\$\{([^}]*)\}")
+_LITERAL = re.compile(r"(?:![A-Za-z]+\s+)?\|[-+0-9]*\s*(?:#.*)?$")
+"""A literal block's indicator (after a short-form tag), to the end of its line."""
 
 
 class _MachineReader:
@@ -281,7 +284,7 @@ def _block_indent(scalar: Scalar, lines: list[str]) -> int | None:
     """The indentation of a scalar written as a literal block (``|``), whose lines are
     the template's lines one for one; None for any other scalar."""
     line = lines[scalar.line - 1] if 0 < scalar.line <= len(lines) else ""
-    if not line[scalar.column - 1 : scalar.column] == "|":
+    if not _LITERAL.match(line, scalar.column - 1):
         return None
     for text in lines[scalar.line :]:
         if text.strip():
