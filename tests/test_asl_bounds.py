@@ -94,7 +94,9 @@ def test_a_capped_or_short_retrier_passes_and_a_timeout_is_the_limit() -> None:
 # -- unbounded-loop -----------------------------------------------------------------------
 
 
-def polling(*, timeout: bool = False, counter: bool = False, bypass: bool = False) -> dict:
+def polling(
+    *, timeout: bool = False, counter: bool = False, bypass: bool = False
+) -> dict[str, Any]:
     rules: list[dict[str, Any]] = [{"Variable": "$.s", "StringEquals": "ok", "Next": "Done"}]
     if counter:
         rules.append({"Variable": "$.n.count", "NumericGreaterThan": 5, "Next": "Gave up"})
@@ -142,7 +144,7 @@ def test_a_counter_the_loop_does_not_write_bounds_nothing() -> None:
 
 
 def test_a_jsonata_counter_bounds_the_loop() -> None:
-    definition = {
+    definition: dict[str, Any] = {
         "QueryLanguage": "JSONata",
         "StartAt": "Poll",
         "States": {
@@ -287,7 +289,10 @@ def test_a_catch_inside_an_iterator_hands_its_outcome_to_the_parent() -> None:
 
 
 def test_a_placeholder_resource_is_an_info_finding_unless_something_bounds_it() -> None:
-    waiting = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "${Act}", "End": True}}}
+    waiting: dict[str, Any] = {
+        "StartAt": "W",
+        "States": {"W": {"Type": "Task", "Resource": "${Act}", "End": True}},
+    }
     (line,) = findings(waiting, "asl-placeholder-resource")
     assert "info[asl-placeholder-resource] the Resource of 'W' (${Act})" in line
     waiting["States"]["W"]["HeartbeatSeconds"] = 60

@@ -25,7 +25,10 @@ Step Functions loop or retrier is written in ASL terms:
   ``Next``, Choice rules and ``Default`` ends in a Succeed state or an ``End: true``,
   reaches no Fail state, never joins the states the execution runs without an error
   (a fallback that carries on the work) and never comes back to the state that caught
-  (a retry loop).
+  (a retry loop). A Catch of errors that the caught Parallel's own Fail states raise
+  (errors used as control flow), or of named errors (not ``States.ALL``,
+  ``States.TaskFailed`` or a timeout) straight into a Succeed state (an expected
+  outcome, such as a lock already released), is not reported.
 - ``asl-placeholder-resource`` (info): a Task whose ``Resource`` is only a substitution
   (``"${ActivityArn}"``): whether it is an activity or a callback, which wait for the
   outside world, cannot be read; it is checked as a task that returns by itself.
@@ -40,7 +43,7 @@ from collections.abc import Iterable, Iterator
 import networkx as nx
 
 from statewright.verify.findings import Finding, Severity
-from statewright.verify.load.asl.definition import AslState, Definition, Retrier
+from statewright.verify.load.asl.definition import WHOLE_OUTPUT, AslState, Definition, Retrier
 from statewright.verify.load.asl.names import duration_text
 from statewright.verify.model import Location
 
@@ -64,9 +67,14 @@ DEFAULT_DELAY_LIMIT = 7 * 86_400
 """How long a retrier may wait in all when the execution has no ``TimeoutSeconds``."""
 
 _SHOWN_LIMIT = 3650 * 86_400
+_GENERIC = frozenset(
+    {"States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout"}
+)
 _COMPARISON = re.compile(r"[<>]|[^!<>=]=")
 _JSONATA_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _PATH_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_CURSOR = re.compile(r"token|marker|cursor|lastevaluatedkey|nextpage|continuation", re.I)
+"""The last step of a pagination cursor's path (``NextToken``, ``LastEvaluatedKey``)."""
 
 
 def bound_findings(top: Definition) -> tuple[Finding, ...]:
@@ -188,15 +196,27 @@ def _way_out(states: dict[str, AslState], component: set[str]) -> bool:
     return False
 
 
+def _written(variables: Iterable[str], writes: set[str]) -> bool:
+    """True when a data path of ``variables`` is one the loop writes."""
+    if WHOLE_OUTPUT in writes:
+        return True
+    return any(step in writes for v in variables for step in _PATH_STEP.findall(v))
+
+
 def _bounds(choice: AslState, component: set[str], writes: set[str]) -> bool:
     """True when a rule of ``choice`` that leaves ``component`` compares numbers on
-    data the component writes (a counter)."""
+    data the component writes (a counter), or one that stays in it tests whether a
+    pagination cursor the component writes is present (a listing, which ends)."""
     for rule in choice.rules:
-        if rule.next.target in component:
+        stays = rule.next.target in component
+        if stays:
+            presence = {"IsPresent", "IsNull"} & set(rule.operators)
+            cursors = [v for v in rule.variables if _CURSOR.search(v.rsplit(".", 1)[-1])]
+            if presence and cursors and _written(cursors, writes):
+                return True
             continue
         numeric = any(op.startswith("Numeric") for op in rule.operators)
-        steps = {step for v in rule.variables for step in _PATH_STEP.findall(v)}
-        if numeric and steps & writes:
+        if numeric and _written(rule.variables, writes):
             return True
         condition = rule.condition or ""
         if _COMPARISON.search(condition.replace("=>", "")) and (
@@ -240,12 +260,42 @@ def _unbounded(graph: nx.DiGraph, states: dict[str, AslState]) -> Iterator[set[s
         pending.extend(set(c) for c in nx.strongly_connected_components(rest))
 
 
+def _timer(branch: Definition) -> bool:
+    """True for a Parallel branch that fails after a bounded time whatever happens: no
+    cycle, only Wait (of written ``Seconds``), Pass, Choice and Fail states, and no way
+    to succeed. It fails its Parallel, which stops the other branches."""
+    graph = _graph(branch)
+    return (
+        nx.is_directed_acyclic_graph(graph)
+        and all(
+            s.type in ("Pass", "Choice", "Fail")
+            or (s.type == "Wait" and s.wait is not None and s.wait.seconds is not None)
+            for s in branch.states
+        )
+        and all(s.end is None for s in branch.states)
+    )
+
+
+def _timed(definition: Definition, bounded: bool = False) -> Iterator[tuple[Definition, bool]]:
+    """Each definition, depth first, and whether a timer branch beside it (or beside a
+    definition it is nested in) bounds it."""
+    yield definition, bounded
+    for state in definition.states:
+        timers = [_timer(b) for b in state.branches] if state.type == "Parallel" else []
+        for index, nested in enumerate(state.branches):
+            beside = any(t for i, t in enumerate(timers) if i != index)
+            yield from _timed(nested, bounded or beside)
+
+
 def loop_findings(top: Definition) -> Iterator[Finding]:
     """``unbounded-loop`` for each cycle of each definition that nothing bounds; none
-    when the execution has a ``TimeoutSeconds``."""
+    when the execution has a ``TimeoutSeconds``, nor in a Parallel branch beside a
+    timer branch."""
     if top.timeout is not None:
         return
-    for definition in top.walk():
+    for definition, bounded in _timed(top):
+        if bounded:
+            continue
         states = {s.name: s for s in definition.states}
         order = {s.name: i for i, s in enumerate(definition.states)}
         graph = _graph(definition)
@@ -275,10 +325,20 @@ def _catch_findings(top: Definition) -> Iterator[Finding]:
     normal = _graph(top, catches=False)
     main = _reach(normal, top.start.target)
     for state in top.states:
+        raised = {
+            s.error
+            for branch in state.branches
+            for s in branch.all_states()
+            if s.type == "Fail" and s.error
+        }
         for catcher in state.catchers:
             handler = _reach(normal, catcher.next.target)
-            if not handler:
-                continue
+            if not handler or set(catcher.errors) <= raised:
+                continue  # an error the branches raise on purpose: control flow
+            if states[catcher.next.target].type == "Succeed" and not (
+                set(catcher.errors) & _GENERIC
+            ):
+                continue  # a named error caught straight into success: an expected outcome
             handled = [states[n] for n in handler]
             if (
                 any(s.type == "Fail" for s in handled)

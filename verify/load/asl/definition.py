@@ -21,6 +21,7 @@ __all__ = [
     "DECISION",
     "STATE_TYPES",
     "SUBSTITUTION",
+    "WHOLE_OUTPUT",
     "AslState",
     "Catcher",
     "ChoiceRule",
@@ -38,6 +39,10 @@ CALLBACK_SUFFIX = ".waitForTaskToken"
 
 ACTIVITY = re.compile(r"^arn:[^:]*:states:[^:]*:[^:]*:activity:")
 """A Task whose ``Resource`` is an activity waits for a worker outside the machine."""
+
+WHOLE_OUTPUT = "$"
+"""In :attr:`AslState.writes`: the state's result replaces the whole data (a Task,
+Parallel or Map without ``ResultPath``), so it may write any name."""
 
 DECISION = re.compile(r"approv|reject|decision|decide|deny|denied|accept|consent|sign.?off", re.I)
 """A Choice field or value that says a person decided (``$.approved``, ``"Rejected"``)."""
@@ -130,7 +135,7 @@ class AslState:
     decision: bool = False
     """The names of the data the state writes: each key of its ``Parameters``, ``Result``,
     ``ResultSelector``, ``Assign``, ``Arguments`` or ``Output`` and each step of its
-    ``ResultPath``. ``decision`` is True for a callback whose result a Choice on an
+    ``ResultPath``, and :data:`WHOLE_OUTPUT` when its result replaces all. ``decision`` is True for a callback whose result a Choice on an
     approve/reject-like field decides on (a person's decision)."""
 
     @property

@@ -19,6 +19,7 @@ from statewright.verify.findings import Finding, Severity
 from statewright.verify.load.asl.definition import (
     DECISION,
     STATE_TYPES,
+    WHOLE_OUTPUT,
     AslState,
     Catcher,
     ChoiceRule,
@@ -143,6 +144,10 @@ def _writes(state: Mapping) -> frozenset[str]:
     result_path = state.get("ResultPath")
     if isinstance(result_path, Scalar) and type(result_path.value) is str:
         found.update(_PATH_STEP.findall(result_path.value))
+    kind = state.get("Type")
+    returns = isinstance(kind, Scalar) and kind.value in ("Task", "Parallel", "Map")
+    if returns and (result_path is None or getattr(result_path, "value", None) == "$"):
+        found.add(WHOLE_OUTPUT)  # the result replaces the whole state
     return frozenset(found)
 
 

@@ -205,9 +205,9 @@ class _MachineReader:
             "(statewright check FILE.asl.json)"
         )
         at = Location(self.file, node.line, node.column)
-        problem = Finding(TEMPLATE_SOURCE, Severity.WARNING, message, at)
+        finding = Finding(TEMPLATE_SOURCE, Severity.WARNING, message, at)
         return TemplateMachine(
-            self.name, self.key.line, self.key.column, self.file, None, problem=problem
+            self.name, self.key.line, self.key.column, self.file, None, problem=finding
         )
 
     def substitutions(self, node: Node | None) -> dict[str, str]:
