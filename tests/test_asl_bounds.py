@@ -299,6 +299,12 @@ def test_a_placeholder_resource_is_an_info_finding_unless_something_bounds_it() 
     assert findings(waiting, "asl-placeholder-resource") == []
 
 
+def test_a_placeholder_named_as_a_lambda_function_is_one() -> None:
+    for resource in ("${CheckPriceFnArn}", "${Handler1FunctionArn}", "${invoke_lambda}"):
+        states = {"W": {"Type": "Task", "Resource": resource, "End": True}}
+        assert findings({"StartAt": "W", "States": states}, "asl-placeholder-resource") == []
+
+
 def test_an_activity_arn_with_substitutions_is_an_activity() -> None:
     resource = "arn:aws:states:${AWS::Region}:${AWS::AccountId}:activity:Review"
     definition = {

@@ -182,7 +182,9 @@ register_load_rule(
     Such a Task is checked as one that returns by itself, so an unbounded wait on it
     would go unseen: the finding says so. Reported once per file, at the first such
     Task, naming them; a Task with a ``TimeoutSeconds`` or ``HeartbeatSeconds``, or an
-    execution with a ``TimeoutSeconds``, is bounded whatever it is and is not named. A
+    execution with a ``TimeoutSeconds``, is bounded whatever it is and is not named, and
+    a substitution named as a Lambda function (``${CheckStockFunctionArn}``,
+    ``${BuyFnArn}``) is taken as one. A
     template that says what the substitution is (a ``Ref`` to an
     ``AWS::StepFunctions::Activity``) is read as that. An info finding.
 

@@ -31,7 +31,9 @@ Step Functions loop or retrier is written in ASL terms:
   outcome, such as a lock already released), is not reported.
 - ``asl-placeholder-resource`` (info): a Task whose ``Resource`` is only a substitution
   (``"${ActivityArn}"``): whether it is an activity or a callback, which wait for the
-  outside world, cannot be read; it is checked as a task that returns by itself.
+  outside world, cannot be read; it is checked as a task that returns by itself. A
+  substitution named as a Lambda function (``function``, ``lambda``, ``FnArn``) is taken
+  as one, and is not reported.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ DEFAULT_DELAY_LIMIT = 7 * 86_400
 """How long a retrier may wait in all when the execution has no ``TimeoutSeconds``."""
 
 _SHOWN_LIMIT = 3650 * 86_400
+_FUNCTION = re.compile(r"function|lambda|fn(?:arn)?\}", re.IGNORECASE)
+"""A substitution named as a Lambda function (``${CheckPriceFnArn}``), which returns."""
 _GENERIC = frozenset(
     {"States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout"}
 )
@@ -363,7 +367,12 @@ def _catch_findings(top: Definition) -> Iterator[Finding]:
 def _placeholder_findings(top: Definition) -> Iterable[Finding]:
     """One info finding for the Tasks of unknown kind that nothing times out."""
     uses = [
-        s for s in top.all_states() if s.placeholder and s.timeout is None and s.heartbeat is None
+        s
+        for s in top.all_states()
+        if s.placeholder
+        and s.timeout is None
+        and s.heartbeat is None
+        and not _FUNCTION.search(s.resource or "")
     ]
     if not uses or top.timeout is not None:
         return ()
