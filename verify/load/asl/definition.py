@@ -132,11 +132,12 @@ class AslState:
     retriers: tuple[Retrier, ...] = ()
     rules: tuple[ChoiceRule, ...] = ()
     writes: frozenset[str] = frozenset()
-    decision: bool = False
     """The names of the data the state writes: each key of its ``Parameters``, ``Result``,
-    ``ResultSelector``, ``Assign``, ``Arguments`` or ``Output`` and each step of its
-    ``ResultPath``, and :data:`WHOLE_OUTPUT` when its result replaces all. ``decision`` is True for a callback whose result a Choice on an
-    approve/reject-like field decides on (a person's decision)."""
+    ``ResultSelector``, ``Assign``, ``Arguments`` or ``Output``, each step of its
+    ``ResultPath``, and :data:`WHOLE_OUTPUT` when its result replaces all of it."""
+    decision: bool = False
+    """True for a callback whose result a Choice on an approve/reject-like field decides
+    on (:data:`DECISION`): a person's decision."""
 
     @property
     def placeholder(self) -> bool:
