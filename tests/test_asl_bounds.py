@@ -442,3 +442,17 @@ def test_intrinsic_tags_are_read_only_when_asked() -> None:
     assert read_yaml("a: !Ref X\n", "t").findings
     root = read_yaml("a: !Ref X\nb: !GetAtt [A, Arn]\n", "t", intrinsic=True).root
     assert repr(root.get("a")) == "Mapping(1 entries, 1:4)"  # type: ignore[union-attr]
+
+
+def test_an_intrinsic_delay_in_a_template_is_a_delay_not_written_out() -> None:
+    template = (
+        "Resources:\n  Flow:\n    Type: AWS::StepFunctions::StateMachine\n    Properties:\n"
+        "      Definition:\n        StartAt: W\n        States:\n"
+        "          W: {Type: Wait, Seconds: !Ref Pause, Next: T}\n"
+        "          T: {Type: Task, Resource: !GetAtt Fn.Arn, TimeoutSeconds: !Ref Limit,"
+        " End: true}\n"
+    )
+    (load,) = load_asl_texts(template, "template.yaml")
+    assert load.machines, [f.format() for f in load.findings]
+    delays = [f.message for f in load.findings if "not written out" in f.message]
+    assert delays and "'W', 'T' (Seconds, TimeoutSeconds)" in delays[0]

@@ -74,7 +74,10 @@ _SUBSTITUTION = re.compile(r"\$\{[^}]+\}")
 
 def _computed(node: Node) -> bool:
     """A value not written out: a JSONata expression (``"{% ... %}"``), computed from
-    data, or a ``"${Name}"`` definition substitution, filled in when it is deployed."""
+    data, or a ``"${Name}"`` definition substitution or a template's intrinsic function
+    (``!Ref Timeout``), filled in when it is deployed."""
+    if isinstance(node, Mapping):
+        return intrinsic_text(node) is not None and next(iter(node.values)) != "Fn::Join"
     if not _is_text(node):
         return False
     text = str(getattr(node, "value", "")).strip()
