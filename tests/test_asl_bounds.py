@@ -456,3 +456,34 @@ def test_an_intrinsic_delay_in_a_template_is_a_delay_not_written_out() -> None:
     assert load.machines, [f.format() for f in load.findings]
     delays = [f.message for f in load.findings if "not written out" in f.message]
     assert delays and "'W', 'T' (Seconds, TimeoutSeconds)" in delays[0]
+
+
+def test_a_template_error_elsewhere_does_not_keep_its_machine_from_being_checked() -> None:
+    template = (
+        "Resources:\n  Vpc: {Type: AWS::EC2::VPC}\n  Vpc: {Type: AWS::EC2::VPC}\n"
+        "  Flow:\n    Type: AWS::StepFunctions::StateMachine\n    Properties:\n"
+        "      Definition: {StartAt: W, States: {W: {Type: Wait, Seconds: 1, Next: T},"
+        " T: {Type: Task, Resource: x, Next: W}}}\n"
+    )
+    (load,) = load_asl_texts(template, "template.yaml")
+    assert load.machines
+    assert {f.rule for f in load.findings} >= {"duplicate-key", "unbounded-loop"}
+
+
+def test_a_callback_whose_timeout_catch_returns_to_it_is_an_unbounded_loop() -> None:
+    resource = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": resource,
+                "TimeoutSeconds": 3600,
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Remind"}],
+                "End": True,
+            },
+            "Remind": task(Next="Ask"),
+        },
+    }
+    (line,) = findings(definition, "unbounded-loop")
+    assert "the loop 'Ask' -> 'Remind' -> 'Ask'" in line

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
 from statewright.verify.load.asl.bounds import bound_findings
@@ -103,18 +103,20 @@ def load_asl_texts(
         finding = Finding(SCHEMA, Severity.ERROR, message, Location(file, 1, 1))
         return (AslLoad(file, (), (*read.findings, finding)),)
     loads = []
-    pending = list(read.findings)  # the template's own findings go with its first machine
+    pending = list(read.findings)
     for machine in machines:
         name = f"{file}#{machine.name}"
         if machine.definition is None:
             problem = () if machine.problem is None else (machine.problem,)
-            loads.append(AslLoad(name, (), problem))
+            loads.append(AslLoad(name, (), sort_findings([*pending, *problem])))
+            pending = []
             continue
         substitute(machine.definition, machine.substitutions)
-        findings, pending = pending, []
-        loads.append(
-            _load(machine.definition, findings, machine.file, name, sha256, options, machine.name)
-        )
+        load = _load(machine.definition, [], machine.file, name, sha256, options, machine.name)
+        # the template's own findings (a duplicate key elsewhere in it) go with its first
+        # machine, and do not keep that machine from being checked
+        loads.append(replace(load, findings=sort_findings([*pending, *load.findings])))
+        pending = []
     return tuple(loads)
 
 
