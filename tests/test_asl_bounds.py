@@ -487,3 +487,20 @@ def test_a_callback_whose_timeout_catch_returns_to_it_is_an_unbounded_loop() -> 
     }
     (line,) = findings(definition, "unbounded-loop")
     assert "the loop 'Ask' -> 'Remind' -> 'Ask'" in line
+
+
+def test_an_express_workflow_runs_five_minutes_at_most() -> None:
+    template = (
+        "Resources:\n  Flow:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+        "      Type: EXPRESS\n"
+        "      Definition: {StartAt: W, States: {W: {Type: Wait, Seconds: 1, Next: T},"
+        " T: {Type: Task, Resource: x, Next: W,"
+        " Retry: [{ErrorEquals: [States.ALL], MaxAttempts: 10}]}}}\n"
+    )
+    (load,) = load_asl_texts(template, "template.yaml")
+    rules = {f.rule: f for f in load.findings}
+    assert "unbounded-loop" not in rules
+    assert "an Express execution's limit (5m)" in rules["retry-unbounded-delay"].message
+    assert "unbounded-loop" in {
+        f.rule for f in load_asl_texts(template.replace("EXPRESS", "STANDARD"))[0].findings
+    }

@@ -56,13 +56,19 @@ register_load_rule(
     A polling loop through a ``Wait`` and a ``Choice`` waits for the outside world to
     change; if it never does (a job stuck in ``error``), the execution runs until Step
     Functions' history limit fails it. A cycle is bounded when the execution has a
-    ``TimeoutSeconds``, or when every cycle of it passes through a Choice whose rule out
+    ``TimeoutSeconds`` (an Express workflow of a template: its five-minute limit), or
+    when every cycle of it passes through a Choice whose rule out
     of the loop compares numbers (``NumericGreaterThanEquals`` and the like, or a
     JSONata ``Condition`` with ``<``, ``>`` or ``=``) on data a state of the loop writes
     (a key of its ``Parameters``, ``Result``, ``ResultSelector``, ``Assign``,
-    ``Arguments`` or ``Output``, or a step of its ``ResultPath``): a counter the loop
-    increments. A cycle with no way out at all is a ``trap`` instead. Reported at the
-    loop's Choice (else its first state), with one cycle of it.
+    ``Arguments`` or ``Output``, a step of its ``ResultPath``, or anything when its result
+    replaces the whole input): a counter the loop increments. A Choice rule that stays
+    in the loop while a pagination cursor the loop writes is present (``NextToken``,
+    ``LastEvaluatedKey``, ``Marker``) bounds it too: a listing ends. So does a *timer
+    branch* beside the loop's Parallel branch (one that only waits and fails, which
+    stops its siblings). A loop nested in a loop is judged on its own. A cycle with no way
+    out at all is a ``trap`` instead. Reported at the loop's Choice (else its first
+    state), with one cycle of it.
 
     Fails:
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
 from statewright.verify.load.asl.bounds import bound_findings
+from statewright.verify.load.asl.definition import Delay
 from statewright.verify.load.asl.gaps import NOT_MODELLED, gap_findings
 from statewright.verify.load.asl.mapping import HUMAN_HINT, AslOptions, Machine, map_definitions
 from statewright.verify.load.asl.read import read_definition
@@ -112,7 +113,16 @@ def load_asl_texts(
             pending = []
             continue
         substitute(machine.definition, machine.substitutions)
-        load = _load(machine.definition, [], machine.file, name, sha256, options, machine.name)
+        load = _load(
+            machine.definition,
+            [],
+            machine.file,
+            name,
+            sha256,
+            options,
+            machine.name,
+            machine.express,
+        )
         # the template's own findings (a duplicate key elsewhere in it) go with its first
         # machine, and do not keep that machine from being checked
         loads.append(replace(load, findings=sort_findings([*pending, *load.findings])))
@@ -128,14 +138,19 @@ def _load(
     sha256: str,
     options: AslOptions,
     machine: str | None = None,
+    express: Location | None = None,
 ) -> AslLoad:
-    """The load of the definition at ``root`` (read from ``file``), named ``name``."""
+    """The load of the definition at ``root`` (read from ``file``), named ``name``; an
+    Express workflow (``express`` says where the template makes it one) has its
+    five-minute limit as its execution timeout, unless it sets a shorter one."""
     if root is None:
         return AslLoad(name, (), sort_findings(findings))
     with gc_paused():
         definition = read_definition(root, file, findings)
     if definition is None or has_errors(findings):
         return AslLoad(name, (), sort_findings(findings))
+    if express is not None and (definition.timeout is None or _longer(definition.timeout)):
+        definition = replace(definition, timeout=Delay(EXPRESS_SECONDS, "Type", express))
     machines = map_definitions(definition, file, sha256, options, machine)
     states = list(definition.all_states())
     callbacks = frozenset(s.name for s in states if s.callback)
@@ -168,6 +183,14 @@ def _json_surrogates(text: str | bytes) -> str | bytes:
         return f"{match[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
 
     return _SURROGATE_PAIR.sub(combined, text)
+
+
+EXPRESS_SECONDS = 300
+"""The longest an Express workflow's execution runs."""
+
+
+def _longer(timeout: Delay) -> bool:
+    return timeout.seconds is None or timeout.seconds > EXPRESS_SECONDS
 
 
 def load_asl_file(

@@ -133,11 +133,11 @@ def _shown(seconds: float) -> str:
 def _retry_findings(top: Definition) -> Iterator[Finding]:
     timeout = top.timeout.seconds if top.timeout is not None else None
     limit = timeout if timeout is not None else DEFAULT_DELAY_LIMIT
-    than = (
-        f"the execution's TimeoutSeconds ({_shown(timeout)})"
-        if timeout is not None
-        else "7 days (the execution has no TimeoutSeconds)"
-    )
+    than = "7 days (the execution has no TimeoutSeconds)"
+    if timeout is not None and top.timeout is not None:
+        written = top.timeout.field == "TimeoutSeconds"
+        what = "the execution's TimeoutSeconds" if written else "an Express execution's limit"
+        than = f"{what} ({_shown(timeout)})"
     for state in top.all_states():
         for retrier in state.retriers:
             delay = retry_delay(retrier)

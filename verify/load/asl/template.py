@@ -12,6 +12,9 @@ definition, as
 - ``DefinitionUri`` (SAM): a file beside the template, read with its own positions; an S3
   location (and ``DefinitionS3Location``) cannot be read and says so.
 
+An Express workflow (SAM ``Type: EXPRESS``, CloudFormation ``StateMachineType: EXPRESS``)
+runs for at most five minutes: that is its execution timeout.
+
 The template is read with CloudFormation's short-form tags as their long form
 (``!GetAtt Fn.Arn`` is ``{"Fn::GetAtt": "Fn.Arn"}``). An intrinsic function where a
 string is expected (a ``Resource``) stands for the substitution it is replaced with
@@ -120,6 +123,9 @@ class TemplateMachine:
     definition: Node | None
     substitutions: dict[str, str] = field(default_factory=dict)
     problem: Finding | None = None
+    express: Location | None = None
+    """Where the template makes it an Express workflow (SAM ``Type: EXPRESS``,
+    ``StateMachineType: EXPRESS``), whose executions last at most five minutes."""
 
 
 def template_machines(root: Node, file: str, text: str = "") -> list[TemplateMachine]:
@@ -172,6 +178,7 @@ class _MachineReader:
         lines: list[str],
     ) -> None:
         self.lines = lines
+        self.express: Location | None = None
         self.file = file
         self.name = name
         self.key = key
@@ -180,6 +187,11 @@ class _MachineReader:
     def machine(self, properties: Mapping | None) -> TemplateMachine:
         if properties is None:
             return self.unread(self.key, "has no Properties with its definition")
+        for key in ("Type", "StateMachineType"):
+            kind = properties.get(key)
+            if isinstance(kind, Scalar) and str(kind.value).upper() == "EXPRESS":
+                at = properties.key_nodes[key]
+                self.express = Location(self.file, at.line, at.column)
         substitutions = self.substitutions(properties.get("DefinitionSubstitutions"))
         definition = properties.get("Definition")
         if isinstance(definition, Mapping):
@@ -197,7 +209,8 @@ class _MachineReader:
 
     def read(self, node: Node, file: str, substitutions: dict[str, str]) -> TemplateMachine:
         line, column = self.key.line, self.key.column
-        return TemplateMachine(self.name, line, column, file, node, substitutions)
+        express = self.express
+        return TemplateMachine(self.name, line, column, file, node, substitutions, None, express)
 
     def unread(self, node: Node, problem: str) -> TemplateMachine:
         message = (
@@ -263,7 +276,14 @@ class _MachineReader:
         if root is None:
             return self.unread(node, f"names DefinitionUri {node.value}, which is no definition")
         return TemplateMachine(
-            self.name, self.key.line, self.key.column, str(path), root, substitutions
+            self.name,
+            self.key.line,
+            self.key.column,
+            str(path),
+            root,
+            substitutions,
+            None,
+            self.express,
         )
 
 
