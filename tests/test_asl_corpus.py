@@ -1,7 +1,8 @@
 """Real ASL definitions (tests/data/asl, see its NOTICE.md) and the findings each must give.
 
-Each ``NAME.findings`` beside a definition lists, per machine the file maps to (the state
-machine, then each Parallel branch and Map iterator), the findings ``statewright check``
+Each ``NAME.findings`` beside a definition (or a template under ``templates/``) lists,
+per machine the file maps to (each state machine, then each Parallel branch and Map
+iterator), the findings ``statewright check``
 reports, as it prints them. Rewrite them after a deliberate change with
 ``STATEWRIGHT_UPDATE_GOLDEN=1`` and review the difference.
 """
@@ -13,17 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from statewright.verify.asl import check_asl_file
+from statewright.verify.asl import check_asl
 from statewright.verify.discover import is_asl_name
+from statewright.verify.load.asl import load_asl_files
 
 CORPUS = Path(__file__).resolve().parent / "data" / "asl"
 DEFINITIONS = sorted(p for p in CORPUS.iterdir() if is_asl_name(p))
+TEMPLATES = sorted((CORPUS / "templates").glob("*.template.yaml"))
+"""SAM and CloudFormation templates, each with a ``.findings`` file of the same kind."""
 UPDATE = os.environ.get("STATEWRIGHT_UPDATE_GOLDEN") == "1"
 
 
 def report(path: Path) -> str:
     lines = []
-    for result in check_asl_file(path, display=path.name):
+    results = [r for load in load_asl_files(path, display=path.name) for r in check_asl(load)]
+    for result in results:
         lines.append(f"# {result.file}: {result.machine or 'not loaded'}")
         lines.extend(f.format() for f in result.findings)
     return "\n".join(lines) + "\n"
@@ -33,13 +38,14 @@ def test_the_corpus_is_a_dozen_definitions_with_their_licence() -> None:
     assert len(DEFINITIONS) >= 12
     notice = (CORPUS / "NOTICE.md").read_text(encoding="utf-8")
     assert "MIT No Attribution" in notice
-    for path in DEFINITIONS:
-        assert f"`{path.name}`" in notice, path.name
+    for path in DEFINITIONS + TEMPLATES:
+        assert f"`{path.relative_to(CORPUS).as_posix()}`" in notice, path.name
 
 
-@pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DEFINITIONS + TEMPLATES, ids=lambda p: p.name)
 def test_each_definition_gives_its_findings(path: Path) -> None:
-    expected = path.with_name(path.name.split(".asl.")[0] + ".findings")
+    stem = path.name.split(".asl.")[0].removesuffix(".template.yaml")
+    expected = path.with_name(stem + ".findings")
     text = report(path)
     if UPDATE:
         expected.write_text(text, encoding="utf-8")

@@ -253,6 +253,7 @@ def test_approval_rules_on_callbacks_marked_human() -> None:
     assert found == [
         ("g.asl.json", "approval-missing-reject"),
         ("g.asl.json", "approval-missing-timeout"),
+        ("g.asl.json", "failure-ends-in-success"),  # the rejection ends it as succeeded
     ]
     gate["Approve order"]["TimeoutSeconds"] = 3600
     gate["Approve order"]["Catch"][0]["Next"] = "Rejected"

@@ -19,7 +19,9 @@ def checked(entry: Rule, which: str) -> list[CheckResult]:
     text = entry.example(which)
     assert text is not None, f"{entry.id} has no {which}: example"
     if entry.family is Family.ASL:
-        assert text.startswith('{"StartAt": '), f"{entry.id} {which}: not an ASL definition"
+        assert text.startswith(('{"StartAt": ', '{"Resources": ')), (
+            f"{entry.id} {which}: not an ASL definition (or a template)"
+        )
         return check_asl_text(text, f"{entry.id}.asl.json")
     texts = entry.example_specs(which)
     assert len(texts) == 1 or entry.family is Family.PROJECT, f"{entry.id}: one spec only"
@@ -92,7 +94,14 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
         wanted = Severity.WARNING if entry.id in WARNINGS else Severity.ERROR
         assert entry.severity is wanted, entry.id
     asl = [(r.id, r.severity) for r in RULES.values() if r.family is Family.ASL]
-    assert asl == [("asl-not-modelled", Severity.INFO)]
+    assert asl == [
+        ("asl-not-modelled", Severity.INFO),
+        ("unbounded-loop", Severity.ERROR),
+        ("retry-unbounded-delay", Severity.WARNING),
+        ("failure-ends-in-success", Severity.WARNING),
+        ("asl-placeholder-resource", Severity.INFO),
+        ("asl-template-source", Severity.WARNING),
+    ]
 
 
 @pytest.mark.parametrize("entry", CHECKED, ids=lambda r: r.id)

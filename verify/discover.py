@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -14,12 +15,23 @@ __all__ = [
     "NotAFile",
     "discover",
     "is_asl_name",
+    "is_template_name",
 ]
 
 DEFAULT_SPEC_DIR = Path("specs")
 SPEC_SUFFIXES = (".yaml", ".yml")
 ASL_SUFFIXES = (".asl.json", ".asl.yaml", ".asl.yml")
 """The names of Amazon States Language definitions (AWS Step Functions)."""
+
+
+TEMPLATE_NAMES = re.compile(r"(?:.*[.-])?template\.(?:ya?ml|json)", re.IGNORECASE)
+"""The names of SAM and CloudFormation templates (``template.yaml``, ``app.template.json``),
+read for the state machines they hold."""
+
+
+def is_template_name(path: Path) -> bool:
+    """True for a file named as a SAM or CloudFormation template."""
+    return TEMPLATE_NAMES.fullmatch(path.name) is not None
 
 
 def is_asl_name(path: Path) -> bool:

@@ -1,7 +1,9 @@
 """What ``check`` and ``diagram`` read: specs, or Amazon States Language definitions.
 
-A file named ``*.asl.json``, ``*.asl.yaml`` or ``*.asl.yml`` is read as ASL, anything else
-as a spec, unless ``--input`` says which (``--input asl`` for ASL under another name). An
+A file named ``*.asl.json``, ``*.asl.yaml`` or ``*.asl.yml`` is read as ASL, and so is a
+SAM or CloudFormation template named ``template.yaml`` (``.yml``, ``.json``) or
+``*.template.yaml`` (each of its state machines); anything else is a spec, unless
+``--input`` says which (``--input asl`` for ASL, or a template, under another name). An
 ASL file gives one result per machine (the state machine, each Parallel branch and Map
 iterator). Options that name ASL callback states as human must name real ones: a name
 that matches no callback of any file read is a usage error, not a silent no-op.
@@ -19,9 +21,9 @@ from statewright.generator.commands import UsageError
 from statewright.verify import progress
 from statewright.verify.asl import check_asl
 from statewright.verify.check import CheckResult, check_file, check_together
-from statewright.verify.discover import discover, is_asl_name
+from statewright.verify.discover import discover, is_asl_name, is_template_name
 from statewright.verify.explore import Budget
-from statewright.verify.load.asl import AslOptions, load_asl_file
+from statewright.verify.load.asl import AslOptions, load_asl_files
 from statewright.verify.load.values import check_label
 
 __all__ = [
@@ -62,8 +64,10 @@ class Checked:
 
 
 def reads_asl(path: Path, fmt: InputFormat) -> bool:
-    """True when ``path`` is read as an ASL definition."""
-    return fmt is InputFormat.ASL or (fmt is InputFormat.AUTO and is_asl_name(path))
+    """True when ``path`` is read as an ASL definition (or a template holding some)."""
+    return fmt is InputFormat.ASL or (
+        fmt is InputFormat.AUTO and (is_asl_name(path) or is_template_name(path))
+    )
 
 
 def check_paths(
@@ -85,10 +89,10 @@ def check_paths(
             results.append(check_file(path, budget=budget))
             continue
         with progress.working_on(str(path)):
-            load = load_asl_file(path, options)
-            callbacks |= load.callbacks
-            every_asl_loaded = every_asl_loaded and bool(load.machines)
-            results.extend(check_asl(load))
+            for load in load_asl_files(path, options):
+                callbacks |= load.callbacks
+                every_asl_loaded = every_asl_loaded and bool(load.machines)
+                results.extend(check_asl(load))
     results = check_together(results)  # specs and ASL machines: no two of one name
     unmatched: tuple[str, ...] = ()
     if options.human and every_asl_loaded:
@@ -106,7 +110,8 @@ def input_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[str(f) for f in InputFormat],
         default=str(InputFormat.AUTO),
         help="how to read the files: auto (*.asl.json, *.asl.yaml and *.asl.yml are ASL, "
-        "the rest specs), spec, or asl (AWS Step Functions definitions); default: auto",
+        "template.yaml and *.template.yaml SAM/CloudFormation templates, the rest specs), "
+        "spec, or asl (AWS Step Functions definitions or templates); default: auto",
     )
     asl_arguments(parser)
 

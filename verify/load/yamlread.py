@@ -217,6 +217,8 @@ def resolve_plain(text: str) -> ScalarValue:
 
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
+_INTRINSIC_TAG = re.compile(r"![A-Z][A-Za-z]*")
+"""A CloudFormation short-form tag (``!Ref``, ``!GetAtt``, ``!Sub``, ``!Join``, ...)."""
 _SCALAR_TAGS: dict[str, Callable[[ScalarValue], bool]] = {
     "int": lambda v: type(v) is int,
     "float": lambda v: type(v) in (int, float),
@@ -261,11 +263,14 @@ class _Problem(Exception):
 class _Frame:
     """A collection being composed, and for a mapping the key waiting for its value."""
 
-    __slots__ = ("anchor", "key", "key_id", "node")
+    __slots__ = ("anchor", "intrinsic", "key", "key_id", "node")
 
-    def __init__(self, node: Sequence | Mapping, anchor: str | None) -> None:
+    def __init__(
+        self, node: Sequence | Mapping, anchor: str | None, intrinsic: str | None = None
+    ) -> None:
         self.node = node
         self.anchor = anchor
+        self.intrinsic = intrinsic
         self.key: Node | None = None
         self.key_id: object = None
 
@@ -284,8 +289,9 @@ def _key_text(key: Node) -> str:
 class _Composer:
     """Turns a parser's events into one document's node tree."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, intrinsic: bool = False) -> None:
         self.file = file
+        self.intrinsic = intrinsic
         self.findings: list[Finding] = []
         self.anchors: dict[str, Node] = {}
         self.documents = 0
@@ -299,7 +305,7 @@ class _Composer:
     def tagged(self, event: Any) -> ScalarValue:
         """The value of a quoted or explicitly tagged scalar."""
         text: str = event.value
-        if event.tag is None:
+        if event.tag is None or self.function(event.tag) is not None:
             return text
         try:
             return _tagged_scalar(event.tag, text)
@@ -307,6 +313,22 @@ class _Composer:
             mark = event.start_mark
             self.finding(YAML_SYNTAX, str(error), mark.line + 1, mark.column + 1)
             return text
+
+    def function(self, tag: str | None) -> str | None:
+        """With ``intrinsic``, the long name of a CloudFormation short-form tag (``!Ref``
+        is ``Ref``, ``!GetAtt`` is ``Fn::GetAtt``); else None."""
+        if not self.intrinsic or tag is None or not _INTRINSIC_TAG.fullmatch(tag):
+            return None
+        name = tag[1:]
+        return name if name in ("Ref", "Condition") else f"Fn::{name}"
+
+    def wrapped(self, node: Node, function: str) -> Mapping:
+        """``node`` under the key ``function``: a short-form tag in its long form."""
+        mapping = Mapping(node.line, node.column)
+        mapping.key_nodes[function] = Scalar(function, function, node.line, node.column)
+        mapping.values[function] = node
+        mapping.size += node.size
+        return mapping
 
     def alias(self, event: Any) -> Node:
         mark = event.start_mark
@@ -350,6 +372,9 @@ class _Composer:
                 else:
                     value = self.tagged(event)
                 node = Scalar(value, text, mark.line + 1, mark.column + 1)
+                function = self.function(event.tag)
+                if function is not None:
+                    node = self.wrapped(node, function)
                 if event.anchor is not None:
                     anchors[event.anchor] = node
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
@@ -358,6 +383,8 @@ class _Composer:
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack.pop()
                 node = frame.node
+                if frame.intrinsic is not None:
+                    node = self.wrapped(node, frame.intrinsic)
                 if frame.anchor is not None:
                     anchors[frame.anchor] = node
             elif kind is AliasEvent:
@@ -396,6 +423,10 @@ class _Composer:
             raise _Problem(_TOO_DEEP, mark.line + 1, mark.column + 1)
         mapping = event.__class__ is MappingStartEvent
         tag = event.tag
+        function = self.function(tag)
+        if function is not None:
+            node_type = Mapping if mapping else Sequence
+            return _Frame(node_type(mark.line + 1, mark.column + 1), event.anchor, function)
         if tag is not None and tag not in ("!", _TAG_PREFIX + ("map" if mapping else "seq")):
             raise _Problem(
                 f"unsupported tag '{_short_tag(tag)}' on a {'mapping' if mapping else 'list'}"
@@ -555,13 +586,15 @@ def _counting(get_event: Callable[[], Any], lines: int) -> Callable[[], Any]:
     return counted
 
 
-def read_yaml(text: str | bytes, file: str) -> ReadResult:
+def read_yaml(text: str | bytes, file: str, *, intrinsic: bool = False) -> ReadResult:
     """Compose ``text`` (str, or bytes that must be UTF-8) into nodes, with findings.
 
     ``root`` is None when the text is no readable YAML document; duplicate keys and bad
-    tags are reported but do not stop the reading.
+    tags are reported but do not stop the reading. With ``intrinsic``, CloudFormation's
+    short-form tags (``!Ref X``, ``!GetAtt A.B``, ``!Sub ...``) are read as their long
+    form (``{"Ref": "X"}``, ``{"Fn::GetAtt": "A.B"}``), as a template means them.
     """
-    composer = _Composer(file)
+    composer = _Composer(file, intrinsic)
     if isinstance(text, bytes):
         decoded = _decode(text, composer)
         if decoded is None:

@@ -18,12 +18,17 @@ from statewright.verify.model import Location
 __all__ = [
     "ACTIVITY",
     "CALLBACK_SUFFIX",
+    "DECISION",
     "STATE_TYPES",
+    "SUBSTITUTION",
+    "WHOLE_OUTPUT",
     "AslState",
     "Catcher",
+    "ChoiceRule",
     "Definition",
     "Delay",
     "Exit",
+    "Retrier",
 ]
 
 STATE_TYPES = ("Task", "Pass", "Wait", "Choice", "Parallel", "Map", "Succeed", "Fail")
@@ -34,6 +39,17 @@ CALLBACK_SUFFIX = ".waitForTaskToken"
 
 ACTIVITY = re.compile(r"^arn:[^:]*:states:[^:]*:[^:]*:activity:")
 """A Task whose ``Resource`` is an activity waits for a worker outside the machine."""
+
+WHOLE_OUTPUT = "$"
+"""In :attr:`AslState.writes`: the state's result replaces the whole data (a Task,
+Parallel or Map without ``ResultPath``), so it may write any name."""
+
+DECISION = re.compile(r"approv|reject|decision|decide|deny|denied|accept|consent|sign.?off", re.I)
+"""A Choice field or value that says a person decided (``$.approved``, ``"Rejected"``)."""
+
+SUBSTITUTION = re.compile(r"\$\{[^}]*\}")
+"""A ``${Name}`` definition substitution (SAM ``DefinitionSubstitutions``, ``Fn::Sub``,
+Terraform ``templatefile``), filled in when the machine is deployed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,33 @@ class Catcher:
 
 
 @dataclass(frozen=True, slots=True)
+class Retrier:
+    """One entry of a ``Retry`` (at ``location``), with AWS's defaults for what it leaves
+    out; a field that is not a plain number (a JSONata expression) is None."""
+
+    errors: tuple[str, ...]
+    location: Location
+    interval: int | None = 1
+    attempts: int | None = 3
+    backoff: float | None = 2.0
+    max_delay: int | None = None
+    jitter: str = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRule:
+    """One rule of a Choice: where it leads, and what it tests: the data paths of its
+    comparisons (``Variable``, and the ``...Path`` operands) and their operators, with
+    the strings it compares with, or its JSONata ``Condition``."""
+
+    next: Exit
+    variables: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    condition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AslState:
     """One state of a definition; ``location`` is its key in ``States``."""
 
@@ -86,12 +129,28 @@ class AslState:
     cause: str | None = None
     comment: str | None = None
     fields: Mapping[str, Location] = field(default_factory=dict)
+    retriers: tuple[Retrier, ...] = ()
+    rules: tuple[ChoiceRule, ...] = ()
+    writes: frozenset[str] = frozenset()
+    """The names of the data the state writes: each key of its ``Parameters``, ``Result``,
+    ``ResultSelector``, ``Assign``, ``Arguments`` or ``Output``, each step of its
+    ``ResultPath``, and :data:`WHOLE_OUTPUT` when its result replaces all of it."""
+    decision: bool = False
+    """True for a callback whose result a Choice on an approve/reject-like field decides
+    on (:data:`DECISION`): a person's decision."""
+
+    @property
+    def placeholder(self) -> bool:
+        """True for a Task whose ``Resource`` is only a substitution (``"${ActivityArn}"``,
+        a template's ``!Ref``): whether it waits for a callback or a worker is unknown."""
+        text = (self.resource or "").strip()
+        return self.type == "Task" and SUBSTITUTION.fullmatch(text) is not None
 
     @property
     def callback(self) -> bool:
         """True for a Task that waits on the outside world: a ``.waitForTaskToken``
         callback or an activity."""
-        resource = self.resource or ""
+        resource = SUBSTITUTION.sub("x", self.resource or "")
         return self.type == "Task" and (
             resource.endswith(CALLBACK_SUFFIX) or ACTIVITY.match(resource) is not None
         )

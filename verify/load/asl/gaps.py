@@ -97,7 +97,7 @@ class _Use:
 _MESSAGES = {
     "retry": "Retry on {names} is not modelled: MaxAttempts bounds every retry, so each "
     "error still ends where its Catch leads (or fails the execution), and that is what is "
-    "checked; attempts and back-off are not",
+    "checked; the attempts are not (their worst-case delay is: retry-unbounded-delay)",
     "choice": "the Choice rules of {names} test data, which statewright does not model: "
     "every rule (and the Default) is taken as possible",
     "data": "data ({fields}) on {names} is not modelled: the check covers the control flow",

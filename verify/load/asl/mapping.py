@@ -98,7 +98,8 @@ class AslOptions:
     """What the ASL does not say: which callbacks a person answers, and their roles.
 
     ``human`` names the callback states (by their ASL names) that are human approvals;
-    None applies the heuristic :data:`HUMAN_HINT`.
+    None applies the heuristics: a name that matches :data:`HUMAN_HINT`, or a result that
+    a Choice on an approve/reject-like field decides on (:attr:`AslState.decision`).
     """
 
     human: frozenset[str] | None = None
@@ -108,7 +109,7 @@ class AslOptions:
         if not state.callback:
             return False
         if self.human is None:
-            return HUMAN_HINT.search(state.name) is not None
+            return state.decision or HUMAN_HINT.search(state.name) is not None
         return state.name in self.human
 
 
@@ -126,15 +127,16 @@ class Machine:
 
 
 def map_definitions(
-    top: Definition, file: str, sha256: str, options: AslOptions
+    top: Definition, file: str, sha256: str, options: AslOptions, name: str | None = None
 ) -> tuple[Machine, ...]:
     """The machine of ``top`` followed by one per nested branch or iterator, depth first.
 
     Each is named after the file and its part (``order_ship_branch0``); parts whose names
     differ only in what a name cannot hold ("Fan out" and "Fan-out") get distinct
     machine names all the same (``..._2``), since a machine name is a file name too.
+    ``name`` replaces the file's name (a state machine of a template: its logical id).
     """
-    base = snake_name(_stem(file), "machine")
+    base = snake_name(name or _stem(file), "machine")
     machines = Namer()
 
     def walk(definition: Definition) -> Iterator[Machine]:

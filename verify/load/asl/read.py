@@ -12,16 +12,23 @@ Everything else the mapping does not use is kept, not judged.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.load.asl.definition import (
+    DECISION,
     STATE_TYPES,
+    WHOLE_OUTPUT,
     AslState,
     Catcher,
+    ChoiceRule,
     Definition,
     Delay,
     Exit,
+    Retrier,
 )
+from statewright.verify.load.asl.template import intrinsic_text
 from statewright.verify.load.rules import BAD_DURATION, SCHEMA, UNKNOWN_STATE
 from statewright.verify.load.values import MAX_DURATION_SECONDS, clip, suggest
 from statewright.verify.load.yamlread import Mapping, Node, Scalar, Sequence
@@ -33,6 +40,11 @@ _GOES_ON = frozenset({"Task", "Pass", "Wait", "Parallel", "Map"})
 """The types that need exactly one of ``Next`` and ``End``."""
 
 _WAIT_FIELDS = ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")
+
+_WRITING_FIELDS = ("Parameters", "Result", "ResultSelector", "Assign", "Arguments", "Output")
+"""The fields whose keys name data a state writes (with ``ResultPath``)."""
+
+_NESTED_RULES = ("And", "Or", "Not")
 
 
 def read_definition(root: Node, file: str, findings: list[Finding]) -> Definition | None:
@@ -62,11 +74,92 @@ _SUBSTITUTION = re.compile(r"\$\{[^}]+\}")
 
 def _computed(node: Node) -> bool:
     """A value not written out: a JSONata expression (``"{% ... %}"``), computed from
-    data, or a ``"${Name}"`` definition substitution, filled in when it is deployed."""
+    data, or a ``"${Name}"`` definition substitution or a template's intrinsic function
+    (``!Ref Timeout``), filled in when it is deployed."""
+    if isinstance(node, Mapping):
+        return intrinsic_text(node) is not None and next(iter(node.values)) != "Fn::Join"
     if not _is_text(node):
         return False
     text = str(getattr(node, "value", "")).strip()
     return text.startswith("{%") or _SUBSTITUTION.fullmatch(text) is not None
+
+
+def _decisions(states: list[AslState]) -> list[AslState]:
+    """``states``, each callback marked ``decision`` whose ``Next`` is a Choice that tests
+    an approve/reject-like field or value (see :data:`DECISION`)."""
+    by_name = {s.name: s for s in states}
+
+    def decides(state: AslState) -> bool:
+        choice = by_name.get(state.next.target) if state.next is not None else None
+        if not state.callback or choice is None or choice.type != "Choice":
+            return False
+        tested = (
+            text
+            for rule in choice.rules
+            for text in (*rule.variables, *rule.values, rule.condition or "")
+        )
+        return any(DECISION.search(text) for text in tested)
+
+    return [replace(s, decision=True) if decides(s) else s for s in states]
+
+
+def _number(
+    mapping: Mapping, key: str, default: int | float | None, kind: type[int] | type[float]
+) -> Any:
+    """The number under ``key`` (``default`` when absent), None when it is not one."""
+    node = mapping.get(key)
+    if node is None:
+        return default
+    value = node.value if isinstance(node, Scalar) else None
+    if type(value) is bool or not isinstance(value, int | float):
+        return None
+    if kind is int:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+def _tests(rule: Mapping, variables: list[str], operators: list[str], values: list[str]) -> None:
+    """Collect what a Choice rule (and its ``And``/``Or``/``Not``) compares."""
+    for key, value in zip(rule.values, rule.values.values(), strict=True):
+        if key == "Variable" and _is_text(value):
+            variables.append(str(getattr(value, "value", "")))
+        elif key in _NESTED_RULES:
+            nested = value.items if isinstance(value, Sequence) else [value]
+            for item in nested:
+                if isinstance(item, Mapping):
+                    _tests(item, variables, operators, values)
+        elif isinstance(key, str) and key not in ("Next", "Comment", "Condition", "Assign"):
+            operators.append(key)
+            if isinstance(value, Scalar) and type(value.value) is str:
+                (variables if key.endswith("Path") else values).append(str(value.value))
+
+
+_PATH_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _writes(state: Mapping) -> frozenset[str]:
+    """The names of the data ``state`` writes (see :attr:`AslState.writes`)."""
+    found: set[str] = set()
+    for key in _WRITING_FIELDS:
+        node = state.get(key)
+        if isinstance(node, Mapping):
+            _keys(node, found, 0)
+    result_path = state.get("ResultPath")
+    if isinstance(result_path, Scalar) and type(result_path.value) is str:
+        found.update(_PATH_STEP.findall(result_path.value))
+    kind = state.get("Type")
+    returns = isinstance(kind, Scalar) and kind.value in ("Task", "Parallel", "Map")
+    if returns and (result_path is None or getattr(result_path, "value", None) == "$"):
+        found.add(WHOLE_OUTPUT)  # the result replaces the whole state
+    return frozenset(found)
+
+
+def _keys(mapping: Mapping, found: set[str], depth: int) -> None:
+    for key, value in zip(mapping.values, mapping.values.values(), strict=True):
+        if isinstance(key, str):
+            found.add(key.removesuffix(".$"))
+        if isinstance(value, Mapping) and depth < 8:
+            _keys(value, found, depth + 1)
 
 
 class _Reader:
@@ -116,6 +209,7 @@ class _Reader:
             if (state := self.state(key, value, part)) is not None
         ]
         names = {s.name for s in states}
+        states = _decisions(states)
         for state in states:
             for exit_, key in _exits(state):
                 self.target(exit_, names, f"{key} of state '{state.name}'")
@@ -185,7 +279,7 @@ class _Reader:
             )
         elif kind not in _GOES_ON and (next_exit is not None or end is not None):
             self.report(f'a {kind} state has no "Next" or "End"; remove it from {what}', key)
-        resource = self.text(value, "Resource", what)
+        resource = self.resource(value, what)
         if kind == "Task" and resource is None and "Resource" not in value.values:
             self.report(f'{what} has no "Resource"; name what the task runs', key)
         return AslState(
@@ -206,7 +300,63 @@ class _Reader:
             cause=self.text(value, "Cause", what),
             comment=self.text(value, "Comment", what),
             fields=self.fields(value),
+            retriers=self.retriers(value, what),
+            rules=self.rules(value, what) if kind == "Choice" else (),
+            writes=_writes(value),
         )
+
+    def resource(self, mapping: Mapping, what: str) -> str | None:
+        """The ``Resource``; a template's intrinsic function (``!GetAtt``, ``!Ref``,
+        ``Fn::Sub``) as the substitution it stands for (``${Function.Arn}``)."""
+        node = mapping.get("Resource")
+        if isinstance(node, Mapping):
+            text = intrinsic_text(node)
+            if text is not None:
+                return text
+        return self.text(mapping, "Resource", what)
+
+    def retriers(self, mapping: Mapping, what: str) -> tuple[Retrier, ...]:
+        """The ``Retry`` entries; a field that is no plain number is None (unknown)."""
+        found = []
+        for item in self.items(mapping, "Retry", what):
+            errors = item.get("ErrorEquals")
+            names = errors.items if isinstance(errors, Sequence) else []
+            jitter = item.get("JitterStrategy")
+            found.append(
+                Retrier(
+                    tuple(str(getattr(n, "value", "")) for n in names if _is_text(n)),
+                    self.at(item),
+                    interval=_number(item, "IntervalSeconds", 1, int),
+                    attempts=_number(item, "MaxAttempts", 3, int),
+                    backoff=_number(item, "BackoffRate", 2.0, float),
+                    max_delay=_number(item, "MaxDelaySeconds", None, int),
+                    jitter=str(jitter.value) if isinstance(jitter, Scalar) else "NONE",
+                )
+            )
+        return tuple(found)
+
+    def rules(self, mapping: Mapping, what: str) -> tuple[ChoiceRule, ...]:
+        """What each Choice rule tests (the rules' ``Next`` are read by :meth:`choices`)."""
+        found = []
+        for item in self.items(mapping, "Choices", what):
+            target = item.get("Next")
+            if not _is_text(target) or target is None:
+                continue
+            variables: list[str] = []
+            operators: list[str] = []
+            values: list[str] = []
+            _tests(item, variables, operators, values)
+            condition = item.get("Condition")
+            found.append(
+                ChoiceRule(
+                    Exit(str(getattr(target, "value", "")), self.at(target)),
+                    tuple(variables),
+                    tuple(operators),
+                    tuple(values),
+                    str(condition.value) if isinstance(condition, Scalar) else None,
+                )
+            )
+        return tuple(found)
 
     def exit(self, mapping: Mapping, key: str, what: str) -> Exit | None:
         node = mapping.get(key)
