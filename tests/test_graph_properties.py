@@ -214,8 +214,9 @@ def test_the_documentation_examples_run() -> None:
     import doctest
 
     import statewright.verify.check
+    import statewright.verify.digraph
     import statewright.verify.graph
 
-    for module in (statewright.verify.graph, statewright.verify.check):
+    for module in (statewright.verify.graph, statewright.verify.digraph, statewright.verify.check):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__

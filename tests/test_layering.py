@@ -130,10 +130,17 @@ def test_the_loader_stands_below_the_analyses(name: str) -> None:
         "statewright.verify.printable",
         "statewright.verify.registry",
         "statewright.verify.progress",
+        "statewright.verify.digraph",
         "statewright.verify.load",
     )
     assert not outside(name, *allowed), f"{name} imports {sorted(outside(name, *allowed))}"
     assert "networkx" not in {found.split(".")[0] for found in imports_of(name)}
+
+
+def test_the_plain_graph_searches_need_no_networkx() -> None:
+    """The loader's analyses of Step Functions definitions search with them."""
+    assert outside("statewright.verify.digraph") == set()
+    assert "networkx" not in {f.split(".")[0] for f in imports_of("statewright.verify.digraph")}
 
 
 @pytest.mark.parametrize(

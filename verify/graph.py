@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
+from statewright.verify.digraph import Component, search, strong_components
 from statewright.verify.model import Spec, State, Transition
 
 __all__ = [
@@ -126,37 +127,12 @@ def exits_by_state(graph: nx.DiGraph) -> Mapping[str, tuple[Transition, ...]]:
 def reachable(graph: nx.DiGraph, initial: str) -> frozenset[str]:
     """The states some path from ``initial`` reaches, ``initial`` included."""
     successors = _tables(graph).successors
-    return _remember(graph, ("reachable", initial), lambda: _search(successors, [initial]))
+    return _remember(graph, ("reachable", initial), lambda: search(successors, [initial]))
 
 
 def coreachable(graph: nx.DiGraph, targets: Iterable[str]) -> frozenset[str]:
     """The states from which some path reaches one of ``targets`` (included)."""
-    return _search(_tables(graph).predecessors, list(targets))
-
-
-def _search(adjacency: Mapping[str, Collection[str]], frontier: list[str]) -> frozenset[str]:
-    seen = set(frontier)
-    while frontier:
-        here = frontier.pop()
-        for there in adjacency[here]:
-            if there not in seen:
-                seen.add(there)
-                frontier.append(there)
-    return frozenset(seen)
-
-
-@dataclass(frozen=True, slots=True)
-class Component:
-    """A strongly connected component.
-
-    ``states`` are in discovery order; ``inner`` says whether at least one transition
-    runs inside it (more than one state, or a self-loop); ``closed`` says whether no
-    transition leaves it.
-    """
-
-    states: tuple[str, ...]
-    inner: bool
-    closed: bool
+    return search(_tables(graph).predecessors, list(targets))
 
 
 def components(graph: nx.DiGraph, among: Iterable[str] | None = None) -> list[Component]:
@@ -164,70 +140,6 @@ def components(graph: nx.DiGraph, among: Iterable[str] | None = None) -> list[Co
     and of the states they reach."""
     succ = _tables(graph).successors
     return list(strong_components(succ if among is None else among, succ))
-
-
-def strong_components(
-    nodes: Iterable[str], successors: Mapping[str, Collection[str]]
-) -> Iterable[Component]:
-    """Tarjan's strongly connected components of ``successors``, iteratively.
-
-    ``successors`` maps every node to the nodes it has an edge to (``graph.succ`` or a
-    plain dict for a subgraph); nodes missing from it have no edges. Components come out
-    in reverse topological order, each knowing whether an edge leaves it, in one pass.
-    """
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    leaving: set[str] = set()  # nodes with an edge out of their own component
-    empty: Collection[str] = ()
-    for root in nodes:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(successors.get(root, empty)))]
-        while work:
-            here, pending = work[-1]
-            for there in pending:
-                if there not in index:
-                    index[there] = low[there] = len(index)
-                    stack.append(there)
-                    on_stack.add(there)
-                    work.append((there, iter(successors.get(there, empty))))
-                    break
-                if there in on_stack:
-                    low[here] = min(low[here], index[there])
-                else:
-                    leaving.add(here)
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    if low[here] == index[here]:
-                        leaving.add(parent)
-                    else:
-                        low[parent] = min(low[parent], low[here])
-                if low[here] == index[here]:
-                    yield _pop_component(here, stack, on_stack, leaving, successors)
-
-
-def _pop_component(
-    root: str,
-    stack: list[str],
-    on_stack: set[str],
-    leaving: set[str],
-    successors: Mapping[str, Collection[str]],
-) -> Component:
-    at = len(stack) - 1
-    while stack[at] != root:
-        at -= 1
-    members = tuple(stack[at:])
-    del stack[at:]
-    on_stack.difference_update(members)
-    inner = len(members) > 1 or root in successors.get(root, ())
-    return Component(members, inner, closed=leaving.isdisjoint(members))
 
 
 _MEMO: weakref.WeakKeyDictionary[nx.DiGraph, dict[object, Any]] = weakref.WeakKeyDictionary()

@@ -42,8 +42,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 
-import networkx as nx
-
+from statewright.verify.digraph import search, shortest_path, strong_components
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.load.asl.definition import WHOLE_OUTPUT, AslState, Definition, Retrier
 from statewright.verify.load.asl.names import duration_text
@@ -175,15 +174,25 @@ def _targets(state: AslState, catches: bool = True) -> Iterator[str]:
             yield catcher.next.target
 
 
-def _graph(definition: Definition, catches: bool = True) -> nx.DiGraph:
-    graph = nx.DiGraph()
+Graph = dict[str, list[str]]
+"""A definition's states, in order, each to the states it can go to next (in the order of
+its ``Next``, ``Choice`` rules, ``Default`` and ``Catch``), each once."""
+
+
+def _graph(definition: Definition, catches: bool = True) -> Graph:
     names = {s.name for s in definition.states}
+    graph: Graph = {}
     for state in definition.states:
-        graph.add_node(state.name)
+        targets = graph.setdefault(state.name, [])
         for target in _targets(state, catches):
-            if target in names:
-                graph.add_edge(state.name, target)
+            if target in names and target not in targets:
+                targets.append(target)
     return graph
+
+
+def _within(graph: Graph, members: set[str]) -> Graph:
+    """The subgraph of ``members``, in the graph's order."""
+    return {n: [t for t in ts if t in members] for n, ts in graph.items() if n in members}
 
 
 def _way_out(states: dict[str, AslState], component: set[str]) -> bool:
@@ -230,24 +239,28 @@ def _bounds(choice: AslState, component: set[str], writes: set[str]) -> bool:
     return False
 
 
-def _cycle(graph: nx.DiGraph, through: str, component: set[str]) -> list[str]:
+def _cycle(graph: Graph, through: str, component: set[str]) -> list[str]:
     """A shortest cycle of ``component`` through the state ``through``."""
-    sub = graph.subgraph(component)
+    sub = _within(graph, component)
     best: list[str] | None = None
-    for pred in sub.predecessors(through):
-        path: list[str] = nx.shortest_path(sub, through, pred)
-        if best is None or len(path) < len(best):
+    for pred in (n for n, targets in sub.items() if through in targets):
+        path = shortest_path(sub, through, pred)
+        if path is not None and (best is None or len(path) < len(best)):
             best = path
     return [*(best or [through]), through]
 
 
-def _unbounded(graph: nx.DiGraph, states: dict[str, AslState]) -> Iterator[set[str]]:
+def _components(graph: Graph) -> list[set[str]]:
+    return [set(c.states) for c in strong_components(graph, graph)]
+
+
+def _unbounded(graph: Graph, states: dict[str, AslState]) -> Iterator[set[str]]:
     """The sets of states of cycles that nothing bounds (see the module doc)."""
-    pending = [set(c) for c in nx.strongly_connected_components(graph)]
+    pending = _components(graph)
     while pending:
         component = pending.pop()
         only = next(iter(component))
-        if len(component) == 1 and not graph.has_edge(only, only):
+        if len(component) == 1 and only not in graph[only]:
             continue
         if not _way_out(states, component):
             continue  # a trap: the trap rule reports it
@@ -260,8 +273,7 @@ def _unbounded(graph: nx.DiGraph, states: dict[str, AslState]) -> Iterator[set[s
         if not bounding:
             yield component
             continue
-        rest = graph.subgraph(component - bounding)
-        pending.extend(set(c) for c in nx.strongly_connected_components(rest))
+        pending.extend(_components(_within(graph, component - bounding)))
 
 
 def _timer(branch: Definition) -> bool:
@@ -270,7 +282,7 @@ def _timer(branch: Definition) -> bool:
     to succeed. It fails its Parallel, which stops the other branches."""
     graph = _graph(branch)
     return (
-        nx.is_directed_acyclic_graph(graph)
+        all(not c.inner for c in strong_components(graph, graph))
         and all(
             s.type in ("Pass", "Choice", "Fail")
             or (s.type == "Wait" and s.wait is not None and s.wait.seconds is not None)
@@ -320,8 +332,8 @@ def loop_findings(top: Definition) -> Iterator[Finding]:
 # -- Catch handlers ---------------------------------------------------------------------
 
 
-def _reach(graph: nx.DiGraph, start: str) -> set[str]:
-    return {start, *nx.descendants(graph, start)} if start in graph else set()
+def _reach(graph: Graph, start: str) -> set[str]:
+    return set(search(graph, [start])) if start in graph else set()
 
 
 def _catch_findings(top: Definition) -> Iterator[Finding]:
