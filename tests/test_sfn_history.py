@@ -1,0 +1,352 @@
+"""Step Functions execution histories held against their ASL definitions.
+
+Three kinds of evidence:
+
+- committed histories (``tests/data/asl/histories``) of definitions of the ASL corpus,
+  clean ones and ones with each defect, each with the findings it must give
+  (``NAME.findings``; rewrite after a deliberate change with ``STATEWRIGHT_UPDATE_GOLDEN=1``);
+- an independent simulator (``tests/sfnsim.py``) that runs random and committed
+  definitions as the service would: every clean history it writes passes, and every
+  mutant it plants (a skipped state, a wrong Choice branch, a late answer, a retry beyond
+  MaxAttempts, an event of another state, a success after an unhandled failure) is
+  reported under its rule;
+- hostile input: a file that is not JSON or not a history, events out of order, unknown
+  states: one finding each, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sfnsim import Bug, random_definition, simulate
+
+from statewright.verify.conformance.stepfunctions import check_history, check_history_text, rules
+from statewright.verify.conformance.stepfunctions.choice import NoChoice, NotJudged, choose
+from statewright.verify.findings import Finding, Severity
+
+CORPUS = Path(__file__).resolve().parent / "data" / "asl"
+HISTORIES = CORPUS / "histories"
+FIXTURES = sorted(HISTORIES.glob("*.json"))
+UPDATE = os.environ.get("STATEWRIGHT_UPDATE_GOLDEN") == "1"
+
+CAUGHT_BY = {
+    Bug.SKIP_STATE: {rules.UNEXPECTED, rules.CHOICE_BRANCH},
+    Bug.WRONG_CHOICE: {rules.CHOICE_BRANCH},
+    Bug.LATE_ANSWER: {rules.TASK_TIMEOUT},
+    Bug.EXTRA_RETRY: {rules.RETRY},
+    Bug.FOREIGN_EVENT: {rules.UNEXPECTED},
+    Bug.SUCCESS_AFTER_FAILURE: {rules.END_EVENT},
+}
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity is Severity.ERROR]
+
+
+def check(definition: dict[str, object] | str, history: str) -> list[Finding]:
+    text = definition if isinstance(definition, str) else json.dumps(definition, indent=1)
+    return check_history_text(text, history, "machine.asl.json", "history.json")
+
+
+# -- committed histories ----------------------------------------------------------------
+
+
+def definition_of(history: Path) -> Path:
+    return CORPUS / (history.name.split(".")[0] + ".asl.json")
+
+
+def report(history: Path) -> str:
+    definition = definition_of(history)
+    found = check_history(
+        definition,
+        history,
+        definition_display=definition.name,
+        history_display=f"histories/{history.name}",
+    )
+    return "".join(f"{f.format()}\n" for f in found) or "clean\n"
+
+
+def test_the_fixtures_cover_clean_runs_and_every_defect() -> None:
+    reported = {
+        rule
+        for path in FIXTURES
+        for rule in rules_in(path.with_suffix(".findings").read_text(encoding="utf-8"))
+    }
+    assert reported >= {
+        rules.UNEXPECTED,
+        rules.CHOICE_BRANCH,
+        rules.RETRY,
+        rules.TASK_TIMEOUT,
+        rules.END_EVENT,
+    }
+    clean = [p for p in FIXTURES if p.with_suffix(".findings").read_text() == "clean\n"]
+    assert len(clean) >= 4
+    assert len({definition_of(p) for p in FIXTURES}) >= 4
+
+
+def rules_in(text: str) -> set[str]:
+    return {line.split("[", 1)[1].split("]", 1)[0] for line in text.splitlines() if "[" in line}
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_each_history_gives_its_findings(path: Path) -> None:
+    expected = path.with_suffix(".findings")
+    text = report(path)
+    if UPDATE:
+        expected.write_text(text, encoding="utf-8")
+    assert expected.exists(), f"{expected.name} is missing; run with STATEWRIGHT_UPDATE_GOLDEN=1"
+    assert text == expected.read_text(encoding="utf-8")
+
+
+def test_a_finding_names_the_state_where_it_is_written_and_the_event() -> None:
+    path = HISTORIES / "human-in-the-loop.wrong-branch.json"
+    (finding,) = errors(check_history(definition_of(path), path))
+    assert finding.rule == rules.CHOICE_BRANCH
+    assert finding.states == ("Approved?",)
+    lines = definition_of(path).read_text(encoding="utf-8").splitlines()
+    assert lines[finding.location.line - 1][finding.location.column - 1 :].startswith('"Approved?"')
+    assert finding.message.startswith("event ")
+
+
+# -- the simulator's runs ---------------------------------------------------------------
+
+
+def corpus_definitions() -> list[Path]:
+    """The corpus definitions the simulator can run (JSON, JSONPath, inline Maps, the
+    Choice operators it evaluates)."""
+    usable = []
+    for path in sorted(CORPUS.glob("*.asl.json")):
+        text = path.read_text(encoding="utf-8")
+        if "JSONata" in text or "DISTRIBUTED" in text or "Timestamp" in text:
+            continue
+        try:
+            for seed in range(5):
+                simulate(json.loads(text), seed)
+        except (NotImplementedError, KeyError, TypeError):
+            continue
+        usable.append(path)
+    return usable
+
+
+CORPUS_RUNS = corpus_definitions()
+
+
+def test_the_simulator_runs_most_of_the_corpus() -> None:
+    assert len(CORPUS_RUNS) >= 6, [p.name for p in CORPUS_RUNS]
+
+
+@pytest.mark.parametrize("path", CORPUS_RUNS, ids=lambda p: p.name)
+def test_simulated_runs_of_the_corpus_pass_and_their_mutants_are_caught(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    definition = json.loads(text)
+    planted: set[Bug] = set()
+    for seed in range(60):
+        history, _ = simulate(definition, seed)
+        assert errors(check(text, history)) == [], (path.name, seed)
+        for bug in Bug:
+            history, done = simulate(definition, seed, bug)
+            if done and '"ExecutionTimedOut"' not in history:
+                assert_caught(bug, check(text, history), f"{path.name} seed {seed}")
+                planted.add(bug)
+    assert planted, "no mutant could be planted"
+
+
+def assert_caught(bug: Bug, found: list[Finding], where: str) -> None:
+    reported = {f.rule for f in errors(found)}
+    assert reported & CAUGHT_BY[bug], (bug.value, where, [f.format() for f in found])
+
+
+@settings(max_examples=150)
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_every_clean_run_of_a_random_definition_passes(seed: int) -> None:
+    definition = random_definition(random.Random(seed))
+    history, _ = simulate(definition, seed)
+    found = errors(check(definition, history))
+    assert found == [], [f.format() for f in found]
+
+
+@pytest.mark.parametrize("bug", list(Bug), ids=lambda b: b.name.lower())
+def test_each_planted_mutant_of_random_runs_is_caught(bug: Bug) -> None:
+    caught = 0
+    for seed in range(400):
+        definition = random_definition(random.Random(seed))
+        history, planted = simulate(definition, seed, bug)
+        if planted and '"ExecutionTimedOut"' not in history:
+            assert_caught(bug, check(definition, history), f"seed {seed}")
+            caught += 1
+    assert caught >= 10, f"only {caught} runs planted {bug.value}"
+
+
+# -- mutations of one history -----------------------------------------------------------
+
+
+def edited(path: Path, change: Callable[[list[dict[str, object]]], None]) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data["events"])
+    return json.dumps(data)
+
+
+APPROVED = HISTORIES / "human-in-the-loop.approved.json"
+
+
+def test_an_unknown_state_is_named_with_a_suggestion() -> None:
+    def rename(events: list[dict[str, object]]) -> None:
+        for event in events:
+            for key in ("stateEnteredEventDetails", "stateExitedEventDetails"):
+                details = event.get(key)
+                if isinstance(details, dict) and details.get("name") == "Handle approval":
+                    details["name"] = "Handle aproval"
+
+    found = errors(check(definition_of(APPROVED).read_text(), edited(APPROVED, rename)))
+    assert found[0].rule == rules.UNEXPECTED
+    assert "'Handle aproval' is not a state of the definition; did you mean" in found[0].message
+
+
+def test_reordered_events_are_one_finding_at_the_history() -> None:
+    def swap(events: list[dict[str, object]]) -> None:
+        events[2]["id"], events[3]["id"] = events[3]["id"], events[2]["id"]
+
+    (finding,) = check(definition_of(APPROVED).read_text(), edited(APPROVED, swap))
+    assert finding.rule == rules.HISTORY_INVALID
+    assert finding.location.file == "history.json"
+    assert "names a later event" in finding.message or "dated before" in finding.message
+
+
+def test_the_execution_timeout_is_held() -> None:
+    definition = json.loads(definition_of(APPROVED).read_text())
+    definition["TimeoutSeconds"] = 600
+    found = errors(check(definition, APPROVED.read_text()))
+    assert [f.rule for f in found] == [rules.EXECUTION_TIMEOUT]
+    assert "past its TimeoutSeconds (600s)" in found[0].message
+
+
+# -- hostile input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "not JSON"),
+        ('{\n  "events": [,]}', "not JSON"),
+        ("\xff\xfe", "not JSON"),
+        ("[1, 2]", "event #1 is not a JSON object"),
+        ('{"executionArn": "x"}', 'expected {"events": [...]}'),
+        ('{"events": []}', "no events"),
+        ('{"events": [{"id": 1, "type": "ExecutionStarted", "timestamp": "soon"}]}', "timestamp"),
+        ('{"events": [{"id": 2, "type": "X", "timestamp": 1}]}', "event id 1 is missing"),
+        ('{"events": [{"id": 1, "type": "X", "timestamp": 1e400}]}', "timestamp"),
+        (
+            '{"events": [{"id": 1, "type": "ExecutionStarted", "timestamp": 1}], "nextToken": "n"}',
+            "one page",
+        ),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_file_that_is_not_a_history_is_one_finding(text: str, says: str) -> None:
+    (finding,) = check(definition_of(APPROVED).read_text(), text)
+    assert finding.rule == rules.HISTORY_INVALID
+    assert says in finding.message, finding.message
+
+
+def test_a_json_syntax_error_is_located_in_the_history() -> None:
+    (finding,) = check(
+        '{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}', '{\n  "events": [,]}'
+    )
+    assert (finding.location.file, finding.location.line, finding.location.column) == (
+        "history.json",
+        2,
+        14,
+    )
+
+
+def test_a_bad_definition_gives_the_asl_readers_findings(tmp_path: Path) -> None:
+    found = check('{"StartAt": "A", "States": {"A": {"Type": "Tusk"}}}', APPROVED.read_text())
+    assert {f.rule for f in found} == {"schema", "unknown-state"}
+    assert any("did you mean 'Task'" in f.message for f in found)
+    missing = check_history(tmp_path / "none.asl.json", APPROVED)
+    assert len(missing) == 1 and "cannot read the ASL definition" in missing[0].message
+    history = check_history(definition_of(APPROVED), tmp_path)
+    assert [f.rule for f in history] == [rules.HISTORY_INVALID]
+
+
+@settings(max_examples=200)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "id",
+                        "type",
+                        "timestamp",
+                        "previousEventId",
+                        "events",
+                        "stateEnteredEventDetails",
+                        "name",
+                        "input",
+                    ]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_json_gives_findings_and_never_raises(data: object) -> None:
+    found = check(definition_of(APPROVED).read_text(), json.dumps(data))
+    assert all(isinstance(f, Finding) for f in found)
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_shuffled_event_types_of_a_real_history_never_raise(data: st.DataObject) -> None:
+    events = json.loads(APPROVED.read_text())["events"]
+    types = [e["type"] for e in events]
+    for event in events:
+        event["type"] = data.draw(st.sampled_from(types))
+    found = check(definition_of(APPROVED).read_text(), json.dumps({"events": events}))
+    assert all(isinstance(f, Finding) for f in found)
+
+
+# -- Choice rules, against a brute-force reading ----------------------------------------
+
+
+def test_choice_rules_select_as_the_language_says() -> None:
+    rules_ = [
+        {"Not": {"Variable": "$.kind", "StringEquals": "gift"}, "Next": "Charge"},
+        {"Variable": "$.note", "StringMatches": "rush*\\*", "Next": "Rush"},
+        {"Variable": "$.at", "TimestampLessThanPath": "$.deadline", "Next": "OnTime"},
+    ]
+    assert choose(rules_, "Other", {"kind": "sale"}) == "Charge"
+    assert choose(rules_, "Other", {"kind": "gift", "note": "rush now*"}) == "Rush"
+    on_time = {"kind": "gift", "note": "slow", "at": "2026-12-03T10:00:00Z"}
+    on_time["deadline"] = "2026-12-04T00:00:00Z"
+    assert choose(rules_, None, on_time) == "OnTime"
+    late = {**on_time, "note": "rush now", "at": "2026-12-05T10:00:00+01:00"}
+    assert choose(rules_, "Other", late) == "Other"
+    with pytest.raises(NoChoice, match=r"States\.Runtime"):
+        choose(rules_, None, {"kind": "gift"})
+    with pytest.raises(NotJudged):
+        choose([{"Variable": "$.a[*]", "IsPresent": True, "Next": "A"}], None, {})
+
+
+@given(st.integers(-3, 3) | st.text(max_size=2) | st.booleans() | st.none(), st.integers(-3, 3))
+def test_numeric_comparisons_agree_with_python(value: object, bound: int) -> None:
+    for op, test in (
+        ("NumericLessThan", lambda a, b: a < b),
+        ("NumericGreaterThanEquals", lambda a, b: a >= b),
+        ("NumericEquals", lambda a, b: a == b),
+    ):
+        rule = {"Variable": "$.v", op: bound, "Next": "Yes"}
+        expected = isinstance(value, int) and not isinstance(value, bool) and test(value, bound)
+        assert (choose([rule], "No", {"v": value}) == "Yes") == expected
