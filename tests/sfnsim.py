@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -73,6 +74,15 @@ def _get(data: Any, path: str) -> Any:
     return data
 
 
+_NUMERIC: dict[str, Callable[[Any, Any], bool]] = {
+    "NumericEquals": lambda a, b: bool(a == b),
+    "NumericGreaterThan": lambda a, b: bool(a > b),
+    "NumericLessThan": lambda a, b: bool(a < b),
+    "NumericGreaterThanEquals": lambda a, b: bool(a >= b),
+    "NumericLessThanEquals": lambda a, b: bool(a <= b),
+}
+
+
 def _holds(rule: Json, data: Any) -> bool:
     """The oracle's evaluation of a Choice condition (the operators the tests use)."""
     if "And" in rule:
@@ -90,17 +100,11 @@ def _holds(rule: Json, data: Any) -> bool:
     if "IsPresent" in rule:
         return rule["IsPresent"] is True
     if "IsNull" in rule:
-        return (value is None) == rule["IsNull"]
+        return (value is None) == (rule["IsNull"] is True)
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    for op, test in (
-        ("NumericEquals", lambda a, b: a == b),
-        ("NumericGreaterThan", lambda a, b: a > b),
-        ("NumericLessThan", lambda a, b: a < b),
-        ("NumericGreaterThanEquals", lambda a, b: a >= b),
-        ("NumericLessThanEquals", lambda a, b: a <= b),
-    ):
+    for op, test in _NUMERIC.items():
         if op in rule:
-            return number and bool(test(value, rule[op]))
+            return number and test(value, rule[op])
     if "StringEquals" in rule:
         return isinstance(value, str) and value == rule["StringEquals"]
     if "BooleanEquals" in rule:
@@ -251,7 +255,7 @@ class Simulator:
             choice = state["Default"]
         others = sorted({t for t in targets if t is not None and t != choice})
         if others and self.plant(Bug.WRONG_CHOICE):
-            return self.rng.choice(others)
+            return str(self.rng.choice(others))
         return str(choice)
 
     def waited(self, state: Json, at: datetime, data: Json) -> datetime:

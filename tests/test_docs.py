@@ -187,7 +187,8 @@ def runnable(page: str) -> list[Block]:
     return [
         b
         for b in blocks(page)
-        if b.directive != "skip" and b.language in ("console", "python", "pycon", "yaml")
+        if b.directive != "skip"
+        and (b.language in ("console", "python", "pycon", "yaml") or b.directive == "file")
     ]
 
 

@@ -342,11 +342,12 @@ def test_choice_rules_select_as_the_language_says() -> None:
 
 @given(st.integers(-3, 3) | st.text(max_size=2) | st.booleans() | st.none(), st.integers(-3, 3))
 def test_numeric_comparisons_agree_with_python(value: object, bound: int) -> None:
-    for op, test in (
-        ("NumericLessThan", lambda a, b: a < b),
-        ("NumericGreaterThanEquals", lambda a, b: a >= b),
-        ("NumericEquals", lambda a, b: a == b),
-    ):
+    tests: dict[str, Callable[[int, int], bool]] = {
+        "NumericLessThan": lambda a, b: a < b,
+        "NumericGreaterThanEquals": lambda a, b: a >= b,
+        "NumericEquals": lambda a, b: a == b,
+    }
+    for op, test in tests.items():
         rule = {"Variable": "$.v", op: bound, "Next": "Yes"}
         expected = isinstance(value, int) and not isinstance(value, bool) and test(value, bound)
         assert (choose([rule], "No", {"v": value}) == "Yes") == expected

@@ -641,13 +641,13 @@ class Walk:
             label = f"iteration {int(index) if index is not None else '?'} of '{state.name}'"
             scopes = owner.scope.nested.get(state.name, ())
             if scopes:
-                child = self.spawn(scopes[0], label, owner)
-                owner.children[index] = child
-                self.owner[event.id] = child
+                iteration = self.spawn(scopes[0], label, owner)
+                owner.children[index] = iteration
+                self.owner[event.id] = iteration
         elif kind.startswith("MapIteration"):
-            child = owner.children.get(event.number("index"))
-            if child is not None and kind == "MapIterationFailed":
-                self.settle(child, event)
+            ended = owner.children.get(event.number("index"))
+            if ended is not None and kind == "MapIterationFailed":
+                self.settle(ended, event)
         elif kind.endswith(("StateSucceeded", "RunSucceeded")):
             self.joined(owner, event, state)
             owner.running = False
@@ -732,7 +732,7 @@ class Walk:
                     f"the execution succeeded {at}; it succeeds only at a state with "
                     '"End": true or a Succeed state'
                 )
-                self.report(rules.END_EVENT, event, message, where, main.state and main.state.name)
+                self.report(rules.END_EVENT, event, message, where, self.name(main))
             return
         if main.outcome == "succeeded":
             message = f"the execution failed although it had ended at '{self.name(main)}'"
@@ -749,7 +749,7 @@ class Walk:
                 self.report(rules.END_EVENT, event, message, where, self.name(main))
         elif not main.inside:
             message = f"the execution failed between states, after '{self.name(main)}'"
-            self.report(rules.END_EVENT, event, message, where, main.state and main.state.name)
+            self.report(rules.END_EVENT, event, message, where, self.name(main))
         else:
             recorded = event.text("error") or "States.Runtime"
             target = self.catcher(main, recorded)
