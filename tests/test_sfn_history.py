@@ -224,7 +224,7 @@ def test_the_execution_timeout_is_held() -> None:
     definition["TimeoutSeconds"] = 600
     found = errors(check(definition, APPROVED.read_text()))
     assert [f.rule for f in found] == [rules.EXECUTION_TIMEOUT]
-    assert "past its TimeoutSeconds (600s)" in found[0].message
+    assert "past its TimeoutSeconds (10m)" in found[0].message
 
 
 # -- hostile input ----------------------------------------------------------------------
@@ -351,3 +351,112 @@ def test_numeric_comparisons_agree_with_python(value: object, bound: int) -> Non
         rule = {"Variable": "$.v", op: bound, "Next": "Yes"}
         expected = isinstance(value, int) and not isinstance(value, bool) and test(value, bound)
         assert (choose([rule], "No", {"v": value}) == "Yes") == expected
+
+
+# -- a few behaviours, one small history each ------------------------------------------
+
+
+def history(*events: tuple[str, float, dict[str, object]]) -> str:
+    """A history of ``(type, seconds after the start, details)``, each event following
+    the one before it."""
+    out = []
+    for number, (kind, seconds, details) in enumerate(
+        [("ExecutionStarted", 0.0, {}), *events], start=1
+    ):
+        key = {"Entered": "stateEnteredEventDetails", "Exited": "stateExitedEventDetails"}
+        detail = next((v for k, v in key.items() if kind.endswith(k)), "taskEventDetails")
+        event = {"id": number, "previousEventId": number - 1, "type": kind}
+        event["timestamp"] = 1_796_292_000 + seconds
+        out.append({**event, detail: details})
+    return json.dumps({"events": out})
+
+
+CALLBACK = json.dumps(
+    {
+        "StartAt": "Wait for worker",
+        "States": {
+            "Wait for worker": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:us-east-1:123456789012:activity:pack",
+                "HeartbeatSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(("after", "reported"), [(10, True), (90, False)])
+def test_a_heartbeat_time_out_comes_no_sooner_than_heartbeat_seconds(
+    after: int, reported: bool
+) -> None:
+    run = history(
+        ("TaskStateEntered", 0, {"name": "Wait for worker"}),
+        ("ActivityScheduled", 0, {"heartbeatInSeconds": 60}),
+        ("ActivityStarted", 1, {}),
+        ("ActivityTimedOut", after + 1, {"error": "States.HeartbeatTimeout"}),
+        ("ExecutionFailed", after + 1, {"error": "States.HeartbeatTimeout"}),
+    )
+    found = errors(check(CALLBACK, run))
+    assert [f.rule for f in found] == ([rules.TASK_TIMEOUT] if reported else [])
+    if reported:
+        assert "before its HeartbeatSeconds (1m)" in found[0].message
+
+
+def test_a_late_answer_past_the_heartbeat_is_said_to_be_unjudged() -> None:
+    run = history(
+        ("TaskStateEntered", 0, {"name": "Wait for worker"}),
+        ("ActivityScheduled", 0, {}),
+        ("ActivityStarted", 1, {}),
+        ("ActivitySucceeded", 600, {}),
+        ("TaskStateExited", 600, {"name": "Wait for worker"}),
+        ("ExecutionSucceeded", 600, {}),
+    )
+    found = check(CALLBACK, run)
+    assert [(f.rule, f.severity) for f in found] == [(rules.NOT_JUDGED, Severity.INFO)]
+    assert "heartbeats" in found[0].message
+
+
+def test_a_fail_state_gives_its_own_error() -> None:
+    definition = json.dumps({"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "X"}}})
+    entered = ("FailStateEntered", 0, {"name": "No"})
+    assert errors(check(definition, history(entered, ("ExecutionFailed", 0, {"error": "X"})))) == []
+    (found,) = errors(check(definition, history(entered, ("ExecutionFailed", 0, {"error": "Y"}))))
+    assert found.rule == rules.END_EVENT and "Fail 'No' gives X" in found.message
+
+
+def test_a_redriven_execution_is_checked_up_to_its_redrive() -> None:
+    definition = json.dumps({"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "X"}}})
+    run = history(
+        ("FailStateEntered", 0, {"name": "No"}),
+        ("ExecutionFailed", 0, {"error": "X"}),
+        ("ExecutionRedriven", 5, {}),
+        ("FailStateEntered", 5, {"name": "No"}),
+    )
+    found = check(definition, run)
+    assert [f.rule for f in found] == [rules.NOT_JUDGED]
+
+
+def test_without_previous_event_ids_a_sequential_history_is_still_checked() -> None:
+    for name, expected in (("approved", []), ("wrong-branch", [rules.CHOICE_BRANCH])):
+        path = HISTORIES / f"human-in-the-loop.{name}.json"
+
+        def strip(events: list[dict[str, object]]) -> None:
+            for event in events:
+                event.pop("previousEventId")
+
+        found = errors(check(definition_of(path).read_text(), edited(path, strip)))
+        assert [f.rule for f in found] == expected
+
+
+def test_a_wait_for_a_path_is_held_to_the_recorded_input() -> None:
+    definition = json.dumps(
+        {"StartAt": "Cool", "States": {"Cool": {"Type": "Wait", "SecondsPath": "$.s", "End": True}}}
+    )
+    for exit_at, expected in ((30, []), (5, [rules.WAIT_EARLY])):
+        run = history(
+            ("WaitStateEntered", 0, {"name": "Cool", "input": '{"s": 30}'}),
+            ("WaitStateExited", exit_at, {"name": "Cool"}),
+            ("ExecutionSucceeded", exit_at, {}),
+        )
+        assert [f.rule for f in errors(check(definition, run))] == expected

@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from statewright.verify.conformance.stepfunctions import timing
 from statewright.verify.conformance.stepfunctions.choice import (
     MISSING,
     NoChoice,
@@ -39,6 +40,15 @@ from statewright.verify.conformance.stepfunctions.choice import (
 )
 from statewright.verify.conformance.stepfunctions.history import Event
 from statewright.verify.conformance.stepfunctions.machine import Scope, matches
+from statewright.verify.conformance.stepfunctions.thread import (
+    ANSWERED,
+    ENDS,
+    FAILED,
+    PROGRESS,
+    SCHEDULED,
+    STATE_TYPES,
+    Thread,
+)
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.load.asl.definition import AslState
 from statewright.verify.load.values import clip, suggest
@@ -46,55 +56,6 @@ from statewright.verify.model import Location
 from statewright.verify.rules import stepfunctions as rules
 
 __all__ = ["Walk"]
-
-STATE_TYPES = ("Task", "Pass", "Wait", "Choice", "Parallel", "Map", "Succeed", "Fail")
-_SCHEDULED = {"TaskScheduled", "ActivityScheduled", "LambdaFunctionScheduled"}
-_ANSWERED = {"TaskSucceeded", "ActivitySucceeded", "LambdaFunctionSucceeded"}
-_PROGRESS = {"TaskStarted", "TaskSubmitted", "ActivityStarted", "LambdaFunctionStarted"}
-_FAILED = {
-    "TaskFailed": "States.TaskFailed",
-    "TaskStartFailed": "States.TaskFailed",
-    "TaskSubmitFailed": "States.TaskFailed",
-    "TaskTimedOut": "States.Timeout",
-    "ActivityFailed": "States.TaskFailed",
-    "ActivityScheduleFailed": "States.TaskFailed",
-    "ActivityTimedOut": "States.Timeout",
-    "LambdaFunctionFailed": "States.TaskFailed",
-    "LambdaFunctionStartFailed": "States.TaskFailed",
-    "LambdaFunctionScheduleFailed": "States.TaskFailed",
-    "LambdaFunctionTimedOut": "States.Timeout",
-}
-_ENDS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
-
-
-@dataclass(eq=False)
-class Thread:
-    """The execution, a Parallel branch or a Map iteration, as far as the history went."""
-
-    scope: Scope
-    label: str
-    parent: Thread | None = None
-    expected: dict[str, str] = field(default_factory=dict)
-    """The states it may enter next, each with why (for messages)."""
-    state: AslState | None = None
-    entered: Event | None = None
-    inside: bool = False
-    """Entered and not yet exited."""
-    outcome: str | None = None
-    """None while it runs; ``"succeeded"``, ``"failed"`` or ``"aborted"``."""
-    error: str | None = None
-    failure: tuple[str, Event] | None = None
-    """A failure of the current state that a retry or a Catch may still handle."""
-    scheduled: Event | None = None
-    attempts: dict[int, int] = field(default_factory=dict)
-    children: dict[object, Thread] = field(default_factory=dict)
-    running: bool = False
-    """A Parallel or Map state whose branches or iterations have started."""
-    chosen: str | None = None
-    """The target a Choice state's rules select, when they could be evaluated."""
-    failed_at: int = 0
-    """The id of the event it failed at: a Parallel or Map state fails with the error of
-    its branch or iteration that failed first."""
 
 
 @dataclass
@@ -162,6 +123,10 @@ class Walk:
         main.expected = {self.root.definition.start.target: '"StartAt"'}
         self.owner[first.id] = main
         for event in events[1:]:
+            if event.type == "ExecutionRedriven":
+                where = self.root.definition.location
+                self.not_judged("a redriven execution (the events from ExecutionRedriven)", where)
+                break
             if self.ended is not None:
                 self.report(
                     rules.END_EVENT,
@@ -193,13 +158,13 @@ class Walk:
                 return self.exit(thread, event)
             if kind == f"{prefix}StateAborted":
                 return self.abort(thread)
-        if kind in _SCHEDULED or kind in _ANSWERED or kind in _PROGRESS or kind in _FAILED:
+        if kind in SCHEDULED or kind in ANSWERED or kind in PROGRESS or kind in FAILED:
             return self.task(thread, event)
         if kind.startswith(("ParallelState", "MapState", "MapIteration", "MapRun")):
             return self.fan(thread, event)
         if kind == "EvaluationFailed":
             return self.fail(thread, event, event.text("error") or "States.Runtime")
-        if kind in _ENDS:
+        if kind in ENDS:
             return self.end(event)
         if kind == "ExecutionStarted":
             self.report(rules.UNEXPECTED, event, "a second ExecutionStarted", self.at(thread))
@@ -222,7 +187,7 @@ class Walk:
                 or any(s.definition.start.target == name for s in self.nested(thread))
             ):
                 return thread
-            if name is None and thread.inside and not thread.running:
+            if name is None and thread.inside and not thread.running and _takes(thread, event):
                 return thread
         return self.threads[0]
 
@@ -461,8 +426,8 @@ class Walk:
         waited = event.timestamp - failed.timestamp
         if waited + self.tolerance < least:
             message = (
-                f"retry {attempt} of '{name}' came {_seconds(waited)} after {failed}; "
-                f"retrier {index + 1} waits {_seconds(least)}"
+                f"retry {attempt} of '{name}' came {timing.span(waited)} after {failed}; "
+                f"retrier {index + 1} waits {timing.span(least)}"
             )
             self.report(rules.RETRY, event, message, where, name)
 
@@ -501,50 +466,52 @@ class Walk:
             self.report(rules.UNEXPECTED, event, message, self.at(thread))
             return
         kind = event.type
-        if kind in _SCHEDULED:
+        if kind in SCHEDULED:
             if thread.failure is not None:
                 self.retried(thread, event)
             elif thread.scheduled is not None:
                 message = f"'{state.name}' scheduled again while {thread.scheduled} was unanswered"
                 self.report(rules.UNEXPECTED, event, message, state.location, state.name)
-            thread.scheduled = event
+            thread.scheduled, thread.started = event, None
             return
         if thread.scheduled is None:
             message = f"'{state.name}' has no task scheduled to answer"
             self.report(rules.UNEXPECTED, event, message, state.location, state.name)
             return
-        if kind in _PROGRESS:
+        if kind in PROGRESS:
+            thread.started = event if kind.endswith("Started") else thread.started
             return
         self.answered(thread, event, state, thread.scheduled)
-        if kind in _ANSWERED:
+        if kind in ANSWERED:
             thread.scheduled = None
         else:
-            self.fail(thread, event, event.text("error") or _FAILED[kind])
+            self.fail(thread, event, event.text("error") or FAILED[kind])
 
     def answered(self, thread: Thread, event: Event, state: AslState, scheduled: Event) -> None:
-        """A task answered (or timed out) at ``event``: within its ``TimeoutSeconds``?"""
+        """A task answered (or timed out) at ``event``: within its ``TimeoutSeconds``,
+        and timed out by its heartbeat no sooner than ``HeartbeatSeconds``?"""
         limit = scheduled.number("timeoutInSeconds")
-        if limit is None and state.timeout is not None and state.timeout.seconds is not None:
-            limit = float(state.timeout.seconds)
-        if limit is None:
-            return
-        took = event.timestamp - scheduled.timestamp
-        timeout = timedelta(seconds=limit)
-        where = self.at(thread, "TimeoutSeconds")
-        timed_out = event.type in ("TaskTimedOut", "ActivityTimedOut", "LambdaFunctionTimedOut")
-        if timed_out and event.text("error") in (None, "States.Timeout"):
-            if took + self.tolerance < timeout:
-                message = (
-                    f"'{state.name}' timed out {_seconds(took)} after {scheduled}, before its "
-                    f"TimeoutSeconds ({_seconds(timeout)})"
-                )
-                self.report(rules.TASK_TIMEOUT, event, message, where, state.name)
-        elif not timed_out and took > timeout + self.tolerance:
-            message = (
-                f"'{state.name}' was answered {_seconds(took)} after {scheduled}, past its "
-                f"TimeoutSeconds ({_seconds(timeout)}): it should have failed with States.Timeout"
+        if limit is None and state.timeout is not None:
+            limit = state.timeout.seconds
+        message = timing.task_timeout(state.name, scheduled, event, limit, self.tolerance)
+        if message:
+            self.report(
+                rules.TASK_TIMEOUT, event, message, self.at(thread, "TimeoutSeconds"), state.name
             )
+        beat = scheduled.number("heartbeatInSeconds")
+        if beat is None and state.heartbeat is not None:
+            beat = state.heartbeat.seconds
+        since = thread.started or scheduled
+        message = timing.heartbeat(state.name, since, event, beat, self.tolerance)
+        if message:
+            where = self.at(thread, "HeartbeatSeconds")
             self.report(rules.TASK_TIMEOUT, event, message, where, state.name)
+        elif beat is not None and event.timestamp - since.timestamp > timedelta(seconds=beat):
+            self.not_judged(
+                "heartbeats (SendTaskHeartbeat is not recorded in a history)",
+                self.at(thread, "HeartbeatSeconds"),
+                state.name,
+            )
 
     # -- Choice and Wait --------------------------------------------------------------
 
@@ -601,17 +568,13 @@ class Walk:
                 value = raw.get(wait.field)
                 if wait.field.endswith("Path") and isinstance(value, str):
                     value = resolve(value, self.input(thread, entered, state))
-                until = _until(wait.field, value, entered.timestamp)
+                until = timing.wait_until(wait.field, value, entered.timestamp)
             except NotJudged as reason:
                 self.not_judged(str(reason), wait.location, state.name)
             if until is None:
                 return
-        if event.timestamp + self.tolerance < until:
-            waits = _seconds(until - entered.timestamp)
-            message = (
-                f"Wait '{state.name}' exited {_seconds(event.timestamp - entered.timestamp)} "
-                f"after it was entered, before its {wait.field} ({waits}) had passed"
-            )
+        message = timing.early_wait(state.name, wait.field, entered, event, until, self.tolerance)
+        if message:
             self.report(rules.WAIT_EARLY, event, message, wait.location, state.name)
 
     # -- Parallel and Map -------------------------------------------------------------
@@ -700,17 +663,9 @@ class Walk:
             return
         if self.overdue:
             return
-        limit = self.start + timedelta(seconds=timeout.seconds)
-        if event.type == "ExecutionTimedOut":
-            if event.timestamp + self.tolerance < limit:
-                message = f"the execution timed out before its TimeoutSeconds ({timeout.seconds}s)"
-                self.report(rules.EXECUTION_TIMEOUT, event, message, timeout.location)
-        elif event.timestamp > limit + self.tolerance:
-            self.overdue = True
-            message = (
-                f"{_seconds(event.timestamp - self.start)} after the execution started, past "
-                f"its TimeoutSeconds ({timeout.seconds}s): it should have timed out"
-            )
+        message = timing.overdue(self.start, timeout.seconds, event, self.tolerance)
+        if message:
+            self.overdue = event.type != "ExecutionTimedOut"
             self.report(rules.EXECUTION_TIMEOUT, event, message, timeout.location)
 
     def end(self, event: Event) -> None:
@@ -761,34 +716,11 @@ class Walk:
                 self.report(rules.END_EVENT, event, message, where, self.name(main))
 
 
-def _until(field: str, value: object, entered: datetime) -> datetime | None:
-    """When a Wait state with ``field`` (``SecondsPath``, ``Timestamp``, ...) set to
-    ``value`` may end; None when ``value`` says nothing exact."""
-    if field.startswith("Seconds"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return entered + timedelta(seconds=value)
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is not None else None
-
-
-def _seconds(span: timedelta) -> str:
-    """A duration as messages give it: ``1.5s``, ``42s``, ``1h42m``, ``2d3h``.
-
-    >>> [_seconds(timedelta(seconds=s)) for s in (1.5, 42, 6120, 183600, 3600)]
-    ['1.5s', '42s', '1h42m', '2d3h', '1h']
-    """
-    total = span.total_seconds()
-    if total < 60:
-        return f"{round(total, 3):g}s"
-    whole, parts = int(total), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if whole >= size:
-            parts.append(f"{whole // size}{unit}")
-            whole %= size
-    return "".join(parts)
+def _takes(thread: Thread, event: Event) -> bool:
+    """Whether a thread inside a state can take ``event`` (which names no state): a task
+    is scheduled when none is pending, and answered when one is."""
+    if event.type in SCHEDULED:
+        return thread.scheduled is None
+    if event.type in ANSWERED or event.type in PROGRESS or event.type in FAILED:
+        return thread.scheduled is not None
+    return True
