@@ -199,7 +199,7 @@ class Simulator:
         entered = self.emit(f"{kind}StateEntered", at, previous, name=name, input=json.dumps(data))
         last = entered
         if kind == "Fail":
-            raise _Failed(state.get("Error", "States.Fail"))
+            raise _Failed(state.get("Error", ""))  # a Fail state without Error gives none
         if kind in ("Pass", "Wait", "Choice") and self.plant(Bug.FOREIGN_EVENT):
             last = self.emit("TaskScheduled", at, last, resourceType="lambda", resource="invoke")
         target = state.get("Next")
@@ -360,7 +360,7 @@ class Simulator:
             if error is not None:
                 failures.append((end_event, error))
             if index is not None:
-                verdict = "Failed" if error else "Succeeded"
+                verdict = "Failed" if error is not None else "Succeeded"
                 end_event = self.emit(
                     f"MapIteration{verdict}",
                     end_at,
@@ -379,7 +379,7 @@ class Simulator:
         position = {id(e): n for n, e in enumerate(placed)}
         first = min(failures, key=lambda f: position[id(f[0])], default=None)
         error = first[1] if first else None  # the error of the run that failed first
-        verdict = "Failed" if error else "Succeeded"
+        verdict = "Failed" if error is not None else "Succeeded"
         done = self.emit(f"{kind}State{verdict}", end_at, end_event)
         return end_at, done, error
 
@@ -397,7 +397,8 @@ class Simulator:
         if error is None or self.plant(Bug.SUCCESS_AFTER_FAILURE):
             self.emit("ExecutionSucceeded", at, last, output="{}")
         else:
-            self.emit("ExecutionFailed", at, last, error=error, cause="simulated")
+            details = {"error": error, "cause": "simulated"} if error else {}
+            self.emit("ExecutionFailed", at, last, **details)
         return self.history()
 
     def history(self, abort: bool = False) -> str:

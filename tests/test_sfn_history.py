@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -356,7 +356,7 @@ def test_numeric_comparisons_agree_with_python(value: object, bound: int) -> Non
 # -- a few behaviours, one small history each ------------------------------------------
 
 
-def history(*events: tuple[str, float, dict[str, object]]) -> str:
+def history(*events: tuple[str, float, Mapping[str, object]]) -> str:
     """A history of ``(type, seconds after the start, details)``, each event following
     the one before it."""
     out = []
