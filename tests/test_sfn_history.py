@@ -255,6 +255,20 @@ def test_a_file_that_is_not_a_history_is_one_finding(text: str, says: str) -> No
     assert says in finding.message, finding.message
 
 
+def test_a_bad_event_is_located_in_the_history() -> None:
+    text = '{"events": [\n  {"id": 1, "type": "ExecutionStarted", "timestamp": 0},\n  {"id": 2}]}'
+    (finding,) = check('{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}', text)
+    assert (finding.location.line, finding.location.column) == (3, 3)
+    assert finding.message.startswith('event #2 (id 2) has no "type"')
+    (finding,) = check(definition_of(APPROVED).read_text(), edited(APPROVED, swap_two))
+    lines = json.dumps(json.loads(edited(APPROVED, swap_two))).splitlines()
+    assert finding.location.line == 1 and finding.location.column > 1, lines[:1]
+
+
+def swap_two(events: list[dict[str, object]]) -> None:
+    events[2]["timestamp"], events[3]["timestamp"] = events[3]["timestamp"], events[2]["timestamp"]
+
+
 def test_a_json_syntax_error_is_located_in_the_history() -> None:
     (finding,) = check(
         '{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}', '{\n  "events": [,]}'

@@ -32,6 +32,9 @@ from datetime import UTC, datetime
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.load.loader import read_file
 from statewright.verify.load.values import clip
+from statewright.verify.load.yamlread import Mapping as YamlMapping
+from statewright.verify.load.yamlread import Sequence as YamlSequence
+from statewright.verify.load.yamlread import read_yaml
 from statewright.verify.model import Location
 from statewright.verify.rules.stepfunctions import HISTORY_INVALID
 
@@ -111,12 +114,27 @@ def read_history_text(text: str | bytes, file: str = "<history>") -> History:
     for index, item in enumerate(events):
         event = _event(item)
         if isinstance(event, str):
-            return History(file, (), (_invalid(file, f"event #{index + 1} {event}"),))
+            where = _position(text, file, index)
+            return History(file, (), (_invalid(file, f"event #{index + 1} {event}", *where),))
         found.append(event)
     problem = _order(sorted(found, key=lambda e: e.id), isinstance(raw, dict) and raw)
-    if problem:
-        return History(file, (), (_invalid(file, problem),))
+    if problem is not None:
+        message, culprit = problem
+        index = next((n for n, e in enumerate(found) if e is culprit), None)
+        where = (1, 1) if index is None else _position(text, file, index)
+        return History(file, (), (_invalid(file, message, *where),))
     return History(file, tuple(sorted(found, key=lambda e: e.id)))
+
+
+def _position(text: str | bytes, file: str, index: int) -> tuple[int, int]:
+    """The line and column of event ``index`` in the history's text (1, 1 if the
+    positioned reader cannot tell): read again, only when a finding needs it."""
+    root = read_yaml(text, file).root
+    events = root.get("events") if isinstance(root, YamlMapping) else root
+    if isinstance(events, YamlSequence) and index < len(events.items):
+        node = events.items[index]
+        return node.line, node.column
+    return 1, 1
 
 
 def _invalid(file: str, message: str, line: int = 1, column: int = 1) -> Finding:
@@ -163,25 +181,31 @@ def _timestamp(value: object) -> datetime | None:
     return None
 
 
-def _order(events: list[Event], raw: Mapping[str, object] | bool) -> str | None:
+def _order(
+    events: list[Event], raw: Mapping[str, object] | bool
+) -> tuple[str, Event | None] | None:
     """What is wrong with the numbering and timing of ``events`` (sorted by id), if
-    anything: ids 1, 2, 3, ... with no gap or repeat, time never going back."""
+    anything, and the event it is about: ids 1, 2, 3, ... with no gap or repeat, time
+    never going back."""
     if not events:
-        return "the execution history has no events"
+        return "the execution history has no events", None
     if isinstance(raw, Mapping) and raw.get("nextToken"):
-        return (
+        message = (
             'the execution history is one page of several ("nextToken" is set): export it '
             "whole (the CLI pages through it unless given --max-items)"
         )
+        return message, None
     for number, (event, before) in enumerate(
         zip(events, [None, *events][:-1], strict=True), start=1
     ):
         if event.id != number:
             what = "twice" if before is not None and before.id == event.id else "missing"
             missing = number if what == "missing" else event.id
-            return f"event id {missing} is {what}: the events must be numbered 1, 2, 3, ..."
+            message = f"event id {missing} is {what}: the events must be numbered 1, 2, 3, ..."
+            return message, event
         if before is not None and event.timestamp < before.timestamp:
-            return f"{event} is dated before {before}: timestamps must never go back"
+            return f"{event} is dated before {before}: timestamps must never go back", event
         if event.previous is not None and event.previous >= event.id:
-            return f'{event} names a later event, {event.previous}, as its "previousEventId"'
+            message = f'{event} names a later event, {event.previous}, as its "previousEventId"'
+            return message, event
     return None
