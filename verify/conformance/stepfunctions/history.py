@@ -120,8 +120,8 @@ def read_history_text(text: str | bytes, file: str = "<history>") -> History:
     problem = _order(sorted(found, key=lambda e: e.id), isinstance(raw, dict) and raw)
     if problem is not None:
         message, culprit = problem
-        index = next((n for n, e in enumerate(found) if e is culprit), None)
-        where = (1, 1) if index is None else _position(text, file, index)
+        at = next((n for n, e in enumerate(found) if e is culprit), None)
+        where = (1, 1) if at is None else _position(text, file, at)
         return History(file, (), (_invalid(file, message, *where),))
     return History(file, tuple(sorted(found, key=lambda e: e.id)))
 
