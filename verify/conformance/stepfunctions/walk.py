@@ -317,12 +317,14 @@ class Walk:
         if thread.failure is not None:
             error, failed = thread.failure
             target = self.catcher(thread, error)
-            if target is None:
-                message = (
-                    f"'{name}' exited after {failed} failed it with {error}, which no Catch handles"
-                )
-                self.report(rules.UNEXPECTED, event, message, state.location, name)
-            return
+            if target is not None:
+                return  # to the Catch's target, which enter() checks
+            message = (
+                f"'{name}' exited after {failed} failed it with {error}, which no Catch handles: "
+                "the execution went on as if it had succeeded"
+            )
+            self.report(rules.UNEXPECTED, event, message, state.location, name)
+            thread.failure = None  # follow the history from here, one finding for the defect
         if state.type == "Wait":
             self.waited(thread, event, state)
         if state.type == "Task" and thread.scheduled is not None:
