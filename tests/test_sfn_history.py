@@ -474,3 +474,52 @@ def test_a_wait_for_a_path_is_held_to_the_recorded_input() -> None:
             ("ExecutionSucceeded", exit_at, {}),
         )
         assert [f.rule for f in errors(check(definition, run))] == expected
+
+
+NOISE_TYPES = [
+    "TaskStateEntered",
+    "TaskStateExited",
+    "ChoiceStateExited",
+    "ParallelStateStarted",
+    "ParallelStateFailed",
+    "MapIterationStarted",
+    "MapIterationFailed",
+    "MapStateSucceeded",
+    "TaskScheduled",
+    "TaskSucceeded",
+    "TaskTimedOut",
+    "ExecutionFailed",
+    "FailStateEntered",
+    "EvaluationFailed",
+    "MapRunStarted",
+    "TaskStateAborted",
+    "SomethingNew",
+]
+
+
+@settings(max_examples=150)
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_corrupted_simulated_histories_give_findings_and_never_raise(seed: int) -> None:
+    """Random runs with events of the wrong type, dangling ``previousEventId`` and
+    details of the wrong shape: findings, never an exception."""
+    rng = random.Random(seed)
+    definition = random_definition(rng)
+    data = json.loads(simulate(definition, seed)[0])
+    events = data["events"]
+    names = [*definition["States"], "nope", ""]
+    for event in events[1:]:
+        roll = rng.random()
+        if roll < 0.1:
+            event["type"] = rng.choice(NOISE_TYPES)
+        elif roll < 0.15:
+            event["previousEventId"] = rng.randint(0, len(events))
+        elif roll < 0.2:
+            for key in [k for k in event if k.endswith("Details")]:
+                event[key] = {
+                    "name": rng.choice(names),
+                    "index": rng.choice([0, 1, None, 2.5, "x"]),
+                    "input": rng.choice(["{", "[]", '{"total": 5}', None, 3]),
+                    "error": rng.choice(["States.ALL", None, 5]),
+                }
+    found = check(definition, json.dumps(data))
+    assert all(isinstance(f, Finding) for f in found)
