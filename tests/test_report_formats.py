@@ -18,6 +18,7 @@ import pytest
 from statewright.generator.cli import main
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import CheckResult, check_file, check_text, check_together
+from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.explain import flowed
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.model import Location
@@ -85,6 +86,11 @@ def results() -> list[CheckResult]:
             example = rule.example("Fails")
             assert example is not None, rule.id
             found.extend(check_asl_text(example, f"specs/asl/{rule.id}.asl.json"))
+        if rule.family is Family.STEP_FUNCTIONS:
+            definition, history = rule.example_specs("Fails")
+            name = f"specs/sfn/{rule.id}.asl.json"
+            executed = check_history_text(definition, history, name, f"specs/sfn/{rule.id}.json")
+            found.append(CheckResult(name, None, tuple(executed), None, None))
         if rule.family is Family.DATA:
             example = rule.example("Fails")
             assert example is not None, rule.id
@@ -136,7 +142,7 @@ def test_sarif_has_one_rule_entry_per_rule_id(results: list[CheckResult]) -> Non
         assert entry["fullDescription"]["text"].startswith(rule.summary)
         assert entry["help"]["text"].startswith(f"{rule.id} (")
         assert flowed(rule.summary, markdown=True) in entry["help"]["text"]
-        language = "json" if rule.family is Family.ASL else "yaml"
+        language = "json" if rule.family in (Family.ASL, Family.STEP_FUNCTIONS) else "yaml"
         assert f"```{language}" in entry["help"]["markdown"]
         assert entry["defaultConfiguration"]["level"] == LEVELS[rule.severity]
 

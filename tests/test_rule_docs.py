@@ -6,6 +6,7 @@ import pytest
 
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import CheckResult, check_text, check_together
+from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.rules import RULES, Family, Rule
 
@@ -23,6 +24,12 @@ def checked(entry: Rule, which: str) -> list[CheckResult]:
             f"{entry.id} {which}: not an ASL definition (or a template)"
         )
         return check_asl_text(text, f"{entry.id}.asl.json")
+    if entry.family is Family.STEP_FUNCTIONS:  # a definition, then its history
+        definition, history = entry.example_specs(which)
+        assert definition.startswith('{"StartAt": ') or definition.startswith('{"Timeout')
+        assert history.startswith('{"events": [')
+        found = check_history_text(definition, history, f"{entry.id}.asl.json", "history.json")
+        return [CheckResult(f"{entry.id}.asl.json", None, tuple(found), None, None)]
     texts = entry.example_specs(which)
     assert len(texts) == 1 or entry.family is Family.PROJECT, f"{entry.id}: one spec only"
     for spec in texts:
@@ -50,7 +57,8 @@ def test_fails_example_yields_the_rule(entry: Rule) -> None:
 def test_passes_example_does_not(entry: Rule) -> None:
     results = checked(entry, "Passes")
     assert entry.id not in {f.rule for f in findings(results)}
-    if entry.check or entry.check_data or entry.family is Family.ASL:  # clean examples
+    clean = entry.check or entry.check_data or entry.family in (Family.ASL, Family.STEP_FUNCTIONS)
+    if clean:  # clean examples
         assert all(r.ok(strict=True) for r in results), [f.format() for f in findings(results)]
 
 

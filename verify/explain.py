@@ -13,6 +13,7 @@ from functools import cache
 
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import check_text, check_together
+from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.findings import Finding
 from statewright.verify.rules import RULES, Family, Rule
 
@@ -35,6 +36,7 @@ FAMILY_TITLES = {
     Family.DATA: "Data rules",
     Family.PROJECT: "Project rules",
     Family.ASL: "ASL input rules",
+    Family.STEP_FUNCTIONS: "Step Functions execution rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -53,6 +55,9 @@ FAMILY_INTROS = {
     "separated by a line `---`.",
     Family.ASL: "Raised when an Amazon States Language definition is read (see "
     "[AWS Step Functions](asl.md)); their examples are ASL definitions.",
+    Family.STEP_FUNCTIONS: "Raised when an AWS Step Functions execution history is held "
+    "against its ASL definition (see [Checking real executions](asl.md#checking-real-"
+    "executions)); each example is a definition and a history.",
 }
 
 
@@ -71,6 +76,28 @@ class Example:
     def language(self) -> str:
         """The Markdown language of the example."""
         return "json" if self.files and self.files[0].endswith(".json") else "yaml"
+
+    @property
+    def history(self) -> bool:
+        """Whether the example is an ASL definition and an execution history."""
+        return len(self.files) == 2 and self.files[1].endswith(".history.json")
+
+    def command(self, limit: int | None = None, files: bool = True) -> str:
+        """The command that reports the example's findings (``limit``: its
+        ``--max-configurations``), with the example's files or without."""
+        if self.history:
+            named = f" {self.files[1]} {self.files[0]}" if files else ""
+            return f"statewright audit check --trace{named}"
+        option = f" --max-configurations {limit}" if limit is not None else ""
+        named = f" {' '.join(self.files)}" if files else ""
+        return f"statewright check{option}{named}"
+
+    def blocks(self) -> list[tuple[str, str]]:
+        """The example as Markdown code blocks: (language, text), one per file for a
+        definition and its history, else one."""
+        if self.history:
+            return [("json", part) for part in self.spec.split("\n---\n")]
+        return [(self.language, self.spec)]
 
     @property
     def reported(self) -> str:
@@ -92,6 +119,10 @@ def examples(rule_id: str) -> tuple[Example, ...]:
         if rule.family is Family.ASL:
             files: tuple[str, ...] = (f"{label.lower()}.asl.json",)
             reported = tuple(f for r in check_asl_text(text, files[0]) for f in r.findings)
+        elif rule.family is Family.STEP_FUNCTIONS:
+            files = (f"{label.lower()}.asl.json", f"{label.lower()}.history.json")
+            definition, history = rule.example_specs(label)
+            reported = tuple(check_history_text(definition, history, *files))
         else:
             specs = rule.example_specs(label)
             files = example_files(label, len(specs))
@@ -144,10 +175,8 @@ def explain_text(rule: Rule) -> str:
     for example in examples(rule.id):
         parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
         if example.reported:
-            files = " ".join(example.files)
-            if rule.example_limit is not None:
-                files = f"--max-configurations {rule.example_limit} {files}"
-            parts.append(f"statewright check {files} reports:\n\n{_indent(example.reported)}")
+            command = example.command(rule.example_limit)
+            parts.append(f"{command} reports:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -156,11 +185,12 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     hashes = "#" * level
     parts = [f"{hashes} {rule.id}", f"*{_kind(rule)}*", flowed(rule.description, markdown=True)]
     for example in examples(rule.id):
-        parts.append(f"**{example.label}:**\n\n```{example.language}\n{example.spec}```")
+        shown = "\n\n".join(
+            f"```{language}\n{text.rstrip()}\n```" for language, text in example.blocks()
+        )
+        parts.append(f"**{example.label}:**\n\n{shown}")
         if example.reported:
-            command = "statewright check"
-            if rule.example_limit is not None:
-                command += f" --max-configurations {rule.example_limit}"
+            command = example.command(rule.example_limit, files=False)
             parts.append(f"`{command}` reports:\n\n```text\n{example.reported}\n```")
     return "\n\n".join(parts) + "\n"
 

@@ -80,6 +80,7 @@ class Family(StrEnum):
     DATA = "data"
     PROJECT = "project"
     ASL = "asl"
+    STEP_FUNCTIONS = "step-functions"
 
 
 @dataclass(frozen=True, slots=True)

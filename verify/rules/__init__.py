@@ -19,7 +19,7 @@ from statewright.verify.registry import (
     register_load_rule,
     rule,
 )
-from statewright.verify.rules import asl, data, graph, orchestration, project
+from statewright.verify.rules import asl, data, graph, orchestration, project, stepfunctions
 
 __all__ = [
     "RULES",
@@ -37,4 +37,5 @@ __all__ = [
     "project_rule",
     "register_load_rule",
     "rule",
+    "stepfunctions",
 ]
