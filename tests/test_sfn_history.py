@@ -120,18 +120,20 @@ def test_a_finding_names_the_state_where_it_is_written_and_the_event() -> None:
 
 def corpus_definitions() -> list[Path]:
     """The corpus definitions the simulator can run (JSON, JSONPath, inline Maps, the
-    Choice operators it evaluates)."""
+    Choice operators it evaluates) within its event budget: a definition whose runs the
+    simulator cuts short (``ExecutionAborted``: retriers of 20 attempts inside a Map)
+    makes no whole history to judge."""
     usable = []
     for path in sorted(CORPUS.glob("*.asl.json")):
         text = path.read_text(encoding="utf-8")
         if "JSONata" in text or "DISTRIBUTED" in text or "Timestamp" in text:
             continue
         try:
-            for seed in range(5):
-                simulate(json.loads(text), seed)
+            runs = [simulate(json.loads(text), seed)[0] for seed in range(5)]
         except (NotImplementedError, KeyError, TypeError):
             continue
-        usable.append(path)
+        if not any('"ExecutionAborted"' in history for history in runs):
+            usable.append(path)
     return usable
 
 
