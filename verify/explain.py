@@ -14,6 +14,7 @@ from functools import cache
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import check_text, check_together
 from statewright.verify.findings import Finding
+from statewright.verify.migration import migrate_texts
 from statewright.verify.rules import RULES, Family, Rule
 
 __all__ = [
@@ -35,6 +36,7 @@ FAMILY_TITLES = {
     Family.DATA: "Data rules",
     Family.PROJECT: "Project rules",
     Family.ASL: "ASL input rules",
+    Family.MIGRATION: "Migration rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -53,6 +55,10 @@ FAMILY_INTROS = {
     "separated by a line `---`.",
     Family.ASL: "Raised when an Amazon States Language definition is read (see "
     "[AWS Step Functions](asl.md)); their examples are ASL definitions.",
+    Family.MIGRATION: "Proven by `statewright migrate OLD NEW` (and `check --previous OLD`) "
+    "when a new version of a spec declares how stored runs of the old one move to it (see "
+    "[Migrations](migrations.md)). An example shows the old spec, a line `---`, then the "
+    "new one.",
 }
 
 
@@ -92,6 +98,10 @@ def examples(rule_id: str) -> tuple[Example, ...]:
         if rule.family is Family.ASL:
             files: tuple[str, ...] = (f"{label.lower()}.asl.json",)
             reported = tuple(f for r in check_asl_text(text, files[0]) for f in r.findings)
+        elif rule.family is Family.MIGRATION:
+            files = example_files(label, 2)
+            old, new = rule.example_specs(label)
+            reported = migrate_texts(old, new, *files).findings
         else:
             specs = rule.example_specs(label)
             files = example_files(label, len(specs))
@@ -130,6 +140,11 @@ def flowed(text: str, markdown: bool = False) -> str:
     return joined.replace("``", "`") if markdown else joined
 
 
+def _command(rule: Rule) -> str:
+    """The command that reports the rule: ``migrate`` for a migration rule."""
+    return "migrate" if rule.family is Family.MIGRATION else "check"
+
+
 def _kind(rule: Rule) -> str:
     return f"{rule.severity}, {rule.family} rule"
 
@@ -147,7 +162,8 @@ def explain_text(rule: Rule) -> str:
             files = " ".join(example.files)
             if rule.example_limit is not None:
                 files = f"--max-configurations {rule.example_limit} {files}"
-            parts.append(f"statewright check {files} reports:\n\n{_indent(example.reported)}")
+            command = f"statewright {_command(rule)} {files}"
+            parts.append(f"{command} reports:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -158,7 +174,7 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     for example in examples(rule.id):
         parts.append(f"**{example.label}:**\n\n```{example.language}\n{example.spec}```")
         if example.reported:
-            command = "statewright check"
+            command = f"statewright {_command(rule)}"
             if rule.example_limit is not None:
                 command += f" --max-configurations {rule.example_limit}"
             parts.append(f"`{command}` reports:\n\n```text\n{example.reported}\n```")

@@ -80,6 +80,7 @@ class Family(StrEnum):
     DATA = "data"
     PROJECT = "project"
     ASL = "asl"
+    MIGRATION = "migration"
 
 
 @dataclass(frozen=True, slots=True)
