@@ -460,7 +460,7 @@ MIGRATION = Shape(
         ),
         Key(
             "drop",
-            {**list_of(_SNAKE), "uniqueItems": True},
+            {**list_of(_SNAKE, null=True), "uniqueItems": True},
             "The old spec's variables this spec no longer declares: their values are "
             "discarded. Every such variable must be named here.",
             default=[],
