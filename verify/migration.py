@@ -444,13 +444,10 @@ class _Proof:
                 )
 
     def at_rest(self, found: Exploration) -> list[int]:
-        """The old configurations a stored run can be in: none of its steps is automatic."""
-        transitions, search = found.transitions, found.found
-        return [
-            i
-            for i in range(len(found))
-            if not any(transitions[search.via[e]].automatic for e in search.edges(i))
-        ]
+        """The old configurations a stored run can be in: no ``always`` exit is enabled
+        (the runtime stores a run once it has settled)."""
+        semantics = Semantics.of(self.old)
+        return [i for i in range(len(found)) if semantics.automatic_in(*found.unpack(i)) is None]
 
     def image(
         self, found: Exploration, i: int, state: str, values: dict[str, Value]

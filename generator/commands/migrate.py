@@ -70,9 +70,9 @@ def verdict_line(migrated: Migrated) -> str:
     head = f"{names} (migration from {source}): "
     if migrated.proved:
         return (
-            f"{head}proved: every one of {plural(at_rest, 'configuration')} a stored run can "
-            f"be in moves to one {result.new.machine} goes on from "
-            f"({plural(result.explored, 'configuration')} of it explored)."
+            f"{head}proved: the {plural(at_rest, 'configuration')} a stored run can be in all "
+            f"land where {result.new.machine} goes on ({plural(result.explored, 'configuration')} "
+            "of it explored)."
         )
     stranded = len(result.stranded)
     counted = f"{stranded} of {plural(at_rest, 'configuration')} stranded, " if at_rest else ""

@@ -60,12 +60,11 @@ class MigrationReader:
         found: list[tuple[Migration, Node]] = []
         for item in self.reader.sequence(node, "'migrations'"):
             body = self.reader.mapping(item, "a migration")
-            if body is None:
-                self.reader.report(
-                    SCHEMA,
-                    "a migration is a mapping with from, and states, variables or drop",
-                    item,
-                )
+            if body is None:  # an empty entry (anything else is reported by mapping())
+                if isinstance(item, Scalar) and item.value is None:
+                    self.reader.report(
+                        SCHEMA, "a migration is empty; it needs at least 'from'", item
+                    )
                 continue
             migration = self.migration(body)
             if migration is None:
