@@ -545,3 +545,21 @@ def test_the_oracle_can_tell_a_stranded_run(tmp_path: Path) -> None:
     expected = oracle(old_spec, new_spec)
     assert any("migration-stranded" in rules for rules in expected.values())
     verdicts_agree(BASE, new)
+
+
+def test_check_previous_runs_the_same_proof(tmp_path: Path) -> None:
+    old_path, new_path = write(tmp_path, BASE, RENAMED + f"migrations:\n  - from: {sha(BASE)}\n")
+    status, out, _ = run("check", "--previous", old_path, new_path, "--format", "json")
+    assert status == 1
+    (report,) = json.loads(out)["specs"]
+    assert [f["rule"] for f in report["findings"]] == ["migration-unknown-state"]
+    fixed = RENAMED + f"migrations:\n  - from: {sha(BASE)}\n    states: {{REVIEWING: IN_REVIEW}}\n"
+    old_path, new_path = write(tmp_path, BASE, fixed)
+    assert run("check", "--previous", old_path, new_path)[0] == 0
+
+
+def test_check_previous_needs_the_same_machine(tmp_path: Path) -> None:
+    old_path, new_path = write(tmp_path, BASE.replace("machine: review", "machine: other"), BASE)
+    status, _, err = run("check", "--previous", old_path, new_path)
+    assert status == 2
+    assert "is the machine other, which no checked spec is" in err

@@ -4,6 +4,7 @@ the old one (:mod:`statewright.verify.migration`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -19,14 +20,21 @@ from statewright.generator.commands import (
 from statewright.verify import progress
 from statewright.verify.check import CheckResult
 from statewright.verify.explore import DEFAULT_BUDGET, Budget
-from statewright.verify.findings import Finding
+from statewright.verify.findings import Finding, sort_findings
 from statewright.verify.load import load_file
-from statewright.verify.migration import Migrated, migrate_loaded
+from statewright.verify.migration import Migrated, migrate_loaded, prove
 from statewright.verify.printable import printable_path
 from statewright.verify.report import RENDERERS, exit_status, plural
 from statewright.verify.report.text import finding_lines
 
-__all__ = ["COMMAND", "migrate_command", "migration_results", "path_problem", "verdict_line"]
+__all__ = [
+    "COMMAND",
+    "migrate_command",
+    "migration_results",
+    "path_problem",
+    "verdict_line",
+    "with_previous",
+]
 
 
 def path_problem(path: Path, what: str) -> str | None:
@@ -54,6 +62,35 @@ def migration_results(migrated: Migrated) -> list[CheckResult]:
     if old.file != new.file:
         results.insert(0, of(old.file, old, findings))
     return results
+
+
+def with_previous(
+    results: Sequence[CheckResult], previous: Path, budget: Budget = DEFAULT_BUDGET
+) -> list[CheckResult] | str:
+    """``results`` with the migration proof from ``previous`` added to the result of the
+    spec of the same machine (``check --previous``); a usage problem as a string when
+    ``previous`` cannot be read or no checked spec is its machine."""
+    problem = path_problem(previous, "the previous spec")
+    if problem is not None:
+        return problem
+    old = load_file(previous)
+    if old.spec is None:
+        return [CheckResult(old.file, None, old.findings, None, None), *results]
+    machine = old.spec.machine
+    found = [n for n, r in enumerate(results) if r.spec is not None and r.spec.machine == machine]
+    if not found:
+        return (
+            f"--previous {printable_path(str(previous))} is the machine {machine}, which no "
+            "checked spec is; name its new version too"
+        )
+    updated = list(results)
+    for n in found:
+        result = results[n]
+        assert result.spec is not None
+        proof = prove(old.spec, result.spec, budget)
+        findings = sort_findings((*result.findings, *proof.findings))
+        updated[n] = dataclasses.replace(result, findings=findings)
+    return updated
 
 
 def verdict_line(migrated: Migrated) -> str:
