@@ -325,9 +325,9 @@ def prove(old: Spec, new: Spec, budget: Budget = DEFAULT_BUDGET) -> MigrationRes
     migration = new.migration_from(old.sha256)
     if migration is None:
         message = (
-            f"{new.file} declares no migration from {old.file} (sha256 {old.sha256[:12]}): "
-            f"stored runs of it could not be loaded; add to migrations: "
-            f"- from: {old.sha256[:12]}, with states for the states it renames"
+            f"{new.file} declares no migration from {old.file} (sha256 {old.sha256[:12]}), "
+            "so runs stored under it cannot be loaded; add one to migrations, starting "
+            f"- from: {old.sha256[:12]}"
         )
         return MigrationResult(
             old, new, None, (_finding("migration-missing", message, new.location),)
@@ -461,7 +461,8 @@ class _Proof:
         if target not in new.state_names:
             if self.once("migration-unknown-state", state):
                 how = f"moves to {target}" if target != state else "keeps its name"
-                guess = closest(state, new.state_names) or new.initial
+                added = [s for s in new.state_names if s not in self.old.state_names]
+                guess = closest(state, added) or (added or [new.initial])[0]
                 self.report(
                     "migration-unknown-state",
                     f"a run in {state}{shown} of {self.old.file} {how}, which {new.file} does "

@@ -102,9 +102,9 @@ def verdict_line(migrated: Migrated) -> str:
     names = f"{printable_path(old.file)} -> {printable_path(new.file)}"
     if result.same:
         return f"{names}: the same spec version (sha256 {result.old.sha256[:12]}); nothing moves."
-    source = result.migration.source if result.migration is not None else "none"
     at_rest = len(result.verdicts)
-    head = f"{names} (migration from {source}): "
+    source = result.migration.source if result.migration is not None else None
+    head = f"{names} (migration from {source}): " if source else f"{names}: "
     if migrated.proved:
         return (
             f"{head}proved: the {plural(at_rest, 'configuration')} a stored run can be in all "
