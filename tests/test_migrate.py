@@ -10,6 +10,7 @@ import json
 from collections import deque
 from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -278,10 +279,13 @@ def oracle(old: Spec, new: Spec) -> dict[Config, frozenset[str]]:
     start = (old.initial, os_.data.initial)
     stored = [c for c in reach(os_, [start]) if os_.automatic_in(*c) is None]
     own = reach(ns, [(new.initial, ns.data.initial)])
-    stuck = lambda c: not successors(ns, c) and not new.state(c[0]).final  # noqa: E731
-    anchored = lambda c: any(  # noqa: E731
-        s == new.initial or new.state(s).final for s, _ in reach(ns, [c])
-    )
+
+    def stuck(c: Config) -> bool:
+        return not successors(ns, c) and not new.state(c[0]).final
+
+    def anchored(c: Config) -> bool:
+        return any(s == new.initial or new.state(s).final for s, _ in reach(ns, [c]))
+
     verdicts: dict[Config, frozenset[str]] = {}
     for state, values in stored:
         named = dict(zip(os_.data.names, values, strict=True))
@@ -299,7 +303,7 @@ def oracle(old: Spec, new: Spec) -> dict[Config, frozenset[str]]:
         image = (target, tuple(named[v.name] for v in new.variables))
         region = reach(ns, [image])
         beyond = region - own
-        rules = set()
+        rules: set[str] = set()
         if stuck(image) or not anchored(image) or any(stuck(c) or not anchored(c) for c in beyond):
             rules.add("migration-stranded")
         if image not in own and any(breaks(ns, new, p, beyond) for p in new.properties):
@@ -360,7 +364,7 @@ STATES = ("A", "B", "C", "D")
 
 
 @st.composite
-def old_specs(draw: st.DrawFn) -> dict[str, object]:
+def old_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A small spec as data: states A..D and a final DONE, a counter n, random
     transitions with guards and effects, and maybe properties."""
     count = draw(st.integers(2, 4))
@@ -382,7 +386,7 @@ def old_specs(draw: st.DrawFn) -> dict[str, object]:
         if effect is not None:
             t["set"] = {"n": effect}
         transitions.append(t)
-    spec: dict[str, object] = {
+    spec: dict[str, Any] = {
         "statewright": 1,
         "machine": "pair",
         "initial": "A",
@@ -410,9 +414,9 @@ def rename(value: object, old: str, new: str) -> object:
 @st.composite
 def pairs(draw: st.DrawFn) -> tuple[str, str]:
     """An old spec's text and a new one: a random edit with a random migration."""
-    old = draw(old_specs())
-    new: dict[str, object] = json.loads(json.dumps(old))
-    states = [s for s in new["states"] if s != "DONE"]  # type: ignore[union-attr]
+    old: dict[str, Any] = draw(old_specs())
+    new: Any = json.loads(json.dumps(old))
+    states = [s for s in new["states"] if s != "DONE"]
     victim = draw(st.sampled_from(states[1:] or states))
     mapping: dict[str, str] = {}
     variables: dict[str, object] = {}
@@ -423,44 +427,44 @@ def pairs(draw: st.DrawFn) -> tuple[str, str]:
         )
     )
     if edit == "rename" and victim != "A":
-        new = rename(new, victim, victim + "_NEW")  # type: ignore[assignment]
+        new = rename(new, victim, victim + "_NEW")
         mapping[victim] = victim + "_NEW"
     elif edit == "merge" and victim != "A":
-        into = draw(st.sampled_from([s for s in new["states"] if s != victim]))  # type: ignore[union-attr]
-        new = rename(new, victim, into)  # type: ignore[assignment]
+        into = draw(st.sampled_from([s for s in new["states"] if s != victim]))
+        new = rename(new, victim, into)
         if draw(st.booleans()):
             mapping[victim] = into
     elif edit == "remove" and victim != "A":
-        del new["states"][victim]  # type: ignore[union-attr]
-        kept = [t for t in new["transitions"] if victim not in (t["from"], t["to"])]  # type: ignore[union-attr]
+        del new["states"][victim]
+        kept = [t for t in new["transitions"] if victim not in (t["from"], t["to"])]
         new["transitions"] = kept or [{"from": "A", "to": "DONE", "trigger": "stop"}]
         if draw(st.booleans()):
-            mapping[victim] = draw(st.sampled_from(list(new["states"])))  # type: ignore[arg-type]
+            mapping[victim] = draw(st.sampled_from(list(new["states"])))
     elif edit == "variable":
-        new["variables"]["flag"] = {"type": "bool", "initial": False}  # type: ignore[index]
-        new["transitions"].append({"from": "A", "to": "DONE", "trigger": "finish", "when": "flag"})  # type: ignore[union-attr]
+        new["variables"]["flag"] = {"type": "bool", "initial": False}
+        new["transitions"].append({"from": "A", "to": "DONE", "trigger": "finish", "when": "flag"})
         if draw(st.booleans()):
             variables["flag"] = draw(st.booleans())
-    elif edit == "transition" and len(new["transitions"]) > 1:  # type: ignore[arg-type]
-        del new["transitions"][draw(st.integers(0, len(new["transitions"]) - 1))]  # type: ignore[union-attr, arg-type]
+    elif edit == "transition" and len(new["transitions"]) > 1:
+        del new["transitions"][draw(st.integers(0, len(new["transitions"]) - 1))]
     elif edit == "narrow":
-        new["variables"]["n"]["max"] = 1  # type: ignore[index]
-        new["transitions"] = [  # type: ignore[union-attr]
-            {**t, "when": "n < 1"} if t.get("set", {}).get("n") == "n + 1" else t  # type: ignore[union-attr]
-            for t in new["transitions"]  # type: ignore[union-attr]
+        new["variables"]["n"]["max"] = 1
+        new["transitions"] = [
+            {**t, "when": "n < 1"} if t.get("set", {}).get("n") == "n + 1" else t
+            for t in new["transitions"]
         ]
         if draw(st.booleans()):
             variables["n"] = draw(st.integers(0, 1))
     elif edit == "budget":  # a revision budget: a new counter, a property bounding it
-        new["variables"]["r"] = {"type": "int", "min": 0, "max": 2, "initial": 0}  # type: ignore[index]
-        new["transitions"].append(  # type: ignore[union-attr]
+        new["variables"]["r"] = {"type": "int", "min": 0, "max": 2, "initial": 0}
+        new["transitions"].append(
             {"from": victim, "to": "A", "trigger": "revise", "when": "r < 1", "set": {"r": "r + 1"}}
         )
         new["properties"] = {"budget": {"always": "r <= 1"}}
         variables["r"] = draw(st.integers(0, 2))
     elif edit == "drop":
         new["variables"] = {"m": {"type": "int", "min": 0, "max": 2, "initial": 0}}
-        for t in new["transitions"]:  # type: ignore[union-attr]
+        for t in new["transitions"]:
             if "when" in t:
                 t["when"] = t["when"].replace("n", "m")
             if "set" in t:
@@ -471,22 +475,22 @@ def pairs(draw: st.DrawFn) -> tuple[str, str]:
             variables["m"] = draw(st.integers(0, 1))
     # a few random mappings on top: any old state to any new one
     for _ in range(draw(st.integers(0, 2))):
-        source = draw(st.sampled_from(list(old["states"])))  # type: ignore[arg-type]
-        mapping[source] = draw(st.sampled_from(list(new["states"])))  # type: ignore[arg-type]
+        source = draw(st.sampled_from(list(old["states"])))
+        mapping[source] = draw(st.sampled_from(list(new["states"])))
     if draw(st.booleans()):
         new["properties"] = (
-            {  # type: ignore[index]
+            {
                 "bounded": {
                     "always": draw(st.sampled_from(["n <= 1", "n != 2", "state != DONE or n == 0"]))
                 },
             }
             if "n" in new["variables"]
             else {}
-        )  # type: ignore[operator]
+        )
     if draw(st.booleans()):
-        target = draw(st.sampled_from(list(new["states"])))  # type: ignore[arg-type]
-        source = draw(st.sampled_from(list(new["states"])))  # type: ignore[arg-type]
-        new.setdefault("properties", {})["finishes"] = {"leads_to": {"from": source, "to": target}}  # type: ignore[index, union-attr]
+        target = draw(st.sampled_from(list(new["states"])))
+        source = draw(st.sampled_from(list(new["states"])))
+        new.setdefault("properties", {})["finishes"] = {"leads_to": {"from": source, "to": target}}
     old_text = text(old)
     entry: dict[str, object] = {"from": sha(old_text)[: draw(st.integers(8, 64))]}
     if mapping:

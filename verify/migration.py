@@ -270,23 +270,30 @@ class NewGraph:
                         queue.append(i)
         return inside
 
-    def path(self, start: int, goal: int) -> list[tuple[int, int]]:
-        """The steps (transition, target) of a shortest run from ``start`` to ``goal``."""
-        parent: dict[int, tuple[int, int, int]] = {start: (-1, -1, -1)}
+    def nearest(self, start: int, marks: Sequence[int]) -> tuple[int, list[tuple[int, int]]]:
+        """The marked configuration nearest ``start`` (a run gets there) and the steps
+        (transition, target) of a shortest run to it."""
+        parent: dict[int, tuple[int, int]] = {start: (-1, -1)}
         queue = deque([start])
-        while queue and goal not in parent:
+        goal = start
+        while queue:
             i = queue.popleft()
+            if marks[i]:
+                goal = i
+                break
             for n, j in self.edges[i]:
                 if j not in parent:
-                    parent[j] = (i, n, j)
+                    parent[j] = (i, n)
                     queue.append(j)
+        else:
+            raise ValueError("no marked configuration is reached")
         steps: list[tuple[int, int]] = []
         at = goal
         while at != start:
-            i, n, j = parent[at]
-            steps.append((n, j))
+            i, n = parent[at]
+            steps.append((n, at))
             at = i
-        return steps[::-1]
+        return goal, steps[::-1]
 
     def trace(self, start: int, steps: Sequence[tuple[int, int]]) -> tuple[TraceStep, ...]:
         before = self.configs[start][1]
@@ -381,6 +388,7 @@ class _Proof:
         problems = _Problems(graph, new)
         precedence = _OldHistory(found, new.properties)
         verdicts: list[Verdict] = []
+        known: dict[tuple[int, tuple[bool, ...]], list[tuple[str, str, list[tuple[int, int]]]]] = {}
         for i in at_rest:
             state, values = found.unpack(i)
             image = images[i]
@@ -388,7 +396,11 @@ class _Proof:
             if image is None:
                 rules.add("unknown")
             else:
-                for rule_id, message, path in problems.of(graph.number[image], precedence.fired(i)):
+                fired = precedence.fired(i)
+                key = (graph.number[image], tuple(fired.values()))
+                if key not in known:  # many old configurations may share an image
+                    known[key] = list(problems.of(key[0], fired))
+                for rule_id, message, path in known[key]:
                     rules.add(rule_id)
                     trace = self.old_trace(found, i, image, graph, path)
                     at = migration.where(f"states.{state}")
@@ -550,11 +562,15 @@ class _OldHistory:
 
 
 class _Problems:
-    """What goes wrong after a move, per image: the new spec's graph analysed once."""
+    """What goes wrong after a move: the new spec's graph analysed once, backwards from
+    every configuration a migrated run must not reach, so that each image costs a lookup
+    and, for a finding, one search for its trace."""
+
+    Found = Iterator[tuple[str, str, list[tuple[int, int]]]]
 
     def __init__(self, graph: NewGraph, spec: Spec) -> None:
         self.graph, self.spec = graph, spec
-        back = graph.predecessors()
+        back = self.back = graph.predecessors()
         configs = graph.configs
         anchors = [1 if s == spec.initial or spec.state(s).final else 0 for s, _ in configs]
         self.coreach = graph.backward(anchors, back)
@@ -565,103 +581,81 @@ class _Problems:
             for i in range(len(configs))
         ]
         self.to_bad = graph.backward(self.bad, back)
-        self.avoiders: dict[str, bytearray] = {}
+        self.broken: dict[str, tuple[bytearray, bytearray, str]] = {}
         for prop in spec.properties:
-            if prop.kind is PropertyKind.LEADS_TO:
-                targets = [1 if s in prop.targets else 0 for s, _ in configs]
-                inside = graph.attractor(targets, back)
-                self.avoiders[prop.name] = bytearray(0 if b else 1 for b in inside)
+            if prop.kind is PropertyKind.PRECEDENCE:
+                continue  # depends on each run's history: searched per image
+            marks, why = self.violations(prop, outside)
+            self.broken[prop.name] = (marks, graph.backward(marks, back), why)
 
-    def of(
-        self, k: int, fired: dict[str, bool]
-    ) -> Iterator[tuple[str, str, list[tuple[int, int]]]]:
+    def violations(self, prop: Property, outside: Sequence[bool]) -> tuple[bytearray, str]:
+        """1 for each configuration outside the new spec's own runs where ``prop`` fails
+        (an ``always`` false; a ``leads_to`` source from which a run avoids its targets),
+        and why, for the message."""
+        graph = self.graph
+        if prop.kind is PropertyKind.ALWAYS:
+            assert prop.invariant is not None
+            tree = prop.invariant.tree
+            marks = bytearray(
+                1
+                if outside[i]
+                and evaluate(tree, dict(zip(graph.names, values, strict=True)), state) is not True
+                else 0
+                for i, (state, values) in enumerate(graph.configs)
+            )
+            return marks, f"'{prop.invariant.text}' is false"
+        targets = [1 if s in prop.targets else 0 for s, _ in graph.configs]
+        inside = graph.attractor(targets, self.back)
+        marks = bytearray(
+            1 if outside[i] and not inside[i] and s in prop.states else 0
+            for i, (s, _) in enumerate(graph.configs)
+        )
+        return marks, f"a run can avoid {' or '.join(prop.targets)} for ever"
+
+    def of(self, k: int, fired: dict[str, bool]) -> Found:
         """``(rule, message, steps in the new spec)`` for each problem of image ``k``."""
         graph, spec = self.graph, self.spec
         state, values = graph.configs[k]
+        moved = f"moves to {state}{_shown(graph.names, values)}"
         if self.stuck[k]:
-            yield (
-                "migration-stranded",
-                (
-                    f"moves to {state}{_shown(graph.names, values)}, a dead end in {spec.file}: "
-                    "no step is possible there"
-                ),
-                [],
-            )
+            why = f"a dead end in {spec.file}: no step is possible there"
+            yield "migration-stranded", f"{moved}, {why}", []
         elif not self.coreach[k]:
-            yield (
-                "migration-stranded",
-                (
-                    f"moves to {state}{_shown(graph.names, values)}, a trap in {spec.file}: no run "
-                    f"from it reaches {spec.initial} or a final state"
-                ),
-                [],
-            )
+            why = f"a trap in {spec.file}: no run from it reaches {spec.initial} or a final state"
+            yield "migration-stranded", f"{moved}, {why}", []
         elif self.to_bad[k]:
-            region = graph.forward([k])
-            goal = next(i for i in range(len(region)) if region[i] and self.bad[i])
+            goal, steps = graph.nearest(k, self.bad)
             there, at = graph.configs[goal]
             what = "a dead end" if self.stuck[goal] else "a trap"
             yield (
                 "migration-stranded",
-                (
-                    f"moves to {state}{_shown(graph.names, values)}, from which a run can "
-                    f"reach {there}{_shown(graph.names, at)}, {what} that {spec.file}'s own "
-                    "runs never reach"
-                ),
-                graph.path(k, goal),
+                f"{moved}, from which a run can reach {there}{_shown(graph.names, at)}, "
+                f"{what} that {spec.file}'s own runs never reach",
+                steps,
             )
         if graph.own[k]:
             return
-        yield from self.properties(k, fired)
-
-    def properties(
-        self, k: int, fired: dict[str, bool]
-    ) -> Iterator[tuple[str, str, list[tuple[int, int]]]]:
-        graph, spec = self.graph, self.spec
-        state, values = graph.configs[k]
-        region = graph.forward([k])
-        beyond = [i for i in range(len(region)) if region[i] and not graph.own[i]]
         for prop in spec.properties:
-            where: int | None = None
-            if prop.kind is PropertyKind.ALWAYS:
-                assert prop.invariant is not None
-                tree = prop.invariant.tree
-                where = next(
-                    (
-                        i
-                        for i in beyond
-                        if evaluate(
-                            tree,
-                            dict(zip(graph.names, graph.configs[i][1], strict=True)),
-                            graph.configs[i][0],
-                        )
-                        is not True
-                    ),
-                    None,
-                )
-                why = f"'{prop.invariant.text}' is false"
-            elif prop.kind is PropertyKind.LEADS_TO:
-                avoid = self.avoiders[prop.name]
-                where = next(
-                    (i for i in beyond if avoid[i] and graph.configs[i][0] in prop.states), None
-                )
-                why = f"a run can avoid {' or '.join(prop.targets)} for ever"
-            else:
+            if prop.kind is PropertyKind.PRECEDENCE:
                 found = self.entry(k, prop, fired.get(prop.name, False))
-                if found is not None:
-                    where = found
-                why = f"the run enters it without {' or '.join(prop.triggers)}"
-            if where is not None:
-                there, at = graph.configs[where]
-                yield (
-                    "migration-breaks-property",
-                    (
-                        f"moves to {state}{_shown(graph.names, values)} and breaks property "
-                        f"{prop.name} of {spec.file}: in {there}{_shown(graph.names, at)}, which "
-                        f"its own runs never reach, {why}"
-                    ),
-                    graph.path(k, where),
+                if found is None:
+                    continue
+                goal, steps = graph.nearest(
+                    k, bytearray(i == found for i in range(len(graph.configs)))
                 )
+                why = f"the run enters it without {' or '.join(prop.triggers)}"
+            else:
+                marks, reaches, why = self.broken[prop.name]
+                if not reaches[k]:
+                    continue
+                goal, steps = graph.nearest(k, marks)
+            there, at = graph.configs[goal]
+            yield (
+                "migration-breaks-property",
+                f"{moved} and breaks property {prop.name} of {spec.file}: in "
+                f"{there}{_shown(graph.names, at)}, which its own runs never reach, {why}",
+                steps,
+            )
 
     def entry(self, k: int, prop: Property, fired: bool) -> int | None:
         """The first configuration outside the new spec's own runs that a run from ``k``
