@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
 from collections import deque
 from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
@@ -567,3 +568,39 @@ def test_check_previous_needs_the_same_machine(tmp_path: Path) -> None:
     status, _, err = run("check", "--previous", old_path, new_path)
     assert status == 2
     assert "is the machine other, which no checked spec is" in err
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_check_finds_the_old_version_in_git_history(tmp_path: Path) -> None:
+    spec = tmp_path / "review.yaml"
+    spec.write_text(BASE, encoding="utf-8")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "review.yaml")
+    git(tmp_path, "commit", "-q", "-m", "v1")
+    spec.write_text(RENAMED + f"migrations:\n  - from: {sha(BASE)[:8]}\n", encoding="utf-8")
+    status, out, _ = run("check", str(spec), "--format", "json")
+    assert status == 1
+    (report,) = json.loads(out)["specs"]
+    (finding,) = report["findings"]
+    assert finding["rule"] == "migration-unknown-state"
+    assert "review.yaml@" in finding["message"]
+    assert run("check", str(spec), "--no-git-history")[0] == 0
+    fixed = (
+        RENAMED + f"migrations:\n  - from: {sha(BASE)[:8]}\n    states: {{REVIEWING: IN_REVIEW}}\n"
+    )
+    spec.write_text(fixed, encoding="utf-8")
+    assert run("check", str(spec))[0] == 0
+
+
+def test_outside_git_a_declared_migration_is_left_to_migrate(tmp_path: Path) -> None:
+    spec = tmp_path / "review.yaml"
+    spec.write_text(RENAMED + f"migrations:\n  - from: {sha(BASE)[:8]}\n", encoding="utf-8")
+    assert run("check", str(spec))[0] == 0

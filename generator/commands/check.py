@@ -14,7 +14,7 @@ from statewright.generator.commands.inputs import (
     check_paths,
     input_arguments,
 )
-from statewright.generator.commands.migrate import with_previous
+from statewright.generator.commands.migrate import with_history, with_previous
 from statewright.generator.output import Output
 from statewright.generator.regressions import package_problem, regression_files, write_regressions
 from statewright.verify.check import CheckResult
@@ -39,12 +39,14 @@ def check_command(
     regressions: Path | None = None,
     runtime_package: str = "generated",
     previous: Path | None = None,
+    git: bool = False,
 ) -> int:
     """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
     the exit status. With ``regressions``, a test module per violated property is written
     there (each file's path reported on standard error). With ``previous``, the spec of
     the same machine also proves its migration from that earlier version
-    (:mod:`statewright.generator.commands.migrate`)."""
+    (:mod:`statewright.generator.commands.migrate`); else, with ``git``, each spec that
+    declares migrations proves them from the old versions its git history holds."""
     problem = package_problem(runtime_package) if regressions is not None else None
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")
@@ -61,6 +63,8 @@ def check_command(
             (stderr or stdout).write(f"statewright: error: {proved}\n")
             return EXIT_USAGE
         results = proved
+    elif git:
+        results = with_history(results, budget or DEFAULT_BUDGET)
     if regressions is not None:
         written = _regressions(results, regressions, runtime_package)
         if isinstance(written, str):
@@ -140,6 +144,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "stored runs were started under: also prove the migration the spec declares from "
         "it, as statewright migrate FILE SPEC does",
     )
+    parser.add_argument(
+        "--no-git-history",
+        action="store_true",
+        help="without --previous, a spec that declares migrations proves each one from the "
+        "old version of the file found in its git history; this skips that search",
+    )
     for option, default, what in LIMITS:
         parser.add_argument(
             option,
@@ -168,6 +178,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         regressions=args.regressions,
         runtime_package=args.runtime_package,
         previous=args.previous,
+        git=not args.no_git_history,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +23,7 @@ from statewright.verify import progress
 from statewright.verify.check import CheckResult
 from statewright.verify.explore import DEFAULT_BUDGET, Budget
 from statewright.verify.findings import Finding, sort_findings
-from statewright.verify.load import load_file
+from statewright.verify.load import load_file, load_text
 from statewright.verify.migration import Migrated, migrate_loaded, prove
 from statewright.verify.printable import printable_path
 from statewright.verify.report import RENDERERS, exit_status, plural
@@ -33,8 +35,13 @@ __all__ = [
     "migration_results",
     "path_problem",
     "verdict_line",
+    "with_history",
     "with_previous",
 ]
+
+GIT_COMMITS = 200
+"""The most commits of a spec file's history searched for the old versions its
+migrations name (``check`` without ``--previous``)."""
 
 
 def path_problem(path: Path, what: str) -> str | None:
@@ -90,6 +97,61 @@ def with_previous(
         proof = prove(old.spec, result.spec, budget)
         findings = sort_findings((*result.findings, *proof.findings))
         updated[n] = dataclasses.replace(result, findings=findings)
+    return updated
+
+
+def _git(folder: Path, *args: str) -> bytes | None:
+    """The output of ``git args`` run in ``folder``; None if git fails or is missing."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_versions(path: Path, prefixes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """The earlier versions of the spec file at ``path`` in its git history whose sha256
+    starts with one of ``prefixes``: prefix -> (commit, the file's bytes then). The
+    newest :data:`GIT_COMMITS` commits that touched the file are searched; outside a git
+    work tree, none."""
+    folder = path.resolve().parent
+    log = _git(folder, "log", f"-{GIT_COMMITS}", "--format=%H", "--", path.name)
+    found: dict[str, tuple[str, bytes]] = {}
+    for commit in (log or b"").decode().split():
+        data = _git(folder, "show", f"{commit}:./{path.name}")
+        if data is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        for prefix in prefixes:
+            if prefix not in found and digest.startswith(prefix):
+                found[prefix] = (commit, data)
+        if len(found) == len(prefixes):
+            break
+    return found
+
+
+def with_history(
+    results: Sequence[CheckResult], budget: Budget = DEFAULT_BUDGET
+) -> list[CheckResult]:
+    """``results`` with, for each spec that declares migrations, the proof from each old
+    version its git history holds (``check`` without ``--previous``); a migration whose
+    old version is not found there is left unproved (``statewright migrate`` proves it
+    from a file)."""
+    updated = list(results)
+    for n, result in enumerate(results):
+        spec = result.spec
+        if spec is None or not spec.migrations or not Path(result.file).is_file():
+            continue
+        versions = git_versions(Path(result.file), [m.source for m in spec.migrations])
+        findings = list(result.findings)
+        for commit, data in versions.values():
+            old = load_text(data, f"{result.file}@{commit[:12]}")
+            findings.extend(old.findings)
+            if old.spec is not None:
+                findings.extend(prove(old.spec, spec, budget).findings)
+        updated[n] = dataclasses.replace(result, findings=sort_findings(findings))
     return updated
 
 
