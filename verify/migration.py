@@ -374,10 +374,9 @@ class _Proof:
             self.findings.append(too_large(old, found.exceeded))
             return self.result(())
         names = tuple(f.variable.name for f in found.layout.fields)
-        at_rest = self.at_rest(found)
+        stored = self.at_rest(found)
         images: dict[int, Config | None] = {}
-        for i in at_rest:
-            state, values = found.unpack(i)
+        for i, (state, values) in stored.items():
             images[i] = self.image(found, i, state, dict(zip(names, values, strict=True)))
         roots = [c for c in images.values() if c is not None]
         progress.phase("exploring the new spec from the migrated runs")
@@ -389,8 +388,7 @@ class _Proof:
         precedence = _OldHistory(found, new.properties)
         verdicts: list[Verdict] = []
         known: dict[tuple[int, tuple[bool, ...]], list[tuple[str, str, list[tuple[int, int]]]]] = {}
-        for i in at_rest:
-            state, values = found.unpack(i)
+        for i, (state, values) in stored.items():
             image = images[i]
             rules: set[str] = set()
             if image is None:
@@ -455,11 +453,12 @@ class _Proof:
                     v.location,
                 )
 
-    def at_rest(self, found: Exploration) -> list[int]:
-        """The old configurations a stored run can be in: no ``always`` exit is enabled
-        (the runtime stores a run once it has settled)."""
-        semantics = Semantics.of(self.old)
-        return [i for i in range(len(found)) if semantics.automatic_in(*found.unpack(i)) is None]
+    def at_rest(self, found: Exploration) -> dict[int, Config]:
+        """The old configurations a stored run can be in, by number: no ``always`` exit
+        is enabled (the runtime stores a run once it has settled)."""
+        automatic = Semantics.of(self.old).automatic_in
+        configs = (found.unpack(i) for i in range(len(found)))
+        return {i: c for i, c in enumerate(configs) if automatic(*c) is None}
 
     def image(
         self, found: Exploration, i: int, state: str, values: dict[str, Value]
