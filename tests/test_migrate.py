@@ -604,3 +604,14 @@ def test_outside_git_a_declared_migration_is_left_to_migrate(tmp_path: Path) -> 
     spec = tmp_path / "review.yaml"
     spec.write_text(RENAMED + f"migrations:\n  - from: {sha(BASE)[:8]}\n", encoding="utf-8")
     assert run("check", str(spec))[0] == 0
+
+
+def test_the_examples_in_the_docstrings_run() -> None:
+    import doctest
+
+    import statewright.verify.migration
+    import statewright.verify.model
+
+    for module in (statewright.verify.model, statewright.verify.migration):
+        failed, tried = doctest.testmod(module)
+        assert tried > 0 and failed == 0, module.__name__
