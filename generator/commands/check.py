@@ -204,7 +204,8 @@ COMMAND = Command(
             "folder with no spec in it, a --human name that is no callback state, a "
             "--regressions file statewright did not write, a symbolic link or a name "
             "too long in DIR (nothing is written then), a --runtime-package that is no "
-            "dotted Python name",
+            "dotted Python name, a --previous FILE that does not exist or is the machine of "
+            "no checked spec",
         ),
     ),
     arguments=_arguments,
