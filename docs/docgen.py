@@ -81,7 +81,7 @@ def _resolve(node: Mapping[str, object]) -> Mapping[str, object]:
     return {**_resolve(target), **own}
 
 
-SCHEMA_TABLES = ("spec", "state", "transition", "reason", "variable", "property")
+SCHEMA_TABLES = ("spec", "state", "transition", "reason", "variable", "property", "migration")
 """The objects of the format that get a key table, each a definition of the schema."""
 
 _NAMED = {

@@ -311,8 +311,9 @@ def test_the_dispatch_reaches_every_command() -> None:
 
     built = parser()
     runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}
-    assert len(runnable) == 13
+    assert len(runnable) == 14
     examples = {
+        "migrate": ["O", "N"],
         "paths": ["S"],
         "diagram": ["S"],
         "explain": ["R"],

@@ -16,6 +16,7 @@ import pytest
 from test_docs import Workspace, blocks
 
 from statewright.generator.cli import main
+from statewright.verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -69,11 +70,15 @@ def test_console_examples_print_what_they_show(tmp_path: Path) -> None:
 
 def test_every_command_of_using_it_runs(tmp_path: Path) -> None:
     """Each ``.venv/bin/statewright`` line exits 0, or 1 where its comment says so. The
-    user's own files it names (an ASL definition, an audit store) are provided."""
+    user's own files it names (an ASL definition, an audit store, two versions of a spec)
+    are provided."""
     from storekit import generate_runtime
 
     workspace = readme_workspace(tmp_path)
     shutil.copy(ROOT / "specs/examples/order_approval.asl.json", workspace / "my.asl.json")
+    old, new = RULES["migration-stranded"].example_specs("Passes")  # two versions of a spec
+    (workspace / "old.yaml").write_text(old, encoding="utf-8")
+    (workspace / "new.yaml").write_text(new, encoding="utf-8")
     rt, _ = generate_runtime(tmp_path / "store_kit")
     rt.Ticket.create(rt.SqlStore.sqlite(str(workspace / "audit.sqlite")), "t1").start()
     (using,) = [b for b in blocks("README.md", ROOT) if "statewright new billing" in b.text]

@@ -16,11 +16,13 @@ import jsonschema
 import pytest
 
 from statewright.generator.cli import main
+from statewright.generator.commands.migrate import migration_results
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import CheckResult, check_file, check_text, check_together
 from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.explain import flowed
 from statewright.verify.findings import Finding, Severity
+from statewright.verify.migration import migrate_texts
 from statewright.verify.model import Location
 from statewright.verify.report import RENDERERS
 from statewright.verify.report.github import annotation, escape_data, escape_property, render_github
@@ -97,6 +99,10 @@ def results() -> list[CheckResult]:
             limit = rule.example_limit or 100_000
             name = f"specs/data/{rule.id}.yaml"
             found.append(check_text(example, name, max_configurations=limit))
+        if rule.family is Family.MIGRATION:
+            old, new = rule.example_specs("Fails")
+            files = (f"specs/{rule.id}/old.yaml", f"specs/{rule.id}/new.yaml")
+            found.extend(migration_results(migrate_texts(old, new, *files)))
         if rule.family is Family.PROJECT:
             specs = rule.example_specs("Fails")
             names = [f"specs/{rule.id}/{n}.yaml" for n in range(len(specs))]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from statewright.generator.commands.migrate import migration_results
 from statewright.verify.asl import check_asl_text
 from statewright.verify.check import CheckResult, check_text, check_together
 from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.findings import Finding, Severity
+from statewright.verify.migration import migrate_texts
 from statewright.verify.rules import RULES, Family, Rule
 
 WARNINGS = {"unused-reason", "failed-without-recovery"}
@@ -31,6 +33,11 @@ def checked(entry: Rule, which: str) -> list[CheckResult]:
         found = check_history_text(definition, history, f"{entry.id}.asl.json", "history.json")
         return [CheckResult(f"{entry.id}.asl.json", None, tuple(found), None, None)]
     texts = entry.example_specs(which)
+    if entry.family is Family.MIGRATION:  # the old spec, then the new one
+        old, new = texts
+        return migration_results(
+            migrate_texts(old, new, f"{entry.id}-0.yaml", f"{entry.id}-1.yaml")
+        )
     assert len(texts) == 1 or entry.family is Family.PROJECT, f"{entry.id}: one spec only"
     for spec in texts:
         assert spec.startswith("statewright: 1\n"), f"{entry.id} {which}: not a whole v1 spec"
@@ -57,8 +64,8 @@ def test_fails_example_yields_the_rule(entry: Rule) -> None:
 def test_passes_example_does_not(entry: Rule) -> None:
     results = checked(entry, "Passes")
     assert entry.id not in {f.rule for f in findings(results)}
-    clean = entry.check or entry.check_data or entry.family in (Family.ASL, Family.STEP_FUNCTIONS)
-    if clean:  # clean examples
+    clean = (Family.ASL, Family.STEP_FUNCTIONS, Family.MIGRATION)
+    if entry.check or entry.check_data or entry.family in clean:  # clean examples
         assert all(r.ok(strict=True) for r in results), [f.format() for f in findings(results)]
 
 
@@ -101,6 +108,14 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
     for entry in CHECKED:
         wanted = Severity.WARNING if entry.id in WARNINGS else Severity.ERROR
         assert entry.severity is wanted, entry.id
+    migration = {r.id for r in RULES.values() if r.family is Family.MIGRATION}
+    assert migration == {
+        "migration-missing",
+        "migration-unknown-state",
+        "migration-variables",
+        "migration-stranded",
+        "migration-breaks-property",
+    }
     asl = [(r.id, r.severity) for r in RULES.values() if r.family is Family.ASL]
     assert asl == [
         ("asl-not-modelled", Severity.INFO),

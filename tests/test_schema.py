@@ -67,6 +67,15 @@ BASE: dict[str, object] = {
         "ordered": {"precedence": {"state": "DONE", "requires": "finish"}},
         "ends": {"leads_to": {"from": "RUNNING", "to": ["DONE", "STUCK"]}},
     },
+    "migrations": [
+        {
+            "from": "3b76db81",
+            "states": {"WORKING": "RUNNING"},
+            "variables": {"severity": "minor"},
+            "drop": ["legacy"],
+            "description": "WORKING renamed",
+        }
+    ],
 }
 """One spec with every mapping of the format, which the loader and the schema accept."""
 
@@ -80,6 +89,7 @@ PLACES: dict[str, tuple[str | int, ...]] = {
     "property": ("properties", "bounded"),
     "precedence": ("properties", "ordered", "precedence"),
     "leads_to": ("properties", "ends", "leads_to"),
+    "migration": ("migrations", 0),
 }
 """Where each shape has a mapping in :data:`BASE`."""
 

@@ -15,6 +15,7 @@ from statewright.verify.asl import check_asl_text
 from statewright.verify.check import check_text, check_together
 from statewright.verify.conformance.stepfunctions import check_history_text
 from statewright.verify.findings import Finding
+from statewright.verify.migration import migrate_texts
 from statewright.verify.rules import RULES, Family, Rule
 
 __all__ = [
@@ -37,6 +38,7 @@ FAMILY_TITLES = {
     Family.PROJECT: "Project rules",
     Family.ASL: "ASL input rules",
     Family.STEP_FUNCTIONS: "Step Functions execution rules",
+    Family.MIGRATION: "Migration rules",
 }
 FAMILY_INTROS = {
     Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
@@ -58,6 +60,10 @@ FAMILY_INTROS = {
     Family.STEP_FUNCTIONS: "Raised when an AWS Step Functions execution history is held "
     "against its ASL definition (see [Checking real executions](asl.md#checking-real-"
     "executions)); each example is a definition and a history.",
+    Family.MIGRATION: "Proven by `statewright migrate OLD NEW` (and `check --previous OLD`) "
+    "when a new version of a spec declares how stored runs of the old one move to it (see "
+    "[Migrations](migrations.md)). An example shows the old spec, a line `---`, then the "
+    "new one.",
 }
 
 
@@ -82,15 +88,16 @@ class Example:
         """Whether the example is an ASL definition and an execution history."""
         return len(self.files) == 2 and self.files[1].endswith(".history.json")
 
-    def command(self, limit: int | None = None, files: bool = True) -> str:
+    def command(self, limit: int | None = None, files: bool = True, verb: str = "check") -> str:
         """The command that reports the example's findings (``limit``: its
-        ``--max-configurations``), with the example's files or without."""
+        ``--max-configurations``; ``verb``: ``check`` or ``migrate``), with the example's
+        files or without."""
         if self.history:
             named = f" {self.files[1]} {self.files[0]}" if files else ""
             return f"statewright audit check --trace{named}"
         option = f" --max-configurations {limit}" if limit is not None else ""
         named = f" {' '.join(self.files)}" if files else ""
-        return f"statewright check{option}{named}"
+        return f"statewright {verb}{option}{named}"
 
     def blocks(self) -> list[tuple[str, str]]:
         """The example as Markdown code blocks: (language, text), one per file for a
@@ -123,6 +130,10 @@ def examples(rule_id: str) -> tuple[Example, ...]:
             files = (f"{label.lower()}.asl.json", f"{label.lower()}.history.json")
             definition, history = rule.example_specs(label)
             reported = tuple(check_history_text(definition, history, *files))
+        elif rule.family is Family.MIGRATION:
+            files = example_files(label, 2)
+            old, new = rule.example_specs(label)
+            reported = migrate_texts(old, new, *files).findings
         else:
             specs = rule.example_specs(label)
             files = example_files(label, len(specs))
@@ -161,6 +172,11 @@ def flowed(text: str, markdown: bool = False) -> str:
     return joined.replace("``", "`") if markdown else joined
 
 
+def _command(rule: Rule) -> str:
+    """The command that reports the rule: ``migrate`` for a migration rule."""
+    return "migrate" if rule.family is Family.MIGRATION else "check"
+
+
 def _kind(rule: Rule) -> str:
     return f"{rule.severity}, {rule.family} rule"
 
@@ -176,6 +192,10 @@ def explain_text(rule: Rule) -> str:
         parts.append(f"{example.label}:\n\n{_indent(example.spec).rstrip()}")
         if example.reported:
             command = example.command(rule.example_limit)
+            files = " ".join(example.files)
+            if rule.example_limit is not None:
+                files = f"--max-configurations {rule.example_limit} {files}"
+            command = f"statewright {_command(rule)} {files}"
             parts.append(f"{command} reports:\n\n{_indent(example.reported)}")
     return "\n\n".join(parts) + "\n"
 

@@ -38,6 +38,7 @@ __all__ = [
     "Literal",
     "Location",
     "Member",
+    "Migration",
     "Property",
     "PropertyKind",
     "Reason",
@@ -327,6 +328,58 @@ class Property:
 
 
 @dataclass(frozen=True, slots=True)
+class Migration:
+    """How a run of an earlier version of the spec moves to this one: an entry of the
+    spec's ``migrations``.
+
+    ``source`` is a prefix (at least 8 hex digits, lower case) of the sha256 of the old
+    spec file, the hash every stored instance records. ``states`` renames or merges old
+    states (an old state not named keeps its name); ``values`` gives variables of this
+    spec a value (those the old spec lacked, or a reset of one it had); ``drop`` names
+    the old variables this spec no longer has, whose values are discarded.
+    ``locations`` holds where each part is written (``states.OLD``, ``variables.name``,
+    ``drop.name``, and ``from``) so a finding can point at it.
+
+    :meth:`apply` is the migration itself, a pure function of an old configuration; the
+    proof that it strands no run is :mod:`statewright.verify.migration`.
+    """
+
+    source: str
+    location: Location
+    states: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, Value], ...] = ()
+    drop: tuple[str, ...] = ()
+    description: str | None = None
+    locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def matches(self, sha256: str) -> bool:
+        """Whether this migration moves runs of the spec whose file has hash ``sha256``."""
+        return sha256.lower().startswith(self.source)
+
+    def state(self, old: str) -> str:
+        """The state an old run in ``old`` moves to."""
+        return dict(self.states).get(old, old)
+
+    def apply(self, state: str, values: Mapping[str, Value]) -> tuple[str, dict[str, Value]]:
+        """The configuration a run in ``state`` with ``values`` (by variable name) moves
+        to: its state mapped, the dropped variables removed, the given values set.
+
+        >>> m = Migration("3b76db81", Location("new.yaml", 3, 5), (("REVIEWING", "WAITING"),),
+        ...               (("revisions", 0),), ("legacy",))
+        >>> m.apply("REVIEWING", {"legacy": True, "attempts": 2})
+        ('WAITING', {'attempts': 2, 'revisions': 0})
+        """
+        moved = {name: value for name, value in values.items() if name not in self.drop}
+        moved.update(self.values)
+        return self.state(state), moved
+
+    def where(self, part: str) -> Location:
+        """Where ``part`` (``states.OLD``, ``variables.name``, ``drop.name``, ``from``) is
+        written; the entry's own location if it is not."""
+        return self.locations.get(part, self.location)
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """A whole machine, as loaded from one spec file.
 
@@ -334,7 +387,8 @@ class Spec:
     ordered by declaration, then by source state order within a declaration.
     ``rollback`` holds the roles that may roll an instance back (the spec's
     ``rollback: {reviewers: [...]}``); None when the spec allows no rollback.
-    ``variables`` and ``properties`` keep declaration order.
+    ``variables`` and ``properties`` keep declaration order; ``migrations`` say how
+    runs of earlier versions move to this one.
     """
 
     file: str
@@ -352,6 +406,7 @@ class Spec:
     machine_location: Location | None = None
     variables: tuple[Variable, ...] = ()
     properties: tuple[Property, ...] = ()
+    migrations: tuple[Migration, ...] = ()
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 
@@ -365,6 +420,11 @@ class Spec:
             if variable.name == name:
                 return variable
         raise KeyError(name)
+
+    def migration_from(self, sha256: str) -> Migration | None:
+        """The migration that moves runs of the spec whose file hash is ``sha256``; None
+        if the spec declares none (the loader refuses two that could both match)."""
+        return next((m for m in self.migrations if m.matches(sha256)), None)
 
     @property
     def has_data(self) -> bool:

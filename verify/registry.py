@@ -81,6 +81,7 @@ class Family(StrEnum):
     PROJECT = "project"
     ASL = "asl"
     STEP_FUNCTIONS = "step-functions"
+    MIGRATION = "migration"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from statewright.generator.commands.inputs import (
     check_paths,
     input_arguments,
 )
+from statewright.generator.commands.migrate import with_history, with_previous
 from statewright.generator.output import Output
 from statewright.generator.regressions import package_problem, regression_files, write_regressions
 from statewright.verify.check import CheckResult
@@ -37,10 +38,15 @@ def check_command(
     budget: Budget | None = None,
     regressions: Path | None = None,
     runtime_package: str = "generated",
+    previous: Path | None = None,
+    git: bool = False,
 ) -> int:
     """``statewright check``: every spec (and ASL definition) named, one report in ``fmt``;
     the exit status. With ``regressions``, a test module per violated property is written
-    there (each file's path reported on standard error)."""
+    there (each file's path reported on standard error). With ``previous``, the spec of
+    the same machine also proves its migration from that earlier version
+    (:mod:`statewright.generator.commands.migrate`); else, with ``git``, each spec that
+    declares migrations proves them from the old versions its git history holds."""
     problem = package_problem(runtime_package) if regressions is not None else None
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")
@@ -50,15 +56,24 @@ def check_command(
     if problem is not None:
         (stderr or stdout).write(f"statewright: error: {problem}\n")
         return EXIT_USAGE
+    results = checked.results
+    if previous is not None:
+        proved = with_previous(results, previous, budget or DEFAULT_BUDGET)
+        if isinstance(proved, str):
+            (stderr or stdout).write(f"statewright: error: {proved}\n")
+            return EXIT_USAGE
+        results = proved
+    elif git:
+        results = with_history(results, budget or DEFAULT_BUDGET)
     if regressions is not None:
-        written = _regressions(checked.results, regressions, runtime_package)
+        written = _regressions(results, regressions, runtime_package)
         if isinstance(written, str):
             (stderr or stdout).write(f"statewright: error: {written}\n")
             return EXIT_USAGE
         for path in written:
             (stderr or stdout).write(f"wrote {printable_path(path.as_posix())}\n")
-    stdout.write(RENDERERS[fmt](checked.results, strict))
-    return exit_status(checked.results, strict)
+    stdout.write(RENDERERS[fmt](results, strict))
+    return exit_status(results, strict)
 
 
 def _regressions(results: Sequence[CheckResult], folder: Path, package: str) -> list[Path] | str:
@@ -120,6 +135,21 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="the package the runtimes were generated into, which the regression tests "
         "import (default: generated)",
     )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an earlier version of a checked spec (the one with its machine name) that "
+        "stored runs were started under: also prove the migration the spec declares from "
+        "it, as statewright migrate FILE SPEC does",
+    )
+    parser.add_argument(
+        "--no-git-history",
+        action="store_true",
+        help="without --previous, a spec that declares migrations proves each one from the "
+        "old version of the file found in its git history; this skips that search",
+    )
     for option, default, what in LIMITS:
         parser.add_argument(
             option,
@@ -147,6 +177,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         ),
         regressions=args.regressions,
         runtime_package=args.runtime_package,
+        previous=args.previous,
+        git=not args.no_git_history,
     )
 
 
@@ -172,7 +204,8 @@ COMMAND = Command(
             "folder with no spec in it, a --human name that is no callback state, a "
             "--regressions file statewright did not write, a symbolic link or a name "
             "too long in DIR (nothing is written then), a --runtime-package that is no "
-            "dotted Python name",
+            "dotted Python name, a --previous FILE that does not exist or is the machine of "
+            "no checked spec",
         ),
     ),
     arguments=_arguments,

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from statewright.verify import progress
 from statewright.verify.findings import Finding, Severity, sort_findings
 from statewright.verify.load.data import DataReader
+from statewright.verify.load.migrations import MigrationReader
 from statewright.verify.load.nodes import NodeReader, describe
 from statewright.verify.load.rules import (
     BAD_DURATION,
@@ -251,6 +252,7 @@ class SpecReader(NodeReader):
         properties = self.data.read_properties(
             top.get("properties"), self.states, {t.trigger for t in transitions}
         )
+        migrations = MigrationReader(self).read(top.get("migrations"))
         if self.unknown:
             named = self.named_states(top, transitions)
             declared = {s.name: s.location for s in states}
@@ -274,6 +276,7 @@ class SpecReader(NodeReader):
             machine_location=self.at(top.key_nodes["machine"]),
             variables=variables,
             properties=properties,
+            migrations=migrations,
         )
 
     def named_states(self, top: Mapping, transitions: tuple[Transition, ...]) -> set[str]:

@@ -27,6 +27,12 @@ Decisions the design left open, fixed here:
   ``set`` key or in a property's ``requires`` trigger is ``bad-expression``, at the
   character it is about. A ``when`` on a timed transition, or an expression written as
   a list or a mapping, is ``schema``.
+- **Migrations.** A problem in an entry of ``migrations`` that this spec alone shows is
+  ``bad-migration`` (a ``from`` that is no hex prefix of 8 to 64 digits, two entries that
+  could match one old spec, a value outside its variable's type or bounds, a variable
+  named twice); a state it maps to that is not declared is ``unknown-state``. What
+  needs the old spec too is proved by ``statewright migrate``
+  (:mod:`statewright.verify.migration`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from statewright.verify.registry import register_load_rule
 __all__ = [
     "BAD_DURATION",
     "BAD_EXPRESSION",
+    "BAD_MIGRATION",
     "BAD_VARIABLE",
     "DUPLICATE_KEY",
     "INVALID_NAME",
@@ -55,6 +62,7 @@ BAD_DURATION = "bad-duration"
 UNKNOWN_REASON = "unknown-reason"
 BAD_VARIABLE = "bad-variable"
 BAD_EXPRESSION = "bad-expression"
+BAD_MIGRATION = "bad-migration"
 
 LOAD_RULES = (
     YAML_SYNTAX,
@@ -66,6 +74,7 @@ LOAD_RULES = (
     UNKNOWN_REASON,
     BAD_VARIABLE,
     BAD_EXPRESSION,
+    BAD_MIGRATION,
 )
 
 register_load_rule(
@@ -380,5 +389,53 @@ register_load_rule(
             when: attempts < 3
             set: {attempts: attempts + 1}
           - {from: RUNNING, to: DONE, trigger: finish}
+    """,
+)
+
+register_load_rule(
+    BAD_MIGRATION,
+    """
+    An entry of ``migrations`` must name an old spec by a hash prefix and give values this
+    spec accepts.
+
+    ``from`` is the sha256 of the old spec file or a prefix of it, 8 to 64 hex digits, and
+    no two entries may match the same old spec (one ``from`` a prefix of another). A
+    value under ``variables`` is one of this spec's variables and lies within its type
+    and bounds; a name under ``drop`` is a variable this spec no longer declares (to
+    reset one it keeps, give it a value instead). What needs the old spec as well (an
+    old state with no place here, a run stranded after the move) is proved by
+    ``statewright migrate``.
+
+    Fails:
+
+        statewright: 1
+        machine: review
+        initial: DRAFTING
+        variables:
+          revisions: {type: int, min: 0, max: 2, initial: 0}
+        states:
+          DRAFTING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - {from: DRAFTING, to: DONE, trigger: finish}
+        migrations:
+          - from: 3b76db81
+            variables: {revisions: 3}
+
+    Passes:
+
+        statewright: 1
+        machine: review
+        initial: DRAFTING
+        variables:
+          revisions: {type: int, min: 0, max: 2, initial: 0}
+        states:
+          DRAFTING: {kind: running}
+          DONE: {kind: complete, final: true}
+        transitions:
+          - {from: DRAFTING, to: DONE, trigger: finish}
+        migrations:
+          - from: 3b76db81
+            variables: {revisions: 0}
     """,
 )

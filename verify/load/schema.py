@@ -20,6 +20,7 @@ from pathlib import Path
 
 from statewright.verify.load.shape import (
     DEFINITIONS,
+    MIGRATION,
     PROPERTY,
     REASON,
     SPEC,
@@ -41,7 +42,7 @@ def json_schema() -> dict[str, object]:
     mappings and the named kinds of value under ``definitions``."""
     top = SPEC.schema()
     definitions: dict[str, object] = dict(DEFINITIONS)
-    for shape in (STATE, TRANSITION, VARIABLE, PROPERTY, REASON):
+    for shape in (STATE, TRANSITION, VARIABLE, PROPERTY, REASON, MIGRATION):
         definitions[shape.name] = shape.schema()
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

@@ -29,6 +29,7 @@ from statewright.verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, Va
 __all__ = [
     "DEFINITIONS",
     "LEADS_TO",
+    "MIGRATION",
     "PRECEDENCE",
     "PROPERTY",
     "REASON",
@@ -425,6 +426,49 @@ PROPERTY = Shape(
     },
 )
 
+MIGRATION = Shape(
+    "migration",
+    "How runs of an earlier version of this spec move to this one. A run of that version "
+    "is loaded in its state (renamed by states), its variables kept, those under drop "
+    "removed and those under variables set; statewright migrate proves no run is stranded.",
+    (
+        Key(
+            "from",
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": "^[0-9a-fA-F]{8,64}$"},
+                    {"type": "integer", "minimum": 10_000_000},
+                ]
+            },
+            "The sha256 of the old spec file, or a prefix of it of at least 8 hex digits: "
+            "the spec version every stored run records.",
+            required=True,
+        ),
+        Key(
+            "states",
+            _mapping_of(_UPPER, _UPPER),
+            "Old state -> state of this spec, for renamed or merged states. An old state "
+            "not named keeps its name, which this spec must declare.",
+            default={},
+        ),
+        Key(
+            "variables",
+            _mapping_of(_SNAKE, {"type": ["integer", "boolean", "string"]}),
+            "Variable -> value for the variables of this spec an old run lacks (or whose "
+            "value it resets); within the variable's type and bounds.",
+            default={},
+        ),
+        Key(
+            "drop",
+            {**list_of(_SNAKE, null=True), "uniqueItems": True},
+            "The old spec's variables this spec no longer declares: their values are "
+            "discarded. Every such variable must be named here.",
+            default=[],
+        ),
+        Key("description", _TEXT, "What changed, for the people reading the history."),
+    ),
+)
+
 SPEC = Shape(
     "spec",
     "A state machine for statewright: named states, transitions with exactly one trigger "
@@ -491,6 +535,13 @@ SPEC = Shape(
             "finding with a counterexample trace.",
             default={},
         ),
+        Key(
+            "migrations",
+            list_of(ref("migration"), null=True),
+            "How runs of earlier versions of this spec, still stored, move to this one: "
+            "one entry per old version, named by its file's sha256.",
+            default=[],
+        ),
     ),
 )
 
@@ -506,6 +557,7 @@ SHAPES: Mapping[str, Shape] = {
         PRECEDENCE,
         LEADS_TO,
         PROPERTY,
+        MIGRATION,
     )
 }
 """Every mapping of the format by name: the spec, and what is nested in it."""

@@ -19,7 +19,15 @@ from statewright.verify.registry import (
     register_load_rule,
     rule,
 )
-from statewright.verify.rules import asl, data, graph, orchestration, project, stepfunctions
+from statewright.verify.rules import (
+    asl,
+    data,
+    graph,
+    migration,
+    orchestration,
+    project,
+    stepfunctions,
+)
 
 __all__ = [
     "RULES",
@@ -32,6 +40,7 @@ __all__ = [
     "data_rule",
     "graph",
     "load_rules",
+    "migration",
     "orchestration",
     "project",
     "project_rule",
