@@ -21,7 +21,12 @@ from pathlib import Path
 from statewright.generator import __version__
 from statewright.generator.env import environment
 from statewright.generator.format import format_python
-from statewright.generator.naming import class_name, docstring_lines, string_lines, string_literal
+from statewright.generator.naming import (
+    block_literal,
+    class_name,
+    docstring_lines,
+    string_literal,
+)
 from statewright.generator.output import (
     Output,
     Refused,
@@ -88,7 +93,7 @@ class RegressionView:
     runtime_module: str
     class_name: str
     source: str
-    spec_lines: tuple[str, ...]
+    spec_text: str
     property: str
     test_name: str
     test_doc: tuple[str, ...]
@@ -138,11 +143,7 @@ def regression_files(result: CheckResult, text: str, package: str = "generated")
             runtime_module=f"{package}.{spec.machine}.runtime",
             class_name=class_name(spec.machine),
             source=string_literal(spec.file),
-            spec_lines=tuple(
-                piece
-                for line in text.splitlines(keepends=True)
-                for piece in string_lines(line, LINE_LENGTH - 8)
-            ),
+            spec_text=block_literal(text, LINE_LENGTH),
             property=string_literal(prop.name),
             test_name=f"{prop.name}_cannot_be_violated",
             test_doc=tuple(
