@@ -63,22 +63,18 @@ SUPPORT_PACKAGE = "_statewright"
 
 USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("who acts and what the audit log keeps", ("Actor", "AuditRecord", "Event", "FailureSnapshot")),
-    ("the stores", ("MemoryStore", "SqlStore")),
     (
         "what runs its handlers",
         ("AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"),
     ),
     ("the refusals", ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized")),
     (
-        "the store's errors",
-        (
-            "ChainBroken",
-            "ConcurrencyConflict",
-            "InstanceExists",
-            "LeaseLost",
-            "StoreError",
-            "UnknownInstance",
-        ),
+        "the stores and the errors of their instances",
+        ("ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"),
+    ),
+    (
+        "a store's other errors (a broken log, a lost lease)",
+        ("ChainBroken", "LeaseLost", "StoreError"),
     ),
     ("the limits of the JSON it keeps", ("MAX_JSON_BYTES", "MAX_JSON_DEPTH")),
 )

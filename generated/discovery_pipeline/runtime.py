@@ -16,9 +16,9 @@ stages (20 states).
 It imports the standard library and ``_statewright``, the runtime support that ``statewright
 generate`` copies beside the machine folders (to vendor the machine, copy both folders into
 one package). From there it re-exports what a user of the machine needs, each group a line of
-``__all__``: who acts and what the audit log keeps; the stores; what runs its handlers; the
-refusals; the store's errors; the limits of the JSON it keeps. The rest stays in
-``_statewright``.
+``__all__``: who acts and what the audit log keeps; what runs its handlers; the refusals; the
+stores and the errors of their instances; a store's other errors (a broken log, a lost lease);
+the limits of the JSON it keeps. The rest stays in ``_statewright``.
 """
 
 from __future__ import annotations
@@ -67,17 +67,10 @@ from .._statewright import (
 
 __all__ = ["SOURCE", "SOURCE_SHA256", "DiscoveryPipeline", "Handlers", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
-__all__ += ["MemoryStore", "SqlStore"]
 __all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
 __all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
-__all__ += [
-    "ChainBroken",
-    "ConcurrencyConflict",
-    "InstanceExists",
-    "LeaseLost",
-    "StoreError",
-    "UnknownInstance",
-]
+__all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
+__all__ += ["ChainBroken", "LeaseLost", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 SOURCE: Final = "specs/discovery_pipeline.yaml"
