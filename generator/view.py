@@ -55,7 +55,7 @@ __all__ = [
     "TriggerView",
     "runtime_view",
     "tests_view",
-    "timedelta_of",
+    "timedelta_parts",
 ]
 
 SUPPORT_PACKAGE = "_statewright"
@@ -283,15 +283,6 @@ def timedelta_parts(duration: Duration) -> tuple[tuple[str, int], ...]:
         name, size = next(u for u in _TIMEDELTA_UNITS.values() if duration.seconds % u[1] == 0)
         parts = [(duration.seconds // size, name, size)]
     return tuple((name, n) for n, name, _ in parts)
-
-
-def timedelta_of(duration: Duration) -> str:
-    """``duration`` as a ``timedelta`` call, as the template writes it.
-
-    >>> timedelta_of(Duration("1h30m", 5_400))
-    'timedelta(hours=1, minutes=30)'
-    """
-    return f"timedelta({', '.join(f'{name}={n}' for name, n in timedelta_parts(duration))})"
 
 
 def _row(
