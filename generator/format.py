@@ -36,7 +36,7 @@ def format_python(files: Mapping[str, str]) -> dict[str, str]:
             (root / f"f{index}.py").write_text(text, encoding="utf-8")
         ruff = find_ruff_bin()
         for command in (
-            ("check", "--select", "I", "--fix", "--no-cache"),  # imports sorted
+            ("check", "--select", "I,F401", "--fix", "--no-cache"),  # imports sorted, pruned
             ("format", "--no-cache"),
         ):
             done = subprocess.run(

@@ -1,28 +1,36 @@
 """The view models of a machine's generated modules: what the templates print, as data.
 
 :func:`runtime_view` is what ``runtime.py.jinja`` prints and :func:`tests_view` what
-``test_machine.py.jinja`` prints. Names come from :mod:`statewright.generator.naming`; every text
-from the spec arrives here as an escaped string literal or escaped docstring lines; tables are
-in spec order. Nothing here lays out code: the templates show its shape and ``ruff
-format`` (:mod:`statewright.generator.format`) wraps it.
+``test_machine.py.jinja`` prints. A view holds names (from :mod:`statewright.generator.naming`),
+literals, numbers and the spec's prose, in spec order; it holds no code and no sentences.
+The templates write both: the module's shape, its docstrings (through the ``docstring``
+filter, which escapes and wraps them) and every import the module could need, which ``ruff``
+(:mod:`statewright.generator.format`) prunes, sorts and lays out.
+
+Each distinct guard and effect becomes one function, named by what it computes
+(``_when_attempts_lt_3``, ``_set_attempts_plus_1``): a name depends on its own body alone, so
+adding a transition renames no other (:func:`statewright.generator.naming.function_names`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from statewright.generator import __version__
 from statewright.generator.naming import (
     ENUM_NAMES,
     HANDLERS_CLASS,
+    LINE_LENGTH,
+    block_literal,
     class_name,
-    docstring_lines,
     enum_member,
+    function_names,
     method_names,
     string_lines,
     string_literal,
+    words_of,
 )
 from statewright.generator.pyexpr import python_of, python_of_value
 from statewright.verify.model import (
@@ -36,100 +44,143 @@ from statewright.verify.model import (
 
 __all__ = [
     "SUPPORT_PACKAGE",
+    "USER_NAMES",
+    "Code",
     "Field",
     "Function",
     "Member",
-    "Method",
     "Row",
     "RuntimeView",
     "TestsView",
+    "TriggerView",
     "runtime_view",
     "tests_view",
-    "timedelta_of",
+    "timedelta_parts",
 ]
-
-LINE_LENGTH = 100
-_MEMBER_DOC = LINE_LENGTH - 10  # a docstring at indent 4, both triple quotes on one line
-_METHOD_DOC = LINE_LENGTH - 14  # a docstring at indent 8
 
 SUPPORT_PACKAGE = "_statewright"
 """The folder, beside the machine packages, that the runtime support is copied into."""
 
+USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("who acts and what the audit log keeps", ("Actor", "AuditRecord", "Event", "FailureSnapshot")),
+    (
+        "what runs its handlers",
+        ("AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"),
+    ),
+    ("the refusals", ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized")),
+    (
+        "the stores and the errors of their instances",
+        ("ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"),
+    ),
+    (
+        "a store's other errors (a broken log, a lost lease)",
+        ("ChainBroken", "LeaseLost", "StoreError"),
+    ),
+    ("the limits of the JSON it keeps", ("MAX_JSON_BYTES", "MAX_JSON_DEPTH")),
+)
+"""What a generated module re-exports of the runtime support, by what it is to a user of
+the machine; everything else stays in ``_statewright`` (the engine's base classes, the
+declarations a module makes of its machine, the store's protocols)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One enum member: its name, its value as a literal and its docstring lines."""
+    """One enum member: its name, its value as a literal and its description (prose)."""
 
     name: str
     value: str
-    doc: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerView:
+    """One trigger: its enum member, its typed method (``None``: automatic, no method)
+    and its transitions, each an arrow such as ``A -> B [x < 3] / x = x + 1``.
+
+    ``kind`` is what sets it apart (``"human"``, ``"timed"``, ``"human and timed"``,
+    ``"automatic"`` or ``""``); ``human`` is ``"always"`` (its method requires an actor
+    and a decision), ``"sometimes"`` (optional) or ``"never"``.
+    """
+
+    name: str
+    member: Member
+    method: str | None
+    kind: str
+    human: str
+    timed: bool
+    arrows: tuple[str, ...]
+    descriptions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A guard or effect in the transition table: its source as written (literal pieces,
+    an implicit concatenation when long) and the function that computes it."""
+
+    text: tuple[str, ...]
+    function: str
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One transition of the table, each field a Python expression."""
+    """One transition of the table: states, trigger and reason by member name, the timer
+    as ``timedelta`` keyword arguments."""
 
     source: str
     trigger: str
     target: str
     human: bool
-    after: str | None
+    after: tuple[tuple[str, int], ...]
     reason: str | None
-    when: str | None = None
-    effect: str | None = None
+    when: Code | None = None
+    effect: Code | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One variable: a field of the generated ``Variables``, and its declaration."""
+    """One variable: a field of the generated ``Variables``, and its declaration.
+
+    ``kind`` is ``int`` (from ``minimum`` to ``maximum``), ``bool`` or ``enum`` (one of
+    ``values``, literals); ``default`` is the initial value as a literal.
+    """
 
     name: str
-    annotation: str
+    kind: str
     default: str
-    doc: tuple[str, ...]
-    spec: str
+    description: str
+    minimum: int = 0
+    maximum: int = 0
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """A compiled guard (returning ``bool``) or effect (returning ``Variables``)."""
+    """A compiled guard (``body`` is the test) or effect (``assignments`` give the new
+    values, by variable), once per distinct body, named by what it computes."""
 
     name: str
-    returns: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    """The typed method of one trigger.
-
-    ``human`` is ``"always"`` (actor and decision required), ``"sometimes"`` (optional)
-    or ``"never"`` (no decision).
-    """
-
-    name: str
-    trigger: str
-    human: str
-    doc: tuple[str, ...]
+    body: str = ""
+    assignments: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeView:
-    """Everything the runtime template needs, for one spec."""
+    """Everything the runtime template needs, for one spec: names, literals and prose
+    from the spec, in spec order; the template writes the code and its prose."""
 
     machine: str
     class_name: str
     enums: tuple[str, str, str]
     support: str
     exports: tuple[str, ...]
-    source: str
+    user_names: tuple[tuple[str, tuple[str, ...]], ...]
+    file: str
     sha256: str
     version: str
-    module_doc: tuple[str, ...]
-    class_doc: tuple[str, ...]
-    reason_doc: tuple[str, ...]
+    description: str
+    renamed: tuple[tuple[str, str], ...]
     states: tuple[Member, ...]
-    triggers: tuple[Member, ...]
+    triggers: tuple[TriggerView, ...]
     reasons: tuple[Member, ...]
     initial: str
     transitions: tuple[Row, ...]
@@ -138,145 +189,60 @@ class RuntimeView:
     reviewers: tuple[tuple[str, tuple[str, ...]], ...]
     recovery: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
     rollback: tuple[str, ...] | None
-    methods: tuple[Method, ...]
     handlers_class: str
-    handlers_doc: tuple[str, ...]
     variables: tuple[Field, ...] = ()
-    variables_doc: tuple[str, ...] = ()
-    functions: tuple[Function, ...] = ()
-    typing_names: tuple[str, ...] = ("ClassVar", "Final")
-    dataclass_names: tuple[str, ...] = ()
-    support_names: tuple[str, ...] = ("Actor", "HandlerSet", "Machine", "MachineSpec", "Transition")
+    guards: tuple[Function, ...] = ()
+    effects: tuple[Function, ...] = ()
 
 
 def runtime_view(spec: Spec) -> RuntimeView:
     """The view model of ``spec``'s runtime module."""
     cls = class_name(spec.machine)
-    functions = _functions(spec)
     methods = method_names(t for t in spec.triggers if t != AUTOMATIC_TRIGGER)
-    renamed = [f"``{t}`` -> ``{m}``" for t, m in methods.items() if t != m]
-    state, trigger, reason = ENUM_NAMES
+    guards = _guards(spec)
+    effects = _effects(spec)
     return RuntimeView(
         machine=spec.machine,
         class_name=cls,
         enums=ENUM_NAMES,
         support=SUPPORT_PACKAGE,
         exports=_exports((*ENUM_NAMES, cls, HANDLERS_CLASS)),
-        source=string_literal(spec.file),
-        sha256=string_literal(spec.sha256),
-        version=string_literal(__version__),
-        module_doc=(
-            *docstring_lines(
-                [
-                    f"The ``{spec.machine}`` state machine: its typed runtime.",
-                    f"Generated by statewright {__version__} from {spec.file} "
-                    f"(sha256 {spec.sha256}).",
-                    "Do not edit this file: change the spec and run ``statewright generate``.",
-                ],
-                LINE_LENGTH - 6,
-            ),
-            "",
-            *docstring_lines(
-                [
-                    spec.description,
-                    "It imports nothing but the standard library and the runtime support "
-                    f"package ``{SUPPORT_PACKAGE}`` that ``statewright generate`` copies "
-                    "beside the machine folders; to vendor it, copy both folders into one "
-                    "package.",
-                    "Every trigger has a typed method of its own name, except a name Python "
-                    "or the engine already uses, which gets a trailing underscore: "
-                    + (", ".join(renamed) if renamed else "none here")
-                    + ". ``fire(Trigger.X)`` works for every trigger.",
-                ],
-                LINE_LENGTH - 6,
-            ),
-        ),
-        class_doc=tuple(
-            docstring_lines(
-                [
-                    f"The ``{spec.machine}`` machine, starting in ``{spec.initial}``: it "
-                    "refuses whatever its spec does not allow, changing nothing (``Machine`` "
-                    "says how).",
-                ],
-                _MEMBER_DOC,
-            )
-        ),
-        reason_doc=tuple(
-            docstring_lines(
-                [f"The failure reason codes of ``{spec.machine}``; see ``{cls}.recovery``."],
-                _MEMBER_DOC,
-            )
-        ),
-        states=tuple(_member(s.name, [s.description]) for s in spec.states),
-        triggers=tuple(_member(t, [_trigger_summary(spec, t)]) for t in spec.triggers),
-        reasons=tuple(_member(r.name, [r.description]) for r in spec.reasons),
-        initial=f"{state}.{enum_member(spec.initial)}",
-        transitions=tuple(_row(t, state, trigger, reason) for t in spec.transitions),
+        user_names=USER_NAMES,
+        file=spec.file,
+        sha256=spec.sha256,
+        version=__version__,
+        description=spec.description or "",
+        renamed=tuple((t, m) for t, m in methods.items() if t != m),
+        states=tuple(_member(s.name, s.description) for s in spec.states),
+        triggers=tuple(_trigger(spec, t, methods.get(t)) for t in spec.triggers),
+        reasons=tuple(_member(r.name, r.description) for r in spec.reasons),
+        initial=enum_member(spec.initial),
+        transitions=tuple(_row(t, guards, effects) for t in spec.transitions),
         variables=tuple(_field(v) for v in spec.variables),
-        variables_doc=tuple(
-            docstring_lines(
-                [
-                    f"The variables of ``{spec.machine}``: a frozen value, each field at its "
-                    f"initial value by default. ``{cls}.variables`` is the current one; only "
-                    "the effects (``set``) of transitions change it.",
-                ],
-                _MEMBER_DOC,
-            )
-        ),
-        functions=tuple(functions.values()),
-        typing_names=(
-            ("ClassVar", "Final", "Literal")
-            if any(v.type is VarType.ENUM for v in spec.variables)
-            else ("ClassVar", "Final")
-        ),
-        dataclass_names=(
-            ("dataclass", "replace")
-            if any(t.effects for t in spec.transitions)
-            else ("dataclass",)
-            if spec.variables
-            else ()
-        ),
-        support_names=(
-            "Actor",
-            *(("Effect",) if any(t.effects for t in spec.transitions) else ()),
-            *(("Guard",) if any(t.when for t in spec.transitions) else ()),
-            "HandlerSet",
-            "Machine",
-            "MachineSpec",
-            "Transition",
-            *(("VariableSpec", "VariablesSpec") if spec.variables else ()),
-        ),
-        approval=tuple(f"{state}.{enum_member(s.name)}" for s in spec.states if s.is_approval),
-        failed=tuple(f"{state}.{enum_member(s.name)}" for s in spec.states if s.is_failed),
+        guards=tuple(Function(name, body=body) for body, name in guards.items()),
+        effects=tuple(Function(name, assignments=key) for key, name in effects.items()),
+        approval=tuple(enum_member(s.name) for s in spec.states if s.is_approval),
+        failed=tuple(enum_member(s.name) for s in spec.states if s.is_failed),
         reviewers=tuple(
-            (f"{state}.{enum_member(s.name)}", tuple(map(string_literal, s.reviewers)))
+            (enum_member(s.name), tuple(map(string_literal, s.reviewers)))
             for s in spec.states
             if s.reviewers
         ),
         recovery=tuple(
             (
-                f"{reason}.{enum_member(r.name)}",
+                enum_member(r.name),
                 tuple(tuple(string_lines(step, LINE_LENGTH - 16)) for step in r.recovery),
             )
             for r in spec.reasons
         ),
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
-        methods=tuple(_method(spec, t, m) for t, m in methods.items()),
         handlers_class=HANDLERS_CLASS,
-        handlers_doc=tuple(
-            docstring_lines(
-                [
-                    f"The code attached to ``{spec.machine}``'s states and transitions, "
-                    "checked by mypy against its enums (``HandlerSet`` says how).",
-                ],
-                _MEMBER_DOC,
-            )
-        ),
     )
 
 
 def _exports(names: Sequence[str]) -> tuple[str, ...]:
-    """``__all__`` in the order ruff keeps it: constants, classes, then functions."""
+    """A module's own names in ``__all__``, in the order ruff keeps it: constants,
+    classes, then functions."""
 
     def order(name: str) -> tuple[int, str]:
         rank = 0 if name.isupper() else 1 if name[0].isupper() else 2
@@ -285,10 +251,8 @@ def _exports(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({"SOURCE", "SOURCE_SHA256", *names}, key=order))
 
 
-def _member(name: str, texts: Sequence[str | None]) -> Member:
-    return Member(
-        enum_member(name), string_literal(name), tuple(docstring_lines(texts, _MEMBER_DOC))
-    )
+def _member(name: str, description: str | None) -> Member:
+    return Member(enum_member(name), string_literal(name), description or "")
 
 
 _TIMEDELTA_UNITS = {
@@ -300,17 +264,17 @@ _TIMEDELTA_UNITS = {
 _DURATION_PART = re.compile(r"([0-9]+)([dhms])")
 
 
-def timedelta_of(duration: Duration) -> str:
-    """``duration`` as a ``timedelta`` call in the units the spec wrote it in.
+def timedelta_parts(duration: Duration) -> tuple[tuple[str, int], ...]:
+    """``duration`` as ``timedelta`` keyword arguments in the units the spec wrote it in.
 
-    >>> timedelta_of(Duration("72h", 259_200)), timedelta_of(Duration("1h30m", 5_400))
-    ('timedelta(hours=72)', 'timedelta(hours=1, minutes=30)')
+    >>> timedelta_parts(Duration("72h", 259_200)), timedelta_parts(Duration("1h30m", 5_400))
+    ((('hours', 72),), (('hours', 1), ('minutes', 30)))
 
     A text that does not spell out its seconds in d, h, m and s parts gives the largest
     whole unit that holds them exactly:
 
-    >>> timedelta_of(Duration("three days", 259_200))
-    'timedelta(days=3)'
+    >>> timedelta_parts(Duration("three days", 259_200))
+    (('days', 3),)
     """
     written = _DURATION_PART.findall(duration.text)
     parts = [(int(count), *_TIMEDELTA_UNITS[unit]) for count, unit in written]
@@ -318,109 +282,120 @@ def timedelta_of(duration: Duration) -> str:
     if spelled != duration.text or sum(n * size for n, _, size in parts) != duration.seconds:
         name, size = next(u for u in _TIMEDELTA_UNITS.values() if duration.seconds % u[1] == 0)
         parts = [(duration.seconds // size, name, size)]
-    return "timedelta(" + ", ".join(f"{name}={n}" for n, name, _ in parts) + ")"
+    return tuple((name, n) for n, name, _ in parts)
 
 
-def _row(transition: Transition, state: str, trigger: str, reason: str) -> Row:
-    n = transition.index
+def _row(
+    transition: Transition, guards: Mapping[str, str], effects: Mapping[Assignments, str]
+) -> Row:
     when = transition.when
-    effects = "; ".join(str(e) for e in transition.effects)
+    effects_text = "; ".join(str(e) for e in transition.effects)
     return Row(
-        source=f"{state}.{enum_member(transition.source)}",
-        trigger=f"{trigger}.{enum_member(transition.trigger)}",
-        target=f"{state}.{enum_member(transition.target)}",
+        source=enum_member(transition.source),
+        trigger=enum_member(transition.trigger),
+        target=enum_member(transition.target),
         human=transition.human,
-        after=None if transition.after is None else timedelta_of(transition.after),
-        reason=None if transition.reason is None else f"{reason}.{enum_member(transition.reason)}",
-        when=None if when is None else f"Guard({_text(when.text)}, _when_{n})",
-        effect=None if not effects else f"Effect({_text(effects)}, _set_{n})",
+        after=() if transition.after is None else timedelta_parts(transition.after),
+        reason=None if transition.reason is None else enum_member(transition.reason),
+        when=None if when is None else Code(_text(when.text), guards[python_of(when.tree)]),
+        effect=(
+            None
+            if not transition.effects
+            else Code(_text(effects_text), effects[_assignments(transition)])
+        ),
     )
 
 
-def _text(text: str) -> str:
-    """A guard's or an effect's source as a literal that fits in the transition table
-    (deep in it: an implicit concatenation, one piece a line, once it is long)."""
-    pieces = string_lines(text, LINE_LENGTH - 30)
-    return pieces[0] if len(pieces) == 1 else f"({' '.join(pieces)})"
+def _text(text: str) -> tuple[str, ...]:
+    """A guard's or an effect's source as literal pieces that fit in the transition table
+    (deep in it: one piece a line, once it is long)."""
+    return tuple(string_lines(text, LINE_LENGTH - 30))
 
 
-def _functions(spec: Spec) -> dict[str, Function]:
-    """The compiled guard and effect of every declaration, once (transitions a list or
-    glob in ``from`` expanded share the declaration's)."""
-    found: dict[str, Function] = {}
+def _guards(spec: Spec) -> dict[str, str]:
+    """The name of each distinct guard, by its Python body, in spec order."""
+    meanings: dict[str, tuple[str, ...]] = {}
     for t in spec.transitions:
         if t.when is not None:
-            found.setdefault(
-                f"_when_{t.index}", Function(f"_when_{t.index}", "bool", python_of(t.when.tree))
-            )
+            meanings.setdefault(python_of(t.when.tree), words_of(t.when.tree))
+    return function_names("_when", meanings)
+
+
+Assignments = tuple[tuple[str, str], ...]
+"""An effect as its assignments: each variable and the Python computing its new value."""
+
+
+def _assignments(transition: Transition) -> Assignments:
+    return tuple((e.variable, python_of(e.value.tree)) for e in transition.effects)
+
+
+def _effect_words(transition: Transition) -> tuple[str, ...]:
+    """``attempts = attempts + 1; done = true`` as ``attempts plus 1 and done true``."""
+    words: list[str] = []
+    for effect in transition.effects:
+        value = words_of(effect.value.tree)
+        if words:
+            words.append("and")
+        words.extend(value if value[:1] == (effect.variable,) else (effect.variable, *value))
+    return tuple(words)
+
+
+def _effects(spec: Spec) -> dict[Assignments, str]:
+    """The name of each distinct effect, by its assignments, in spec order."""
+    found: dict[Assignments, tuple[str, ...]] = {}
+    for t in spec.transitions:
         if t.effects:
-            assignments = ", ".join(f"{e.variable}={python_of(e.value.tree)}" for e in t.effects)
-            name = f"_set_{t.index}"
-            found.setdefault(name, Function(name, "Variables", f"replace(v, {assignments})"))
-    return found
+            found.setdefault(_assignments(t), _effect_words(t))
+    bodies = {", ".join(f"{name}={value}" for name, value in key): key for key in found}
+    names = function_names("_set", {body: found[key] for body, key in bodies.items()})
+    return {key: names[body] for body, key in bodies.items()}
 
 
 def _field(variable: Variable) -> Field:
-    bounds = ""
-    if variable.type is VarType.INT:
-        annotation = "int"
-        bounds = f"From {variable.minimum} to {variable.maximum}."
-        spec = f'VariableSpec("{variable.name}", "int", {variable.minimum}, {variable.maximum})'
-    elif variable.type is VarType.BOOL:
-        annotation = "bool"
-        spec = f'VariableSpec("{variable.name}", "bool")'
-    else:
-        values = ", ".join(string_literal(value) for value in variable.values)
-        annotation = f"Literal[{values}]"
-        spec = f'VariableSpec("{variable.name}", "enum", values=({values},))'
     default = python_of_value(variable.initial)
-    return Field(
-        variable.name,
-        annotation,
-        default,
-        tuple(docstring_lines([variable.description, bounds or None], _MEMBER_DOC)),
-        spec,
-    )
+    if variable.type is VarType.INT:
+        return Field(
+            variable.name,
+            "int",
+            default,
+            f"{variable.description or ''}\n\nFrom {variable.minimum} to {variable.maximum}.",
+            variable.minimum,
+            variable.maximum,
+        )
+    if variable.type is VarType.BOOL:
+        return Field(variable.name, "bool", default, variable.description or "")
+    values = tuple(string_literal(value) for value in variable.values)
+    return Field(variable.name, "enum", default, variable.description or "", values=values)
 
 
-def _arrows(transitions: Sequence[Transition]) -> str:
-    return ", ".join(f"{t.source} -> {t.target}{_data_label(t)}" for t in transitions)
-
-
-def _data_label(t: Transition) -> str:
-    """`` [attempts < 3] / attempts = attempts + 1``: a transition's guard and effects."""
+def _arrow(t: Transition) -> str:
+    """``A -> B [attempts < 3] / attempts = attempts + 1``: a transition, its guard and
+    its effects."""
     guard = f" [{t.when.text}]" if t.when is not None else ""
     effects = f" / {'; '.join(map(str, t.effects))}" if t.effects else ""
-    return guard + effects
+    return f"{t.source} -> {t.target}{guard}{effects}"
 
 
-def _trigger_summary(spec: Spec, trigger: str) -> str:
-    transitions = [t for t in spec.transitions if t.trigger == trigger]
-    if trigger == AUTOMATIC_TRIGGER:
-        return f"Automatic, taken as soon as its source is entered: {_arrows(transitions)}."
-    kinds = [
-        word
-        for word, present in (
-            ("human", any(t.human for t in transitions)),
-            ("timed", any(t.timed for t in transitions)),
-        )
-        if present
-    ]
-    prefix = f"{' and '.join(kinds).capitalize()}: " if kinds else ""
-    return f"{prefix}{_arrows(transitions)}."
-
-
-def _method(spec: Spec, trigger: str, name: str) -> Method:
+def _trigger(spec: Spec, trigger: str, method: str | None) -> TriggerView:
     transitions = [t for t in spec.transitions if t.trigger == trigger]
     humans = [t.human for t in transitions]
-    human = "always" if all(humans) else "sometimes" if any(humans) else "never"
-    texts: list[str | None] = [f"Fire ``{trigger}``: {_arrows(transitions)}."]
-    if name != trigger:
-        texts.append(f"Named ``{name}`` because ``{trigger}`` is taken; same as ``fire``.")
-    if any(t.timed for t in transitions):
-        texts.append("Timed: refused until the state has been held that long (see ``expire``).")
-    texts.extend(dict.fromkeys(t.description for t in transitions if t.description))
-    return Method(name, string_literal(trigger), human, tuple(docstring_lines(texts, _METHOD_DOC)))
+    timed = any(t.timed for t in transitions)
+    if trigger == AUTOMATIC_TRIGGER:
+        kind = "automatic"
+    else:
+        kind = " and ".join(
+            word for word, present in (("human", any(humans)), ("timed", timed)) if present
+        )
+    return TriggerView(
+        name=trigger,
+        member=_member(trigger, None),
+        method=None if trigger == AUTOMATIC_TRIGGER else method,
+        kind=kind,
+        human="always" if all(humans) else "sometimes" if any(humans) else "never",
+        timed=timed,
+        arrows=tuple(map(_arrow, transitions)),
+        descriptions=tuple(dict.fromkeys(t.description for t in transitions if t.description)),
+    )
 
 
 # -- the generated test module ----------------------------------------------------------
@@ -428,16 +403,18 @@ def _method(spec: Spec, trigger: str, name: str) -> Method:
 
 @dataclass(frozen=True, slots=True)
 class TestsView:
-    """Everything the test template needs, for one spec."""
+    """Everything the test template needs, for one spec: ``spec_text`` is the spec's
+    source as one block literal (:func:`statewright.generator.naming.block_literal`)."""
 
     __test__ = False  # not a pytest class
 
     machine: str
     class_name: str
     harness_class: str
-    module_doc: tuple[str, ...]
-    source: str
-    spec_lines: tuple[str, ...]
+    file: str
+    sha256: str
+    version: str
+    spec_text: str
 
 
 def tests_view(spec: Spec, text: str) -> TestsView:
@@ -448,22 +425,8 @@ def tests_view(spec: Spec, text: str) -> TestsView:
         machine=spec.machine,
         class_name=cls,
         harness_class=f"{cls}AgainstSpec",
-        module_doc=tuple(
-            docstring_lines(
-                [
-                    f"Property tests of the ``{spec.machine}`` runtime against its spec "
-                    "(``statewright.verify.conformance.runtime.spec_tests``).",
-                    f"Generated by statewright {__version__} from {spec.file} "
-                    f"(sha256 {spec.sha256}), embedded below. Do not edit this file: change "
-                    "the spec and run ``statewright generate``.",
-                ],
-                LINE_LENGTH - 6,
-            )
-        ),
-        source=string_literal(spec.file),
-        spec_lines=tuple(
-            piece
-            for line in text.splitlines(keepends=True)
-            for piece in string_lines(line, LINE_LENGTH - 8)
-        ),
+        file=spec.file,
+        sha256=spec.sha256,
+        version=__version__,
+        spec_text=block_literal(text, LINE_LENGTH),
     )

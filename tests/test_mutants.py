@@ -89,9 +89,9 @@ def retarget(spec: Spec) -> Files:
 
     def edit(view: RuntimeView) -> RuntimeView:
         rows = list(view.transitions)
-        (index,) = [i for i, row in enumerate(rows) if row.trigger == "Trigger.HUMAN_APPROVED"]
-        assert rows[index].target == "State.RUNNING"
-        rows[index] = dataclasses.replace(rows[index], target="State.COMPLETE")
+        (index,) = [i for i, row in enumerate(rows) if row.trigger == "HUMAN_APPROVED"]
+        assert rows[index].target == "RUNNING"
+        rows[index] = dataclasses.replace(rows[index], target="COMPLETE")
         return dataclasses.replace(view, transitions=tuple(rows))
 
     return runtime_of(spec, edit)

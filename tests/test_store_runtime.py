@@ -214,9 +214,13 @@ def test_a_store_file_reopens(rt: Any, tmp_path: Path) -> None:
 def test_the_runtime_support_is_exported_and_its_names_reserved(rt: Any) -> None:
     import statewright.generator.runtime
     from statewright.generator.naming import MODULE_NAMES, RESERVED_METHODS
+    from statewright.generator.view import USER_NAMES
 
-    assert set(statewright.generator.runtime.__all__) <= set(rt.__all__)
-    assert set(statewright.generator.runtime.__all__) <= MODULE_NAMES
+    support = set(statewright.generator.runtime.__all__)
+    exported = {name for _, names in USER_NAMES for name in names}
+    assert exported <= set(rt.__all__) and exported <= support  # what a user needs, no more
+    assert not {"Machine", "MachineSpec", "Transition"} & set(rt.__all__)
+    assert support <= MODULE_NAMES
     assert {"create", "load", "sweep", "instance_id", "spec", "_take"} <= RESERVED_METHODS
 
 

@@ -13,13 +13,12 @@ checker proves it, and that nothing completes without both approvals. The origin
 spoke of 21 states and seven stages but named five stages; this spec models the five named
 stages (20 states).
 
-It imports nothing but the standard library and the runtime support package ``_statewright``
-that ``statewright generate`` copies beside the machine folders; to vendor it, copy both
-folders into one package.
-
-Every trigger has a typed method of its own name, except a name Python or the engine already
-uses, which gets a trailing underscore: none here. ``fire(Trigger.X)`` works for every
-trigger.
+It imports the standard library and ``_statewright``, the runtime support that ``statewright
+generate`` copies beside the machine folders (to vendor the machine, copy both folders into
+one package). From there it re-exports what a user of the machine needs, each group a line of
+``__all__``: who acts and what the audit log keeps; what runs its handlers; the refusals; the
+stores and the errors of their instances; a store's other errors (a broken log, a lost lease);
+the limits of the JSON it keeps. The rest stays in ``_statewright``.
 """
 
 from __future__ import annotations
@@ -29,30 +28,50 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Final
 
-from .._statewright import *  # noqa: F403  (the runtime's public names, re-exported)
 from .._statewright import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
     Actor,
+    AsyncRunner,
+    AuditRecord,
+    ChainBroken,
+    ConcurrencyConflict,
     Effect,
+    Event,
+    FailureSnapshot,
+    Fire,
     Guard,
+    HandlerFailed,
     HandlerSet,
+    InstanceExists,
+    InvalidTransition,
+    Job,
+    LeaseLost,
+    Locked,
     Machine,
     MachineSpec,
+    MemoryStore,
+    Outbox,
+    OutOfBounds,
+    Refused,
+    Runner,
+    SqlStore,
+    StoreError,
     Transition,
+    Unauthorized,
+    UnknownInstance,
     VariableSpec,
     VariablesSpec,
+    Worker,
 )
-from .._statewright import __all__ as _runtime_names
 
-__all__ = [
-    "SOURCE",
-    "SOURCE_SHA256",
-    "DiscoveryPipeline",
-    "Handlers",
-    "Reason",
-    "State",
-    "Trigger",
-    *_runtime_names,
-]
+__all__ = ["SOURCE", "SOURCE_SHA256", "DiscoveryPipeline", "Handlers", "Reason", "State", "Trigger"]
+__all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
+__all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
+__all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
+__all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
+__all__ += ["ChainBroken", "LeaseLost", "StoreError"]
+__all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 SOURCE: Final = "specs/discovery_pipeline.yaml"
 SOURCE_SHA256: Final = "32ba789978f1d3a0c9f8eed45dcceeff8a2837a26d27356af3d1b4e70513dc9a"
@@ -123,21 +142,21 @@ class Trigger(StrEnum):
     """SCOUT_RUNNING -> SCOUT_COMPLETE / attempts = 0."""
 
     AGENT_ERROR = "agent_error"
-    """SCOUT_RUNNING -> SCOUT_FAILED, HUNTER_RUNNING -> HUNTER_FAILED, ATLAS_RUNNING ->
-    ATLAS_FAILED, FORGE_RUNNING -> FORGE_FAILED, SENTINEL_RUNNING -> SENTINEL_FAILED.
-    """
+    """5 transitions: see ``DiscoveryPipeline.agent_error``."""
 
     VALIDATION_FAILED = "validation_failed"
-    """SCOUT_RUNNING -> SCOUT_FAILED, HUNTER_RUNNING -> HUNTER_FAILED, ATLAS_RUNNING ->
-    ATLAS_FAILED, FORGE_RUNNING -> FORGE_FAILED, SENTINEL_RUNNING -> SENTINEL_FAILED.
-    """
+    """5 transitions: see ``DiscoveryPipeline.validation_failed``."""
 
     ALWAYS = "always"
-    """Automatic, taken as soon as its source is entered: SCOUT_COMPLETE ->
-    WAITING_REQUIREMENT_APPROVAL, ATLAS_COMPLETE -> WAITING_ARCHITECTURE_APPROVAL,
-    SCOUT_FAILED -> FAILED [attempts == 3], HUNTER_FAILED -> FAILED [attempts == 3],
-    ATLAS_FAILED -> FAILED [attempts == 3], FORGE_FAILED -> FAILED [attempts == 3],
-    SENTINEL_FAILED -> FAILED [attempts == 3].
+    """Automatic, taken as soon as its source is entered; 7 transitions:
+
+    - SCOUT_COMPLETE -> WAITING_REQUIREMENT_APPROVAL
+    - ATLAS_COMPLETE -> WAITING_ARCHITECTURE_APPROVAL
+    - SCOUT_FAILED -> FAILED [attempts == 3]
+    - HUNTER_FAILED -> FAILED [attempts == 3]
+    - ATLAS_FAILED -> FAILED [attempts == 3]
+    - FORGE_FAILED -> FAILED [attempts == 3]
+    - SENTINEL_FAILED -> FAILED [attempts == 3]
     """
 
     REQUIREMENTS_APPROVED = "requirements_approved"
@@ -153,7 +172,7 @@ class Trigger(StrEnum):
     """HUNTER_RUNNING -> HUNTER_COMPLETE / attempts = 0."""
 
     NEXT_STAGE = "next_stage"
-    """HUNTER_COMPLETE -> ATLAS_RUNNING, FORGE_COMPLETE -> SENTINEL_RUNNING."""
+    """2 transitions: see ``DiscoveryPipeline.next_stage``."""
 
     ATLAS_SUCCEEDED = "atlas_succeeded"
     """ATLAS_RUNNING -> ATLAS_COMPLETE / attempts = 0."""
@@ -179,25 +198,16 @@ class Trigger(StrEnum):
     """SENTINEL_RUNNING -> SENTINEL_COMPLETE / attempts = 0."""
 
     CRITICAL_FINDINGS = "critical_findings"
-    """SENTINEL_COMPLETE -> WAITING_ARCHITECTURE_APPROVAL [revisions < 2] / revisions = revisions
-    + 1; architecture_signed = false, SENTINEL_COMPLETE -> FAILED [revisions == 2].
-    """
+    """2 transitions: see ``DiscoveryPipeline.critical_findings``."""
 
     ALL_CHECKS_PASSED = "all_checks_passed"
     """SENTINEL_COMPLETE -> COMPLETE."""
 
     RETRY_STAGE = "retry_stage"
-    """Human: SCOUT_FAILED -> SCOUT_RUNNING [attempts < 3] / attempts = attempts + 1,
-    HUNTER_FAILED -> HUNTER_RUNNING [attempts < 3] / attempts = attempts + 1, ATLAS_FAILED ->
-    ATLAS_RUNNING [attempts < 3] / attempts = attempts + 1, FORGE_FAILED -> FORGE_RUNNING
-    [attempts < 3] / attempts = attempts + 1, SENTINEL_FAILED -> SENTINEL_RUNNING [attempts <
-    3] / attempts = attempts + 1.
-    """
+    """Human, 5 transitions: see ``DiscoveryPipeline.retry_stage``."""
 
     STAGE_ABANDONED = "stage_abandoned"
-    """Human: SCOUT_FAILED -> FAILED, HUNTER_FAILED -> FAILED, ATLAS_FAILED -> FAILED,
-    FORGE_FAILED -> FAILED, SENTINEL_FAILED -> FAILED.
-    """
+    """Human, 5 transitions: see ``DiscoveryPipeline.stage_abandoned``."""
 
     PIPELINE_RESET = "pipeline_reset"
     """Human: FAILED -> IDLE / attempts = 0; revisions = 0; requirements_signed = false;
@@ -261,103 +271,43 @@ class Variables:
     """The architect approved the architecture as it now stands."""
 
 
-def _set_1(v: Variables) -> Variables:
-    return replace(v, attempts=0)
-
-
-def _set_5(v: Variables) -> Variables:
-    return replace(v, requirements_signed=True)
-
-
-def _set_8(v: Variables) -> Variables:
-    return replace(v, attempts=0)
-
-
-def _set_12(v: Variables) -> Variables:
-    return replace(v, attempts=0)
-
-
-def _set_16(v: Variables) -> Variables:
-    return replace(v, architecture_signed=True)
-
-
-def _when_17(v: Variables) -> bool:
+def _when_revisions_lt_2(v: Variables) -> bool:
     return v.revisions < 2
 
 
-def _set_17(v: Variables) -> Variables:
-    return replace(v, revisions=v.revisions + 1, architecture_signed=False)
-
-
-def _set_20(v: Variables) -> Variables:
-    return replace(v, attempts=0)
-
-
-def _set_24(v: Variables) -> Variables:
-    return replace(v, attempts=0)
-
-
-def _when_27(v: Variables) -> bool:
-    return v.revisions < 2
-
-
-def _set_27(v: Variables) -> Variables:
-    return replace(v, revisions=v.revisions + 1, architecture_signed=False)
-
-
-def _when_28(v: Variables) -> bool:
+def _when_revisions_eq_2(v: Variables) -> bool:
     return v.revisions == 2
 
 
-def _when_30(v: Variables) -> bool:
+def _when_attempts_lt_3(v: Variables) -> bool:
     return v.attempts < 3
 
 
-def _set_30(v: Variables) -> Variables:
-    return replace(v, attempts=v.attempts + 1)
-
-
-def _when_31(v: Variables) -> bool:
-    return v.attempts < 3
-
-
-def _set_31(v: Variables) -> Variables:
-    return replace(v, attempts=v.attempts + 1)
-
-
-def _when_32(v: Variables) -> bool:
-    return v.attempts < 3
-
-
-def _set_32(v: Variables) -> Variables:
-    return replace(v, attempts=v.attempts + 1)
-
-
-def _when_33(v: Variables) -> bool:
-    return v.attempts < 3
-
-
-def _set_33(v: Variables) -> Variables:
-    return replace(v, attempts=v.attempts + 1)
-
-
-def _when_34(v: Variables) -> bool:
-    return v.attempts < 3
-
-
-def _set_34(v: Variables) -> Variables:
-    return replace(v, attempts=v.attempts + 1)
-
-
-def _when_35(v: Variables) -> bool:
+def _when_attempts_eq_3(v: Variables) -> bool:
     return v.attempts == 3
 
 
-def _set_37(v: Variables) -> Variables:
-    return replace(v, attempts=0, revisions=0, requirements_signed=False, architecture_signed=False)
+def _set_attempts_0(v: Variables) -> Variables:
+    return replace(v, attempts=0)
 
 
-def _set_38(v: Variables) -> Variables:
+def _set_requirements_signed_true(v: Variables) -> Variables:
+    return replace(v, requirements_signed=True)
+
+
+def _set_architecture_signed_true(v: Variables) -> Variables:
+    return replace(v, architecture_signed=True)
+
+
+def _set_revisions_plus_1_and_architecture_signed_false(v: Variables) -> Variables:
+    return replace(v, revisions=v.revisions + 1, architecture_signed=False)
+
+
+def _set_attempts_plus_1(v: Variables) -> Variables:
+    return replace(v, attempts=v.attempts + 1)
+
+
+def _set_attempts_0_and_revisions_0_1854cb(v: Variables) -> Variables:
     return replace(v, attempts=0, revisions=0, requirements_signed=False, architecture_signed=False)
 
 
@@ -377,7 +327,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.SCOUT_RUNNING,
                 Trigger.SCOUT_SUCCEEDED,
                 State.SCOUT_COMPLETE,
-                effect=Effect("attempts = 0", _set_1),
+                effect=Effect("attempts = 0", _set_attempts_0),
             ),
             Transition(
                 State.SCOUT_RUNNING,
@@ -397,7 +347,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 Trigger.REQUIREMENTS_APPROVED,
                 State.HUNTER_RUNNING,
                 human=True,
-                effect=Effect("requirements_signed = true", _set_5),
+                effect=Effect("requirements_signed = true", _set_requirements_signed_true),
             ),
             Transition(
                 State.WAITING_REQUIREMENT_APPROVAL,
@@ -417,7 +367,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.HUNTER_RUNNING,
                 Trigger.HUNTER_SUCCEEDED,
                 State.HUNTER_COMPLETE,
-                effect=Effect("attempts = 0", _set_8),
+                effect=Effect("attempts = 0", _set_attempts_0),
             ),
             Transition(
                 State.HUNTER_RUNNING,
@@ -436,7 +386,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.ATLAS_RUNNING,
                 Trigger.ATLAS_SUCCEEDED,
                 State.ATLAS_COMPLETE,
-                effect=Effect("attempts = 0", _set_12),
+                effect=Effect("attempts = 0", _set_attempts_0),
             ),
             Transition(
                 State.ATLAS_RUNNING,
@@ -456,15 +406,18 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 Trigger.ARCHITECTURE_APPROVED,
                 State.FORGE_RUNNING,
                 human=True,
-                effect=Effect("architecture_signed = true", _set_16),
+                effect=Effect("architecture_signed = true", _set_architecture_signed_true),
             ),
             Transition(
                 State.WAITING_ARCHITECTURE_APPROVAL,
                 Trigger.REVISION_REQUESTED,
                 State.ATLAS_RUNNING,
                 human=True,
-                when=Guard("revisions < 2", _when_17),
-                effect=Effect("revisions = revisions + 1; architecture_signed = false", _set_17),
+                when=Guard("revisions < 2", _when_revisions_lt_2),
+                effect=Effect(
+                    "revisions = revisions + 1; architecture_signed = false",
+                    _set_revisions_plus_1_and_architecture_signed_false,
+                ),
             ),
             Transition(
                 State.WAITING_ARCHITECTURE_APPROVAL,
@@ -484,7 +437,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.FORGE_RUNNING,
                 Trigger.FORGE_SUCCEEDED,
                 State.FORGE_COMPLETE,
-                effect=Effect("attempts = 0", _set_20),
+                effect=Effect("attempts = 0", _set_attempts_0),
             ),
             Transition(
                 State.FORGE_RUNNING,
@@ -503,7 +456,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.SENTINEL_RUNNING,
                 Trigger.SENTINEL_SUCCEEDED,
                 State.SENTINEL_COMPLETE,
-                effect=Effect("attempts = 0", _set_24),
+                effect=Effect("attempts = 0", _set_attempts_0),
             ),
             Transition(
                 State.SENTINEL_RUNNING,
@@ -521,15 +474,18 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 State.SENTINEL_COMPLETE,
                 Trigger.CRITICAL_FINDINGS,
                 State.WAITING_ARCHITECTURE_APPROVAL,
-                when=Guard("revisions < 2", _when_27),
-                effect=Effect("revisions = revisions + 1; architecture_signed = false", _set_27),
+                when=Guard("revisions < 2", _when_revisions_lt_2),
+                effect=Effect(
+                    "revisions = revisions + 1; architecture_signed = false",
+                    _set_revisions_plus_1_and_architecture_signed_false,
+                ),
             ),
             Transition(
                 State.SENTINEL_COMPLETE,
                 Trigger.CRITICAL_FINDINGS,
                 State.FAILED,
                 reason=Reason.REVISIONS_EXHAUSTED,
-                when=Guard("revisions == 2", _when_28),
+                when=Guard("revisions == 2", _when_revisions_eq_2),
             ),
             Transition(State.SENTINEL_COMPLETE, Trigger.ALL_CHECKS_PASSED, State.COMPLETE),
             Transition(
@@ -537,75 +493,75 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 Trigger.RETRY_STAGE,
                 State.SCOUT_RUNNING,
                 human=True,
-                when=Guard("attempts < 3", _when_30),
-                effect=Effect("attempts = attempts + 1", _set_30),
+                when=Guard("attempts < 3", _when_attempts_lt_3),
+                effect=Effect("attempts = attempts + 1", _set_attempts_plus_1),
             ),
             Transition(
                 State.HUNTER_FAILED,
                 Trigger.RETRY_STAGE,
                 State.HUNTER_RUNNING,
                 human=True,
-                when=Guard("attempts < 3", _when_31),
-                effect=Effect("attempts = attempts + 1", _set_31),
+                when=Guard("attempts < 3", _when_attempts_lt_3),
+                effect=Effect("attempts = attempts + 1", _set_attempts_plus_1),
             ),
             Transition(
                 State.ATLAS_FAILED,
                 Trigger.RETRY_STAGE,
                 State.ATLAS_RUNNING,
                 human=True,
-                when=Guard("attempts < 3", _when_32),
-                effect=Effect("attempts = attempts + 1", _set_32),
+                when=Guard("attempts < 3", _when_attempts_lt_3),
+                effect=Effect("attempts = attempts + 1", _set_attempts_plus_1),
             ),
             Transition(
                 State.FORGE_FAILED,
                 Trigger.RETRY_STAGE,
                 State.FORGE_RUNNING,
                 human=True,
-                when=Guard("attempts < 3", _when_33),
-                effect=Effect("attempts = attempts + 1", _set_33),
+                when=Guard("attempts < 3", _when_attempts_lt_3),
+                effect=Effect("attempts = attempts + 1", _set_attempts_plus_1),
             ),
             Transition(
                 State.SENTINEL_FAILED,
                 Trigger.RETRY_STAGE,
                 State.SENTINEL_RUNNING,
                 human=True,
-                when=Guard("attempts < 3", _when_34),
-                effect=Effect("attempts = attempts + 1", _set_34),
+                when=Guard("attempts < 3", _when_attempts_lt_3),
+                effect=Effect("attempts = attempts + 1", _set_attempts_plus_1),
             ),
             Transition(
                 State.SCOUT_FAILED,
                 Trigger.ALWAYS,
                 State.FAILED,
                 reason=Reason.RETRIES_EXHAUSTED,
-                when=Guard("attempts == 3", _when_35),
+                when=Guard("attempts == 3", _when_attempts_eq_3),
             ),
             Transition(
                 State.HUNTER_FAILED,
                 Trigger.ALWAYS,
                 State.FAILED,
                 reason=Reason.RETRIES_EXHAUSTED,
-                when=Guard("attempts == 3", _when_35),
+                when=Guard("attempts == 3", _when_attempts_eq_3),
             ),
             Transition(
                 State.ATLAS_FAILED,
                 Trigger.ALWAYS,
                 State.FAILED,
                 reason=Reason.RETRIES_EXHAUSTED,
-                when=Guard("attempts == 3", _when_35),
+                when=Guard("attempts == 3", _when_attempts_eq_3),
             ),
             Transition(
                 State.FORGE_FAILED,
                 Trigger.ALWAYS,
                 State.FAILED,
                 reason=Reason.RETRIES_EXHAUSTED,
-                when=Guard("attempts == 3", _when_35),
+                when=Guard("attempts == 3", _when_attempts_eq_3),
             ),
             Transition(
                 State.SENTINEL_FAILED,
                 Trigger.ALWAYS,
                 State.FAILED,
                 reason=Reason.RETRIES_EXHAUSTED,
-                when=Guard("attempts == 3", _when_35),
+                when=Guard("attempts == 3", _when_attempts_eq_3),
             ),
             Transition(State.SCOUT_FAILED, Trigger.STAGE_ABANDONED, State.FAILED, human=True),
             Transition(State.HUNTER_FAILED, Trigger.STAGE_ABANDONED, State.FAILED, human=True),
@@ -622,7 +578,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                         "attempts = 0; revisions = 0; requirements_signed = false; "
                         "architecture_signed = false"
                     ),
-                    _set_37,
+                    _set_attempts_0_and_revisions_0_1854cb,
                 ),
             ),
             Transition(
@@ -634,7 +590,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                         "attempts = 0; revisions = 0; requirements_signed = false; "
                         "architecture_signed = false"
                     ),
-                    _set_38,
+                    _set_attempts_0_and_revisions_0_1854cb,
                 ),
             ),
         ),
@@ -715,25 +671,33 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
     def discovery_requested(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``discovery_requested``: IDLE -> SCOUT_RUNNING."""
-        return self._take("discovery_requested", actor, None, payload)
+        return self._take(Trigger.DISCOVERY_REQUESTED, actor, None, payload)
 
     def scout_succeeded(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``scout_succeeded``: SCOUT_RUNNING -> SCOUT_COMPLETE / attempts = 0."""
-        return self._take("scout_succeeded", actor, None, payload)
+        return self._take(Trigger.SCOUT_SUCCEEDED, actor, None, payload)
 
     def agent_error(self, *, actor: Actor | None = None, payload: object = None) -> State:
-        """Fire ``agent_error``: SCOUT_RUNNING -> SCOUT_FAILED, HUNTER_RUNNING -> HUNTER_FAILED,
-        ATLAS_RUNNING -> ATLAS_FAILED, FORGE_RUNNING -> FORGE_FAILED, SENTINEL_RUNNING ->
-        SENTINEL_FAILED.
+        """Fire ``agent_error``, one of its 5 transitions:
+
+        - SCOUT_RUNNING -> SCOUT_FAILED
+        - HUNTER_RUNNING -> HUNTER_FAILED
+        - ATLAS_RUNNING -> ATLAS_FAILED
+        - FORGE_RUNNING -> FORGE_FAILED
+        - SENTINEL_RUNNING -> SENTINEL_FAILED
         """
-        return self._take("agent_error", actor, None, payload)
+        return self._take(Trigger.AGENT_ERROR, actor, None, payload)
 
     def validation_failed(self, *, actor: Actor | None = None, payload: object = None) -> State:
-        """Fire ``validation_failed``: SCOUT_RUNNING -> SCOUT_FAILED, HUNTER_RUNNING ->
-        HUNTER_FAILED, ATLAS_RUNNING -> ATLAS_FAILED, FORGE_RUNNING -> FORGE_FAILED,
-        SENTINEL_RUNNING -> SENTINEL_FAILED.
+        """Fire ``validation_failed``, one of its 5 transitions:
+
+        - SCOUT_RUNNING -> SCOUT_FAILED
+        - HUNTER_RUNNING -> HUNTER_FAILED
+        - ATLAS_RUNNING -> ATLAS_FAILED
+        - FORGE_RUNNING -> FORGE_FAILED
+        - SENTINEL_RUNNING -> SENTINEL_FAILED
         """
-        return self._take("validation_failed", actor, None, payload)
+        return self._take(Trigger.VALIDATION_FAILED, actor, None, payload)
 
     def requirements_approved(
         self, *, actor: Actor, decision: str, payload: object = None
@@ -741,13 +705,13 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
         """Fire ``requirements_approved``: WAITING_REQUIREMENT_APPROVAL -> HUNTER_RUNNING /
         requirements_signed = true.
         """
-        return self._take("requirements_approved", actor, decision, payload)
+        return self._take(Trigger.REQUIREMENTS_APPROVED, actor, decision, payload)
 
     def requirements_rejected(
         self, *, actor: Actor, decision: str, payload: object = None
     ) -> State:
         """Fire ``requirements_rejected``: WAITING_REQUIREMENT_APPROVAL -> FAILED."""
-        return self._take("requirements_rejected", actor, decision, payload)
+        return self._take(Trigger.REQUIREMENTS_REJECTED, actor, decision, payload)
 
     def requirement_approval_timeout(
         self, *, actor: Actor | None = None, payload: object = None
@@ -756,21 +720,23 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
         Timed: refused until the state has been held that long (see ``expire``).
         """
-        return self._take("requirement_approval_timeout", actor, None, payload)
+        return self._take(Trigger.REQUIREMENT_APPROVAL_TIMEOUT, actor, None, payload)
 
     def hunter_succeeded(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``hunter_succeeded``: HUNTER_RUNNING -> HUNTER_COMPLETE / attempts = 0."""
-        return self._take("hunter_succeeded", actor, None, payload)
+        return self._take(Trigger.HUNTER_SUCCEEDED, actor, None, payload)
 
     def next_stage(self, *, actor: Actor | None = None, payload: object = None) -> State:
-        """Fire ``next_stage``: HUNTER_COMPLETE -> ATLAS_RUNNING, FORGE_COMPLETE ->
-        SENTINEL_RUNNING.
+        """Fire ``next_stage``, one of its 2 transitions:
+
+        - HUNTER_COMPLETE -> ATLAS_RUNNING
+        - FORGE_COMPLETE -> SENTINEL_RUNNING
         """
-        return self._take("next_stage", actor, None, payload)
+        return self._take(Trigger.NEXT_STAGE, actor, None, payload)
 
     def atlas_succeeded(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``atlas_succeeded``: ATLAS_RUNNING -> ATLAS_COMPLETE / attempts = 0."""
-        return self._take("atlas_succeeded", actor, None, payload)
+        return self._take(Trigger.ATLAS_SUCCEEDED, actor, None, payload)
 
     def architecture_approved(
         self, *, actor: Actor, decision: str, payload: object = None
@@ -778,7 +744,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
         """Fire ``architecture_approved``: WAITING_ARCHITECTURE_APPROVAL -> FORGE_RUNNING /
         architecture_signed = true.
         """
-        return self._take("architecture_approved", actor, decision, payload)
+        return self._take(Trigger.ARCHITECTURE_APPROVED, actor, decision, payload)
 
     def revision_requested(self, *, actor: Actor, decision: str, payload: object = None) -> State:
         """Fire ``revision_requested``: WAITING_ARCHITECTURE_APPROVAL -> ATLAS_RUNNING [revisions
@@ -786,13 +752,13 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
         The architect sends the work back to ATLAS for revision, at most twice.
         """
-        return self._take("revision_requested", actor, decision, payload)
+        return self._take(Trigger.REVISION_REQUESTED, actor, decision, payload)
 
     def architecture_rejected(
         self, *, actor: Actor, decision: str, payload: object = None
     ) -> State:
         """Fire ``architecture_rejected``: WAITING_ARCHITECTURE_APPROVAL -> FAILED."""
-        return self._take("architecture_rejected", actor, decision, payload)
+        return self._take(Trigger.ARCHITECTURE_REJECTED, actor, decision, payload)
 
     def architecture_approval_timeout(
         self, *, actor: Actor | None = None, payload: object = None
@@ -801,43 +767,52 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
         Timed: refused until the state has been held that long (see ``expire``).
         """
-        return self._take("architecture_approval_timeout", actor, None, payload)
+        return self._take(Trigger.ARCHITECTURE_APPROVAL_TIMEOUT, actor, None, payload)
 
     def forge_succeeded(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``forge_succeeded``: FORGE_RUNNING -> FORGE_COMPLETE / attempts = 0."""
-        return self._take("forge_succeeded", actor, None, payload)
+        return self._take(Trigger.FORGE_SUCCEEDED, actor, None, payload)
 
     def sentinel_succeeded(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``sentinel_succeeded``: SENTINEL_RUNNING -> SENTINEL_COMPLETE / attempts = 0."""
-        return self._take("sentinel_succeeded", actor, None, payload)
+        return self._take(Trigger.SENTINEL_SUCCEEDED, actor, None, payload)
 
     def critical_findings(self, *, actor: Actor | None = None, payload: object = None) -> State:
-        """Fire ``critical_findings``: SENTINEL_COMPLETE -> WAITING_ARCHITECTURE_APPROVAL
-        [revisions < 2] / revisions = revisions + 1; architecture_signed = false,
-        SENTINEL_COMPLETE -> FAILED [revisions == 2].
+        """Fire ``critical_findings``, one of its 2 transitions:
+
+        - SENTINEL_COMPLETE -> WAITING_ARCHITECTURE_APPROVAL [revisions < 2] / revisions =
+          revisions + 1; architecture_signed = false
+        - SENTINEL_COMPLETE -> FAILED [revisions == 2]
 
         The architect reviews the architecture again, with SENTINEL's findings.
         """
-        return self._take("critical_findings", actor, None, payload)
+        return self._take(Trigger.CRITICAL_FINDINGS, actor, None, payload)
 
     def all_checks_passed(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``all_checks_passed``: SENTINEL_COMPLETE -> COMPLETE."""
-        return self._take("all_checks_passed", actor, None, payload)
+        return self._take(Trigger.ALL_CHECKS_PASSED, actor, None, payload)
 
     def retry_stage(self, *, actor: Actor, decision: str, payload: object = None) -> State:
-        """Fire ``retry_stage``: SCOUT_FAILED -> SCOUT_RUNNING [attempts < 3] / attempts =
-        attempts + 1, HUNTER_FAILED -> HUNTER_RUNNING [attempts < 3] / attempts = attempts +
-        1, ATLAS_FAILED -> ATLAS_RUNNING [attempts < 3] / attempts = attempts + 1,
-        FORGE_FAILED -> FORGE_RUNNING [attempts < 3] / attempts = attempts + 1,
-        SENTINEL_FAILED -> SENTINEL_RUNNING [attempts < 3] / attempts = attempts + 1.
+        """Fire ``retry_stage``, one of its 5 transitions:
+
+        - SCOUT_FAILED -> SCOUT_RUNNING [attempts < 3] / attempts = attempts + 1
+        - HUNTER_FAILED -> HUNTER_RUNNING [attempts < 3] / attempts = attempts + 1
+        - ATLAS_FAILED -> ATLAS_RUNNING [attempts < 3] / attempts = attempts + 1
+        - FORGE_FAILED -> FORGE_RUNNING [attempts < 3] / attempts = attempts + 1
+        - SENTINEL_FAILED -> SENTINEL_RUNNING [attempts < 3] / attempts = attempts + 1
         """
-        return self._take("retry_stage", actor, decision, payload)
+        return self._take(Trigger.RETRY_STAGE, actor, decision, payload)
 
     def stage_abandoned(self, *, actor: Actor, decision: str, payload: object = None) -> State:
-        """Fire ``stage_abandoned``: SCOUT_FAILED -> FAILED, HUNTER_FAILED -> FAILED,
-        ATLAS_FAILED -> FAILED, FORGE_FAILED -> FAILED, SENTINEL_FAILED -> FAILED.
+        """Fire ``stage_abandoned``, one of its 5 transitions:
+
+        - SCOUT_FAILED -> FAILED
+        - HUNTER_FAILED -> FAILED
+        - ATLAS_FAILED -> FAILED
+        - FORGE_FAILED -> FAILED
+        - SENTINEL_FAILED -> FAILED
         """
-        return self._take("stage_abandoned", actor, decision, payload)
+        return self._take(Trigger.STAGE_ABANDONED, actor, decision, payload)
 
     def pipeline_reset(self, *, actor: Actor, decision: str, payload: object = None) -> State:
         """Fire ``pipeline_reset``: FAILED -> IDLE / attempts = 0; revisions = 0;
@@ -845,13 +820,13 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
 
         Reset after the on-call engineer's investigation; a new run starts afresh.
         """
-        return self._take("pipeline_reset", actor, decision, payload)
+        return self._take(Trigger.PIPELINE_RESET, actor, decision, payload)
 
     def housekeeping_done(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``housekeeping_done``: COMPLETE -> IDLE / attempts = 0; revisions = 0;
         requirements_signed = false; architecture_signed = false.
         """
-        return self._take("housekeeping_done", actor, None, payload)
+        return self._take(Trigger.HOUSEKEEPING_DONE, actor, None, payload)
 
 
 class Handlers(HandlerSet[State, Trigger, Reason]):

@@ -14,311 +14,290 @@ from statewright.verify.conformance import runtime as harness
 
 from . import runtime
 
-SPEC: Final = harness.load_spec(
-    (
-        "# yaml-language-server: $schema=../verify/spec.schema.json\n"
-        "statewright: 1\n"
-        "machine: discovery_pipeline\n"
-        "description: >-\n"
-        "  The discovery-to-specification pipeline: SCOUT drafts requirements for a product\n"
-        "  owner's approval, HUNTER, ATLAS, FORGE and SENTINEL turn them into a checked\n"
-        "  specification, with an architecture gate after ATLAS that SENTINEL's critical\n"
-        "  findings return to. A failed stage may be retried three times, and the work goes\n"
-        "  back to ATLAS at most twice, so every run ends; the checker proves it, and that\n"
-        "  nothing completes without both approvals. The original sketch spoke of 21 states and\n"
-        "  seven stages but named five stages; this spec models the five named stages (20\n"
-        "  states).\n"
-        "initial: IDLE\n"
-        "\n"
-        "variables:\n"
-        "  attempts:\n"
-        "    type: int\n"
-        "    min: 0\n"
-        "    max: 3\n"
-        "    initial: 0\n"
-        "    description: Retries of the current stage since it last succeeded.\n"
-        "  revisions:\n"
-        "    type: int\n"
-        "    min: 0\n"
-        "    max: 2\n"
-        "    initial: 0\n"
-        "    description: Rounds sent back to ATLAS, by the architect or SENTINEL's critical "
-        "findings.\n"
-        "  requirements_signed:\n"
-        "    type: bool\n"
-        "    initial: false\n"
-        "    description: The product owner approved the requirements of this run.\n"
-        "  architecture_signed:\n"
-        "    type: bool\n"
-        "    initial: false\n"
-        "    description: The architect approved the architecture as it now stands.\n"
-        "\n"
-        "states:\n"
-        "  IDLE:\n"
-        "    kind: idle\n"
-        "    description: Waiting for a discovery request.\n"
-        "\n"
-        "  SCOUT_RUNNING:\n"
-        "    kind: running\n"
-        "    stage: scout\n"
-        "    description: The SCOUT agent surveys the problem and drafts requirements.\n"
-        "  SCOUT_COMPLETE:\n"
-        "    kind: complete\n"
-        "    stage: scout\n"
-        "  SCOUT_FAILED:\n"
-        "    kind: failed\n"
-        "    stage: scout\n"
-        "    reviewers: [on_call]\n"
-        "\n"
-        "  WAITING_REQUIREMENT_APPROVAL:\n"
-        "    kind: approval\n"
-        "    reviewers: [product_owner]\n"
-        "    description: The product owner reviews the requirements SCOUT drafted.\n"
-        "\n"
-        "  HUNTER_RUNNING:\n"
-        "    kind: running\n"
-        "    stage: hunter\n"
-        "    description: The HUNTER agent hunts down prior art, data sources and constraints.\n"
-        "  HUNTER_COMPLETE:\n"
-        "    kind: complete\n"
-        "    stage: hunter\n"
-        "  HUNTER_FAILED:\n"
-        "    kind: failed\n"
-        "    stage: hunter\n"
-        "    reviewers: [on_call]\n"
-        "\n"
-        "  ATLAS_RUNNING:\n"
-        "    kind: running\n"
-        "    stage: atlas\n"
-        "    description: The ATLAS agent maps the architecture.\n"
-        "  ATLAS_COMPLETE:\n"
-        "    kind: complete\n"
-        "    stage: atlas\n"
-        "  ATLAS_FAILED:\n"
-        "    kind: failed\n"
-        "    stage: atlas\n"
-        "    reviewers: [on_call]\n"
-        "\n"
-        "  WAITING_ARCHITECTURE_APPROVAL:\n"
-        "    kind: approval\n"
-        "    reviewers: [architect]\n"
-        "    description: An architect reviews ATLAS's architecture (and SENTINEL's critical "
-        "findings).\n"
-        "\n"
-        "  FORGE_RUNNING:\n"
-        "    kind: running\n"
-        "    stage: forge\n"
-        "    description: The FORGE agent forges the specification from the approved "
-        "architecture.\n"
-        "  FORGE_COMPLETE:\n"
-        "    kind: complete\n"
-        "    stage: forge\n"
-        "  FORGE_FAILED:\n"
-        "    kind: failed\n"
-        "    stage: forge\n"
-        "    reviewers: [on_call]\n"
-        "\n"
-        "  SENTINEL_RUNNING:\n"
-        "    kind: running\n"
-        "    stage: sentinel\n"
-        "    description: The SENTINEL agent checks the specification for critical findings.\n"
-        "  SENTINEL_COMPLETE:\n"
-        "    kind: complete\n"
-        "    stage: sentinel\n"
-        "  SENTINEL_FAILED:\n"
-        "    kind: failed\n"
-        "    stage: sentinel\n"
-        "    reviewers: [on_call]\n"
-        "\n"
-        "  FAILED:\n"
-        "    kind: failed\n"
-        "    reviewers: [on_call]\n"
-        "    description: The pipeline stopped; an on-call engineer investigates and resets it.\n"
-        "  COMPLETE:\n"
-        "    kind: complete\n"
-        "    description: The specification passed every check.\n"
-        "\n"
-        "transitions:\n"
-        "  - {from: IDLE, to: SCOUT_RUNNING, trigger: discovery_requested}\n"
-        "\n"
-        "  - {from: SCOUT_RUNNING, to: SCOUT_COMPLETE, trigger: scout_succeeded, set: {attempts: "
-        "0}}\n"
-        "  - {from: SCOUT_RUNNING, to: SCOUT_FAILED, trigger: agent_error, reason: AGENT_ERROR}\n"
-        "  - {from: SCOUT_RUNNING, to: SCOUT_FAILED, trigger: validation_failed, reason: "
-        "VALIDATION_FAILED}\n"
-        "  - {from: SCOUT_COMPLETE, to: WAITING_REQUIREMENT_APPROVAL, trigger: always}\n"
-        "  - from: WAITING_REQUIREMENT_APPROVAL\n"
-        "    to: HUNTER_RUNNING\n"
-        "    trigger: requirements_approved\n"
-        "    human: true\n"
-        "    set: {requirements_signed: true}\n"
-        "  - from: WAITING_REQUIREMENT_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: requirements_rejected\n"
-        "    human: true\n"
-        "    reason: REQUIREMENTS_REJECTED\n"
-        "  - from: WAITING_REQUIREMENT_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: requirement_approval_timeout\n"
-        "    after: 72h\n"
-        "    reason: TIMEOUT_APPROVAL\n"
-        "\n"
-        "  - {from: HUNTER_RUNNING, to: HUNTER_COMPLETE, trigger: hunter_succeeded, set: "
-        "{attempts: 0}}\n"
-        "  - {from: HUNTER_RUNNING, to: HUNTER_FAILED, trigger: agent_error, reason: AGENT_ERROR}\n"
-        "  - {from: HUNTER_RUNNING, to: HUNTER_FAILED, trigger: validation_failed, reason: "
-        "VALIDATION_FAILED}\n"
-        "  - {from: HUNTER_COMPLETE, to: ATLAS_RUNNING, trigger: next_stage}\n"
-        "\n"
-        "  - {from: ATLAS_RUNNING, to: ATLAS_COMPLETE, trigger: atlas_succeeded, set: {attempts: "
-        "0}}\n"
-        "  - {from: ATLAS_RUNNING, to: ATLAS_FAILED, trigger: agent_error, reason: AGENT_ERROR}\n"
-        "  - {from: ATLAS_RUNNING, to: ATLAS_FAILED, trigger: validation_failed, reason: "
-        "VALIDATION_FAILED}\n"
-        "  - {from: ATLAS_COMPLETE, to: WAITING_ARCHITECTURE_APPROVAL, trigger: always}\n"
-        "  - from: WAITING_ARCHITECTURE_APPROVAL\n"
-        "    to: FORGE_RUNNING\n"
-        "    trigger: architecture_approved\n"
-        "    human: true\n"
-        "    set: {architecture_signed: true}\n"
-        "  - from: WAITING_ARCHITECTURE_APPROVAL\n"
-        "    to: ATLAS_RUNNING\n"
-        "    trigger: revision_requested\n"
-        "    human: true\n"
-        "    when: revisions < 2\n"
-        "    set: {revisions: revisions + 1, architecture_signed: false}\n"
-        "    description: The architect sends the work back to ATLAS for revision, at most twice.\n"
-        "  - from: WAITING_ARCHITECTURE_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: architecture_rejected\n"
-        "    human: true\n"
-        "    reason: ARCHITECTURE_REJECTED\n"
-        "  - from: WAITING_ARCHITECTURE_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: architecture_approval_timeout\n"
-        "    after: 72h\n"
-        "    reason: TIMEOUT_APPROVAL\n"
-        "\n"
-        "  - {from: FORGE_RUNNING, to: FORGE_COMPLETE, trigger: forge_succeeded, set: {attempts: "
-        "0}}\n"
-        "  - {from: FORGE_RUNNING, to: FORGE_FAILED, trigger: agent_error, reason: AGENT_ERROR}\n"
-        "  - {from: FORGE_RUNNING, to: FORGE_FAILED, trigger: validation_failed, reason: "
-        "VALIDATION_FAILED}\n"
-        "  - {from: FORGE_COMPLETE, to: SENTINEL_RUNNING, trigger: next_stage}\n"
-        "\n"
-        "  - from: SENTINEL_RUNNING\n"
-        "    to: SENTINEL_COMPLETE\n"
-        "    trigger: sentinel_succeeded\n"
-        "    set: {attempts: 0}\n"
-        "  - {from: SENTINEL_RUNNING, to: SENTINEL_FAILED, trigger: agent_error, reason: "
-        "AGENT_ERROR}\n"
-        "  - {from: SENTINEL_RUNNING, to: SENTINEL_FAILED, trigger: validation_failed, reason: "
-        "VALIDATION_FAILED}\n"
-        "  - from: SENTINEL_COMPLETE\n"
-        "    to: WAITING_ARCHITECTURE_APPROVAL\n"
-        "    trigger: critical_findings\n"
-        "    when: revisions < 2\n"
-        "    set: {revisions: revisions + 1, architecture_signed: false}\n"
-        "    description: The architect reviews the architecture again, with SENTINEL's findings.\n"
-        "  - from: SENTINEL_COMPLETE\n"
-        "    to: FAILED\n"
-        "    trigger: critical_findings\n"
-        "    when: revisions == 2\n"
-        "    reason: REVISIONS_EXHAUSTED\n"
-        "  - {from: SENTINEL_COMPLETE, to: COMPLETE, trigger: all_checks_passed}\n"
-        "\n"
-        "  # A failed stage is retried by the on-call engineer, at most three times since the\n"
-        "  # stage last succeeded; then, or when they abandon it, the pipeline fails.\n"
-        "  - {from: SCOUT_FAILED, to: SCOUT_RUNNING, trigger: retry_stage, human: true, when: "
-        "attempts < 3, set: {attempts: attempts + 1}}\n"
-        "  - {from: HUNTER_FAILED, to: HUNTER_RUNNING, trigger: retry_stage, human: true, when: "
-        "attempts < 3, set: {attempts: attempts + 1}}\n"
-        "  - {from: ATLAS_FAILED, to: ATLAS_RUNNING, trigger: retry_stage, human: true, when: "
-        "attempts < 3, set: {attempts: attempts + 1}}\n"
-        "  - {from: FORGE_FAILED, to: FORGE_RUNNING, trigger: retry_stage, human: true, when: "
-        "attempts < 3, set: {attempts: attempts + 1}}\n"
-        "  - {from: SENTINEL_FAILED, to: SENTINEL_RUNNING, trigger: retry_stage, human: true, "
-        "when: attempts < 3, set: {attempts: attempts + 1}}\n"
-        '  - {from: "*_FAILED", to: FAILED, trigger: always, when: attempts == 3, reason: '
-        "RETRIES_EXHAUSTED}\n"
-        '  - {from: "*_FAILED", to: FAILED, trigger: stage_abandoned, human: true}\n'
-        "  - from: FAILED\n"
-        "    to: IDLE\n"
-        "    trigger: pipeline_reset\n"
-        "    human: true\n"
-        "    set: {attempts: 0, revisions: 0, requirements_signed: false, architecture_signed: "
-        "false}\n"
-        "    description: Reset after the on-call engineer's investigation; a new run starts "
-        "afresh.\n"
-        "  - from: COMPLETE\n"
-        "    to: IDLE\n"
-        "    trigger: housekeeping_done\n"
-        "    set: {attempts: 0, revisions: 0, requirements_signed: false, architecture_signed: "
-        "false}\n"
-        "\n"
-        "properties:\n"
-        "  both_approvals:\n"
-        "    description: No run completes without the product owner's and the architect's "
-        "approval.\n"
-        "    always: state != COMPLETE or (requirements_signed and architecture_signed)\n"
-        "  architect_signs_off:\n"
-        "    description: Every completion follows the architect's approval since the run "
-        "started.\n"
-        "    precedence: {state: COMPLETE, requires: architecture_approved}\n"
-        "  every_run_ends:\n"
-        "    description: Once discovery starts, the run ends in COMPLETE or FAILED; no loop goes "
-        "on for ever.\n"
-        "    leads_to: {from: SCOUT_RUNNING, to: [COMPLETE, FAILED]}\n"
-        "\n"
-        "# Rolling a run back undoes decisions, so only the on-call engineer may do it.\n"
-        "rollback:\n"
-        "  reviewers: [on_call]\n"
-        "\n"
-        "reasons:\n"
-        "  RETRIES_EXHAUSTED:\n"
-        "    description: A stage failed again after three retries.\n"
-        "    recovery:\n"
-        "      - Read the failure snapshots of the stage's attempts\n"
-        "      - Fix the cause before starting a new run\n"
-        "  REVISIONS_EXHAUSTED:\n"
-        "    description: SENTINEL found critical problems after the architecture's second "
-        "revision.\n"
-        "    recovery:\n"
-        "      - Read SENTINEL's findings and the architect's decision records\n"
-        "      - Revisit the requirements with the product owner\n"
-        "      - Start a new discovery run\n"
-        "  TIMEOUT_APPROVAL:\n"
-        "    description: No reviewer acted within the 72-hour approval window.\n"
-        "    recovery:\n"
-        "      - Confirm the reviewer roster and who is on leave\n"
-        "      - Re-request approval from an available reviewer\n"
-        "  REQUIREMENTS_REJECTED:\n"
-        "    description: The product owner rejected SCOUT's requirements.\n"
-        "    recovery:\n"
-        "      - Read the product owner's decision record\n"
-        "      - Re-scope the discovery request\n"
-        "      - Start a new discovery run\n"
-        "  ARCHITECTURE_REJECTED:\n"
-        "    description: The architect rejected the architecture outright.\n"
-        "    recovery:\n"
-        "      - Read the architect's decision record\n"
-        "      - Revisit the requirements with the product owner\n"
-        "      - Start a new discovery run\n"
-        "  AGENT_ERROR:\n"
-        "    description: A stage's agent failed (crash, provider error, exhausted retries).\n"
-        "    recovery:\n"
-        "      - Read the failure snapshot for the stage and the error\n"
-        "      - Fix or wait out the cause\n"
-        "      - Reset the pipeline and rerun\n"
-        "  VALIDATION_FAILED:\n"
-        "    description: A stage's output failed validation.\n"
-        "    recovery:\n"
-        "      - Read the validation report in the failure snapshot\n"
-        "      - Fix the stage's inputs or instructions\n"
-        "      - Reset the pipeline and rerun\n"
-    ),
-    "specs/discovery_pipeline.yaml",
-)
+SPEC_TEXT: Final = """\
+# yaml-language-server: $schema=../verify/spec.schema.json
+statewright: 1
+machine: discovery_pipeline
+description: >-
+  The discovery-to-specification pipeline: SCOUT drafts requirements for a product
+  owner's approval, HUNTER, ATLAS, FORGE and SENTINEL turn them into a checked
+  specification, with an architecture gate after ATLAS that SENTINEL's critical
+  findings return to. A failed stage may be retried three times, and the work goes
+  back to ATLAS at most twice, so every run ends; the checker proves it, and that
+  nothing completes without both approvals. The original sketch spoke of 21 states and
+  seven stages but named five stages; this spec models the five named stages (20
+  states).
+initial: IDLE
+
+variables:
+  attempts:
+    type: int
+    min: 0
+    max: 3
+    initial: 0
+    description: Retries of the current stage since it last succeeded.
+  revisions:
+    type: int
+    min: 0
+    max: 2
+    initial: 0
+    description: Rounds sent back to ATLAS, by the architect or SENTINEL's critical findings.
+  requirements_signed:
+    type: bool
+    initial: false
+    description: The product owner approved the requirements of this run.
+  architecture_signed:
+    type: bool
+    initial: false
+    description: The architect approved the architecture as it now stands.
+
+states:
+  IDLE:
+    kind: idle
+    description: Waiting for a discovery request.
+
+  SCOUT_RUNNING:
+    kind: running
+    stage: scout
+    description: The SCOUT agent surveys the problem and drafts requirements.
+  SCOUT_COMPLETE:
+    kind: complete
+    stage: scout
+  SCOUT_FAILED:
+    kind: failed
+    stage: scout
+    reviewers: [on_call]
+
+  WAITING_REQUIREMENT_APPROVAL:
+    kind: approval
+    reviewers: [product_owner]
+    description: The product owner reviews the requirements SCOUT drafted.
+
+  HUNTER_RUNNING:
+    kind: running
+    stage: hunter
+    description: The HUNTER agent hunts down prior art, data sources and constraints.
+  HUNTER_COMPLETE:
+    kind: complete
+    stage: hunter
+  HUNTER_FAILED:
+    kind: failed
+    stage: hunter
+    reviewers: [on_call]
+
+  ATLAS_RUNNING:
+    kind: running
+    stage: atlas
+    description: The ATLAS agent maps the architecture.
+  ATLAS_COMPLETE:
+    kind: complete
+    stage: atlas
+  ATLAS_FAILED:
+    kind: failed
+    stage: atlas
+    reviewers: [on_call]
+
+  WAITING_ARCHITECTURE_APPROVAL:
+    kind: approval
+    reviewers: [architect]
+    description: An architect reviews ATLAS's architecture (and SENTINEL's critical findings).
+
+  FORGE_RUNNING:
+    kind: running
+    stage: forge
+    description: The FORGE agent forges the specification from the approved architecture.
+  FORGE_COMPLETE:
+    kind: complete
+    stage: forge
+  FORGE_FAILED:
+    kind: failed
+    stage: forge
+    reviewers: [on_call]
+
+  SENTINEL_RUNNING:
+    kind: running
+    stage: sentinel
+    description: The SENTINEL agent checks the specification for critical findings.
+  SENTINEL_COMPLETE:
+    kind: complete
+    stage: sentinel
+  SENTINEL_FAILED:
+    kind: failed
+    stage: sentinel
+    reviewers: [on_call]
+
+  FAILED:
+    kind: failed
+    reviewers: [on_call]
+    description: The pipeline stopped; an on-call engineer investigates and resets it.
+  COMPLETE:
+    kind: complete
+    description: The specification passed every check.
+
+transitions:
+  - {from: IDLE, to: SCOUT_RUNNING, trigger: discovery_requested}
+
+  - {from: SCOUT_RUNNING, to: SCOUT_COMPLETE, trigger: scout_succeeded, set: {attempts: 0}}
+  - {from: SCOUT_RUNNING, to: SCOUT_FAILED, trigger: agent_error, reason: AGENT_ERROR}
+  - {from: SCOUT_RUNNING, to: SCOUT_FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}
+  - {from: SCOUT_COMPLETE, to: WAITING_REQUIREMENT_APPROVAL, trigger: always}
+  - from: WAITING_REQUIREMENT_APPROVAL
+    to: HUNTER_RUNNING
+    trigger: requirements_approved
+    human: true
+    set: {requirements_signed: true}
+  - from: WAITING_REQUIREMENT_APPROVAL
+    to: FAILED
+    trigger: requirements_rejected
+    human: true
+    reason: REQUIREMENTS_REJECTED
+  - from: WAITING_REQUIREMENT_APPROVAL
+    to: FAILED
+    trigger: requirement_approval_timeout
+    after: 72h
+    reason: TIMEOUT_APPROVAL
+
+  - {from: HUNTER_RUNNING, to: HUNTER_COMPLETE, trigger: hunter_succeeded, set: {attempts: 0}}
+  - {from: HUNTER_RUNNING, to: HUNTER_FAILED, trigger: agent_error, reason: AGENT_ERROR}
+  - {from: HUNTER_RUNNING, to: HUNTER_FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}
+  - {from: HUNTER_COMPLETE, to: ATLAS_RUNNING, trigger: next_stage}
+
+  - {from: ATLAS_RUNNING, to: ATLAS_COMPLETE, trigger: atlas_succeeded, set: {attempts: 0}}
+  - {from: ATLAS_RUNNING, to: ATLAS_FAILED, trigger: agent_error, reason: AGENT_ERROR}
+  - {from: ATLAS_RUNNING, to: ATLAS_FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}
+  - {from: ATLAS_COMPLETE, to: WAITING_ARCHITECTURE_APPROVAL, trigger: always}
+  - from: WAITING_ARCHITECTURE_APPROVAL
+    to: FORGE_RUNNING
+    trigger: architecture_approved
+    human: true
+    set: {architecture_signed: true}
+  - from: WAITING_ARCHITECTURE_APPROVAL
+    to: ATLAS_RUNNING
+    trigger: revision_requested
+    human: true
+    when: revisions < 2
+    set: {revisions: revisions + 1, architecture_signed: false}
+    description: The architect sends the work back to ATLAS for revision, at most twice.
+  - from: WAITING_ARCHITECTURE_APPROVAL
+    to: FAILED
+    trigger: architecture_rejected
+    human: true
+    reason: ARCHITECTURE_REJECTED
+  - from: WAITING_ARCHITECTURE_APPROVAL
+    to: FAILED
+    trigger: architecture_approval_timeout
+    after: 72h
+    reason: TIMEOUT_APPROVAL
+
+  - {from: FORGE_RUNNING, to: FORGE_COMPLETE, trigger: forge_succeeded, set: {attempts: 0}}
+  - {from: FORGE_RUNNING, to: FORGE_FAILED, trigger: agent_error, reason: AGENT_ERROR}
+  - {from: FORGE_RUNNING, to: FORGE_FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}
+  - {from: FORGE_COMPLETE, to: SENTINEL_RUNNING, trigger: next_stage}
+
+  - from: SENTINEL_RUNNING
+    to: SENTINEL_COMPLETE
+    trigger: sentinel_succeeded
+    set: {attempts: 0}
+  - {from: SENTINEL_RUNNING, to: SENTINEL_FAILED, trigger: agent_error, reason: AGENT_ERROR}
+  - {from: SENTINEL_RUNNING, to: SENTINEL_FAILED, trigger: validation_failed, reason: \
+VALIDATION_FAILED}
+  - from: SENTINEL_COMPLETE
+    to: WAITING_ARCHITECTURE_APPROVAL
+    trigger: critical_findings
+    when: revisions < 2
+    set: {revisions: revisions + 1, architecture_signed: false}
+    description: The architect reviews the architecture again, with SENTINEL's findings.
+  - from: SENTINEL_COMPLETE
+    to: FAILED
+    trigger: critical_findings
+    when: revisions == 2
+    reason: REVISIONS_EXHAUSTED
+  - {from: SENTINEL_COMPLETE, to: COMPLETE, trigger: all_checks_passed}
+
+  # A failed stage is retried by the on-call engineer, at most three times since the
+  # stage last succeeded; then, or when they abandon it, the pipeline fails.
+  - {from: SCOUT_FAILED, to: SCOUT_RUNNING, trigger: retry_stage, human: true, when: attempts < 3, \
+set: {attempts: attempts + 1}}
+  - {from: HUNTER_FAILED, to: HUNTER_RUNNING, trigger: retry_stage, human: true, when: attempts < \
+3, set: {attempts: attempts + 1}}
+  - {from: ATLAS_FAILED, to: ATLAS_RUNNING, trigger: retry_stage, human: true, when: attempts < 3, \
+set: {attempts: attempts + 1}}
+  - {from: FORGE_FAILED, to: FORGE_RUNNING, trigger: retry_stage, human: true, when: attempts < 3, \
+set: {attempts: attempts + 1}}
+  - {from: SENTINEL_FAILED, to: SENTINEL_RUNNING, trigger: retry_stage, human: true, when: \
+attempts < 3, set: {attempts: attempts + 1}}
+  - {from: "*_FAILED", to: FAILED, trigger: always, when: attempts == 3, reason: RETRIES_EXHAUSTED}
+  - {from: "*_FAILED", to: FAILED, trigger: stage_abandoned, human: true}
+  - from: FAILED
+    to: IDLE
+    trigger: pipeline_reset
+    human: true
+    set: {attempts: 0, revisions: 0, requirements_signed: false, architecture_signed: false}
+    description: Reset after the on-call engineer's investigation; a new run starts afresh.
+  - from: COMPLETE
+    to: IDLE
+    trigger: housekeeping_done
+    set: {attempts: 0, revisions: 0, requirements_signed: false, architecture_signed: false}
+
+properties:
+  both_approvals:
+    description: No run completes without the product owner's and the architect's approval.
+    always: state != COMPLETE or (requirements_signed and architecture_signed)
+  architect_signs_off:
+    description: Every completion follows the architect's approval since the run started.
+    precedence: {state: COMPLETE, requires: architecture_approved}
+  every_run_ends:
+    description: Once discovery starts, the run ends in COMPLETE or FAILED; no loop goes on for \
+ever.
+    leads_to: {from: SCOUT_RUNNING, to: [COMPLETE, FAILED]}
+
+# Rolling a run back undoes decisions, so only the on-call engineer may do it.
+rollback:
+  reviewers: [on_call]
+
+reasons:
+  RETRIES_EXHAUSTED:
+    description: A stage failed again after three retries.
+    recovery:
+      - Read the failure snapshots of the stage's attempts
+      - Fix the cause before starting a new run
+  REVISIONS_EXHAUSTED:
+    description: SENTINEL found critical problems after the architecture's second revision.
+    recovery:
+      - Read SENTINEL's findings and the architect's decision records
+      - Revisit the requirements with the product owner
+      - Start a new discovery run
+  TIMEOUT_APPROVAL:
+    description: No reviewer acted within the 72-hour approval window.
+    recovery:
+      - Confirm the reviewer roster and who is on leave
+      - Re-request approval from an available reviewer
+  REQUIREMENTS_REJECTED:
+    description: The product owner rejected SCOUT's requirements.
+    recovery:
+      - Read the product owner's decision record
+      - Re-scope the discovery request
+      - Start a new discovery run
+  ARCHITECTURE_REJECTED:
+    description: The architect rejected the architecture outright.
+    recovery:
+      - Read the architect's decision record
+      - Revisit the requirements with the product owner
+      - Start a new discovery run
+  AGENT_ERROR:
+    description: A stage's agent failed (crash, provider error, exhausted retries).
+    recovery:
+      - Read the failure snapshot for the stage and the error
+      - Fix or wait out the cause
+      - Reset the pipeline and rerun
+  VALIDATION_FAILED:
+    description: A stage's output failed validation.
+    recovery:
+      - Read the validation report in the failure snapshot
+      - Fix the stage's inputs or instructions
+      - Reset the pipeline and rerun
+"""
+SPEC: Final = harness.load_spec(SPEC_TEXT, "specs/discovery_pipeline.yaml")
 DiscoveryPipelineAgainstSpec = harness.runtime_conformance(SPEC, runtime.DiscoveryPipeline)
 test_covering_path, test_random_runs_follow_the_spec = harness.spec_tests(
     SPEC, DiscoveryPipelineAgainstSpec

@@ -9,13 +9,12 @@ The core agent-orchestration machine: a task arrives, agents work, a human appro
 at the gate, failures stop with a reason code and resume after investigation, and completed
 runs are cleaned up back to idle.
 
-It imports nothing but the standard library and the runtime support package ``_statewright``
-that ``statewright generate`` copies beside the machine folders; to vendor it, copy both
-folders into one package.
-
-Every trigger has a typed method of its own name, except a name Python or the engine already
-uses, which gets a trailing underscore: none here. ``fire(Trigger.X)`` works for every
-trigger.
+It imports the standard library and ``_statewright``, the runtime support that ``statewright
+generate`` copies beside the machine folders (to vendor the machine, copy both folders into
+one package). From there it re-exports what a user of the machine needs, each group a line of
+``__all__``: who acts and what the audit log keeps; what runs its handlers; the refusals; the
+stores and the errors of their instances; a store's other errors (a broken log, a lost lease);
+the limits of the JSON it keeps. The rest stays in ``_statewright``.
 """
 
 from __future__ import annotations
@@ -24,20 +23,46 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Final
 
-from .._statewright import *  # noqa: F403  (the runtime's public names, re-exported)
-from .._statewright import Actor, HandlerSet, Machine, MachineSpec, Transition
-from .._statewright import __all__ as _runtime_names
+from .._statewright import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    Actor,
+    AsyncRunner,
+    AuditRecord,
+    ChainBroken,
+    ConcurrencyConflict,
+    Event,
+    FailureSnapshot,
+    Fire,
+    HandlerFailed,
+    HandlerSet,
+    InstanceExists,
+    InvalidTransition,
+    Job,
+    LeaseLost,
+    Locked,
+    Machine,
+    MachineSpec,
+    MemoryStore,
+    Outbox,
+    OutOfBounds,
+    Refused,
+    Runner,
+    SqlStore,
+    StoreError,
+    Transition,
+    Unauthorized,
+    UnknownInstance,
+    Worker,
+)
 
-__all__ = [
-    "SOURCE",
-    "SOURCE_SHA256",
-    "Handlers",
-    "Orchestrator",
-    "Reason",
-    "State",
-    "Trigger",
-    *_runtime_names,
-]
+__all__ = ["SOURCE", "SOURCE_SHA256", "Handlers", "Orchestrator", "Reason", "State", "Trigger"]
+__all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
+__all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
+__all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
+__all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
+__all__ += ["ChainBroken", "LeaseLost", "StoreError"]
+__all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 SOURCE: Final = "specs/orchestrator.yaml"
 SOURCE_SHA256: Final = "3b76db818a5f1e23d8c3fc7a8193f7bf648350c040676e595cf777c5e8b5690b"
@@ -204,53 +229,53 @@ class Orchestrator(Machine[State, Trigger, Reason]):
 
     def task_received(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``task_received``: IDLE -> RUNNING."""
-        return self._take("task_received", actor, None, payload)
+        return self._take(Trigger.TASK_RECEIVED, actor, None, payload)
 
     def gate_reached(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``gate_reached``: RUNNING -> WAITING_FOR_APPROVAL."""
-        return self._take("gate_reached", actor, None, payload)
+        return self._take(Trigger.GATE_REACHED, actor, None, payload)
 
     def human_approved(self, *, actor: Actor, decision: str, payload: object = None) -> State:
         """Fire ``human_approved``: WAITING_FOR_APPROVAL -> RUNNING."""
-        return self._take("human_approved", actor, decision, payload)
+        return self._take(Trigger.HUMAN_APPROVED, actor, decision, payload)
 
     def human_rejected(self, *, actor: Actor, decision: str, payload: object = None) -> State:
         """Fire ``human_rejected``: WAITING_FOR_APPROVAL -> FAILED."""
-        return self._take("human_rejected", actor, decision, payload)
+        return self._take(Trigger.HUMAN_REJECTED, actor, decision, payload)
 
     def approval_timeout(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``approval_timeout``: WAITING_FOR_APPROVAL -> FAILED.
 
         Timed: refused until the state has been held that long (see ``expire``).
         """
-        return self._take("approval_timeout", actor, None, payload)
+        return self._take(Trigger.APPROVAL_TIMEOUT, actor, None, payload)
 
     def agent_error(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``agent_error``: RUNNING -> FAILED."""
-        return self._take("agent_error", actor, None, payload)
+        return self._take(Trigger.AGENT_ERROR, actor, None, payload)
 
     def validation_failed(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``validation_failed``: RUNNING -> FAILED."""
-        return self._take("validation_failed", actor, None, payload)
+        return self._take(Trigger.VALIDATION_FAILED, actor, None, payload)
 
     def exception_raised(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``exception_raised``: RUNNING -> FAILED."""
-        return self._take("exception_raised", actor, None, payload)
+        return self._take(Trigger.EXCEPTION_RAISED, actor, None, payload)
 
     def human_resumed(self, *, actor: Actor, decision: str, payload: object = None) -> State:
         """Fire ``human_resumed``: FAILED -> RUNNING.
 
         Resumed after investigation.
         """
-        return self._take("human_resumed", actor, decision, payload)
+        return self._take(Trigger.HUMAN_RESUMED, actor, decision, payload)
 
     def all_stages_passed(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``all_stages_passed``: RUNNING -> COMPLETE."""
-        return self._take("all_stages_passed", actor, None, payload)
+        return self._take(Trigger.ALL_STAGES_PASSED, actor, None, payload)
 
     def housekeeping_done(self, *, actor: Actor | None = None, payload: object = None) -> State:
         """Fire ``housekeeping_done``: COMPLETE -> IDLE."""
-        return self._take("housekeeping_done", actor, None, payload)
+        return self._take(Trigger.HOUSEKEEPING_DONE, actor, None, payload)
 
 
 class Handlers(HandlerSet[State, Trigger, Reason]):

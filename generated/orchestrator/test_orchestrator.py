@@ -14,99 +14,95 @@ from statewright.verify.conformance import runtime as harness
 
 from . import runtime
 
-SPEC: Final = harness.load_spec(
-    (
-        "# yaml-language-server: $schema=../verify/spec.schema.json\n"
-        "statewright: 1\n"
-        "machine: orchestrator\n"
-        "description: >-\n"
-        "  The core agent-orchestration machine: a task arrives, agents work, a human approves or\n"
-        "  rejects at the gate, failures stop with a reason code and resume after investigation,\n"
-        "  and completed runs are cleaned up back to idle.\n"
-        "initial: IDLE\n"
-        "\n"
-        "states:\n"
-        "  IDLE:\n"
-        "    kind: idle\n"
-        "    description: Waiting for a task.\n"
-        "  RUNNING:\n"
-        "    kind: running\n"
-        "    description: Agents are working on the task.\n"
-        "  WAITING_FOR_APPROVAL:\n"
-        "    kind: approval\n"
-        "    reviewers: [tech_lead]\n"
-        "    description: Locked until a tech lead approves or rejects, or the approval window "
-        "ends.\n"
-        "  FAILED:\n"
-        "    kind: failed\n"
-        "    reviewers: [on_call]\n"
-        "    description: Stopped with a reason code; an on-call engineer investigates and "
-        "resumes.\n"
-        "  COMPLETE:\n"
-        "    kind: complete\n"
-        "    description: Every stage passed; housekeeping returns the machine to idle.\n"
-        "\n"
-        "transitions:\n"
-        "  - {from: IDLE, to: RUNNING, trigger: task_received}\n"
-        "  - {from: RUNNING, to: WAITING_FOR_APPROVAL, trigger: gate_reached}\n"
-        "  - {from: WAITING_FOR_APPROVAL, to: RUNNING, trigger: human_approved, human: true}\n"
-        "  - from: WAITING_FOR_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: human_rejected\n"
-        "    human: true\n"
-        "    reason: REJECTED\n"
-        "  - from: WAITING_FOR_APPROVAL\n"
-        "    to: FAILED\n"
-        "    trigger: approval_timeout\n"
-        "    after: 72h\n"
-        "    reason: TIMEOUT_APPROVAL\n"
-        "  - {from: RUNNING, to: FAILED, trigger: agent_error, reason: EXTERNAL_API_ERROR}\n"
-        "  - {from: RUNNING, to: FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}\n"
-        "  - {from: RUNNING, to: FAILED, trigger: exception_raised, reason: UNHANDLED_EXCEPTION}\n"
-        "  - from: FAILED\n"
-        "    to: RUNNING\n"
-        "    trigger: human_resumed\n"
-        "    human: true\n"
-        "    description: Resumed after investigation.\n"
-        "  - {from: RUNNING, to: COMPLETE, trigger: all_stages_passed}\n"
-        "  - {from: COMPLETE, to: IDLE, trigger: housekeeping_done}\n"
-        "\n"
-        "# Rolling a run back undoes decisions, so only the on-call engineer may do it.\n"
-        "rollback:\n"
-        "  reviewers: [on_call]\n"
-        "\n"
-        "reasons:\n"
-        "  TIMEOUT_APPROVAL:\n"
-        "    description: No reviewer acted within the approval window.\n"
-        "    recovery:\n"
-        "      - Confirm the reviewer roster and who is on leave\n"
-        "      - Re-request approval from an available tech lead\n"
-        "  REJECTED:\n"
-        "    description: A reviewer rejected the output at the approval gate.\n"
-        "    recovery:\n"
-        "      - Read the reviewer's decision record\n"
-        "      - Revise the output to address it\n"
-        "      - Resubmit for review\n"
-        "  EXTERNAL_API_ERROR:\n"
-        "    description: An agent's call to an external provider failed.\n"
-        "    recovery:\n"
-        "      - Check the provider's status page\n"
-        "      - Resume once the provider answers\n"
-        "  VALIDATION_FAILED:\n"
-        "    description: An agent's output failed validation.\n"
-        "    recovery:\n"
-        "      - Read the validation report in the failure snapshot\n"
-        "      - Fix the input or the agent's instructions\n"
-        "      - Resume the run\n"
-        "  UNHANDLED_EXCEPTION:\n"
-        "    description: An agent raised an exception the orchestrator did not expect.\n"
-        "    recovery:\n"
-        "      - Read the traceback in the failure snapshot\n"
-        "      - File a defect against the agent\n"
-        "      - Resume once a fix or workaround is deployed\n"
-    ),
-    "specs/orchestrator.yaml",
-)
+SPEC_TEXT: Final = """\
+# yaml-language-server: $schema=../verify/spec.schema.json
+statewright: 1
+machine: orchestrator
+description: >-
+  The core agent-orchestration machine: a task arrives, agents work, a human approves or
+  rejects at the gate, failures stop with a reason code and resume after investigation,
+  and completed runs are cleaned up back to idle.
+initial: IDLE
+
+states:
+  IDLE:
+    kind: idle
+    description: Waiting for a task.
+  RUNNING:
+    kind: running
+    description: Agents are working on the task.
+  WAITING_FOR_APPROVAL:
+    kind: approval
+    reviewers: [tech_lead]
+    description: Locked until a tech lead approves or rejects, or the approval window ends.
+  FAILED:
+    kind: failed
+    reviewers: [on_call]
+    description: Stopped with a reason code; an on-call engineer investigates and resumes.
+  COMPLETE:
+    kind: complete
+    description: Every stage passed; housekeeping returns the machine to idle.
+
+transitions:
+  - {from: IDLE, to: RUNNING, trigger: task_received}
+  - {from: RUNNING, to: WAITING_FOR_APPROVAL, trigger: gate_reached}
+  - {from: WAITING_FOR_APPROVAL, to: RUNNING, trigger: human_approved, human: true}
+  - from: WAITING_FOR_APPROVAL
+    to: FAILED
+    trigger: human_rejected
+    human: true
+    reason: REJECTED
+  - from: WAITING_FOR_APPROVAL
+    to: FAILED
+    trigger: approval_timeout
+    after: 72h
+    reason: TIMEOUT_APPROVAL
+  - {from: RUNNING, to: FAILED, trigger: agent_error, reason: EXTERNAL_API_ERROR}
+  - {from: RUNNING, to: FAILED, trigger: validation_failed, reason: VALIDATION_FAILED}
+  - {from: RUNNING, to: FAILED, trigger: exception_raised, reason: UNHANDLED_EXCEPTION}
+  - from: FAILED
+    to: RUNNING
+    trigger: human_resumed
+    human: true
+    description: Resumed after investigation.
+  - {from: RUNNING, to: COMPLETE, trigger: all_stages_passed}
+  - {from: COMPLETE, to: IDLE, trigger: housekeeping_done}
+
+# Rolling a run back undoes decisions, so only the on-call engineer may do it.
+rollback:
+  reviewers: [on_call]
+
+reasons:
+  TIMEOUT_APPROVAL:
+    description: No reviewer acted within the approval window.
+    recovery:
+      - Confirm the reviewer roster and who is on leave
+      - Re-request approval from an available tech lead
+  REJECTED:
+    description: A reviewer rejected the output at the approval gate.
+    recovery:
+      - Read the reviewer's decision record
+      - Revise the output to address it
+      - Resubmit for review
+  EXTERNAL_API_ERROR:
+    description: An agent's call to an external provider failed.
+    recovery:
+      - Check the provider's status page
+      - Resume once the provider answers
+  VALIDATION_FAILED:
+    description: An agent's output failed validation.
+    recovery:
+      - Read the validation report in the failure snapshot
+      - Fix the input or the agent's instructions
+      - Resume the run
+  UNHANDLED_EXCEPTION:
+    description: An agent raised an exception the orchestrator did not expect.
+    recovery:
+      - Read the traceback in the failure snapshot
+      - File a defect against the agent
+      - Resume once a fix or workaround is deployed
+"""
+SPEC: Final = harness.load_spec(SPEC_TEXT, "specs/orchestrator.yaml")
 OrchestratorAgainstSpec = harness.runtime_conformance(SPEC, runtime.Orchestrator)
 test_covering_path, test_random_runs_follow_the_spec = harness.spec_tests(
     SPEC, OrchestratorAgainstSpec

@@ -775,7 +775,7 @@ class Machine(Generic[S, T, R]):
 
     # -- taking transitions -------------------------------------------------------------
 
-    def _take(self, trigger: str, actor: Actor | None, decision: str | None, payload: object) -> S:
+    def _take(self, trigger: T, actor: Actor | None, decision: str | None, payload: object) -> S:
         node = self._node
         edge = node.exits.get(trigger)
         if self._store is not None:
