@@ -23,36 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storekit import TICKET_SPEC
+from storekit import RETRIES_SPEC, TICKET_SPEC
 from test_runtime_kit import load_spec, write_package
 
 from statewright.generator.render import render_runtime
 
 DUMP = Path(__file__).parent / "data" / "store" / "fleet-0.1.sql"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-RETRIES_SPEC = """\
-statewright: 1
-machine: retries
-initial: RUNNING
-variables:
-  attempts: {type: int, min: 0, max: 2, initial: 0}
-  escalated: {type: bool, initial: false}
-rollback: {reviewers: [ops]}
-states:
-  RUNNING: {kind: running}
-  FAILED: {kind: failed, reviewers: [ops]}
-  DONE: {kind: complete, final: true}
-transitions:
-  - {from: RUNNING, to: DONE, trigger: finished}
-  - {from: RUNNING, to: FAILED, trigger: crashed, reason: CRASH}
-  - {from: FAILED, to: RUNNING, trigger: retry, human: true,
-     when: attempts < 2, set: {attempts: attempts + 1}}
-  - {from: FAILED, to: DONE, trigger: give_up, human: true,
-     when: attempts == 2, set: {escalated: true}}
-reasons:
-  CRASH: {recovery: [Read the snapshot, Retry or give up]}
-"""
 
 
 class Clock:
