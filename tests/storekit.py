@@ -18,6 +18,7 @@ import pytest
 from statewright.generator.runtime import store as store_module
 
 __all__ = [
+    "RETRIES_SPEC",
     "SQL_BACKENDS",
     "TICKET_SPEC",
     "Backend",
@@ -138,6 +139,30 @@ reasons:
 """
 """The machine the runtime store tests drive: an approval gate with a one-hour timeout,
 a failed state with a payload snapshot, a self-loop for long runs and an automatic exit."""
+
+RETRIES_SPEC = """\
+statewright: 1
+machine: retries
+initial: RUNNING
+variables:
+  attempts: {type: int, min: 0, max: 2, initial: 0}
+  escalated: {type: bool, initial: false}
+rollback: {reviewers: [ops]}
+states:
+  RUNNING: {kind: running}
+  FAILED: {kind: failed, reviewers: [ops]}
+  DONE: {kind: complete, final: true}
+transitions:
+  - {from: RUNNING, to: DONE, trigger: finished}
+  - {from: RUNNING, to: FAILED, trigger: crashed, reason: CRASH}
+  - {from: FAILED, to: RUNNING, trigger: retry, human: true,
+     when: attempts < 2, set: {attempts: attempts + 1}}
+  - {from: FAILED, to: DONE, trigger: give_up, human: true,
+     when: attempts == 2, set: {escalated: true}}
+reasons:
+  CRASH: {recovery: [Read the snapshot, Retry or give up]}
+"""
+"""A machine with variables: a guarded retry that counts its attempts, a rollback."""
 
 
 def generate_runtime(folder: Path, spec_text: str = TICKET_SPEC) -> tuple[Any, Path]:

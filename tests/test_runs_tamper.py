@@ -14,7 +14,7 @@ from storekit import SQL_BACKENDS, TICKET_SPEC, Backend, backend_fixture, genera
 from test_runtime_kit import Clock
 
 from statewright.generator.cli import main
-from statewright.generator.runtime import store as S
+from statewright.generator.runtime import sqlstore
 
 sql_backend = backend_fixture(SQL_BACKENDS)
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -175,7 +175,7 @@ def test_show_pages_with_from_and_limit(
 ) -> None:
     total = len(long_run(rt, sql_backend.open(rt), 30).audit)
     assert total == 37
-    monkeypatch.setattr(S, "CHUNK", 4)  # the store reads a few records at a time
+    monkeypatch.setattr(sqlstore, "CHUNK", 4)  # the store reads a few records at a time
     target = sql_backend.target
     status, out, _ = run(
         capsys, "runs", "show", target, "long", "--specs", specs, "--from", "10", "--limit", "5"

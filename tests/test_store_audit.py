@@ -11,6 +11,7 @@ from typing import Any
 from storekit import SQL_BACKENDS, Backend, backend_fixture
 
 from statewright.generator.commands.audit import audit_command, head_command
+from statewright.generator.runtime import chain
 from statewright.generator.runtime import store as S
 
 backend = backend_fixture(SQL_BACKENDS)
@@ -70,7 +71,7 @@ def test_altered_record_with_a_recomputed_hash_is_reported(backend: Backend) -> 
     store = seeded(backend)
     body = '{"seq":3,"trigger":"forged"}'
     (prev,) = backend.execute(f"SELECT prev FROM {RECORDS} WHERE instance_id = 'i' AND seq = 3")[0]
-    forged = S._link(M, "i", prev, body)
+    forged = chain.link(M, "i", prev, body)
     backend.execute(
         f"UPDATE {RECORDS} SET body = ?, hash = ? WHERE instance_id = 'i' AND seq = 3",
         (body, forged),
@@ -218,7 +219,7 @@ def test_a_rewritten_chain_fails_the_witness(backend: Backend, tmp_path: Any) ->
     witness(backend, kept)
     bodies = [json.loads(e.body) for e in store.load(M, "i").entries]
     bodies[1]["trigger"] = "forged"
-    rewritten = S._chain(M, "i", 0, S._GENESIS, bodies)
+    _, rewritten = chain.started(M, "i", S.StoreHead("?", None), bodies)
     for entry in rewritten:
         backend.execute(
             f"UPDATE {RECORDS} SET body = ?, prev = ?, hash = ?"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 
+from statewright.generator.runtime import chain
 from statewright.generator.runtime import store as S
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
@@ -33,11 +34,11 @@ def test_create_then_load_round_trips(backend: Backend) -> None:
     assert loaded.seq == 2
     assert [e.seq for e in loaded.entries] == [1, 2]
     assert [json.loads(e.body) for e in loaded.entries] == records(1, 2)
-    assert loaded.entries[0].prev == S._GENESIS
+    assert loaded.entries[0].prev == chain.GENESIS
     assert (
         loaded.entries[1].prev
         == loaded.entries[0].hash
-        == S._link(M, "i-1", S._GENESIS, loaded.entries[0].body)
+        == chain.link(M, "i-1", chain.GENESIS, loaded.entries[0].body)
     )
     assert loaded.head_hash == loaded.entries[1].hash
 

@@ -8,32 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
+from storekit import RETRIES_SPEC, SQL_BACKENDS, Backend, backend_fixture, generate_runtime
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
-
-RETRIES_SPEC = """\
-statewright: 1
-machine: retries
-initial: RUNNING
-variables:
-  attempts: {type: int, min: 0, max: 2, initial: 0}
-  escalated: {type: bool, initial: false}
-rollback: {reviewers: [ops]}
-states:
-  RUNNING: {kind: running}
-  FAILED: {kind: failed, reviewers: [ops]}
-  DONE: {kind: complete, final: true}
-transitions:
-  - {from: RUNNING, to: DONE, trigger: finished}
-  - {from: RUNNING, to: FAILED, trigger: crashed, reason: CRASH}
-  - {from: FAILED, to: RUNNING, trigger: retry, human: true,
-     when: attempts < 2, set: {attempts: attempts + 1}}
-  - {from: FAILED, to: DONE, trigger: give_up, human: true,
-     when: attempts == 2, set: {escalated: true}}
-reasons:
-  CRASH: {recovery: [Read the snapshot, Retry or give up]}
-"""
 
 
 @pytest.fixture(scope="module")

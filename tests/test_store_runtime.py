@@ -190,9 +190,10 @@ def json_record(record: Any) -> dict[str, Any]:
 
 def rewrite_chain(rt: Any, backend: Backend, instance_id: str, records: list[Any]) -> None:
     """Replace an instance's records with ``records``, hashes recomputed: a clever forger."""
-    from statewright.generator.runtime.store import _GENESIS, _chain
+    from statewright.generator.runtime.chain import started
+    from statewright.generator.runtime.store import StoreHead
 
-    entries = _chain("ticket", instance_id, 0, _GENESIS, records)
+    _, entries = started("ticket", instance_id, StoreHead("?", None), records)
     backend.execute("DELETE FROM statewright_records WHERE instance_id = ?", (instance_id,))
     for e in entries:
         backend.execute(

@@ -17,6 +17,7 @@ from storekit import SQL_BACKENDS, TICKET_SPEC, Backend, backend_fixture, genera
 from test_runtime_kit import Clock
 
 from statewright.generator.commands.audit import audit_command
+from statewright.generator.runtime import chain, sqlstore
 from statewright.generator.runtime import store as S
 
 backend = backend_fixture(("memory", *SQL_BACKENDS))
@@ -213,7 +214,7 @@ def test_a_forged_approval_with_a_bad_hash_is_never_loaded(rt: Any, backend: Bac
     in_review(rt, store)
     tamper = Tamperer(backend, store)
     records = tamper.records("t-1")
-    body = S._canonical(forged_approval(rt, records))
+    body = chain.canonical(forged_approval(rt, records))
     tamper.set_record("t-1", S.StoredRecord(4, body, records[-1].hash, "f" * 64))
     tamper.set_row("t-1", seq=4, head="f" * 64, state="WORKING", deadline=None)
     with pytest.raises(rt.ChainBroken, match="'t-1' record 4: altered: its content no longer"):
@@ -228,7 +229,7 @@ def test_an_edited_actor_or_decision_is_never_loaded(rt: Any, backend: Backend) 
     approval = tamper.records("t-1")[3]
     for field, value in (("actor", "cto"), ("decision", "approved by the board")):
         edited = {**json.loads(approval.body), field: value}
-        tamper.set_record("t-1", dataclasses.replace(approval, body=S._canonical(edited)))
+        tamper.set_record("t-1", dataclasses.replace(approval, body=chain.canonical(edited)))
         with pytest.raises(rt.ChainBroken, match="record 4: altered: its content no longer"):
             rt.Ticket.load(backend.open(rt), "t-1")
     tamper.set_record("t-1", approval)
@@ -242,7 +243,7 @@ def test_a_body_that_is_no_json_record_is_never_loaded(rt: Any, backend: Backend
     tamper = Tamperer(backend, store)
     last = tamper.records("t-1")[-1]
     for body in ("not json", "[3]", '{"seq": "3"}', '{"seq": true}', "[" * 100_000):
-        digest = S._link("ticket", "t-1", last.prev, body)
+        digest = chain.link("ticket", "t-1", last.prev, body)
         tamper.set_record("t-1", dataclasses.replace(last, body=body, hash=digest))
         tamper.set_row("t-1", head=digest)
         with pytest.raises(rt.ChainBroken, match="record 3: altered: its body is not a JSON rec"):
@@ -264,15 +265,15 @@ def test_loading_hashes_each_record_once(
     machine.approve(actor=lead(rt), decision="ok")
     for _ in range(20):
         machine.step()
-    store_module = importlib.import_module(rt.SqlStore.__module__ + ".store")
+    chain_module = importlib.import_module(rt.SqlStore.__module__ + ".chain")
     hashed: list[str] = []
-    real = store_module._link
+    real = chain_module.link
 
     def counting(*args: str) -> str:
         hashed.append(args[1])
         return str(real(*args))
 
-    monkeypatch.setattr(store_module, "_link", counting)
+    monkeypatch.setattr(chain_module, "link", counting)
     loaded = rt.Ticket.load(backend.open(rt), "t-1")
     assert len(hashed) == len(loaded.audit) == 24
 
@@ -316,7 +317,7 @@ def test_verify_in_small_chunks_finds_what_a_whole_read_finds(
         reads.append(sql)
         run(cursor, sql, params)
 
-    monkeypatch.setattr(S, "CHUNK", 3)
+    monkeypatch.setattr(sqlstore, "CHUNK", 3)
     monkeypatch.setattr(store, "_run", counting)
     assert [(p.machine, p.instance_id, p.seq, p.kind) for p in store.verify()] == whole
     assert sum("FROM statewright_records" in sql for sql in reads) >= 35 // 3
@@ -328,7 +329,7 @@ def test_walk_hands_every_record_in_chunks(
 ) -> None:
     store = sql_backend.open()
     synthetic(store, 1, 10)
-    monkeypatch.setattr(S, "CHUNK", 4)
+    monkeypatch.setattr(sqlstore, "CHUNK", 4)
     seen: list[int] = []
     head = store.walk("orders", "i-0", lambda record: seen.append(record["seq"]))
     assert (seen, head.seq, head.entries) == (list(range(1, 11)), 10, ())
@@ -345,7 +346,7 @@ def test_a_sweep_never_fires_on_a_tampered_instance(rt: Any, backend: Backend) -
     tamper = Tamperer(backend, store)
     started = tamper.records("t-1")[1]
     edited = {**json.loads(started.body), "actor": "mallory"}
-    tamper.set_record("t-1", dataclasses.replace(started, body=S._canonical(edited)))
+    tamper.set_record("t-1", dataclasses.replace(started, body=chain.canonical(edited)))
     swept = rt.Ticket.sweep(backend.open(rt), clock=Clock(START + timedelta(hours=2)))
     assert swept.fired == []
     assert [(i, "record 2: altered" in why) for i, why in swept.unreadable] == [("t-1", True)]

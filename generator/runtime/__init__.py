@@ -13,7 +13,10 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   generated module declares of its machine;
 - :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
   the compiled guards (:class:`Guard`) and effects (:class:`Effect`) of its transitions;
-- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs;
+- :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs,
+  every name of them importable from there: what a store holds (:mod:`.stored`), the
+  hash chain and its verification (:mod:`.chain`), :mod:`.memorystore` and
+  :mod:`.sqlstore`;
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
   asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.

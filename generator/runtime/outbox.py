@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .store import _SCHEMA_LOCK, SqlStore, StoreError
+from .sqlstore import SCHEMA_LOCK, SqlStore
+from .stored import StoreError
 
 __all__ = ["Claim", "LeaseLost", "Outbox", "Pending"]
 
@@ -116,7 +117,7 @@ class Outbox:
         with store._transaction(write=create) as cursor:
             if create:
                 if store.dialect == "postgresql":  # concurrent CREATE TABLEs would collide
-                    store._run(cursor, f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                    store._run(cursor, f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 for statement in _SCHEMA:
                     store._run(cursor, statement)
             columns = _columns(store, cursor)

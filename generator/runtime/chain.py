@@ -1,0 +1,387 @@
+"""The hash chain of an instance's records: how it is written, and how it is verified.
+
+Each record is kept as canonical JSON (:func:`canonical`) with a sha256 hash over its
+owner, the hash of the record before it (:data:`GENESIS` for the first) and its body
+(:func:`link`). :func:`started` and :func:`extended` write a chain; a :class:`Walk` reads
+one back, a record at a time, and is the one definition of an intact instance (used by
+every store's ``load``, ``walk`` and ``verify``); :func:`diagnose` says what was done to
+a record that fails it, and :func:`check_witness` finds a chain cut off or rewritten
+behind heads kept elsewhere. The bytes hashed never change: stores written by any
+version of statewright verify here.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .stored import (
+    InstanceHead,
+    StoredInstance,
+    StoredRecord,
+    StoreError,
+    StoreHead,
+    Timers,
+    UnknownInstance,
+    check_version,
+    instant,
+)
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = [
+    "GENESIS",
+    "ChainBroken",
+    "ChainProblem",
+    "Walk",
+    "canonical",
+    "check_chain",
+    "check_witness",
+    "extended",
+    "link",
+    "row_problem",
+    "started",
+    "verified",
+]
+
+GENESIS = "0" * 64
+"""The ``prev`` hash of every instance's first record."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """The first record of one instance's chain that was altered, removed or reordered."""
+
+    machine: str
+    instance_id: str
+    seq: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.machine} {self.instance_id!r} record {self.seq}: {self.kind}: {self.detail}"
+
+
+class ChainBroken(StoreError):
+    """An instance's stored records fail verification, so nothing may act on them.
+
+    A record was altered, removed or reordered (its hash, its link to the record before
+    it or its number is wrong, or its body is no JSON record), or the instance's head row
+    is not what its records give. The instance is tampered: it needs a person, and
+    ``statewright audit verify`` names it. ``problem`` says where.
+    """
+
+    def __init__(self, problem: ChainProblem) -> None:
+        super().__init__(f"{problem}: the instance is tampered; it is not loaded")
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[ChainBroken], tuple[ChainProblem]]:
+        return type(self), (self.problem,)
+
+
+# -- writing --------------------------------------------------------------------------
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def canonical(value: Any) -> str:
+    """The one JSON text of ``value`` that is hashed: sorted keys, no spaces, no NaN."""
+    return _ENCODER.encode(value)
+
+
+def link(machine: str, instance_id: str, prev: str, body: str) -> str:
+    """The hash of a record: sha256 over its owner, the previous hash and its body."""
+    owner = f"{len(machine)}:{machine}{len(instance_id)}:{instance_id}"
+    return hashlib.sha256(f"{owner}{prev}{body}".encode()).hexdigest()
+
+
+def _numbered(
+    machine: str, instance_id: str, seq: int, prev: str, records: Sequence[Mapping[str, Any]]
+) -> list[StoredRecord]:
+    """Number and hash ``records`` as the ones following record ``seq`` (hash ``prev``)."""
+    entries: list[StoredRecord] = []
+    for number, record in enumerate(records, start=seq + 1):
+        if record.get("seq") != number:
+            raise ValueError(f"record {record.get('seq')!r} cannot follow record {number - 1}")
+        body = canonical(record)
+        digest = link(machine, instance_id, prev, body)
+        entries.append(StoredRecord(number, body, prev, digest))
+        prev = digest
+    return entries
+
+
+def started(
+    machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
+) -> tuple[StoredInstance, list[StoredRecord]]:
+    """A new instance's head row (version 0) and its first ``records``, numbered from 1
+    and hashed from :data:`GENESIS`: what ``create`` stores."""
+    entries = _numbered(machine, instance_id, 0, GENESIS, records)
+    last = entries[-1].hash if entries else GENESIS
+    return StoredInstance(head, len(entries), last, 0), entries
+
+
+def extended(
+    machine: str,
+    instance_id: str,
+    held: StoredInstance,
+    version: int,
+    head: StoreHead,
+    records: Sequence[Mapping[str, Any]],
+) -> tuple[StoredInstance, list[StoredRecord]]:
+    """The head row after ``records`` follow the chain that ends at ``held`` (a head row),
+    and those records numbered and hashed: what ``append`` stores. The writer loaded
+    ``version``: :class:`~.stored.ConcurrencyConflict` unless ``held`` is still at it."""
+    check_version(machine, instance_id, held.version, version)
+    entries = _numbered(machine, instance_id, held.seq, held.head_hash, records)
+    last = entries[-1].hash if entries else held.head_hash
+    return StoredInstance(head, held.seq + len(entries), last, version + 1), entries
+
+
+# -- verifying ------------------------------------------------------------------------
+
+
+def _record(body: str) -> dict[str, Any] | None:
+    """The JSON object a stored body holds, with its integer ``seq``; None for anything else."""
+    try:
+        record = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or type(record.get("seq")) is not int:
+        return None
+    return record
+
+
+Later = Callable[[int, StoredRecord], Collection[str]]
+"""Reads the hashes of the records stored after the one at a position (1 for the first),
+given with the record stored there: asked only to tell a reordering from a removal."""
+
+
+class Walk:
+    """Checks one instance's records as they are read, oldest first, keeping none of them.
+
+    Each record must extend the chain: numbered one more than the last, pointing at its
+    hash, hashed as stored, and its body the JSON record of that number. At the end the
+    head row must name the last record and hold what the records give: its state, and its
+    deadline when the machine's timers are known. This is the one definition of an intact
+    instance; :func:`diagnose` only says, once a record fails it, what was done to it.
+    """
+
+    __slots__ = ("entered", "instance_id", "last", "machine", "prev", "seq")
+
+    def __init__(self, machine: str, instance_id: str) -> None:
+        self.machine, self.instance_id = machine, instance_id
+        self.seq, self.prev = 0, GENESIS
+        self.last: dict[str, Any] | None = None
+        self.entered: object = None
+        """The ``at`` of the last record that entered a state (any but a context change):
+        the state's deadline counts from it."""
+
+    def step(self, entry: StoredRecord) -> dict[str, Any] | None:
+        """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
+        seq = self.seq + 1
+        if (
+            entry.seq != seq
+            or entry.prev != self.prev
+            or link(self.machine, self.instance_id, entry.prev, entry.body) != entry.hash
+        ):
+            return None
+        record = _record(entry.body)
+        if record is None or record["seq"] != seq:
+            return None
+        self.seq, self.prev, self.last = seq, entry.hash, record
+        if record.get("event") != "context":
+            self.entered = record.get("at")
+        return record
+
+    def run(
+        self,
+        entries: Iterable[StoredRecord],
+        later: Later,
+        visit: Callable[[dict[str, Any]], object] | None = None,
+    ) -> ChainProblem | None:
+        """Step through ``entries`` (the next ones in stored order), handing each record
+        that extends the chain to ``visit``; what was done to the first that does not, or
+        None when all do."""
+        for entry in entries:
+            position = self.seq + 1
+            record = self.step(entry)
+            if record is None:
+                return diagnose(
+                    self.machine,
+                    self.instance_id,
+                    entry,
+                    position,
+                    self.prev,
+                    functools.partial(later, position, entry),
+                )
+            if visit is not None:
+                visit(record)
+        return None
+
+    def end(self, stored: StoredInstance, timers: Timers | None) -> ChainProblem | None:
+        """What is wrong with the head row ``stored`` after the last record, or None."""
+        machine, instance_id, seq = self.machine, self.instance_id, stored.seq
+        if seq > self.seq:
+            return ChainProblem(
+                machine, instance_id, self.seq + 1, "removed", f"the head counts {seq} records"
+            )
+        if seq < self.seq:
+            return ChainProblem(
+                machine, instance_id, seq + 1, "altered", "a record beyond the instance's head"
+            )
+        if stored.head_hash != self.prev:
+            return ChainProblem(
+                machine, instance_id, seq, "altered", "it is not the record the head row names"
+            )
+        derived = self.derived(timers)
+        if derived is None:
+            return None
+        if timers is None:
+            derived = StoreHead(derived.state, stored.head.deadline)
+        if derived != stored.head:
+            return row_problem(machine, instance_id, seq, stored.head, derived)
+        return None
+
+    def derived(self, timers: Timers | None) -> StoreHead | None:
+        """The head the records give: the last one's state and, with ``timers``, the
+        deadline of that state counted from its entry. None for records that name no state
+        (or no records): a store holds what it is given, and only a machine's records have
+        states."""
+        state = None if self.last is None else self.last.get("to_state")
+        if not isinstance(state, str):
+            return None
+        delay = None if timers is None else timers.get(state)
+        if delay is None:
+            return StoreHead(state, None)
+        try:
+            entered = datetime.fromisoformat(str(self.entered))
+            return StoreHead(state, instant(entered + delay) if entered.tzinfo else "?")
+        except (ValueError, OverflowError):
+            return StoreHead(state, "?")
+
+
+def row_problem(
+    machine: str, instance_id: str, seq: int, row: StoreHead, derived: StoreHead
+) -> ChainProblem:
+    """The problem of a head row that is not what the instance's records give."""
+    return ChainProblem(
+        machine,
+        instance_id,
+        seq,
+        "altered",
+        f"the instance row says state {row.state!r}, deadline {row.deadline}; "
+        f"its records give {derived.state!r}, deadline {derived.deadline}",
+    )
+
+
+def diagnose(
+    machine: str,
+    instance_id: str,
+    entry: StoredRecord,
+    position: int,
+    prev: str,
+    later: Callable[[], Collection[str]],
+) -> ChainProblem:
+    """What was done to ``entry``, stored at ``position`` after the record hashed ``prev``,
+    which :meth:`Walk.step` refused. ``later`` reads the hashes of the records stored after
+    it (only asked when the chain does not lead to it: it tells a reordering)."""
+
+    def problem(seq: int, kind: str, detail: str) -> ChainProblem:
+        return ChainProblem(machine, instance_id, seq, kind, detail)
+
+    if link(machine, instance_id, entry.prev, entry.body) != entry.hash:
+        return problem(position, "altered", "its content no longer matches its hash")
+    record = _record(entry.body)
+    numbered = None if record is None else record["seq"]
+    if entry.prev != prev:
+        if entry.prev in later():
+            return problem(position, "reordered", f"record {numbered} stands in its place")
+        if entry.seq == numbered == position:
+            return problem(
+                position - 1, "altered", "its hash was rewritten; the next record disagrees"
+            )
+        return problem(position, "removed", "the chain skips it")
+    if record is None:
+        return problem(position, "altered", "its body is not a JSON record")
+    return problem(position, "altered", f"renumbered as {entry.seq} (body: {numbered})")
+
+
+def check_chain(
+    machine: str,
+    instance_id: str,
+    stored: StoredInstance,
+    timers: Timers | None = None,
+    visit: Callable[[dict[str, Any]], object] | None = None,
+) -> ChainProblem | None:
+    """The first record of one instance that was altered, removed or reordered, or its
+    head row if that is not what the records give; None when it is intact. ``visit``
+    sees each record that extends the chain, until one does not.
+
+    ``stored.entries`` are in stored order (by record number).
+    """
+    entries = stored.entries
+
+    def later(position: int, entry: StoredRecord) -> set[str]:
+        return {after.hash for after in entries[position:]}
+
+    walk = Walk(machine, instance_id)
+    problem = walk.run(entries, later, visit)
+    return walk.end(stored, timers) if problem is None else problem
+
+
+def verified(machine: str, instance_id: str, stored: StoredInstance) -> StoredInstance:
+    """``stored``, if its records and head row are intact; else :class:`ChainBroken`."""
+    problem = check_chain(machine, instance_id, stored)
+    if problem is not None:
+        raise ChainBroken(problem)
+    return stored
+
+
+def check_witness(store: Store, heads: Sequence[InstanceHead]) -> list[ChainProblem]:
+    """Where ``store`` no longer extends the chain ends ``heads`` saw (kept elsewhere).
+
+    A chain a witness saw end at record N with hash H must still hold record N with hash
+    H: cutting records off the end and rewinding the head, or rewriting a chain with
+    recomputed hashes, is found here even though the chain itself stays consistent. An
+    instance whose chain is broken is left to ``verify``, which names it.
+    """
+    problems: list[ChainProblem] = []
+    for seen in heads:
+        try:
+            entries = store.load(seen.machine, seen.instance_id).entries
+        except UnknownInstance:
+            problems.append(
+                ChainProblem(seen.machine, seen.instance_id, 1, "removed", "the instance is gone")
+            )
+            continue
+        except ChainBroken:
+            continue
+        if len(entries) < seen.seq:
+            problems.append(
+                ChainProblem(
+                    seen.machine,
+                    seen.instance_id,
+                    len(entries) + 1,
+                    "removed",
+                    f"the store holds {len(entries)} records; the witness saw {seen.seq}",
+                )
+            )
+        elif seen.seq and entries[seen.seq - 1].hash != seen.hash:
+            problems.append(
+                ChainProblem(
+                    seen.machine,
+                    seen.instance_id,
+                    seen.seq,
+                    "altered",
+                    "its hash is not the one the witness saw: the chain was rewritten",
+                )
+            )
+    return problems

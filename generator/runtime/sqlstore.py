@@ -1,0 +1,520 @@
+"""The store in SQL tables over a DB-API 2 connection: SQLite or PostgreSQL.
+
+Two tables: ``statewright_instances`` holds each instance's head row (its state and
+deadline, the number and hash of its last record, its version), ``statewright_records``
+its records (number, canonical JSON body, the previous hash and its own). What differs
+between the two databases (how a transaction opens, how a write locks the head row, how
+concurrent schema creation waits) is a :class:`Dialect`; the rest is one SQL text, its
+``?`` placeholders turned into the driver's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .chain import ChainBroken, ChainProblem, Walk, extended, started, verified
+from .stored import (
+    InstanceExists,
+    InstanceHead,
+    StoredInstance,
+    StoredRecord,
+    StoreHead,
+    Timers,
+    UnknownInstance,
+    check_version,
+)
+
+__all__ = ["CHUNK", "POSTGRESQL", "SCHEMA_LOCK", "SQLITE", "DBConnection", "Dialect", "SqlStore"]
+
+
+class DBConnection(Protocol):
+    """The part of a DB-API 2 connection a :class:`SqlStore` uses."""
+
+    def cursor(self) -> Any: ...
+
+    def commit(self) -> Any: ...
+
+    def rollback(self) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS statewright_instances ("
+    " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+    " head TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL, deadline TEXT,"
+    " PRIMARY KEY (machine, instance_id))",
+    "CREATE INDEX IF NOT EXISTS statewright_due ON statewright_instances (machine, deadline)",
+    "CREATE TABLE IF NOT EXISTS statewright_records ("
+    " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+    " body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
+    " PRIMARY KEY (machine, instance_id, seq))",
+)
+
+CHUNK = 1000
+"""Records a :class:`SqlStore` reads per query when it walks or verifies chains."""
+
+SCHEMA_LOCK = 7_230_461
+"""PostgreSQL advisory lock taken while creating tables, so concurrent stores do not race."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What a :class:`SqlStore` writes differently for one SQL database."""
+
+    name: str
+    begin_write: str
+    """Opens a transaction that writes."""
+    begin_read: str
+    """Opens a transaction that only reads, in one snapshot."""
+    read_snapshot: str | None
+    """Makes a transaction the driver opened on its own read in one snapshot."""
+    lock_row: str
+    """Appended to the ``SELECT`` of a head row a write is about to change."""
+    schema_lock: str | None
+    """Makes concurrent ``CREATE TABLE``\\ s wait for one another (they would collide)."""
+    opens_transactions: bool
+    """The store opens every transaction itself (it puts a SQLite connection in
+    autocommit mode); otherwise only when the connection is in autocommit mode."""
+
+    def begin(self, connection: object, *, write: bool) -> str | None:
+        """The statement that opens a transaction on ``connection``, if one is needed."""
+        if self.opens_transactions or getattr(connection, "autocommit", False):
+            return self.begin_write if write else self.begin_read
+        return None if write else self.read_snapshot
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    begin_write="BEGIN IMMEDIATE",
+    begin_read="BEGIN",
+    read_snapshot=None,
+    lock_row="",
+    schema_lock=None,
+    opens_transactions=True,
+)
+POSTGRESQL = Dialect(
+    name="postgresql",
+    begin_write="BEGIN",
+    begin_read="BEGIN ISOLATION LEVEL REPEATABLE READ",
+    read_snapshot="SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    lock_row=" FOR UPDATE",
+    schema_lock=f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})",
+    opens_transactions=False,
+)
+_DIALECTS = {dialect.name: dialect for dialect in (SQLITE, POSTGRESQL)}
+
+
+def _dialect_of(driver: str) -> str:
+    if driver == "sqlite3":
+        return "sqlite"
+    if driver in ("psycopg", "psycopg2", "pg8000"):
+        return "postgresql"
+    raise ValueError(
+        f"cannot tell the SQL dialect of a {driver} connection: pass dialect='sqlite' or "
+        "dialect='postgresql'"
+    )
+
+
+_HEAD_ROW = "SELECT seq, head, version, state, deadline FROM statewright_instances"
+"""The columns of a head row, in the order :func:`_head_row` reads them."""
+
+
+def _head_row(row: Sequence[Any]) -> StoredInstance:
+    """A head row, read by :data:`_HEAD_ROW`: an instance without its records."""
+    return StoredInstance(StoreHead(row[3], row[4]), int(row[0]), row[1], int(row[2]))
+
+
+class SqlStore:
+    """A store in SQL tables over a DB-API 2 connection: SQLite (``sqlite3``) or
+    PostgreSQL (psycopg 3), one connection per store, one store per thread.
+
+    The store takes over the connection's transactions: on SQLite it switches the
+    connection to autocommit mode and opens each write with ``BEGIN IMMEDIATE`` (WAL,
+    ``synchronous=FULL``); on PostgreSQL each write locks the instance's head row
+    (``SELECT ... FOR UPDATE``) and reads run in ``REPEATABLE READ`` snapshots.
+    """
+
+    def __init__(
+        self, connection: DBConnection, *, dialect: str | None = None, create: bool = True
+    ) -> None:
+        driver = type(connection).__module__.split(".")[0]
+        self.dialect = dialect or _dialect_of(driver)
+        if self.dialect not in _DIALECTS:
+            raise ValueError(f"unsupported SQL dialect {self.dialect!r}: sqlite or postgresql")
+        self._dialect = _DIALECTS[self.dialect]
+        paramstyle = getattr(sys.modules.get(driver), "paramstyle", "qmark")
+        self._placeholder = "%s" if paramstyle in ("format", "pyformat") else "?"
+        self._connection = connection
+        self._cursor: Any = None
+        self._depth = 0
+        self._known: dict[tuple[str, str], StoredInstance] = {}
+        """The head rows of the instances this store last wrote or read: a write at a
+        known version needs no read first (the version check still guards)."""
+        if isinstance(connection, sqlite3.Connection):
+            connection.isolation_level = None
+            if create:
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+        if not create:
+            return
+        with self._transaction(write=True) as cursor:
+            if self._dialect.schema_lock is not None:
+                self._run(cursor, self._dialect.schema_lock)
+            for statement in _SCHEMA:
+                self._run(cursor, statement)
+
+    @classmethod
+    def sqlite(cls, path: str, *, timeout: float = 60.0) -> SqlStore:
+        """The embedded default: a SQLite file at ``path`` (created if missing), in WAL mode.
+
+        ``timeout`` is how long a writer waits for another process's write lock.
+        """
+        return cls(sqlite3.connect(path, timeout=timeout, isolation_level=None))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def create(
+        self, machine: str, instance_id: str, head: StoreHead, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        row, entries = started(machine, instance_id, head, records)
+        with self._transaction(write=True) as cursor:
+            self._run(
+                cursor,
+                "INSERT INTO statewright_instances"
+                " (machine, instance_id, seq, head, version, state, deadline)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (machine, instance_id) DO NOTHING",
+                (
+                    machine,
+                    instance_id,
+                    row.seq,
+                    row.head_hash,
+                    row.version,
+                    head.state,
+                    head.deadline,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise InstanceExists.of(machine, instance_id)
+            self._insert(cursor, machine, instance_id, entries)
+            self._known[machine, instance_id] = row
+
+    def append(
+        self,
+        machine: str,
+        instance_id: str,
+        version: int,
+        head: StoreHead,
+        records: Sequence[Mapping[str, Any]],
+    ) -> None:
+        key = (machine, instance_id)
+        with self._transaction(write=True) as cursor:
+            held = self._known.get(key)
+            if held is None or held.version != version:
+                held = self._locked_row(cursor, machine, instance_id)
+            row, entries = extended(machine, instance_id, held, version, head, records)
+            self._run(
+                cursor,
+                "UPDATE statewright_instances"
+                " SET seq = ?, head = ?, version = ?, state = ?, deadline = ?"
+                " WHERE machine = ? AND instance_id = ? AND version = ?",
+                (
+                    row.seq,
+                    row.head_hash,
+                    row.version,
+                    head.state,
+                    head.deadline,
+                    machine,
+                    instance_id,
+                    version,
+                ),
+            )
+            if cursor.rowcount != 1:
+                stored = self._locked_row(cursor, machine, instance_id)
+                check_version(machine, instance_id, stored.version, version)
+            self._insert(cursor, machine, instance_id, entries)
+            self._known[key] = row
+
+    def _locked_row(self, cursor: Any, machine: str, instance_id: str) -> StoredInstance:
+        """The instance's head row, locked until the commit."""
+        return self._row(cursor, machine, instance_id, self._dialect.lock_row)
+
+    def _insert(
+        self, cursor: Any, machine: str, instance_id: str, entries: list[StoredRecord]
+    ) -> None:
+        if entries:
+            cursor.executemany(
+                "INSERT INTO statewright_records (machine, instance_id, seq, body, prev, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)".replace("?", self._placeholder),
+                [(machine, instance_id, e.seq, e.body, e.prev, e.hash) for e in entries],
+            )
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self._transaction(write=True) as cursor:
+            self._cursor, self._depth = cursor, 1
+            try:
+                yield
+            finally:
+                self._cursor, self._depth = None, 0
+
+    # -- reading ------------------------------------------------------------------------
+
+    def load(self, machine: str, instance_id: str) -> StoredInstance:
+        loaded = verified(machine, instance_id, self._fetch(machine, instance_id))
+        if not self._depth:
+            self._known[machine, instance_id] = dataclasses.replace(loaded, entries=())
+        return loaded
+
+    def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
+        """The instance as stored, unverified (what :meth:`load` checks)."""
+        with self._transaction(write=False) as cursor:
+            row = self._row(cursor, machine, instance_id)
+            self._run(
+                cursor,
+                "SELECT seq, body, prev, hash FROM statewright_records"
+                " WHERE machine = ? AND instance_id = ? ORDER BY seq",
+                (machine, instance_id),
+            )
+            entries = tuple(StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in cursor.fetchall())
+        return dataclasses.replace(row, entries=entries)
+
+    def _row(self, cursor: Any, machine: str, instance_id: str, lock: str = "") -> StoredInstance:
+        """The instance's head row, without its records."""
+        where = f" WHERE machine = ? AND instance_id = ?{lock}"
+        self._run(cursor, _HEAD_ROW + where, (machine, instance_id))
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownInstance.of(machine, instance_id)
+        return _head_row(row)
+
+    def walk(
+        self,
+        machine: str,
+        instance_id: str,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None = None,
+    ) -> StoredInstance:
+        """Read one instance's records oldest first, :data:`CHUNK` at a time, verify each
+        as it is read and hand it to ``visit`` as its JSON object; return the head (with no
+        entries). Memory stays one chunk, however long the instance.
+
+        Raises :class:`~.chain.ChainBroken` at the first record that fails, or after the
+        last when the head row is not what they give (its deadline too, with the machine's
+        ``timers``): ``visit`` may then have seen records, and nothing may act on them.
+        :class:`~.stored.UnknownInstance` if there is no such instance.
+        """
+        with self._transaction(write=False) as cursor:
+            row = self._row(cursor, machine, instance_id)
+            problem = self._walk(cursor, machine, instance_id, row, visit, timers)
+        if problem is not None:
+            raise ChainBroken(problem)
+        return row
+
+    def _walk(
+        self,
+        cursor: Any,
+        machine: str,
+        instance_id: str,
+        row: StoredInstance,
+        visit: Callable[[dict[str, Any]], None] | None,
+        timers: Timers | None,
+    ) -> ChainProblem | None:
+        """What :meth:`walk` finds wrong with the instance, or None; ``visit`` sees each
+        record that extends the chain, until one does not."""
+
+        def later(position: int, entry: StoredRecord) -> set[str]:
+            """The hashes of the instance's records stored after ``entry``."""
+            self._run(
+                cursor,
+                "SELECT hash FROM statewright_records WHERE machine = ? AND instance_id = ?"
+                " AND seq > ?",
+                (machine, instance_id, entry.seq),
+            )
+            return {str(found[0]) for found in cursor.fetchall()}
+
+        walk = Walk(machine, instance_id)
+        while True:
+            after = ("", ()) if not walk.seq else (" AND seq > ?", (walk.seq,))
+            self._run(
+                cursor,
+                "SELECT seq, body, prev, hash FROM statewright_records"
+                f" WHERE machine = ? AND instance_id = ?{after[0]} ORDER BY seq LIMIT {CHUNK}",
+                (machine, instance_id, *after[1]),
+            )
+            rows = cursor.fetchall()
+            entries = [StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in rows]
+            problem = walk.run(entries, later, visit)
+            if problem is not None:
+                return problem
+            if len(rows) < CHUNK:
+                return walk.end(row, timers)
+
+    def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT instance_id FROM statewright_instances"
+                " WHERE machine = ? AND deadline IS NOT NULL AND deadline <= ?"
+                " ORDER BY deadline, instance_id"
+                + ("" if limit is None else f" LIMIT {int(limit)}"),
+                (machine, now),
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
+    def verify(
+        self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
+    ) -> list[ChainProblem]:
+        """Every instance's chain and head row, read :data:`CHUNK` records at a time (one
+        hash and one JSON parse per record; memory for the head rows and one chunk). An
+        instance that fails is walked again on its own, to say what was done to it."""
+        mine, params = ("", ()) if machine is None else ("machine = ?", (machine,))
+        timers = timers or {}
+        problems: dict[tuple[str, str], ChainProblem] = {}
+        with self._transaction(write=False) as cursor:
+            heads = self._heads(cursor, mine, params)
+            walks = self._scan(cursor, mine, params)
+            seen: set[tuple[str, str]] = set()
+            broken: list[tuple[str, str]] = []
+            for walk, intact in walks:
+                key = (walk.machine, walk.instance_id)
+                seen.add(key)
+                head = heads.get(key)
+                found: ChainProblem | None
+                if head is None:
+                    found = ChainProblem(*key, 0, "removed", "its head row is gone; records remain")
+                elif not intact:
+                    broken.append(key)
+                    continue
+                else:
+                    found = walk.end(head, timers.get(key[0]))
+                if found is not None:
+                    problems[key] = found
+            for key in heads.keys() - seen:  # instances without records
+                found = Walk(*key).end(heads[key], timers.get(key[0]))
+                if found is not None:
+                    problems[key] = found
+            for key in broken:
+                found = self._walk(cursor, *key, heads[key], None, timers.get(key[0]))
+                problems[key] = found or ChainProblem(*key, 0, "altered", "it changed while read")
+        return [problems[key] for key in sorted(problems)]
+
+    def _heads(
+        self, cursor: Any, mine: str, params: Sequence[Any]
+    ) -> dict[tuple[str, str], StoredInstance]:
+        """Every head row (of one machine, with ``mine``), by machine and instance id."""
+        self._run(
+            cursor,
+            "SELECT seq, head, version, state, deadline, machine, instance_id"
+            " FROM statewright_instances" + (f" WHERE {mine}" if mine else ""),
+            params,
+        )
+        return {(str(r[5]), str(r[6])): _head_row(r) for r in cursor.fetchall()}
+
+    def _scan(self, cursor: Any, mine: str, params: Sequence[Any]) -> Iterator[tuple[Walk, bool]]:
+        """Walk every instance's records in (machine, instance id, seq) order, a chunk at a
+        time: each instance's walk once its records are read, and whether all extended it."""
+        walk: Walk | None = None
+        intact = True
+        after: tuple[Any, ...] = ()
+        while True:
+            where = [mine] if mine else []
+            if after:
+                where.append("(machine, instance_id, seq) > (?, ?, ?)")
+            self._run(
+                cursor,
+                "SELECT machine, instance_id, seq, body, prev, hash FROM statewright_records"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + f" ORDER BY machine, instance_id, seq LIMIT {CHUNK}",
+                (*params, *after),
+            )
+            rows = cursor.fetchall()
+            for row in rows:
+                if walk is None or walk.machine != row[0] or walk.instance_id != row[1]:
+                    if walk is not None:
+                        yield walk, intact
+                    walk, intact = Walk(str(row[0]), str(row[1])), True
+                if intact:
+                    entry = StoredRecord(int(row[2]), row[3], row[4], row[5])
+                    intact = walk.step(entry) is not None
+            if len(rows) < CHUNK:
+                break
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+        if walk is not None:
+            yield walk, intact
+
+    def version(self, machine: str, instance_id: str) -> int:
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                "SELECT version FROM statewright_instances WHERE machine = ? AND instance_id = ?",
+                (machine, instance_id),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise UnknownInstance.of(machine, instance_id)
+        return int(row[0])
+
+    def heads(self, machine: str | None = None) -> list[InstanceHead]:
+        rows = self._head_rows("seq, head", machine)
+        return [InstanceHead(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    def instances(self, machine: str | None = None) -> list[tuple[str, str, StoreHead]]:
+        """Every instance's machine, id and head (state and deadline), by machine and id."""
+        rows = self._head_rows("state, deadline", machine)
+        return [(str(r[0]), str(r[1]), StoreHead(str(r[2]), r[3])) for r in rows]
+
+    def _head_rows(self, columns: str, machine: str | None) -> list[Any]:
+        """The machine, instance id and ``columns`` of every head row (of ``machine``), by
+        machine and instance id."""
+        where, params = ("", ()) if machine is None else (" WHERE machine = ?", (machine,))
+        with self._transaction(write=False) as cursor:
+            self._run(
+                cursor,
+                f"SELECT machine, instance_id, {columns} FROM statewright_instances"
+                f"{where} ORDER BY machine, instance_id",
+                params,
+            )
+            return list(cursor.fetchall())
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Any]:
+        if self._depth:
+            yield self._cursor
+            return
+        cursor = self._connection.cursor()
+        try:
+            begin = self._dialect.begin(self._connection, write=write)
+            if begin is not None:
+                cursor.execute(begin)
+            yield cursor
+            self._connection.commit()
+        except BaseException:
+            self._known.clear()
+            with contextlib.suppress(Exception):
+                self._connection.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        cursor.execute(sql.replace("?", self._placeholder), params)
