@@ -169,7 +169,10 @@ class Semantics:
         """The values after ``transition``'s effects (:class:`OutOfRange` past a bound)."""
         edge = self.edges.get(id(transition))
         if edge is None or edge.declared is not transition:  # an equal one, made elsewhere
-            edge = next(e for e in self.edges.values() if e.declared == transition)
+            found = [e for e in self.edges.values() if e.declared == transition]
+            if not found:
+                raise ValueError(f"{transition.key} is not a transition of {self.spec.machine}")
+            edge = found[0]
         return kernel.effect(edge, values)
 
     def enter(self, state: str, values: Values = ()) -> list[tuple[Transition, Values]]:
