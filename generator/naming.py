@@ -76,7 +76,11 @@ of them one spec's module happens to import)."""
 
 _PYTHON = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 
-RESERVED_METHODS = _PYTHON | frozenset(dir(Machine)) | frozenset(Machine.__annotations__)
+RESERVED_METHODS = (
+    _PYTHON
+    | frozenset(name for cls in Machine.__mro__ for name in vars(cls).get("__annotations__", {}))
+    | frozenset(dir(Machine))
+)
 """Names no trigger method may take: Python's, and every attribute of the engine's class,
 declared or defined (``spec``, ``fire``, ``_take``, ...)."""
 

@@ -11,6 +11,9 @@
   rules with their checker, ``statewright.verify.conformance.stepfunctions``);
 - ``statewright.generator.runtime`` (copied verbatim into generated output) imports the standard
   library alone;
+- the step kernel is one file, ``verify/semantics/kernel.py``, which the runtime support
+  carries as a link (``generator/runtime/kernel.py``): it imports the standard library alone,
+  and no other module of the checker's semantics or the runtime writes a step rule of its own;
 - the command layer (``generator/cli.py`` and ``generator/commands/``) sits above the rest:
   nothing else in ``verify`` or ``generator`` imports it;
 - no module imports another that imports it back, directly or round a longer loop.
@@ -180,6 +183,97 @@ def test_the_runtime_support_imports_only_the_standard_library(name: str) -> Non
         and found not in ("", "__future__")
     }
     assert not foreign, f"{name} imports {sorted(foreign)}"
+
+
+KERNEL = ROOT / "verify" / "semantics" / "kernel.py"
+
+
+def test_the_step_kernel_is_one_file_both_sides_import() -> None:
+    """The runtime support's kernel is a link to the checker's, and a generated
+    ``_statewright/kernel.py`` is that file under its header."""
+    link = ROOT / "generator" / "runtime" / "kernel.py"
+    assert link.is_symlink(), "generator/runtime/kernel.py must link to the checker's kernel"
+    assert link.resolve() == KERNEL.resolve()
+    copied = (ROOT / "generated" / "_statewright" / "kernel.py").read_text(encoding="utf-8")
+    assert copied.split("\n", 1)[1] == KERNEL.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "name", ["statewright.verify.semantics.kernel", "statewright.generator.runtime.kernel"]
+)
+def test_the_step_kernel_imports_only_the_standard_library(name: str) -> None:
+    found = {f for f in imports_of(name) if f not in ("", "__future__")}
+    assert all(f.split(".")[0] in sys.stdlib_module_names for f in found), sorted(found)
+
+
+def step_rules(tree: ast.AST) -> list[str]:
+    """What in ``tree`` writes a step rule: walking a trigger's alternatives (``x =
+    x.orelse``), testing a guard (``.test(...)``, ``.holds(...)``), telling an ``always``
+    exit by its trigger, or adding an ``after`` to a time; each as its line and text."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        rule = (
+            (isinstance(node, ast.Assign) and _attribute(node.value, "orelse"))
+            or (isinstance(node, ast.Call) and _attribute(node.func, "test", "holds"))
+            or (
+                isinstance(node, ast.Compare)
+                and any(
+                    (isinstance(side, ast.Constant) and side.value == "always")
+                    or (isinstance(side, ast.Name) and side.id.startswith("AUTOMATIC"))
+                    for side in (node.left, *node.comparators)
+                )
+            )
+            or (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Add)
+                and (_attribute(node.left, "after") or _attribute(node.right, "after"))
+            )
+        )
+        if rule:
+            found.append((getattr(node, "lineno", 0), ast.unparse(node)))
+    return [f"{line}: {text}" for line, text in sorted(found)]
+
+
+def _attribute(node: ast.AST, *names: str) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in names
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in (
+            *_params("statewright.verify.semantics"),
+            *_params("statewright.generator.runtime"),
+        )
+        if not n.endswith(".kernel")
+    ],
+)
+def test_no_second_copy_of_the_step_rules(name: str) -> None:
+    """Only the kernel chooses a transition, tests a guard, classifies an ``always`` exit or
+    computes a deadline: the engine and the checker's semantics ask it."""
+    path = MODULES[name]
+    found = step_rules(ast.parse(path.read_text(), filename=str(path)))
+    assert not found, f"{name} writes step rules of its own (use the kernel): {found}"
+
+
+def test_the_step_rule_check_finds_the_engine_of_old() -> None:
+    """The check above catches each way the engine once wrote the rules itself."""
+    engine_of_old = """
+def _holding(edge, values):
+    while edge is not None and edge.when is not None and not edge.when.test(values):
+        edge = edge.orelse
+    return edge
+def _compile(edge, source):
+    if edge.trigger == AUTOMATIC:
+        source.automatic = source.automatic or edge
+def deadline(self, timed):
+    return self._entered + timed.after
+"""
+    found = step_rules(ast.parse(engine_of_old))
+    assert [line.split(":")[0] for line in found] == ["3", "4", "7", "10"], found
+    asking = "deadline = node.deadline(entered)\nedge = kernel.choose(first, values)\n"
+    assert not step_rules(ast.parse(asking)), "the check flags code that asks the kernel"
 
 
 def _in_the_command_layer(name: str) -> bool:

@@ -8,6 +8,8 @@ step on the outcome, the state, the log and the deadline.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +22,16 @@ from test_runtime_kit import Clock, generate
 
 from statewright.verify.check import check_text
 from statewright.verify.load import load_file
-from statewright.verify.model import Spec
-from statewright.verify.semantics import AlwaysCycle, Outcome, Run, Semantics, Values
+from statewright.verify.model import Spec, Transition
+from statewright.verify.semantics import (
+    AlwaysCycle,
+    Outcome,
+    Run,
+    Semantics,
+    Values,
+    evaluate,
+    kernel,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -307,3 +317,92 @@ def test_the_engine_runs_random_specs_with_data_by_the_semantics(
         assert dataclasses.asdict(machine.variables) == data.scope(run.values)
         assert machine.deadline == run.deadline
         history.append((len(machine.audit), run.state, run.values))
+
+
+# -- the step kernel: one, and right ------------------------------------------------------
+
+
+def oracle_takes(spec: Spec, state: str, trigger: str, values: Values) -> Transition | None:
+    """The transition ``trigger`` fired by name takes, read off the spec's list as the
+    rules say it in words (a second implementation, sharing nothing with the kernel's
+    tables): the first declared exit of ``state`` on ``trigger`` whose guard holds, where
+    a timed exit counts only if it is the state's shortest (the first among equals)."""
+    scope = dict(zip((v.name for v in spec.variables), values, strict=True))
+    timers = [t for t in spec.transitions if t.source == state and t.after is not None]
+    leading = min(timers, key=lambda t: t.after.seconds if t.after else 0, default=None)
+    for t in spec.transitions:
+        if t.source != state or t.trigger != trigger or t.trigger == "always":
+            continue
+        if t.after is not None and t is not leading:
+            continue
+        if t.when is None or evaluate(t.when.tree, scope) is True:
+            return t
+    return None
+
+
+def oracle_always(spec: Spec, state: str, values: Values) -> Transition | None:
+    """The ``always`` exit entering ``state`` takes: the first declared whose guard holds."""
+    scope = dict(zip((v.name for v in spec.variables), values, strict=True))
+    for t in spec.transitions:
+        holds = t.when is None or evaluate(t.when.tree, scope) is True
+        if t.source == state and t.trigger == "always" and holds:
+            return t
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.one_of(data_specs(properties=False), specs()))
+def test_the_kernel_chooses_as_the_rules_read(text: str) -> None:
+    """In every configuration of a random spec, the transition each trigger takes, the
+    ``always`` exit and the deadline are what the plain reading of the rules gives."""
+    result = check_text(text)
+    assert result.spec is not None
+    spec = result.spec
+    semantics = Semantics.of(spec)
+    triggers = sorted({t.trigger for t in spec.transitions} - {"always"})
+    domains = [v.domain for v in spec.variables]
+    for state in semantics.steps:
+        for values in itertools.product(*domains):
+            for trigger in triggers:
+                expected = oracle_takes(spec, state, trigger, values)
+                assert semantics.candidates(state, trigger, values) is expected
+            assert semantics.automatic_in(state, values) is oracle_always(spec, state, values)
+        timers = [t.after.seconds for t in spec.transitions if t.source == state and t.after]
+        wait = timedelta(seconds=min(timers)) if timers else None
+        deadline = semantics.nodes[state].deadline(START)
+        assert deadline == (None if wait is None else START + wait)
+
+
+def test_the_checker_and_the_runtime_step_by_one_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated runtime's engine and the checker's semantics each choose a guarded
+    transition by calling the kernel's ``choose``: the same file, copied verbatim."""
+    spec = spec_of("discovery_pipeline")
+    rt = generate(spec, tmp_path)
+    copied = sys.modules[f"{rt.__name__.split('.')[0]}._statewright.kernel"]
+    assert copied is not kernel and copied.__file__ is not None and kernel.__file__ is not None
+    original = Path(kernel.__file__).read_text(encoding="utf-8")
+    assert Path(copied.__file__).read_text(encoding="utf-8").split("\n", 1)[1] == original
+    asked: list[str] = []
+    for module, side in ((copied, "runtime"), (kernel, "checker")):
+        choose = module.choose
+
+        def counted(
+            first: object, values: object, side: str = side, choose: object = choose
+        ) -> object:
+            asked.append(side)
+            return choose(first, values)  # type: ignore[operator]
+
+        monkeypatch.setattr(module, "choose", counted)
+    on_call = rt.Actor("olu", frozenset({"on_call"}))
+    machine = rt.DiscoveryPipeline()
+    machine.fire(rt.Trigger.DISCOVERY_REQUESTED)
+    machine.fire(rt.Trigger.AGENT_ERROR)
+    machine.fire(rt.Trigger.RETRY_STAGE, actor=on_call, decision="again")
+    assert machine.state == rt.State.SCOUT_RUNNING and "runtime" in asked
+    assert "checker" not in asked
+    run = Run(Semantics.of(spec), START)
+    for trigger in ("discovery_requested", "agent_error", "retry_stage"):
+        run.fire(trigger, ("on_call",), "olu", START)
+    assert run.state == "SCOUT_RUNNING" and "checker" in asked

@@ -4,10 +4,10 @@
 A generated module with variables declares a frozen ``Variables`` dataclass (its fields
 are the spec's variables, each defaulting to its initial value), and compiles every
 guard and effect to a small typed function of it; the :class:`Guard` and :class:`Effect`
-here pair that function with the expression as the spec writes it, for messages and the
-audit log. :class:`VariablesSpec` checks values against the declared bounds and turns
-them to and from the JSON the audit log keeps. Nothing is evaluated from text at run
-time.
+here (the step kernel's, :mod:`.kernel`) pair that function with the expression as the
+spec writes it, for messages and the audit log. :class:`VariablesSpec` checks values
+against the declared bounds and turns them to and from the JSON the audit log keeps.
+Nothing is evaluated from text at run time.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .kernel import Effect, Guard
 from .records import JSONValue
 
 __all__ = ["Effect", "Guard", "OutOfBounds", "VariableSpec", "VariablesSpec"]
@@ -27,23 +28,6 @@ Value = int | bool | str
 
 class OutOfBounds(ValueError):
     """Values a variable's declaration does not allow."""
-
-
-@dataclass(frozen=True, slots=True)
-class Guard(Generic[V]):
-    """A transition's ``when``: the expression as written, and its compiled test."""
-
-    text: str
-    test: Callable[[V], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Effect(Generic[V]):
-    """A transition's ``set``: the assignments as written, and the compiled update (all
-    computed from the values before the step)."""
-
-    text: str
-    apply: Callable[[V], V]
 
 
 @dataclass(frozen=True, slots=True)

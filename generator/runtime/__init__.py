@@ -9,8 +9,13 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every value a caller hands in passes before anything changes (with their limits,
   :data:`MAX_JSON_DEPTH` and :data:`MAX_JSON_BYTES`);
 - :mod:`.history`: an instance's context at every record, kept as its changes;
-- :mod:`.engine`: :class:`Machine`, the one engine, and :class:`MachineSpec`, what a
-  generated module declares of its machine;
+- :mod:`.kernel`: the step kernel, what one step of a machine does (which transition a
+  trigger takes, what is refused, timers, ``always`` steps): the same file the checker
+  runs as ``statewright.verify.semantics.kernel``;
+- :mod:`.machinespec`: :class:`MachineSpec`, what a generated module declares of its
+  machine, compiled to the kernel's tables;
+- :mod:`.engine`: :class:`Machine`, the one engine; :mod:`.replay` checks a log against
+  the spec record by record, :mod:`.durable` keeps instances in a store;
 - :mod:`.data`: a machine's variables: their declaration (:class:`VariablesSpec`), and
   the compiled guards (:class:`Guard`) and effects (:class:`Effect`) of its transitions;
 - :mod:`.store`: durable stores (in memory, SQLite, PostgreSQL) with hash-chained logs,
@@ -25,8 +30,10 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
 from __future__ import annotations
 
 from .data import Effect, Guard, OutOfBounds, VariableSpec, VariablesSpec
-from .engine import Allowed, Machine, MachineSpec, SweepReport, Transition
+from .durable import SweepReport
+from .engine import Allowed, Machine
 from .handlers import Fire, HandlerSet, Hook, Job
+from .machinespec import MachineSpec, Transition
 from .outbox import LeaseLost, Outbox
 from .records import (
     MAX_JSON_BYTES,

@@ -1,6 +1,8 @@
 """The one executable meaning of a spec (see :mod:`statewright.verify.semantics.machine`): which
 transition fires, how ``always`` chains, timers, guards and effects behave, and what
-expressions mean (:mod:`statewright.verify.semantics.data`).
+expressions mean (:mod:`statewright.verify.semantics.data`). The step rules themselves are
+the step kernel, :mod:`statewright.verify.semantics.kernel`, which the generated runtime
+runs too.
 """
 
 from __future__ import annotations

@@ -30,10 +30,13 @@ rules, written once:
   reviewer roles (a trigger is first declared, then its guards are evaluated, then its
   actor is authorised, then a timed one's time is checked).
 
-:class:`Semantics` holds the spec's transitions indexed for these rules, built once per
-spec; :class:`Run` is one run of it, with a clock, its data, a log and the outcome of
-every request (:class:`Outcome`). What expressions mean is in
-:mod:`statewright.verify.semantics.data`.
+The rules are code once, in the step kernel :mod:`statewright.verify.semantics.kernel`,
+which the generated runtime's engine runs too (copied into every ``_statewright/``): the
+steps the checker explores are the steps production takes. :class:`Semantics` compiles a
+spec to the kernel, once per spec, and keeps the tables the checker reads (guards and
+effects interpreted by :mod:`statewright.verify.semantics.data`, which says what
+expressions mean); :class:`Run` is one run of it, with a clock, its data, a log and the
+outcome of every request (:class:`Outcome`).
 
 Standard library only; no I/O.
 """
@@ -44,26 +47,17 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum
+from functools import partial
 
-from statewright.verify.model import AUTOMATIC_TRIGGER, Spec, Transition
+from statewright.verify.model import Spec, Transition
+from statewright.verify.semantics import kernel
 from statewright.verify.semantics.data import Data, Values
+from statewright.verify.semantics.kernel import AlwaysCycle, Outcome
 
 __all__ = ["AlwaysCycle", "Entry", "Outcome", "Run", "Semantics"]
 
-
-class Outcome(Enum):
-    """What the spec says must happen to a trigger fired in the current configuration."""
-
-    ACCEPTED = "accepted"
-    UNDECLARED = "undeclared"
-    BLOCKED = "blocked"
-    """Declared in the state, but the guard of every transition on the trigger fails."""
-    UNAUTHORISED = "unauthorised"
-
-
-class AlwaysCycle(ValueError):
-    """A chain of ``always`` transitions came back on itself: the machine never settles."""
+_Node = kernel.Node[Transition]
+_Edge = kernel.Edge[Transition]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +76,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Semantics:
-    """A spec's transitions indexed by the rules of the module documentation.
+    """A spec's transitions compiled to the step kernel (:mod:`.kernel`), and the tables
+    the checker reads of it.
 
     ``named[state][trigger]`` is the transition a trigger fired by name takes: the first
     declared among the state's manual exits and its leading timed exit; ``manual`` is the
@@ -94,7 +89,7 @@ class Semantics:
     These tables name the *first declared* transition; with guards, ``choices[state]
     [trigger]`` holds every transition a trigger fired by name may take, in declaration
     order, and ``always[state]`` every ``always`` exit: the first whose guard holds is
-    taken. ``data`` knows the variables.
+    taken. ``data`` knows the variables; ``nodes`` are the kernel's states.
     """
 
     spec: Spec
@@ -107,32 +102,26 @@ class Semantics:
     choices: Mapping[str, Mapping[str, Sequence[Transition]]] = field(repr=False)
     always: Mapping[str, Sequence[Transition]] = field(repr=False)
     data: Data = field(repr=False)
+    nodes: Mapping[str, _Node] = field(repr=False, default_factory=dict)
+    edges: Mapping[int, _Edge] = field(repr=False, default_factory=dict)
+    """The kernel's edge of each transition, by ``id`` of the transition."""
 
     @classmethod
     def of(cls, spec: Spec) -> Semantics:
-        timed: dict[str, list[Transition]] = {}
-        automatic: dict[str, Transition] = {}
-        always: dict[str, list[Transition]] = {}
-        for t in spec.transitions:
-            if t.trigger == AUTOMATIC_TRIGGER:
-                automatic.setdefault(t.source, t)
-                always.setdefault(t.source, []).append(t)
-            elif t.after is not None:
-                timed.setdefault(t.source, []).append(t)
-        # a state's leading timer takes its trigger too, in declaration order
-        leading = {name: min(found, key=_delay) for name, found in timed.items()}
-        choices: dict[str, dict[str, list[Transition]]] = {s.name: {} for s in spec.states}
-        for t in spec.transitions:
-            if t.trigger != AUTOMATIC_TRIGGER and (t.after is None or leading[t.source] is t):
-                by_trigger = choices[t.source]
-                found = by_trigger.get(t.trigger)
-                if found is None:
-                    by_trigger[t.trigger] = [t]
-                else:
-                    found.append(t)
+        data = Data(spec.variables)
+        nodes = {s.name: _Node(s.name, frozenset(s.reviewers)) for s in spec.states}
+        edges = [_edge(t, nodes, data) for t in spec.transitions]
+        kernel.link(edges)
+        choices = {
+            name: {
+                trigger: [edge.declared for edge in first.alternatives()]
+                for trigger, first in node.exits.items()
+            }
+            for name, node in nodes.items()
+        }
         named = {
-            name: {trigger: found[0] for trigger, found in by_trigger.items()}
-            for name, by_trigger in choices.items()
+            name: {trigger: edge.declared for trigger, edge in node.exits.items()}
+            for name, node in nodes.items()
         }
         return cls(
             spec,
@@ -140,14 +129,20 @@ class Semantics:
                 name: {k: t for k, t in found.items() if t.after is None}
                 for name, found in named.items()
             },
-            {name: tuple(sorted(found, key=_delay)) for name, found in timed.items()},
-            automatic,
-            {s.name: frozenset(s.reviewers) for s in spec.states},
+            {name: tuple(e.declared for e in n.timers) for name, n in nodes.items() if n.timers},
+            {name: n.automatic.declared for name, n in nodes.items() if n.automatic},
+            {name: node.reviewers for name, node in nodes.items()},
             {name: tuple(found.values()) for name, found in named.items()},
             named,
             choices,
-            always,
-            Data(spec.variables),
+            {
+                name: [edge.declared for edge in n.automatic.alternatives()]
+                for name, n in nodes.items()
+                if n.automatic is not None
+            },
+            data,
+            nodes,
+            {id(edge.declared): edge for edge in edges},
         )
 
     @property
@@ -157,26 +152,28 @@ class Semantics:
     def candidates(self, state: str, trigger: str, values: Values = ()) -> Transition | None:
         """The transition ``trigger`` fired by name takes from ``state`` with ``values``:
         the first declared whose guard holds, or None."""
-        for transition in self.choices[state].get(trigger, ()):
-            if self.data.holds(transition.when, values):
-                return transition
-        return None
+        edge = kernel.choose(self.nodes[state].exits.get(trigger), values)
+        return None if edge is None else edge.declared
 
     def timed_exit(self, state: str) -> Transition | None:
         """The timed exit ``state`` takes when it is due, or None if it has none."""
-        found = self.timed.get(state)
-        return found[0] if found else None
+        timed = self.nodes[state].timed
+        return None if timed is None else timed.declared
 
     def automatic_in(self, state: str, values: Values = ()) -> Transition | None:
         """The ``always`` exit entering ``state`` with ``values`` takes at once, or None."""
-        for transition in self.always.get(state, ()):
-            if self.data.holds(transition.when, values):
-                return transition
-        return None
+        edge = kernel.choose(self.nodes[state].automatic, values)
+        return None if edge is None else edge.declared
 
     def take(self, transition: Transition, values: Values) -> Values:
         """The values after ``transition``'s effects (:class:`OutOfRange` past a bound)."""
-        return self.data.apply(transition.effects, values)
+        edge = self.edges.get(id(transition))
+        if edge is None or edge.declared is not transition:  # an equal one, made elsewhere
+            found = [e for e in self.edges.values() if e.declared == transition]
+            if not found:
+                raise ValueError(f"{transition.key} is not a transition of {self.spec.machine}")
+            edge = found[0]
+        return kernel.effect(edge, values)
 
     def enter(self, state: str, values: Values = ()) -> list[tuple[Transition, Values]]:
         """The ``always`` transitions taken on entering ``state`` with ``values``, in
@@ -184,17 +181,7 @@ class Semantics:
 
         Raises :class:`AlwaysCycle` when the chain never settles.
         """
-        taken: list[tuple[Transition, Values]] = []
-        seen = {(state, values)}
-        step = self.automatic_in(state, values)
-        while step is not None:
-            values = self.take(step, values)
-            taken.append((step, values))
-            if (step.target, values) in seen:
-                raise AlwaysCycle(f"'always' transitions from {state} never stop")
-            seen.add((step.target, values))
-            step = self.automatic_in(step.target, values)
-        return taken
+        return [(edge.declared, after) for edge, after in kernel.settle(self.nodes[state], values)]
 
     def chain(self, state: str, values: Values = ()) -> list[Transition]:
         """The ``always`` transitions taken on entering ``state``, in order.
@@ -217,22 +204,15 @@ class Semantics:
     ) -> Outcome:
         """What firing ``trigger`` in ``state`` with ``values`` by an actor with ``roles``
         (None: no actor) must do, its timed exit aside (:meth:`Run.outcome` knows the
-        time)."""
-        declared = [t for t in self.choices[state].get(trigger, ()) if t.after is None]
-        if not declared:
-            return Outcome.UNDECLARED
-        transition = next((t for t in declared if self.data.holds(t.when, values)), None)
-        if transition is None:
-            return Outcome.BLOCKED
-        if transition.human and (roles is None or self.reviewers[state].isdisjoint(roles)):
-            return Outcome.UNAUTHORISED
-        return Outcome.ACCEPTED
+        time: here a timed exit is never due)."""
+        held = None if roles is None else frozenset(roles)
+        return kernel.decide(self.nodes[state], trigger, values, held, _EVER, _EVER)[0]
 
     def failed_guards(self, state: str, trigger: str) -> tuple[str, ...]:
         """The guards of the transitions ``trigger`` may take from ``state``, as written."""
-        return tuple(
-            t.when.text for t in self.choices[state].get(trigger, ()) if t.when is not None
-        )
+        first = self.nodes[state].exits.get(trigger)
+        found = () if first is None else first.alternatives()
+        return tuple(edge.when.text for edge in found if edge.when is not None)
 
     def exits(self, state: str) -> tuple[Transition, ...]:
         """The transitions a caller can fire from ``state`` (neither automatic nor timed)."""
@@ -303,8 +283,29 @@ class Semantics:
         return tuple(sorted(found))
 
 
-def _delay(transition: Transition) -> int:
-    return 0 if transition.after is None else transition.after.seconds
+_EVER = datetime.min
+"""The time :meth:`Semantics.outcome` asks at: none, as it leaves timed exits aside."""
+
+
+def _edge(transition: Transition, nodes: Mapping[str, _Node], data: Data) -> _Edge:
+    """``transition`` as the kernel runs it: its guard and effects interpreted by ``data``."""
+    when, effects = transition.when, transition.effects
+    return _Edge(
+        transition,
+        nodes[transition.source],
+        transition.trigger,
+        nodes[transition.target],
+        human=transition.human,
+        after=None if transition.after is None else timedelta(seconds=transition.after.seconds),
+        reason=transition.reason,
+        when=None if when is None else kernel.Guard(when.text, partial(data.holds, when)),
+        effect=None
+        if not effects
+        else kernel.Effect(
+            "; ".join(f"{e.variable} = {e.value.text}" for e in effects),
+            partial(data.apply, effects),
+        ),
+    )
 
 
 class Run:
@@ -327,11 +328,9 @@ class Run:
 
     def outcome(self, trigger: str, roles: Iterable[str] | None, now: datetime) -> Outcome:
         """What firing ``trigger`` at ``now`` by an actor with ``roles`` must do."""
-        transition = self.candidate(trigger)
-        if transition is not None and transition.after is not None:
-            due = self.deadline
-            return Outcome.ACCEPTED if due is not None and now >= due else Outcome.UNDECLARED
-        return self.semantics.outcome(self.state, trigger, roles, self.values)
+        held = None if roles is None else frozenset(roles)
+        node = self.semantics.nodes[self.state]
+        return kernel.decide(node, trigger, self.values, held, self.entered_at, now)[0]
 
     def fire(
         self, trigger: str, roles: Iterable[str] | None, actor: str | None, now: datetime
@@ -352,16 +351,15 @@ class Run:
     @property
     def deadline(self) -> datetime | None:
         """When the current state is due, or None if it has no timed exit."""
-        timed = self.timed_exit
-        return None if timed is None else self.entered_at + timedelta(seconds=_delay(timed))
+        return self.semantics.nodes[self.state].deadline(self.entered_at)
 
     def expire(self, now: datetime) -> Transition | None:
         """Take the timed exit if ``now`` has reached the deadline; the exit taken."""
-        deadline, timed = self.deadline, self.timed_exit
-        if deadline is None or timed is None or now < deadline:
+        timed = self.semantics.nodes[self.state].timed
+        if timed is None or not kernel.due(timed, self.entered_at, now):
             return None
-        self.take(timed, now, None)
-        return timed
+        self.take(timed.declared, now, None)
+        return timed.declared
 
     def take(self, transition: Transition, now: datetime, actor: str | None) -> None:
         """Take ``transition`` with its effects, then the ``always`` chain of its target.

@@ -1,0 +1,115 @@
+"""Instances kept in a :class:`~.store.Store`: creating, loading and sweeping them.
+
+``Machine.create``, ``Machine.load`` and ``Machine.sweep`` (documented there) run the
+functions here. A durable instance's every change is committed with its records in one
+transaction by ``Machine._durably``, or refused with nothing changed; loading rebuilds the
+instance from its records (:mod:`.replay`) and holds the result to the row the store keeps
+beside them (state and deadline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+from .records import AuditRecord, Clock, utc_now
+from .store import ChainBroken, ConcurrencyConflict, Store, StoreError, instant, row_problem
+
+if TYPE_CHECKING:
+    from .engine import Machine
+
+__all__ = ["SweepReport", "create", "load", "sweep"]
+
+S = TypeVar("S", bound=StrEnum)
+T = TypeVar("T", bound=StrEnum)
+R = TypeVar("R", bound=StrEnum)
+M = TypeVar("M", bound="Machine[Any, Any, Any]")
+
+
+class SweepReport(NamedTuple, Generic[S, T, R]):
+    """What ``Machine.sweep`` did: the records it appended, by instance, and the
+    instances it could not read (their id and why), which it skipped; ``errors`` holds
+    the exception behind each of those, by id."""
+
+    fired: list[tuple[str, AuditRecord[S, T, R]]]
+    unreadable: list[tuple[str, str]]
+    errors: dict[str, Exception]
+
+
+def create(
+    cls: type[M],
+    store: Store,
+    instance_id: str,
+    clock: Clock | None,
+    context: Mapping[str, object] | None,
+) -> M:
+    """A new instance of ``cls`` kept in ``store`` under ``instance_id``."""
+    if not isinstance(instance_id, str) or not instance_id:
+        raise TypeError(f"an instance id is a non-empty string, not {instance_id!r}")
+    machine = cls(clock=clock, context=context)
+    store.create(cls.spec.machine, instance_id, machine._head(), machine._bodies(0))
+    machine._store, machine._id, machine._revision = store, instance_id, 0
+    return machine
+
+
+def load(cls: type[M], store: Store, instance_id: str, clock: Clock | None) -> M:
+    """The instance of ``cls`` kept in ``store`` under ``instance_id``, rebuilt and
+    checked against the stored row."""
+    machine_name = cls.spec.machine
+    stored = store.load(machine_name, instance_id)
+    try:
+        records = cls.load_audit("\n".join(entry.body for entry in stored.entries))
+    except ValueError as error:
+        raise StoreError(
+            f"{machine_name} instance {instance_id!r}: unreadable stored records: {error}"
+        ) from error
+    machine = cls.replay(records, clock=clock)
+    derived = machine._head()
+    if (derived.state, len(machine._log)) != (stored.head.state, stored.seq):
+        raise ChainBroken(row_problem(machine_name, instance_id, stored.seq, stored.head, derived))
+    if derived.deadline != stored.head.deadline:  # the spec's timer changed, or an edit
+        raise StoreError(
+            f"{row_problem(machine_name, instance_id, stored.seq, stored.head, derived)}"
+            " under this spec's timers: the spec changed under the instance or the row"
+            " was edited ('statewright audit verify' with the spec it ran under tells which)"
+        )
+    machine._store, machine._id, machine._revision = store, instance_id, stored.version
+    return machine
+
+
+def sweep(
+    cls: type[Machine[S, T, R]],
+    store: Store,
+    clock: Clock | None,
+    limit: int | None,
+    due: Callable[[str, str, int | None], list[str]] | None,
+) -> SweepReport[S, T, R]:
+    """Fire every timed exit that is due across the instances of ``cls`` in ``store``."""
+    now = (utc_now if clock is None else clock)()
+    report: SweepReport[S, T, R] = SweepReport([], [], {})
+    find = store.due if due is None else due
+    seen: set[str] = set()
+    moved = 0
+    more = True
+    while more and (limit is None or moved < limit):
+        ask = None if limit is None else limit + 2 * len(seen)  # past the ones seen
+        found = find(cls.spec.machine, instant(now), ask)
+        more = ask is not None and len(found) == ask  # else nothing lies beyond them
+        for instance_id in (i for i in found if i not in seen):
+            if limit is not None and moved >= limit:
+                break
+            seen.add(instance_id)
+            try:
+                machine = cls.load(store, instance_id, clock=clock)
+                seen_records = len(machine._log)
+                machine.expire()
+            except ConcurrencyConflict:
+                continue
+            except Exception as error:  # one bad instance: report it, go on
+                report.unreadable.append((instance_id, str(error)))
+                report.errors[instance_id] = error
+                continue
+            moved += 1
+            report.fired.extend((instance_id, r) for r in machine._log[seen_records:])
+    return report

@@ -1,0 +1,1 @@
+../../verify/semantics/kernel.py
