@@ -29,6 +29,7 @@ from statewright.verify.analysis import Analysis
 from statewright.verify.causes import link_causes
 from statewright.verify.coverage import Coverage, transition_tour
 from statewright.verify.explore import Budget, budget_of
+from statewright.verify.explore.timing import describe
 from statewright.verify.explore.tour import configuration_tour
 from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
 from statewright.verify.graph import build_graph, reachable
@@ -50,12 +51,16 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Stats:
     """The size of a machine: declared states, expanded transitions, reachable states and,
-    for a spec with variables or properties, reachable configurations."""
+    for a spec with variables or properties, reachable configurations; and how long a run
+    can take: ``worst_case_seconds`` (None when unbounded or unknown) and ``run_time``,
+    the text report's words for it (:func:`statewright.verify.explore.timing.describe`)."""
 
     states: int
     transitions: int
     reachable: int
     configurations: int | None = None
+    worst_case_seconds: int | None = None
+    run_time: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,8 @@ class CheckResult:
             return not any(f.severity in _STRICT for f in self.findings)
         return not has_errors(self.findings)
 
+
+_UNKNOWN_TIME = "a run's time is not known (the exploration was cut short)"
 
 _STRICT = frozenset({Severity.ERROR, Severity.WARNING})
 
@@ -119,11 +126,15 @@ def check_spec(
             reached = len(reachable(graph, spec.initial))
         if coverage.exceeded is not None:
             findings.append(too_large(spec, coverage.exceeded))
+        progress.phase("bounding a run's time")
+        bound, timed = analysis.run_time, analysis.timed
         stats = Stats(
             len(spec.states),
             len(spec.transitions),
             reached,
             None if found is None else len(found),
+            None if bound is None else bound.seconds,
+            _UNKNOWN_TIME if bound is None or timed is None else describe(timed, bound),
         )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
 
