@@ -63,10 +63,11 @@ def test_the_sketch_leads_with_its_root_causes(capsys: pytest.CaptureFixture[str
 def test_the_summary_cannot_read_as_full_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     lines = report(capsys, SKETCH).splitlines()
     assert lines[-3].endswith(
-        "failed; 34 errors (27 follow from others), 1 warning; 20 states (9 reachable), "
-        "30 transitions; coverage 13/30 transitions in 7 paths (17 can never fire)"
+        "failed; 34 errors (27 follow from others), 6 warnings; 20 states (9 reachable), "
+        "30 transitions; coverage 13/30 transitions in 7 paths (17 can never fire); "
+        "a run can wait in SCOUT_RUNNING for ever (it has no after exit)"
     )
-    assert lines[-1] == "Checked 1 spec: 1 failed, 34 errors (27 follow from others), 1 warning."
+    assert lines[-1] == "Checked 1 spec: 1 failed, 34 errors (27 follow from others), 6 warnings."
     assert main(["paths", SKETCH]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         "# 13/30 transitions covered by 7 paths of 22 triggers; 17 can never fire "

@@ -22,12 +22,14 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import statewright.verify.rules
 from statewright.verify import progress
 from statewright.verify.analysis import Analysis
 from statewright.verify.causes import link_causes
 from statewright.verify.coverage import Coverage, transition_tour
+from statewright.verify.discover import is_asl_name
 from statewright.verify.explore import Budget, budget_of
 from statewright.verify.explore.timing import describe
 from statewright.verify.explore.tour import configuration_tour
@@ -126,17 +128,29 @@ def check_spec(
             reached = len(reachable(graph, spec.initial))
         if coverage.exceeded is not None:
             findings.append(too_large(spec, coverage.exceeded))
-        progress.phase("bounding a run's time")
-        bound, timed = analysis.run_time, analysis.timed
+        seconds, run_time = _run_time(analysis)
         stats = Stats(
             len(spec.states),
             len(spec.transitions),
             reached,
             None if found is None else len(found),
-            None if bound is None else bound.seconds,
-            _UNKNOWN_TIME if bound is None or timed is None else describe(timed, bound),
+            seconds,
+            run_time,
         )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
+
+
+def _run_time(analysis: Analysis) -> tuple[int | None, str]:
+    """A run's worst case in seconds (None: unbounded or not known) and the text report's
+    words for it. A machine read from ASL is left to the ASL analysis: its Choice states
+    are instantaneous there, not rests."""
+    if is_asl_name(Path(analysis.spec.file.partition("#")[0])):
+        return None, ""
+    progress.phase("bounding a run's time")
+    bound, timed = analysis.run_time, analysis.timed
+    if bound is None or timed is None:
+        return None, _UNKNOWN_TIME
+    return bound.seconds, describe(timed, bound)
 
 
 def _budget(budget: Budget | None, max_configurations: int | None) -> Budget:
