@@ -321,8 +321,9 @@ def test_within_keeps_the_untimed_failures() -> None:
 def test_a_bad_within_is_a_finding_at_its_value(value: str, expected: str) -> None:
     text = GATE.replace(
         "transitions:",
-        "properties:\n  timely: {leads_to: {from: DRAFTING, to: DONE, within: %s}}\ntransitions:"
-        % value,
+        "properties:\n  timely: {leads_to: {from: DRAFTING, to: DONE, within: "
+        + value
+        + "}}\ntransitions:",
     )
     result = load_text(text, "gate.yaml")
     assert result.spec is None
