@@ -2,10 +2,10 @@
 
 Time passes only while a machine rests (DESIGN.md, "Time: deadlines and bounds"). A node
 of a :class:`Timed` graph (a configuration, :class:`Configurations`, or a state of a spec
-without variables, :class:`States`) that
-takes an ``always`` step rests no time; any other rests at most until its state's
-earliest ``after`` deadline, and without bound when its state has none (a human who
-never acts, an agent that never returns) or when it has no step at all. Every entry
+without variables, :class:`States`) that takes an ``always`` step rests no time; any
+other rests at most until its state's earliest ``after`` deadline, and without bound
+when its state has none (a human who never acts, an agent that never returns) or when it
+has no step at all. Every entry
 restarts the deadlines, so the longest time from a node to a set of *targets* is its
 rest plus the longest over its steps, and any cycle that avoids the targets can repeat:
 the worst case is then unbounded.
@@ -292,10 +292,18 @@ def worst_case(
     resting at most its :meth:`Timed.rest`; ``charge_start`` false does not count the
     rest in the start itself (a run's clock starts when it leaves it). A start that is a
     target takes no time when its rest is charged."""
-    succ = graph.succ
     starts = [s for s in starts if not (charge_start and targets[s])]
-    # Breadth-first: the nodes a run visits before a target; the first that can rest for
-    # ever makes the bound fail.
+    came, failed = _visit(graph, starts, targets, charge_start)
+    return failed or _longest(graph, starts, targets, came, charge_start)
+
+
+def _visit(
+    graph: Timed, starts: list[int], targets: Sequence[int], charge_start: bool
+) -> tuple[dict[int, int], Bound | None]:
+    """The breadth-first half of :func:`worst_case`: the nodes a run visits before a
+    target, each with the edge it was first reached by (-1: a start), and the bound that
+    fails if one of them can rest for ever (the first found, on a shortest path)."""
+    succ = graph.succ
     came: dict[int, int] = {}
     queue: deque[int] = deque()
     for s in starts:
@@ -313,13 +321,13 @@ def worst_case(
         i = queue.popleft()
         if graph.rest(i) == FOREVER:
             start, path = _unwind(graph, came, i)
-            return Bound(None, start, path, forever=i)
+            return came, Bound(None, start, path, forever=i)
         for e in graph.steps(i):
             j = succ[e]
             if not targets[j] and j not in came:
                 came[j] = e
                 queue.append(j)
-    return _longest(graph, starts, targets, came, charge_start)
+    return came, None
 
 
 def _unwind(graph: Timed, came: dict[int, int], i: int) -> tuple[int, tuple[int, ...]]:
@@ -342,40 +350,39 @@ def _longest(
 ) -> Bound:
     """The depth-first half of :func:`worst_case`: every node in ``came`` rests a bounded
     time; the longest path to a target, or a cycle among them."""
-    succ = graph.succ
-    longest: dict[int, int] = {}
+    succ, steps, rest = graph.succ, graph.steps, graph.rest
+    longest: dict[int, int] = {}  # the nodes done, each with its longest time
     best: dict[int, int] = {}  # the edge of each node's longest continuation
-    colour: dict[int, int] = {}  # 1 on the current walk, 2 done
+    walking: set[int] = set()  # the nodes on the current walk
     for root in came:
-        if root in colour:
+        if root in longest:
             continue
-        colour[root] = 1
-        stack = [(root, iter(graph.steps(root)))]
+        walking.add(root)
+        stack = [(root, iter(steps(root)))]
         while stack:
             i, edges = stack[-1]
             e = next(edges, -1)
             if e >= 0:
                 j = succ[e]
-                if targets[j]:
+                if targets[j] or j in longest:
                     continue
-                seen = colour.get(j)
-                if seen == 1:
+                if j in walking:
                     at = next(k for k, (node, _) in enumerate(stack) if node == j)
                     loop = [_taken(graph, node, stack, k) for k, (node, _) in enumerate(stack)]
                     start, path = _unwind(graph, came, j)
                     return Bound(None, start, path, cycle=(*loop[at:-1], e))
-                if seen is None:
-                    colour[j] = 1
-                    stack.append((j, iter(graph.steps(j))))
+                walking.add(j)
+                stack.append((j, iter(steps(j))))
                 continue
             stack.pop()
-            colour[i] = 2
+            walking.discard(i)
             value, choice = 0, -1
-            for k in graph.steps(i):
-                later = 0 if targets[succ[k]] else longest[succ[k]]
+            for k in steps(i):
+                j = succ[k]
+                later = 0 if targets[j] else longest[j]
                 if later > value or choice < 0:
                     value, choice = later, k
-            longest[i] = graph.rest(i) + value
+            longest[i] = rest(i) + value
             best[i] = choice
     return _worst_path(graph, starts, targets, longest, best, charge_start)
 
@@ -440,11 +447,16 @@ def run_time(spec: Spec, graph: Timed) -> Bound:
     begin = next(graph.nodes_of([spec.initial]), None)
     if begin is None:
         return Bound(0)
-    tried = worst_case(graph, [begin], graph.marks(ends, lazy=True), charge_start=False)
-    if not tried.bounded:
-        return tried
+    came, failed = _visit(graph, [begin], graph.marks(ends, lazy=True), False)
+    if failed is not None:
+        return failed
     starts = list(graph.nodes_of([spec.initial]))
-    return worst_case(graph, starts, graph.marks(ends), charge_start=False)
+    marks = graph.marks(ends)
+    if starts != [begin]:
+        came, failed = _visit(graph, starts, marks, False)
+        if failed is not None:
+            return failed
+    return _longest(graph, starts, marks, came, False)
 
 
 def describe(graph: Timed, bound: Bound) -> str:
