@@ -120,6 +120,7 @@ def check_spec(
                 progress.phase(f"rule {registered.id}")
                 findings.extend(check(analysis))
         findings = link_causes(graph, findings)
+        seconds, run_time = _run_time(analysis)
         progress.phase("finding covering paths")
         if spec.has_data and found is not None:
             coverage, reached = configuration_tour(found), len(found.reached)
@@ -128,7 +129,6 @@ def check_spec(
             reached = len(reachable(graph, spec.initial))
         if coverage.exceeded is not None:
             findings.append(too_large(spec, coverage.exceeded))
-        seconds, run_time = _run_time(analysis)
         stats = Stats(
             len(spec.states),
             len(spec.transitions),
