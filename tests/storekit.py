@@ -149,7 +149,7 @@ variables:
   escalated: {type: bool, initial: false}
 rollback: {reviewers: [ops]}
 states:
-  RUNNING: {kind: running}
+  RUNNING: {}
   FAILED: {kind: failed, reviewers: [ops]}
   DONE: {kind: complete, final: true}
 transitions:

@@ -217,7 +217,9 @@ def test_the_written_spec_checks_like_the_asl() -> None:
         check_asl_text(text, "x.asl.json"), load_asl_text(text, "x.asl.json").machines, strict=True
     ):
         wanted = sorted(f.rule for f in asl_result.findings if f.severity is not Severity.INFO)
-        found = sorted(f.rule for f in check_text(spec_yaml(machine.spec), "x.yaml").findings)
+        written = check_text(spec_yaml(machine.spec), "x.yaml").findings
+        # a Task's timeouts are the ASL rules' to judge; the written spec is a spec of ours
+        found = sorted(f.rule for f in written if f.rule != "running-without-deadline")
         assert found == wanted
 
 

@@ -41,10 +41,15 @@ def test_the_sketch_leads_with_its_root_causes(capsys: pytest.CaptureFixture[str
     lines = report(capsys, SKETCH).splitlines()
     leading = [line.split(" ", 2)[1] for line in lines if line.startswith(SKETCH + ":")]
     assert leading == [
+        "warning[running-without-deadline]",
+        "warning[running-without-deadline]",
         "error[dead-end]",
+        "warning[running-without-deadline]",
         "error[approval-missing-reject]",
         "error[approval-missing-timeout]",
+        "warning[running-without-deadline]",
         "error[dead-end]",
+        "warning[running-without-deadline]",
         "error[unreachable-state]",
         "error[dead-end]",
         "warning[failed-without-recovery]",
@@ -63,10 +68,11 @@ def test_the_sketch_leads_with_its_root_causes(capsys: pytest.CaptureFixture[str
 def test_the_summary_cannot_read_as_full_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     lines = report(capsys, SKETCH).splitlines()
     assert lines[-3].endswith(
-        "failed; 34 errors (27 follow from others), 1 warning; 20 states (9 reachable), "
-        "30 transitions; coverage 13/30 transitions in 7 paths (17 can never fire)"
+        "failed; 34 errors (27 follow from others), 6 warnings; 20 states (9 reachable), "
+        "30 transitions; coverage 13/30 transitions in 7 paths (17 can never fire); "
+        "a run can wait in SCOUT_RUNNING for ever (it has no after exit)"
     )
-    assert lines[-1] == "Checked 1 spec: 1 failed, 34 errors (27 follow from others), 1 warning."
+    assert lines[-1] == "Checked 1 spec: 1 failed, 34 errors (27 follow from others), 6 warnings."
     assert main(["paths", SKETCH]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         "# 13/30 transitions covered by 7 paths of 22 triggers; 17 can never fire "
@@ -77,16 +83,16 @@ def test_the_summary_cannot_read_as_full_coverage(capsys: pytest.CaptureFixture[
 def test_a_complete_machine_reads_as_before(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "specs/orchestrator.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "coverage 11/11 transitions in 1 path\n" in out and "follow" not in out
+    assert "coverage 12/12 transitions in 1 path;" in out and "follow" not in out
 
 
 def test_json_and_sarif_keep_one_finding_each(capsys: pytest.CaptureFixture[str]) -> None:
     document = json.loads(report(capsys, "--format", "json", SKETCH))
     findings = document["specs"][0]["findings"]
-    assert len(findings) == 35
+    assert len(findings) == 40
     assert all("cause" not in f for f in findings)
     sarif = json.loads(report(capsys, "--format", "sarif", SKETCH))
-    assert len(sarif["runs"][0]["results"]) == 35
+    assert len(sarif["runs"][0]["results"]) == 40
     github = report(capsys, "--format", "github", SKETCH)
     assert github.count("::error ") == 34
 

@@ -251,13 +251,15 @@ def test_steps_are_named_after_the_spec(orchestrator: Spec) -> None:
     assert machine.__name__ == "OrchestratorConformance"
     assert issubclass(machine, ConformanceMachine)
     rules = {name for name in vars(machine) if not name.startswith("_")}
-    expected_fires = {f"fire_{t}" for t in orchestrator.triggers if t != "approval_timeout"}
+    timed = {"approval_timeout", "agent_timeout"}
+    expected_fires = {f"fire_{t}" for t in orchestrator.triggers if t not in timed}
     assert (
         expected_fires
         | {
             "refuse_undeclared_triggers",
             "wait_for_approval_timeout",
             "wait_until_just_before_approval_timeout",
+            "wait_for_agent_timeout",
             "time_passes",
         }
         <= rules

@@ -20,8 +20,8 @@ variables:
   approved: {type: bool, initial: false}
 states:
   IDLE: {kind: idle}
-  RUNNING: {kind: running}
-  CHECK: {kind: running}
+  RUNNING: {}
+  CHECK: {}
   DONE: {kind: complete, final: true}
 transitions:
   - {from: IDLE, to: RUNNING, trigger: start}
@@ -147,7 +147,7 @@ def test_a_spec_without_variables_is_checked_exactly_as_before() -> None:
 def test_properties_without_variables_explore_the_states() -> None:
     result = check(
         "statewright: 1\nmachine: demo\ninitial: IDLE\n"
-        "states: {IDLE: {kind: idle}, RUNNING: {kind: running}, DONE: {kind: complete}}\n"
+        "states: {IDLE: {kind: idle}, RUNNING: {}, DONE: {kind: complete}}\n"
         "transitions:\n"
         "  - {from: IDLE, to: RUNNING, trigger: start}\n"
         "  - {from: RUNNING, to: DONE, trigger: finish}\n"

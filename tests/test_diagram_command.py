@@ -33,8 +33,8 @@ machine: broken
 initial: START
 states:
   START: {kind: idle}
-  STUCK: {kind: running}
-  NEVER: {kind: running}
+  STUCK: {}
+  NEVER: {}
 transitions:
   - {from: START, to: STUCK, trigger: go}
 """
@@ -153,8 +153,8 @@ machine: trapped
 initial: START
 states:
   START: {kind: idle}
-  PING: {kind: running}
-  PONG: {kind: running}
+  PING: {}
+  PONG: {}
 transitions:
   - {from: START, to: PING, trigger: go}
   - {from: PING, to: PONG, trigger: ping}

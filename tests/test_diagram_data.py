@@ -19,7 +19,7 @@ initial: DRAFTING
 variables:
   rounds: {type: int, min: 0, max: 2, initial: 0}
 states:
-  DRAFTING: {kind: running}
+  DRAFTING: {}
   REVIEW: {kind: approval, reviewers: [editor]}
   REJECTED: {kind: failed, final: true}
   PUBLISHED: {kind: complete, final: true}

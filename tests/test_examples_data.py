@@ -13,7 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = {
     "retry_budget.yaml": (
-        {"out-of-range", "never-enabled", "stuck", "unreachable-state", "property-violated"},
+        {
+            "out-of-range",
+            "never-enabled",
+            "stuck",
+            "unreachable-state",
+            "property-violated",
+            "running-without-deadline",
+        },
         100_000,
     ),
     "review_rounds.yaml": (
@@ -26,10 +33,11 @@ EXPECTED = {
             "trap",
             "never-enabled",
             "property-violated",
+            "running-without-deadline",
         },
         100_000,
     ),
-    "rate_limiter.yaml": ({"state-space-too-large"}, 100_000),
+    "rate_limiter.yaml": ({"state-space-too-large", "running-without-deadline"}, 100_000),
 }
 
 

@@ -35,7 +35,7 @@ variables:
   count: {type: int, min: 0, max: 1000000, initial: 1000000}
   budget: {type: int, min: 0, max: 100000, initial: 99997}
 states:
-  OPEN: {kind: running}
+  OPEN: {}
   CLOSED: {kind: complete, final: true}
 transitions:
   - from: OPEN
@@ -123,7 +123,7 @@ def _triggers(count: int, top: int) -> str:
         "variables:",
         f"  x: {{type: int, min: 0, max: {top}, initial: 0}}",
         "states:",
-        "  RUNNING: {kind: running}",
+        "  RUNNING: {}",
         "  DONE: {kind: complete, final: true}",
         "transitions:",
         "  - {from: RUNNING, to: DONE, trigger: stop}",
@@ -174,8 +174,8 @@ def _resets(top: int) -> str:
         "variables:",
         f"  x: {{type: int, min: 0, max: {top}, initial: 0}}",
         "states:",
-        "  A: {kind: running}",
-        "  B: {kind: running}",
+        "  A: {}",
+        "  B: {}",
         "transitions:",
         f"  - {{from: A, to: A, trigger: up, when: x < {top}, set: {{x: x + 1}}}}",
         "  - {from: B, to: A, trigger: back, set: {x: 0}}",
@@ -199,7 +199,7 @@ def test_a_long_tour_ends_at_the_tour_budget() -> None:
 def test_a_tour_without_variables_is_bounded_too() -> None:
     states = [f"S{i}" for i in range(60)]
     lines = ["statewright: 1", "machine: ring", "initial: S0", "states:"]
-    lines += [f"  {s}: {{kind: running}}" for s in states]
+    lines += [f"  {s}: {{}}" for s in states]
     lines.append("transitions:")
     for i, s in enumerate(states):  # a chain forward, and from each state a way home
         lines.append(f"  - {{from: {s}, to: {states[(i + 1) % 60]}, trigger: next}}")
@@ -252,7 +252,7 @@ initial: A
 variables:
   x: {{type: int, min: 0, max: 3, initial: 0}}
 states:
-  A: {{kind: running}}
+  A: {{}}
   B: {{kind: complete, final: true}}
 transitions:
   - {{from: A, to: A, trigger: up, when: x < 3 and {chain} < 400, set: {{x: x + 1}}}}

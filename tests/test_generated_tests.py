@@ -35,7 +35,7 @@ machine: gatekeeper
 initial: IDLE
 states:
   IDLE: {kind: idle}
-  RUNNING: {kind: running}
+  RUNNING: {}
   REVIEW: {kind: approval, reviewers: [lead, qa]}
   SECOND_LOOK: {kind: approval, reviewers: [director]}
   STAGE_FAILED: {kind: failed}

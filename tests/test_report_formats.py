@@ -262,7 +262,7 @@ def test_junit_fails_error_rules_and_passes_the_rest(results: list[CheckResult])
     assert coverage is not None
     assert failed == errors | ({"coverage"} if coverage.covered != coverage.total else set())
     warned = {c.get("name") for c in suite.findall("testcase") if c.find("system-out") is not None}
-    assert warned == {"unused-reason", "failed-without-recovery"}
+    assert warned == {"unused-reason", "failed-without-recovery", "running-without-deadline"}
     assert int(suite.get("failures", "-1")) == len(failed)
     dead_end = next(c for c in suite.findall("testcase") if c.get("name") == "dead-end")
     failure = dead_end.find("failure")
@@ -396,7 +396,11 @@ def test_every_format_carries_the_counterexample() -> None:
     ]
     assert "cycle" not in found["first_try"]
     (run,) = json.loads(render_sarif([result]))["runs"]
-    flows = {r["message"]["text"].split()[1]: r["codeFlows"] for r in run["results"]}
+    flows = {
+        r["message"]["text"].split()[1]: r["codeFlows"]
+        for r in run["results"]
+        if r["ruleId"] == "property-violated"
+    }
     steps = flows["ends"][0]["threadFlows"][0]["locations"]
     assert [s["location"]["message"]["text"] for s in steps] == [
         "1. start -> RUNNING (tries=1)",

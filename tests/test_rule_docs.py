@@ -12,7 +12,7 @@ from statewright.verify.findings import Finding, Severity
 from statewright.verify.migration import migrate_texts
 from statewright.verify.rules import RULES, Family, Rule
 
-WARNINGS = {"unused-reason", "failed-without-recovery"}
+WARNINGS = {"unused-reason", "failed-without-recovery", "running-without-deadline"}
 CHECKED = [r for r in RULES.values() if r.checked]
 
 
@@ -101,6 +101,7 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
         "failed-automatic-exit",
         "reason-outside-failure",
         "waiting-missing-timeout",
+        "running-without-deadline",
     }
     assert {r.id for r in CHECKED if r.family is Family.GRAPH} == graph
     assert {r.id for r in CHECKED if r.family is Family.ORCHESTRATION} == orchestration

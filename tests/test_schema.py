@@ -65,7 +65,7 @@ BASE: dict[str, object] = {
     "properties": {
         "bounded": {"description": "never past 3", "always": "attempts <= 3"},
         "ordered": {"precedence": {"state": "DONE", "requires": "finish"}},
-        "ends": {"leads_to": {"from": "RUNNING", "to": ["DONE", "STUCK"]}},
+        "ends": {"leads_to": {"from": "RUNNING", "to": ["DONE", "STUCK"], "within": "2h"}},
     },
     "migrations": [
         {

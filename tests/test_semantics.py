@@ -150,7 +150,21 @@ def test_arrivals_reach_every_resting_state_by_a_shortest_path() -> None:
     assert found["WAITING_REQUIREMENT_APPROVAL"] == ("discovery_requested", "scout_succeeded")
     assert "SCOUT_COMPLETE" not in found  # left at once by its always exit
     assert found["SCOUT_FAILED"] == ("discovery_requested", "agent_error")
-    assert semantics.waits() == (60, 3600, 129600, 259199)
+    assert semantics.waits() == (
+        60,
+        1800,
+        3599,
+        3600,
+        7199,
+        7200,
+        14399,
+        14400,
+        28799,
+        43200,
+        86399,
+        129600,
+        259199,
+    )
 
 
 # -- the engine against the semantics, on random specs ---------------------------------

@@ -46,6 +46,7 @@ def test_sketch_findings_are_exactly_the_known_gaps() -> None:
         "approval-missing-reject",
         "approval-missing-timeout",
         "failed-without-recovery",
+        "running-without-deadline",
     }
     assert sorted(s for (s,) in by_rule["dead-end"]) == sorted(
         ["HUNTER_COMPLETE", "FORGE_COMPLETE", "FAILED", "COMPLETE"]
@@ -53,6 +54,9 @@ def test_sketch_findings_are_exactly_the_known_gaps() -> None:
     assert by_rule["approval-missing-reject"] == [("WAITING_ARCHITECTURE_APPROVAL",)]
     assert by_rule["approval-missing-timeout"] == [("WAITING_ARCHITECTURE_APPROVAL",)]
     assert by_rule["failed-without-recovery"] == [("FAILED",)]
+    assert sorted(s for (s,) in by_rule["running-without-deadline"]) == sorted(
+        f"{stage}_RUNNING" for stage in ("SCOUT", "HUNTER", "ATLAS", "FORGE", "SENTINEL")
+    )
     assert {s for (s,) in by_rule["unreachable-state"]} == DOWNSTREAM
     assert len(by_rule["unreachable-state"]) == len(DOWNSTREAM)
 
@@ -67,8 +71,9 @@ def test_sketch_findings_are_exactly_the_known_gaps() -> None:
     assert len(downstream_exits) == 17
 
     severities = {f.rule: f.severity for f in result.findings}
-    assert severities["failed-without-recovery"] is Severity.WARNING
-    assert all(s is Severity.ERROR for r, s in severities.items() if r != "failed-without-recovery")
+    warnings = {"failed-without-recovery", "running-without-deadline"}
+    assert all(severities[r] is Severity.WARNING for r in warnings)
+    assert all(s is Severity.ERROR for r, s in severities.items() if r not in warnings)
     assert result.coverage is not None
     assert result.coverage.covered == result.coverage.total == 13
 

@@ -147,17 +147,17 @@ def test_an_alias_to_a_missing_anchor_elsewhere_keeps_the_alias_message(
 def test_a_misspelt_state_key_is_blamed_at_its_declaration(
     spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Before, each of the six transitions that name RUNNING was an error suggesting
+    """Before, each of the seven transitions that name RUNNING was an error suggesting
     'RUNING', and the declaration itself was never named."""
     found = findings_after(spec, "  RUNNING:\n", "  RUNING:\n", capsys)
     declared = line_of(spec, "  RUNING:")
     assert found[0] == (
         f"demo.yaml:{declared}:3: error[unknown-state] state 'RUNING' is declared but nothing "
-        "names it, while 6 places name 'RUNNING', which is not declared; rename 'RUNING' to "
+        "names it, while 7 places name 'RUNNING', which is not declared; rename 'RUNING' to "
         "'RUNNING'"
     )
     uses = found[1:]
-    assert len(uses) == 6
+    assert len(uses) == 7
     for use in uses:
         assert use.endswith(
             f"state 'RUNNING' is not declared under states; the state declared as 'RUNING' "

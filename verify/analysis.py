@@ -29,6 +29,7 @@ import networkx as nx
 
 from statewright.verify.explore import DEFAULT_BUDGET, Budget, Exploration, explore
 from statewright.verify.explore.properties import Checked, checked
+from statewright.verify.explore.timing import Bound, Configurations, States, Timed, run_time
 from statewright.verify.graph import build_graph
 from statewright.verify.model import Spec
 
@@ -77,3 +78,18 @@ class Analysis:
         if not self.spec.properties or self.proof is None:
             return None
         return checked(self.proof)
+
+    @cached_property
+    def timed(self) -> Timed | None:
+        """The graph a run's time is measured on: the complete exploration's
+        configurations, or the states of a spec without variables and properties; None
+        when the exploration was cut short (the time is not known)."""
+        if self.exploration is None:
+            return States(self.spec, self.graph)
+        return Configurations(self.proof) if self.proof is not None else None
+
+    @cached_property
+    def run_time(self) -> Bound | None:
+        """The worst case of a run (:func:`~statewright.verify.explore.timing.run_time`),
+        None when it is not known."""
+        return None if self.timed is None else run_time(self.spec, self.timed)

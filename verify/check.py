@@ -22,13 +22,16 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import statewright.verify.rules
 from statewright.verify import progress
 from statewright.verify.analysis import Analysis
 from statewright.verify.causes import link_causes
 from statewright.verify.coverage import Coverage, transition_tour
+from statewright.verify.discover import is_asl_name
 from statewright.verify.explore import Budget, budget_of
+from statewright.verify.explore.timing import describe
 from statewright.verify.explore.tour import configuration_tour
 from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
 from statewright.verify.graph import build_graph, reachable
@@ -50,12 +53,16 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Stats:
     """The size of a machine: declared states, expanded transitions, reachable states and,
-    for a spec with variables or properties, reachable configurations."""
+    for a spec with variables or properties, reachable configurations; and how long a run
+    can take: ``worst_case_seconds`` (None when unbounded or unknown) and ``run_time``,
+    the text report's words for it (:func:`statewright.verify.explore.timing.describe`)."""
 
     states: int
     transitions: int
     reachable: int
     configurations: int | None = None
+    worst_case_seconds: int | None = None
+    run_time: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,8 @@ class CheckResult:
         return not has_errors(self.findings)
 
 
+_UNKNOWN_TIME = "a run's time is not known (the exploration was cut short)"
+
 _STRICT = frozenset({Severity.ERROR, Severity.WARNING})
 
 
@@ -111,6 +120,7 @@ def check_spec(
                 progress.phase(f"rule {registered.id}")
                 findings.extend(check(analysis))
         findings = link_causes(graph, findings)
+        seconds, run_time = _run_time(analysis)
         progress.phase("finding covering paths")
         if spec.has_data and found is not None:
             coverage, reached = configuration_tour(found), len(found.reached)
@@ -124,8 +134,23 @@ def check_spec(
             len(spec.transitions),
             reached,
             None if found is None else len(found),
+            seconds,
+            run_time,
         )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
+
+
+def _run_time(analysis: Analysis) -> tuple[int | None, str]:
+    """A run's worst case in seconds (None: unbounded or not known) and the text report's
+    words for it. A machine read from ASL is left to the ASL analysis: its Choice states
+    are instantaneous there, not rests."""
+    if is_asl_name(Path(analysis.spec.file.partition("#")[0])):
+        return None, ""
+    progress.phase("bounding a run's time")
+    bound, timed = analysis.run_time, analysis.timed
+    if bound is None or timed is None:
+        return None, _UNKNOWN_TIME
+    return bound.seconds, describe(timed, bound)
 
 
 def _budget(budget: Budget | None, max_configurations: int | None) -> Budget:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from statewright.verify.model import Location, Transition, Value
+from statewright.verify.model import Location, Transition, Value, format_duration
 from statewright.verify.printable import printable, printable_path
 
 __all__ = ["Finding", "Severity", "TraceStep", "TransitionRef", "has_errors", "sort_findings"]
@@ -52,22 +52,33 @@ class TraceStep:
     """One step of a counterexample: the trigger fired (``always`` for an automatic step),
     the state it led to, the value of every variable after it (``variables``, in
     declaration order), the names of those it changed, and where the transition taken is
-    declared."""
+    declared. ``elapsed``, in a timed counterexample, is when the step is taken at the
+    latest, in seconds since the bound's clock started."""
 
     trigger: str
     target: str
     variables: tuple[tuple[str, Value], ...]
     changed: tuple[str, ...]
     location: Location
+    elapsed: int | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"trigger": self.trigger, "to": self.target, "variables": dict(self.variables)}
+        found: dict[str, object] = {
+            "trigger": self.trigger,
+            "to": self.target,
+            "variables": dict(self.variables),
+        }
+        if self.elapsed is not None:
+            found["elapsed_seconds"] = self.elapsed
+        return found
 
     def __str__(self) -> str:
-        """``retry -> SCOUT_RUNNING (attempts=1)``: the changed variables only."""
+        """``retry -> SCOUT_RUNNING (attempts=1)``: the changed variables only (``at 2h``
+        after, when the step is timed)."""
         values = dict(self.variables)
         changed = ", ".join(f"{name}={_shown(values[name])}" for name in self.changed)
-        return f"{self.trigger} -> {self.target}" + (f" ({changed})" if changed else "")
+        text = f"{self.trigger} -> {self.target}" + (f" ({changed})" if changed else "")
+        return text if self.elapsed is None else f"{text} at {format_duration(self.elapsed)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ __all__ = [
     "Value",
     "VarType",
     "Variable",
+    "format_duration",
 ]
 
 FORMAT_VERSION = 1
@@ -90,6 +91,23 @@ class Duration:
 
     text: str
     seconds: int
+
+
+_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def format_duration(seconds: int) -> str:
+    """``seconds`` in the spec's duration units, largest first, parts joined by spaces.
+
+    >>> format_duration(878_400), format_duration(90), format_duration(0)
+    ('10d 4h', '1m 30s', '0s')
+    """
+    parts: list[str] = []
+    for unit, size in _UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts) or "0s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +332,8 @@ class Property:
     ``always``: ``invariant`` holds in every reachable configuration. ``precedence``:
     every entry into one of ``states`` is preceded by a firing of one of ``triggers``
     since the machine last left its initial state. ``leads_to``: every run in one of
-    ``states`` later reaches one of ``targets``.
+    ``states`` later reaches one of ``targets`` (``within``: at most that long after it
+    entered ``states``, each rest charged up to its state's earliest deadline).
     """
 
     name: str
@@ -325,6 +344,7 @@ class Property:
     triggers: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     description: str | None = None
+    within: Duration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +451,13 @@ class Spec:
         """True when the spec declares variables: the data rules replace the graph rules
         of the same id."""
         return bool(self.variables)
+
+    def deadline(self, name: str) -> Transition | None:
+        """The timed exit of state ``name`` that fires first (the shortest ``after``, the
+        first declared among equals): its ``after`` is the longest the state can be held;
+        None when it has no timed exit (it can be held for ever)."""
+        timed = [t for t in self.transitions if t.source == name and t.after is not None]
+        return min(timed, key=lambda t: t.after.seconds if t.after else 0, default=None)
 
     def state(self, name: str) -> State:
         """The state called ``name``; ``KeyError`` if there is none."""

@@ -1,7 +1,7 @@
 """A hand-written orchestrator: the kind of code a team writes without statewright.
 
 It implements ``specs/orchestrator.yaml`` its own way (a routing table, string states, a
-``tick()`` that times out the approval gate) and knows nothing of statewright; the
+``tick()`` that times out the agents and the approval gate) and knows nothing of statewright; the
 adapter in :mod:`conformance_example.adapter` is what lets the harness drive it.
 """
 
@@ -25,6 +25,7 @@ ROUTES = {
 }
 SIGN_OFF = {"WAITING_FOR_APPROVAL": {"tech_lead"}, "FAILED": {"on_call"}}
 APPROVAL_WINDOW = timedelta(hours=72)
+AGENT_DEADLINE = timedelta(hours=2)
 
 
 class Refusal(Exception):
@@ -58,6 +59,7 @@ class Orchestrator:
         self.status = "IDLE"
         self.log: list[LogLine] = []
         self.gate_opened: datetime | None = None
+        self.agents_started: datetime | None = None
 
     def handle(
         self, event: str, who: str | None = None, roles: Collection[str] = (), note: str = ""
@@ -71,7 +73,12 @@ class Orchestrator:
         self._move(target, event, who if needed else None, note if needed else None)
 
     def tick(self) -> None:
-        """Time the approval gate out once its window has passed."""
+        """Time the agents out after their deadline, the approval gate once its window
+        has passed."""
+        if self.status == "RUNNING" and self.agents_started is not None:
+            if self.now() - self.agents_started >= AGENT_DEADLINE:
+                self._move("FAILED", "agent_timeout", None, None)
+            return
         if self.status != "WAITING_FOR_APPROVAL" or self.gate_opened is None:
             return
         if self.now() - self.gate_opened >= APPROVAL_WINDOW:
@@ -87,3 +94,5 @@ class Orchestrator:
         self.status = target
         if target == "WAITING_FOR_APPROVAL":
             self.open_gate()
+        if target == "RUNNING":
+            self.agents_started = self.now()

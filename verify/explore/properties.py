@@ -10,6 +10,10 @@
   ever (round a cycle, or to a configuration where no step is possible) are the
   complement of B's attractor; the nearest configuration of A among them starts the
   counterexample, a *lasso* (a trace, then a cycle) or a finite trace to its end.
+  With ``within: DURATION``, the worst case from each configuration of A to B
+  (:func:`statewright.verify.explore.timing.worst_case`, every rest charged up to its
+  state's earliest deadline) must not pass the bound: the counterexample is the path to
+  a state that can rest for ever, a cycle, or the longest path, its steps timed.
 
 :func:`checked` checks every property of a spec once, its work counted before it is done
 against the budget's ``property_work`` (:mod:`statewright.verify.explore.budget`): an ``always``
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 from statewright.verify.explore import Exploration, graph
 from statewright.verify.explore.budget import Exceeded, Meter, OverBudget
 from statewright.verify.explore.pycode import Names, function, python, refs
-from statewright.verify.model import Property, PropertyKind, VarType
+from statewright.verify.explore.timing import Configurations, format_duration, worst_case
+from statewright.verify.model import Duration, Property, PropertyKind, VarType
 from statewright.verify.semantics import Values, show_value
 
 __all__ = ["Checked", "Counterexample", "checked", "counterexample", "names_of", "work_of"]
@@ -37,6 +42,9 @@ class Counterexample:
     message: str
     trace: tuple[int, ...]
     cycle: tuple[int, ...] = ()
+    elapsed: tuple[int | None, ...] = ()
+    """For a timed ``leads_to``: when each step of the trace is taken at the latest,
+    counted from entering ``from`` (None before)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,8 @@ def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
 
 
 def _leads_to(found: Exploration, prop: Property) -> Counterexample | None:
+    if prop.within is not None:
+        return _within(found, prop, prop.within)
     sources = found.marked(prop.states)
     avoid = graph.avoiders(found.found, found.marked(prop.targets))
     begin = next((i for i, (a, b) in enumerate(zip(sources, avoid, strict=True)) if a and b), None)
@@ -173,3 +183,36 @@ def _leads_to(found: Exploration, prop: Property) -> Counterexample | None:
             f"property {prop.name} fails: a run in {state} can end in {end} without reaching {goal}"
         )
     return Counterexample(prop, message, tuple(trace), tuple(cycle))
+
+
+def _within(found: Exploration, prop: Property, within: Duration) -> Counterexample | None:
+    graph = Configurations(found)
+    starts = [i for i, marked in enumerate(found.marked(prop.states)) if marked]
+    bound = worst_case(graph, starts, found.marked(prop.targets))
+    if bound.seconds is not None and bound.seconds <= within.seconds:
+        return None
+    lead = found.path_to(bound.start)
+    trace = (*lead, *bound.path)
+    goal = " or ".join(prop.targets)
+    begin = graph.state(bound.start)
+    fails = f"property {prop.name} fails: a run in {begin}"
+    if bound.seconds is not None:
+        message = (
+            f"{fails} can take {format_duration(bound.seconds)} to reach {goal}, past the "
+            f"bound {within.text}"
+        )
+        elapsed = (*(None for _ in lead), *bound.elapsed)
+        return Counterexample(prop, message, trace, elapsed=elapsed)
+    if bound.forever is not None:
+        there = graph.state(bound.forever)
+        if graph.steps(bound.forever):
+            message = (
+                f"{fails} can wait in {there} for ever without reaching {goal} ({there} has "
+                f"no after exit to bound it within {within.text})"
+            )
+        else:
+            message = f"{fails} can end in {there} without reaching {goal}"
+        return Counterexample(prop, message, trace)
+    through = list(dict.fromkeys(graph.state(graph.succ[e]) for e in bound.cycle))
+    message = f"{fails} can go round {', '.join(through)} for ever without reaching {goal}"
+    return Counterexample(prop, message, trace, bound.cycle)

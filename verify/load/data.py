@@ -317,9 +317,13 @@ class DataReader:
         self.reader.keys(inner, LEADS_TO.names, f"'leads_to' of {what}")
         sources = self.states(inner, "from", what)
         targets = self.states(inner, "to", what)
-        if sources is None or targets is None:
+        bound = inner.get("within")
+        within = self.reader.duration(bound, "within")
+        absent = bound is None or (isinstance(bound, Scalar) and bound.value is None)
+        unread = within is None and not absent
+        if sources is None or targets is None or unread:
             return []
-        return [Property(name, kind, location, None, sources, (), targets, description)]
+        return [Property(name, kind, location, None, sources, (), targets, description, within)]
 
     def names(self, parent: Mapping, key: str, what: str) -> list[tuple[str, Node]] | None:
         """The names under ``key``: one name or a non-empty list of them."""

@@ -493,12 +493,12 @@ class SpecReader(NodeReader):
         found = self._globs[pattern] = [s for s in self.states if match(s)]
         return found
 
-    def duration(self, node: Node | None) -> Duration | None:
+    def duration(self, node: Node | None, key: str = "after") -> Duration | None:
         if node is None or (isinstance(node, Scalar) and node.value is None):
             return None
         if not isinstance(node, Scalar) or type(node.value) is bool:
             self.report(
-                SCHEMA, f"'after' must be a duration such as '30m', not {describe(node)}", node
+                SCHEMA, f"'{key}' must be a duration such as '30m', not {describe(node)}", node
             )
             return None
         known = self._durations.get(node.text)

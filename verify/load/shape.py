@@ -399,6 +399,12 @@ LEADS_TO = Shape(
     (
         Key("from", ref("stateNames"), required=True),
         Key("to", ref("stateNames"), required=True),
+        Key(
+            "within",
+            nullable(ref("duration")),
+            "A bound on the time from entering from to reaching to (inclusive): each state "
+            "rests at most until its earliest after deadline, and one without any fails it.",
+        ),
     ),
 )
 

@@ -24,13 +24,14 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
             "coverage": None,
         }
         if result.stats is not None:
-            stats: dict[str, int] = {
+            stats: dict[str, int | None] = {
                 "states": result.stats.states,
                 "transitions": result.stats.transitions,
                 "reachable": result.stats.reachable,
             }
             if result.stats.configurations is not None:
                 stats["configurations"] = result.stats.configurations
+            stats["worst_case_seconds"] = result.stats.worst_case_seconds
             entry["stats"] = stats
         if result.coverage is not None:
             entry["coverage"] = {

@@ -57,7 +57,8 @@ def plural(n: int, word: str) -> str:
 
 
 def spec_line(result: CheckResult, strict: bool = False) -> str:
-    """One line that sums up one spec: its verdict, counts and coverage."""
+    """One line that sums up one spec: its verdict, counts, coverage and how long a run
+    can take."""
     errors = sum(1 for f in result.findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in result.findings if f.severity is Severity.WARNING)
     infos = len(result.findings) - errors - warnings
@@ -82,6 +83,8 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
         )
     if result.coverage is not None:
         parts.append(coverage_text(result))
+    if result.stats is not None and result.stats.run_time:
+        parts.append(result.stats.run_time)
     return "; ".join(parts)
 
 

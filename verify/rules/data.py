@@ -11,13 +11,14 @@ checked for any spec that states some.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from statewright.verify.analysis import Analysis
 from statewright.verify.explore import Exploration
 from statewright.verify.explore.budget import Exceeded
 from statewright.verify.explore.graph import always_cycles, coreachable
-from statewright.verify.findings import Finding, Severity, TransitionRef
+from statewright.verify.findings import Finding, Severity, TraceStep, TransitionRef
 from statewright.verify.model import Location, Spec, Transition
 from statewright.verify.registry import RULES, Family, data_rule, rule, with_examples
 from statewright.verify.rules.build import listed, state_finding, transition_finding
@@ -40,7 +41,7 @@ initial: RUNNING
 variables:
   attempts: {type: int, min: 0, max: 2, initial: 0}
 states:
-  RUNNING: {kind: running}
+  RUNNING: {}
   DONE: {kind: complete, final: true}
 transitions:
   - from: RUNNING
@@ -301,9 +302,18 @@ def property_violated(analysis: Analysis) -> Iterator[Finding]:
             RULES["property-violated"].severity,
             failure.message,
             failure.property.location,
-            trace=found.trace(failure.trace),
+            trace=_timed(found.trace(failure.trace), failure.elapsed),
             cycle=found.trace(failure.cycle, start=_cycle_start(found, failure.trace)),
         )
+
+
+def _timed(steps: tuple[TraceStep, ...], elapsed: tuple[int | None, ...]) -> tuple[TraceStep, ...]:
+    """The steps with the time each is taken at the latest, where it is known."""
+    if not elapsed:
+        return steps
+    return tuple(
+        dataclasses.replace(step, elapsed=at) for step, at in zip(steps, elapsed, strict=True)
+    )
 
 
 def _cycle_start(found: Exploration, trace: tuple[int, ...]) -> int:

@@ -135,8 +135,8 @@ def trap(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          PING: {kind: running}
-          PONG: {kind: running}
+          PING: {}
+          PONG: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: PING, trigger: start}
@@ -151,8 +151,8 @@ def trap(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          PING: {kind: running}
-          PONG: {kind: running}
+          PING: {}
+          PONG: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: PING, trigger: start}
@@ -196,8 +196,8 @@ def nondeterministic(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          FAST: {kind: running}
-          SLOW: {kind: running}
+          FAST: {}
+          SLOW: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: FAST, trigger: start}
@@ -211,8 +211,8 @@ def nondeterministic(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          FAST: {kind: running}
-          SLOW: {kind: running}
+          FAST: {}
+          SLOW: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: FAST, trigger: start_fast}
@@ -255,8 +255,8 @@ def always_cycle(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          SPIN: {kind: running}
-          SPUN: {kind: running}
+          SPIN: {}
+          SPUN: {}
         transitions:
           - {from: IDLE, to: SPIN, trigger: start}
           - {from: SPIN, to: SPUN, trigger: always}
@@ -269,8 +269,8 @@ def always_cycle(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          SPIN: {kind: running}
-          SPUN: {kind: running}
+          SPIN: {}
+          SPUN: {}
         transitions:
           - {from: IDLE, to: SPIN, trigger: start}
           - {from: SPIN, to: SPUN, trigger: always}
@@ -319,7 +319,7 @@ def shadowed_transition(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          CHECK: {kind: running}
+          CHECK: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: CHECK, trigger: start}
@@ -333,7 +333,7 @@ def shadowed_transition(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          CHECK: {kind: running}
+          CHECK: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: CHECK, trigger: start}
@@ -369,7 +369,7 @@ def uncoverable_transition(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          LEGACY: {kind: running}
+          LEGACY: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: DONE, trigger: finish}
@@ -382,7 +382,7 @@ def uncoverable_transition(analysis: Analysis) -> Iterator[Finding]:
         initial: IDLE
         states:
           IDLE: {kind: idle}
-          LEGACY: {kind: running}
+          LEGACY: {}
           DONE: {kind: complete, final: true}
         transitions:
           - {from: IDLE, to: LEGACY, trigger: migrate}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import networkx as nx
 
 from statewright.verify.analysis import Analysis
+from statewright.verify.discover import is_asl_name
 from statewright.verify.findings import Finding, Severity, TransitionRef
 from statewright.verify.graph import entries, exits, state, transitions
-from statewright.verify.model import Transition
+from statewright.verify.model import Kind, Transition
 from statewright.verify.registry import Family, rule, with_examples
 from statewright.verify.rules.graph import reason_finding, state_finding, transition_finding
 
@@ -381,4 +383,58 @@ def waiting_missing_timeout(analysis: Analysis) -> Iterator[Finding]:
                 s,
                 f"waiting state {s.name} can wait for ever; add a transition with after: "
                 "(e.g. 24h) to a retry, a notification or a failed state",
+            )
+
+
+_AGENT = """\
+statewright: 1
+machine: demo
+initial: IDLE
+states:
+  IDLE: {kind: idle}
+  RUNNING: {kind: running}
+  DONE: {kind: complete, final: true}
+  FAILED: {kind: failed, final: true}
+transitions:
+  - {from: IDLE, to: RUNNING, trigger: started}
+  - {from: RUNNING, to: DONE, trigger: finished}
+  - {from: RUNNING, to: FAILED, trigger: agent_timeout, after: 30m, reason: AGENT_TIMEOUT}
+reasons:
+  AGENT_TIMEOUT: {recovery: [Read the agent's log, Start the run again]}
+"""
+"""A running state with a deadline: the ``Passes`` example of ``running-without-deadline``."""
+
+_AGENT_TIMEOUT = (
+    "  - {from: RUNNING, to: FAILED, trigger: agent_timeout, after: 30m, reason: AGENT_TIMEOUT}\n"
+)
+
+
+@rule("running-without-deadline", Severity.WARNING, Family.ORCHESTRATION)
+@with_examples(
+    _AGENT,
+    (_AGENT_TIMEOUT, ""),
+    ("reasons:\n  AGENT_TIMEOUT: {recovery: [Read the agent's log, Start the run again]}\n", ""),
+)
+def running_without_deadline(analysis: Analysis) -> Iterator[Finding]:
+    """A running state has no ``after`` exit.
+
+    An agent that hangs (a worker that crashed, a call that never returns) stalls the run
+    for ever unless something times it out; give the state a deadline, such as a
+    transition with ``after: 30m`` to its failed state with a reason like
+    ``AGENT_TIMEOUT``. A syntactic warning: one finding per such state, reachable or not,
+    at the state; the time analysis (``every run ends within ...``) then bounds the run.
+    The example that fails is the agent without its timeout. A machine read from an ASL
+    definition is left to the ASL rules (a ``Task`` has its own timeouts there).
+    """
+    spec, graph = analysis.spec, analysis.graph
+    if is_asl_name(Path(spec.file.partition("#")[0])):
+        return
+    for s in spec.states:
+        if s.kind is Kind.RUNNING and not any(t.timed for t in exits(graph, s.name)):
+            yield state_finding(
+                "running-without-deadline",
+                s,
+                f"running state {s.name} has no deadline: an agent that hangs stalls the run "
+                "for ever; add a transition with after: (e.g. 30m) to a failed state, with "
+                "a reason such as AGENT_TIMEOUT",
             )
