@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +34,14 @@ from statewright.generator.commands.stores import (
     store_argument,
     timers_of,
 )
-from statewright.generator.runtime.store import ChainBroken, StoredInstance, Timers, UnknownInstance
-from statewright.verify.audit import Recorded, RunChecker, StoredRun, read_trace, trace_line
+from statewright.generator.runtime.store import (
+    ChainBroken,
+    ChainProblem,
+    StoredInstance,
+    Timers,
+    UnknownInstance,
+)
+from statewright.verify.audit import Moves, Recorded, RunChecker, StoredRun, read_trace, trace_line
 from statewright.verify.check import CheckResult
 from statewright.verify.discover import MissingPath, is_asl_name
 from statewright.verify.findings import Finding, Severity
@@ -56,6 +62,8 @@ __all__ = [
     "check_trace",
     "export_command",
     "spec_versions",
+    "timers_for",
+    "walked",
 ]
 
 STEP_FUNCTIONS = "statewright.verify.conformance.stepfunctions"
@@ -124,79 +132,63 @@ class AuditReport:
         return f"{text}: {self.failed} with findings, {self.tampered} tampered"
 
 
-class _Run:
-    """One stored run as its records arrive from a walk: read, then checked against the
-    version of the spec it names (or the machine's one spec)."""
-
-    def __init__(self, report: AuditReport, versions: Sequence[Spec], name: str) -> None:
-        self.report, self.versions, self.name = report, versions, name
-        self.reader = StoredRun()
-        self.checker: RunChecker | None = None
-        self.spec: Spec | None = None
-        self.problem: Finding | None = None
-        self.records = 0
-
-    def __call__(self, data: dict[str, Any]) -> None:
-        self.records += 1
-        if self.problem is not None:
-            return
+def _check_run(
+    report: AuditReport,
+    versions: Sequence[Spec],
+    name: str,
+    records: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """Check one stored run's ``records`` against the version of the spec it names (or
+    its machine's one spec), into ``report``."""
+    report.runs += 1
+    report.records += len(records)
+    reader = StoredRun()
+    read: list[Recorded] = []
+    for data in records:
         try:
-            record = self.reader.read(data)
+            read.append(reader.read(data))
         except (ValueError, TypeError) as error:
-            where = self.spec.location if self.spec else Location(self.report.source, 1, 1)
-            self.problem = _finding(
-                "run-malformed", f"{self.name} record {data.get('seq')}: {error}", where
-            )
-            return
-        if self.checker is None and not self._start(record):
-            return
-        assert self.checker is not None
-        self.checker.feed(record)
-
-    def _start(self, record: Recorded) -> bool:
-        versions = self.versions
-        if record.spec is not None:
-            versions = [s for s in versions if s.sha256.startswith(record.spec.lower())]
-        if not versions:
-            wanted = f"sha256 {record.spec}" if record.spec else "its machine"
-            self.problem = _finding(
-                "run-spec-version",
-                f"{self.name}: no spec of {wanted} among the specs given: not checked "
-                "(pass --specs with the spec it ran under)",
-                Location(self.report.source, 1, 1),
-            )
-            return False
-        self.spec = versions[0]
-        self.checker = RunChecker(_semantics(self.spec), self.name)
-        return True
-
-    def finish(self, now: datetime) -> None:
-        report = self.report
-        report.runs += 1
-        report.records += self.records
-        if self.problem is not None:
+            spec = versions[0] if versions else None
+            where = spec.location if spec else Location(report.source, 1, 1)
             report.failed += 1
-            report.add(self.spec, [self.problem])
+            message = f"{name} record {data.get('seq')}: {error}"
+            report.add(spec, [_finding("run-malformed", message, where)])
             return
-        if self.checker is None or self.spec is None:
-            return
-        findings = self.checker.finish(now)
-        if self.checker.notes:
-            report.notes.setdefault(self.spec.file, set()).update(self.checker.notes)
-        report.specs.setdefault(self.spec.file, self.spec)
-        if findings:
-            report.failed += 1
-            report.add(self.spec, findings)
+    named = read[0].spec if read else None
+    if named is not None:
+        versions = [s for s in versions if s.sha256.startswith(named.lower())]
+    if not versions:
+        wanted = f"sha256 {named}" if named else "its machine"
+        report.failed += 1
+        message = (
+            f"{name}: no spec of {wanted} among the specs given: not checked "
+            "(pass --specs with the spec it ran under)"
+        )
+        report.add(None, [_finding("run-spec-version", message, Location(report.source, 1, 1))])
+        return
+    spec = versions[0]
+    checker = RunChecker(_moves(spec), name)
+    feed = checker.feed
+    for record in read:
+        feed(record)
+    findings = checker.finish(now)
+    if checker.notes:
+        report.notes.setdefault(spec.file, set()).update(checker.notes)
+    report.specs.setdefault(spec.file, spec)
+    if findings:
+        report.failed += 1
+        report.add(spec, findings)
 
 
-_SEMANTICS: dict[int, Semantics] = {}
+_MOVES: dict[int, Moves] = {}
 
 
-def _semantics(spec: Spec) -> Semantics:
-    """The spec's semantics, built once per spec for every run of it."""
-    found = _SEMANTICS.get(id(spec))
-    if found is None or found.spec is not spec:
-        found = _SEMANTICS[id(spec)] = Semantics.of(spec)
+def _moves(spec: Spec) -> Moves:
+    """The spec's semantics, built once per spec and shared by every run of it."""
+    found = _MOVES.get(id(spec))
+    if found is None or found.semantics.spec is not spec:
+        found = _MOVES[id(spec)] = Moves(Semantics.of(spec))
     return found
 
 
@@ -204,38 +196,56 @@ def _finding(rule: str, message: str, where: Location) -> Finding:
     return Finding(rule, Severity.ERROR, message, where)
 
 
+Run = tuple[str, str, "list[dict[str, Any]] | ChainProblem"]
+"""One stored run as a store's ``scan`` gives it: machine, instance id, and its verified
+records or what is wrong with its chain."""
+
+
+def walked(store: Walkable, keys: Iterable[tuple[str, str]]) -> Iterator[Run]:
+    """The runs ``keys`` names in ``store``, each walked (and verified) on its own: for a
+    store without ``scan`` (a ``MemoryStore``)."""
+    for machine, instance_id in keys:
+        records: list[dict[str, Any]] = []
+        try:
+            store.walk(machine, instance_id, records.append)
+        except UnknownInstance:
+            continue  # removed since it was listed
+        except ChainBroken as error:
+            yield machine, instance_id, error.problem
+            continue
+        yield machine, instance_id, records
+
+
 def check_runs(
-    store: Walkable,
-    keys: Iterable[tuple[str, str]],
+    runs: Iterable[Run],
     specs: Mapping[str, Sequence[Spec]],
     *,
     source: str,
     now: datetime | None = None,
 ) -> AuditReport:
-    """Check the runs ``keys`` names (machine, instance id) in ``store`` (a
-    :class:`~statewright.generator.runtime.store.SqlStore` or a ``MemoryStore``) against
-    ``specs`` (by machine, every version), one run at a time."""
+    """Check ``runs`` (``SqlStore.scan``, or :func:`walked`) against ``specs`` (by
+    machine, every version), one run at a time."""
     report = AuditReport(source)
     now = now or datetime.now(UTC)
-    timers = {m: timers_of(found[0]) for m, found in specs.items() if len(found) == 1}
-    for machine, instance_id in keys:
+    for machine, instance_id, records in runs:
         name = f"{machine} {instance_id!r}"
-        run = _Run(report, specs.get(machine, ()), name)
-        try:
-            store.walk(machine, instance_id, run, timers.get(machine))
-        except UnknownInstance:
-            continue  # removed since it was listed
-        except ChainBroken as error:
+        versions = specs.get(machine, ())
+        if isinstance(records, ChainProblem):
             report.runs += 1
             report.tampered += 1
-            versions = specs.get(machine, ())
             spec = versions[0] if versions else None
             where = spec.location if spec else Location(source, 1, 1)
-            message = f"{name} is tampered, so not checked: {error.problem}"
+            message = f"{name} is tampered, so not checked: {records}"
             report.add(spec, [_finding("run-tampered", message, where)])
             continue
-        run.finish(now)
+        _check_run(report, versions, name, records, now)
     return report
+
+
+def timers_for(specs: Mapping[str, Sequence[Spec]]) -> dict[str, Timers]:
+    """The timers of every machine ``specs`` holds one version of: with them a scan checks
+    the deadline in each head row too (with several versions, the run says which)."""
+    return {machine: timers_of(found[0]) for machine, found in specs.items() if len(found) == 1}
 
 
 def check_trace(
@@ -335,8 +345,9 @@ def _checked(target: str, trace: Path | None, specs: Sequence[Path]) -> AuditRep
             )
         return check_trace(trace, loaded.spec)
     versions = spec_versions(specs)
-    with opened(target) as (store, connection):
-        return check_runs(store, instance_keys(connection), versions, source=display(target))
+    with opened(target) as (store, _):
+        runs = store.scan(timers=timers_for(versions))
+        return check_runs(runs, versions, source=display(target))
 
 
 def export_command(

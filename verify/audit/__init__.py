@@ -9,7 +9,7 @@ one semantics (:mod:`statewright.verify.semantics`). Reading stores is the comma
 
 from __future__ import annotations
 
-from statewright.verify.audit.replay import RULES, RunChecker, check_run
+from statewright.verify.audit.replay import RULES, Moves, RunChecker, check_run
 from statewright.verify.audit.trace import (
     Recorded,
     StoredRun,
@@ -22,6 +22,7 @@ from statewright.verify.audit.trace import (
 
 __all__ = [
     "RULES",
+    "Moves",
     "Recorded",
     "RunChecker",
     "StoredRun",

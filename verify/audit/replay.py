@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from statewright.verify.audit.trace import Recorded
 from statewright.verify.findings import Finding, Severity, TransitionRef
@@ -54,10 +55,24 @@ from statewright.verify.model import (
     Value,
     VarType,
 )
-from statewright.verify.semantics import AlwaysCycle, Entry, OutOfRange, Run, Semantics, Values
+from statewright.verify.semantics import AlwaysCycle, OutOfRange, Semantics, Values
 from statewright.verify.semantics.data import show_value
 
-__all__ = ["RULES", "RunChecker", "check_run"]
+__all__ = ["RULES", "Chain", "Move", "Moves", "RunChecker", "check_run"]
+
+Chain = tuple[tuple[Transition, Values], ...]
+"""``always`` steps, each with the values after it."""
+
+
+class Move(NamedTuple):
+    """A step as the spec takes it: the transition, the values after it, the ``always``
+    chain that follows, and the timed exit of the state it enters with its delay."""
+
+    transition: Transition
+    values: Values
+    chain: Chain
+    timer: tuple[Transition, timedelta] | None
+
 
 RULES: Mapping[str, str] = {
     "run-out-of-order": "a record does not follow the one before it (seq or time)",
@@ -116,22 +131,134 @@ def within_of(prop: Property) -> int | None:
     return seconds if isinstance(seconds, int) else None
 
 
+class Moves:
+    """The answers of a spec's semantics that a checker asks for, memoized: built once per
+    spec and shared by every run of it, so that a store of many runs asks the semantics
+    each question once (the step a trigger takes from a configuration, the values and the
+    ``always`` chain after a transition, a state's deadline)."""
+
+    __slots__ = ("_chains", "_choices", "_declared", "_delays", "_moves", "_steps", "semantics")
+
+    def __init__(self, semantics: Semantics) -> None:
+        self.semantics = semantics
+        self._choices: dict[tuple[str, str, Values], Transition | None] = {}
+        self._declared: dict[
+            tuple[str, str, str], tuple[Sequence[Transition], tuple[Transition, ...]]
+        ] = {}
+        self._steps: dict[tuple[int, Values], tuple[Values, Chain] | str] = {}
+        self._chains: dict[tuple[str, Values], Chain | str] = {}
+        self._delays: dict[str, tuple[Transition, timedelta] | None] = {}
+        self._moves: dict[tuple[str, Values, str, str], Move | None] = {}
+
+    def chosen(self, state: str, trigger: str, values: Values) -> Transition | None:
+        """The transition ``trigger`` fired by name takes from ``state`` with ``values``."""
+        key = (state, trigger, values)
+        try:
+            return self._choices[key]
+        except KeyError:
+            found = self._choices[key] = self.semantics.candidates(state, trigger, values)
+            return found
+
+    def declared(
+        self, state: str, trigger: str, target: str
+    ) -> tuple[Sequence[Transition], tuple[Transition, ...]]:
+        """The transitions ``trigger`` may take from ``state`` (its ``always`` exits for
+        ``always``), and those of them that lead to ``target``."""
+        key = (state, trigger, target)
+        found = self._declared.get(key)
+        if found is None:
+            semantics = self.semantics
+            if trigger == AUTOMATIC_TRIGGER:
+                declared: Sequence[Transition] = semantics.always.get(state, ())
+            else:
+                declared = semantics.choices[state].get(trigger, ())
+            found = self._declared[key] = (
+                declared,
+                tuple(t for t in declared if t.target == target),
+            )
+        return found
+
+    def move(self, state: str, values: Values, trigger: str, target: str) -> Move | None:
+        """What the spec does when ``trigger`` takes a run in ``state`` with ``values`` to
+        ``target``, when it does just that: the transition, the values after it, the
+        ``always`` chain that follows and the deadline of ``target``. None when the spec
+        does anything else (the checker then asks the questions one by one, to say what)."""
+        key = (state, values, trigger, target)
+        try:
+            return self._moves[key]
+        except KeyError:
+            pass
+        found: Move | None = None
+        if trigger != AUTOMATIC_TRIGGER:
+            taken = self.chosen(state, trigger, values)
+            step = None if taken is None or taken.target != target else self.step(taken, values)
+            if taken is not None and step is not None and not isinstance(step, str):
+                found = Move(taken, step[0], step[1], self.timer(target))
+        self._moves[key] = found
+        return found
+
+    def step(self, transition: Transition, values: Values) -> tuple[Values, Chain] | str:
+        """The values after ``transition`` from ``values`` and the ``always`` chain its
+        target then takes; the reason, when its effects leave a bound or the chain cycles."""
+        key = (id(transition), values)
+        found = self._steps.get(key)
+        if found is None:
+            try:
+                after = self.semantics.take(transition, values)
+                chain = self.entry(transition.target, after)
+                found = chain if isinstance(chain, str) else (after, chain)
+            except OutOfRange as error:
+                found = str(error)
+            self._steps[key] = found
+        return found
+
+    def entry(self, state: str, values: Values) -> Chain | str:
+        """The ``always`` chain entering ``state`` with ``values`` takes (or why it never
+        settles)."""
+        key = (state, values)
+        found = self._chains.get(key)
+        if found is None:
+            try:
+                found = tuple(self.semantics.enter(state, values))
+            except (AlwaysCycle, OutOfRange) as error:
+                found = str(error)
+            self._chains[key] = found
+        return found
+
+    def timer(self, state: str) -> tuple[Transition, timedelta] | None:
+        """The timed exit ``state`` takes when due, and how long after its entry."""
+        try:
+            return self._delays[state]
+        except KeyError:
+            timed = self.semantics.timed_exit(state)
+            found = None
+            if timed is not None and timed.after is not None:
+                found = (timed, timedelta(seconds=timed.after.seconds))
+            self._delays[state] = found
+            return found
+
+
 class RunChecker:
     """Checks one recorded run against ``semantics`` as its records arrive (:meth:`feed`),
     then at its end (:meth:`finish`). ``run`` names the run in every finding."""
 
-    def __init__(self, semantics: Semantics, run: str) -> None:
-        self.semantics = semantics
-        self.spec = semantics.spec
+    def __init__(self, semantics: Semantics | Moves, run: str) -> None:
+        self.moves = semantics if isinstance(semantics, Moves) else Moves(semantics)
+        self.semantics = self.moves.semantics
+        self.spec = self.semantics.spec
         self.name = run
         self.findings: list[Finding] = []
         self.notes: set[str] = set()
         """What the run did not record, so was not checked (:data:`_NO_VALUES`, ...)."""
-        self._run: Run | None = None
+        self._started = False
         self._state = ""
-        self._values: Values = semantics.data.initial
-        self._pending: deque[Entry] = deque()
+        self._values: Values = self.semantics.data.initial
+        self._deadline: datetime | None = None
+        self._timer: Transition | None = None
+        self._pending: deque[tuple[Transition, Values]] = deque()
         self._after: dict[int, tuple[str, Values]] = {}
+        """The state and values after each record: where a rollback may return to."""
+        self._rollback_allowed = self.spec.rollback is not None
         self._last: Recorded | None = None
         self._top = 0
         """The highest seq so far: the next record's is one more."""
@@ -182,7 +309,7 @@ class RunChecker:
                 f"({last.at.isoformat()})",
                 self.spec.location,
             )
-        if self._run is None:
+        if not self._started:
             return
         if record.event == "created":
             self._report(
@@ -230,21 +357,19 @@ class RunChecker:
             )
         if data.variables and record.variables is None:
             self.notes.add(_NO_VALUES)
-        try:
-            self._run = Run(self.semantics, record.at)
-        except AlwaysCycle as error:
-            self._report("run-undeclared-step", record, str(error), spec.location)
+        chain = self.moves.entry(spec.initial, data.initial)
+        if isinstance(chain, str):
+            self._report("run-undeclared-step", record, chain, spec.location)
             return
-        self._pending = deque(self._run.log)
-        self._run.log.clear()
+        self._started = True
+        self._pending = deque(chain)
         self._state, self._values = spec.initial, data.initial
+        self._entered(spec.initial, record.at)
         if record.variables is not None:
             self._compare(record, data.initial, spec.initial_location or spec.location)
         self._arrived(record, None)
 
     def _transition(self, record: Recorded) -> None:
-        run = self._run
-        assert run is not None
         if self._pending:
             self._automatic(record, self._pending.popleft())
             return
@@ -258,7 +383,7 @@ class RunChecker:
             )
             self._follow(record)
             return
-        deadline, timed = run.deadline, run.timed_exit
+        deadline, timed = self._deadline, self._timer
         if (
             deadline is not None
             and timed is not None
@@ -274,41 +399,59 @@ class RunChecker:
                 timed.location,
                 timed,
             )
+        move = self.moves.move(state, self._values, trigger, record.state)
+        if move is not None:  # the spec takes this very step: check who and when
+            taken = move.transition
+            if taken.human:
+                self._authorised(record, taken)
+            if taken.after is not None and deadline is not None and record.at < deadline:
+                self._early(record, taken, deadline)
+            if move.chain:
+                self._pending = deque(move.chain)
+            self._state, self._values = taken.target, move.values
+            if move.timer is None:
+                self._deadline = self._timer = None
+            else:
+                self._timer, self._deadline = move.timer[0], record.at + move.timer[1]
+            if record.variables is not None and not self._compare(
+                record, move.values, taken.location, taken
+            ):
+                self._follow(record)
+            self._arrived(record, state)
+            return
         taken = self._choose(record, state, trigger)
         if taken is None:
             self._follow(record)
             return
-        self._authorised(record, taken)
+        if taken.human:
+            self._authorised(record, taken)
         if taken.after is not None and deadline is not None and record.at < deadline:
-            self._report(
-                "run-early-timeout",
-                record,
-                f"the timed exit {trigger} fired at {record.at.isoformat()}, before "
-                f"{state}'s deadline {deadline.isoformat()}",
-                taken.location,
-                taken,
-            )
-        try:
-            run.values = self._values
-            run.take(taken, record.at, record.actor)
-        except (OutOfRange, AlwaysCycle) as error:
-            self._report("run-effect-mismatch", record, str(error), taken.location, taken)
+            self._early(record, taken, deadline)
+        step = self.moves.step(taken, self._values)
+        if isinstance(step, str):
+            self._report("run-effect-mismatch", record, step, taken.location, taken)
             self._follow(record)
             return
-        step, *chain = run.log
-        run.log.clear()
-        self._pending = deque(chain)
-        self._step(record, step)
+        after, chain = step
+        if chain:
+            self._pending = deque(chain)
+        self._step(record, taken, after)
+
+    def _early(self, record: Recorded, taken: Transition, deadline: datetime) -> None:
+        self._report(
+            "run-early-timeout",
+            record,
+            f"the timed exit {taken.trigger} fired at {record.at.isoformat()}, before "
+            f"{taken.source}'s deadline {deadline.isoformat()}",
+            taken.location,
+            taken,
+        )
 
     def _choose(self, record: Recorded, state: str, trigger: str) -> Transition | None:
         """The transition the spec takes on ``record``'s trigger from ``state``; None, with
         a finding, when it takes none or another."""
         semantics = self.semantics
-        if trigger == AUTOMATIC_TRIGGER:
-            declared: Sequence[Transition] = semantics.always.get(state, ())
-        else:
-            declared = semantics.choices[state].get(trigger, ())
-        to_target = [t for t in declared if t.target == record.state]
+        declared, to_target = self.moves.declared(state, trigger, record.state)
         if not to_target:
             allowed = ", ".join(sorted(semantics.named[state])) or "none"
             self._report(
@@ -319,10 +462,8 @@ class RunChecker:
             )
             return None
         values = self._values
-        if trigger == AUTOMATIC_TRIGGER:
-            chosen = None  # an always step that was not pending: no always exit was enabled
-        else:
-            chosen = semantics.candidates(state, trigger, values)
+        # an always step that was not pending: no always exit was enabled
+        chosen = None if trigger == AUTOMATIC_TRIGGER else self.moves.chosen(state, trigger, values)
         if chosen is not None and chosen.target == record.state:
             return chosen
         wanted = to_target[0]
@@ -341,40 +482,46 @@ class RunChecker:
         self._report("run-guard-failed", record, message, wanted.location, wanted)
         return wanted
 
-    def _automatic(self, record: Recorded, expected: Entry) -> None:
+    def _automatic(self, record: Recorded, expected: tuple[Transition, Values]) -> None:
         """``record`` must be the ``always`` step the spec takes at once: ``expected``."""
+        step, after = expected
         if (
             record.event != "transition"
             or record.trigger != AUTOMATIC_TRIGGER
-            or record.state != expected.target
+            or record.state != step.target
         ):
             self._report(
                 "run-undeclared-step",
                 record,
-                f"the spec takes {expected.source} --always--> {expected.target} at once on "
-                f"entering {expected.source}; the record says "
+                f"the spec takes {step.source} --always--> {step.target} at once on "
+                f"entering {step.source}; the record says "
                 f"{record.trigger or record.event} -> {record.state}",
-                expected.transition.location if expected.transition else self.spec.location,
-                expected.transition,
+                step.location,
+                step,
             )
             self._pending.clear()
             self._follow(record)
             return
-        self._step(record, expected)
+        self._step(record, step, after)
 
-    def _step(self, record: Recorded, entry: Entry) -> None:
-        """Record ``record`` as the step ``entry`` the spec took: its values, the properties."""
+    def _step(self, record: Recorded, step: Transition, after: Values) -> None:
+        """Record ``record`` as the step the spec took: its values, the properties."""
         before = self._state
-        self._state, self._values = entry.target, entry.values
-        if record.variables is not None:
-            location = entry.transition.location if entry.transition else self.spec.location
-            if not self._compare(record, entry.values, location, entry.transition):
-                self._follow(record)
+        self._state, self._values = step.target, after
+        self._entered(step.target, record.at)
+        if record.variables is not None and not self._compare(record, after, step.location, step):
+            self._follow(record)
         self._arrived(record, before)
 
+    def _entered(self, state: str, at: datetime) -> None:
+        """The run entered ``state`` at ``at``: its deadline counts from here."""
+        timer = self.moves.timer(state)
+        if timer is None:
+            self._deadline = self._timer = None
+        else:
+            self._timer, self._deadline = timer[0], at + timer[1]
+
     def _authorised(self, record: Recorded, taken: Transition) -> None:
-        if not taken.human:
-            return
         state = taken.source
         reviewers = self.semantics.reviewers[state]
         problem = self._human(record, reviewers)
@@ -389,16 +536,17 @@ class RunChecker:
 
     def _human(self, record: Recorded, roles: Iterable[str]) -> str:
         """What is wrong with ``record`` as a human action by one of ``roles``, or ''."""
-        wanted = sorted(roles)
-        if not record.actor or not record.actor.strip():
-            return f"no actor is recorded (it needs one holding {', '.join(wanted) or 'a role'})"
-        if record.roles is None:
+        actor, held, decision = record.actor, record.roles, record.decision
+        if not actor or not actor.strip():
+            wanted = ", ".join(sorted(roles)) or "a role"
+            return f"no actor is recorded (it needs one holding {wanted})"
+        if held is None:
             self.notes.add(_NO_ROLES)
-        elif not set(wanted) & set(record.roles):
-            held = ", ".join(record.roles) or "no role"
-            return f"{record.actor} holds {held}, none of the roles {', '.join(wanted)}"
-        if not record.decision or not record.decision.strip():
-            return f"{record.actor} recorded no decision"
+        elif not any(role in held for role in roles):
+            shown = ", ".join(held) or "no role"
+            return f"{actor} holds {shown}, none of the roles {', '.join(sorted(roles))}"
+        if not decision or not decision.strip():
+            return f"{actor} recorded no decision"
         return ""
 
     def _context(self, record: Recorded) -> None:
@@ -446,8 +594,7 @@ class RunChecker:
                 problem = f"it returns to {back}, which the run leaves at once ('always')"
             else:
                 self._state, self._values = back, values
-                assert self._run is not None
-                self._run.restore(back, record.at, values)
+                self._entered(back, record.at)
                 if record.variables is not None:
                     self._compare(record, values, where)
                 self._arrived(record, state, "rollback")
@@ -470,7 +617,8 @@ class RunChecker:
     def _arrived(self, record: Recorded, source: str | None, trigger: str | None = None) -> None:
         """The run is at ``self._state`` after ``record`` (a step from ``source``)."""
         state, values = self._state, self._values
-        self._after[record.seq] = (state, values)
+        if self._rollback_allowed:
+            self._after[record.seq] = (state, values)
         for prop in self._always:
             if prop.name in self._broken or prop.invariant is None:
                 continue
@@ -558,16 +706,9 @@ class RunChecker:
                     values[index] = value
         self._state, self._values = state, tuple(values)
         self._after[record.seq] = (state, self._values)
-        try:
-            chain = self.semantics.enter(state, self._values)
-        except (AlwaysCycle, OutOfRange):
-            chain = []
-        self._pending = deque(
-            Entry(t.source, t.target, t.trigger, record.at, None, after, t) for t, after in chain
-        )
-        if self._run is not None:
-            rest = (chain[-1][0].target, chain[-1][1]) if chain else (state, self._values)
-            self._run.restore(rest[0], record.at, rest[1])
+        self._entered(state, record.at)
+        chain = self.moves.entry(state, self._values)
+        self._pending = deque(() if isinstance(chain, str) else chain)
 
     def _where(self, state: str) -> Location:
         try:
@@ -618,7 +759,7 @@ def check_run(
 ) -> tuple[list[Finding], set[str]]:
     """Every finding of one recorded run of ``spec``, and what it did not record
     (:attr:`RunChecker.notes`)."""
-    checker = RunChecker(Semantics.of(spec), run)
+    checker = RunChecker(Moves(Semantics.of(spec)), run)
     for record in records:
         checker.feed(record)
     return checker.finish(now), checker.notes

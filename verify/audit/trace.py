@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple, cast
 
 from statewright.verify.model import Value
 
@@ -49,8 +49,7 @@ EVENTS = ("created", "transition", "rollback", "context")
 """What a record records."""
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(NamedTuple):
     """One record of a run, whatever recorded it.
 
     ``state`` is the state after the record (for ``created``, the state the run began in);
@@ -185,35 +184,52 @@ class StoredRun:
         self.values: dict[str, Value] | None = None
 
     def read(self, data: Mapping[str, object]) -> Recorded:
-        """The record ``data`` holds; ``ValueError`` (or ``TypeError``) if it is none."""
-        event = data.get("event")
+        """The record ``data`` holds; ``ValueError`` if it is none.
+
+        The path every stored record takes, so it is written out: a check of each key's
+        type, one parse of ``at``, and the values shared with the record before when a
+        transition changed none."""
+        get = data.get
+        event, state, source = get("event"), get("to_state"), get("from_state")
         if event not in EVENTS:
             raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
-        state, source = data.get("to_state"), data.get("from_state")
-        if not isinstance(state, str) or not isinstance(source, str):
+        if type(state) is not str or type(source) is not str:
             raise ValueError("a stored record names its from_state and to_state")
-        changed = _variables(data.get("variables"))
+        trigger, actor, decision = get("trigger"), get("actor"), get("decision")
+        if (
+            (trigger is not None and type(trigger) is not str)
+            or (actor is not None and type(actor) is not str)
+            or (decision is not None and type(decision) is not str)
+        ):
+            raise ValueError(
+                f"trigger, actor and decision are strings or null, not {trigger!r}, "
+                f"{actor!r}, {decision!r}"
+            )
+        seq, back = get("seq"), get("rollback_to")
+        if type(seq) is not int or (back is not None and type(back) is not int):
+            raise ValueError(f"seq and rollback_to must be integers, not {seq!r}, {back!r}")
+        changed = get("variables")
         if changed is not None:
+            changed = _variables(changed)
+            assert changed is not None
             if event in ("created", "rollback") or self.values is None:
                 self.values = dict(changed)
             else:
-                self.values.update(changed)
-        roles = data.get("roles")
+                self.values = {**self.values, **changed}
+        roles, spec = get("roles"), get("spec")
         return Recorded(
-            seq=_integer(data.get("seq"), "seq"),
-            at=instant(data.get("at")),
-            event=str(event),
-            state=state,
-            trigger=_optional(data, "trigger", str),
-            source=source,
-            actor=_optional(data, "actor", str),
-            roles=tuple(roles) if isinstance(roles, list) else None,
-            decision=_optional(data, "decision", str),
-            variables=None if self.values is None else dict(self.values),
-            rollback_to=None
-            if data.get("rollback_to") is None
-            else _integer(data["rollback_to"], "rollback_to"),
-            spec=_optional(data, "spec", str),
+            seq,
+            instant(get("at")),
+            str(event),
+            state,
+            cast("str | None", trigger),
+            source,
+            cast("str | None", actor),
+            tuple(roles) if isinstance(roles, list) else None,
+            cast("str | None", decision),
+            self.values,
+            cast("int | None", back),
+            spec if isinstance(spec, str) else None,
         )
 
 
