@@ -39,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from generated._statewright.store import SqlStore as GeneratedStore  # noqa: E402
 from generated.orchestrator.runtime import Actor, Orchestrator  # noqa: E402
 from statewright.generator.commands.audit_check import (  # noqa: E402
     check_runs,
@@ -55,7 +56,7 @@ def write_runs(path: Path, runs: int, seed: int = 7) -> int:
     """``runs`` orchestrator runs in a SQLite store at ``path``; the records written."""
     rng = random.Random(seed)
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store = SqlStore.sqlite(str(path))
+    store = GeneratedStore.sqlite(str(path))
     records = 0
     for start in range(0, runs, 500):
         with store.batch():

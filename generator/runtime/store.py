@@ -22,7 +22,7 @@ import json
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -908,7 +908,7 @@ class SqlStore:
 
     def scan(
         self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
-    ) -> Iterator[tuple[str, str, list[dict[str, Any]] | ChainProblem]]:
+    ) -> Generator[tuple[str, str, list[dict[str, Any]] | ChainProblem], None, None]:
         """Every instance that has records, verified, one at a time in (machine, instance
         id) order: its records as JSON objects, oldest first, or the :class:`ChainProblem`
         of a chain or head row that fails, as :meth:`verify` finds it (its deadline too,

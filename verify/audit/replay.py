@@ -311,6 +311,9 @@ class RunChecker:
             )
         if not self._started:
             return
+        if self._pending:  # the spec takes an always step at once: nothing else comes first
+            self._automatic(record, self._pending.popleft())
+            return
         if record.event == "created":
             self._report(
                 "run-malformed",
@@ -318,7 +321,9 @@ class RunChecker:
                 "a second created record: only the first record creates the run",
                 self.spec.location,
             )
-        elif record.event == "context":
+            return
+        self._missed(record)
+        if record.event == "context":
             self._context(record)
         elif record.event == "rollback":
             self._rollback(record)
@@ -370,9 +375,6 @@ class RunChecker:
         self._arrived(record, None)
 
     def _transition(self, record: Recorded) -> None:
-        if self._pending:
-            self._automatic(record, self._pending.popleft())
-            return
         state, trigger = self._state, record.trigger or ""
         if record.source is not None and record.source != state:
             self._report(
@@ -384,22 +386,8 @@ class RunChecker:
             self._follow(record)
             return
         deadline, timed = self._deadline, self._timer
-        if (
-            deadline is not None
-            and timed is not None
-            and record.at > deadline
-            and trigger != timed.trigger
-        ):
-            self._report(
-                "run-missed-deadline",
-                record,
-                f"{trigger} at {record.at.isoformat()}, after {state}'s deadline "
-                f"{deadline.isoformat()} passed: its timed exit {timed.trigger} "
-                f"({timed.after.text if timed.after else ''}) should have fired first",
-                timed.location,
-                timed,
-            )
-        move = self.moves.move(state, self._values, trigger, record.state)
+        expired = self._expires(record)
+        move = None if expired else self.moves.move(state, self._values, trigger, record.state)
         if move is not None:  # the spec takes this very step: check who and when
             taken = move.transition
             if taken.human:
@@ -419,10 +407,11 @@ class RunChecker:
                 self._follow(record)
             self._arrived(record, state)
             return
-        taken = self._choose(record, state, trigger)
-        if taken is None:
+        found = timed if expired else self._choose(record, state, trigger)
+        if found is None:
             self._follow(record)
             return
+        taken = found
         if taken.human:
             self._authorised(record, taken)
         if taken.after is not None and deadline is not None and record.at < deadline:
@@ -436,6 +425,35 @@ class RunChecker:
         if chain:
             self._pending = deque(chain)
         self._step(record, taken, after)
+
+    def _expires(self, record: Recorded) -> bool:
+        """Whether ``record`` is the state's timed exit, due: taken by its trigger at or
+        after the deadline (even where a manual exit shares the trigger)."""
+        deadline, timed = self._deadline, self._timer
+        return (
+            deadline is not None
+            and timed is not None
+            and record.event == "transition"
+            and record.at >= deadline
+            and record.trigger == timed.trigger
+            and record.state == timed.target
+        )
+
+    def _missed(self, record: Recorded) -> None:
+        """A finding if ``record`` comes after a deadline that passed unfired."""
+        deadline, timed = self._deadline, self._timer
+        if deadline is None or timed is None or record.at <= deadline or self._expires(record):
+            return
+        what = record.trigger if record.event == "transition" else f"a {record.event} record"
+        self._report(
+            "run-missed-deadline",
+            record,
+            f"{what} at {record.at.isoformat()}, after {self._state}'s deadline "
+            f"{deadline.isoformat()} passed: its timed exit {timed.trigger} "
+            f"({timed.after.text if timed.after else ''}) should have fired first",
+            timed.location,
+            timed,
+        )
 
     def _early(self, record: Recorded, taken: Transition, deadline: datetime) -> None:
         self._report(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from statewright.verify.model import Value
 
@@ -222,13 +222,13 @@ class StoredRun:
             instant(get("at")),
             str(event),
             state,
-            cast("str | None", trigger),
+            trigger,
             source,
-            cast("str | None", actor),
+            actor,
             tuple(roles) if isinstance(roles, list) else None,
-            cast("str | None", decision),
+            decision,
             self.values,
-            cast("int | None", back),
+            back,
             spec if isinstance(spec, str) else None,
         )
 
