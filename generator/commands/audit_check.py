@@ -453,8 +453,9 @@ CHECK = Command(
         "that 'audit export' writes and any system can produce, against the spec "
         "STORE_OR_SPEC; with an ASL definition (*.asl.json, *.asl.yaml) FILE is an AWS "
         "Step Functions execution history (the JSON of GetExecutionHistory).",
-        "Each finding names the spec's line, the run and the record's seq; --format as "
-        "for 'statewright check'.",
+        "The report goes to standard output: each finding names the spec's line, the run "
+        "and the record's seq (--format as for 'statewright check'), then a summary line; "
+        "usage errors go to standard error.",
     ),
     exits=(
         (0, "every run conforms to its spec"),
@@ -469,9 +470,10 @@ EXPORT = Command(
     name="audit export",
     summary="write one stored run in the trace format (JSON lines)",
     description=(
-        "Write the run INSTANCE of the store in the JSON-lines trace format on standard "
-        "output, oldest record first: the format 'audit check --trace' reads. The run's "
-        "hash chain is verified first; a tampered run is not exported.",
+        "Print to standard output the run INSTANCE of the store in the JSON-lines trace "
+        "format, oldest record first: the format 'audit check --trace' reads. The run's "
+        "hash chain is verified first; a tampered run is not exported (errors go to "
+        "standard error).",
     ),
     exits=(
         (0, "written"),
