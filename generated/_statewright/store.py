@@ -210,10 +210,12 @@ class _Walk:
     instance; :func:`_diagnose` only says, once a record fails it, what was done to it.
     """
 
-    __slots__ = ("entered", "instance_id", "last", "machine", "prev", "seq")
+    __slots__ = ("entered", "instance_id", "last", "machine", "owner", "prev", "seq")
 
     def __init__(self, machine: str, instance_id: str) -> None:
         self.machine, self.instance_id = machine, instance_id
+        self.owner = f"{len(machine)}:{machine}{len(instance_id)}:{instance_id}"
+        """What :func:`_link` hashes first: the instance, once."""
         self.seq, self.prev = 0, _GENESIS
         self.last: dict[str, Any] | None = None
         self.entered: object = None
@@ -222,17 +224,22 @@ class _Walk:
 
     def step(self, entry: StoredRecord) -> dict[str, Any] | None:
         """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
+        return self.row(entry.seq, entry.body, entry.prev, entry.hash)
+
+    def row(self, number: int, body: str, prev: str, digest: str) -> dict[str, Any] | None:
+        """:meth:`step` on a stored row's columns (a scan of many rows makes no
+        :class:`StoredRecord` of each)."""
         seq = self.seq + 1
         if (
-            entry.seq != seq
-            or entry.prev != self.prev
-            or _link(self.machine, self.instance_id, entry.prev, entry.body) != entry.hash
+            number != seq
+            or prev != self.prev
+            or hashlib.sha256(f"{self.owner}{prev}{body}".encode()).hexdigest() != digest
         ):
             return None
-        record = _record(entry.body)
+        record = _record(body)
         if record is None or record["seq"] != seq:
             return None
-        self.seq, self.prev, self.last = seq, entry.hash, record
+        self.seq, self.prev, self.last = seq, digest, record
         if record.get("event") != "context":
             self.entered = record.get("at")
         return record
@@ -994,8 +1001,7 @@ class SqlStore:
                         yield walk, intact, kept
                     walk, intact, kept = _Walk(str(row[0]), str(row[1])), True, []
                 if intact:
-                    entry = StoredRecord(int(row[2]), row[3], row[4], row[5])
-                    record = walk.step(entry)
+                    record = walk.row(int(row[2]), row[3], row[4], row[5])
                     intact = record is not None
                     if keep and record is not None:
                         kept.append(record)
