@@ -209,12 +209,10 @@ class _Walk:
     instance; :func:`_diagnose` only says, once a record fails it, what was done to it.
     """
 
-    __slots__ = ("entered", "instance_id", "last", "machine", "owner", "prev", "seq")
+    __slots__ = ("entered", "instance_id", "last", "machine", "prev", "seq")
 
     def __init__(self, machine: str, instance_id: str) -> None:
         self.machine, self.instance_id = machine, instance_id
-        self.owner = f"{len(machine)}:{machine}{len(instance_id)}:{instance_id}"
-        """What :func:`_link` hashes first: the instance, once."""
         self.seq, self.prev = 0, _GENESIS
         self.last: dict[str, Any] | None = None
         self.entered: object = None
@@ -232,7 +230,7 @@ class _Walk:
         if (
             number != seq
             or prev != self.prev
-            or hashlib.sha256(f"{self.owner}{prev}{body}".encode()).hexdigest() != digest
+            or _link(self.machine, self.instance_id, prev, body) != digest
         ):
             return None
         record = _record(body)
