@@ -400,3 +400,40 @@ def test_a_line_that_is_no_record_is_named_by_its_line() -> None:
         (5, "a"),
         (6, "roles"),
     ]
+
+
+def test_a_leads_to_within_bound_is_held_at_every_record_and_at_the_end() -> None:
+    """The hook for ``leads_to: {within}`` (issue 22): a property model that carries
+    ``within`` is checked on the run, while it is open too."""
+    from dataclasses import dataclass, replace
+
+    from statewright.verify.model import Duration, Property
+
+    @dataclass(frozen=True)
+    class Within(Property):
+        within: Duration | None = None
+
+    spec = load(
+        "statewright: 1\nmachine: m\ninitial: A\nstates:\n  A: {}\n  B: {}\n"
+        "  C: {final: true}\ntransitions:\n  - {from: A, to: B, trigger: go}\n"
+        "  - {from: B, to: C, trigger: done}\n"
+    )
+    bound = Within("quick", PropertyKind.LEADS_TO, spec.location, states=("B",), targets=("C",))
+    spec = replace(spec, properties=(replace(bound, within=Duration("1h", 3600)),))
+
+    def at(minutes: int) -> str:
+        return (START + timedelta(minutes=minutes)).isoformat()
+
+    created = {"seq": 0, "event": "created", "at": at(0), "state": "A"}
+    go = {"seq": 1, "at": at(1), "trigger": "go", "to": "B"}
+    done = {"seq": 2, "at": at(90), "trigger": "done", "to": "C"}
+    late = check(spec, [created, go, done])
+    assert [rule for rule, _ in late] == ["run-property"], late
+    assert "record 2" in late[0][1] and "more than 3600s" in late[0][1]
+    assert check(spec, [created, go, {**done, "at": at(61)}]) == []
+    records = [
+        r for r in read_trace(json.dumps(x) for x in (created, go)) if isinstance(r, Recorded)
+    ]
+    open_run, _ = check_run(spec, records, "run", now=START + timedelta(hours=2))
+    assert [f.rule for f in open_run] == ["run-property"]
+    assert check_run(spec, records, "run", now=START + timedelta(minutes=30))[0] == []

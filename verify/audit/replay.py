@@ -2,11 +2,13 @@
 
 A :class:`RunChecker` is fed one run's records (:class:`~statewright.verify.audit.trace.Recorded`),
 oldest first, and keeps only what the next record needs (the state and values, the
-deadline, the pending ``always`` chain, and the state and values after each record for
-the rollbacks to come), so a run is checked as it is read. Every rule it applies is the
-spec's one semantics (:mod:`statewright.verify.semantics`: :class:`Run` takes each step, with
-its guard, effects, ``always`` chain and deadline); this module only compares what the
-semantics says with what the record says.
+deadline, the pending ``always`` chain, and, where the spec allows rollback, the state and
+values after each record), so a run is checked as it is read. Every answer about the spec
+comes from its one semantics (:class:`statewright.verify.semantics.Semantics`: the
+transition a trigger takes, its guard, the values its effects give, the ``always`` chain
+that follows, a state's timed exit), asked once per configuration and shared by every run
+of the spec (:class:`Moves`); this module only compares what the semantics says with what
+the record says.
 
 For each record:
 
@@ -30,8 +32,14 @@ For each record:
 A record that breaks a rule gives one finding; the check then follows the record (its
 state and the values it names), so one wrong step is not reported again at every record
 after it. Findings name the run and the record's seq and sit at the spec's line for what
-they are about (the transition, the state, the property). What a run does not record
-(values, roles) is not checked; :attr:`RunChecker.notes` says so, once per kind.
+they are about (the transition, the state, the property). What a run does not record is
+not compared (values: guards are then checked on the values the spec's effects give;
+roles: a human step is checked for an actor and a decision); :attr:`RunChecker.notes`
+says so, once per kind.
+
+Hooks for the spec keys other work adds: :func:`rollback_limit` and :func:`rollback_keeps`
+(``rollback: {max, keep}``), :func:`within_of` (``leads_to: {within}``, checked at each
+record and, for a run still open, by :meth:`RunChecker.finish` at ``now``).
 
 Standard library only; no I/O.
 """
