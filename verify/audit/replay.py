@@ -282,6 +282,8 @@ class RunChecker:
             if p.kind is PropertyKind.LEADS_TO and (seconds := within_of(p)) is not None
         ]
         self._since: list[datetime | None] = [None] * len(self._timed)
+        self._watching = bool(self._always or self._precedence or self._timed)
+        """Whether the spec has a property to follow at each record."""
 
     # -- the records ----------------------------------------------------------------------
 
@@ -330,7 +332,8 @@ class RunChecker:
                 self.spec.location,
             )
             return
-        self._missed(record)
+        if self._deadline is not None:
+            self._missed(record)
         if record.event == "context":
             self._context(record)
         elif record.event == "rollback":
@@ -394,7 +397,7 @@ class RunChecker:
             self._follow(record)
             return
         deadline, timed = self._deadline, self._timer
-        expired = self._expires(record)
+        expired = deadline is not None and self._expires(record)
         move = None if expired else self.moves.move(state, self._values, trigger, record.state)
         if move is not None:  # the spec takes this very step: check who and when
             taken = move.transition
@@ -645,6 +648,8 @@ class RunChecker:
         state, values = self._state, self._values
         if self._rollback_allowed:
             self._after[record.seq] = (state, values)
+        if not self._watching:
+            return
         for prop in self._always:
             if prop.name in self._broken or prop.invariant is None:
                 continue
