@@ -160,7 +160,6 @@ def test_memory_and_sql_stores_hash_the_same_chain(rt: tuple[Any, Any], tmp_path
     assert memory.verify() == []
 
 
-@pytest.mark.xfail(strict=True, reason="Machine.load splits the stored bodies with splitlines")
 def test_a_line_separator_in_the_context_loads(rt: tuple[Any, Any]) -> None:
     """A stored body keeps U+2028 as it is (canonical JSON escapes no character it need
     not), and ``str.splitlines`` splits a line there: the instance is stored but cannot

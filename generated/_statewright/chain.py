@@ -187,17 +187,22 @@ class Walk:
 
     def step(self, entry: StoredRecord) -> dict[str, Any] | None:
         """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
+        return self.row(entry.seq, entry.body, entry.prev, entry.hash)
+
+    def row(self, number: int, body: str, prev: str, digest: str) -> dict[str, Any] | None:
+        """:meth:`step` on a stored row's columns (a scan of many rows makes no
+        :class:`StoredRecord` of each)."""
         seq = self.seq + 1
         if (
-            entry.seq != seq
-            or entry.prev != self.prev
-            or link(self.machine, self.instance_id, entry.prev, entry.body) != entry.hash
+            number != seq
+            or prev != self.prev
+            or link(self.machine, self.instance_id, prev, body) != digest
         ):
             return None
-        record = _record(entry.body)
+        record = _record(body)
         if record is None or record["seq"] != seq:
             return None
-        self.seq, self.prev, self.last = seq, entry.hash, record
+        self.seq, self.prev, self.last = seq, digest, record
         if record.get("event") != "context":
             self.entered = record.get("at")
         return record

@@ -1,5 +1,8 @@
 """``statewright audit verify|head PATH_OR_URL``: check a store's audit log, and witness it.
 
+(``audit check`` and ``audit export``, which hold runs against their spec, are in
+:mod:`statewright.generator.commands.audit_check`.)
+
 ``verify`` checks every instance's hash chain and recomputes its head row (state, and
 deadline for the machines whose spec it has) from the records; with ``--against FILE``
 it also checks that the chains still extend the heads ``head`` wrote to FILE earlier.
@@ -18,25 +21,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 from statewright.generator.commands import Command, Group
-from statewright.generator.runtime.store import InstanceHead, SqlStore, Timers, check_witness
-from statewright.verify.discover import discover
-from statewright.verify.load.loader import load_file
-from statewright.verify.model import Spec
+from statewright.generator.commands.audit_check import CHECK, EXPORT
+from statewright.generator.commands.stores import (
+    Unusable,
+    display,
+    load_specs,
+    store_argument,
+    timers_of,
+    with_store,
+)
+from statewright.generator.runtime.store import InstanceHead, SqlStore, check_witness
 from statewright.verify.printable import printable
-from statewright.verify.semantics.machine import Semantics
-
-_T = TypeVar("_T")
 
 __all__ = ["COMMAND", "audit_command", "head_command", "load_specs", "store_argument", "timers_of"]
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def audit_command(
@@ -71,48 +73,23 @@ def audit_command(
         return problems, machines - known.keys()
 
     try:
-        problems, unknown = _with_store(target, read)
-    except _Unusable as error:
+        problems, unknown = with_store(target, read)
+    except Unusable as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
     for problem in problems:
-        print(f"{_display(target)}: {printable(str(problem))}", file=stdout)
+        print(f"{display(target)}: {printable(str(problem))}", file=stdout)
     for machine in sorted(unknown):
         print(
-            f"{_display(target)}: {printable(machine)}: deadlines not recomputed: no spec "
+            f"{display(target)}: {printable(machine)}: deadlines not recomputed: no spec "
             "of this machine (pass --specs)",
             file=stdout,
         )
     if problems:
         print(f"audit verify: {len(problems)} broken chain(s)", file=stdout)
         return 1
-    print(f"audit verify: {_display(target)}: every chain intact", file=stdout)
+    print(f"audit verify: {display(target)}: every chain intact", file=stdout)
     return 0
-
-
-def load_specs(paths: Sequence[Path]) -> dict[str, Spec]:
-    """The specs ``paths`` hold (default: ``specs/`` when it exists), by machine; a spec
-    that does not load is left out (``statewright check`` says why)."""
-    if not paths:
-        paths = [Path("specs")] if Path("specs").is_dir() else []
-    found: dict[str, Spec] = {}
-    for path in discover(paths) if paths else []:
-        spec = load_file(path).spec
-        if spec is not None:
-            found[spec.machine] = spec
-    return found
-
-
-def timers_of(spec: Spec) -> Timers:
-    """How long each state of ``spec`` with a timed exit may rest: the delay of the exit
-    that fires first, as the runtime counts an instance's deadline from its entry."""
-    semantics = Semantics.of(spec)
-    timers: dict[str, timedelta] = {}
-    for state in spec.states:
-        timed = semantics.timed_exit(state.name)
-        if timed is not None and timed.after is not None:
-            timers[state.name] = timedelta(seconds=timed.after.seconds)
-    return timers
 
 
 def head_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:
@@ -121,31 +98,14 @@ def head_command(target: str, *, stdout: TextIO, stderr: TextIO) -> int:
     Exit status: 0, or 2 when the target cannot be opened as a statewright store.
     """
     try:
-        heads = _with_store(target, lambda store: store.heads())
-    except _Unusable as error:
+        heads = with_store(target, lambda store: store.heads())
+    except Unusable as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
     for found in heads:
         record = {"machine": found.machine, "instance_id": found.instance_id}
         print(json.dumps({**record, "seq": found.seq, "hash": found.hash}), file=stdout)
     return 0
-
-
-class _Unusable(Exception):
-    """The target cannot be opened or read as a statewright store."""
-
-
-def _with_store(target: str, read: Callable[[SqlStore], _T]) -> _T:
-    try:
-        connection = _connect(target)
-    except (OSError, ImportError, ValueError) as error:
-        raise _Unusable(str(error)) from error
-    try:
-        return read(SqlStore(connection, create=False))
-    except Exception as error:  # the driver's errors: not a store, unreachable, no access
-        raise _Unusable(f"{_display(target)}: {error}".rstrip()) from error
-    finally:
-        connection.close()
 
 
 def _read_heads(path: Path) -> list[InstanceHead]:
@@ -173,43 +133,7 @@ def _read_heads(path: Path) -> list[InstanceHead]:
     return heads
 
 
-def _connect(target: str) -> Any:
-    if target.startswith(POSTGRES_SCHEMES):
-        try:
-            import psycopg
-        except ImportError as error:
-            raise ImportError(
-                "PostgreSQL URLs need psycopg 3: pip install 'psycopg[binary]'"
-            ) from error
-        try:
-            return psycopg.connect(target)
-        except psycopg.Error as error:
-            raise ValueError(f"{_display(target)}: {error}".strip()) from error
-    path = Path(target)
-    if path.is_dir():
-        raise FileNotFoundError(f"{target} is a folder; name a SQLite file or a postgresql:// URL")
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {target}")
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-
-
-def _display(target: str) -> str:
-    """The target without a password, fit to print."""
-    if target.startswith(POSTGRES_SCHEMES) and "@" in target:
-        scheme, rest = target.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
-    return target
-
-
 # --- the command ---------------------------------------------------------------------------
-
-
-def store_argument(parser: argparse.ArgumentParser) -> None:
-    """``PATH_OR_URL``: the store a command reads."""
-    parser.add_argument(
-        "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
-    )
 
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -290,13 +214,19 @@ COMMAND = Group(
     description=(
         "Read the audit store that generated runtimes write with SqlStore (a SQLite "
         "file or a postgresql:// URL): 'verify' checks every instance's hash chain and "
-        "head row, 'head' prints where each chain ends. Neither creates nor writes anything in "
-        "the store.",
+        "head row, 'head' prints where each chain ends, 'check' holds every run against "
+        "the spec it ran under (or, with --trace, one run exported from any system), "
+        "'export' writes one run in the trace format. None creates nor writes anything "
+        "in the store.",
     ),
     exits=(
         (0, "as the action says"),
-        (1, "audit verify: a chain or a head row is broken"),
+        (
+            1,
+            "audit verify: a chain or a head row is broken; audit check: a run breaks its "
+            "spec or is tampered; audit export: the run is tampered",
+        ),
         (2, "a usage error, or the store cannot be opened"),
     ),
-    actions=(VERIFY, HEAD),
+    actions=(VERIFY, HEAD, CHECK, EXPORT),
 )

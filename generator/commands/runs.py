@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
-from statewright.generator.commands.audit import (
-    _connect,
-    _display,
-    _Unusable,
-    _with_store,
+from statewright.generator.commands.stores import Unusable as _Unusable
+from statewright.generator.commands.stores import connect as _connect
+from statewright.generator.commands.stores import display as _display
+from statewright.generator.commands.stores import (
     load_specs,
     store_argument,
     timers_of,
 )
+from statewright.generator.commands.stores import with_store as _with_store
 from statewright.generator.runtime.outbox import Outbox, Pending
 from statewright.generator.runtime.store import (
     ChainBroken,

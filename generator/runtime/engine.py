@@ -272,10 +272,13 @@ class Machine(Instance[S, T, R]):
 
     @classmethod
     def load_audit(cls, text: str) -> tuple[AuditRecord[S, T, R], ...]:
-        """The records in JSON lines; ``ValueError`` naming the line of a malformed one."""
+        """The records in JSON lines; ``ValueError`` naming the line of a malformed one.
+
+        Lines end at ``\n`` alone: a JSON string may hold U+2028 unescaped, where
+        ``str.splitlines`` would split a record in two."""
         spec = cls.spec
         records = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:

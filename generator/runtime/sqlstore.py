@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +59,10 @@ _SCHEMA = (
 
 CHUNK = 1000
 """Records a :class:`SqlStore` reads per query when it walks or verifies chains."""
+
+_HEADS_AT_ONCE = 200
+"""Instances whose head rows :meth:`SqlStore.scan` reads in one query (two parameters
+each: well within every SQLite's limit of 999)."""
 
 SCHEMA_LOCK = 7_230_461
 """PostgreSQL advisory lock taken while creating tables, so concurrent stores do not race."""
@@ -393,7 +397,7 @@ class SqlStore:
             walks = self._scan(cursor, mine, params)
             seen: set[tuple[str, str]] = set()
             broken: list[tuple[str, str]] = []
-            for walk, intact in walks:
+            for walk, intact, _ in walks:
                 key = (walk.machine, walk.instance_id)
                 seen.add(key)
                 head = heads.get(key)
@@ -428,11 +432,69 @@ class SqlStore:
         )
         return {(str(r[5]), str(r[6])): _head_row(r) for r in cursor.fetchall()}
 
-    def _scan(self, cursor: Any, mine: str, params: Sequence[Any]) -> Iterator[tuple[Walk, bool]]:
+    def scan(
+        self, machine: str | None = None, *, timers: Mapping[str, Timers] | None = None
+    ) -> Generator[tuple[str, str, list[dict[str, Any]] | ChainProblem], None, None]:
+        """Every instance that has records, verified, one at a time in (machine, instance
+        id) order: its records as JSON objects, oldest first, or the :class:`ChainProblem`
+        of a chain or head row that fails, as :meth:`verify` finds it (its deadline too,
+        for the machines ``timers`` names).
+
+        What reading a whole store needs: one query per :data:`CHUNK` records and one for
+        the head rows of every 200 instances, in one read transaction; memory for those
+        200 instances, however many the store holds. (An instance without
+        records is :meth:`verify`'s to find.)"""
+        mine, params = ("", ()) if machine is None else ("machine = ?", (machine,))
+        timers = timers or {}
+        with self._transaction(write=False) as cursor:
+            batch: list[tuple[Walk, bool, list[dict[str, Any]]]] = []
+            for found in self._scan(cursor, mine, params, keep=True):
+                batch.append(found)
+                if len(batch) == _HEADS_AT_ONCE:
+                    yield from self._verified_batch(cursor, batch, timers)
+                    batch = []
+            yield from self._verified_batch(cursor, batch, timers)
+
+    def _verified_batch(
+        self,
+        cursor: Any,
+        batch: Sequence[tuple[Walk, bool, list[dict[str, Any]]]],
+        timers: Mapping[str, Timers],
+    ) -> Iterator[tuple[str, str, list[dict[str, Any]] | ChainProblem]]:
+        """The instances ``batch`` walked, each against its head row (read for all at once)."""
+        if not batch:
+            return
+        keys = [(walk.machine, walk.instance_id) for walk, _, _ in batch]
+        self._run(
+            cursor,
+            "SELECT seq, head, version, state, deadline, machine, instance_id"
+            " FROM statewright_instances WHERE (machine, instance_id) IN ("
+            + ", ".join(["(?, ?)"] * len(keys))
+            + ")",
+            [part for key in keys for part in key],
+        )
+        heads = {(str(r[5]), str(r[6])): _head_row(r) for r in cursor.fetchall()}
+        for (walk, intact, records), key in zip(batch, keys, strict=True):
+            head = heads.get(key)
+            found: ChainProblem | None
+            if head is None:
+                found = ChainProblem(*key, 0, "removed", "its head row is gone; records remain")
+            elif not intact:
+                found = self._walk(cursor, *key, head, None, timers.get(key[0]))
+                found = found or ChainProblem(*key, 0, "altered", "it changed while read")
+            else:
+                found = walk.end(head, timers.get(key[0]))
+            yield (*key, records if found is None else found)
+
+    def _scan(
+        self, cursor: Any, mine: str, params: Sequence[Any], *, keep: bool = False
+    ) -> Iterator[tuple[Walk, bool, list[dict[str, Any]]]]:
         """Walk every instance's records in (machine, instance id, seq) order, a chunk at a
-        time: each instance's walk once its records are read, and whether all extended it."""
+        time: each instance's walk once its records are read, whether all extended it and,
+        with ``keep``, the records (while they extend it)."""
         walk: Walk | None = None
         intact = True
+        kept: list[dict[str, Any]] = []
         after: tuple[Any, ...] = ()
         while True:
             where = [mine] if mine else []
@@ -449,16 +511,18 @@ class SqlStore:
             for row in rows:
                 if walk is None or walk.machine != row[0] or walk.instance_id != row[1]:
                     if walk is not None:
-                        yield walk, intact
-                    walk, intact = Walk(str(row[0]), str(row[1])), True
+                        yield walk, intact, kept
+                    walk, intact, kept = Walk(str(row[0]), str(row[1])), True, []
                 if intact:
-                    entry = StoredRecord(int(row[2]), row[3], row[4], row[5])
-                    intact = walk.step(entry) is not None
+                    record = walk.row(int(row[2]), row[3], row[4], row[5])
+                    intact = record is not None
+                    if keep and record is not None:
+                        kept.append(record)
             if len(rows) < CHUNK:
                 break
             after = (rows[-1][0], rows[-1][1], rows[-1][2])
         if walk is not None:
-            yield walk, intact
+            yield walk, intact, kept
 
     def version(self, machine: str, instance_id: str) -> int:
         with self._transaction(write=False) as cursor:

@@ -1,0 +1,475 @@
+"""``statewright audit check`` and ``audit export``: hold what really ran against its spec.
+
+``check STORE`` reads every instance of a store (a SQLite file or a ``postgresql://``
+URL), one at a time and a chunk of records at a time, so memory stays flat in the number
+of runs: each instance's hash chain and head row are verified as its records are read
+(a run that fails them is reported as tampered, and not checked), and its records are
+held against the spec it ran under by :mod:`statewright.verify.audit` (the spec whose
+sha256 the run records, else the one spec of its machine that ``--specs`` holds).
+``check --trace RUN.jsonl SPEC`` checks one run exported from any system in the trace
+format; with an ASL definition for SPEC, the file is an AWS Step Functions execution
+history, checked by :mod:`statewright.verify.conformance.stepfunctions`.
+
+``export STORE INSTANCE`` writes one stored run in the trace format, once its chain
+verifies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command
+from statewright.generator.commands.stores import (
+    Unusable,
+    display,
+    instance_keys,
+    opened,
+    spec_paths,
+    store_argument,
+    timers_of,
+)
+from statewright.generator.runtime.store import (
+    ChainBroken,
+    ChainProblem,
+    StoredInstance,
+    Timers,
+    UnknownInstance,
+)
+from statewright.verify.audit import Moves, Recorded, RunChecker, StoredRun, read_trace, trace_line
+from statewright.verify.check import CheckResult
+from statewright.verify.conformance.stepfunctions import check_history
+from statewright.verify.discover import MissingPath, is_asl_name
+from statewright.verify.findings import Finding, Severity
+from statewright.verify.load.loader import load_file
+from statewright.verify.model import Location, Spec
+from statewright.verify.printable import printable, printable_path
+from statewright.verify.report import RENDERERS, exit_status, plural
+from statewright.verify.report.text import finding_lines
+from statewright.verify.semantics import Semantics
+
+__all__ = [
+    "CHECK",
+    "EXPORT",
+    "AuditReport",
+    "Walkable",
+    "check_command",
+    "check_runs",
+    "check_trace",
+    "export_command",
+    "spec_versions",
+    "timers_for",
+    "walked",
+]
+
+
+class Walkable(Protocol):
+    """A store whose instances can be read a record at a time: ``SqlStore``, ``MemoryStore``."""
+
+    def walk(
+        self,
+        machine: str,
+        instance_id: str,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None = None,
+    ) -> StoredInstance: ...
+
+
+def spec_versions(paths: Sequence[Path]) -> dict[str, list[Spec]]:
+    """Every spec ``paths`` hold (default: ``specs/``), by machine: several files of one
+    machine are several versions of it, told apart by their sha256."""
+    found: dict[str, list[Spec]] = {}
+    for path in spec_paths(paths):
+        spec = load_file(path).spec
+        if spec is not None:
+            found.setdefault(spec.machine, []).append(spec)
+    return found
+
+
+@dataclass
+class AuditReport:
+    """What ``audit check`` found: findings by the spec they are about (the store's own,
+    for runs with no spec), and counts."""
+
+    source: str
+    runs: int = 0
+    records: int = 0
+    tampered: int = 0
+    failed: int = 0
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    specs: dict[str, Spec | None] = field(default_factory=dict)
+    notes: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, spec: Spec | None, findings: Iterable[Finding]) -> None:
+        key = self.source if spec is None else spec.file
+        self.specs.setdefault(key, spec)
+        self.findings.setdefault(key, []).extend(findings)
+
+    def results(self) -> list[CheckResult]:
+        """One result per spec a run was checked against (and the store's, if it has
+        findings), the notes of what was not checked as info findings."""
+        for key, notes in self.notes.items():
+            spec = self.specs.get(key)
+            where = Location(key, 1, 1) if spec is None else spec.location
+            self.findings.setdefault(key, []).extend(
+                Finding("run-unchecked", Severity.INFO, note, where) for note in sorted(notes)
+            )
+        return [
+            CheckResult(key, self.specs.get(key), tuple(found), None, None)
+            for key, found in self.findings.items()
+        ]
+
+    def summary(self) -> str:
+        runs = plural(self.runs, "run")
+        text = f"audit check: {printable_path(self.source)}: {runs} ({self.records:,} records)"
+        return f"{text}: {self.failed} with findings, {self.tampered} tampered"
+
+
+def _check_run(
+    report: AuditReport,
+    versions: Sequence[Spec],
+    name: str,
+    records: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """Check one stored run's ``records`` against the version of the spec it names (or
+    its machine's one spec), into ``report``."""
+    report.runs += 1
+    report.records += len(records)
+    reader = StoredRun()
+    read: list[Recorded] = []
+    for data in records:
+        try:
+            read.append(reader.read(data))
+        except (ValueError, TypeError) as error:
+            spec = versions[0] if versions else None
+            where = spec.location if spec else Location(report.source, 1, 1)
+            report.failed += 1
+            message = f"{name} record {data.get('seq')}: {error}"
+            report.add(spec, [_finding("run-malformed", message, where)])
+            return
+    named = read[0].spec if read else None
+    if named is not None:
+        versions = [s for s in versions if s.sha256.startswith(named.lower())]
+    if not versions:
+        wanted = f"sha256 {named}" if named else "its machine"
+        report.failed += 1
+        message = (
+            f"{name}: no spec of {wanted} among the specs given: not checked "
+            "(pass --specs with the spec it ran under)"
+        )
+        report.add(None, [_finding("run-spec-version", message, Location(report.source, 1, 1))])
+        return
+    spec = versions[0]
+    checker = RunChecker(_moves(spec), name)
+    feed = checker.feed
+    for record in read:
+        feed(record)
+    findings = checker.finish(now)
+    if checker.notes:
+        report.notes.setdefault(spec.file, set()).update(checker.notes)
+    report.specs.setdefault(spec.file, spec)
+    if findings:
+        report.failed += 1
+        report.add(spec, findings)
+
+
+_MOVES: dict[int, Moves] = {}
+
+
+def _moves(spec: Spec) -> Moves:
+    """The spec's semantics, built once per spec and shared by every run of it."""
+    found = _MOVES.get(id(spec))
+    if found is None or found.semantics.spec is not spec:
+        found = _MOVES[id(spec)] = Moves(Semantics.of(spec))
+    return found
+
+
+def _finding(rule: str, message: str, where: Location) -> Finding:
+    return Finding(rule, Severity.ERROR, message, where)
+
+
+Run = tuple[str, str, "list[dict[str, Any]] | ChainProblem"]
+"""One stored run as a store's ``scan`` gives it: machine, instance id, and its verified
+records or what is wrong with its chain."""
+
+
+def walked(store: Walkable, keys: Iterable[tuple[str, str]]) -> Iterator[Run]:
+    """The runs ``keys`` names in ``store``, each walked (and verified) on its own: for a
+    store without ``scan`` (a ``MemoryStore``)."""
+    for machine, instance_id in keys:
+        records: list[dict[str, Any]] = []
+        try:
+            store.walk(machine, instance_id, records.append)
+        except UnknownInstance:
+            continue  # removed since it was listed
+        except ChainBroken as error:
+            yield machine, instance_id, error.problem
+            continue
+        yield machine, instance_id, records
+
+
+def check_runs(
+    runs: Iterable[Run],
+    specs: Mapping[str, Sequence[Spec]],
+    *,
+    source: str,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Check ``runs`` (``SqlStore.scan``, or :func:`walked`) against ``specs`` (by
+    machine, every version), one run at a time."""
+    report = AuditReport(source)
+    now = now or datetime.now(UTC)
+    for machine, instance_id, records in runs:
+        name = f"{machine} {instance_id!r}"
+        versions = specs.get(machine, ())
+        if isinstance(records, ChainProblem):
+            report.runs += 1
+            report.tampered += 1
+            spec = versions[0] if versions else None
+            where = spec.location if spec else Location(source, 1, 1)
+            message = f"{name} is tampered, so not checked: {records}"
+            report.add(spec, [_finding("run-tampered", message, where)])
+            continue
+        _check_run(report, versions, name, records, now)
+    return report
+
+
+def timers_for(specs: Mapping[str, Sequence[Spec]]) -> dict[str, Timers]:
+    """The timers of every machine ``specs`` holds one version of: with them a scan checks
+    the deadline in each head row too (with several versions, the run says which)."""
+    return {machine: timers_of(found[0]) for machine, found in specs.items() if len(found) == 1}
+
+
+def check_trace(
+    trace: Path, spec: Spec, *, now: datetime | None = None, label: str | None = None
+) -> AuditReport:
+    """Check the one run in the trace file ``trace`` against ``spec``; ``OSError`` if it
+    cannot be read."""
+    name = label or printable_path(trace.as_posix())
+    report = AuditReport(name)
+    report.specs[spec.file] = spec
+    checker = RunChecker(Semantics.of(spec), name)
+    findings: list[Finding] = []
+    with trace.open(encoding="utf-8") as lines:
+        for read in read_trace(lines):
+            if isinstance(read, Recorded):
+                report.records += 1
+                checker.feed(read)
+            else:
+                where = Location(trace.as_posix(), read.line, 1)
+                findings.append(_finding("run-malformed", f"{name}: {read.reason}", where))
+    if not report.records:
+        findings.append(_finding("run-malformed", f"{name}: no records", spec.location))
+    findings.extend(checker.finish(now or datetime.now(UTC)))
+    report.runs = 1
+    report.failed = 1 if findings else 0
+    report.add(spec, findings)
+    if checker.notes:
+        report.notes[spec.file] = set(checker.notes)
+    return report
+
+
+def _step_functions(definition: Path, history: Path) -> AuditReport:
+    """An execution history checked against its ASL definition, by the Step Functions
+    checker."""
+    findings = check_history(definition, history)
+    report = AuditReport(printable_path(history.as_posix()), runs=1)
+    report.failed = 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+    report.specs[definition.as_posix()] = None
+    report.findings[definition.as_posix()] = findings
+    return report
+
+
+def check_command(
+    target: str,
+    *,
+    trace: Path | None = None,
+    specs: Sequence[Path] = (),
+    fmt: str = "text",
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """``statewright audit check``: every run of the store ``target``, or (with
+    ``trace``) the run in that file against the spec ``target``; the exit status."""
+    try:
+        report = _checked(target, trace, specs)
+    except (Unusable, OSError, MissingPath) as error:
+        print(f"statewright: error: {printable(str(error))}", file=stderr)
+        return EXIT_USAGE
+    results = report.results()
+    if fmt == "text":
+        for result in results:
+            for line in finding_lines(result.findings):
+                print(line, file=stdout)
+        print(report.summary(), file=stdout)
+    else:
+        stdout.write(RENDERERS[fmt](results, False))
+    return EXIT_OK if exit_status(results) == 0 else EXIT_FINDINGS
+
+
+def _checked(target: str, trace: Path | None, specs: Sequence[Path]) -> AuditReport:
+    if trace is not None:
+        if specs:
+            raise Unusable(
+                "--specs goes with a store; with --trace, name the spec: --trace FILE SPEC"
+            )
+        spec_path = Path(target)
+        if not spec_path.is_file():
+            raise Unusable(f"no such spec file: {target}")
+        if not trace.is_file():
+            raise Unusable(f"no such trace file: {trace}")
+        if is_asl_name(spec_path):
+            return _step_functions(spec_path, trace)
+        loaded = load_file(spec_path)
+        if loaded.spec is None:
+            first = next(iter(loaded.findings), None)
+            raise Unusable(
+                f"{target} does not load as a spec"
+                + (f": {first.format()}" if first is not None else "")
+                + " ('statewright check' says why)"
+            )
+        return check_trace(trace, loaded.spec)
+    versions = spec_versions(specs)
+    with opened(target) as (store, _):
+        runs = store.scan(timers=timers_for(versions))
+        return check_runs(runs, versions, source=display(target))
+
+
+def export_command(
+    target: str, instance_id: str, *, machine: str | None, stdout: TextIO, stderr: TextIO
+) -> int:
+    """``statewright audit export``: the run ``instance_id`` in the trace format."""
+    try:
+        with opened(target) as (store, connection):
+            keys = list(instance_keys(connection, machine, instance_id))
+            if len(keys) != 1:
+                raise Unusable(
+                    f"{display(target)}: no instance {instance_id!r}"
+                    + (f" of {machine}" if machine else "")
+                    if not keys
+                    else f"{display(target)}: {instance_id!r} is an instance of "
+                    f"{', '.join(k[0] for k in keys)}: name one with --machine"
+                )
+            lines: list[str] = []
+            reader = StoredRun()
+            store.walk(*keys[0], lambda data: lines.append(trace_line(reader.read(data))))
+    except ChainBroken as error:
+        print(
+            f"statewright: error: {printable(str(error.problem))}: the run is tampered; "
+            "not exported (see 'statewright audit verify')",
+            file=stderr,
+        )
+        return EXIT_FINDINGS
+    except (Unusable, ValueError, TypeError) as error:
+        print(f"statewright: error: {printable(str(error))}", file=stderr)
+        return EXIT_USAGE
+    for line in lines:
+        stdout.write(line + "\n")
+    return EXIT_OK
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target",
+        metavar="STORE_OR_SPEC",
+        help="a SQLite file or a postgresql:// URL; with --trace, the spec (or ASL definition)",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="check the one run in FILE (the JSON-lines trace format, or a Step Functions "
+        "execution history for an ASL definition) against the spec STORE_OR_SPEC",
+    )
+    parser.add_argument(
+        "--specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the specs the runs ran under, every version (default: specs/ if it exists)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="the report's format (default: text)",
+    )
+
+
+def _check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return check_command(
+        args.target, trace=args.trace, specs=args.specs, fmt=args.fmt, stdout=stdout, stderr=stderr
+    )
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    store_argument(parser)
+    parser.add_argument("instance_id", metavar="INSTANCE", help="the instance's id")
+    parser.add_argument(
+        "--machine", metavar="NAME", help="the instance's machine, where several share its id"
+    )
+
+
+def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return export_command(
+        args.target, args.instance_id, machine=args.machine, stdout=stdout, stderr=stderr
+    )
+
+
+CHECK = Command(
+    name="audit check",
+    summary="hold every stored run (or one exported run) against the spec it ran under",
+    description=(
+        "Check every run in the store against the spec it ran under (the spec whose "
+        "sha256 the run records, else the one spec of its machine --specs holds), record "
+        "by record: each step is a transition of the spec from the state before it, its "
+        "guard held and the recorded variables are what its effects give, a human step "
+        "names an actor holding a reviewer role and a decision, a timed step comes at or "
+        "after its deadline and no deadline passed unfired, a rollback is authorised; and "
+        "every 'always' and 'precedence' property holds over the run. Each run's hash "
+        "chain and head row are verified first: a run that fails them is reported as "
+        "tampered, not checked. Runs are read one at a time.",
+        "With --trace FILE, check the one run in FILE, in the JSON-lines trace format "
+        "that 'audit export' writes and any system can produce, against the spec "
+        "STORE_OR_SPEC; with an ASL definition (*.asl.json, *.asl.yaml) FILE is an AWS "
+        "Step Functions execution history (the JSON of GetExecutionHistory).",
+        "The report goes to standard output: each finding names the spec's line, the run "
+        "and the record's seq (--format as for 'statewright check'), then a summary line; "
+        "usage errors go to standard error.",
+    ),
+    exits=(
+        (0, "every run conforms to its spec"),
+        (1, "a run breaks its spec, is tampered, or has no spec to check it against"),
+        (2, "a usage error: the store, the trace or the spec cannot be read"),
+    ),
+    arguments=_check_arguments,
+    run=_check,
+)
+
+EXPORT = Command(
+    name="audit export",
+    summary="write one stored run in the trace format (JSON lines)",
+    description=(
+        "Print to standard output the run INSTANCE of the store in the JSON-lines trace "
+        "format, oldest record first: the format 'audit check --trace' reads. The run's "
+        "hash chain is verified first; a tampered run is not exported (errors go to "
+        "standard error).",
+    ),
+    exits=(
+        (0, "written"),
+        (1, "the run is tampered"),
+        (2, "the store cannot be opened, or holds no such instance"),
+    ),
+    arguments=_export_arguments,
+    run=_export,
+)

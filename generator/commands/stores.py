@@ -1,0 +1,187 @@
+"""Opening the stores the ``audit`` and ``runs`` commands read, and finding their specs.
+
+A store is named by a *target*: a SQLite file or a ``postgresql://`` URL (psycopg 3,
+imported only for such URLs). :func:`with_store` opens it read-only as a
+:class:`~statewright.generator.runtime.store.SqlStore`, hands it to a function and closes
+it; anything that keeps it from being read is :class:`Unusable`, one line to print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from statewright.generator.runtime.store import SqlStore, Timers
+from statewright.verify.discover import discover
+from statewright.verify.load.loader import load_file
+from statewright.verify.model import Spec
+from statewright.verify.semantics.machine import Semantics
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "Unusable",
+    "connect",
+    "display",
+    "instance_keys",
+    "load_specs",
+    "opened",
+    "spec_paths",
+    "store_argument",
+    "timers_of",
+    "with_store",
+]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Unusable(Exception):
+    """The target cannot be opened or read as a statewright store."""
+
+
+def with_store(target: str, read: Callable[[SqlStore], _T]) -> _T:
+    try:
+        connection = connect(target)
+    except (OSError, ImportError, ValueError) as error:
+        raise Unusable(str(error)) from error
+    try:
+        return read(SqlStore(connection, create=False))
+    except Exception as error:  # the driver's errors: not a store, unreachable, no access
+        raise Unusable(f"{display(target)}: {error}".rstrip()) from error
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def opened(target: str) -> Iterator[tuple[SqlStore, Any]]:
+    """The store at ``target`` and its connection, closed after the block.
+
+    Unlike :func:`with_store`, only the driver's own errors in the block (not a store,
+    unreachable, no access) become :class:`Unusable`: an error of the caller's stays
+    what it is.
+    """
+    try:
+        connection = connect(target)
+    except (OSError, ImportError, ValueError) as error:
+        raise Unusable(str(error)) from error
+    try:
+        yield SqlStore(connection, create=False), connection
+    except _driver_errors(connection) as error:
+        raise Unusable(f"{display(target)}: {error}".rstrip()) from error
+    finally:
+        connection.close()
+
+
+def _driver_errors(connection: Any) -> tuple[type[Exception], ...]:
+    """The base class of the errors ``connection``'s driver raises (DB-API ``Error``)."""
+    driver = sys.modules.get(type(connection).__module__.split(".")[0])
+    error = getattr(driver, "Error", None)
+    return (sqlite3.Error, error) if isinstance(error, type) else (sqlite3.Error,)
+
+
+PAGE = 1000
+"""Instances read per query by :func:`instance_keys`."""
+
+
+def instance_keys(
+    connection: Any, machine: str | None = None, instance_id: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """Every instance's (machine, instance id) in the store on ``connection``, in that
+    order, :data:`PAGE` at a time (memory flat in the number of instances); only those of
+    ``machine`` or with ``instance_id`` when given."""
+    mark = "%s" if not isinstance(connection, sqlite3.Connection) else "?"
+    where = [f"machine = {mark}"] if machine is not None else []
+    where += [f"instance_id = {mark}"] if instance_id is not None else []
+    fixed = tuple(v for v in (machine, instance_id) if v is not None)
+    after: tuple[str, ...] = ()
+    while True:
+        clauses = [*where, f"(machine, instance_id) > ({mark}, {mark})"] if after else where
+        cursor = connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT machine, instance_id FROM statewright_instances"
+                + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                + f" ORDER BY machine, instance_id LIMIT {PAGE}",
+                (*fixed, *after),
+            )
+            rows = [(str(row[0]), str(row[1])) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+        connection.commit()  # the store opens its own read transactions between pages
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = rows[-1]
+
+
+def connect(target: str) -> Any:
+    if target.startswith(POSTGRES_SCHEMES):
+        try:
+            import psycopg
+        except ImportError as error:
+            raise ImportError(
+                "PostgreSQL URLs need psycopg 3: pip install 'psycopg[binary]'"
+            ) from error
+        try:
+            return psycopg.connect(target)
+        except psycopg.Error as error:
+            raise ValueError(f"{display(target)}: {error}".strip()) from error
+    path = Path(target)
+    if path.is_dir():
+        raise FileNotFoundError(f"{target} is a folder; name a SQLite file or a postgresql:// URL")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {target}")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def display(target: str) -> str:
+    """The target without a password, fit to print."""
+    if target.startswith(POSTGRES_SCHEMES) and "@" in target:
+        scheme, rest = target.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+    return target
+
+
+def spec_paths(paths: Sequence[Path]) -> list[Path]:
+    """The spec files ``paths`` hold (default: ``specs/`` when it exists)."""
+    if not paths:
+        paths = [Path("specs")] if Path("specs").is_dir() else []
+    return discover(paths) if paths else []
+
+
+def load_specs(paths: Sequence[Path]) -> dict[str, Spec]:
+    """The specs ``paths`` hold (default: ``specs/`` when it exists), by machine; a spec
+    that does not load is left out (``statewright check`` says why)."""
+    found: dict[str, Spec] = {}
+    for path in spec_paths(paths):
+        spec = load_file(path).spec
+        if spec is not None:
+            found[spec.machine] = spec
+    return found
+
+
+def timers_of(spec: Spec) -> Timers:
+    """How long each state of ``spec`` with a timed exit may rest: the delay of the exit
+    that fires first, as the runtime counts an instance's deadline from its entry."""
+    semantics = Semantics.of(spec)
+    timers: dict[str, timedelta] = {}
+    for state in spec.states:
+        timed = semantics.timed_exit(state.name)
+        if timed is not None and timed.after is not None:
+            timers[state.name] = timedelta(seconds=timed.after.seconds)
+    return timers
+
+
+def store_argument(parser: argparse.ArgumentParser) -> None:
+    """``PATH_OR_URL``: the store a command reads."""
+    parser.add_argument(
+        "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
+    )

@@ -1,0 +1,270 @@
+"""Recorded runs as plain data: the JSON-lines trace format and the runtime's stored records.
+
+A run is a sequence of :class:`Recorded` records, oldest first. Two sources give them:
+
+- the **trace format** (DESIGN.md, "Checking what really ran"), one JSON object a line,
+  which any system can export::
+
+      {"seq": 0, "event": "created", "at": "2026-12-03T10:00:00Z", "state": "IDLE",
+       "variables": {...}}
+      {"seq": 1, "at": "2026-12-03T10:05:00Z", "trigger": "task_received", "to": "RUNNING",
+       "actor": null, "roles": [], "decision": null, "variables": {...}}
+
+  ``event`` is ``created`` (the first line: its ``at`` starts the initial state's
+  deadlines), ``transition`` (the default), ``rollback`` (with ``rollback_to``, the seq of
+  the record whose state it returns to) or ``context`` (the data changed, the state did
+  not). ``variables`` holds values after the record (every variable, or those a system
+  records; left out: not checked); ``roles`` the roles of the actor (left out or null: not
+  recorded). A line may carry ``"spec"``: the sha256 of the spec it ran under (a prefix of
+  at least 8 hex digits will do);
+- the **records the generated runtime stores** (:func:`stored_run`), whose transitions
+  hold only the variables they changed: they are carried forward into every value.
+
+:func:`trace_lines` writes the trace format; :func:`read_trace` reads it, each line that
+is not a record as a :class:`TraceError` naming its line. Standard library only; no I/O
+but the reading of lines handed in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from statewright.verify.model import Value
+
+__all__ = [
+    "EVENTS",
+    "Recorded",
+    "StoredRun",
+    "TraceError",
+    "read_trace",
+    "stored_run",
+    "trace_line",
+    "trace_lines",
+]
+
+EVENTS = ("created", "transition", "rollback", "context")
+"""What a record records."""
+
+
+class Recorded(NamedTuple):
+    """One record of a run, whatever recorded it.
+
+    ``state`` is the state after the record (for ``created``, the state the run began in);
+    ``source`` the state before it when the record says so (the runtime's records do, a
+    trace need not). ``roles`` is None when the system did not record the actor's roles,
+    ``variables`` None when it recorded no values; ``line`` is the record's line in a
+    trace file (0 for a stored record).
+    """
+
+    seq: int
+    at: datetime
+    event: str
+    state: str
+    trigger: str | None = None
+    source: str | None = None
+    actor: str | None = None
+    roles: tuple[str, ...] | None = None
+    decision: str | None = None
+    variables: Mapping[str, Value] | None = None
+    rollback_to: int | None = None
+    spec: str | None = None
+    line: int = 0
+
+
+class TraceError(ValueError):
+    """A line of a trace that is no record: ``line`` says which, the message what is wrong."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.reason = message
+
+
+def read_trace(lines: Iterable[str]) -> Iterator[Recorded | TraceError]:
+    """The records of a trace, one per non-blank line, or a :class:`TraceError` for a
+    line that is not one (reading goes on: every bad line is named)."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            yield TraceError(number, f"not JSON ({error})")
+            continue
+        try:
+            yield _trace_record(data, number)
+        except (ValueError, TypeError) as error:
+            yield TraceError(number, str(error))
+
+
+def _trace_record(data: object, line: int) -> Recorded:
+    if not isinstance(data, dict):
+        raise TypeError("a record is a JSON object")
+    event = data.get("event", "transition")
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
+    state = data.get("state" if event == "created" else "to")
+    if not isinstance(state, str):
+        key = "state" if event == "created" else "to"
+        raise ValueError(f"a {event} record names its state in {key!r} (a string)")
+    trigger = _optional(data, "trigger", str)
+    if event == "transition" and trigger is None:
+        raise ValueError("a transition record names its trigger")
+    roles = data.get("roles")
+    if roles is not None and not (
+        isinstance(roles, list) and all(isinstance(role, str) for role in roles)
+    ):
+        raise ValueError(f"roles must be a list of strings, not {roles!r}")
+    return Recorded(
+        seq=_integer(data.get("seq"), "seq"),
+        at=instant(data.get("at")),
+        event=event,
+        state=state,
+        trigger=trigger,
+        source=_optional(data, "from", str),
+        actor=_optional(data, "actor", str),
+        roles=None if roles is None else tuple(roles),
+        decision=_optional(data, "decision", str),
+        variables=_variables(data.get("variables")),
+        rollback_to=None
+        if data.get("rollback_to") is None
+        else _integer(data["rollback_to"], "rollback_to"),
+        spec=_optional(data, "spec", str),
+        line=line,
+    )
+
+
+def _optional(data: Mapping[str, object], key: str, kind: type[str]) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise ValueError(f"{key} must be a string or null, not {value!r}")
+
+
+def _integer(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, not {value!r}")
+    return value
+
+
+def _variables(value: object) -> Mapping[str, Value] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(item, (bool, int, str)) for item in value.values()
+    ):
+        raise ValueError(f"variables must be an object of numbers, booleans and strings: {value!r}")
+    return value
+
+
+def instant(value: object) -> datetime:
+    """An ISO 8601 time with a UTC offset (``Z`` too), as records write ``at``."""
+    if not isinstance(value, str):
+        raise ValueError(f"at must be an ISO 8601 time, not {value!r}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"at must be an ISO 8601 time, not {value!r}") from error
+    if moment.tzinfo is None:
+        raise ValueError(f"at must carry a UTC offset, not {value!r}")
+    return moment
+
+
+class StoredRun:
+    """Reads the records the generated runtime stores for one instance (the JSON objects
+    of :meth:`AuditRecord.as_json`), oldest first, into :class:`Recorded` records; a
+    transition's changed variables are carried into the values of every variable."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: dict[str, Value] | None = None
+
+    def read(self, data: Mapping[str, object]) -> Recorded:
+        """The record ``data`` holds; ``ValueError`` if it is none.
+
+        The path every stored record takes, so it is written out: a check of each key's
+        type, one parse of ``at``, and the values shared with the record before when a
+        transition changed none."""
+        get = data.get
+        event, state, source = get("event"), get("to_state"), get("from_state")
+        if event not in EVENTS:
+            raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
+        if type(state) is not str or type(source) is not str:
+            raise ValueError("a stored record names its from_state and to_state")
+        trigger, actor, decision = get("trigger"), get("actor"), get("decision")
+        if (
+            (trigger is not None and type(trigger) is not str)
+            or (actor is not None and type(actor) is not str)
+            or (decision is not None and type(decision) is not str)
+        ):
+            raise ValueError(
+                f"trigger, actor and decision are strings or null, not {trigger!r}, "
+                f"{actor!r}, {decision!r}"
+            )
+        seq, back = get("seq"), get("rollback_to")
+        if type(seq) is not int or (back is not None and type(back) is not int):
+            raise ValueError(f"seq and rollback_to must be integers, not {seq!r}, {back!r}")
+        changed = get("variables")
+        if changed is not None:
+            changed = _variables(changed)
+            assert changed is not None
+            if event in ("created", "rollback") or self.values is None:
+                self.values = dict(changed)
+            else:
+                self.values = {**self.values, **changed}
+        roles, spec = get("roles"), get("spec")
+        return Recorded(
+            seq,
+            instant(get("at")),
+            str(event),
+            state,
+            trigger,
+            source,
+            actor,
+            tuple(roles) if isinstance(roles, list) else None,
+            decision,
+            self.values,
+            back,
+            spec if isinstance(spec, str) else None,
+        )
+
+
+def stored_run(records: Iterable[Mapping[str, object]]) -> Iterator[Recorded]:
+    """The :class:`Recorded` records of one instance's stored records, oldest first."""
+    reader = StoredRun()
+    for data in records:
+        yield reader.read(data)
+
+
+def trace_line(record: Recorded) -> str:
+    """``record`` as one line of the trace format (no newline)."""
+    found: dict[str, object] = {"seq": record.seq, "at": record.at.isoformat()}
+    if record.event == "created":
+        found["event"] = "created"
+        found["state"] = record.state
+    else:
+        if record.event != "transition":
+            found["event"] = record.event
+        found["trigger"] = record.trigger
+        found["from"] = record.source
+        found["to"] = record.state
+        found["actor"] = record.actor
+        found["roles"] = None if record.roles is None else list(record.roles)
+        found["decision"] = record.decision
+        if record.rollback_to is not None:
+            found["rollback_to"] = record.rollback_to
+    if record.variables is not None:
+        found["variables"] = dict(record.variables)
+    if record.spec is not None:
+        found["spec"] = record.spec
+    return json.dumps(found, ensure_ascii=False)
+
+
+def trace_lines(records: Iterable[Recorded]) -> Iterator[str]:
+    """Every record as a line of the trace format, with its newline."""
+    for record in records:
+        yield trace_line(record) + "\n"
