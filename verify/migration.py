@@ -29,6 +29,11 @@ dropped ones). :func:`prove` takes the old spec and the new one and:
 
 Each finding carries its trace: the steps in the old spec that reach the configuration,
 a ``migrated`` step to its image, then the steps in the new spec to where it goes wrong.
+
+Over 600 lines: the proof's three parts (the new spec's graph from the mapped roots,
+:class:`NewGraph`; the search of the old spec's history for traces, :class:`_OldHistory`;
+and the verdicts, :class:`_Proof`) share the explored configurations; they are the
+modules to split it into next.
 """
 
 from __future__ import annotations
