@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import statewright.verify.expr
-from statewright.generator import pyexpr
+from statewright.generator import naming, pyexpr
 from statewright.generator.pyexpr import python_of
 from statewright.verify.explore import promela, pycode
 from statewright.verify.explore.pycode import Names, python
@@ -54,6 +54,7 @@ MEANINGS: dict[str, type] = {
     "explorer python": pycode._Python,
     "runtime python": pyexpr._Python,
     "promela": promela._Promela,
+    "function names": naming._Words,
 }
 """Every algebra of the fold in the code base (the last test finds any other)."""
 

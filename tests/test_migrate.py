@@ -31,8 +31,8 @@ initial: DRAFTING
 variables:
   revisions: {type: int, min: 0, max: 2, initial: 0}
 states:
-  DRAFTING: {kind: running}
-  REVIEWING: {kind: running}
+  DRAFTING: {}
+  REVIEWING: {}
   DONE: {kind: complete, final: true}
 transitions:
   - {from: DRAFTING, to: REVIEWING, trigger: submit}
@@ -192,9 +192,7 @@ def test_the_trace_runs_on_past_the_move_to_where_the_run_is_stuck() -> None:
     new = (
         BASE.replace(
             "  DONE: {kind: complete, final: true}\n",
-            "  DONE: {kind: complete, final: true}\n"
-            "  PARKED: {kind: running}\n"
-            "  LIMBO: {kind: running}\n",
+            "  DONE: {kind: complete, final: true}\n  PARKED: {}\n  LIMBO: {}\n",
         )
         + "  - {from: PARKED, to: LIMBO, trigger: park}\n"
         + "  - {from: PARKED, to: DONE, trigger: finish}\n"
@@ -223,7 +221,7 @@ def test_precedence_counts_the_old_history_pessimistically() -> None:
             "  - {from: REVIEWING, to: DONE, trigger: approve}\n"
             "  - {from: CHECKED, to: DONE, trigger: approve}\n",
         )
-        .replace("  DONE: {kind", "  CHECKED: {kind: running}\n  DONE: {kind")
+        .replace("  DONE: {kind", "  CHECKED: {}\n  DONE: {kind")
         .replace(
             f"  - from: {sha(old)[:8]}\n",
             f"  - from: {sha(old)[:8]}\n    states: {{DRAFTING: CHECKED}}\n",

@@ -76,11 +76,15 @@ def runtime_of(spec: Spec, edit: Callable[[RuntimeView], RuntimeView] = lambda v
 
 
 def engine_edited(spec: Spec, old: str, new: str) -> Files:
-    """The runtime with the one occurrence of ``old`` in the engine replaced by ``new``."""
+    """The runtime with the one occurrence of ``old`` in its support package (the engine,
+    the instance, the step kernel, ...) replaced by ``new``."""
     files = runtime_of(spec)
-    name = f"{SUPPORT_PACKAGE}/engine.py"
-    assert files[name].count(old) == 1, f"the mutation's anchor {old!r} is gone from the engine"
-    files[name] = files[name].replace(old, new)
+    support = [name for name in files if name.startswith(f"{SUPPORT_PACKAGE}/")]
+    found = [name for name in support if old in files[name]]
+    assert len(found) == 1 and files[found[0]].count(old) == 1, (
+        f"the mutation's anchor {old!r} is not in the runtime support exactly once: {found}"
+    )
+    files[found[0]] = files[found[0]].replace(old, new)
     return files
 
 
@@ -99,7 +103,12 @@ def retarget(spec: Spec) -> Files:
 
 def refusal_removed(spec: Spec) -> Files:
     """Roles: any actor may take a human exit, whatever their roles."""
-    return engine_edited(spec, "if actor.roles.isdisjoint(edge.source.reviewers):", "if False:")
+    return engine_edited(
+        spec,
+        "return not edge.human or (roles is not None"
+        " and not roles.isdisjoint(edge.source.reviewers))",
+        "return True",
+    )
 
 
 def rollback_for_anyone(spec: Spec) -> Files:
@@ -109,15 +118,15 @@ def rollback_for_anyone(spec: Spec) -> Files:
 
 def timeout_ignored(spec: Spec) -> Files:
     """Timing: ``expire()`` never fires anything."""
-    return engine_edited(spec, "if at < self._entered + _delay(timed):", "if True:")
+    return engine_edited(spec, "if not kernel.due(timed, self._entered, at):", "if True:")
 
 
 def timer_early(spec: Spec) -> Files:
     """Timing: ``expire()`` fires an hour before the deadline."""
     return engine_edited(
         spec,
-        "if at < self._entered + _delay(timed):",
-        "if at < self._entered + _delay(timed) - timedelta(hours=1):",
+        "if not kernel.due(timed, self._entered, at):",
+        "if not kernel.due(timed, self._entered - kernel.timedelta(hours=1), at):",
     )
 
 
@@ -152,13 +161,19 @@ def record_dropped(spec: Spec) -> Files:
 def guard_ignored(spec: Spec) -> Files:
     """Data: a trigger is taken though the guard of its transition fails."""
     return engine_edited(
-        spec, "if edge.when is None or edge.when.test(self._variables):", "if True:"
+        spec,
+        "while edge is not None and edge.when is not None and not edge.when.test(values):",
+        "while False:",
     )
 
 
 def effect_dropped(spec: Spec) -> Files:
     """Data: a transition is taken but its effects (``set``) are not applied."""
-    return engine_edited(spec, "        if edge.effect is not None:\n", "        if False:\n")
+    return engine_edited(
+        spec,
+        "return values if edge.effect is None else edge.effect.apply(values)",
+        "return values",
+    )
 
 
 def variables_kept_on_rollback(spec: Spec) -> Files:
@@ -209,10 +224,10 @@ def test_the_unmutated_runtime_passes(orchestrator: Spec, tmp_path: Path) -> Non
     ("mutate", "symptom"),
     [
         (retarget, "the implementation is in COMPLETE, the spec says RUNNING"),
-        (refusal_removed, "(unauthorised) 'human_resumed' by tech_lead-1 (roles: tech_lead)"),
+        (refusal_removed, "the spec says to refuse (unauthorised) 'human_resumed' by"),
         (rollback_for_anyone, "expected Unauthorized, it went through"),
         (timeout_ignored, "the implementation is in WAITING_FOR_APPROVAL, the spec says FAILED"),
-        (timer_early, "must hold still until a human acts or its deadline"),
+        (timer_early, "after wait_until_just_before_"),
         (context_kept_on_rollback, "the spec's run says"),
         (gate_unlocked, "expected Locked, it went through"),
         (record_dropped, "the audit log differs from the spec's"),
@@ -247,7 +262,7 @@ def test_the_unmutated_runtime_with_data_passes(discovery: Spec, tmp_path: Path)
 @pytest.mark.parametrize(
     ("mutate", "symptom", "by_hypothesis"),
     [
-        (guard_ignored, "the spec says to take 'critical_findings', but the implementation", False),
+        (guard_ignored, "the implementation is in FAILED, the spec says SCOUT_FAILED", True),
         (effect_dropped, "the implementation's variables are", True),
         (variables_kept_on_rollback, "the implementation's variables are", True),
     ],
@@ -256,8 +271,9 @@ def test_the_unmutated_runtime_with_data_passes(discovery: Spec, tmp_path: Path)
 def test_the_generated_tests_catch_data_faults(
     discovery: Spec, tmp_path: Path, mutate: Mutation, symptom: str, by_hypothesis: bool
 ) -> None:
-    """A guard bypassed deep in the pipeline (at the third revision round) is caught by
-    the checker's tour the random runs end with; the other faults by hypothesis itself."""
+    """Every guard ignored by the kernel's choice (so a retry-bounded agent error takes
+    the exhausted exit to FAILED at once), effects dropped, and variables kept on
+    rollback: each caught by hypothesis itself."""
     result = run_generated_tests(discovery, mutate(discovery), tmp_path)
     assert result.returncode == 1, result.stdout[-3000:]
     assert symptom in result.stdout, result.stdout[-3000:]

@@ -22,14 +22,13 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import statewright.verify.rules
 from statewright.verify import progress
 from statewright.verify.analysis import Analysis
 from statewright.verify.causes import link_causes
 from statewright.verify.coverage import Coverage, transition_tour
-from statewright.verify.discover import is_asl_name
+from statewright.verify.discover import is_asl_result
 from statewright.verify.explore import Budget, budget_of
 from statewright.verify.explore.timing import describe
 from statewright.verify.explore.tour import configuration_tour
@@ -144,7 +143,7 @@ def _run_time(analysis: Analysis) -> tuple[int | None, str]:
     """A run's worst case in seconds (None: unbounded or not known) and the text report's
     words for it. A machine read from ASL is left to the ASL analysis: its Choice states
     are instantaneous there, not rests."""
-    if is_asl_name(Path(analysis.spec.file.partition("#")[0])):
+    if is_asl_result(analysis.spec.file):
         return None, ""
     progress.phase("bounding a run's time")
     bound, timed = analysis.run_time, analysis.timed

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import networkx as nx
 
 from statewright.verify.analysis import Analysis
-from statewright.verify.discover import is_asl_name
+from statewright.verify.discover import is_asl_result
 from statewright.verify.findings import Finding, Severity, TransitionRef
 from statewright.verify.graph import entries, exits, state, transitions
 from statewright.verify.model import Kind, Transition
@@ -427,7 +426,7 @@ def running_without_deadline(analysis: Analysis) -> Iterator[Finding]:
     definition is left to the ASL rules (a ``Task`` has its own timeouts there).
     """
     spec, graph = analysis.spec, analysis.graph
-    if is_asl_name(Path(spec.file.partition("#")[0])):
+    if is_asl_result(spec.file):
         return
     for s in spec.states:
         if s.kind is Kind.RUNNING and not any(t.timed for t in exits(graph, s.name)):
