@@ -109,7 +109,11 @@ class Semantics:
     @classmethod
     def of(cls, spec: Spec) -> Semantics:
         data = Data(spec.variables)
-        nodes = {s.name: _Node(s.name, frozenset(s.reviewers)) for s in spec.states}
+        # kernel.Node(...), not _Node(...): calling a subscripted generic goes through
+        # typing's alias machinery, which cost more than the rest of the compilation
+        nodes: dict[str, _Node] = {
+            s.name: kernel.Node(s.name, frozenset(s.reviewers)) for s in spec.states
+        }
         edges = [_edge(t, nodes, data) for t in spec.transitions]
         kernel.link(edges)
         choices = {
@@ -290,7 +294,7 @@ _EVER = datetime.min
 def _edge(transition: Transition, nodes: Mapping[str, _Node], data: Data) -> _Edge:
     """``transition`` as the kernel runs it: its guard and effects interpreted by ``data``."""
     when, effects = transition.when, transition.effects
-    return _Edge(
+    return kernel.Edge(
         transition,
         nodes[transition.source],
         transition.trigger,
