@@ -28,7 +28,6 @@ from statewright.verify import progress
 from statewright.verify.analysis import Analysis
 from statewright.verify.causes import link_causes
 from statewright.verify.coverage import Coverage, transition_tour
-from statewright.verify.discover import is_asl_result
 from statewright.verify.explore import Budget, budget_of
 from statewright.verify.explore.timing import describe
 from statewright.verify.explore.tour import configuration_tour
@@ -143,7 +142,7 @@ def _run_time(analysis: Analysis) -> tuple[int | None, str]:
     """A run's worst case in seconds (None: unbounded or not known) and the text report's
     words for it. A machine read from ASL is left to the ASL analysis: its Choice states
     are instantaneous there, not rests."""
-    if is_asl_result(analysis.spec.file):
+    if analysis.spec.from_asl:
         return None, ""
     progress.phase("bounding a run's time")
     bound, timed = analysis.run_time, analysis.timed

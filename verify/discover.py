@@ -15,7 +15,6 @@ __all__ = [
     "NotAFile",
     "discover",
     "is_asl_name",
-    "is_asl_result",
     "is_template_name",
 ]
 
@@ -38,13 +37,6 @@ def is_template_name(path: Path) -> bool:
 def is_asl_name(path: Path) -> bool:
     """True for a file named as an ASL definition (``*.asl.json``, ``*.asl.yaml``, ...)."""
     return path.name.lower().endswith(ASL_SUFFIXES)
-
-
-def is_asl_result(file: str) -> bool:
-    """True for the name a check of an ASL definition or a template reports
-    (``FILE`` or ``FILE#PART``): a machine that was mapped from ASL."""
-    path = Path(file.partition("#")[0])
-    return is_asl_name(path) or is_template_name(path)
 
 
 class MissingPath(Exception):

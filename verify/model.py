@@ -408,7 +408,9 @@ class Spec:
     ``rollback`` holds the roles that may roll an instance back (the spec's
     ``rollback: {reviewers: [...]}``); None when the spec allows no rollback.
     ``variables`` and ``properties`` keep declaration order; ``migrations`` say how
-    runs of earlier versions move to this one.
+    runs of earlier versions move to this one. ``from_asl`` marks a machine mapped from
+    an AWS Step Functions definition: its Choice states are instantaneous there, so the
+    time analysis and ``running-without-deadline`` leave it to the ASL rules.
     """
 
     file: str
@@ -427,6 +429,7 @@ class Spec:
     variables: tuple[Variable, ...] = ()
     properties: tuple[Property, ...] = ()
     migrations: tuple[Migration, ...] = ()
+    from_asl: bool = field(default=False, compare=False)
     _states: Mapping[str, State] = field(init=False, repr=False, compare=False)
     _reasons: Mapping[str, Reason] = field(init=False, repr=False, compare=False)
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeAlias
 
+from statewright.verify.report import RENDERERS
+
 __all__ = [
     "EXIT_FINDINGS",
     "EXIT_OK",
@@ -28,6 +30,7 @@ __all__ = [
     "Help",
     "UsageError",
     "count",
+    "format_argument",
 ]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -146,3 +149,15 @@ def count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
     return value
+
+
+def format_argument(parser: argparse.ArgumentParser, dest: str = "format") -> None:
+    """``--format``: which of the report formats of ``check`` a command prints (text,
+    json, sarif, github, junit)."""
+    parser.add_argument(
+        "--format",
+        dest=dest,
+        choices=sorted(RENDERERS),
+        default="text",
+        help="the report's format on standard output (default: text)",
+    )

@@ -17,13 +17,19 @@ verifies.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
-from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command
+from statewright.generator.commands import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    format_argument,
+)
 from statewright.generator.commands.stores import (
     Unusable,
     display,
@@ -36,7 +42,7 @@ from statewright.generator.commands.stores import (
 from statewright.generator.runtime.store import (
     ChainBroken,
     ChainProblem,
-    StoredInstance,
+    Store,
     Timers,
     UnknownInstance,
 )
@@ -56,7 +62,6 @@ __all__ = [
     "CHECK",
     "EXPORT",
     "AuditReport",
-    "Walkable",
     "check_command",
     "check_runs",
     "check_trace",
@@ -65,18 +70,6 @@ __all__ = [
     "timers_for",
     "walked",
 ]
-
-
-class Walkable(Protocol):
-    """A store whose instances can be read a record at a time: ``SqlStore``, ``MemoryStore``."""
-
-    def walk(
-        self,
-        machine: str,
-        instance_id: str,
-        visit: Callable[[dict[str, Any]], None],
-        timers: Timers | None = None,
-    ) -> StoredInstance: ...
 
 
 def spec_versions(paths: Sequence[Path]) -> dict[str, list[Spec]]:
@@ -198,7 +191,7 @@ Run = tuple[str, str, "list[dict[str, Any]] | ChainProblem"]
 records or what is wrong with its chain."""
 
 
-def walked(store: Walkable, keys: Iterable[tuple[str, str]]) -> Iterator[Run]:
+def walked(store: Store, keys: Iterable[tuple[str, str]]) -> Iterator[Run]:
     """The runs ``keys`` names in ``store``, each walked (and verified) on its own: for a
     store without ``scan`` (a ``MemoryStore``)."""
     for machine, instance_id in keys:
@@ -397,13 +390,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the specs the runs ran under, every version (default: specs/ if it exists)",
     )
-    parser.add_argument(
-        "--format",
-        dest="fmt",
-        choices=sorted(RENDERERS),
-        default="text",
-        help="the report's format (default: text)",
-    )
+    format_argument(parser, dest="fmt")
 
 
 def _check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from statewright.generator.commands import EXIT_USAGE, PROGRESS, Command, count
+from statewright.generator.commands import EXIT_USAGE, PROGRESS, Command, count, format_argument
 from statewright.generator.commands.inputs import (
     InputFormat,
     asl_options,
@@ -113,12 +113,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="spec files, or folders whose specs (not subfolders) are checked (default: specs/)",
     )
-    parser.add_argument(
-        "--format",
-        choices=sorted(RENDERERS),
-        default="text",
-        help="the report's format on standard output (default: text)",
-    )
+    format_argument(parser)
     parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     parser.add_argument(
         "--regressions",

@@ -18,6 +18,7 @@ from statewright.generator.commands import (
     PROGRESS,
     Command,
     count,
+    format_argument,
 )
 from statewright.verify import progress
 from statewright.verify.check import CheckResult
@@ -214,12 +215,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "new", type=Path, metavar="NEW", help="the new version of it, which declares migrations"
     )
-    parser.add_argument(
-        "--format",
-        choices=sorted(RENDERERS),
-        default="text",
-        help="the report's format on standard output (default: text)",
-    )
+    format_argument(parser)
     parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     parser.add_argument(
         "--max-configurations",

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 import networkx as nx
 
 from statewright.verify.analysis import Analysis
-from statewright.verify.discover import is_asl_result
 from statewright.verify.findings import Finding, Severity, TransitionRef
 from statewright.verify.graph import entries, exits, state, transitions
 from statewright.verify.model import Kind, Transition
@@ -426,7 +425,7 @@ def running_without_deadline(analysis: Analysis) -> Iterator[Finding]:
     definition is left to the ASL rules (a ``Task`` has its own timeouts there).
     """
     spec, graph = analysis.spec, analysis.graph
-    if is_asl_result(spec.file):
+    if spec.from_asl:
         return
     for s in spec.states:
         if s.kind is Kind.RUNNING and not any(t.timed for t in exits(graph, s.name)):

@@ -402,6 +402,7 @@ class _Builder:
             location=definition.location,
             initial_location=definition.start.location,
             sha256=self.sha256,
+            from_asl=True,
         )
         names = {self.states.name(s.name, ""): s.name for s in definition.states}
         return Machine(definition.part, spec, {s.name: names.get(s.name, "") for s in states})
