@@ -25,7 +25,7 @@ stores is imported from. The parts live apart, each one idea:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from .chain import ChainBroken, ChainProblem, check_witness, row_problem
@@ -95,6 +95,18 @@ class Store(Protocol):
         """The instance's head and records, verified: :class:`ChainBroken` if a record or
         the head row fails the chain (the head's state must be its last record's
         ``to_state``), :class:`UnknownInstance` if there is no such instance."""
+        ...
+
+    def walk(
+        self,
+        machine: str,
+        instance_id: str,
+        visit: Callable[[dict[str, Any]], None],
+        timers: Timers | None = None,
+    ) -> StoredInstance:
+        """Hand each of the instance's records, verified, to ``visit`` as its JSON object,
+        oldest first; the head. :class:`ChainBroken` (after the records that verify) if
+        one fails, :class:`UnknownInstance` if there is no such instance."""
         ...
 
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
