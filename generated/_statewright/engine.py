@@ -46,6 +46,7 @@ from .records import (
     InvalidTransition,
     JSONValue,
     Locked,
+    Refused,
     Unauthorized,
     check_actor,
     check_decision,
@@ -105,7 +106,7 @@ class Allowed(NamedTuple, Generic[S, T]):
 
 
 _new_record = tuple.__new__
-"""``AuditRecord`` built from its twelve fields in order, where the figures of
+"""``AuditRecord`` built from its fields in order, where the figures of
 ``benchmarks/bench_runtime.py`` show it pays: the created record of every new instance and
 :meth:`Machine._take`'s short path (keywords cost twice as much as the tuple)."""
 _TRANSITION = Event.TRANSITION
@@ -144,7 +145,10 @@ class Machine(Instance[S, T, R]):
         self._log.append(
             _new_record(
                 AuditRecord,
-                (1, at, state, state, None, None, None, None, None, _CREATED, data, values),
+                (
+                    *(1, at, state, state, None, None, None, None, None, _CREATED, data, values),
+                    *(None, self.spec.sha256),
+                ),
             )
         )
         self._entered = at
@@ -209,6 +213,11 @@ class Machine(Instance[S, T, R]):
         state's reviewer roles or without a decision; either way nothing changes.
         ``payload`` is the event's input, kept in the snapshot (as JSON; an exception or a
         traceback as its text) if a failed state is entered.
+
+        A trigger that comes after the current state's deadline finds its timed exit
+        taken: that is recorded first, stamped at the deadline (and so on while the next
+        state's deadline passed too), and the trigger is judged from the state it led to
+        (a refusal then says so; the timed exit stays taken, as a sweep would take it).
         """
         if not isinstance(trigger, str):
             raise TypeError(f"fire() takes a trigger, not {type(trigger).__name__} {trigger!r}")
@@ -227,7 +236,9 @@ class Machine(Instance[S, T, R]):
 
     def update_context(self, values: Mapping[str, object], *, actor: Actor | None = None) -> None:
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
-        in an approval state."""
+        in an approval state. A timed exit whose deadline passed is taken first, as
+        :meth:`fire` takes it."""
+        self._overdue(None)
         self._unlocked("update the context")
         data = self._checked_context(values, "context values")
         who = check_actor(actor, required=False, where="update_context()")
@@ -240,7 +251,8 @@ class Machine(Instance[S, T, R]):
         names (``Unauthorized`` otherwise, and always when the spec names none) and
         ``decision`` is the reason, recorded with the return as a record of its own.
         Refused (``Locked``) in an approval state; ``ValueError`` for a record that does
-        not exist or that left the machine in a state it leaves automatically.
+        not exist or that left the machine in a state it leaves automatically. A timed exit
+        whose deadline passed is taken first, as :meth:`fire` takes it.
         """
         roles = self.spec.rollback
         where = "rollback()"
@@ -256,12 +268,15 @@ class Machine(Instance[S, T, R]):
                 f"{who.id} holds none of the roles rollback needs: {', '.join(sorted(roles))}"
             )
         note = check_decision(decision, where=where)
+        self._overdue(None)
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
         state, reason, values = self._after(seq)
         at = self._clock()
-        self._durably(self._restore, state, reason, values, at, who.id, note, seq)
+        self._durably(
+            self._restore, state, reason, values, at, who.id, note, seq, tuple(sorted(who.roles))
+        )
         return self.state
 
     # -- the audit log ------------------------------------------------------------------
@@ -405,6 +420,10 @@ class Machine(Instance[S, T, R]):
     # -- taking transitions -------------------------------------------------------------
 
     def _take(self, trigger: T, actor: Actor | None, decision: str | None, payload: object) -> S:
+        if self._node.timed is not None:
+            passed = self._overdue(trigger)
+            if passed:
+                return self._late(passed, trigger, actor, decision, payload)
         node = self._node
         edge = node.exits.get(trigger)
         if self._store is not None:
@@ -438,6 +457,8 @@ class Machine(Instance[S, T, R]):
                     _TRANSITION,
                     None,
                     None,
+                    None,
+                    None,
                 ),
             )
         )
@@ -445,6 +466,40 @@ class Machine(Instance[S, T, R]):
         self._entered = at
         state: S = target.state
         return state
+
+    def _overdue(self, trigger: str | None) -> str:
+        """Take every timed exit whose deadline passed before now, each stamped at its
+        deadline with the ``always`` steps that follow it (DESIGN.md, "Checking what really
+        ran"), so that whatever comes late (a trigger, a context change, a rollback) is
+        judged from where the run is by then and the log never shows a deadline passed
+        unfired. ``trigger``, when it is the overdue exit itself, is left to the caller.
+        Says what it took, for a refusal that follows ('' for nothing)."""
+        if self._node.timed is None:
+            return ""
+        at = self._clock()
+        taken: list[str] = []
+        while True:
+            node, timed = self._node, self._node.timed
+            deadline = node.deadline(self._entered)
+            if timed is None or deadline is None or deadline >= at or timed.trigger == trigger:
+                return "; ".join(taken)
+            self._durably(self._enter, timed, deadline, None, None, None)
+            taken.append(
+                f"{node.state}'s deadline {deadline.isoformat()} passed, so its timed exit "
+                f"{timed.trigger!s} was taken first (to {self.state})"
+            )
+
+    def _late(
+        self, passed: str, trigger: T, actor: Actor | None, decision: str | None, payload: object
+    ) -> S:
+        """Take ``trigger`` after :meth:`_overdue` took the timed exits ``passed`` says; a
+        refusal says that they were."""
+        try:
+            if self._store is not None:
+                return self._durably(self._take_checked, trigger, actor, decision, payload)
+            return self._take_checked(trigger, actor, decision, payload)
+        except Refused as error:
+            raise type(error)(f"{passed}: {error}") from error
 
     def _take_checked(
         self, trigger: str, actor: Actor | None, decision: str | None, payload: object

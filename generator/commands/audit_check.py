@@ -146,10 +146,11 @@ def _check_run(
             report.add(spec, [_finding("run-malformed", message, where)])
             return
     named = read[0].spec if read else None
-    if named is not None:
+    wanted = "its machine"
+    if named is not None and versions:
+        wanted = f"sha256 {named} ({plural(len(versions), 'other version')} of its machine given)"
         versions = [s for s in versions if s.sha256.startswith(named.lower())]
     if not versions:
-        wanted = f"sha256 {named}" if named else "its machine"
         report.failed += 1
         message = (
             f"{name}: no spec of {wanted} among the specs given: not checked "
@@ -157,18 +158,36 @@ def _check_run(
         )
         report.add(None, [_finding("run-spec-version", message, Location(report.source, 1, 1))])
         return
-    spec = versions[0]
-    checker = RunChecker(_moves(spec), name)
-    feed = checker.feed
-    for record in read:
-        feed(record)
-    findings = checker.finish(now)
-    if checker.notes:
-        report.notes.setdefault(spec.file, set()).update(checker.notes)
+    # A run recorded before records carried the spec's hash: matched by its machine, and
+    # with several versions of it, held to each until one it conforms to.
+    found: tuple[Spec, list[Finding], set[str]] | None = None
+    for spec in versions:
+        checker = RunChecker(_moves(spec), name)
+        feed = checker.feed
+        for record in read:
+            feed(record)
+        findings = checker.finish(now)
+        if found is None or not findings:
+            found = (spec, findings, checker.notes)
+        if not findings:
+            break
+    assert found is not None
+    spec, findings, notes = found
+    if named is None:
+        notes = {*notes, _NO_HASH}
+    if notes:
+        report.notes.setdefault(spec.file, set()).update(notes)
     report.specs.setdefault(spec.file, spec)
     if findings:
         report.failed += 1
         report.add(spec, findings)
+
+
+_NO_HASH = (
+    "a run records no spec hash (it was written before records carried one): it was "
+    "matched to its spec by machine name, and checked against the version it conforms to "
+    "if --specs holds several"
+)
 
 
 _MOVES: dict[int, Moves] = {}
