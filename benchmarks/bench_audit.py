@@ -12,7 +12,9 @@ and ends in ``COMPLETE`` and back to ``IDLE``. Then, side by side in this proces
   head row verified as it is read, a chunk at a time, and every record held against the
   spec), through :func:`statewright.generator.commands.audit_check.check_runs`.
 
-The ratio of the two is the cost of checking. Memory: the peak Python allocation
+The ratio of the two is the cost of checking, in wall-clock and in CPU time of this
+process (``time.process_time``: on a machine others share, the wall clock counts their
+work too, so the CPU ratio is the steadier figure). Memory: the peak Python allocation
 (``tracemalloc``) of ``audit check`` over a quarter of the runs and over all of them: flat
 when runs are streamed. Each time is the best of ``--repeat``.
 
@@ -109,17 +111,23 @@ def audit(path: Path, runs: int | None = None) -> int:
     return report.records
 
 
-def best(runs: list[Callable[[], int]], repeat: int) -> list[tuple[float, int]]:
+def best(runs: list[Callable[[], int]], repeat: int) -> list[tuple[float, float, int]]:
     """The shortest of ``repeat`` runs of each of ``runs``, taken in turn (so that a
-    machine busy for a while slows them alike), in seconds, and what each returned."""
+    machine busy for a while slows them alike): wall-clock and CPU seconds, and what each
+    returned."""
     times: list[list[float]] = [[] for _ in runs]
+    cpu: list[list[float]] = [[] for _ in runs]
     made = [0] * len(runs)
     for _ in range(repeat):
         for index, run in enumerate(runs):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), time.process_time()
             made[index] = run()
             times[index].append(time.perf_counter() - start)
-    return [(min(found), count) for found, count in zip(times, made, strict=True)]
+            cpu[index].append(time.process_time() - used)
+    return [
+        (min(found), min(spent), count)
+        for found, spent, count in zip(times, cpu, made, strict=True)
+    ]
 
 
 def peak(run: Callable[[], int]) -> int:
@@ -143,14 +151,17 @@ def main(argv: list[str] | None = None) -> None:
         records = write_runs(path, args.runs)
         took = time.perf_counter() - started
         print(f"wrote {args.runs:,} runs, {records:,} records in {took:.0f} s")
-        (bare, read), (checked, seen) = best(
+        (bare, bare_cpu, read), (checked, checked_cpu, seen) = best(
             [lambda: plain(path), lambda: audit(path)], args.repeat
         )
         assert read == seen == records, (read, seen, records)
-        print(f"{'':14}{'seconds':>10}{'records/s':>12}")
-        print(f"{'plain SELECT':14}{bare:>10.2f}{records / bare:>12,.0f}")
-        print(f"{'audit check':14}{checked:>10.2f}{records / checked:>12,.0f}")
-        print(f"ratio audit check / plain: {checked / bare:.2f}x")
+        print(f"{'':14}{'seconds':>10}{'cpu s':>10}{'records/s':>12}")
+        print(f"{'plain SELECT':14}{bare:>10.2f}{bare_cpu:>10.2f}{records / bare:>12,.0f}")
+        print(f"{'audit check':14}{checked:>10.2f}{checked_cpu:>10.2f}{records / checked:>12,.0f}")
+        print(
+            f"ratio audit check / plain: {checked / bare:.2f}x wall-clock, "
+            f"{checked_cpu / bare_cpu:.2f}x CPU"
+        )
         quarter = peak(lambda: audit(path, args.runs // 4))
         whole = peak(lambda: audit(path))
         print(

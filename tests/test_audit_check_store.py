@@ -79,7 +79,7 @@ def test_runs_the_runtime_recorded_check_clean_and_export_round_trips(
     status, out, err = cli("audit", "check", backend.target, "--specs", str(spec_file))
     assert (status, err) == (0, ""), out
     assert f"40 runs ({records:,} records): 0 with findings, 0 tampered" in out
-    assert "info[run-unchecked] the run records no roles" in out
+    assert "run-unchecked" not in out  # the runs record their spec's hash and the roles
 
     status, exported, err = cli("audit", "export", backend.target, "t-7")
     assert (status, err) == (0, "")
@@ -117,23 +117,7 @@ def test_an_edited_run_is_tampered_and_a_forged_one_breaks_its_spec(
     rows = backend.execute(
         "SELECT seq, body FROM statewright_records WHERE instance_id = 'forged' ORDER BY seq"
     )
-    kept = [json.loads(b) for s, b in rows if s != 4]
-    backend.execute("DELETE FROM statewright_records WHERE instance_id = 'forged'")
-    prev = "0" * 64
-    for seq, record in enumerate(kept, start=1):
-        record["seq"] = seq
-        body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        digest = link("ticket", "forged", prev, body)
-        backend.execute(
-            "INSERT INTO statewright_records (machine, instance_id, seq, body, prev, hash)"
-            " VALUES ('ticket', 'forged', ?, ?, ?, ?)",
-            (seq, body, prev, digest),
-        )
-        prev = digest
-    backend.execute(
-        "UPDATE statewright_instances SET seq = ?, head = ? WHERE instance_id = 'forged'",
-        (len(kept), prev),
-    )
+    forge(backend, "forged", [json.loads(b) for s, b in rows if s != 4])
     status, out, err = cli("audit", "check", backend.target, "--specs", str(spec_file))
     assert (status, err) == (1, "")
     assert "error[run-tampered] ticket 'edited' is tampered, so not checked" in out
@@ -143,6 +127,70 @@ def test_an_edited_run_is_tampered_and_a_forged_one_breaks_its_spec(
 
     status, _, err = cli("audit", "export", backend.target, "edited")
     assert status == 1 and "tampered" in err
+
+
+def forge(backend: Backend, instance_id: str, records: list[dict[str, Any]]) -> None:
+    """Replace the ticket ``instance_id``'s records with ``records``, renumbered, and
+    rebuild its chain and head row with recomputed hashes: a forgery the chain alone
+    cannot see."""
+    backend.execute("DELETE FROM statewright_records WHERE instance_id = ?", (instance_id,))
+    prev = "0" * 64
+    for seq, record in enumerate(records, start=1):
+        record["seq"] = seq
+        body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = link("ticket", instance_id, prev, body)
+        backend.execute(
+            "INSERT INTO statewright_records (machine, instance_id, seq, body, prev, hash)"
+            " VALUES ('ticket', ?, ?, ?, ?, ?)",
+            (instance_id, seq, body, prev, digest),
+        )
+        prev = digest
+    backend.execute(
+        "UPDATE statewright_instances SET seq = ?, head = ? WHERE instance_id = ?",
+        (len(records), prev, instance_id),
+    )
+
+
+def test_forged_roles_and_spec_versions_are_caught_in_stored_runs(
+    backend: Backend, tmp_path: Path, spec_file: Path
+) -> None:
+    """The mutants the runtime's records now make checkable: an approval recorded with
+    roles that hold none of the reviewers', and a run that names another spec version,
+    each in a chain rebuilt with consistent hashes. ``audit check`` reports each, and
+    loading refuses the forged roles (``replay`` holds them to the spec)."""
+    rt, _ = generate_runtime(tmp_path / "gen")
+    store = backend.open()
+    lead = rt.Actor("lee", frozenset({"lead"}))
+    for name in ("roles", "version", "fine"):
+        machine = rt.Ticket.create(store, name)
+        machine.start()
+        machine.submit()
+        machine.approve(actor=lead, decision="good")
+
+    def records(instance_id: str) -> list[dict[str, Any]]:
+        rows = backend.execute(
+            "SELECT body FROM statewright_records WHERE instance_id = ? ORDER BY seq",
+            (instance_id,),
+        )
+        return [json.loads(body) for (body,) in rows]
+
+    forged = records("roles")
+    assert forged[3]["roles"] == ["lead"]
+    forged[3]["roles"] = ["intruder"]
+    forge(backend, "roles", forged)
+    other = records("version")
+    other[0]["spec"] = "0" * 64
+    forge(backend, "version", other)
+    status, out, err = cli("audit", "check", backend.target, "--specs", str(spec_file))
+    assert (status, err) == (1, "")
+    assert (
+        "error[run-unauthorised] ticket 'roles' record 4: REVIEW --approve--> WORKING is a "
+        "human step: lee holds intruder, none of the roles lead"
+    ) in out
+    assert f"ticket 'version': no spec of sha256 {'0' * 64} (1 other version" in out
+    assert "'fine'" not in out and "3 runs" in out and "2 with findings, 0 tampered" in out
+    with pytest.raises(rt.InvalidTransition, match="lee held intruder"):
+        rt.Ticket.load(backend.open(), "roles")
 
 
 def test_a_memory_store_is_checked_through_the_python_api(tmp_path: Path, spec_file: Path) -> None:

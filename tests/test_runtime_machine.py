@@ -32,7 +32,10 @@ def test_starts_in_the_initial_state_with_its_created_record(rt: ModuleType) -> 
     assert machine.state is rt.State.IDLE is rt.Gatekeeper.spec.initial
     (created,) = machine.audit
     assert created == rt.AuditRecord(
-        1, START, rt.State.IDLE, rt.State.IDLE, event=rt.Event.CREATED, data={"run": 7}
+        *(1, START, rt.State.IDLE, rt.State.IDLE),
+        event=rt.Event.CREATED,
+        data={"run": 7},
+        spec_sha256=rt.SOURCE_SHA256,
     )
     assert machine.context == {"run": 7}
     assert machine.deadline is None

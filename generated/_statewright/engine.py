@@ -46,6 +46,7 @@ from .records import (
     InvalidTransition,
     JSONValue,
     Locked,
+    Refused,
     Unauthorized,
     check_actor,
     check_decision,
@@ -105,7 +106,7 @@ class Allowed(NamedTuple, Generic[S, T]):
 
 
 _new_record = tuple.__new__
-"""``AuditRecord`` built from its twelve fields in order, where the figures of
+"""``AuditRecord`` built from its fields in order, where the figures of
 ``benchmarks/bench_runtime.py`` show it pays: the created record of every new instance and
 :meth:`Machine._take`'s short path (keywords cost twice as much as the tuple)."""
 _TRANSITION = Event.TRANSITION
@@ -144,7 +145,10 @@ class Machine(Instance[S, T, R]):
         self._log.append(
             _new_record(
                 AuditRecord,
-                (1, at, state, state, None, None, None, None, None, _CREATED, data, values),
+                (
+                    *(1, at, state, state, None, None, None, None, None, _CREATED, data, values),
+                    *(None, self.spec.sha256),
+                ),
             )
         )
         self._entered = at
@@ -209,6 +213,11 @@ class Machine(Instance[S, T, R]):
         state's reviewer roles or without a decision; either way nothing changes.
         ``payload`` is the event's input, kept in the snapshot (as JSON; an exception or a
         traceback as its text) if a failed state is entered.
+
+        A trigger that comes after the current state's deadline finds its timed exit
+        taken: that is recorded first, stamped at the deadline (and so on while the next
+        state's deadline passed too), and the trigger is judged from the state it led to
+        (a refusal then says so; the timed exit stays taken, as a sweep would take it).
         """
         if not isinstance(trigger, str):
             raise TypeError(f"fire() takes a trigger, not {type(trigger).__name__} {trigger!r}")
@@ -227,11 +236,14 @@ class Machine(Instance[S, T, R]):
 
     def update_context(self, values: Mapping[str, object], *, actor: Actor | None = None) -> None:
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
-        in an approval state."""
+        in an approval state. A timed exit whose deadline passed is taken first, as
+        :meth:`fire` takes it."""
+        _, at = self._overdue(None)
         self._unlocked("update the context")
         data = self._checked_context(values, "context values")
         who = check_actor(actor, required=False, where="update_context()")
-        self._durably(self._merge_context, data, None if who is None else who.id, self._clock())
+        at = self._clock() if at is None else at
+        self._durably(self._merge_context, data, None if who is None else who.id, at)
 
     def rollback(self, seq: int, *, actor: Actor, decision: str) -> S:
         """Return to the state and context as they were after record ``seq``: a human action.
@@ -240,7 +252,8 @@ class Machine(Instance[S, T, R]):
         names (``Unauthorized`` otherwise, and always when the spec names none) and
         ``decision`` is the reason, recorded with the return as a record of its own.
         Refused (``Locked``) in an approval state; ``ValueError`` for a record that does
-        not exist or that left the machine in a state it leaves automatically.
+        not exist or that left the machine in a state it leaves automatically. A timed exit
+        whose deadline passed is taken first, as :meth:`fire` takes it.
         """
         roles = self.spec.rollback
         where = "rollback()"
@@ -256,12 +269,15 @@ class Machine(Instance[S, T, R]):
                 f"{who.id} holds none of the roles rollback needs: {', '.join(sorted(roles))}"
             )
         note = check_decision(decision, where=where)
+        _, now = self._overdue(None)
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
         state, reason, values = self._after(seq)
-        at = self._clock()
-        self._durably(self._restore, state, reason, values, at, who.id, note, seq)
+        at = self._clock() if now is None else now
+        self._durably(
+            self._restore, state, reason, values, at, who.id, note, seq, tuple(sorted(who.roles))
+        )
         return self.state
 
     # -- the audit log ------------------------------------------------------------------
@@ -332,8 +348,10 @@ class Machine(Instance[S, T, R]):
         The store verifies the chain first, and every record is checked against the spec
         as :meth:`replay` checks it. Raises ``UnknownInstance`` if there is none,
         ``ChainBroken`` if a record fails the chain or the stored state is not what the
-        records give, ``StoreError`` if the stored deadline is not what this spec's timers
-        give (the spec changed under the instance, or the row was edited),
+        records give (or the stored deadline, for an instance created under this very
+        spec: its row was edited), ``StoreError`` if the stored deadline is not what this
+        spec's timers give to an instance created under another (the spec changed under
+        it, or the row was edited),
         ``InvalidTransition`` on a record the spec does not allow and ``StoreError`` if a
         record cannot be read.
         """
@@ -405,6 +423,8 @@ class Machine(Instance[S, T, R]):
     # -- taking transitions -------------------------------------------------------------
 
     def _take(self, trigger: T, actor: Actor | None, decision: str | None, payload: object) -> S:
+        if self._node.timed is not None:
+            return self._take_timed(trigger, actor, decision, payload)
         node = self._node
         edge = node.exits.get(trigger)
         if self._store is not None:
@@ -438,6 +458,8 @@ class Machine(Instance[S, T, R]):
                     _TRANSITION,
                     None,
                     None,
+                    None,
+                    None,
                 ),
             )
         )
@@ -446,13 +468,58 @@ class Machine(Instance[S, T, R]):
         state: S = target.state
         return state
 
+    def _overdue(self, trigger: str | None) -> tuple[str, datetime | None]:
+        """Take every timed exit whose deadline passed before now, each stamped at its
+        deadline with the ``always`` steps that follow it (DESIGN.md, "Checking what really
+        ran"), so that whatever comes late (a trigger, a context change, a rollback) is
+        judged from where the run is by then and the log never shows a deadline passed
+        unfired. ``trigger``, when it is the overdue exit itself, is left to the caller.
+
+        Returns what it took (said by a refusal that follows; '' for nothing) and the
+        clock's reading, which the caller's own record takes (None when the state has no
+        timed exit, and the clock was not read)."""
+        if self._node.timed is None:
+            return "", None
+        at = self._clock()
+        taken: list[str] = []
+        while True:
+            node, timed = self._node, self._node.timed
+            deadline = node.deadline(self._entered)
+            if timed is None or deadline is None or deadline >= at or timed.trigger == trigger:
+                return "; ".join(taken), at
+            self._durably(self._enter, timed, deadline, None, None, None)
+            taken.append(
+                f"{node.state}'s deadline {deadline.isoformat()} passed, so its timed exit "
+                f"{timed.trigger!s} was taken first (to {self.state})"
+            )
+
+    def _take_timed(
+        self, trigger: T, actor: Actor | None, decision: str | None, payload: object
+    ) -> S:
+        """Take ``trigger`` in a state with a timed exit, once :meth:`_overdue` took any
+        that is overdue; a refusal says what it took."""
+        passed, at = self._overdue(trigger)
+        try:
+            if self._store is not None:
+                return self._durably(self._take_checked, trigger, actor, decision, payload, at)
+            return self._take_checked(trigger, actor, decision, payload, at)
+        except Refused as error:
+            if not passed:
+                raise
+            raise type(error)(f"{passed}: {error}") from error
+
     def _take_checked(
-        self, trigger: str, actor: Actor | None, decision: str | None, payload: object
+        self,
+        trigger: str,
+        actor: Actor | None,
+        decision: str | None,
+        payload: object,
+        at: datetime | None = None,
     ) -> S:
         node = self._node
         where = f"{trigger!s} from {node.state}"
         who = check_actor(actor, required=False, where=where)
-        at = self._clock()
+        at = self._clock() if at is None else at
         roles = None if who is None else who.roles
         outcome, edge = kernel.decide(node, trigger, self._variables, roles, self._entered, at)
         if outcome is not kernel.Outcome.ACCEPTED:

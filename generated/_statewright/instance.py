@@ -192,9 +192,10 @@ class Instance(Generic[S, T, R]):
         except kernel.AlwaysCycle as error:
             raise InvalidTransition(f"{error}; nothing changed") from error
         actor_id = None if actor is None else actor.id
+        roles = None if actor is None or not edge.human else tuple(sorted(actor.roles))
         for step, values in chain:
-            self._step(step, values, at, actor_id, decision, payload)
-            actor_id = decision = None
+            self._step(step, values, at, actor_id, decision, payload, roles)
+            actor_id = decision = roles = None
 
     def _effect(self, edge: Edge, values: Any) -> Any:
         """The variables after ``edge``'s effect (the kernel's), checked against their
@@ -216,8 +217,10 @@ class Instance(Generic[S, T, R]):
         actor_id: str | None,
         decision: str | None,
         payload: JSONValue,
+        roles: tuple[str, ...] | None = None,
     ) -> None:
-        """Record ``edge``, taken at ``at``, leaving the variables ``values``."""
+        """Record ``edge``, taken at ``at``, leaving the variables ``values`` (``roles``:
+        those of the actor of a human step)."""
         target = edge.target
         reason = edge.reason
         if reason is None and edge.source.failed and target.failed:
@@ -241,6 +244,7 @@ class Instance(Generic[S, T, R]):
                 reason,
                 data=data,
                 variables=changed,
+                roles=roles,
             )
         )
         if changed is not None:
@@ -304,6 +308,7 @@ class Instance(Generic[S, T, R]):
         actor_id: str | None,
         decision: str | None,
         seq: int,
+        roles: tuple[str, ...] | None = None,
     ) -> None:
         declared = self.spec.data
         log = self._log
@@ -320,6 +325,7 @@ class Instance(Generic[S, T, R]):
                 seq,
                 Event.ROLLBACK,
                 variables=None if declared is None else declared.as_json(values),
+                roles=roles,
             )
         )
         self._node = self._compiled.nodes[state]

@@ -129,7 +129,11 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     in force in ``to_state`` (None outside failed states). For a machine with variables,
     ``variables`` holds every value on the created record and on a rollback, and the
     values a transition's effects changed (None when they changed none); the JSON of a
-    record leaves the key out when it is None.
+    record leaves the key out when it is None. ``roles`` holds the roles the actor held
+    on a human step or a rollback (sorted), and ``spec_sha256`` the sha256 of the spec the
+    instance runs under, on the created record: what ``statewright audit check`` holds a
+    stored run to (both None elsewhere, and on records written before they were kept; the
+    JSON leaves them out then, so older chains hash as they did).
 
     Build one with the constructor of its event, which names what that event records:
     :meth:`created`, :meth:`transition`, :meth:`rollback`, :meth:`context_change`.
@@ -147,6 +151,8 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     event: Event = Event.TRANSITION
     data: JSONValue = None
     variables: dict[str, JSONValue] | None = None
+    roles: tuple[str, ...] | None = None
+    spec_sha256: str | None = None
 
     # -- named construction: one constructor an event, naming what it records ----------
     #
@@ -160,12 +166,18 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
 
     @classmethod
     def created(
-        cls, *, at: datetime, state: S, context: JSONValue, variables: dict[str, JSONValue] | None
+        cls,
+        *,
+        at: datetime,
+        state: S,
+        context: JSONValue,
+        variables: dict[str, JSONValue] | None,
+        spec_sha256: str | None = None,
     ) -> AuditRecord[S, T, R]:
         """Record 1: the instance came into being in ``state`` with ``context`` (and, for
-        a machine with variables, every value)."""
+        a machine with variables, every value) under the spec hashed ``spec_sha256``."""
         fields = (1, at, state, state, None, None, None, None, None, _CREATED, context, variables)
-        return _new(cls, fields)
+        return _new(cls, (*fields, None, spec_sha256))
 
     @classmethod
     def transition(
@@ -181,10 +193,12 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         reason: R | None = None,
         data: JSONValue = None,
         variables: dict[str, JSONValue] | None = None,
+        roles: tuple[str, ...] | None = None,
     ) -> AuditRecord[S, T, R]:
         """Record ``seq``: ``trigger`` took the machine from ``from_state`` to
         ``to_state`` (``data`` is the payload on entering a failed state, ``variables``
-        the values the transition's effect changed)."""
+        the values the transition's effect changed, ``roles`` the actor's on a human
+        step)."""
         fields = (
             seq,
             at,
@@ -198,6 +212,8 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             _TRANSITION,
             data,
             variables,
+            roles,
+            None,
         )
         return _new(cls, fields)
 
@@ -214,9 +230,11 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         decision: str | None,
         reason: R | None,
         variables: dict[str, JSONValue] | None,
+        roles: tuple[str, ...] | None = None,
     ) -> AuditRecord[S, T, R]:
-        """Record ``seq``: a person returned the instance to ``to_state``, the state after
-        record ``rollback_to`` (with its failure reason and, with variables, every value)."""
+        """Record ``seq``: a person (holding ``roles``) returned the instance to
+        ``to_state``, the state after record ``rollback_to`` (with its failure reason and,
+        with variables, every value)."""
         fields = (
             seq,
             at,
@@ -230,6 +248,8 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             _ROLLBACK,
             None,
             variables,
+            roles,
+            None,
         )
         return _new(cls, fields)
 
@@ -247,7 +267,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         """Record ``seq``: ``data`` was merged into the context in ``state`` (whose failure
         reason, if any, stays ``reason``)."""
         fields = (seq, at, state, state, None, actor, None, reason, None, _CONTEXT, data, None)
-        return _new(cls, fields)
+        return _new(cls, (*fields, None, None))
 
     def as_json(self) -> dict[str, JSONValue]:
         """The record as a JSON object (``at`` in ISO 8601)."""
@@ -266,6 +286,10 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         }
         if self.variables is not None:
             found["variables"] = self.variables
+        if self.roles is not None:
+            found["roles"] = list(self.roles)
+        if self.spec_sha256 is not None:
+            found["spec"] = self.spec_sha256
         return found
 
     def to_json(self) -> str:
@@ -273,20 +297,31 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         return json.dumps(self.as_json())
 
 
-RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables"}
+RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables", "roles", "spec_sha256"}
+"""The keys of every record's JSON."""
+
+OPTIONAL_KEYS = frozenset({"variables", "roles", "spec"})
+"""The keys a record's JSON holds only when they are set (none of them in records
+written before they were kept)."""
 
 
 def record_from_json(
     data: object, states: type[S], triggers: type[T], reasons: type[R]
 ) -> AuditRecord[S, T, R]:
     """The record :meth:`AuditRecord.as_json` wrote; ``ValueError`` on anything else."""
-    if not isinstance(data, dict) or set(data) - {"variables"} != RECORD_KEYS:
+    if not isinstance(data, dict) or set(data) - OPTIONAL_KEYS != RECORD_KEYS:
         raise ValueError(
-            f"an audit record has exactly the keys {sorted(RECORD_KEYS)} (and variables)"
+            f"an audit record has exactly the keys {sorted(RECORD_KEYS)} "
+            f"(and {', '.join(sorted(OPTIONAL_KEYS))})"
         )
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise ValueError(f"variables must be a JSON object, not {variables!r}")
+    roles, spec_sha256 = data.get("roles"), data.get("spec")
+    if roles is not None and not (
+        isinstance(roles, list) and all(isinstance(role, str) for role in roles)
+    ):
+        raise ValueError(f"roles must be a list of strings, not {roles!r}")
     trigger, reason, rollback_to = data["trigger"], data["reason"], data["rollback_to"]
     return AuditRecord(
         seq=_integer(data["seq"], "seq"),
@@ -301,6 +336,8 @@ def record_from_json(
         event=Event(data["event"]),
         data=storable(data["data"], "data"),
         variables=None if variables is None else storable_mapping(variables, "variables"),
+        roles=None if roles is None else tuple(roles),
+        spec_sha256=_optional_text(spec_sha256, "spec"),
     )
 
 

@@ -772,6 +772,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
                 VariableSpec("architecture_signed", "bool"),
             ),
         ),
+        sha256=SOURCE_SHA256,
     )
 
     @property

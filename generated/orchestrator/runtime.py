@@ -243,6 +243,7 @@ class Orchestrator(Machine[State, Trigger, Reason]):
             ),
         },
         rollback=frozenset({"on_call"}),
+        sha256=SOURCE_SHA256,
     )
 
     def task_received(self, *, actor: Actor | None = None, payload: object = None) -> State:

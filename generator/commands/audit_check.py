@@ -17,9 +17,11 @@ verifies.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -96,6 +98,8 @@ class AuditReport:
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     specs: dict[str, Spec | None] = field(default_factory=dict)
     notes: dict[str, set[str]] = field(default_factory=dict)
+    unit: str = "records"
+    """What ``records`` counts: a Step Functions history has events."""
 
     def add(self, spec: Spec | None, findings: Iterable[Finding]) -> None:
         key = self.source if spec is None else spec.file
@@ -118,7 +122,8 @@ class AuditReport:
 
     def summary(self) -> str:
         runs = plural(self.runs, "run")
-        text = f"audit check: {printable_path(self.source)}: {runs} ({self.records:,} records)"
+        counted = f"{self.records:,} {self.unit}"
+        text = f"audit check: {printable_path(self.source)}: {runs} ({counted})"
         return f"{text}: {self.failed} with findings, {self.tampered} tampered"
 
 
@@ -130,45 +135,88 @@ def _check_run(
     now: datetime,
 ) -> None:
     """Check one stored run's ``records`` against the version of the spec it names (or
-    its machine's one spec), into ``report``."""
+    its machine's one spec), into ``report``: each record read and checked in one pass."""
     report.runs += 1
     report.records += len(records)
     reader = StoredRun()
-    read: list[Recorded] = []
-    for data in records:
-        try:
-            read.append(reader.read(data))
-        except (ValueError, TypeError) as error:
-            spec = versions[0] if versions else None
-            where = spec.location if spec else Location(report.source, 1, 1)
-            report.failed += 1
-            message = f"{name} record {data.get('seq')}: {error}"
-            report.add(spec, [_finding("run-malformed", message, where)])
+    read = reader.read
+    data: Mapping[str, Any] = records[0] if records else {}
+    try:
+        first = read(data) if records else None
+        named = None if first is None else first.spec
+        candidates = versions
+        if named is not None:
+            candidates = [s for s in versions if s.sha256.startswith(named.lower())]
+        if not candidates:
+            _no_spec(report, name, named, len(versions))
             return
-    named = read[0].spec if read else None
-    if named is not None:
-        versions = [s for s in versions if s.sha256.startswith(named.lower())]
-    if not versions:
-        wanted = f"sha256 {named}" if named else "its machine"
+        checker = RunChecker(_moves(candidates[0]), name)
+        if len(candidates) == 1:  # every run the runtime records now: one pass, no list
+            feed = checker.feed
+            if first is not None:
+                feed(first)
+            for data in islice(records, 1, None):
+                feed(read(data))
+            found = (candidates[0], checker)
+        else:
+            recorded = [] if first is None else [first]
+            for data in records[1:]:
+                recorded.append(read(data))
+            found = _conforming(candidates, name, recorded)
+    except (ValueError, TypeError) as error:
+        spec = versions[0] if versions else None
+        where = spec.location if spec else Location(report.source, 1, 1)
         report.failed += 1
-        message = (
-            f"{name}: no spec of {wanted} among the specs given: not checked "
-            "(pass --specs with the spec it ran under)"
-        )
-        report.add(None, [_finding("run-spec-version", message, Location(report.source, 1, 1))])
+        message = f"{name} record {data.get('seq')}: {error}"
+        report.add(spec, [_finding("run-malformed", message, where)])
         return
-    spec = versions[0]
-    checker = RunChecker(_moves(spec), name)
-    feed = checker.feed
-    for record in read:
-        feed(record)
+    spec, checker = found
     findings = checker.finish(now)
-    if checker.notes:
-        report.notes.setdefault(spec.file, set()).update(checker.notes)
+    notes = checker.notes if named is not None else {*checker.notes, _NO_HASH}
+    if notes:
+        report.notes.setdefault(spec.file, set()).update(notes)
     report.specs.setdefault(spec.file, spec)
     if findings:
         report.failed += 1
         report.add(spec, findings)
+
+
+def _no_spec(report: AuditReport, name: str, named: str | None, versions: int) -> None:
+    """The finding of a run whose spec ``--specs`` does not hold."""
+    wanted = "its machine"
+    if named is not None and versions:
+        wanted = f"sha256 {named} ({plural(versions, 'other version')} of its machine given)"
+    report.failed += 1
+    message = (
+        f"{name}: no spec of {wanted} among the specs given: not checked "
+        "(pass --specs with the spec it ran under)"
+    )
+    report.add(None, [_finding("run-spec-version", message, Location(report.source, 1, 1))])
+
+
+def _conforming(
+    versions: Sequence[Spec], name: str, recorded: Sequence[Recorded]
+) -> tuple[Spec, RunChecker]:
+    """A run recorded before records carried the spec's hash, held to each version of
+    its machine's spec in turn: the first it conforms to, else the first."""
+    found: tuple[Spec, RunChecker] | None = None
+    for spec in versions:
+        checker = RunChecker(_moves(spec), name)
+        for record in recorded:
+            checker.feed(record)
+        if found is None:
+            found = (spec, checker)
+        if not checker.findings:
+            return spec, checker
+    assert found is not None
+    return found
+
+
+_NO_HASH = (
+    "a run records no spec hash (it was written before records carried one): it was "
+    "matched to its spec by machine name, and checked against the version it conforms to "
+    "if --specs holds several"
+)
 
 
 _MOVES: dict[int, Moves] = {}
@@ -271,11 +319,22 @@ def _step_functions(definition: Path, history: Path) -> AuditReport:
     """An execution history checked against its ASL definition, by the Step Functions
     checker."""
     findings = check_history(definition, history)
-    report = AuditReport(printable_path(history.as_posix()), runs=1)
+    report = AuditReport(printable_path(history.as_posix()), runs=1, unit="events")
+    report.records = _events(history)
     report.failed = 1 if any(f.severity is Severity.ERROR for f in findings) else 0
     report.specs[definition.as_posix()] = None
     report.findings[definition.as_posix()] = findings
     return report
+
+
+def _events(history: Path) -> int:
+    """How many events the execution history ``history`` holds (0 if it holds none: the
+    Step Functions checker says what is wrong with it)."""
+    try:
+        events = json.loads(history.read_text(encoding="utf-8")).get("events")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return 0
+    return len(events) if isinstance(events, list) else 0
 
 
 def check_command(

@@ -69,6 +69,10 @@ def load(cls: type[M], store: Store, instance_id: str, clock: Clock | None) -> M
     if (derived.state, len(machine._log)) != (stored.head.state, stored.seq):
         raise ChainBroken(row_problem(machine_name, instance_id, stored.seq, stored.head, derived))
     if derived.deadline != stored.head.deadline:  # the spec's timer changed, or an edit
+        if _same_spec(machine):  # the records ran under this very spec: the row was edited
+            raise ChainBroken(
+                row_problem(machine_name, instance_id, stored.seq, stored.head, derived)
+            )
         raise StoreError(
             f"{row_problem(machine_name, instance_id, stored.seq, stored.head, derived)}"
             " under this spec's timers: the spec changed under the instance or the row"
@@ -76,6 +80,13 @@ def load(cls: type[M], store: Store, instance_id: str, clock: Clock | None) -> M
         )
     machine._store, machine._id, machine._revision = store, instance_id, stored.version
     return machine
+
+
+def _same_spec(machine: Machine[Any, Any, Any]) -> bool:
+    """Whether the instance was created under the spec ``machine`` runs (its created
+    record names that spec's sha256; records written before they did name none)."""
+    named = machine._log[0].spec_sha256
+    return named is not None and named == machine.spec.sha256
 
 
 def sweep(

@@ -46,6 +46,9 @@ class MachineSpec(Generic[S, T, R]):
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
     allows no rollback. ``data`` declares the variables; None when the spec has none.
+    ``sha256`` is the hash of the spec file the module was generated from: every created
+    record carries it, so that ``statewright audit check`` holds a stored run to the spec
+    version it ran under.
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -59,6 +62,7 @@ class MachineSpec(Generic[S, T, R]):
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
+    sha256: str | None = None
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)

@@ -113,6 +113,7 @@ def _check_transition(machine: Machine[Any, Any, Any], record: _Record, where: s
         raise InvalidTransition(f"{where}: a transition record has no rollback_to")
     if edge.human and (blank(record.actor or "") or blank(record.decision or "")):
         raise InvalidTransition(f"{where}: a human transition needs an actor and a decision")
+    _check_roles(record, edge.source.reviewers if edge.human else None, where)
     if not kernel.due(edge, machine._entered, record.at):
         raise InvalidTransition(f"{where}: {record.trigger!s} fired before it was due")
     if edge is _automatic(machine) and record.at != machine._entered:
@@ -144,6 +145,7 @@ def _check_rollback(machine: Machine[Any, Any, Any], record: _Record, where: str
         raise InvalidTransition(f"{where}: a rollback names the record it returns to")
     if blank(record.actor or "") or blank(record.decision or ""):
         raise InvalidTransition(f"{where}: a rollback needs an actor and a decision")
+    _check_roles(record, machine.spec.rollback or frozenset(), where)
     try:
         state, reason, values = machine._after(record.rollback_to)
     except ValueError as error:
@@ -159,6 +161,21 @@ def _check_rollback(machine: Machine[Any, Any, Any], record: _Record, where: str
         raise InvalidTransition(
             f"{where}: record {record.rollback_to} left the variables {restored}, "
             f"not {record.variables}"
+        )
+
+
+def _check_roles(record: _Record, needed: frozenset[str] | None, where: str) -> None:
+    """The roles ``record`` says its actor held (records written before roles were kept
+    say none) must include one of ``needed``; a step that needs none records none."""
+    held = record.roles
+    if held is None:
+        return
+    if needed is None:
+        raise InvalidTransition(f"{where}: only a human step or a rollback records roles")
+    if needed.isdisjoint(held):
+        raise InvalidTransition(
+            f"{where}: {record.actor} held {', '.join(held) or 'no role'}, none of the roles "
+            f"it needs: {', '.join(sorted(needed))}"
         )
 
 
@@ -200,6 +217,7 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
             record.actor,
             record.decision,
             record.rollback_to,
+            record.roles,
         )
     elif record.event is Event.CONTEXT:
         assert isinstance(record.data, dict)
@@ -208,4 +226,6 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
         edge = _edge_for(machine, record)
         assert edge is not None
         values = machine._effect(edge, machine._variables)
-        machine._step(edge, values, record.at, record.actor, record.decision, record.data)
+        machine._step(
+            edge, values, record.at, record.actor, record.decision, record.data, record.roles
+        )

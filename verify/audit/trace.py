@@ -173,6 +173,11 @@ def instant(value: object) -> datetime:
     return moment
 
 
+_new_recorded = tuple.__new__
+"""A :class:`Recorded` from all its fields in order, without the keyword ``__new__`` a
+NamedTuple generates (a Python call per record)."""
+
+
 class StoredRun:
     """Reads the records the generated runtime stores for one instance (the JSON objects
     of :meth:`AuditRecord.as_json`), oldest first, into :class:`Recorded` records; a
@@ -186,16 +191,19 @@ class StoredRun:
     def read(self, data: Mapping[str, object]) -> Recorded:
         """The record ``data`` holds; ``ValueError`` if it is none.
 
-        The path every stored record takes, so it is written out: a check of each key's
-        type, one parse of ``at``, and the values shared with the record before when a
-        transition changed none."""
-        get = data.get
-        event, state, source = get("event"), get("to_state"), get("from_state")
+        The path every stored record takes, so it is written out: the keys every stored
+        record has read by subscript, a check of each one's type, one parse of ``at``, and
+        the values shared with the record before when a transition changed none."""
+        try:
+            event, state, source = data["event"], data["to_state"], data["from_state"]
+            trigger, actor, decision = data["trigger"], data["actor"], data["decision"]
+            seq, back, at = data["seq"], data["rollback_to"], data["at"]
+        except KeyError as error:
+            raise ValueError(f"a stored record has the key {error}") from None
         if event not in EVENTS:
             raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {event!r}")
         if type(state) is not str or type(source) is not str:
             raise ValueError("a stored record names its from_state and to_state")
-        trigger, actor, decision = get("trigger"), get("actor"), get("decision")
         if (
             (trigger is not None and type(trigger) is not str)
             or (actor is not None and type(actor) is not str)
@@ -205,9 +213,9 @@ class StoredRun:
                 f"trigger, actor and decision are strings or null, not {trigger!r}, "
                 f"{actor!r}, {decision!r}"
             )
-        seq, back = get("seq"), get("rollback_to")
         if type(seq) is not int or (back is not None and type(back) is not int):
             raise ValueError(f"seq and rollback_to must be integers, not {seq!r}, {back!r}")
+        get = data.get
         changed = get("variables")
         if changed is not None:
             changed = _variables(changed)
@@ -217,19 +225,23 @@ class StoredRun:
             else:
                 self.values = {**self.values, **changed}
         roles, spec = get("roles"), get("spec")
-        return Recorded(
-            seq,
-            instant(get("at")),
-            str(event),
-            state,
-            trigger,
-            source,
-            actor,
-            tuple(roles) if isinstance(roles, list) else None,
-            decision,
-            self.values,
-            back,
-            spec if isinstance(spec, str) else None,
+        return _new_recorded(  # the fields in order, and line 0
+            Recorded,
+            (
+                seq,
+                instant(at),
+                event,
+                state,
+                trigger,
+                source,
+                actor,
+                tuple(roles) if type(roles) is list else None,
+                decision,
+                self.values,
+                back,
+                spec if type(spec) is str else None,
+                0,
+            ),
         )
 
 
