@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from . import kernel
 from .data import Effect, Guard, VariablesSpec
 from .records import JSONValue
+from .versions import MigrationSpec
 
 __all__ = ["Compiled", "MachineSpec", "Transition", "compile_spec"]
 
@@ -47,6 +48,9 @@ class MachineSpec(Generic[S, T, R]):
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
     allows no rollback. ``data`` declares the variables; None when the spec has none.
+    ``sha256`` is the hash of the spec file the module was generated from, recorded with
+    every instance it creates (None: versions are not recorded); ``migrations`` say how
+    stored runs of earlier versions move to this one (:mod:`.versions`).
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -60,6 +64,8 @@ class MachineSpec(Generic[S, T, R]):
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
+    sha256: str | None = None
+    migrations: tuple[MigrationSpec, ...] = ()
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)

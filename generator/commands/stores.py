@@ -60,8 +60,9 @@ def with_store(target: str, read: Callable[[SqlStore], _T]) -> _T:
 
 
 @contextlib.contextmanager
-def opened(target: str) -> Iterator[tuple[SqlStore, Any]]:
-    """The store at ``target`` and its connection, closed after the block.
+def opened(target: str, *, write: bool = False) -> Iterator[tuple[SqlStore, Any]]:
+    """The store at ``target`` and its connection, closed after the block (a SQLite file
+    is opened read-only unless ``write``).
 
     Unlike :func:`with_store`, only the driver's own errors in the block (not a store,
     unreachable, no access) become :class:`Unusable`: an error of the caller's stays
@@ -69,6 +70,9 @@ def opened(target: str) -> Iterator[tuple[SqlStore, Any]]:
     """
     try:
         connection = connect(target)
+        if write and isinstance(connection, sqlite3.Connection):  # reopen to write
+            connection.close()
+            connection = sqlite3.connect(target, timeout=60, isolation_level=None)
     except (OSError, ImportError, ValueError) as error:
         raise Unusable(str(error)) from error
     try:

@@ -112,6 +112,10 @@ class Event(StrEnum):
     CONTEXT = "context"
     """The context changed; ``data`` holds the values merged into it."""
 
+    MIGRATED = "migrated"
+    """The instance moved to another version of its spec (:mod:`.versions`): ``data``
+    holds the old and new hashes and the mapping, ``variables`` every value after it."""
+
 
 _new: Final = tuple.__new__
 _CREATED: Final = Event.CREATED
@@ -273,13 +277,16 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
 
 
 RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables"}
+OPTIONAL_KEYS = frozenset({"variables", "spec"})
+"""The keys a record's JSON may leave out: ``spec``, the created record's spec version
+(:mod:`.versions`), is the store's, not the record's."""
 
 
 def record_from_json(
     data: object, states: type[S], triggers: type[T], reasons: type[R]
 ) -> AuditRecord[S, T, R]:
     """The record :meth:`AuditRecord.as_json` wrote; ``ValueError`` on anything else."""
-    if not isinstance(data, dict) or set(data) - {"variables"} != RECORD_KEYS:
+    if not isinstance(data, dict) or set(data) - OPTIONAL_KEYS != RECORD_KEYS:
         raise ValueError(
             f"an audit record has exactly the keys {sorted(RECORD_KEYS)} (and variables)"
         )
