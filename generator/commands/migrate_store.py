@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from statewright.generator.runtime.store import (
     ChainBroken,
@@ -42,7 +42,7 @@ from statewright.generator.runtime.versions import (
     version_of,
 )
 from statewright.verify.load.migrations import accepts
-from statewright.verify.model import Migration, Spec
+from statewright.verify.model import Migration, Spec, Value
 from statewright.verify.semantics.machine import Semantics
 
 __all__ = [
@@ -126,7 +126,7 @@ class _Mover:
         store: SqlStore,
         new: Spec,
         migration: Migration,
-        timers: dict[str, timedelta],
+        timers: Mapping[str, timedelta],
         clock: Callable[[], datetime],
     ) -> None:
         self.store, self.new, self.clock, self.timers = store, new, clock, timers
@@ -172,7 +172,8 @@ class _Mover:
         state = str(body["to_state"])
         found = body.get("variables")
         values = found if isinstance(found, dict) else {}
-        if self.semantics.automatic_in(state, tuple(values[v.name] for v in self.new.variables)):
+        start = tuple(cast(Value, values[v.name]) for v in self.new.variables)
+        if self.semantics.automatic_in(state, start):
             moved.automatic.append(instance_id)
             return
         delay = self.timers.get(state)
@@ -185,7 +186,7 @@ def migrate_store(
     store: SqlStore,
     new: Spec,
     migration: Migration,
-    timers: dict[str, timedelta],
+    timers: Mapping[str, timedelta],
     *,
     batch: int = BATCH,
     clock: Callable[[], datetime] | None = None,
