@@ -25,6 +25,7 @@ from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 from test_runtime_kit import Clock, generate, load_spec
 
 from statewright.generator.cli import main
+from statewright.generator.runtime.store import StoreHead
 from statewright.verify.migration import sha256_of
 
 __all__ = ["postgres_server", "postgres_url"]
@@ -433,6 +434,7 @@ KILLER = """\
 import os, signal, sys
 from statewright.generator.commands import migrate_store
 from statewright.generator.cli import main
+from statewright.generator.runtime.store import StoreHead
 
 kill_at = int(os.environ["KILL_AT_BATCH"])
 batch = migrate_store._Mover.batch
@@ -505,3 +507,102 @@ def test_a_killed_migration_run_again_migrates_each_run_once_on_postgresql(
     rts: dict[str, Any], tmp_path: Path, postgres_url: str
 ) -> None:
     killed_migration(rts, postgres_url, tmp_path, 200)
+
+
+# -- audit check: each part of a migrated run against its own version ---------------------
+
+
+def migrated_store(rts: dict[str, Any], path: Path) -> str:
+    old, new = rts["old"], rts["new"]
+    store = old.SqlStore.sqlite(str(path))
+    clock = Clock()
+    fleet(old, store, clock)
+    for instance_id in ("drafting", "revised", "stuck"):
+        new.Review.load(store, instance_id, clock=clock)
+    moved = new.Review.load(store, "revised", clock=clock)
+    moved.approve(actor=lead(new), decision="fine")
+    return str(path)
+
+
+def test_audit_check_holds_each_part_of_a_migrated_run_to_its_version(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    target = migrated_store(rts, tmp_path / "store.sqlite")
+    both = tmp_path / "specs"
+    both.mkdir()
+    (both / "review-1.yaml").write_text(OLD)
+    (both / "review-2.yaml").write_text(NEW)
+    done = cli("audit", "check", target, "--specs", str(both))
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (
+        0,
+        f"audit check: {target}: 4 runs (16 records): 0 with findings, 0 tampered",
+    ), done.stdout
+    (both / "review-1.yaml").unlink()
+    done = cli("audit", "check", target, "--specs", str(both))
+    assert done.returncode == 1
+    assert (
+        f"review 'revised': records 1 to 4 ran under spec {OLD_SHA[:12]}, which is" in done.stdout
+    )
+    assert "4 with findings" in done.stdout  # each holds records OLD wrote
+
+
+def test_audit_check_finds_the_old_version_in_git_history(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    target = migrated_store(rts, tmp_path / "store.sqlite")
+    repo = tmp_path / "repo"
+    (repo / "specs").mkdir(parents=True)
+    spec = repo / "specs" / "review.yaml"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    for text, message in ((OLD, "first"), (NEW, "rename REVIEWING")):
+        spec.write_text(text)
+        subprocess.run([*git, "add", "."], cwd=repo, check=True)
+        subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
+    done = cli("audit", "check", target, "--specs", str(spec))
+    assert done.returncode == 0, done.stdout
+    assert "4 runs (16 records): 0 with findings" in done.stdout
+
+
+def test_audit_check_refuses_a_migrated_record_that_is_not_the_migration(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    old = rts["old"]
+    target = str(tmp_path / "store.sqlite")
+    store = old.SqlStore.sqlite(target)
+    old.Review.create(store, "a").submit()
+    stored = store.load("review", "a")
+    new_sha = sha256_of(NEW.encode())
+    forged = {  # written by a forger with the chain rebuilt: REVIEWING taken to DONE
+        "seq": 3,
+        "at": "2026-06-01T00:00:00+00:00",
+        "event": "migrated",
+        "from_state": "REVIEWING",
+        "to_state": "DONE",
+        "trigger": None,
+        "actor": None,
+        "decision": None,
+        "reason": None,
+        "rollback_to": None,
+        "data": {
+            "from_spec": OLD_SHA,
+            "to_spec": new_sha,
+            "migration": OLD_SHA[:8],
+            "states": {"REVIEWING": "WAITING"},
+            "values": {"urgent": True},
+            "dropped": ["legacy"],
+        },
+        "variables": {"revisions": 0, "urgent": True},
+    }
+    store.append("review", "a", stored.version, StoreHead("DONE", None), [forged])
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "old.yaml").write_text(OLD)
+    (tmp_path / "specs" / "new.yaml").write_text(NEW)
+    done = cli("audit", "check", target, "--specs", str(tmp_path / "specs"))
+    assert done.returncode == 1
+    assert (
+        "error[run-migration] review 'a' record 3: not what the migration from "
+        f'{OLD_SHA[:8]} gives: to_state "DONE", not "WAITING"'
+    ) in done.stdout
+    with pytest.raises(rts["new"].InvalidTransition, match="its to_state is 'DONE'"):
+        rts["new"].Review.load(old.SqlStore.sqlite(target), "a")
