@@ -99,18 +99,18 @@ def measure(name: str, target: str, folder: Path, count: int, batch: int) -> Non
     old = generate(load_spec(OLD, "specs/review.yaml"), folder / "rt")
     (folder / "old.yaml").write_text(OLD)
     (folder / "new.yaml").write_text(NEW)
+    print(f"{name}: {count:,} runs, batches of {batch:,}", flush=True)
     filled = seconds(lambda: fill(old, target, count, batch))
+    print(f"  fill     {filled:8.1f} s  ({count / filled:,.0f} runs/s)", flush=True)
     read = seconds(lambda: read_all(old, target, count))
+    print(f"  read     {read:8.1f} s  ({count / read:,.0f} runs/s, SqlStore.load each)", flush=True)
     args = ("migrate", str(folder / "old.yaml"), str(folder / "new.yaml"), "--store", target)
     lines: list[str] = []
     migrate = seconds(lambda: lines.append(command(*args, "--batch", str(batch))))
+    print(f"  migrate  {migrate:8.1f} s  ({count / migrate:,.0f} runs/s)  {lines[0]}", flush=True)
     again = seconds(lambda: lines.append(command(*args, "--batch", str(batch))))
+    print(f"  again    {again:8.1f} s  ({count / again:,.0f} runs/s)  {lines[1]}", flush=True)
     ones, problems = counted(old, target, count)
-    print(f"{name}: {count:,} runs, batches of {batch:,}")
-    print(f"  fill     {filled:8.1f} s  ({count / filled:,.0f} runs/s)")
-    print(f"  read     {read:8.1f} s  ({count / read:,.0f} runs/s, SqlStore.load each)")
-    print(f"  migrate  {migrate:8.1f} s  ({count / migrate:,.0f} runs/s)  {lines[0]}")
-    print(f"  again    {again:8.1f} s  ({count / again:,.0f} runs/s)  {lines[1]}")
     print(f"  exactly one migrated record: {ones:,} of {count:,} runs; chain problems: {problems}")
 
 

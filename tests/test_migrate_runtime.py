@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pgcluster import postgres_server, postgres_url
 from storekit import SQL_BACKENDS, Backend, backend_fixture, connect
 from test_runtime_kit import Clock, generate, load_spec
 
 from statewright.generator.cli import main
+from statewright.generator.commands.migrate_store import runtime_migration
 from statewright.generator.runtime.store import StoreHead
 from statewright.verify.migration import sha256_of
+from statewright.verify.model import Location, Migration
 
 __all__ = ["postgres_server", "postgres_url"]
 
@@ -434,6 +438,7 @@ KILLER = """\
 import os, signal, sys
 from statewright.generator.commands import migrate_store
 from statewright.generator.cli import main
+from statewright.generator.commands.migrate_store import runtime_migration
 from statewright.generator.runtime.store import StoreHead
 
 kill_at = int(os.environ["KILL_AT_BATCH"])
@@ -606,3 +611,57 @@ def test_audit_check_refuses_a_migrated_record_that_is_not_the_migration(
     ) in done.stdout
     with pytest.raises(rts["new"].InvalidTransition, match="its to_state is 'DONE'"):
         rts["new"].Review.load(old.SqlStore.sqlite(target), "a")
+
+
+# -- one migration, three implementations agree ------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    state=st.sampled_from(["A", "B", "C", "D"]),
+    renames=st.dictionaries(st.sampled_from(["A", "B", "C"]), st.sampled_from(["B", "X", "Y"])),
+    values=st.dictionaries(st.sampled_from(["n", "flag", "mode"]), st.integers(0, 3), max_size=3),
+    given_values=st.dictionaries(st.sampled_from(["n", "extra"]), st.integers(0, 3), max_size=2),
+    drop=st.lists(st.sampled_from(["n", "flag", "mode"]), unique=True, max_size=2),
+)
+def test_the_runtime_mapping_is_the_proofs(
+    state: str,
+    renames: dict[str, str],
+    values: dict[str, int],
+    given_values: dict[str, int],
+    drop: list[str],
+) -> None:
+    """The runtime's ``MigrationSpec`` moves a configuration where the proof's
+    ``Migration.apply`` does, on random mappings and configurations."""
+    location = Location("new.yaml", 1, 1)
+    proof = Migration(
+        "3b76db81", location, tuple(renames.items()), tuple(given_values.items()), tuple(drop)
+    )
+    runtime = runtime_migration(proof)
+    assert (runtime.state(state), runtime.variables(values)) == proof.apply(state, values)
+
+
+def test_migrate_store_writes_the_record_the_runtime_writes(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    """The same fleet moved by loading each run and by ``migrate --store``: the same
+    records, but for when they were written."""
+    old, new = rts["old"], rts["new"]
+    loaded, bulk = str(tmp_path / "loaded.sqlite"), str(tmp_path / "bulk.sqlite")
+    for target in (loaded, bulk):
+        fleet(old, old.SqlStore.sqlite(target), Clock())
+    states = ("drafting", "revised", "stuck", "done")
+    for instance_id in states:
+        new.Review.load(new.SqlStore.sqlite(loaded), instance_id)
+    old_file, new_file = spec_files(tmp_path)
+    assert cli("migrate", old_file, new_file, "--store", bulk).returncode == 0
+    for instance_id in states:
+        one, other = (bodies(new.SqlStore.sqlite(t), instance_id) for t in (loaded, bulk))
+        assert [b["at"] for b in one[:-1]] == [b["at"] for b in other[:-1]]
+        for body in (one[-1], other[-1]):
+            del body["at"]
+        assert one == other
+        heads = [
+            new.SqlStore.sqlite(t).load("review", instance_id).head.state for t in (loaded, bulk)
+        ]
+        assert heads[0] == heads[1]
