@@ -409,6 +409,11 @@ def test_migrate_store_moves_every_stored_run_once(
         assert [r.event.value for r in moved.audit].count("migrated") == 1
         assert moved.audit[-1].event == new.Event.MIGRATED  # loading added nothing
         assert moved.state.value == {"REVIEWING": "WAITING"}.get(state, state)
+    new_sha = new.SOURCE_SHA256[:12]
+    listed = cli("runs", "list", sql_backend.target, "--specs", new_file).stdout
+    assert f"  spec {new_sha}: 5 (4 migrated), the version in --specs\n" in listed
+    shown = cli("runs", "show", sql_backend.target, "revised", "--specs", new_file).stdout
+    assert f"migrated    REVIEWING -> WAITING  spec {OLD_SHA[:12]} -> {new_sha}\n" in shown
     again = cli("migrate", old_file, new_file, "--store", sql_backend.target)
     assert again.returncode == 0, again.stderr
     assert "0 review instances migrated" in again.stdout

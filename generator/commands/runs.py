@@ -415,6 +415,10 @@ def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
             words.append(f"by {_shown(get('actor'))}")
         if get("reason"):
             words.append(f"reason {_shown(get('reason'))}")
+        moved = get("data") if get("event") == "migrated" else None
+        if isinstance(moved, dict):
+            old, new = (str(moved.get(k))[:12] for k in ("from_spec", "to_spec"))
+            words.append(f"spec {_shown(old)} -> {_shown(new)}")
         print("  " + "  ".join(words), file=stdout)
         if get("decision"):
             print(f"        decision: {_shown(json.dumps(get('decision')))}", file=stdout)
