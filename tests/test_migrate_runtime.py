@@ -670,3 +670,38 @@ def test_migrate_store_writes_the_record_the_runtime_writes(
             new.SqlStore.sqlite(t).load("review", instance_id).head.state for t in (loaded, bulk)
         ]
         assert heads[0] == heads[1]
+
+
+class Racing:
+    """A store whose first append lets another program migrate the run first."""
+
+    def __init__(self, store: Any, other: Any) -> None:
+        self.store, self.other, self.raced = store, other, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def append(self, *args: Any) -> None:
+        if not self.raced:
+            self.raced = True
+            self.other()
+        self.store.append(*args)
+
+
+def test_two_programs_migrating_one_run_at_once_migrate_it_once(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    """Another program migrates the run between this one's read and its write: this one's
+    write loses the race, it loads the run again and finds it moved."""
+    old, new = rts["old"], rts["new"]
+    target = str(tmp_path / "store.sqlite")
+    old.Review.create(old.SqlStore.sqlite(target), "a").submit()
+    racing = Racing(
+        new.SqlStore.sqlite(target), lambda: new.Review.load(new.SqlStore.sqlite(target), "a")
+    )
+    moved = new.Review.load(racing, "a")
+    assert racing.raced and moved.state == new.State.WAITING
+    events = [b["event"] for b in bodies(new.SqlStore.sqlite(target), "a")]
+    assert events == ["created", "transition", "migrated"]
+    moved.approve(actor=lead(new), decision="fine")  # the instance in hand is current
+    assert new.Review.load(new.SqlStore.sqlite(target), "a").state == new.State.DONE
