@@ -38,6 +38,7 @@ from .stored import StoreError
 
 __all__ = [
     "MIGRATED",
+    "MIGRATED_TEXT",
     "BadMigration",
     "Folded",
     "MigrationSpec",
@@ -51,6 +52,10 @@ __all__ = [
 
 MIGRATED: Final = "migrated"
 """The ``event`` of a migrated record."""
+
+MIGRATED_TEXT: Final = '"event":"migrated"'
+"""What the canonical JSON body of every migrated record holds (and few others do): a
+body without it need not be parsed to learn an instance's version."""
 
 
 class SpecMismatch(StoreError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from statewright.generator.runtime.store import SqlStore, Timers
-from statewright.generator.runtime.versions import Version, version_of
+from statewright.generator.runtime.versions import MIGRATED_TEXT, Version, version_of
 from statewright.verify.discover import discover
 from statewright.verify.load.loader import load_file
 from statewright.verify.model import Spec
@@ -204,7 +204,7 @@ and its ``migrated`` ones (bodies are canonical JSON; :func:`version_of` reads t
 records themselves, so a context that merely holds the text counts for nothing)."""
 
 
-MIGRATED_PATTERN = '%"event":"migrated"%'
+MIGRATED_PATTERN = f"%{MIGRATED_TEXT}%"
 """What ``LIKE`` finds a ``migrated`` record's canonical body by."""
 
 

@@ -107,10 +107,14 @@ def migrate(
     current = spec.sha256
     if current is None:
         return None
-    bodies = [json.loads(entry.body) for entry in stored.entries]
-    version = versions.version_of(bodies)
+    entries = stored.entries
+    if not entries:
+        return None
+    marked = (e.body for e in entries[1:] if versions.MIGRATED_TEXT in e.body)
+    version = versions.version_of([json.loads(entries[0].body), *map(json.loads, marked)])
     if version.spec is None or version.spec == current:
         return None
+    bodies = [json.loads(entry.body) for entry in entries]
     migration = replay.migration_for(spec, version.spec)
     if migration is None:
         raise versions.SpecMismatch(spec.machine, instance_id, version.spec, current)
