@@ -705,3 +705,25 @@ def test_two_programs_migrating_one_run_at_once_migrate_it_once(
     assert events == ["created", "transition", "migrated"]
     moved.approve(actor=lead(new), decision="fine")  # the instance in hand is current
     assert new.Review.load(new.SqlStore.sqlite(target), "a").state == new.State.DONE
+
+
+def test_migrate_store_leaves_a_tampered_run_and_says_so(
+    rts: dict[str, Any], tmp_path: Path
+) -> None:
+    old, new = rts["old"], rts["new"]
+    target = str(tmp_path / "store.sqlite")
+    store = old.SqlStore.sqlite(target)
+    for instance_id in ("a", "b"):
+        old.Review.create(store, instance_id).submit()
+    connection = connect(target)
+    connection.execute(
+        "UPDATE statewright_records SET body = replace(body, 'submit', 'approve')"
+        " WHERE instance_id = 'b' AND seq = 2"
+    )
+    connection.close()
+    old_file, new_file = spec_files(tmp_path)
+    done = cli("migrate", old_file, new_file, "--store", target)
+    assert done.returncode == 1
+    assert "1 review instance migrated" in done.stdout
+    assert "  not migrated: \"b\": review 'b' record 2: altered" in done.stdout
+    assert [b["event"] for b in bodies(new.SqlStore.sqlite(target), "a")][-1] == "migrated"
