@@ -36,6 +36,7 @@ from statewright.generator.pyexpr import python_of, python_of_value
 from statewright.verify.model import (
     AUTOMATIC_TRIGGER,
     Duration,
+    Migration,
     Spec,
     Transition,
     Variable,
@@ -73,8 +74,8 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"),
     ),
     (
-        "a store's other errors (a broken log, a lost lease)",
-        ("ChainBroken", "LeaseLost", "StoreError"),
+        "a store's other errors (a broken log, a lost lease, another spec version)",
+        ("BadMigration", "ChainBroken", "LeaseLost", "SpecMismatch", "StoreError"),
     ),
     ("the limits of the JSON it keeps", ("MAX_JSON_BYTES", "MAX_JSON_DEPTH")),
 )
@@ -193,6 +194,8 @@ class RuntimeView:
     variables: tuple[Field, ...] = ()
     guards: tuple[Function, ...] = ()
     effects: tuple[Function, ...] = ()
+    migrations: tuple[str, ...] = ()
+    """Each of the spec's ``migrations`` as the ``MigrationSpec(...)`` that declares it."""
 
 
 def runtime_view(spec: Spec) -> RuntimeView:
@@ -237,7 +240,22 @@ def runtime_view(spec: Spec) -> RuntimeView:
         ),
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
         handlers_class=HANDLERS_CLASS,
+        migrations=tuple(map(_migration, spec.migrations)),
     )
+
+
+def _migration(migration: Migration) -> str:
+    """``MigrationSpec("3b76db81", states={...}, values={...}, drop=(...))``."""
+    parts = [string_literal(migration.source)]
+    if migration.states:
+        pairs = (f"{string_literal(a)}: {string_literal(b)}" for a, b in migration.states)
+        parts.append(f"states={{{', '.join(pairs)}}}")
+    if migration.values:
+        pairs = (f"{string_literal(n)}: {python_of_value(v)}" for n, v in migration.values)
+        parts.append(f"values={{{', '.join(pairs)}}}")
+    if migration.drop:
+        parts.append(f"drop=({''.join(string_literal(n) + ', ' for n in migration.drop)})")
+    return f"MigrationSpec({', '.join(parts)})"
 
 
 def _exports(names: Sequence[str]) -> tuple[str, ...]:

@@ -281,10 +281,11 @@ def test_every_commands_help_describes_each_argument_and_the_exit_status(
 
 # --- the command layer: one module per command --------------------------------------------
 
-SHARED = {"__init__", "inputs", "stores", "audit_check"}
+SHARED = {"__init__", "inputs", "stores", "audit_check", "migrate_store"}
 """The modules of generator/commands/ that are no command: the shared pieces (``stores``
 opens the stores ``audit`` and ``runs`` read; ``audit_check`` holds the ``audit`` group's
-``check`` and ``export`` actions, which ``audit.py`` registers)."""
+``check`` and ``export`` actions, which ``audit.py`` registers; ``migrate_store`` moves
+the stored runs for ``migrate --store``)."""
 
 
 def test_every_command_module_is_registered_and_every_command_has_a_module() -> None:

@@ -56,7 +56,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def test_list_shows_states_approvals_and_effects(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+    rt: Any, store_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     specs = str(store_path.parent / "specs")
     status, out = run(capsys, "runs", "list", str(store_path), "--specs", specs)
@@ -65,6 +65,7 @@ def test_list_shows_states_approvals_and_effects(
     assert "  FAILED (failed): 1\n" in out and "  REVIEW (approval): 1\n" in out
     assert "  IDLE (idle): 1\n" in out and "  CHECKING (running): 1\n" in out
     assert "waiting: REVIEW, reviewers lead, deadline 2026-01-01T01:00:00.000000Z OVERDUE" in out
+    assert f"  spec {rt.SOURCE_SHA256[:12]}: 4, the version in --specs\n" in out
     assert "stuck: delivered 2 of 3 records, 1 failed, retry at" in out
     assert "TimeoutError('checker timed out')" in out
     status, out = run(capsys, "runs", "list", str(store_path), "--specs", specs, "--format", "json")
@@ -76,9 +77,13 @@ def test_list_shows_states_approvals_and_effects(
             "reviewers": ["lead"],
             "deadline": "2026-01-01T01:00:00.000000Z",
             "overdue": True,
+            "spec": rt.SOURCE_SHA256[:12],
         }
     ]
     assert {e["instance_id"] for e in relay["effects"]} == {"stuck"}
+    assert relay["versions"] == [
+        {"spec": rt.SOURCE_SHA256[:12], "instances": 4, "migrated": 0, "current": True}
+    ]
 
 
 def test_show_prints_the_timeline_with_snapshots(

@@ -128,7 +128,7 @@ def test_ids_and_actors_are_printed_escaped(
     assert status == 0
     assert_inert(out)
     assert "    evil\\x1b]0;pwned\\x07\\n   9  2026-03-01  transition  forged\\x1b[2J" in out
-    assert len(out.splitlines()) == 5, out
+    assert len(out.splitlines()) == 6, out  # machine, 2 states, version, approvals, 1 approval
     status, out, _ = run(capsys, "runs", "show", sql_backend.target, HOSTILE, "--specs", specs)
     assert status == 0
     assert_inert(out)

@@ -289,6 +289,12 @@ class Instance(Generic[S, T, R]):
         """The state, failure reason and variables after record ``seq``."""
         if not 1 <= seq <= len(self._log):
             raise ValueError(f"no record {seq}: the log holds records 1 to {len(self._log)}")
+        since = next((r.seq for r in reversed(self._log) if r.event is Event.MIGRATED), 1)
+        if seq < since:
+            raise ValueError(
+                f"record {seq} was written under an earlier version of the spec (record "
+                f"{since} migrated the instance): roll back to record {since} or later"
+            )
         record = self._log[seq - 1]
         index = bisect.bisect_right(self._values, seq, key=lambda version: version[0])
         values = self._values[index - 1][1]

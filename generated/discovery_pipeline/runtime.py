@@ -17,8 +17,8 @@ It imports the standard library and ``_statewright``, the runtime support that `
 generate`` copies beside the machine folders (to vendor the machine, copy both folders into
 one package). From there it re-exports what a user of the machine needs, each group a line of
 ``__all__``: who acts and what the audit log keeps; what runs its handlers; the refusals; the
-stores and the errors of their instances; a store's other errors (a broken log, a lost lease);
-the limits of the JSON it keeps. The rest stays in ``_statewright``.
+stores and the errors of their instances; a store's other errors (a broken log, a lost lease,
+another spec version); the limits of the JSON it keeps. The rest stays in ``_statewright``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .._statewright import (
     Actor,
     AsyncRunner,
     AuditRecord,
+    BadMigration,
     ChainBroken,
     ConcurrencyConflict,
     Effect,
@@ -55,6 +56,7 @@ from .._statewright import (
     OutOfBounds,
     Refused,
     Runner,
+    SpecMismatch,
     SqlStore,
     StoreError,
     Transition,
@@ -70,7 +72,7 @@ __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
 __all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
 __all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
-__all__ += ["ChainBroken", "LeaseLost", "StoreError"]
+__all__ += ["BadMigration", "ChainBroken", "LeaseLost", "SpecMismatch", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 SOURCE: Final = "specs/discovery_pipeline.yaml"
@@ -763,6 +765,7 @@ class DiscoveryPipeline(Machine[State, Trigger, Reason]):
             ),
         },
         rollback=frozenset({"on_call"}),
+        sha256=SOURCE_SHA256,
         data=VariablesSpec(
             Variables,
             (

@@ -32,6 +32,8 @@ from statewright.generator.commands import (
     Command,
     format_argument,
 )
+from statewright.generator.commands.migrate import git_versions
+from statewright.generator.commands.migrate_store import landing, runtime_migration
 from statewright.generator.commands.stores import (
     Unusable,
     display,
@@ -48,11 +50,13 @@ from statewright.generator.runtime.store import (
     Timers,
     UnknownInstance,
 )
+from statewright.generator.runtime.versions import BadMigration, migrated_body
 from statewright.verify.audit import Moves, Recorded, RunChecker, StoredRun, read_trace, trace_line
 from statewright.verify.check import CheckResult
 from statewright.verify.conformance.stepfunctions import check_history
 from statewright.verify.discover import MissingPath, is_asl_name
 from statewright.verify.findings import Finding, Severity
+from statewright.verify.load import load_text
 from statewright.verify.load.loader import load_file
 from statewright.verify.model import Location, Spec
 from statewright.verify.printable import printable, printable_path
@@ -142,11 +146,17 @@ def _check_run(
     read = reader.read
     data: Mapping[str, Any] = records[0] if records else {}
     try:
+        if any(data.get("event") == "migrated" for data in records):
+            recorded = []
+            for data in records:
+                recorded.append(read(data))
+            _check_migrated_run(report, versions, name, records, recorded, now)
+            return
         first = read(data) if records else None
         named = None if first is None else first.spec
         candidates = versions
-        if named is not None:
-            candidates = [s for s in versions if s.sha256.startswith(named.lower())]
+        if named is not None:  # among the specs given, or in their git history
+            candidates = [s for s in [_version(versions, named)] if s is not None]
         if not candidates:
             _no_spec(report, name, named, len(versions))
             return
@@ -217,6 +227,105 @@ _NO_HASH = (
     "matched to its spec by machine name, and checked against the version it conforms to "
     "if --specs holds several"
 )
+
+
+def _version(versions: Sequence[Spec], sha256: str | None) -> Spec | None:
+    """The spec of version ``sha256`` (a prefix will do) among ``versions``, or else in
+    the git history of their files; with no version named, the machine's one spec."""
+    if sha256 is None:
+        return versions[0] if len(versions) == 1 else None
+    found = next((s for s in versions if s.sha256.startswith(sha256.lower())), None)
+    for spec in versions if found is None else ():
+        for commit, data in git_versions(Path(spec.file), [sha256[:64]]).values():
+            found = load_text(data, f"{spec.file}@{commit[:12]}").spec
+            if found is not None:
+                return found
+    return found
+
+
+def _check_migrated_run(
+    report: AuditReport,
+    versions: Sequence[Spec],
+    name: str,
+    records: Sequence[Mapping[str, Any]],
+    read: Sequence[Recorded],
+    now: datetime,
+) -> None:
+    """Check a run that migrated: the records before each ``migrated`` one against the
+    version they ran under, those after against the version it moved to, and each
+    ``migrated`` record against the migration that version declares."""
+    cuts = [i for i, record in enumerate(read) if record.event == "migrated"]
+    starts, ends = [0, *cuts], [*cuts, len(read)]
+    hashes: list[str | None] = [read[0].spec]
+    for cut in cuts:
+        data = records[cut].get("data")
+        to = data.get("to_spec") if isinstance(data, dict) else None
+        hashes.append(to if isinstance(to, str) else None)
+    found: list[Finding] = []
+    checked: Spec | None = None
+    for part, (start, end, sha256) in enumerate(zip(starts, ends, hashes, strict=True)):
+        spec = _version(versions, sha256)
+        if spec is None:
+            found.append(
+                _finding(
+                    "run-spec-version",
+                    f"{name}: records {read[start].seq} to {read[end - 1].seq} ran under spec "
+                    f"{(sha256 or 'unrecorded')[:12]}, which is neither among the specs given "
+                    "nor in their git history: not checked (pass --specs with that version)",
+                    Location(report.source, 1, 1),
+                )
+            )
+            continue
+        checked = spec
+        checker = RunChecker(_moves(spec), name)
+        if part:
+            found.extend(_migration_findings(name, spec, records[: start + 1]))
+            checker.resume(read[start])
+            start += 1
+        for record in read[start:end]:
+            checker.feed(record)
+        found.extend(checker.finish(now if end == len(read) else None))
+        if checker.notes:
+            report.notes.setdefault(spec.file, set()).update(checker.notes)
+        report.specs.setdefault(spec.file, spec)
+    if found:
+        report.failed += 1
+        report.add(checked, found)
+
+
+def _migration_findings(
+    name: str, spec: Spec, records: Sequence[Mapping[str, Any]]
+) -> list[Finding]:
+    """What is wrong with the ``migrated`` record that ends ``records``, held against the
+    migration ``spec`` declares from the version it names (the runtime's own function
+    makes the record it should be)."""
+    *before, record = records
+    data = record.get("data")
+    old = data.get("from_spec") if isinstance(data, dict) else None
+    seq = record.get("seq")
+    migration = None if not isinstance(old, str) else spec.migration_from(old)
+    if not isinstance(old, str) or migration is None:
+        message = (
+            f"{name} record {seq}: migrated from spec {str(old)[:12]}, but {spec.file} "
+            "declares no migration from it"
+        )
+        return [_finding("run-migration", message, spec.location)]
+    try:
+        made = migrated_body("", before, old, runtime_migration(migration), landing(spec), "")
+    except (BadMigration, ValueError) as error:
+        return [_finding("run-migration", f"{name} record {seq}: {error}", migration.location)]
+    wrong = [
+        key
+        for key in ("from_state", "to_state", "reason", "data", "variables", "trigger", "actor")
+        if record.get(key) != made.get(key)
+    ]
+    if not wrong:
+        return []
+    shown = "; ".join(
+        f"{k} {json.dumps(record.get(k))}, not {json.dumps(made.get(k))}" for k in wrong
+    )
+    message = f"{name} record {seq}: not what the migration from {migration.source} gives: {shown}"
+    return [_finding("run-migration", message, migration.location)]
 
 
 _MOVES: dict[int, Moves] = {}

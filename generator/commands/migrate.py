@@ -20,12 +20,14 @@ from statewright.generator.commands import (
     count,
     format_argument,
 )
+from statewright.generator.commands.migrate_store import BATCH, migrate_store, moved_lines
+from statewright.generator.commands.stores import Unusable, display, opened, timers_of
 from statewright.verify import progress
 from statewright.verify.check import CheckResult
 from statewright.verify.explore import DEFAULT_BUDGET, Budget
 from statewright.verify.findings import Finding, sort_findings
 from statewright.verify.load import load_file, load_text
-from statewright.verify.migration import Migrated, migrate_loaded, prove
+from statewright.verify.migration import Migrated, MigrationResult, migrate_loaded, prove
 from statewright.verify.printable import printable_path
 from statewright.verify.report import RENDERERS, exit_status, plural
 from statewright.verify.report.text import finding_lines
@@ -188,8 +190,12 @@ def migrate_command(
     stderr: TextIO,
     strict: bool = False,
     budget: Budget = DEFAULT_BUDGET,
+    store: str | None = None,
+    batch: int = BATCH,
 ) -> int:
-    """``statewright migrate OLD NEW``: the report in ``fmt``; the exit status."""
+    """``statewright migrate OLD NEW``: the report in ``fmt``; the exit status. With
+    ``store`` (a SQLite file or a PostgreSQL URL), once proved, every stored run of OLD
+    is moved to NEW (:mod:`.migrate_store`)."""
     for path, what in ((old, "the old spec"), (new, "the new spec")):
         problem = path_problem(path, what)
         if problem is not None:
@@ -205,7 +211,29 @@ def migrate_command(
         stdout.write(RENDERERS[fmt](results, strict))
     if migrated.result is None:
         return EXIT_FINDINGS
-    return EXIT_OK if exit_status(results, strict) == 0 else EXIT_FINDINGS
+    status = EXIT_OK if exit_status(results, strict) == 0 else EXIT_FINDINGS
+    if store is None:
+        return status
+    if status != EXIT_OK or migrated.result.migration is None:
+        stderr.write(f"statewright: {display(store)}: not proved, so no stored run was moved\n")
+        return EXIT_FINDINGS
+    return _move(store, migrated.result, batch, stdout, stderr)
+
+
+def _move(target: str, result: MigrationResult, batch: int, stdout: TextIO, stderr: TextIO) -> int:
+    """Move the stored runs of ``result``'s old spec in ``target``; the exit status."""
+    assert result.migration is not None
+    try:
+        with opened(target, write=True) as (store, _):
+            moved = migrate_store(
+                store, result.new, result.migration, timers_of(result.new), batch=batch
+            )
+    except Unusable as error:
+        stderr.write(f"statewright: error: {error}\n")
+        return EXIT_USAGE
+    lines = moved_lines(display(target), result.new, result.old.sha256, moved, batch)
+    stdout.write("\n".join(lines) + "\n")
+    return EXIT_FINDINGS if moved.failed else EXIT_OK
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -225,6 +253,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="explore at most N configurations of each spec; past them the proof fails "
         f"with state-space-too-large (default: {DEFAULT_BUDGET.configurations:,})",
     )
+    parser.add_argument(
+        "--store",
+        metavar="PATH_OR_URL",
+        help="once proved, migrate every run of OLD stored in this SQLite file or "
+        "postgresql:// URL to NEW, in batches, one transaction each; safe to run again "
+        "after a crash (each run is migrated once)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=count,
+        default=BATCH,
+        metavar="N",
+        help=f"with --store: instances migrated per transaction (default: {BATCH:,})",
+    )
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -237,6 +279,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr=stderr,
         strict=args.strict,
         budget=budget,
+        store=args.store,
+        batch=args.batch,
     )
 
 
@@ -254,15 +298,29 @@ COMMAND = Command(
         "(file:line:col: severity[rule] message) with the trace that strands a run (the "
         "steps in OLD, the migrated step, the steps in NEW), then one line with the "
         "verdict. Nothing is written to any file. " + PROGRESS,
+        "With --store, once proved, every run of OLD kept in that store is migrated to "
+        "NEW: each gets the migrated record the runtime would append on loading it, "
+        "--batch instances a transaction. Killed midway, run it again: the runs already "
+        "migrated are passed by, so each is migrated exactly once. Runs under other "
+        "versions, or whose chain is broken, are left as they are and counted.",
     ),
     exits=(
-        (EXIT_OK, "proved: no finding is an error (with --strict: none is a warning either)"),
+        (
+            EXIT_OK,
+            "proved: no finding is an error (with --strict: none is a warning either); with "
+            "--store, every stored run of OLD was migrated too",
+        ),
         (
             EXIT_FINDINGS,
             "a finding is an error: a spec does not load, NEW declares no migration from "
-            "OLD, or a run would be stranded (with --strict: or a warning)",
+            "OLD, or a run would be stranded (with --strict: or a warning), and with --store "
+            "nothing was moved; or with --store, a run could not be moved (a broken chain)",
         ),
-        (EXIT_USAGE, "a usage error: OLD or NEW does not exist or is not a regular file"),
+        (
+            EXIT_USAGE,
+            "a usage error: OLD or NEW does not exist or is not a regular file, or the "
+            "--store cannot be opened",
+        ),
     ),
     arguments=_arguments,
     run=_run,

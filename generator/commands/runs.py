@@ -39,6 +39,7 @@ from statewright.generator.commands.stores import connect as _connect
 from statewright.generator.commands.stores import display as _display
 from statewright.generator.commands.stores import (
     load_specs,
+    spec_versions,
     store_argument,
     timers_of,
 )
@@ -52,6 +53,7 @@ from statewright.generator.runtime.store import (
     UnknownInstance,
     instant,
 )
+from statewright.generator.runtime.versions import Version
 from statewright.verify.model import Spec
 from statewright.verify.printable import inert_json, printable
 
@@ -92,14 +94,14 @@ def list_command(
     """Print the instances of the store at ``target``: by state, approvals, effects due."""
     known = _specs(specs)
 
-    def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem]]:
+    def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem], Versions]:
         rows = [_Row(*r) for r in store.instances()]
         machines = {row.machine for row in rows} & known.keys()
         tampered = store.verify(timers={m: timers_of(known[m]) for m in machines})
-        return rows, _pending(store), tampered
+        return rows, _pending(store), tampered, spec_versions(store)
 
     try:
-        rows, pending, problems = _with_store(target, read)
+        rows, pending, problems, versions = _with_store(target, read)
     except _Unusable as error:
         print(f"statewright: error: {error}", file=stderr)
         return EXIT_USAGE
@@ -118,6 +120,7 @@ def list_command(
                 "reviewers": list(spec.state(row.head.state).reviewers),
                 "deadline": row.head.deadline,
                 "overdue": row.head.deadline is not None and row.head.deadline <= now,
+                "spec": _version(versions, machine, row.instance_id).short,
             }
             for row in mine
             if spec is not None and _kind(spec, row.head.state) == "approval"
@@ -145,6 +148,7 @@ def list_command(
                 ],
                 "approvals": approvals,
                 "effects": effects,
+                "versions": _versions(spec, [versions.get((machine, r.instance_id)) for r in mine]),
                 "tampered": [
                     {"instance_id": p.instance_id, "seq": p.seq, "problem": f"{p.kind}: {p.detail}"}
                     for key, p in sorted(tampered.items())
@@ -163,6 +167,7 @@ def list_command(
         for s in entry["states"]:
             kind = f" ({s['kind']})" if s["kind"] else ""
             print(f"  {_shown(s['state'])}{kind}: {s['instances']}", file=stdout)
+        _print_versions(entry["versions"], stdout)
         if entry["approvals"]:
             print("  waiting for approval:", file=stdout)
         for a in entry["approvals"]:
@@ -170,7 +175,7 @@ def list_command(
             roles = ", ".join(a["reviewers"])
             print(
                 f"    {_lead(a['instance_id'])}: {_shown(a['state'])}, reviewers {roles}, "
-                f"deadline {_shown(a['deadline'])}{late}",
+                f"deadline {_shown(a['deadline'])}{late}, spec {a['spec']}",
                 file=stdout,
             )
         _print_effects(entry["effects"], stdout)
@@ -182,6 +187,47 @@ def list_command(
                 file=stdout,
             )
     return EXIT_OK
+
+
+Versions = dict[tuple[str, str], Version]
+
+
+def _version(versions: Versions, machine: str, instance_id: str) -> Version:
+    return versions.get((machine, instance_id)) or Version(None)
+
+
+def _versions(spec: Spec | None, found: Sequence[Version | None]) -> list[dict[str, Any]]:
+    """How many instances run under each spec version (a 12-digit prefix, or None when
+    unrecorded), how many of them were migrated there, and whether it is the version of
+    the spec in ``--specs`` (None: no spec given)."""
+    counts: Counter[str | None] = Counter()
+    migrated: Counter[str | None] = Counter()
+    for version in found:
+        key = None if version is None or version.spec is None else version.spec[:12]
+        counts[key] += 1
+        migrated[key] += 1 if version is not None and version.migrations else 0
+    return [
+        {
+            "spec": key,
+            "instances": counts[key],
+            "migrated": migrated[key],
+            "current": None if spec is None or key is None else spec.sha256.startswith(key),
+        }
+        for key in sorted(counts, key=lambda k: (k is None, k or ""))
+    ]
+
+
+def _print_versions(versions: list[dict[str, Any]], stdout: TextIO) -> None:
+    """``  spec 3b76db81aa01: 12 (4 migrated), the version in --specs``, a line each."""
+    for v in versions:
+        name = "no recorded spec version" if v["spec"] is None else f"spec {v['spec']}"
+        moved = f" ({v['migrated']} migrated)" if v["migrated"] else ""
+        where = {
+            True: ", the version in --specs",
+            False: ", not the version in --specs (its workers leave these alone)",
+        }
+        note = where.get(v["current"], "")
+        print(f"  {name}: {v['instances']}{moved}{note}", file=stdout)
 
 
 def _print_effects(effects: list[dict[str, Any]], stdout: TextIO) -> None:
@@ -369,6 +415,10 @@ def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
             words.append(f"by {_shown(get('actor'))}")
         if get("reason"):
             words.append(f"reason {_shown(get('reason'))}")
+        moved = get("data") if get("event") == "migrated" else None
+        if isinstance(moved, dict):
+            old, new = (str(moved.get(k))[:12] for k in ("from_spec", "to_spec"))
+            words.append(f"spec {_shown(old)} -> {_shown(new)}")
         print("  " + "  ".join(words), file=stdout)
         if get("decision"):
             print(f"        decision: {_shown(json.dumps(get('decision')))}", file=stdout)

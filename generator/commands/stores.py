@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from statewright.generator.runtime.store import SqlStore, Timers
+from statewright.generator.runtime.versions import MIGRATED_TEXT, Version, version_of
 from statewright.verify.discover import discover
 from statewright.verify.load.loader import load_file
 from statewright.verify.model import Spec
@@ -34,6 +36,7 @@ __all__ = [
     "load_specs",
     "opened",
     "spec_paths",
+    "spec_versions",
     "store_argument",
     "timers_of",
     "with_store",
@@ -60,8 +63,9 @@ def with_store(target: str, read: Callable[[SqlStore], _T]) -> _T:
 
 
 @contextlib.contextmanager
-def opened(target: str) -> Iterator[tuple[SqlStore, Any]]:
-    """The store at ``target`` and its connection, closed after the block.
+def opened(target: str, *, write: bool = False) -> Iterator[tuple[SqlStore, Any]]:
+    """The store at ``target`` and its connection, closed after the block (a SQLite file
+    is opened read-only unless ``write``).
 
     Unlike :func:`with_store`, only the driver's own errors in the block (not a store,
     unreachable, no access) become :class:`Unusable`: an error of the caller's stays
@@ -69,6 +73,9 @@ def opened(target: str) -> Iterator[tuple[SqlStore, Any]]:
     """
     try:
         connection = connect(target)
+        if write and isinstance(connection, sqlite3.Connection):  # reopen to write
+            connection.close()
+            connection = sqlite3.connect(target, timeout=60, isolation_level=None)
     except (OSError, ImportError, ValueError) as error:
         raise Unusable(str(error)) from error
     try:
@@ -185,3 +192,32 @@ def store_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target", metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
+
+
+_VERSIONED = (
+    "SELECT machine, instance_id, body FROM statewright_records"
+    " WHERE seq = 1 OR body LIKE ?"
+    " ORDER BY machine, instance_id, seq"
+)
+"""The records that say which spec version an instance runs under: its created record
+and its ``migrated`` ones (bodies are canonical JSON; :func:`version_of` reads the
+records themselves, so a context that merely holds the text counts for nothing)."""
+
+
+MIGRATED_PATTERN = f"%{MIGRATED_TEXT}%"
+"""What ``LIKE`` finds a ``migrated`` record's canonical body by."""
+
+
+def spec_versions(store: SqlStore) -> dict[tuple[str, str], Version]:
+    """The spec version every instance in ``store`` runs under, by machine and id."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with store._transaction(write=False) as cursor:
+        store._run(cursor, _VERSIONED, (MIGRATED_PATTERN,))
+        for machine, instance_id, body in cursor.fetchall():
+            try:
+                record = json.loads(body)
+            except ValueError:  # a tampered body: audit verify tells
+                continue
+            if isinstance(record, dict):
+                found.setdefault((str(machine), str(instance_id)), []).append(record)
+    return {key: version_of(bodies) for key, bodies in found.items()}

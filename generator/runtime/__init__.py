@@ -22,6 +22,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every name of them importable from there: what a store holds (:mod:`.stored`), the
   hash chain and its verification (:mod:`.chain`), :mod:`.memorystore` and
   :mod:`.sqlstore`;
+- :mod:`.versions`: the spec version a stored instance runs under, and the migrations
+  that move it to another (:class:`MigrationSpec`, :class:`SpecMismatch`);
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
   asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
@@ -66,6 +68,7 @@ from .store import (
     StoreHead,
     UnknownInstance,
 )
+from .versions import BadMigration, MigrationSpec, SpecMismatch
 from .worker import Round, Worker
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "Allowed",
     "AsyncRunner",
     "AuditRecord",
+    "BadMigration",
     "ChainBroken",
     "ChainProblem",
     "Clock",
@@ -98,11 +102,13 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "MigrationSpec",
     "OutOfBounds",
     "Outbox",
     "Refused",
     "Round",
     "Runner",
+    "SpecMismatch",
     "SqlStore",
     "Store",
     "StoreError",

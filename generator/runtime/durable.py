@@ -9,17 +9,27 @@ beside them (state and deadline).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from .records import AuditRecord, Clock, utc_now
-from .store import ChainBroken, ConcurrencyConflict, Store, StoreError, instant, row_problem
+from . import replay, versions
+from .records import AuditRecord, Clock, check_clock, utc_now
+from .store import (
+    ChainBroken,
+    ConcurrencyConflict,
+    Store,
+    StoredInstance,
+    StoreError,
+    instant,
+    row_problem,
+)
 
 if TYPE_CHECKING:
     from .engine import Machine
 
-__all__ = ["SweepReport", "create", "load", "sweep"]
+__all__ = ["MIGRATION_RACES", "SweepReport", "create", "load", "migrate", "sweep"]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -55,15 +65,85 @@ def create(
 
 def load(cls: type[M], store: Store, instance_id: str, clock: Clock | None) -> M:
     """The instance of ``cls`` kept in ``store`` under ``instance_id``, rebuilt and
-    checked against the stored row."""
-    machine_name = cls.spec.machine
-    stored = store.load(machine_name, instance_id)
+    checked against the stored row; moved to this version of the spec first if it runs
+    under another (:func:`migrate`)."""
+    for _ in range(MIGRATION_RACES):
+        stored = store.load(cls.spec.machine, instance_id)
+        try:
+            return migrate(cls, store, instance_id, stored, clock) or _rebuilt(
+                cls, store, instance_id, stored, clock
+            )
+        except ConcurrencyConflict:  # another process migrated it first: load it again
+            continue
+    raise ConcurrencyConflict(
+        f"{cls.spec.machine} instance {instance_id!r} changed {MIGRATION_RACES} times while"
+        " it was being migrated: load it again"
+    )
+
+
+MIGRATION_RACES = 5
+"""How many times :func:`load` tries again when another writer changed an instance it
+was migrating."""
+
+
+def _records(cls: type[M], instance_id: str, text: str) -> tuple[AuditRecord[Any, Any, Any], ...]:
     try:
-        records = cls.load_audit("\n".join(entry.body for entry in stored.entries))
+        return cls.load_audit(text)
     except ValueError as error:
         raise StoreError(
-            f"{machine_name} instance {instance_id!r}: unreadable stored records: {error}"
+            f"{cls.spec.machine} instance {instance_id!r}: unreadable stored records: {error}"
         ) from error
+
+
+def migrate(
+    cls: type[M], store: Store, instance_id: str, stored: StoredInstance, clock: Clock | None
+) -> M | None:
+    """None when ``stored`` runs under ``cls``'s version of the spec (or records none);
+    else the instance moved to it by the migration the spec declares, its ``migrated``
+    record (and any automatic steps the new state takes at once) committed.
+    :class:`~.versions.SpecMismatch` if the spec declares no migration from its version,
+    :class:`~.versions.BadMigration` if the migration does not land in this spec."""
+    spec = cls.spec
+    current = spec.sha256
+    if current is None:
+        return None
+    entries = stored.entries
+    if not entries:
+        return None
+    marked = (e.body for e in entries[1:] if versions.MIGRATED_TEXT in e.body)
+    version = versions.version_of([json.loads(entries[0].body), *map(json.loads, marked)])
+    if version.spec is None or version.spec == current:
+        return None
+    bodies = [json.loads(entry.body) for entry in entries]
+    migration = replay.migration_for(spec, version.spec)
+    if migration is None:
+        raise versions.SpecMismatch(spec.machine, instance_id, version.spec, current)
+    at = (utc_now if clock is None else check_clock(clock))()
+    where = f"{spec.machine} instance {instance_id!r}"
+    body = versions.migrated_body(
+        where, bodies, version.spec, migration, replay.landing(spec), at.isoformat()
+    )
+    text = "\n".join([*(entry.body for entry in stored.entries), json.dumps(body)])
+    machine = cls.__new__(cls)
+    machine._reset(clock)
+    replay.moved(machine, _records(cls, instance_id, text))
+    store.append(
+        spec.machine,
+        instance_id,
+        stored.version,
+        machine._head(),
+        machine._bodies(len(stored.entries)),
+    )
+    machine._store, machine._id, machine._revision = store, instance_id, stored.version + 1
+    return machine
+
+
+def _rebuilt(
+    cls: type[M], store: Store, instance_id: str, stored: StoredInstance, clock: Clock | None
+) -> M:
+    """The instance ``stored`` holds, rebuilt and checked against its row."""
+    machine_name = cls.spec.machine
+    records = _records(cls, instance_id, "\n".join(entry.body for entry in stored.entries))
     machine = cls.replay(records, clock=clock)
     derived = machine._head()
     if (derived.state, len(machine._log)) != (stored.head.state, stored.seq):

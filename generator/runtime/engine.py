@@ -33,7 +33,7 @@ from typing import (
     get_origin,
 )
 
-from . import durable, kernel, replay
+from . import durable, kernel, replay, versions
 from .durable import SweepReport
 from .instance import Instance
 from .machinespec import Edge, MachineSpec, Node, Transition, compile_spec
@@ -293,13 +293,20 @@ class Machine(Instance[S, T, R]):
         Lines end at ``\n`` alone: a JSON string may hold U+2028 unescaped, where
         ``str.splitlines`` would split a record in two."""
         spec = cls.spec
-        records = []
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
+        lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+        bodies = []
+        for number, line in lines:
             try:
-                data = json.loads(line)
-                records.append(record_from_json(data, spec.states, spec.triggers, spec.reasons))
+                bodies.append(json.loads(line))
+            except ValueError as error:
+                raise ValueError(f"audit line {number}: {error}") from error
+        enums = (spec.states, spec.triggers, spec.reasons)
+        earlier = tuple(map(versions.lenient, enums))  # before the last migration
+        cut = versions.last_migrated(bodies)
+        records = []
+        for index, ((number, _), data) in enumerate(zip(lines, bodies, strict=True)):
+            try:
+                records.append(record_from_json(data, *(earlier if index <= cut else enums)))
             except (ValueError, KeyError, TypeError) as error:
                 raise ValueError(f"audit line {number}: {error}") from error
         return tuple(records)
@@ -407,7 +414,8 @@ class Machine(Instance[S, T, R]):
         return StoreHead(self._node.state.value, None if deadline is None else instant(deadline))
 
     def _bodies(self, start: int) -> list[dict[str, JSONValue]]:
-        """The records from ``start`` on, as the JSON objects the store keeps."""
+        """The records from ``start`` on, as the JSON objects the store keeps (the
+        created record names the spec version, :mod:`.versions`)."""
         return [record.as_json() for record in self._log[start:]]
 
     def _stale(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from . import kernel
 from .data import Effect, Guard, VariablesSpec
 from .records import JSONValue
+from .versions import MigrationSpec
 
 __all__ = ["Compiled", "MachineSpec", "Transition", "compile_spec"]
 
@@ -46,9 +47,9 @@ class MachineSpec(Generic[S, T, R]):
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
     allows no rollback. ``data`` declares the variables; None when the spec has none.
-    ``sha256`` is the hash of the spec file the module was generated from: every created
-    record carries it, so that ``statewright audit check`` holds a stored run to the spec
-    version it ran under.
+    ``sha256`` is the hash of the spec file the module was generated from, recorded with
+    every instance it creates (None: versions are not recorded); ``migrations`` say how
+    stored runs of earlier versions move to this one (:mod:`.versions`).
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -63,6 +64,7 @@ class MachineSpec(Generic[S, T, R]):
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
     sha256: str | None = None
+    migrations: tuple[MigrationSpec, ...] = ()
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)

@@ -112,6 +112,10 @@ class Event(StrEnum):
     CONTEXT = "context"
     """The context changed; ``data`` holds the values merged into it."""
 
+    MIGRATED = "migrated"
+    """The instance moved to another version of its spec (:mod:`.versions`): ``data``
+    holds the old and new hashes and the mapping, ``variables`` every value after it."""
+
 
 _new: Final = tuple.__new__
 _CREATED: Final = Event.CREATED

@@ -9,25 +9,42 @@ the spec does not allow raises ``InvalidTransition`` naming it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import kernel
+from . import kernel, versions
 from .data import OutOfBounds
-from .records import MAX_JSON_BYTES, AuditRecord, Event, InvalidTransition, blank, json_size
+from .records import (
+    MAX_JSON_BYTES,
+    AuditRecord,
+    Event,
+    InvalidTransition,
+    JSONValue,
+    blank,
+    json_size,
+)
 
 if TYPE_CHECKING:
     from .engine import Machine
-    from .machinespec import Edge
+    from .machinespec import Edge, MachineSpec
 
-__all__ = ["apply", "check", "rebuild"]
+__all__ = ["apply", "check", "landing", "migration_for", "moved", "rebuild"]
 
 _Record = AuditRecord[Any, Any, Any]
+_MIGRATED = Event.MIGRATED
 
 
 def rebuild(machine: Machine[Any, Any, Any], records: Iterable[_Record]) -> None:
-    """Check and apply ``records`` in order to a freshly reset ``machine``."""
-    for record in records:
+    """Check and apply ``records`` in order to a freshly reset ``machine``.
+
+    Records before the last ``migrated`` one ran under an earlier version of the spec:
+    they are taken as the store's chain gives them (:func:`_earlier`), and the migrated
+    record is checked to be what the declared migration makes of them."""
+    records = list(records)
+    cut = next((i for i in range(len(records) - 1, -1, -1) if records[i].event is _MIGRATED), -1)
+    for record in records[: max(cut, 0)]:
+        _earlier(machine, record)
+    for record in records[max(cut, 0) :]:
         check(machine, record)
         apply(machine, record)
     if not machine._log:
@@ -36,6 +53,19 @@ def rebuild(machine: Machine[Any, Any, Any], records: Iterable[_Record]) -> None
         raise InvalidTransition(
             f"the log ends in {machine.state}, which the machine leaves automatically"
         )
+
+
+def moved(machine: Machine[Any, Any, Any], records: Sequence[_Record]) -> None:
+    """Rebuild ``machine`` from ``records``, the last of them a ``migrated`` record just
+    made, and take the ``always`` steps its new state takes at once (at its time)."""
+    *earlier, record = records
+    for each in earlier:
+        _earlier(machine, each)
+    check(machine, record)
+    apply(machine, record)
+    automatic = _automatic(machine)
+    if automatic is not None:
+        machine._enter(automatic, record.at, None, None, None)
 
 
 def _automatic(machine: Machine[Any, Any, Any]) -> Edge | None:
@@ -56,6 +86,9 @@ def check(machine: Machine[Any, Any, Any], record: _Record) -> None:
             raise InvalidTransition(str(error)) from error
     if record.event is Event.CREATED or not log:
         _check_created(machine, record, where)
+        return
+    if record.event is _MIGRATED:
+        _check_migrated(machine, record, where)
         return
     if record.from_state != machine._node.state:
         raise InvalidTransition(
@@ -177,6 +210,82 @@ def _check_roles(record: _Record, needed: frozenset[str] | None, where: str) -> 
             f"{where}: {record.actor} held {', '.join(held) or 'no role'}, none of the roles "
             f"it needs: {', '.join(sorted(needed))}"
         )
+def landing(spec: MachineSpec[Any, Any, Any]) -> versions.NewVersion:
+    """What a migration needs to know of ``spec``, the version runs move to."""
+    declared = spec.data
+
+    def values(found: dict[str, JSONValue]) -> None:
+        if declared is not None:
+            declared.from_json(found, "the variables")
+        elif found:
+            raise ValueError(f"{spec.machine} has no variables")
+
+    return versions.NewVersion(
+        spec.sha256 or "",
+        frozenset(s.value for s in spec.states),
+        frozenset(s.value for s in spec.failed),
+        frozenset(r.value for r in spec.reasons),
+        values,
+    )
+
+
+def migration_for(spec: MachineSpec[Any, Any, Any], sha256: str) -> versions.MigrationSpec | None:
+    """The migration ``spec`` declares for runs of the version ``sha256``, or None."""
+    return next((m for m in spec.migrations if m.matches(sha256)), None)
+
+
+def _earlier(machine: Machine[Any, Any, Any], record: _Record) -> None:
+    """Take a record written under an earlier version of the spec: kept in the log, its
+    context kept (the context is the spec's no more than the chain is)."""
+    log = machine._log
+    seq = len(log) + 1
+    if record.seq != seq or (record.event is Event.CREATED) != (seq == 1):
+        raise InvalidTransition(f"record {record.seq}: expected record {seq}")
+    log.append(record)
+    if record.event is Event.CONTEXT and isinstance(record.data, dict):
+        machine._contexts().merge(seq, record.data)
+    elif record.event is Event.ROLLBACK and record.rollback_to is not None:
+        machine._contexts().restore(seq, record.rollback_to)
+    elif record.event is Event.CREATED and not isinstance(record.data, dict):
+        raise InvalidTransition(f"record {seq}: the created record's data is the context")
+
+
+def _check_migrated(machine: Machine[Any, Any, Any], record: _Record, where: str) -> None:
+    spec = machine.spec
+    if not isinstance(record.to_state, spec.states):
+        raise InvalidTransition(f"{where}: migrates to {record.to_state}, not a state of the spec")
+    data = record.data if isinstance(record.data, dict) else {}
+    old, to = data.get("from_spec"), data.get("to_spec")
+    if not isinstance(old, str) or (spec.sha256 is not None and to != spec.sha256):
+        raise InvalidTransition(
+            f"{where}: migrates to spec {str(to)[:12]}, not this version {spec.sha256}"
+        )
+    migration = migration_for(spec, old)
+    if migration is None:
+        raise InvalidTransition(f"{where}: this spec declares no migration from {old[:12]}")
+    earlier = [r.as_json() for r in machine._log]
+    try:
+        made = versions.migrated_body(where, earlier, old, migration, landing(spec), "")
+    except (versions.BadMigration, ValueError) as error:
+        raise InvalidTransition(str(error)) from error
+    found = record.as_json()
+    for key in ("from_state", "to_state", "reason", "data", "variables", "trigger", "actor"):
+        if found.get(key) != made.get(key):
+            raise InvalidTransition(
+                f"{where}: its {key} is {found.get(key)!r}; the migration from "
+                f"{migration.source} gives {made.get(key)!r}"
+            )
+
+
+def _apply_migrated(machine: Machine[Any, Any, Any], record: _Record) -> None:
+    machine._log.append(record)
+    machine._node = machine._compiled.nodes[record.to_state]
+    machine._reason = record.reason
+    declared = machine.spec.data
+    if declared is not None:
+        machine._variables = declared.from_json(record.variables, f"record {record.seq}")
+        machine._values.append((record.seq, machine._variables))
+    machine._entered = record.at
 
 
 def _check_context(machine: Machine[Any, Any, Any], record: _Record, where: str) -> None:
@@ -206,6 +315,8 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
     if record.event is Event.CREATED:
         machine._log.append(record)
         machine._entered = record.at
+    elif record.event is _MIGRATED:
+        _apply_migrated(machine, record)
     elif record.event is Event.ROLLBACK:
         assert record.rollback_to is not None
         _, _, values = machine._after(record.rollback_to)

@@ -52,6 +52,7 @@ from .outbox import Claim, LeaseLost, Outbox
 from .records import Clock, utc_now
 from .runner import AsyncHandler, drive, drive_async
 from .store import ChainBroken, ConcurrencyConflict, SqlStore, instant
+from .versions import SpecMismatch
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BACKOFF", "QUARANTINE_AT_ONCE", "Round", "Worker", "backoff"]
 
@@ -75,7 +76,9 @@ _REASON_LENGTH = 2000
 @dataclass(slots=True)
 class Round:
     """What one round of a worker did: instances claimed, handler calls, outcomes fired,
-    timeouts fired, failures counted, leases lost, instances quarantined."""
+    timeouts fired, failures counted, leases lost, instances quarantined, and instances
+    left alone because they run under a spec version the worker does not hold
+    (``foreign``)."""
 
     claimed: int = 0
     calls: int = 0
@@ -84,6 +87,7 @@ class Round:
     failures: int = 0
     lost: int = 0
     quarantined: int = 0
+    foreign: int = 0
 
     @property
     def idle(self) -> bool:
@@ -135,6 +139,11 @@ class Worker(Generic[S, T, R]):
         self.max_backoff = max_backoff
         self.jitter: Callable[[], float] = random.random if jitter is None else jitter
         self.outbox = Outbox(store)
+        self.foreign: set[str] = set()
+        """The instances found to run under a spec version this worker does not hold
+        (:class:`~.versions.SpecMismatch`): never failed or quarantined for it, left to a
+        worker that holds it (a claim on one is held until its lease runs out, so it is
+        claimed at most once a lease; sweeps pass it by)."""
 
     # -- one round ----------------------------------------------------------------------
 
@@ -172,13 +181,20 @@ class Worker(Generic[S, T, R]):
     # -- the parts of a round -----------------------------------------------------------
 
     def _start(self) -> Round:
-        swept = self.machine.sweep(
-            self.store, clock=self.clock, limit=self.batch, due=self.outbox.due
-        )
+        swept = self.machine.sweep(self.store, clock=self.clock, limit=self.batch, due=self._due)
         report = Round(timeouts=len(swept.fired))
         for instance_id, error in swept.errors.items():
+            if isinstance(error, SpecMismatch):
+                self.foreign.add(instance_id)
+                report.foreign += 1
+                continue
             self._fail(instance_id, error, report, None)
         return report
+
+    def _due(self, machine: str, now: str, limit: int | None) -> list[str]:
+        """The instances due for a sweep, but the foreign ones."""
+        found = self.outbox.due(machine, now, None if limit is None else limit + len(self.foreign))
+        return [i for i in found if i not in self.foreign][:limit]
 
     def _claim(self, report: Round) -> list[Claim]:
         now = self.clock()
@@ -197,6 +213,9 @@ class Worker(Generic[S, T, R]):
             raise
         except LeaseLost:
             report.lost += 1
+        except SpecMismatch:  # not this worker's to run: hold the claim till its lease ends
+            self.foreign.add(claim.instance_id)
+            report.foreign += 1
         except Exception as error:
             self._fail(claim.instance_id, error, report, claim)
 

@@ -99,6 +99,7 @@ RULES: Mapping[str, str] = {
     "run-locked": "a change of a run held in an approval state, or a context record that moved",
     "run-property": "an always or precedence property that the run broke",
     "run-malformed": "a record that cannot be read",
+    "run-migration": "a migrated record that is not what the new spec's migration makes of the run",
     "run-tampered": "a stored run whose hash chain or head row fails: not checked",
     "run-unchecked": "what a run does not record, and so was not checked (info)",
 }
@@ -344,6 +345,23 @@ class RunChecker:
             self._rollback(record)
         else:
             self._transition(record)
+
+    def resume(self, record: Recorded) -> None:
+        """Start at ``record``, a ``migrated`` record: the run moved to this version of
+        the spec there, in its state with its values, at its time (the records before it
+        ran under another version; check them against that one)."""
+        self._last, self._top = record, record.seq
+        if record.state not in self.spec.state_names:
+            self._report(
+                "run-undeclared-step",
+                record,
+                f"migrated to {record.state}, which the spec does not declare",
+                self.spec.location,
+            )
+            return
+        self._started = True
+        self._follow(record)
+        self._arrived(record, None)
 
     def finish(self, now: datetime | None = None) -> list[Finding]:
         """The findings of the run; with ``now``, a run still waiting in a timed

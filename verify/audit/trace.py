@@ -45,7 +45,7 @@ __all__ = [
     "trace_lines",
 ]
 
-EVENTS = ("created", "transition", "rollback", "context")
+EVENTS = ("created", "transition", "rollback", "context", "migrated")
 """What a record records."""
 
 
@@ -220,7 +220,7 @@ class StoredRun:
         if changed is not None:
             changed = _variables(changed)
             assert changed is not None
-            if event in ("created", "rollback") or self.values is None:
+            if event in ("created", "rollback", "migrated") or self.values is None:
                 self.values = dict(changed)
             else:
                 self.values = {**self.values, **changed}
