@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from . import kernel
+from . import gates, kernel
 from .data import OutOfBounds
 from .history import ContextHistory
 from .machinespec import Compiled, Edge, MachineSpec, Node
@@ -195,6 +195,8 @@ class Instance(Generic[S, T, R]):
         for step, values in chain:
             self._step(step, values, at, actor_id, decision, payload)
             actor_id = decision = None
+        if self._node.policy is not None:
+            gates.bind(self, at)
 
     def _effect(self, edge: Edge, values: Any) -> Any:
         """The variables after ``edge``'s effect (the kernel's), checked against their

@@ -11,7 +11,7 @@ import json
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
@@ -81,6 +81,9 @@ class Actor:
 
     id: str
     roles: frozenset[str] = frozenset()
+    signer: Callable[[bytes], str] | None = field(default=None, compare=False, repr=False)
+    """Signs this actor's human decisions (:mod:`.signing`): called with the bytes of the
+    record about to be stored, it returns the signature kept with it. None: unsigned."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or blank(self.id):
@@ -96,6 +99,8 @@ class Actor:
             raise TypeError(
                 f"an actor's roles are a frozenset of non-empty strings, not {self.roles!r}"
             )
+        if self.signer is not None and not callable(self.signer):
+            raise TypeError(f"an actor's signer is a function of bytes, not {self.signer!r}")
 
 
 class Event(StrEnum):
@@ -112,6 +117,20 @@ class Event(StrEnum):
 
     CONTEXT = "context"
     """The context changed; ``data`` holds the values merged into it."""
+
+    APPROVAL = "approval"
+    """An approval counted toward an approval gate's quorum, the gate staying: ``trigger``
+    is the approve exit it names, ``actor`` and ``decision`` the person's; ``data`` holds
+    ``approvals`` (counted so far, this one included), ``quorum`` and, for a bound gate,
+    the ``digest`` it approved."""
+
+    ESCALATION = "escalation"
+    """An approval gate escalated, stamped at its due time; ``data`` holds the ``roles``
+    that joined its reviewers."""
+
+    BOUND = "bound"
+    """A ``bind: context`` gate was entered: ``data`` holds the ``digest`` of the context
+    an approval names."""
 
 
 _new: Final = tuple.__new__
@@ -147,6 +166,9 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     event: Event = Event.TRANSITION
     data: JSONValue = None
     variables: dict[str, JSONValue] | None = None
+    signature: str | None = None
+    """The decision's signature by its actor (:mod:`.signing`), for a human decision made
+    by an actor with a signing key; left out of the JSON when None."""
 
     # -- named construction: one constructor an event, naming what it records ----------
     #
@@ -165,6 +187,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         """Record 1: the instance came into being in ``state`` with ``context`` (and, for
         a machine with variables, every value)."""
         fields = (1, at, state, state, None, None, None, None, None, _CREATED, context, variables)
+        fields += (None,)
         return _new(cls, fields)
 
     @classmethod
@@ -198,6 +221,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             _TRANSITION,
             data,
             variables,
+            None,
         )
         return _new(cls, fields)
 
@@ -230,6 +254,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             _ROLLBACK,
             None,
             variables,
+            None,
         )
         return _new(cls, fields)
 
@@ -246,7 +271,21 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     ) -> AuditRecord[S, T, R]:
         """Record ``seq``: ``data`` was merged into the context in ``state`` (whose failure
         reason, if any, stays ``reason``)."""
-        fields = (seq, at, state, state, None, actor, None, reason, None, _CONTEXT, data, None)
+        fields = (
+            seq,
+            at,
+            state,
+            state,
+            None,
+            actor,
+            None,
+            reason,
+            None,
+            _CONTEXT,
+            data,
+            None,
+            None,
+        )
         return _new(cls, fields)
 
     def as_json(self) -> dict[str, JSONValue]:
@@ -266,6 +305,8 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         }
         if self.variables is not None:
             found["variables"] = self.variables
+        if self.signature is not None:
+            found["signature"] = self.signature
         return found
 
     def to_json(self) -> str:
@@ -273,16 +314,17 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         return json.dumps(self.as_json())
 
 
-RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables"}
+RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables", "signature"}
+_OPTIONAL_KEYS = frozenset({"variables", "signature"})
 
 
 def record_from_json(
     data: object, states: type[S], triggers: type[T], reasons: type[R]
 ) -> AuditRecord[S, T, R]:
     """The record :meth:`AuditRecord.as_json` wrote; ``ValueError`` on anything else."""
-    if not isinstance(data, dict) or set(data) - {"variables"} != RECORD_KEYS:
+    if not isinstance(data, dict) or set(data) - _OPTIONAL_KEYS != RECORD_KEYS:
         raise ValueError(
-            f"an audit record has exactly the keys {sorted(RECORD_KEYS)} (and variables)"
+            f"an audit record has exactly the keys {sorted(RECORD_KEYS)} (and variables, signature)"
         )
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
@@ -301,6 +343,7 @@ def record_from_json(
         event=Event(data["event"]),
         data=storable(data["data"], "data"),
         variables=None if variables is None else storable_mapping(variables, "variables"),
+        signature=_optional_text(data.get("signature"), "signature"),
     )
 
 

@@ -56,6 +56,7 @@ from .._statewright import (
     Refused,
     Runner,
     SqlStore,
+    StaleDecision,
     StoreError,
     Transition,
     Unauthorized,
@@ -68,7 +69,14 @@ from .._statewright import (
 __all__ = ["SOURCE", "SOURCE_SHA256", "DiscoveryPipeline", "Handlers", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
 __all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
-__all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
+__all__ += [
+    "InvalidTransition",
+    "Locked",
+    "OutOfBounds",
+    "Refused",
+    "StaleDecision",
+    "Unauthorized",
+]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
 __all__ += ["ChainBroken", "LeaseLost", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]

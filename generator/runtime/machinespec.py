@@ -45,7 +45,9 @@ class MachineSpec(Generic[S, T, R]):
     """What a generated module declares of its machine; ``Machine`` runs it.
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
-    allows no rollback. ``data`` declares the variables; None when the spec has none.
+    allows no rollback. ``policies`` holds the approval states' policies (quorum,
+    separation, escalation, binding), by state. ``data`` declares the variables; None
+    when the spec has none.
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -59,6 +61,7 @@ class MachineSpec(Generic[S, T, R]):
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
+    policies: Mapping[S, kernel.Policy] = field(default_factory=dict)
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)
@@ -97,6 +100,7 @@ def compile_spec(spec: MachineSpec[Any, Any, Any]) -> Compiled:
             frozenset(spec.reviewers.get(state, ())),
             approval=state in spec.approval,
             failed=state in spec.failed,
+            policy=spec.policies.get(state),
         )
         for state in spec.states
     }

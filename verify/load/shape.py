@@ -25,7 +25,6 @@ from typing import Final
 
 from statewright.verify.load.values import SNAKE, UPPER_SNAKE
 from statewright.verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, VarType
-from statewright.verify.semantics.kernel import SEPARATIONS
 
 __all__ = [
     "DEFINITIONS",
@@ -264,7 +263,7 @@ STATE = Shape(
         Key(
             "separate_from",
             {**list_of(_SNAKE, null=True), "uniqueItems": True},
-            f"Approval states only: who may not approve, of {' and '.join(SEPARATIONS)}. "
+            "Approval states only: who may not approve, of requester and previous_approvers. "
             "requester: the actor of the run's first step; previous_approvers: whoever "
             "approved earlier in the run (rule unknown-separation checks the names).",
             default=[],

@@ -158,9 +158,9 @@ class Edge(Generic[X]):
     ``orelse`` is the next transition of the same source on the same trigger: guarded
     transitions share one, and the first whose guard holds is taken. ``bare`` marks an
     exit taken by name whose step only moves the state: no guard, alternative, timer,
-    effect or actor, neither end a failed state (which keeps a reason), and nothing
-    ``always`` to follow (:func:`link` sets it; a runtime may take such a step on a short
-    path).
+    effect or actor, neither end a failed state (which keeps a reason), no approval policy
+    at the target (whose gate records its digest), and nothing ``always`` to follow
+    (:func:`link` sets it; a runtime may take such a step on a short path).
     """
 
     declared: X
@@ -221,6 +221,7 @@ def link(edges: list[Edge[X]]) -> None:
             or edge.source.failed
             or edge.target.failed
             or edge.target.automatic is not None
+            or edge.target.policy is not None
         )
 
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from statewright.verify.model import Spec, Transition
+from statewright.verify.model import Spec, State, Transition
 from statewright.verify.semantics import kernel
 from statewright.verify.semantics.data import Data, Values
 from statewright.verify.semantics.kernel import AlwaysCycle, Outcome
@@ -114,6 +114,10 @@ class Semantics:
         nodes: dict[str, _Node] = {
             s.name: kernel.Node(s.name, frozenset(s.reviewers)) for s in spec.states
         }
+        for s in spec.states:  # what approval policies read (the kernel's Ledger, vote)
+            if s.is_approval or s.is_failed:
+                node = nodes[s.name]
+                node.approval, node.failed, node.policy = s.is_approval, s.is_failed, policy(s)
         edges = [_edge(t, nodes, data) for t in spec.transitions]
         kernel.link(edges)
         choices = {
@@ -152,6 +156,10 @@ class Semantics:
     @property
     def initial(self) -> str:
         return self.spec.initial
+
+    def node(self, state: str) -> _Node:
+        """``state`` as the step kernel runs it (its exits, reviewers and policy)."""
+        return self.nodes[state]
 
     def candidates(self, state: str, trigger: str, values: Values = ()) -> Transition | None:
         """The transition ``trigger`` fired by name takes from ``state`` with ``values``:
@@ -393,3 +401,19 @@ class Run:
             self.log.append(Entry(step.source, step.target, step.trigger, now, None, values, step))
             self.state = step.target
             self.values = values
+
+
+def policy(state: State) -> kernel.Policy | None:
+    """``state``'s approval policy as the step kernel reads it; None without one (or
+    outside an approval state, where rule ``policy-outside-approval`` reports it)."""
+    written = state.policy
+    if written is None or not state.is_approval:
+        return None
+    escalation = written.escalate
+    return kernel.Policy(
+        quorum=written.quorum or 1,
+        separate_from=frozenset(s.name for s in written.separate_from),
+        escalate_after=None if escalation is None else timedelta(seconds=escalation.after.seconds),
+        escalate_to=frozenset(() if escalation is None else escalation.to),
+        bind=written.bind == "context",
+    )
