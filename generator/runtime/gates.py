@@ -298,10 +298,10 @@ def status(machine: Instance[Any, Any, Any], at: datetime) -> GateStatus | None:
 def _entry(machine: Instance[Any, Any, Any]) -> int:
     """The seq of the record that entered the current state (the last one that is not a
     gate's own: an approval, an escalation, a bound digest)."""
-    own = (Event.APPROVAL, Event.ESCALATION, Event.BOUND)
     for record in reversed(machine._log):
-        if record.event not in own:
-            return record.seq
+        if not is_own(record):
+            seq: int = record.seq
+            return seq
     return 0
 
 

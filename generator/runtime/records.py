@@ -185,8 +185,10 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     ) -> AuditRecord[S, T, R]:
         """Record 1: the instance came into being in ``state`` with ``context`` (and, for
         a machine with variables, every value)."""
-        fields = (1, at, state, state, None, None, None, None, None, _CREATED, context, variables)
-        fields += (None,)
+        fields = (
+            *(1, at, state, state, None, None, None, None, None, _CREATED, context, variables),
+            None,
+        )
         return _new(cls, fields)
 
     @classmethod
