@@ -325,11 +325,11 @@ def check_record(
     allows ``record`` next: a gate's own record, or a decision out of it."""
     node = machine._node
     policy = node.policy
-    book = ledger(machine)
     if policy is None:
         if is_own(record):
             raise InvalidTransition(f"{where}: a {record.event} record outside a policy's gate")
         return
+    book = ledger(machine)  # read from the log only at a gate with a policy
     bound = book.gate.digest is not None or not policy.bind
     if record.event is Event.BOUND:
         _check_bound(machine, record, where, bound)
