@@ -90,17 +90,33 @@ def _human(node: kernel.Node[Any], trigger: Any) -> bool:
 
 
 def ledger(machine: Instance[Any, Any, Any]) -> kernel.Ledger:
-    """The instance's ledger: its log folded by :func:`kernel.observe`."""
-    return ledger_of(machine, machine._log)
+    """The instance's ledger: its log folded by :func:`kernel.observe`.
+
+    The ledger is kept with the record it was folded up to (``Instance._ledger``), so a
+    decision folds only the records since: a log undone past that record, or whose last
+    folded record was replaced (a signature added), is folded again from the start."""
+    log = machine._log
+    kept = machine._ledger
+    book, start = kernel.Ledger(), 0
+    if kept is not None:
+        length, last, folded = kept
+        if length <= len(log) and (length == 0 or log[length - 1] is last):
+            book, start = folded, length
+    book = ledger_of(machine, log[start:], book)
+    machine._ledger = (len(log), log[-1] if log else None, book)
+    return book
 
 
 def ledger_of(
-    machine: Instance[Any, Any, Any], records: list[AuditRecord[Any, Any, Any]]
+    machine: Instance[Any, Any, Any],
+    records: list[AuditRecord[Any, Any, Any]],
+    book: kernel.Ledger | None = None,
 ) -> kernel.Ledger:
-    """``records`` of ``machine``'s machine folded by :func:`kernel.observe`."""
+    """``book`` (a fresh ledger by default) moved past ``records`` of ``machine``'s
+    machine by :func:`kernel.observe`."""
     nodes = machine._compiled.nodes
     initial = machine.spec.initial
-    book = kernel.Ledger()
+    book = kernel.Ledger() if book is None else book
     for record in records:
         source, target = nodes[record.from_state], nodes[record.to_state]
         book = kernel.observe(

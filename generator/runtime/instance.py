@@ -58,6 +58,7 @@ class Instance(Generic[S, T, R]):
         "_failures",
         "_history",
         "_id",
+        "_ledger",
         "_log",
         "_node",
         "_reason",
@@ -88,6 +89,9 @@ class Instance(Generic[S, T, R]):
     """The current values of the variables (the generated ``Variables``), or None."""
     _values: list[tuple[int, Any]]
     """The variables after each record that changed them: (record number, values)."""
+    _ledger: Any
+    """What the approval policies read, as of a point of the log (:func:`.gates.ledger`
+    keeps it, so that each decision folds only the records since)."""
 
     def _reset(self, clock: Clock | None) -> None:
         self._clock = utc_now if clock is None else check_clock(clock)
@@ -102,6 +106,7 @@ class Instance(Generic[S, T, R]):
         self._revision = 0
         self._variables = start = self._compiled.start
         self._values = [(1, start)]
+        self._ledger = None
 
     @property
     def state(self) -> S:
