@@ -38,6 +38,7 @@ from statewright.verify.model import (
     Duration,
     Migration,
     Spec,
+    State,
     Transition,
     Variable,
     VarType,
@@ -68,7 +69,10 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "what runs its handlers",
         ("AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"),
     ),
-    ("the refusals", ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized")),
+    (
+        "the refusals",
+        ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "StaleDecision", "Unauthorized"),
+    ),
     (
         "the stores and the errors of their instances",
         ("ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"),
@@ -138,6 +142,20 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyView:
+    """An approval state's policy as the kernel's ``Policy`` takes it: the state by member
+    name, roles and separations as literals, the escalation delay as ``timedelta``
+    keyword arguments (empty without one)."""
+
+    state: str
+    quorum: int
+    separate_from: tuple[str, ...]
+    escalate_after: tuple[tuple[str, int], ...]
+    escalate_to: tuple[str, ...]
+    bind: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Field:
     """One variable: a field of the generated ``Variables``, and its declaration.
 
@@ -192,6 +210,7 @@ class RuntimeView:
     rollback: tuple[str, ...] | None
     handlers_class: str
     variables: tuple[Field, ...] = ()
+    policies: tuple[PolicyView, ...] = ()
     guards: tuple[Function, ...] = ()
     effects: tuple[Function, ...] = ()
     migrations: tuple[str, ...] = ()
@@ -241,6 +260,21 @@ def runtime_view(spec: Spec) -> RuntimeView:
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
         handlers_class=HANDLERS_CLASS,
         migrations=tuple(map(_migration, spec.migrations)),
+        policies=tuple(_policy(s) for s in spec.states if s.is_approval and s.policy),
+    )
+
+
+def _policy(state: State) -> PolicyView:
+    policy = state.policy
+    assert policy is not None
+    escalation = policy.escalate
+    return PolicyView(
+        state=enum_member(state.name),
+        quorum=policy.quorum or 1,
+        separate_from=tuple(sorted(string_literal(s.name) for s in policy.separate_from)),
+        escalate_after=() if escalation is None else timedelta_parts(escalation.after),
+        escalate_to=() if escalation is None else tuple(sorted(map(string_literal, escalation.to))),
+        bind=policy.bind == "context",
     )
 
 

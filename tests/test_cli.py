@@ -35,7 +35,7 @@ def test_shipped_specs_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert "specs/orchestrator.yaml: orchestrator: ok" in out
     assert "specs/discovery_pipeline.yaml: discovery_pipeline: ok" in out
     assert SKETCH not in out  # subfolders stay out of the default run
-    assert out.rstrip().endswith("Checked 2 specs: 0 failed, 0 errors, 0 warnings.")
+    assert out.rstrip().endswith("Checked 3 specs: 0 failed, 0 errors, 0 warnings.")
 
 
 def test_shipped_specs_pass_strict(capsys: pytest.CaptureFixture[str]) -> None:

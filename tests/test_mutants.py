@@ -102,12 +102,11 @@ def retarget(spec: Spec) -> Files:
 
 
 def refusal_removed(spec: Spec) -> Files:
-    """Roles: any actor may take a human exit, whatever their roles."""
+    """Roles: any actor (with roles, if none of them) may take a human exit."""
     return engine_edited(
         spec,
-        "return not edge.human or (roles is not None"
-        " and not roles.isdisjoint(edge.source.reviewers))",
-        "return True",
+        "roles.isdisjoint(edge.source.reviewers) and roles.isdisjoint(widened)",
+        "False",
     )
 
 
@@ -252,6 +251,33 @@ def test_the_generated_tests_catch(
     random_search = f"test_{orchestrator.machine}.py::test_random_runs_follow_the_spec"
     assert f"FAILED mutant/{orchestrator.machine}/{random_search}" in result.stdout
     assert "state = OrchestratorAgainstSpec()" in result.stdout, "hypothesis itself missed it"
+
+
+@pytest.fixture(scope="module")
+def release() -> Spec:
+    spec = load_file(ROOT / "specs" / "release_review.yaml").spec
+    assert spec is not None
+    return spec
+
+
+def quorum_ignored(spec: Spec) -> Files:
+    """Approval policy: the first approval takes the gate, whatever its quorum."""
+    return engine_edited(
+        spec,
+        "return Verdict.TAKE if gate.count(edge.trigger) + 1 >= policy.quorum else Verdict.COUNT",
+        "return Verdict.TAKE",
+    )
+
+
+def test_the_generated_tests_catch_a_quorum_ignored(release: Spec, tmp_path: Path) -> None:
+    """The release gate's quorum of two, taken by one approval, is caught by the covering
+    paths and by hypothesis; the unmutated runtime passes the same tests."""
+    assert run_generated_tests(release, runtime_of(release), tmp_path / "ok").returncode == 0
+    result = run_generated_tests(release, quorum_ignored(release), tmp_path / "mutant")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "the implementation is in RELEASED, the spec says REVIEW" in result.stdout, (
+        result.stdout[-3000:]
+    )
 
 
 def test_the_unmutated_runtime_with_data_passes(discovery: Spec, tmp_path: Path) -> None:

@@ -12,7 +12,12 @@ from statewright.verify.findings import Finding, Severity
 from statewright.verify.migration import migrate_texts
 from statewright.verify.rules import RULES, Family, Rule
 
-WARNINGS = {"unused-reason", "failed-without-recovery", "running-without-deadline"}
+WARNINGS = {
+    "unused-reason",
+    "failed-without-recovery",
+    "running-without-deadline",
+    "escalation-widens-nothing",
+}
 CHECKED = [r for r in RULES.values() if r.checked]
 
 
@@ -102,6 +107,10 @@ def test_every_rule_of_the_design_is_registered_once_with_its_severity() -> None
         "reason-outside-failure",
         "waiting-missing-timeout",
         "running-without-deadline",
+        "policy-outside-approval",
+        "unknown-separation",
+        "escalation-after-timeout",
+        "escalation-widens-nothing",
     }
     assert {r.id for r in CHECKED if r.family is Family.GRAPH} == graph
     assert {r.id for r in CHECKED if r.family is Family.ORCHESTRATION} == orchestration

@@ -46,6 +46,14 @@ BASE: dict[str, object] = {
         },
         "DONE": {"kind": "complete", "final": True},
         "STUCK": {"kind": "failed", "final": True},
+        "REVIEW": {
+            "kind": "approval",
+            "reviewers": ["maintainer"],
+            "quorum": 2,
+            "separate_from": ["requester", "previous_approvers"],
+            "escalate": {"after": "30m", "to": ["director"]},
+            "bind": "context",
+        },
     },
     "transitions": [
         {
@@ -83,6 +91,7 @@ PLACES: dict[str, tuple[str | int, ...]] = {
     "spec": (),
     "rollback": ("rollback",),
     "state": ("states", "RUNNING"),
+    "escalate": ("states", "REVIEW", "escalate"),
     "transition": ("transitions", 0),
     "reason": ("reasons", "SLOW"),
     "variable": ("variables", "attempts"),

@@ -32,6 +32,7 @@ __all__ = [
     "Duration",
     "Effect",
     "EnumValue",
+    "Escalation",
     "Expr",
     "Expression",
     "Kind",
@@ -39,10 +40,12 @@ __all__ = [
     "Location",
     "Member",
     "Migration",
+    "Policy",
     "Property",
     "PropertyKind",
     "Reason",
     "Ref",
+    "Separation",
     "Spec",
     "State",
     "StateName",
@@ -111,6 +114,38 @@ def format_duration(seconds: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """An approval state's ``escalate``: after ``after``, ``to`` joins its reviewers."""
+
+    after: Duration
+    to: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Separation:
+    """A name listed in ``separate_from`` (``requester``, ``previous_approvers``)."""
+
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """An approval state's policy, its keys as written (each None or empty when absent):
+    ``quorum`` distinct actors approve, ``separate_from`` names who may not, ``escalate``
+    widens the reviewers before the timeout, ``bind`` (``context``) binds an approval to
+    the digest of the context the gate was entered with. ``location`` is the first
+    policy key's."""
+
+    location: Location
+    quorum: int | None = None
+    separate_from: tuple[Separation, ...] = ()
+    escalate: Escalation | None = None
+    bind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """A named state of the machine."""
 
@@ -121,6 +156,8 @@ class State:
     reviewers: tuple[str, ...] = ()
     stage: str | None = None
     description: str | None = None
+    policy: Policy | None = None
+    """The approval policy keys, None when the state has none."""
 
     @property
     def is_approval(self) -> bool:

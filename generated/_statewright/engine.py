@@ -33,8 +33,9 @@ from typing import (
     get_origin,
 )
 
-from . import durable, kernel, replay, versions
+from . import durable, gates, kernel, replay, versions
 from .durable import SweepReport
+from .gates import GateStatus
 from .instance import Instance
 from .machinespec import Edge, MachineSpec, Node, Transition, compile_spec
 from .records import (
@@ -146,7 +147,7 @@ class Machine(Instance[S, T, R]):
                 AuditRecord,
                 (
                     *(1, at, state, state, None, None, None, None, None, _CREATED, data, values),
-                    *(None, self.spec.sha256),
+                    *(None, self.spec.sha256, None),
                 ),
             )
         )
@@ -185,6 +186,12 @@ class Machine(Instance[S, T, R]):
         holding = kernel.holding(self._node, self._variables)
         return [edge for edge in holding if kernel.due(edge, entered, at)]
 
+    def gate_status(self) -> GateStatus | None:
+        """What the approval gate the machine rests in waits for now (approvals so far,
+        quorum, the roles that may decide, escalation, the digest an approval names, the
+        actors the policy refuses); None outside an approval state."""
+        return gates.status(self, self._clock())
+
     @classmethod
     def recovery(cls, reason: R) -> tuple[str, ...]:
         """The recovery procedure of ``reason``, step by step."""
@@ -204,6 +211,7 @@ class Machine(Instance[S, T, R]):
         actor: Actor | None = None,
         decision: str | None = None,
         payload: object = None,
+        digest: str | None = None,
     ) -> S:
         """Take the current state's ``trigger`` exit, then any automatic ones; the new state.
 
@@ -217,21 +225,44 @@ class Machine(Instance[S, T, R]):
         taken: that is recorded first, stamped at the deadline (and so on while the next
         state's deadline passed too), and the trigger is judged from the state it led to
         (a refusal then says so; the timed exit stays taken, as a sweep would take it).
+        At an approval gate with a policy, a human approval the quorum still lacks is
+        recorded as an ``approval`` and the machine stays (:meth:`gate_status` says what
+        the gate waits for); the requester or an earlier approver where the policy
+        separates them, and an actor who approved here already, are refused
+        (``Unauthorized``); ``digest`` is the digest of the context the reviewer read
+        (``GateStatus.digest``), refused (``StaleDecision``) if it is not the one the gate
+        bound.
         """
         if not isinstance(trigger, str):
             raise TypeError(f"fire() takes a trigger, not {type(trigger).__name__} {trigger!r}")
+        if digest is not None and not isinstance(digest, str):
+            raise TypeError(f"fire() takes a digest as text, not {digest!r}")
+        if digest is not None:
+            self._overdue(trigger)
+            return self._durably(self._at_gate, trigger, actor, decision, payload, digest)
         return self._take(trigger, actor, decision, payload)
 
     def expire(self) -> S | None:
-        """Take the timed exit whose time is up, stamped with the clock; else do nothing."""
+        """Take the timed exit whose time is up, stamped with the clock; else do nothing.
+
+        An approval gate's escalation that fell due is recorded first (stamped at its due
+        time); the state it leaves the machine in is returned even when no exit fired."""
+        at = self._clock()
+        escalates = self._node.policy is not None and self._escalation_due(at)
+        if escalates:
+            self._durably(gates.escalate_if_due, self, at)
         timed = self._node.timed
         if timed is None:
-            return None
-        at = self._clock()
+            return self.state if escalates else None
         if not kernel.due(timed, self._entered, at):
-            return None
+            return self.state if escalates else None
         self._durably(self._enter, timed, at, None, None, None)
         return self.state
+
+    def _escalation_due(self, at: datetime) -> bool:
+        book = gates.ledger(self)
+        due = kernel.escalation_due(self._node, book.gate, self._entered)
+        return due is not None and at >= due
 
     def update_context(self, values: Mapping[str, object], *, actor: Actor | None = None) -> None:
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
@@ -274,10 +305,25 @@ class Machine(Instance[S, T, R]):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
         state, reason, values = self._after(seq)
         at = self._clock() if now is None else now
-        self._durably(
-            self._restore, state, reason, values, at, who.id, note, seq, tuple(sorted(who.roles))
-        )
+        roles = tuple(sorted(who.roles))
+        self._durably(self._rolled_back, state, reason, values, at, who.id, note, seq, roles)
         return self.state
+
+    def _rolled_back(
+        self,
+        state: S,
+        reason: R | None,
+        values: Any,
+        at: datetime,
+        actor_id: str,
+        decision: str,
+        seq: int,
+        roles: tuple[str, ...],
+    ) -> None:
+        """Restore the state after record ``seq`` (by an actor holding ``roles``); a gate
+        entered so binds its digest."""
+        self._restore(state, reason, values, at, actor_id, decision, seq, roles)
+        gates.bind(self, at)
 
     # -- the audit log ------------------------------------------------------------------
 
@@ -388,25 +434,36 @@ class Machine(Instance[S, T, R]):
         """Make ``change``; for a stored instance commit it, or undo it and raise."""
         if self._store is None:
             return change(*args, **kwargs)
-        marks = (len(self._log), len(self._failures), len(self._values))
-        kept = (self._node, self._reason, self._entered, self._variables)
-        history = self._history
-        mark = None if history is None else history.mark()
+        start = len(self._log)
+        undo = self._checkpoint()
         try:
             result = change(*args, **kwargs)
             machine = self.spec.machine
             self._store.append(
-                machine, str(self._id), self._revision, self._head(), self._bodies(marks[0])
+                machine, str(self._id), self._revision, self._head(), self._bodies(start)
             )
         except BaseException:
+            undo()
+            raise
+        self._revision += 1
+        return result
+
+    def _checkpoint(self) -> Callable[[], None]:
+        """A function that puts the instance back as it is now (its records, failures,
+        variables, state and context), undoing a change that failed part way."""
+        marks = (len(self._log), len(self._failures), len(self._values))
+        kept = (self._node, self._reason, self._entered, self._variables)
+        history = self._history
+        mark = None if history is None else history.mark()
+
+        def undo() -> None:
             del self._log[marks[0] :], self._failures[marks[1] :], self._values[marks[2] :]
             self._node, self._reason, self._entered, self._variables = kept
             if history is not None and mark is not None:
                 history.undo(mark)
             self._history = history
-            raise
-        self._revision += 1
-        return result
+
+        return undo
 
     def _head(self) -> StoreHead:
         """The present as the store keeps it beside the records: state and deadline."""
@@ -433,6 +490,8 @@ class Machine(Instance[S, T, R]):
         if self._node.timed is not None:
             return self._take_timed(trigger, actor, decision, payload)
         node = self._node
+        if node.policy is not None:
+            return self._durably(self._at_gate, trigger, actor, decision, payload, None)
         edge = node.exits.get(trigger)
         if self._store is not None:
             return self._durably(self._take_checked, trigger, actor, decision, payload)
@@ -463,6 +522,7 @@ class Machine(Instance[S, T, R]):
                     None,
                     None,
                     _TRANSITION,
+                    None,
                     None,
                     None,
                     None,
@@ -507,6 +567,8 @@ class Machine(Instance[S, T, R]):
         that is overdue; a refusal says what it took."""
         passed, at = self._overdue(trigger)
         try:
+            if self._node.policy is not None:  # an approval gate with a policy
+                return self._durably(self._at_gate, trigger, actor, decision, payload, None)
             if self._store is not None:
                 return self._durably(self._take_checked, trigger, actor, decision, payload, at)
             return self._take_checked(trigger, actor, decision, payload, at)
@@ -514,6 +576,26 @@ class Machine(Instance[S, T, R]):
             if not passed:
                 raise
             raise type(error)(f"{passed}: {error}") from error
+    def _at_gate(
+        self,
+        trigger: str,
+        actor: Actor | None,
+        decision: str | None,
+        payload: object,
+        digest: str | None,
+    ) -> S:
+        """Fire ``trigger`` at an approval gate with a policy (or naming a digest):
+        :func:`.gates.take` decides what is recorded."""
+        node = self._node
+        where = f"{trigger!s} from {node.state}"
+        who = check_actor(actor, required=False, where=where)
+        undo = self._checkpoint()
+        try:
+            gates.take(self, trigger, who, decision, payload, digest, self._clock(), where)
+        except BaseException:
+            undo()
+            raise
+        return self.state
 
     def _take_checked(
         self,

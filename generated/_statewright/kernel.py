@@ -17,7 +17,14 @@ states them for readers of a spec):
 - a step's values are its effect applied to the values before it (:func:`effect`);
 - entering a state in which an ``always`` exit's guard holds takes the first declared such
   exit at once, and so on down the chain; a chain that comes back to a configuration it
-  passed never settles (:func:`settle`, :class:`AlwaysCycle`).
+  passed never settles (:func:`settle`, :class:`AlwaysCycle`);
+- an approval state's :class:`Policy` (``quorum``, ``separate_from``, ``escalate``,
+  ``bind``) is kept by the :class:`Ledger` every record of a run updates (:func:`observe`):
+  a human approve exit is taken once ``quorum`` distinct actors named it, the ones before
+  counted as votes; one reject rejects; the run's requester and earlier approvers are
+  refused where the policy separates them; an escalation, due ``escalate.after`` after the
+  gate was entered, widens its reviewers; an approval naming a digest other than the one
+  bound when the gate was entered (:func:`digest` of the context) is stale (:func:`vote`).
 
 Both sides compile their own declaration of a machine into the :class:`Node` and
 :class:`Edge` tables here and :func:`link` wires them by the rules: the checker
@@ -40,26 +47,44 @@ engine. Hence this module imports the standard library alone and nothing of stat
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Final, Generic, TypeVar
 
 __all__ = [
+    "APPROVAL_EVENT",
     "AUTOMATIC",
+    "BOUND_EVENT",
+    "ESCALATION_EVENT",
+    "PREVIOUS_APPROVERS",
+    "REQUESTER",
+    "SEPARATIONS",
     "AlwaysCycle",
     "Edge",
     "Effect",
+    "Gate",
     "Guard",
+    "Ledger",
     "Node",
     "Outcome",
+    "Policy",
+    "Verdict",
+    "Vote",
     "choose",
     "decide",
+    "digest",
     "effect",
+    "escalation_due",
     "holding",
     "link",
+    "observe",
     "settle",
+    "vote",
+    "widened",
 ]
 
 AUTOMATIC: Final = "always"
@@ -115,6 +140,7 @@ class Node(Generic[X]):
     reviewers: frozenset[str] = frozenset()
     approval: bool = False
     failed: bool = False
+    policy: Policy | None = None
     exits: dict[Any, Edge[X]] = field(default_factory=dict)
     automatic: Edge[X] | None = None
     timed: Edge[X] | None = None
@@ -133,9 +159,9 @@ class Edge(Generic[X]):
     ``orelse`` is the next transition of the same source on the same trigger: guarded
     transitions share one, and the first whose guard holds is taken. ``bare`` marks an
     exit taken by name whose step only moves the state: no guard, alternative, timer,
-    effect or actor, neither end a failed state (which keeps a reason), and nothing
-    ``always`` to follow (:func:`link` sets it; a runtime may take such a step on a short
-    path).
+    effect or actor, neither end a failed state (which keeps a reason), no approval policy
+    at the target (whose gate records its digest), and nothing ``always`` to follow
+    (:func:`link` sets it; a runtime may take such a step on a short path).
     """
 
     declared: X
@@ -196,6 +222,7 @@ def link(edges: list[Edge[X]]) -> None:
             or edge.source.failed
             or edge.target.failed
             or edge.target.automatic is not None
+            or edge.target.policy is not None
         )
 
 
@@ -225,9 +252,15 @@ def due(edge: Edge[Any], entered: datetime, at: datetime) -> bool:
     return edge.after is None or at >= entered + edge.after
 
 
-def authorised(edge: Edge[Any], roles: frozenset[str] | None) -> bool:
-    """Whether an actor holding ``roles`` (None: no actor) may take ``edge``."""
-    return not edge.human or (roles is not None and not roles.isdisjoint(edge.source.reviewers))
+def authorised(
+    edge: Edge[Any], roles: frozenset[str] | None, widened: frozenset[str] = frozenset()
+) -> bool:
+    """Whether an actor holding ``roles`` (None: no actor) may take ``edge``; ``widened``
+    are roles an escalation added to its source's reviewers (:func:`widened`)."""
+    return not edge.human or (
+        roles is not None
+        and not (roles.isdisjoint(edge.source.reviewers) and roles.isdisjoint(widened))
+    )
 
 
 def decide(
@@ -237,11 +270,12 @@ def decide(
     roles: frozenset[str] | None,
     entered: datetime,
     at: datetime,
+    widened: frozenset[str] = frozenset(),
 ) -> tuple[Outcome, Edge[X] | None]:
     """What firing ``trigger`` at ``at`` in ``node`` (entered at ``entered``) with
     ``values``, by an actor holding ``roles`` (None: no actor), must do, and the edge it
     concerns: the one taken when ACCEPTED, the one refused when UNAUTHORISED or a timed
-    one not yet due (UNDECLARED), else None.
+    one not yet due (UNDECLARED), else None. ``widened``: roles an escalation added.
 
     The checks run in the order of the module documentation: declared, guards,
     authorised, due.
@@ -252,7 +286,7 @@ def decide(
     edge = choose(first, values)
     if edge is None:
         return Outcome.BLOCKED, None
-    if not authorised(edge, roles):
+    if not authorised(edge, roles, widened):
         return Outcome.UNAUTHORISED, edge
     if not due(edge, entered, at):
         return Outcome.UNDECLARED, edge
@@ -287,3 +321,181 @@ def settle(
         seen.add((id(here), values))
         step = choose(here.automatic, values)
     return taken
+
+
+# -- approval policies ------------------------------------------------------------------
+
+REQUESTER: Final = "requester"
+"""``separate_from: [requester]``: the actor of the run's first step (the step that last
+left the initial state) may not approve."""
+
+PREVIOUS_APPROVERS: Final = "previous_approvers"
+"""``separate_from: [previous_approvers]``: an actor who approved at an earlier gate of
+the run (or an earlier visit of this one) may not approve here."""
+
+SEPARATIONS: Final = (REQUESTER, PREVIOUS_APPROVERS)
+"""The names ``separate_from`` may list."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """An approval state's policy: how many distinct actors must approve (``quorum``), who
+    may not (``separate_from``, of :data:`SEPARATIONS`), which roles join the reviewers
+    once the gate has waited ``escalate_after`` (``escalate_to``), and whether an approval
+    is bound to the digest of the context the gate was entered with (``bind``)."""
+
+    quorum: int = 1
+    separate_from: frozenset[str] = frozenset()
+    escalate_after: timedelta | None = None
+    escalate_to: frozenset[str] = frozenset()
+    bind: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """An approval counted toward a quorum: who, on which trigger."""
+
+    actor: str
+    trigger: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What an approval gate has gathered since it was entered: the votes counted so far,
+    whether it escalated, and the digest bound on entry (None without ``bind``)."""
+
+    votes: tuple[Vote, ...] = ()
+    escalated: bool = False
+    digest: str | None = None
+
+    def count(self, trigger: Any) -> int:
+        """The votes counted for ``trigger``."""
+        return sum(1 for v in self.votes if v.trigger == trigger)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """What a run's records say that approval policies read: the run's requester, the
+    actors who approved earlier in it, and the gate open now (:func:`observe` keeps it)."""
+
+    requester: str | None = None
+    approvers: frozenset[str] = frozenset()
+    gate: Gate = field(default_factory=Gate)
+
+
+class Verdict(Enum):
+    """What an authorised human decision at a gate does under its policy (:func:`vote`)."""
+
+    TAKE = "take"
+    """The transition is taken: a reject, or the approval that completes the quorum."""
+    COUNT = "count"
+    """An approval counted toward the quorum; the gate stays."""
+    REPEATED = "repeated"
+    """The actor already approved at this gate: a quorum counts distinct actors."""
+    REQUESTER = "requester"
+    """``separate_from: [requester]`` and the actor started the run."""
+    PREVIOUS_APPROVER = "previous_approver"
+    """``separate_from: [previous_approvers]`` and the actor approved earlier in the run."""
+    STALE = "stale"
+    """The approval names a digest other than the one the gate bound."""
+
+
+def digest(context: object) -> str:
+    """``sha256:`` and the hex SHA-256 of ``context`` as canonical JSON (keys sorted, no
+    spaces, UTF-8): what ``bind: context`` records and an approval names.
+
+    >>> digest({"b": 1, "a": [True, None]}) == digest({"a": [True, None], "b": 1})
+    True
+    """
+    text = json.dumps(
+        context, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def widened(node: Node[Any], gate: Gate) -> frozenset[str]:
+    """The roles an escalation added to ``node``'s reviewers (none before it escalated)."""
+    policy = node.policy
+    return policy.escalate_to if policy is not None and gate.escalated else frozenset()
+
+
+def escalation_due(node: Node[Any], gate: Gate, entered: datetime) -> datetime | None:
+    """When the gate ``node``, entered at ``entered``, escalates; None if it has no
+    escalation or already escalated."""
+    policy = node.policy
+    if policy is None or policy.escalate_after is None or gate.escalated:
+        return None
+    return entered + policy.escalate_after
+
+
+def vote(edge: Edge[Any], ledger: Ledger, actor: str, named: str | None = None) -> Verdict:
+    """What the authorised human decision ``edge`` by ``actor`` does at the gate
+    ``ledger`` holds open, naming the digest ``named`` (None: names none).
+
+    A decision naming a digest is stale unless it is the one bound; a reject (a human
+    exit into a failed state) is taken at once, by anyone authorised; an approval is
+    refused to a separated actor and to one who already approved here, else counted, and
+    taken once ``quorum`` distinct actors approved on its trigger.
+    """
+    policy = edge.source.policy
+    gate = ledger.gate
+    if named is not None and gate.digest is not None and named != gate.digest:
+        return Verdict.STALE
+    if policy is None or edge.target.failed:
+        return Verdict.TAKE
+    if REQUESTER in policy.separate_from and actor == ledger.requester:
+        return Verdict.REQUESTER
+    if PREVIOUS_APPROVERS in policy.separate_from and actor in ledger.approvers:
+        return Verdict.PREVIOUS_APPROVER
+    if any(v.actor == actor for v in gate.votes):
+        return Verdict.REPEATED
+    return Verdict.TAKE if gate.count(edge.trigger) + 1 >= policy.quorum else Verdict.COUNT
+
+
+APPROVAL_EVENT: Final = "approval"
+"""The record of an approval counted toward a quorum (the gate stays)."""
+ESCALATION_EVENT: Final = "escalation"
+"""The record of a gate's escalation (its reviewers widened)."""
+BOUND_EVENT: Final = "bound"
+"""The record of the digest a ``bind: context`` gate bound on entry."""
+
+
+def observe(
+    ledger: Ledger,
+    event: str,
+    *,
+    source: Node[Any] | None = None,
+    target: Node[Any] | None = None,
+    actor: str | None = None,
+    trigger: Any = None,
+    human: bool = False,
+    leaves_initial: bool = False,
+    bound: str | None = None,
+) -> Ledger:
+    """The ledger after a record of ``event`` (``transition``, ``rollback``, or one of
+    the approval events above; any other leaves it as it is).
+
+    A transition that leaves the initial state starts a run (its actor is the
+    requester); a human approval out of an approval state adds its actor and the gate's
+    voters to the approvers; every transition and rollback opens a new gate.
+    """
+    if event == "transition":
+        if leaves_initial:
+            ledger = Ledger(requester=actor)
+        approvers = ledger.approvers
+        approved = human and source is not None and source.approval
+        if approved and actor is not None and target is not None and not target.failed:
+            approvers = approvers | {v.actor for v in ledger.gate.votes} | {actor}
+        return Ledger(ledger.requester, approvers)
+    if event == "rollback":
+        return Ledger(ledger.requester, ledger.approvers)
+    gate = ledger.gate
+    if event == APPROVAL_EVENT and actor is not None:
+        gate = replace(gate, votes=(*gate.votes, Vote(actor, trigger)))
+    elif event == ESCALATION_EVENT:
+        gate = replace(gate, escalated=True)
+    elif event == BOUND_EVENT:
+        gate = replace(gate, digest=bound)
+    else:
+        return ledger
+    return replace(ledger, gate=gate)

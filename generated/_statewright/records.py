@@ -10,7 +10,7 @@ import json
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
@@ -80,6 +80,9 @@ class Actor:
 
     id: str
     roles: frozenset[str] = frozenset()
+    signer: Callable[[bytes], str] | None = field(default=None, compare=False, repr=False)
+    """Signs this actor's human decisions (:mod:`.signing`): called with the bytes of the
+    record about to be stored, it returns the signature kept with it. None: unsigned."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or blank(self.id):
@@ -95,6 +98,8 @@ class Actor:
             raise TypeError(
                 f"an actor's roles are a frozenset of non-empty strings, not {self.roles!r}"
             )
+        if self.signer is not None and not callable(self.signer):
+            raise TypeError(f"an actor's signer is a function of bytes, not {self.signer!r}")
 
 
 class Event(StrEnum):
@@ -115,6 +120,19 @@ class Event(StrEnum):
     MIGRATED = "migrated"
     """The instance moved to another version of its spec (:mod:`.versions`): ``data``
     holds the old and new hashes and the mapping, ``variables`` every value after it."""
+    APPROVAL = "approval"
+    """An approval counted toward an approval gate's quorum, the gate staying: ``trigger``
+    is the approve exit it names, ``actor`` and ``decision`` the person's; ``data`` holds
+    ``approvals`` (counted so far, this one included), ``quorum`` and, for a bound gate,
+    the ``digest`` it approved."""
+
+    ESCALATION = "escalation"
+    """An approval gate escalated, stamped at its due time; ``data`` holds the ``roles``
+    that joined its reviewers."""
+
+    BOUND = "bound"
+    """A ``bind: context`` gate was entered: ``data`` holds the ``digest`` of the context
+    an approval names."""
 
 
 _new: Final = tuple.__new__
@@ -156,6 +174,9 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
     variables: dict[str, JSONValue] | None = None
     roles: tuple[str, ...] | None = None
     spec_sha256: str | None = None
+    signature: str | None = None
+    """The decision's signature by its actor (:mod:`.signing`), for a human decision made
+    by an actor with a signing key; left out of the JSON when None."""
 
     # -- named construction: one constructor an event, naming what it records ----------
     #
@@ -180,7 +201,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         """Record 1: the instance came into being in ``state`` with ``context`` (and, for
         a machine with variables, every value) under the spec hashed ``spec_sha256``."""
         fields = (1, at, state, state, None, None, None, None, None, _CREATED, context, variables)
-        return _new(cls, (*fields, None, spec_sha256))
+        return _new(cls, (*fields, None, spec_sha256, None))
 
     @classmethod
     def transition(
@@ -216,6 +237,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             data,
             variables,
             roles,
+            None,
             None,
         )
         return _new(cls, fields)
@@ -253,6 +275,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             variables,
             roles,
             None,
+            None,
         )
         return _new(cls, fields)
 
@@ -270,7 +293,7 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         """Record ``seq``: ``data`` was merged into the context in ``state`` (whose failure
         reason, if any, stays ``reason``)."""
         fields = (seq, at, state, state, None, actor, None, reason, None, _CONTEXT, data, None)
-        return _new(cls, (*fields, None, None))
+        return _new(cls, (*fields, None, None, None))
 
     def as_json(self) -> dict[str, JSONValue]:
         """The record as a JSON object (``at`` in ISO 8601)."""
@@ -293,6 +316,8 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
             found["roles"] = list(self.roles)
         if self.spec_sha256 is not None:
             found["spec"] = self.spec_sha256
+        if self.signature is not None:
+            found["signature"] = self.signature
         return found
 
     def to_json(self) -> str:
@@ -300,10 +325,10 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         return json.dumps(self.as_json())
 
 
-RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables", "roles", "spec_sha256"}
+RECORD_KEYS = frozenset(AuditRecord._fields) - {"variables", "roles", "spec_sha256", "signature"}
 """The keys of every record's JSON."""
 
-OPTIONAL_KEYS = frozenset({"variables", "roles", "spec"})
+OPTIONAL_KEYS = frozenset({"variables", "roles", "spec", "signature"})
 """The keys a record's JSON holds only when they are set (none of them in records
 written before they were kept)."""
 
@@ -341,6 +366,7 @@ def record_from_json(
         variables=None if variables is None else storable_mapping(variables, "variables"),
         roles=None if roles is None else tuple(roles),
         spec_sha256=_optional_text(spec_sha256, "spec"),
+        signature=_optional_text(data.get("signature"), "signature"),
     )
 
 

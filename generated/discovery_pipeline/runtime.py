@@ -58,6 +58,7 @@ from .._statewright import (
     Runner,
     SpecMismatch,
     SqlStore,
+    StaleDecision,
     StoreError,
     Transition,
     Unauthorized,
@@ -70,7 +71,14 @@ from .._statewright import (
 __all__ = ["SOURCE", "SOURCE_SHA256", "DiscoveryPipeline", "Handlers", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
 __all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
-__all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
+__all__ += [
+    "InvalidTransition",
+    "Locked",
+    "OutOfBounds",
+    "Refused",
+    "StaleDecision",
+    "Unauthorized",
+]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
 __all__ += ["BadMigration", "ChainBroken", "LeaseLost", "SpecMismatch", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from statewright.generator import signing
 from statewright.generator.commands import Command, Group
 from statewright.generator.commands.audit_check import CHECK, EXPORT
 from statewright.generator.commands.stores import (
@@ -35,7 +36,7 @@ from statewright.generator.commands.stores import (
     timers_of,
     with_store,
 )
-from statewright.generator.runtime.store import InstanceHead, SqlStore, check_witness
+from statewright.generator.runtime.store import ChainProblem, InstanceHead, SqlStore, check_witness
 from statewright.verify.printable import printable
 
 __all__ = ["COMMAND", "audit_command", "head_command", "load_specs", "store_argument", "timers_of"]
@@ -48,6 +49,7 @@ def audit_command(
     stderr: TextIO,
     against: Path | None = None,
     specs: Sequence[Path] = (),
+    keyring: Path | None = None,
 ) -> int:
     """Verify every chain in the store at ``target`` and recompute every head row from its
     records; print the first broken record (or the wrong row) of each instance.
@@ -61,7 +63,11 @@ def audit_command(
     """
     try:
         witnessed = [] if against is None else _read_heads(against)
+        keys = None if keyring is None else signing.read_keyring(keyring)
     except (OSError, ValueError) as error:
+        print(f"statewright: error: {error}", file=stderr)
+        return 2
+    except signing.SigningUnavailable as error:
         print(f"statewright: error: {error}", file=stderr)
         return 2
     known = load_specs(specs)
@@ -69,7 +75,12 @@ def audit_command(
     def read(store: SqlStore) -> tuple[list[Any], set[str]]:
         machines = {head.machine for head in store.heads()}
         timers = {machine: timers_of(known[machine]) for machine in machines & known.keys()}
-        problems = [*store.verify(timers=timers), *check_witness(store, witnessed)]
+        problems: list[Any] = [*store.verify(timers=timers), *check_witness(store, witnessed)]
+        if keys is not None:
+            broken = {(p.machine, p.instance_id) for p in problems if isinstance(p, ChainProblem)}
+            every = [(h.machine, h.instance_id) for h in store.heads()]
+            intact = [found for found in every if found not in broken]
+            problems.extend(p.message() for p in signing.check_signatures(store, keys, intact))
         return problems, machines - known.keys()
 
     try:
@@ -86,9 +97,10 @@ def audit_command(
             file=stdout,
         )
     if problems:
-        print(f"audit verify: {len(problems)} broken chain(s)", file=stdout)
+        print(f"audit verify: {len(problems)} problem(s)", file=stdout)
         return 1
-    print(f"audit verify: {display(target)}: every chain intact", file=stdout)
+    signed = "" if keys is None else ", every human decision signed by its reviewer's key"
+    print(f"audit verify: {display(target)}: every chain intact{signed}", file=stdout)
     return 0
 
 
@@ -152,11 +164,24 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="specs whose timers recompute the deadlines (default: specs/ if it exists)",
     )
+    parser.add_argument(
+        "--keyring",
+        type=Path,
+        metavar="FILE",
+        help="reviewers' Ed25519 public keys (a line 'ACTOR ed25519:BASE64' each): check "
+        "every signed decision, and report each human decision that is not signed "
+        "(needs statewright[signing])",
+    )
 
 
 def _verify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return audit_command(
-        args.target, against=args.against, specs=args.specs, stdout=stdout, stderr=stderr
+        args.target,
+        against=args.against,
+        specs=args.specs,
+        keyring=args.keyring,
+        stdout=stdout,
+        stderr=stderr,
     )
 
 
@@ -177,15 +202,24 @@ VERIFY = Command(
         "With --against FILE, also check that every chain still extends the heads "
         "'statewright audit head' wrote to FILE earlier: that finds a truncated or "
         "rewritten chain, which the chain alone cannot.",
+        "With --keyring FILE (the reviewers' Ed25519 public keys, one 'ACTOR "
+        "ed25519:BASE64' a line), also check the signature of every signed decision and "
+        "report every human decision without one: a writer who rebuilt a whole chain "
+        "with valid hashes cannot sign as a reviewer.",
     ),
     exits=(
-        (0, "every chain is intact"),
+        (0, "every chain is intact (and, with --keyring, every human decision signed)"),
         (
             1,
-            "a record was altered, removed or reordered, or a head row is not what its "
-            "records give",
+            "a record was altered, removed or reordered, a head row is not what its "
+            "records give, or (with --keyring) a decision is unsigned or its signature "
+            "does not verify",
         ),
-        (2, "the store cannot be opened, or FILE is no output of 'audit head'"),
+        (
+            2,
+            "the store cannot be opened, FILE is no output of 'audit head', or the keyring "
+            "cannot be read",
+        ),
     ),
     arguments=_verify_arguments,
     run=_verify,

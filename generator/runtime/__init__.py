@@ -22,8 +22,9 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every name of them importable from there: what a store holds (:mod:`.stored`), the
   hash chain and its verification (:mod:`.chain`), :mod:`.memorystore` and
   :mod:`.sqlstore`;
-- :mod:`.versions`: the spec version a stored instance runs under, and the migrations
-  that move it to another (:class:`MigrationSpec`, :class:`SpecMismatch`);
+- :mod:`.gates`: approval gates under a policy (quorum, separation, escalation, a bound
+  digest) as the runtime records them, and what a gate waits for (:class:`GateStatus`);
+  :mod:`.signing`: what a signed human decision covers;
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
   asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
@@ -34,7 +35,9 @@ from __future__ import annotations
 from .data import Effect, Guard, OutOfBounds, VariableSpec, VariablesSpec
 from .durable import SweepReport
 from .engine import Allowed, Machine
+from .gates import Approval, GateStatus, StaleDecision
 from .handlers import Fire, HandlerSet, Hook, Job
+from .kernel import Policy
 from .machinespec import MachineSpec, Transition
 from .outbox import LeaseLost, Outbox
 from .records import (
@@ -76,6 +79,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "Actor",
     "Allowed",
+    "Approval",
     "AsyncRunner",
     "AuditRecord",
     "BadMigration",
@@ -88,6 +92,7 @@ __all__ = [
     "Event",
     "FailureSnapshot",
     "Fire",
+    "GateStatus",
     "Guard",
     "HandlerFailed",
     "HandlerSet",
@@ -105,11 +110,13 @@ __all__ = [
     "MigrationSpec",
     "OutOfBounds",
     "Outbox",
+    "Policy",
     "Refused",
     "Round",
     "Runner",
     "SpecMismatch",
     "SqlStore",
+    "StaleDecision",
     "Store",
     "StoreError",
     "StoreHead",

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from . import kernel
+from . import gates, kernel
 from .data import OutOfBounds
 from .history import ContextHistory
 from .machinespec import Compiled, Edge, MachineSpec, Node
@@ -58,6 +58,7 @@ class Instance(Generic[S, T, R]):
         "_failures",
         "_history",
         "_id",
+        "_ledger",
         "_log",
         "_node",
         "_reason",
@@ -88,6 +89,9 @@ class Instance(Generic[S, T, R]):
     """The current values of the variables (the generated ``Variables``), or None."""
     _values: list[tuple[int, Any]]
     """The variables after each record that changed them: (record number, values)."""
+    _ledger: Any
+    """What the approval policies read, as of a point of the log (:func:`.gates.ledger`
+    keeps it, so that each decision folds only the records since)."""
 
     def _reset(self, clock: Clock | None) -> None:
         self._clock = utc_now if clock is None else check_clock(clock)
@@ -102,6 +106,7 @@ class Instance(Generic[S, T, R]):
         self._revision = 0
         self._variables = start = self._compiled.start
         self._values = [(1, start)]
+        self._ledger = None
 
     @property
     def state(self) -> S:
@@ -195,6 +200,8 @@ class Instance(Generic[S, T, R]):
         for step, values in chain:
             self._step(step, values, at, actor_id, decision, payload, roles)
             actor_id = decision = roles = None
+        if self._node.policy is not None:
+            gates.bind(self, at)
 
     def _effect(self, edge: Edge, values: Any) -> Any:
         """The variables after ``edge``'s effect (the kernel's), checked against their

@@ -46,10 +46,9 @@ class MachineSpec(Generic[S, T, R]):
     """What a generated module declares of its machine; ``Machine`` runs it.
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
-    allows no rollback. ``data`` declares the variables; None when the spec has none.
-    ``sha256`` is the hash of the spec file the module was generated from, recorded with
-    every instance it creates (None: versions are not recorded); ``migrations`` say how
-    stored runs of earlier versions move to this one (:mod:`.versions`).
+    allows no rollback. ``policies`` holds the approval states' policies (quorum,
+    separation, escalation, binding), by state. ``data`` declares the variables; None
+    when the spec has none.
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -63,8 +62,7 @@ class MachineSpec(Generic[S, T, R]):
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
     data: VariablesSpec[Any] | None = None
-    sha256: str | None = None
-    migrations: tuple[MigrationSpec, ...] = ()
+    policies: Mapping[S, kernel.Policy] = field(default_factory=dict)
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)
@@ -103,6 +101,7 @@ def compile_spec(spec: MachineSpec[Any, Any, Any]) -> Compiled:
             frozenset(spec.reviewers.get(state, ())),
             approval=state in spec.approval,
             failed=state in spec.failed,
+            policy=spec.policies.get(state),
         )
         for state in spec.states
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import kernel, versions
+from . import gates, kernel, versions
 from .data import OutOfBounds
 from .records import (
     MAX_JSON_BYTES,
@@ -101,6 +101,10 @@ def check(machine: Machine[Any, Any, Any], record: _Record) -> None:
         raise InvalidTransition(
             f"{where}: {machine.state} is left automatically at once, not by this record"
         )
+    if record.event is not Event.ROLLBACK:
+        gates.check_record(machine, record, where)  # a gate's own record, or its policy
+    if gates.is_own(record):
+        return
     if record.event is Event.ROLLBACK:
         _check_rollback(machine, record, where)
     elif record.event is Event.CONTEXT:
@@ -333,6 +337,8 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
     elif record.event is Event.CONTEXT:
         assert isinstance(record.data, dict)
         machine._merge_context(record.data, record.actor, record.at)
+    elif gates.is_own(record):
+        machine._log.append(record)
     else:
         edge = _edge_for(machine, record)
         assert edge is not None

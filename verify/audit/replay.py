@@ -55,6 +55,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from statewright.verify.audit.gates import GATE_EVENTS, GateChecker
 from statewright.verify.audit.trace import Recorded
 from statewright.verify.findings import Finding, Severity, TransitionRef
 from statewright.verify.model import (
@@ -98,6 +99,7 @@ RULES: Mapping[str, str] = {
     "run-rollback": "a rollback the spec does not allow, or to a place the run never was",
     "run-locked": "a change of a run held in an approval state, or a context record that moved",
     "run-property": "an always or precedence property that the run broke",
+    "run-policy": "a decision, escalation or digest at an approval gate that its policy refuses",
     "run-malformed": "a record that cannot be read",
     "run-migration": "a migrated record that is not what the new spec's migration makes of the run",
     "run-tampered": "a stored run whose hash chain or head row fails: not checked",
@@ -289,11 +291,21 @@ class RunChecker:
         self._since: list[datetime | None] = [None] * len(self._timed)
         self._watching = bool(self._always or self._precedence or self._timed)
         """Whether the spec has a property to follow at each record."""
+        self._gates = GateChecker(self.semantics)
 
     # -- the records ----------------------------------------------------------------------
 
     def feed(self, record: Recorded) -> None:
         """Check ``record``, the next of the run."""
+        before = self._state
+        if self._started and not self._pending and self._last is not None:
+            problem = self._gates.check(record, before, self._values)
+            if problem:
+                self._report("run-policy", record, problem, self._where(before))
+        self._feed(record)
+        self._gates.follow(record, before, before == self.spec.initial != self._state)
+
+    def _feed(self, record: Recorded) -> None:
         last = self._last
         self._last = record
         if record.spec is not None and not self.spec.sha256.startswith(record.spec.lower()):
@@ -343,7 +355,7 @@ class RunChecker:
             self._context(record)
         elif record.event == "rollback":
             self._rollback(record)
-        else:
+        elif record.event not in GATE_EVENTS:  # a gate's own record: checked by _gates
             self._transition(record)
 
     def resume(self, record: Recorded) -> None:

@@ -45,7 +45,16 @@ __all__ = [
     "trace_lines",
 ]
 
-EVENTS = ("created", "transition", "rollback", "context", "migrated")
+EVENTS = (
+    "created",
+    "transition",
+    "rollback",
+    "context",
+    "migrated",
+    "approval",
+    "escalation",
+    "bound",
+)
 """What a record records."""
 
 
@@ -72,6 +81,8 @@ class Recorded(NamedTuple):
     rollback_to: int | None = None
     spec: str | None = None
     line: int = 0
+    digest: str | None = None
+    """The digest an approval gate bound (``bound``) or an approval names (``approval``)."""
 
 
 class TraceError(ValueError):
@@ -134,6 +145,7 @@ def _trace_record(data: object, line: int) -> Recorded:
         else _integer(data["rollback_to"], "rollback_to"),
         spec=_optional(data, "spec", str),
         line=line,
+        digest=_optional(data, "digest", str),
     )
 
 
@@ -241,8 +253,15 @@ class StoredRun:
                 back,
                 spec if type(spec) is str else None,
                 0,
+                _digest(get("data")),
             ),
         )
+
+
+def _digest(data: object) -> str | None:
+    """The digest a stored gate record's data holds, or None."""
+    digest = data.get("digest") if isinstance(data, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 def stored_run(records: Iterable[Mapping[str, object]]) -> Iterator[Recorded]:
@@ -273,6 +292,8 @@ def trace_line(record: Recorded) -> str:
         found["variables"] = dict(record.variables)
     if record.spec is not None:
         found["spec"] = record.spec
+    if record.digest is not None:
+        found["digest"] = record.digest
     return json.dumps(found, ensure_ascii=False)
 
 

@@ -161,7 +161,8 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.last_step = step
         roles = None if actor is None else actor.roles
         source = self.model.state
-        expected = self.model.outcome(trigger, roles, self.clock())
+        who = None if actor is None else actor.id
+        expected = self.model.outcome(trigger, roles, self.clock(), who)
         decision = trigger if self._is_human(trigger) else None
         try:
             self.adapter.fire(self.machine, trigger, actor, decision)
@@ -208,11 +209,18 @@ class ConformanceMachine(RuleBasedStateMachine):
                 self.expire(where)
                 continue
             people = reviewers(self.semantics, trigger)
-            now = self.clock()
-            roles = [
-                a for a in people if self.model.outcome(trigger, a.roles, now) is Outcome.ACCEPTED
-            ]
-            self.fire(where, trigger, roles[0] if roles else None)
+            taken = len([e for e in self.model.log if e.transition is not None])
+            while True:  # at a gate with a quorum: distinct reviewers until it is met
+                now = self.clock()
+                roles = [
+                    a
+                    for a in people
+                    if self.model.outcome(trigger, a.roles, now, a.id) is Outcome.ACCEPTED
+                ]
+                self.fire(where, trigger, roles[0] if roles else None)
+                steps = len([e for e in self.model.log if e.transition is not None])
+                if steps > taken or not roles:
+                    break
 
     def expire(self, step: str) -> None:
         """Call ``expire`` on both sides at the clock's current time."""
@@ -302,15 +310,36 @@ class ConformanceMachine(RuleBasedStateMachine):
 
 
 def reviewers(semantics: Semantics, trigger: str) -> tuple[Actor, ...]:
-    """An actor for each role that may take a human trigger where it is declared."""
-    return tuple(Actor(f"{role}-1", (role,)) for role in semantics.roles_for(trigger))
+    """An actor for each role that may take a human trigger where it is declared; where a
+    gate with a policy declares it, one more than its quorum for each role (so a quorum
+    can be met, and an actor counted twice or separated is tried too)."""
+    policies = [node.policy for node in _gates(semantics, trigger)]
+    count = max((p.quorum + 1 for p in policies if p is not None), default=1)
+    return tuple(
+        Actor(f"{role}-{n}", (role,))
+        for n in range(1, count + 1)
+        for role in semantics.roles_for(trigger)
+    )
 
 
 def intruders(semantics: Semantics, trigger: str) -> tuple[Actor | None, ...]:
-    """Who must be turned away from a human trigger: other roles, an outsider, nobody."""
+    """Who must be turned away from a human trigger: other roles (those an escalation
+    adds among them, accepted once it is due), an outsider, nobody."""
     own = set(semantics.roles_for(trigger))
-    people = [Actor(f"{role}-1", (role,)) for role in semantics.roles if role not in own]
+    widened = {
+        role
+        for node in _gates(semantics, trigger)
+        if node.policy is not None
+        for role in node.policy.escalate_to
+    }
+    roles = sorted(set(semantics.roles) | widened)
+    people = [Actor(f"{role}-1", (role,)) for role in roles if role not in own]
     return (*people, Actor("outsider", ()), None)
+
+
+def _gates(semantics: Semantics, trigger: str) -> list[Any]:
+    """The kernel's nodes of the states that name ``trigger`` as an exit."""
+    return [node for node in semantics.nodes.values() if trigger in node.exits]
 
 
 def _named(function: Rule, name: str) -> Rule:

@@ -35,6 +35,7 @@ from statewright.verify.findings import Finding, Severity, sort_findings
 from statewright.verify.load.data import DataReader
 from statewright.verify.load.migrations import MigrationReader
 from statewright.verify.load.nodes import NodeReader, describe
+from statewright.verify.load.policy import read_policy
 from statewright.verify.load.rules import (
     BAD_DURATION,
     SCHEMA,
@@ -363,6 +364,7 @@ class SpecReader(NodeReader):
             reviewers=reviewers,
             stage=self.label(body.get("stage"), "stage"),
             description=self.text(body.get("description"), "description", optional=True),
+            policy=read_policy(self, body, what),
         )
 
     def kind(self, node: Node | None, what: str) -> Kind | None:

@@ -28,6 +28,7 @@ from statewright.verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, Va
 
 __all__ = [
     "DEFINITIONS",
+    "ESCALATE",
     "LEADS_TO",
     "MIGRATION",
     "PRECEDENCE",
@@ -206,6 +207,26 @@ ROLLBACK = Shape(
     null=True,  # the loader reads an empty value as no rollback
 )
 
+ESCALATE = Shape(
+    "escalate",
+    "Approval states only: the gate's escalation. After a delay shorter than its timeout, "
+    "more roles join its reviewers, recorded as an audit record of its own.",
+    (
+        Key(
+            "after",
+            ref("duration"),
+            "How long the gate waits before it escalates; shorter than its timeout.",
+            required=True,
+        ),
+        Key(
+            "to",
+            list_of(_LABEL, empty=False),
+            "The roles that join the reviewers once the gate escalates.",
+            required=True,
+        ),
+    ),
+)
+
 STATE = Shape(
     "state",
     "A state. An empty value means a state with no kind.",
@@ -232,6 +253,29 @@ STATE = Shape(
         ),
         Key("stage", nullable(_LABEL), "A group name, used for diagram clusters."),
         Key("description", _TEXT, "What the machine does in this state."),
+        Key(
+            "quorum",
+            {"type": "integer", "minimum": 1},
+            "Approval states only: how many distinct actors must approve before an approve "
+            "exit is taken; one reject rejects.",
+            default=1,
+        ),
+        Key(
+            "separate_from",
+            {**list_of(_SNAKE, null=True), "uniqueItems": True},
+            "Approval states only: who may not approve, of requester and previous_approvers. "
+            "requester: the actor of the run's first step; previous_approvers: whoever "
+            "approved earlier in the run (rule unknown-separation checks the names).",
+            default=[],
+        ),
+        Key("escalate", ESCALATE.schema()),
+        Key(
+            "bind",
+            {"enum": ["context"]},
+            "Approval states only: context binds an approval to the digest (sha256 of the "
+            "canonical JSON) of the context the gate was entered with; an approval naming "
+            "another digest is refused.",
+        ),
     ),
     null=True,
 )
@@ -556,6 +600,7 @@ SHAPES: Mapping[str, Shape] = {
     for shape in (
         SPEC,
         ROLLBACK,
+        ESCALATE,
         STATE,
         TRANSITION,
         REASON,

@@ -20,6 +20,7 @@ from statewright.verify.registry import (
     rule,
 )
 from statewright.verify.rules import (
+    approvals,
     asl,
     data,
     graph,
@@ -35,6 +36,7 @@ __all__ = [
     "ProjectCheck",
     "Rule",
     "RuleCheck",
+    "approvals",
     "asl",
     "data",
     "data_rule",

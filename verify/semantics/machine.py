@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from statewright.verify.model import Spec, Transition
+from statewright.verify.model import Spec, State, Transition
 from statewright.verify.semantics import kernel
 from statewright.verify.semantics.data import Data, Values
 from statewright.verify.semantics.kernel import AlwaysCycle, Outcome
@@ -114,6 +114,10 @@ class Semantics:
         nodes: dict[str, _Node] = {
             s.name: kernel.Node(s.name, frozenset(s.reviewers)) for s in spec.states
         }
+        for s in spec.states:  # what approval policies read (the kernel's Ledger, vote)
+            if s.is_approval or s.is_failed:
+                node = nodes[s.name]
+                node.approval, node.failed, node.policy = s.is_approval, s.is_failed, policy(s)
         edges = [_edge(t, nodes, data) for t in spec.transitions]
         kernel.link(edges)
         choices = {
@@ -152,6 +156,10 @@ class Semantics:
     @property
     def initial(self) -> str:
         return self.spec.initial
+
+    def node(self, state: str) -> _Node:
+        """``state`` as the step kernel runs it (its exits, reviewers and policy)."""
+        return self.nodes[state]
 
     def candidates(self, state: str, trigger: str, values: Values = ()) -> Transition | None:
         """The transition ``trigger`` fired by name takes from ``state`` with ``values``:
@@ -314,9 +322,11 @@ def _edge(transition: Transition, nodes: Mapping[str, _Node], data: Data) -> _Ed
 
 class Run:
     """One run of a spec: its current state and values, when the state was entered, and
-    its log."""
+    its log (with the records an approval gate keeps of its own: ``approval`` votes, an
+    ``escalation``, a ``bound`` digest, as entries from the gate to itself on those
+    names, whose ``transition`` is None); ``ledger`` is what its gates' policies read."""
 
-    __slots__ = ("entered_at", "log", "semantics", "state", "values")
+    __slots__ = ("entered_at", "ledger", "log", "semantics", "state", "values")
 
     def __init__(self, semantics: Semantics, now: datetime) -> None:
         self.semantics = semantics
@@ -324,28 +334,91 @@ class Run:
         self.values: Values = semantics.data.initial
         self.entered_at = now
         self.log: list[Entry] = []
+        self.ledger = kernel.Ledger()
         self._settle(now)
 
     def candidate(self, trigger: str) -> Transition | None:
         """The transition ``trigger`` would take now, if any."""
         return self.semantics.candidates(self.state, trigger, self.values)
 
-    def outcome(self, trigger: str, roles: Iterable[str] | None, now: datetime) -> Outcome:
-        """What firing ``trigger`` at ``now`` by an actor with ``roles`` must do."""
+    def outcome(
+        self, trigger: str, roles: Iterable[str] | None, now: datetime, actor: str | None = None
+    ) -> Outcome:
+        """What firing ``trigger`` at ``now`` by ``actor`` with ``roles`` must do (at a
+        gate with a policy, a vote the policy refuses is UNAUTHORISED)."""
         held = None if roles is None else frozenset(roles)
         node = self.semantics.nodes[self.state]
-        return kernel.decide(node, trigger, self.values, held, self.entered_at, now)[0]
+        ledger = self._escalated(now)[0]
+        widened = kernel.widened(node, ledger.gate)
+        outcome, edge = kernel.decide(
+            node, trigger, self.values, held, self.entered_at, now, widened
+        )
+        if outcome is Outcome.ACCEPTED and edge is not None and edge.human and node.policy:
+            verdict = kernel.vote(edge, ledger, actor or "")
+            if verdict not in (kernel.Verdict.TAKE, kernel.Verdict.COUNT):
+                return Outcome.UNAUTHORISED
+        return outcome
 
     def fire(
         self, trigger: str, roles: Iterable[str] | None, actor: str | None, now: datetime
     ) -> Outcome:
-        """Fire ``trigger``; the run changes only when the outcome is ACCEPTED."""
-        outcome = self.outcome(trigger, roles, now)
+        """Fire ``trigger``; the run changes only when the outcome is ACCEPTED (at a gate
+        with a policy: an escalation that fell due is recorded first, and a vote the quorum
+        still lacks is recorded instead of the transition)."""
+        outcome = self.outcome(trigger, roles, now, actor)
         if outcome is Outcome.ACCEPTED:
             transition = self.candidate(trigger)
             assert transition is not None
+            node = self.semantics.nodes[self.state]
+            if node.policy is not None:
+                self._escalate(now)
+                edge = self.semantics.edges[id(transition)]
+                if transition.human and kernel.vote(edge, self.ledger, actor or "") is (
+                    kernel.Verdict.COUNT
+                ):
+                    self._own(kernel.APPROVAL_EVENT, now, actor, trigger)
+                    return outcome
             self.take(transition, now, actor if transition.human else None)
         return outcome
+
+    def _escalated(self, now: datetime) -> tuple[kernel.Ledger, datetime | None]:
+        """The ledger with the gate's escalation if it fell due by ``now``, and when it fell
+        due (None: it did not, or it is recorded already)."""
+        node = self.semantics.nodes[self.state]
+        due = kernel.escalation_due(node, self.ledger.gate, self.entered_at)
+        if due is None or now < due:
+            return self.ledger, None
+        return kernel.observe(self.ledger, kernel.ESCALATION_EVENT), due
+
+    def _escalate(self, now: datetime) -> None:
+        """Record the gate's escalation, stamped at its due time, if it fell due."""
+        due = self._escalated(now)[1]
+        if due is not None:
+            self._own(kernel.ESCALATION_EVENT, due)
+
+    def _own(
+        self, event: str, at: datetime, actor: str | None = None, trigger: str | None = None
+    ) -> None:
+        """Log a record the gate keeps of its own (a vote on ``trigger``, an escalation, a
+        bound digest), as the runtime's audit log holds it."""
+        self.log.append(Entry(self.state, self.state, trigger or event, at, actor, self.values))
+        digest = "bound" if event == kernel.BOUND_EVENT else None
+        self.ledger = kernel.observe(self.ledger, event, actor=actor, trigger=trigger, bound=digest)
+
+    def _entered(self, transition: Transition | None, source: str, actor: str | None) -> None:
+        """Move the ledger past a step out of ``source`` (a rollback when ``transition`` is
+        None), and bind the digest of a gate so entered."""
+        semantics = self.semantics
+        self.ledger = kernel.observe(
+            self.ledger,
+            "rollback" if transition is None else "transition",
+            source=semantics.nodes[source],
+            target=semantics.nodes[self.state],
+            actor=actor,
+            trigger=None if transition is None else transition.trigger,
+            human=transition is not None and transition.human,
+            leaves_initial=source == semantics.initial != self.state,
+        )
 
     @property
     def timed_exit(self) -> Transition | None:
@@ -358,7 +431,9 @@ class Run:
         return self.semantics.nodes[self.state].deadline(self.entered_at)
 
     def expire(self, now: datetime) -> Transition | None:
-        """Take the timed exit if ``now`` has reached the deadline; the exit taken."""
+        """Take the timed exit if ``now`` has reached the deadline; the exit taken (an
+        approval gate's escalation that fell due is recorded first)."""
+        self._escalate(now)
         timed = self.semantics.nodes[self.state].timed
         if timed is None or not kernel.due(timed, self.entered_at, now):
             return None
@@ -375,21 +450,51 @@ class Run:
         self.log.append(
             Entry(self.state, transition.target, transition.trigger, now, actor, values, transition)
         )
+        source = self.state
         self.state = transition.target
         self.values = values
         self.entered_at = now
+        self._entered(transition, source, actor)
         self._settle(now)
 
     def restore(self, state: str, now: datetime, values: Values | None = None) -> None:
         """Return to ``state`` and ``values`` (a rollback), entered at ``now``; the log
-        records transitions only, so a rollback adds nothing to it."""
+        records transitions and gate records only, so a rollback adds nothing to it but
+        the digest of a binding gate it returns to."""
+        source = self.state
         self.state = state
         if values is not None:
             self.values = values
         self.entered_at = now
+        self._entered(None, source, None)
+        self._bind(now)
 
     def _settle(self, now: datetime) -> None:
         for step, values in self.semantics.enter(self.state, self.values):
             self.log.append(Entry(step.source, step.target, step.trigger, now, None, values, step))
+            source = self.state
             self.state = step.target
             self.values = values
+            self._entered(step, source, None)
+        self._bind(now)
+
+    def _bind(self, now: datetime) -> None:
+        policy = self.semantics.nodes[self.state].policy
+        if policy is not None and policy.bind:
+            self._own(kernel.BOUND_EVENT, now)
+
+
+def policy(state: State) -> kernel.Policy | None:
+    """``state``'s approval policy as the step kernel reads it; None without one (or
+    outside an approval state, where rule ``policy-outside-approval`` reports it)."""
+    written = state.policy
+    if written is None or not state.is_approval:
+        return None
+    escalation = written.escalate
+    return kernel.Policy(
+        quorum=written.quorum or 1,
+        separate_from=frozenset(s.name for s in written.separate_from),
+        escalate_after=None if escalation is None else timedelta(seconds=escalation.after.seconds),
+        escalate_to=frozenset(() if escalation is None else escalation.to),
+        bind=written.bind == "context",
+    )
