@@ -50,6 +50,7 @@ from .records import (
     Refused,
     Unauthorized,
 )
+from .retry import HandlerTimeout, Retry
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
     ChainBroken,
@@ -67,7 +68,7 @@ from .store import (
     StoreHead,
     UnknownInstance,
 )
-from .worker import Round, Worker
+from .worker import DeadLetter, Metrics, Round, Worker
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -81,6 +82,7 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "DBConnection",
+    "DeadLetter",
     "Effect",
     "Event",
     "FailureSnapshot",
@@ -88,6 +90,7 @@ __all__ = [
     "Guard",
     "HandlerFailed",
     "HandlerSet",
+    "HandlerTimeout",
     "Hook",
     "InstanceExists",
     "InstanceHead",
@@ -99,9 +102,11 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "Metrics",
     "OutOfBounds",
     "Outbox",
     "Refused",
+    "Retry",
     "Round",
     "Runner",
     "SqlStore",

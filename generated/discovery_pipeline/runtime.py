@@ -43,6 +43,7 @@ from .._statewright import (
     Guard,
     HandlerFailed,
     HandlerSet,
+    HandlerTimeout,
     InstanceExists,
     InvalidTransition,
     Job,
@@ -54,6 +55,7 @@ from .._statewright import (
     Outbox,
     OutOfBounds,
     Refused,
+    Retry,
     Runner,
     SqlStore,
     StoreError,
@@ -67,7 +69,17 @@ from .._statewright import (
 
 __all__ = ["SOURCE", "SOURCE_SHA256", "DiscoveryPipeline", "Handlers", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
-__all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
+__all__ += [
+    "AsyncRunner",
+    "Fire",
+    "HandlerFailed",
+    "HandlerTimeout",
+    "Job",
+    "Outbox",
+    "Retry",
+    "Runner",
+    "Worker",
+]
 __all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
 __all__ += ["ChainBroken", "LeaseLost", "StoreError"]

@@ -49,6 +49,7 @@ from .records import (
     Refused,
     Unauthorized,
 )
+from .retry import HandlerTimeout, Retry
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
     ChainBroken,
@@ -66,7 +67,7 @@ from .store import (
     StoreHead,
     UnknownInstance,
 )
-from .worker import Round, Worker
+from .worker import DeadLetter, Metrics, Round, Worker
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -80,6 +81,7 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "DBConnection",
+    "DeadLetter",
     "Effect",
     "Event",
     "FailureSnapshot",
@@ -87,6 +89,7 @@ __all__ = [
     "Guard",
     "HandlerFailed",
     "HandlerSet",
+    "HandlerTimeout",
     "Hook",
     "InstanceExists",
     "InstanceHead",
@@ -98,9 +101,11 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
+    "Metrics",
     "OutOfBounds",
     "Outbox",
     "Refused",
+    "Retry",
     "Round",
     "Runner",
     "SqlStore",
