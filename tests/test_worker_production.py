@@ -465,3 +465,108 @@ def test_the_attempts_kept_are_json(rt: Any, backend: Backend) -> None:
         "ConnectionError('two')",
     ]
     assert (row[1], row[2]) == (2, 1), "the cursor stands at the enter call of record 1"
+
+
+# -- claims -----------------------------------------------------------------------------
+
+
+def claimed_in_order(rt: Any, store: Any) -> list[str]:
+    """The instances a worker that claims one at a time serves, in the order it does."""
+    order: list[str] = []
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(lambda job: order.append(job.instance_id))
+    handlers.on_enter(rt.State.PUBLISHING)(lambda job: order.append(job.instance_id))
+    worker = rt.Worker(store, handlers, batch=1)
+    while not worker.run_once().idle:
+        pass
+    return order
+
+
+def test_claims_go_by_arrival_not_by_id(rt: Any, backend: Backend) -> None:
+    """First come, first served: ids sort the other way round, and an instance whose
+    records arrive later (an approval) queues behind the ones already waiting."""
+    store = backend.open(rt)
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(lambda job: moves_on(rt, job))
+    handlers.on_enter(rt.State.CHECKING)(lambda job: moves_on(rt, job))
+    rt.Relay.create(store, "zz-first").start()
+    rt.Worker(store, handlers).run_once()  # to REVIEW, all delivered
+    for name in ("yy", "xx", "ww"):
+        rt.Relay.create(store, name).start()
+    lead = rt.Actor("lena", frozenset({"lead"}))
+    rt.Relay.load(store, "zz-first").approve(actor=lead, decision="ok")
+    rt.Relay.create(store, "aa-last").start()
+    assert claimed_in_order(rt, store) == ["yy", "xx", "ww", "zz-first", "aa-last"]
+
+
+def test_a_finished_instance_leaves_the_claimable_index(rt: Any, backend: Backend) -> None:
+    store = backend.open(rt)
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(lambda job: moves_on(rt, job))
+    rt.Relay.create(store, "a").start()
+    rt.Relay.create(store, "b")  # created only: its record is due too
+    rt.Worker(store, handlers).run_once()
+    rows = backend.execute("SELECT instance_id, arrival FROM statewright_instances ORDER BY 1")
+    assert rows == [("a", None), ("b", None)]
+    rt.Relay.load(store, "b").start()
+    (row,) = backend.execute("SELECT arrival FROM statewright_instances WHERE instance_id = 'b'")
+    assert row[0] is not None
+
+
+def test_the_claim_reads_the_claimable_index(rt: Any, tmp_path: Path) -> None:
+    """SQLite's plan of the claim: a search of the partial index of due instances, never
+    a scan of every instance (so finished instances cost a claim nothing)."""
+    store = rt.SqlStore.sqlite(str(tmp_path / "relay.sqlite"))
+    rt.Outbox(store)
+    from statewright.generator.runtime import outbox
+
+    sql = outbox._DUE.format(limit=16).replace("?", "'x'")
+    plan = [row[3] for row in store._connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    assert any("statewright_claimable" in step for step in plan), plan
+    assert not any(step.startswith("SCAN i") for step in plan), plan
+
+
+def test_an_older_store_gains_the_arrival_of_its_undelivered_instances(
+    rt: Any, tmp_path: Path
+) -> None:
+    """Tables made before ``arrival``: instances a worker delivered in full stay out of
+    the index; the others (and those no worker ever saw) are due."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE statewright_instances (machine TEXT NOT NULL, instance_id TEXT NOT NULL,"
+        " seq BIGINT NOT NULL, head TEXT NOT NULL, version BIGINT NOT NULL,"
+        " state TEXT NOT NULL, deadline TEXT, PRIMARY KEY (machine, instance_id));"
+        "CREATE TABLE statewright_outbox (machine TEXT NOT NULL, instance_id TEXT NOT NULL,"
+        " delivered BIGINT NOT NULL DEFAULT 0, lease TEXT, lease_until TEXT,"
+        " attempts BIGINT NOT NULL DEFAULT 0, available_at TEXT NOT NULL DEFAULT '',"
+        " error TEXT, PRIMARY KEY (machine, instance_id));"
+        "INSERT INTO statewright_instances VALUES ('relay', 'done', 3, 'h', 3, 'DONE', NULL),"
+        " ('relay', 'half', 3, 'h', 3, 'CHECKING', NULL),"
+        " ('relay', 'unseen', 1, 'h', 1, 'IDLE', NULL);"
+        "INSERT INTO statewright_outbox (machine, instance_id, delivered) VALUES"
+        " ('relay', 'done', 3), ('relay', 'half', 2);"
+    )
+    old.close()
+    rt.SqlStore.sqlite(str(path)).close()
+    upgraded = sqlite3.connect(path)
+    rows = list(
+        upgraded.execute("SELECT instance_id, arrival FROM statewright_instances ORDER BY 1")
+    )
+    upgraded.close()
+    assert rows == [("done", None), ("half", 1), ("unseen", 1)]
+
+
+def test_an_in_process_runner_fires_the_declared_failure_at_the_first_error(rt: Any) -> None:
+    """Retrying is the durable worker's: a runner gives up at once, saying so."""
+    handlers = rt.Handlers()
+    agent = Flaky(rt, [ConnectionError("down")])
+    handlers.on_enter(rt.State.DRAFTING, error=rt.Trigger.AGENT_ERROR, retry=rt.Retry())(agent)
+    machine = rt.Relay()
+    assert rt.Runner(handlers, machine).fire(rt.Trigger.START) is rt.State.FAILED
+    payload = machine.failures[-1].payload
+    assert payload["reason"] == "an in-process runner does not retry"
+    assert [a["error"] for a in payload["attempts"]] == ["ConnectionError('down')"]
+    assert agent.calls == 1

@@ -49,10 +49,11 @@ _ADDED = ("quarantined TEXT", "skip BIGINT NOT NULL DEFAULT 0", "errors TEXT")
 _ENROL = (
     "INSERT INTO statewright_outbox (machine, instance_id)"
     " SELECT i.machine, i.instance_id FROM statewright_instances i"
-    " WHERE i.machine = ? AND NOT EXISTS (SELECT 1 FROM statewright_outbox o"
-    " WHERE o.machine = i.machine AND o.instance_id = i.instance_id)"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL AND NOT EXISTS (SELECT 1"
+    " FROM statewright_outbox o WHERE o.machine = i.machine AND o.instance_id = i.instance_id)"
     " ON CONFLICT (machine, instance_id) DO NOTHING"
 )
+"""Gives every instance with records due an outbox row (only those: the claimable index)."""
 
 _ENROL_ONE = (
     "INSERT INTO statewright_outbox (machine, instance_id) VALUES (?, ?)"
@@ -60,12 +61,20 @@ _ENROL_ONE = (
 )
 
 _DUE = (
-    "SELECT o.instance_id, o.delivered, o.attempts, o.skip, o.errors FROM statewright_outbox o"
-    " JOIN statewright_instances i ON i.machine = o.machine AND i.instance_id = o.instance_id"
-    " WHERE o.machine = ? AND i.seq > o.delivered"
+    "SELECT o.instance_id, o.delivered, o.attempts, o.skip, o.errors FROM statewright_instances i"
+    " JOIN statewright_outbox o ON o.machine = i.machine AND o.instance_id = i.instance_id"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL"
     " AND (o.lease_until IS NULL OR o.lease_until <= ?) AND o.available_at <= ?"
-    " AND o.quarantined IS NULL ORDER BY o.available_at, o.instance_id LIMIT {limit}"
+    " AND o.quarantined IS NULL ORDER BY i.arrival, i.instance_id LIMIT {limit}"
 )
+"""The instances with records due, oldest arrival first, read from the claimable index."""
+
+_DELIVERED = (
+    "UPDATE statewright_instances SET arrival = NULL"
+    " WHERE machine = ? AND instance_id = ? AND seq <= ?"
+)
+"""Takes an instance out of the claimable index once its records are all delivered (and
+no later record arrived meanwhile)."""
 
 _TIMED = (
     "SELECT i.instance_id FROM statewright_instances i"
@@ -161,9 +170,11 @@ class Outbox:
                 )
                 for row in rows
             ]
-            for claim in claims:
-                self._update(
-                    cursor, claim, "lease = ?, lease_until = ?", (claim.token, until), check=False
+            if claims:
+                cursor.executemany(
+                    "UPDATE statewright_outbox SET lease = ?, lease_until = ?"
+                    " WHERE machine = ? AND instance_id = ?".replace("?", store._placeholder),
+                    [(c.token, until, machine, c.instance_id) for c in claims],
                 )
         return claims
 
@@ -218,6 +229,8 @@ class Outbox:
                 f" errors = NULL{lease}",
                 (delivered,),
             )
+            if release:  # with an outcome fired, its own records are due next
+                self.store._run(cursor, _DELIVERED, (claim.machine, claim.instance_id, delivered))
         claim.delivered, claim.attempts, claim.skip, claim.errors = delivered, 0, 0, []
 
     def fail(
@@ -312,6 +325,8 @@ class Outbox:
         """Let the instance go without moving its cursor (another worker may take it)."""
         with self.store._transaction(write=True) as cursor:
             self._update(cursor, claim, "lease = NULL, lease_until = NULL", ())
+            keys = (claim.machine, claim.instance_id, claim.delivered)
+            self.store._run(cursor, _DELIVERED, keys)
 
     def pending(self, machine: str | None = None, *, due_only: bool = True) -> list[Pending]:
         """Every instance whose effects are due, held or failing, by machine and id (with

@@ -423,14 +423,17 @@ class Worker(Generic[S, T, R]):
         try:
             with self.store.batch():
                 apply_outcome(machine, settled)
-                self.outbox.advance(claim, delivered, release=settled.fire is None)
+                quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
+                if quiet:  # nothing to call for the outcome's records: delivered with it
+                    delivered = len(machine.audit)
+                self.outbox.advance(claim, delivered, release=quiet)
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None
         if settled.fire is None:
             return None
         report.fired += 1
-        return machine  # the outcome's own records are due next: deliver them at once
+        return None if quiet else machine  # the outcome's records are due: deliver them now
 
     def _failed(self, claim: Claim, settled: Settled, report: Round) -> Settled | None:
         """A failed delivery: retried where it failed (by the handler's policy, or the
@@ -507,6 +510,20 @@ def _reason(error: BaseException) -> str:
     text refuses), shortened."""
     text = repr(error)
     return text if len(text) <= _REASON_LENGTH else text[: _REASON_LENGTH - 3] + "..."
+
+
+def _calls_none(
+    handlers: HandlerSet[Any, Any, Any], machine: Machine[Any, Any, Any], start: int
+) -> bool:
+    """True when the records after ``start`` call for no handler (so their delivery can
+    commit with the outcome that wrote them, saving a transaction)."""
+    delivery = deliver(handlers, machine, start)
+    try:
+        next(delivery)
+    except StopIteration:
+        return True
+    delivery.close()
+    return False
 
 
 def _step(delivery: Any, result: Done | Failed | None) -> Call | Settled:
