@@ -570,3 +570,70 @@ def test_an_in_process_runner_fires_the_declared_failure_at_the_first_error(rt: 
     assert payload["reason"] == "an in-process runner does not retry"
     assert [a["error"] for a in payload["attempts"]] == ["ConnectionError('down')"]
     assert agent.calls == 1
+
+
+# -- timers -----------------------------------------------------------------------------
+
+
+def test_an_idle_worker_sleeps_longer_but_never_past_the_next_deadline(
+    rt: Any, backend: Backend
+) -> None:
+    """Idle sleeps double up to ``longest_idle``, are cut to the next deadline (by the
+    worker's clock), and the timeout fires in the round after it."""
+    store, clock = backend.open(rt), Clock()
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(lambda job: moves_on(rt, job))
+    handlers.on_enter(rt.State.CHECKING)(lambda job: moves_on(rt, job))
+    worker = rt.Worker(store, handlers, clock=clock)
+    assert worker.next_deadline() is None
+    rt.Relay.create(store, "r", clock=clock).start()
+    worker.run_once()  # to REVIEW: its timeout falls due in an hour
+    deadline = rt.Relay.load(store, "r").deadline
+    assert worker.next_deadline() == deadline
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds=seconds)
+
+    worker.run(stop=lambda: len(slept) == 17, idle=0.5, longest_idle=600.0, sleep=sleep)
+    doubling = [0.5 * 2**n for n in range(11)]  # 0.5 s ... 512 s: 1023.5 s
+    assert slept == [*doubling, 600.0, 600.0, 600.0, 600.0, 176.5, 0.5]
+    assert sum(slept[:16]) == 3600.0, "woke exactly at the deadline, not a poll later"
+    assert rt.Relay.load(store, "r").reason is rt.Reason.TIMEOUT
+    assert worker.next_deadline() is None
+
+
+def test_a_runner_tells_its_next_deadline(rt: Any) -> None:
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(lambda job: moves_on(rt, job))
+    handlers.on_enter(rt.State.CHECKING)(lambda job: moves_on(rt, job))
+    clock = Clock()
+    runner = rt.Runner(handlers, rt.Relay(clock=clock))
+    assert runner.next_deadline is None
+    runner.fire(rt.Trigger.START)
+    assert runner.next_deadline == clock.now + timedelta(hours=1)
+
+
+def test_a_worker_with_slow_handlers_claims_one_at_a_time(rt: Any, backend: Backend) -> None:
+    """A worker whose calls took 0.1 s on average (more than its ``hoard`` of 50 ms)
+    claims one instance at a time: while it works on the first, another worker takes
+    the rest (with fast handlers it would have claimed all five at once)."""
+    store = backend.open(rt)
+    taken: list[int] = []
+    rival_handlers = rt.Handlers()
+    rival_handlers.on_enter(rt.State.DRAFTING)(lambda job: None)
+
+    def slow(job: Any) -> None:
+        if not taken:
+            rival = rt.Worker(open_store(backend.target, rt), rival_handlers)
+            taken.append(rival.run_once().claimed)
+            rival.store.close()
+
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(slow)
+    worker = rt.Worker(store, handlers, batch=5)
+    worker.metrics.calls, worker.metrics.handler_seconds = 10, 1.0  # its record so far
+    for n in range(5):
+        rt.Relay.create(store, f"r{n}").start()
+    assert worker.run_once().claimed == 1 and taken == [4]

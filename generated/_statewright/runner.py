@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Generator
+from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -115,6 +116,13 @@ class _Runner(Generic[S, T, R]):
         self.machine = machine
         self.delivered = 0
         """How many of the machine's records have had their handlers run."""
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        """When the machine's timed exit falls due (its ``deadline``), or None: a caller
+        that waits on the runner wakes then and calls ``machine.expire()``, then
+        :meth:`run`."""
+        return self.machine.deadline
 
     def _next(self) -> _Delivery | None:
         if self.delivered >= len(self.machine.audit):

@@ -85,6 +85,15 @@ _TIMED = (
 )
 
 
+_NEXT_DEADLINE = (
+    "SELECT i.deadline FROM statewright_instances i"
+    " WHERE i.machine = ? AND i.deadline IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM statewright_outbox o WHERE o.machine = i.machine"
+    " AND o.instance_id = i.instance_id AND o.quarantined IS NOT NULL)"
+    " ORDER BY i.deadline LIMIT 1"
+)
+
+
 class LeaseLost(StoreError):
     """The claim's lease ran out and another worker took the instance: nothing was written."""
 
@@ -311,6 +320,15 @@ class Outbox:
                 (machine, instance_id),
             )
             return bool(cursor.rowcount == 1)
+
+    def next_deadline(self, machine: str) -> str | None:
+        """The earliest deadline of ``machine``'s instances (read from the deadline index),
+        leaving out the quarantined; None if no instance has one."""
+        store = self.store
+        with store._transaction(write=False, single=True) as cursor:
+            store._run(cursor, _NEXT_DEADLINE, (machine,))
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
 
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
         """Ids of the instances of ``machine`` whose deadline is at or before ``now``,

@@ -191,7 +191,10 @@ class Worker(Generic[S, T, R]):
     (in real time) the lease is looked at while a handler runs (default: a sixth of the
     lease). :meth:`arun_once` serves up to ``concurrency`` claimed instances at once
     (default: ``batch``), and at most ``limits[name]`` calls of the handlers registered
-    with ``limit=name``. Use one worker (one store, one connection) per thread or process.
+    with ``limit=name``. :meth:`run_once` claims instances a few at a time, as many as its
+    handlers' mean time says it starts on within ``hoard``, so that a worker with slow
+    handlers does not hold instances other workers could serve. Use one worker (one
+    store, one connection) per thread or process.
     """
 
     def __init__(
@@ -208,6 +211,7 @@ class Worker(Generic[S, T, R]):
         heartbeat: timedelta | None = None,
         concurrency: int | None = None,
         limits: dict[str, int] | None = None,
+        hoard: timedelta = timedelta(milliseconds=50),
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts is at least 1, not {max_attempts}")
@@ -234,6 +238,7 @@ class Worker(Generic[S, T, R]):
         if self.concurrency < 1:
             raise ValueError(f"concurrency is at least 1, not {self.concurrency}")
         self.limits = limits
+        self.hoard = hoard
         self.metrics = Metrics()
         self._helper: _Helper | None = None
 
@@ -242,14 +247,28 @@ class Worker(Generic[S, T, R]):
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         report = self._start()
-        for claim in self._claim(report):
-            with self._contained(claim, report):
-                machine: Machine[S, T, R] | None = self._load(claim)
-                while machine is not None and (delivery := self._delivery(claim, machine)):
-                    settled = self._drive(claim, delivery)
-                    machine = self._commit(claim, machine, settled, report)
+        while report.claimed < self.batch:  # claim no more than it will soon start on
+            limit = min(self._ahead(), self.batch - report.claimed)
+            claims = self._claim(report, limit)
+            for claim in claims:
+                with self._contained(claim, report):
+                    machine: Machine[S, T, R] | None = self._load(claim)
+                    while machine is not None and (delivery := self._delivery(claim, machine)):
+                        settled = self._drive(claim, delivery)
+                        machine = self._commit(claim, machine, settled, report)
+            if len(claims) < limit:
+                break
         self.metrics.add(report)
         return report
+
+    def _ahead(self) -> int:
+        """How many instances :meth:`run_once` claims at a time: as many as its handlers'
+        mean time so far says it starts on within ``hoard`` (at least one, at most
+        ``batch``), so a worker with slow handlers leaves the rest to other workers."""
+        if not self.metrics.calls or not self.metrics.handler_seconds:
+            return self.batch
+        mean = self.metrics.handler_seconds / self.metrics.calls
+        return max(1, min(self.batch, int(self.hoard.total_seconds() / mean)))
 
     async def arun_once(self) -> Round:
         """:meth:`run_once` for asyncio: handlers may be ``async`` and are awaited, the
@@ -269,15 +288,45 @@ class Worker(Generic[S, T, R]):
                         settled = await self._adrive(claim, delivery, limits)
                         machine = self._commit(claim, machine, settled, report)
 
-        await asyncio.gather(*(serve(claim) for claim in self._claim(report)))
+        await asyncio.gather(*(serve(claim) for claim in self._claim(report, self.batch)))
         self.metrics.add(report)
         return report
 
-    def run(self, *, stop: Callable[[], bool], idle: float = 0.05) -> None:
-        """Run rounds until ``stop()`` is true, sleeping ``idle`` seconds after an idle one."""
+    def run(
+        self,
+        *,
+        stop: Callable[[], bool],
+        idle: float = 0.05,
+        longest_idle: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Run rounds until ``stop()`` is true, sleeping ``idle`` seconds after an idle one.
+
+        With ``longest_idle``, each further idle round doubles the sleep up to it, but
+        never past the store's next deadline (:meth:`next_deadline`), so a quiet worker
+        polls seldom and still fires a timeout when it falls due; any work resets it.
+        """
+        wait = idle
         while not stop():
-            if self.run_once().idle:
-                time.sleep(idle)
+            if not self.run_once().idle:
+                wait = idle
+                continue
+            sleep(wait if longest_idle is None else self._until_deadline(wait, idle))
+            wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline of the machine's instances in the store (quarantined ones
+        left out), or None: when a timeout falls due next."""
+        found = self.outbox.next_deadline(self.machine.spec.machine)
+        return None if found is None else datetime.fromisoformat(found)
+
+    def _until_deadline(self, wait: float, idle: float) -> float:
+        """``wait``, shortened to the time left until the next deadline (at least ``idle``)."""
+        deadline = self.next_deadline()
+        if deadline is None:
+            return wait
+        left = (deadline - self.clock()).total_seconds()
+        return max(idle, min(wait, left))
 
     # -- the parts of a round -----------------------------------------------------------
 
@@ -290,12 +339,12 @@ class Worker(Generic[S, T, R]):
             self._fail(instance_id, error, report, None)
         return report
 
-    def _claim(self, report: Round) -> list[Claim]:
+    def _claim(self, report: Round, limit: int) -> list[Claim]:
         now = self.clock()
         claims = self.outbox.claim(
-            self.machine.spec.machine, instant(now), instant(now + self.lease), self.batch
+            self.machine.spec.machine, instant(now), instant(now + self.lease), limit
         )
-        report.claimed = len(claims)
+        report.claimed += len(claims)
         return claims
 
     @contextlib.contextmanager
