@@ -1,26 +1,32 @@
-"""Instances driven per second by durable workers on PostgreSQL, against a bare loop of the
-same handler calls.
+"""Durable workers on PostgreSQL against a bare ``FOR UPDATE SKIP LOCKED`` loop doing the
+same state changes, and what a claim costs as finished instances pile up.
 
 The machine is a chain of three agents (``A_RUNNING -> B_RUNNING -> C_RUNNING -> DONE``);
 each agent is a handler that works for ``--work-ms`` milliseconds (a sleep: an agent waits
 on its model or an API) and returns the next trigger. An instance is *driven* when it
 reaches DONE: three handler calls, each outcome committed with the delivery cursor, the
-records hash-chained, on PostgreSQL. Measured:
+records hash-chained. Measured, in worker processes (1, 2 and 4), each on its own
+connection, every run on a fresh database, ``--repeat`` times (the median is reported):
 
-- the *bare loop*: the same three handler calls per instance, in one process, with no
-  machine, no store and no coordination (the work alone);
-- 1 and 4 worker processes (``Worker.run``), each on its own connection, sharing the
-  instances through the outbox (``FOR UPDATE SKIP LOCKED`` and leases).
+- *statewright*: ``Worker.run`` processes sharing the instances through the outbox;
+- *bare loop*: processes that each, per transition, lock the oldest unfinished job with
+  ``SELECT ... FOR UPDATE SKIP LOCKED``, call the same handler, update the job's state
+  and append one history row, and commit: the least a hand-written queue does for the
+  same state changes (no hash chain, no leases, no outbox).
 
-The ratio is workers' instances per second over the bare loop's: below 1 for one worker
-(the coordination's cost), above 1 for four (the work runs in parallel). ``--work-ms 0``
-measures the coordination alone. With ``--pg URL`` it uses that server; otherwise it starts
-a throwaway cluster (Debian's ``postgresql``).
+The ratio is statewright's transitions per second over the bare loop's at the same number
+of processes. ``--idle`` measures instead an idle worker's claim round (``Worker.run_once``
+with nothing due) at 0, 100k and 500k finished instances (written straight into the
+tables: a finished instance's head row and outbox row, all delivered), and ``--round-trips``
+counts the statements and commits one worker sends per transition. With ``--pg URL`` it
+uses that server; otherwise it starts a throwaway cluster (Debian's ``postgresql``).
 
 Run:
 
-    .venv/bin/python benchmarks/bench_worker.py
-    .venv/bin/python benchmarks/bench_worker.py --instances 400 --work-ms 0
+    .venv/bin/python benchmarks/bench_worker.py                      # no-op and 50 ms
+    .venv/bin/python benchmarks/bench_worker.py --work-ms 0 --repeat 5
+    .venv/bin/python benchmarks/bench_worker.py --idle
+    .venv/bin/python benchmarks/bench_worker.py --round-trips
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +93,47 @@ def chain_handlers(rt: Any, work: float) -> Any:
     return handlers
 
 
-def bare_loop(rt: Any, instances: int, work: float) -> float:
-    """Instances per second of the same three handler calls per instance, nothing else."""
-    calls = [agent(rt.Trigger[trigger], work) for _, trigger in STAGES]
+# -- databases ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url``; dropped afterwards."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def race(
+    count: int, target: Callable[..., None], args: tuple[Any, ...], done: Callable[[], bool]
+) -> float:
+    """Start ``count`` processes running ``target(*args, go, stop)``, let them go at once,
+    and return the seconds until ``done()``."""
+    context = multiprocessing.get_context("fork")
+    go, stop = context.Event(), context.Event()
+    processes = [context.Process(target=target, args=(*args, go, stop)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    time.sleep(0.5)  # let every process connect before the clock starts
     start = time.perf_counter()
-    for _ in range(instances):
-        for call in calls:
-            call(None)
-    return instances / (time.perf_counter() - start)
+    go.set()
+    while not done():
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    for process in processes:
+        process.join()
+    return elapsed
+
+
+# -- statewright -----------------------------------------------------------------------
 
 
 def serve(rt: Any, url: str, work: float, go: Any, stop: Any) -> None:
@@ -102,43 +144,223 @@ def serve(rt: Any, url: str, work: float, go: Any, stop: Any) -> None:
     worker.run(stop=stop.is_set, idle=0.005)
 
 
-def workers(rt: Any, url: str, count: int, instances: int, work: float, run: int) -> float:
-    """Instances per second that ``count`` worker processes drive to DONE."""
+def statewright_run(rt: Any, url: str, count: int, instances: int, work: float) -> float:
+    """Transitions per second that ``count`` worker processes make, driving ``instances``
+    to DONE on a fresh database."""
     import psycopg
 
-    store = rt.SqlStore(psycopg.connect(url))
-    rt.Outbox(store)
-    ids = [f"run{run}-{n}" for n in range(instances)]
-    with store.batch():
-        for instance_id in ids:
-            rt.Chain.create(store, instance_id).start()
-    context = multiprocessing.get_context("fork")
-    go, stop = context.Event(), context.Event()
-    processes = [
-        context.Process(target=serve, args=(rt, url, work, go, stop)) for _ in range(count)
-    ]
-    for process in processes:
-        process.start()
-    time.sleep(0.5)  # let every worker connect before the clock starts
-    start = time.perf_counter()
-    go.set()
-    prefix = f"run{run}-"
-    while True:
-        done = sum(
-            1
-            for _, instance_id, head in store.instances("chain")
-            if instance_id.startswith(prefix) and head.state == "DONE"
+    with fresh_database(url) as db:
+        store = rt.SqlStore(psycopg.connect(db))
+        rt.Outbox(store)
+        with store.batch():
+            for n in range(instances):
+                rt.Chain.create(store, f"i{n}").start()
+        check = psycopg.connect(db, autocommit=True)
+
+        def done() -> bool:
+            row = check.execute(
+                "SELECT count(*) FROM statewright_instances WHERE state = 'DONE'"
+            ).fetchone()
+            return row is not None and row[0] == instances
+
+        elapsed = race(count, serve, (rt, db, work), done)
+        check.close()
+        assert store.verify() == []
+        store.close()
+    return 3 * instances / elapsed
+
+
+# -- the bare loop ---------------------------------------------------------------------
+
+BARE_NEXT = {"A_RUNNING": "B_RUNNING", "B_RUNNING": "C_RUNNING", "C_RUNNING": "DONE"}
+
+
+def bare_serve(url: str, work: float, go: Any, stop: Any) -> None:
+    import psycopg
+
+    connection = psycopg.connect(url)
+    handler = agent("next", work)
+    go.wait()
+    while not stop.is_set():
+        with connection.transaction():
+            row = connection.execute(
+                "SELECT id, state, seq FROM bare_jobs WHERE state <> 'DONE'"
+                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ).fetchone()
+            if row is not None:
+                handler(None)
+                job, state, seq = row
+                connection.execute(
+                    "UPDATE bare_jobs SET state = %s, seq = %s WHERE id = %s",
+                    (BARE_NEXT[state], seq + 1, job),
+                )
+                connection.execute(
+                    "INSERT INTO bare_history (job, seq, state) VALUES (%s, %s, %s)",
+                    (job, seq + 1, BARE_NEXT[state]),
+                )
+        if row is None:
+            time.sleep(0.005)
+    connection.close()
+
+
+def bare_run(url: str, count: int, instances: int, work: float) -> float:
+    """Transitions per second of ``count`` bare loop processes over ``instances`` jobs."""
+    import psycopg
+
+    with fresh_database(url) as db:
+        with psycopg.connect(db, autocommit=True) as setup:
+            setup.execute(
+                "CREATE TABLE bare_jobs (id BIGINT PRIMARY KEY, state TEXT NOT NULL,"
+                " seq BIGINT NOT NULL)"
+            )
+            setup.execute(
+                "CREATE TABLE bare_history (job BIGINT NOT NULL, seq BIGINT NOT NULL,"
+                " state TEXT NOT NULL, PRIMARY KEY (job, seq))"
+            )
+            setup.execute(
+                "INSERT INTO bare_jobs SELECT n, 'A_RUNNING', 1 FROM generate_series(1, %s) n",
+                (instances,),
+            )
+        check = psycopg.connect(db, autocommit=True)
+
+        def done() -> bool:
+            row = check.execute("SELECT count(*) FROM bare_jobs WHERE state = 'DONE'").fetchone()
+            return row is not None and row[0] == instances
+
+        elapsed = race(count, bare_serve, (db, work), done)
+        check.close()
+    return 3 * instances / elapsed
+
+
+def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
+    for work_ms, instances in zip(args.work_ms, args.instances, strict=True):
+        work = work_ms / 1000
+        print(
+            f"\n{instances} instances, 3 transitions each, {work_ms:g} ms handlers,"
+            f" median of {args.repeat}"
         )
-        if done == instances:
-            break
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    for process in processes:
-        process.join()
-    assert store.verify() == []
-    store.close()
-    return instances / elapsed
+        print("processes  statewright tr/s   bare loop tr/s   ratio")
+        for count in args.workers:
+            ours, bare = [], []
+            for _ in range(args.repeat):  # interleaved, so drift hits both alike
+                ours.append(statewright_run(rt, url, count, instances, work))
+                bare.append(bare_run(url, count, instances, work))
+            mine, theirs = statistics.median(ours), statistics.median(bare)
+            print(f"{count:9d}  {mine:16.1f}  {theirs:15.1f}   {mine / theirs:5.2f}")
+
+
+# -- idle claims -----------------------------------------------------------------------
+
+
+def fill_finished(url: str, rt: Any, finished: int) -> None:
+    """``finished`` instances of the chain in DONE, all delivered (head and outbox rows)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO statewright_instances (machine, instance_id, seq, head, version,"
+            " state, deadline, arrival) SELECT 'chain', 'done-' || n, 5, 'h', 5, 'DONE',"
+            " NULL, NULL FROM generate_series(1, %s) n",
+            (finished,),
+        )
+        connection.execute(
+            "INSERT INTO statewright_outbox (machine, instance_id, delivered)"
+            " SELECT 'chain', 'done-' || n, 5 FROM generate_series(1, %s) n",
+            (finished,),
+        )
+        connection.execute("ANALYZE")
+
+
+def idle(rt: Any, url: str, args: argparse.Namespace) -> None:
+    import psycopg
+
+    print(f"\nidle claim round (Worker.run_once, nothing due), median of {args.rounds}")
+    print("finished instances   ms per idle round")
+    for finished in (0, 100_000, 500_000):
+        with fresh_database(url) as db:
+            store = rt.SqlStore(psycopg.connect(db))
+            worker = rt.Worker(store, chain_handlers(rt, 0.0))
+            fill_finished(db, rt, finished)
+            times = []
+            for _ in range(args.rounds):
+                start = time.perf_counter()
+                assert worker.run_once().idle
+                times.append(time.perf_counter() - start)
+            store.close()
+        print(f"{finished:18,d}   {statistics.median(times) * 1000:8.2f}")
+
+
+# -- round trips -----------------------------------------------------------------------
+
+
+class Counting:
+    """A psycopg connection that counts the statements and commits sent through it."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection, self.sent = connection, 0
+        self.autocommit = connection.autocommit
+
+    def cursor(self) -> Any:
+        return CountingCursor(self, self.connection.cursor())
+
+    def commit(self) -> None:
+        self.sent += 1
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.sent += 1
+        self.connection.rollback()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+Counting.__module__ = "psycopg.counting"  # the store reads the driver's paramstyle from it
+
+
+class CountingCursor:
+    def __init__(self, owner: Counting, cursor: Any) -> None:
+        self.owner, self.cursor = owner, cursor
+
+    def execute(self, *args: Any) -> Any:
+        self.owner.sent += 1
+        return self.cursor.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        self.owner.sent += 1
+        return self.cursor.executemany(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def round_trips(rt: Any, url: str, args: argparse.Namespace) -> None:
+    import psycopg
+
+    instances = 100
+    with fresh_database(url) as db:
+        setup = rt.SqlStore(psycopg.connect(db))
+        rt.Outbox(setup)
+        with setup.batch():
+            for n in range(instances):
+                rt.Chain.create(setup, f"i{n}").start()
+        counting = Counting(psycopg.connect(db))
+        store = rt.SqlStore(counting, dialect="postgresql")
+        worker = rt.Worker(store, chain_handlers(rt, 0.0), batch=8, lease=timedelta(minutes=5))
+        counting.sent = 0
+        transitions = 0
+        while not (done := worker.run_once()).idle:
+            transitions += done.fired
+        sent = counting.sent
+        store.close()
+        setup.close()
+    print(
+        f"\n{transitions} transitions by one worker (batch 8): {sent} statements and commits,"
+        f" {sent / transitions:.2f} per transition (the bare loop, counted alike: 4)"
+    )
+
+
+# -- main --------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -154,23 +376,34 @@ def postgres(url: str | None) -> Iterator[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--instances", type=int, default=200)
-    parser.add_argument("--work-ms", type=float, default=5.0)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--work-ms", type=float, nargs="+", default=[0.0, 50.0])
+    parser.add_argument(
+        "--instances",
+        type=int,
+        nargs="+",
+        default=None,
+        help="instances per setting of --work-ms (default 200 for no-op, 40 else)",
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--idle", action="store_true", help="measure idle claim rounds only")
+    parser.add_argument("--rounds", type=int, default=50, help="idle rounds per size")
+    parser.add_argument("--round-trips", action="store_true", help="count round trips only")
     parser.add_argument("--pg", default=None, metavar="URL")
     args = parser.parse_args()
-    work = args.work_ms / 1000
+    if args.instances is None:
+        args.instances = [200 if ms == 0 else 40 for ms in args.work_ms]
+    if len(args.instances) != len(args.work_ms):
+        parser.error("give one --instances per --work-ms")
     rt, _ = generate_runtime(Path(tempfile.mkdtemp(prefix="bench-worker-")), CHAIN_SPEC)
-    bare = bare_loop(rt, args.instances, work)
-    print(f"{args.instances} instances, 3 handler calls each, {args.work_ms:g} ms of work per call")
-    print(f"bare loop of the handler calls: {bare:10.1f} instances/s")
     with postgres(args.pg) as url:
-        for run, count in enumerate((1, 4)):
-            rate = workers(rt, url, count, args.instances, work, run)
-            print(
-                f"PostgreSQL, {count} worker(s):       {rate:10.1f} instances/s"
-                f"   ratio to the bare loop {rate / bare:.2f}"
-            )
+        if args.idle:
+            idle(rt, url, args)
+        elif args.round_trips:
+            round_trips(rt, url, args)
+        else:
+            compare(rt, url, args)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,17 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("who acts and what the audit log keeps", ("Actor", "AuditRecord", "Event", "FailureSnapshot")),
     (
         "what runs its handlers",
-        ("AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"),
+        (
+            "AsyncRunner",
+            "Fire",
+            "HandlerFailed",
+            "HandlerTimeout",
+            "Job",
+            "Outbox",
+            "Retry",
+            "Runner",
+            "Worker",
+        ),
     ),
     (
         "the refusals",

@@ -15,6 +15,10 @@ A worker given a :class:`storekit.KillPlan` (in ``STATEWRIGHT_TEST_KILL_AT``) ki
 at its marks, counted in lines of the window's kind in every worker's LOG: ``start`` in
 the middle of an agent's work (its transition not committed), ``after`` once an
 ``after_transition`` effect ran (its delivery not committed, so it runs again).
+
+``STATEWRIGHT_TEST_WORK_MS`` sets how long an agent works (default: up to 10 ms at random);
+``STATEWRIGHT_TEST_FAIL`` the part of agent calls that fail (raise after ``start``, never
+logging ``end``), which their retry policy retries.
 """
 
 from __future__ import annotations
@@ -46,9 +50,18 @@ def main(argv: list[str]) -> None:
     worker.run(stop=stop_file.exists, idle=0.01)
 
 
+WORK_MS = "STATEWRIGHT_TEST_WORK_MS"
+FAIL = "STATEWRIGHT_TEST_FAIL"
+
+
 def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: KillPlan) -> Any:
     handlers = rt.Handlers()
     pid = os.getpid()
+    work_ms = os.environ.get(WORK_MS)
+    fail = float(os.environ.get(FAIL) or 0)
+    retry = rt.Retry(
+        attempts=1000, backoff=timedelta(milliseconds=20), max_backoff=timedelta(seconds=1)
+    )
 
     def write(line: str) -> None:
         os.write(fd, (line + "\n").encode())
@@ -60,7 +73,10 @@ def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: Kill
             lock = locks / str(job.instance_id)
             hold(lock, job.key)
             write(f"start {job.key} {pid}")
-            time.sleep(rng.uniform(0, 0.01))
+            time.sleep(rng.uniform(0, 0.01) if work_ms is None else float(work_ms) / 1000)
+            if rng.random() < fail:
+                lock.unlink(missing_ok=True)
+                raise ConnectionError(f"the provider failed {job.key}")
             write(f"end {job.key} {pid}")
             lock.unlink(missing_ok=True)
             return outcome
@@ -87,9 +103,10 @@ def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: Kill
 
     state, trigger = rt.State, rt.Trigger
     error = trigger.AGENT_ERROR
-    handlers.on_enter(state.DRAFTING, error=error)(agent(trigger.DRAFTED))
-    handlers.on_enter(state.CHECKING, error=error)(agent(trigger.CHECKED))
-    handlers.on_enter(state.PUBLISHING, error=error)(agent(trigger.PUBLISHED))
+    policy = retry if fail else None
+    handlers.on_enter(state.DRAFTING, error=error, retry=policy)(agent(trigger.DRAFTED))
+    handlers.on_enter(state.CHECKING, error=error, retry=policy)(agent(trigger.CHECKED))
+    handlers.on_enter(state.PUBLISHING, error=error, retry=policy)(agent(trigger.PUBLISHED))
     handlers.on_approval(state.REVIEW)(lambda job: write(f"ask {job.key}"))
     handlers.after_transition(lambda job: write(f"after {job.key}"))
     return handlers

@@ -119,7 +119,8 @@ def sql_rows(path: Path, stored: StoredInstance) -> None:
     connection.execute("DELETE FROM statewright_instances")
     head = stored.head
     connection.execute(
-        "INSERT INTO statewright_instances VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO statewright_instances (machine, instance_id, seq, head, version, state,"
+        " deadline) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (M, ID, stored.seq, stored.head_hash, stored.version, head.state, head.deadline),
     )
     connection.executemany(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from agentkit import RELAY_SPEC, relay_runtime
 from pgcluster import postgres_server, postgres_url
-from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
+from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime, open_store
 from test_runtime_kit import Clock
 
 from statewright.generator.runtime.store import instant
@@ -281,16 +281,19 @@ def test_a_lease_lost_while_a_handler_ran_is_counted_and_the_round_goes_on(
     rt: Any, backend: Backend, run: Any
 ) -> None:
     """The handler outlives its lease; another worker takes the instance and moves it on:
-    the commit conflicts, and letting the instance go finds the lease gone."""
-    store, other, clock = backend.open(rt), backend.open(rt), Clock()
+    the commit conflicts, and letting the instance go finds the lease gone. (A plain
+    handler runs on the worker's helper thread: the other worker's store is opened there.)"""
+    store, clock = backend.open(rt), Clock()
     handlers = rt.Handlers()
 
     def slow(job: Any) -> Any:
         if job.instance_id == "a-slow":
+            other = open_store(backend.target, rt)
             clock.advance(minutes=2)  # the lease (60 s) runs out; another worker takes it
             (taken,) = rt.Outbox(other).claim("relay", instant(clock.now), "9", 1)
             assert taken.instance_id == "a-slow"
             rt.Relay.load(other, "a-slow").agent_error()
+            other.close()
         return rt.Trigger.DRAFTED
 
     handlers.on_enter(rt.State.DRAFTING)(slow)

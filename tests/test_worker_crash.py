@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -106,4 +107,39 @@ def test_workers_share_many_instances_on_postgresql(
     print(
         f"\npostgresql: 4 workers, {len(instances)} instances done in {elapsed:.1f}s, "
         f"{counts['effects']} effects each run exactly once, by {len(workers_used)} processes"
+    )
+
+
+CRASH_KILLS = ",".join(f"start:{10 + 25 * n}" for n in range(22))
+"""22 kills in the middle of an agent's work: 200 instances make at least 600 starts."""
+
+
+@pytest.mark.slow
+def test_the_crash_test_of_the_issue(
+    runtime: tuple[Any, Path], postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 instances, 4 workers on PostgreSQL, 22 SIGKILLs mid-handler, 50 ms agents of
+    which a fifth of the calls fail (retried by their policy): every effect delivered, the
+    repeats counted, none lost."""
+    rt, path = runtime
+    backend = Backend("postgresql", postgres_url)
+    store = backend.open(rt)
+    monkeypatch.setenv("STATEWRIGHT_TEST_WORK_MS", "50")
+    monkeypatch.setenv("STATEWRIGHT_TEST_FAIL", "0.2")
+    instances = start_instances(rt, store, 200)
+    fleet = start_fleet(path, backend, tmp_path, 4, lease=1.0, kill_at=CRASH_KILLS)
+    marks = sorted(CRASH_KILLS.split(","))
+    wait_for(rt, store, instances, fleet, until=lambda: fleet.killed == len(marks))
+    fleet.stop()
+    assert fleet.claimed() == marks, "every mark killed a worker, once"
+    counts = check_delivery(rt, backend.open(rt), instances, fleet)
+    kinds = Counter(words[0] for words in fleet.acks())
+    failed = kinds["start"] - kinds["end"]
+    assert failed >= len(marks), "every kill cut an agent's call off"
+    backend.close()
+    print(
+        f"\npostgresql: {len(instances)} instances, 4 workers, {fleet.killed} SIGKILLs mid-handler,"
+        f" 50 ms agents failing 20%: {counts['effects']} effects, all delivered, "
+        f"{counts['repeated']} repeated, 0 lost; {counts['runs']} runs; {failed} agent"
+        " calls failed or were cut off, and were retried"
     )

@@ -54,6 +54,7 @@ from .records import (
     Refused,
     Unauthorized,
 )
+from .retry import HandlerTimeout, Retry
 from .runner import AsyncRunner, HandlerFailed, Runner
 from .store import (
     ChainBroken,
@@ -72,7 +73,7 @@ from .store import (
     UnknownInstance,
 )
 from .versions import BadMigration, MigrationSpec, SpecMismatch
-from .worker import Round, Worker
+from .worker import DeadLetter, Metrics, Round, Worker
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -88,6 +89,7 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "DBConnection",
+    "DeadLetter",
     "Effect",
     "Event",
     "FailureSnapshot",
@@ -96,6 +98,7 @@ __all__ = [
     "Guard",
     "HandlerFailed",
     "HandlerSet",
+    "HandlerTimeout",
     "Hook",
     "InstanceExists",
     "InstanceHead",
@@ -108,10 +111,12 @@ __all__ = [
     "MachineSpec",
     "MemoryStore",
     "MigrationSpec",
+    "Metrics",
     "OutOfBounds",
     "Outbox",
     "Policy",
     "Refused",
+    "Retry",
     "Round",
     "Runner",
     "SpecMismatch",

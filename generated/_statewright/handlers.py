@@ -29,6 +29,7 @@ still holds when it is applied, so a late or repeated handler never moves the in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from .engine import Machine
 from .records import Actor, AuditRecord, Event, InvalidTransition, JSONValue, storable
+from .retry import Retry
 
 __all__ = [
     "Call",
@@ -49,6 +51,7 @@ __all__ = [
     "Settled",
     "apply_outcome",
     "deliver",
+    "give_up",
 ]
 
 S = TypeVar("S", bound=StrEnum)
@@ -128,6 +131,8 @@ class _Entry:
     handler: Callable[[Any], Any]
     error: Any = None
     actor: str | None = None
+    retry: Retry | None = None
+    limit: str | None = None
 
 
 class HandlerSet(Generic[S, T, R]):
@@ -153,15 +158,26 @@ class HandlerSet(Generic[S, T, R]):
         self._after: _Entry | None = None
 
     def on_enter(
-        self, state: S, *, error: T | None = None, actor: str | None = None
+        self,
+        state: S,
+        *,
+        error: T | None = None,
+        actor: str | None = None,
+        retry: Retry | None = None,
+        limit: str | None = None,
     ) -> Callable[[EnterHandler[S, T, R]], EnterHandler[S, T, R]]:
         """Run the decorated function when ``state`` is entered; fire what it returns.
 
         If it raises, ``error`` (a non-human exit of ``state``) fires with the exception
-        as its payload; without ``error`` the delivery fails and is retried. ``actor`` is
-        the id its outcomes are recorded with (default ``handler:<function name>``).
+        as its payload; without ``error`` the delivery fails and is retried. With
+        ``retry`` (a :class:`~.retry.Retry`), the durable worker retries the call as the
+        policy says first, and ``error`` fires once it gives up, with the reason and
+        every attempt's error. ``limit`` names the worker's concurrency limit its calls
+        count against (a provider's: ``Worker(limits={"openai": 8})``). ``actor`` is the
+        id its outcomes are recorded with (default ``handler:<function name>``).
         """
         node = self._node(state, "on_enter")
+        policy = _policy(retry)
         if node.approval:
             raise ValueError(f"{state} is an approval state: attach to it with on_approval")
         if error is not None:
@@ -170,29 +186,38 @@ class HandlerSet(Generic[S, T, R]):
                 raise ValueError(f"error={error!s} is not a plain exit of {state}")
 
         def register(handler: EnterHandler[S, T, R]) -> EnterHandler[S, T, R]:
-            self._add(self._enter, state, _Entry(handler, error, actor), "on_enter")
+            entry = _Entry(handler, error, actor, policy, limit)
+            self._add(self._enter, state, entry, "on_enter")
             return handler
 
         return register
 
-    def on_approval(self, state: S) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
+    def on_approval(
+        self, state: S, *, retry: Retry | None = None
+    ) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
         """Run the decorated function when approval state ``state`` is entered: ask its
-        reviewers (the job carries their roles and the deadline)."""
+        reviewers (the job carries their roles and the deadline). ``retry``: its
+        :class:`~.retry.Retry` policy in the durable worker."""
         if not self._node(state, "on_approval").approval:
             raise ValueError(f"{state} is not an approval state: attach to it with on_enter")
+        policy = _policy(retry)
 
         def register(handler: Notifier[S, T, R]) -> Notifier[S, T, R]:
-            self._add(self._approval, state, _Entry(handler), "on_approval")
+            self._add(self._approval, state, _Entry(handler, retry=policy), "on_approval")
             return handler
 
         return register
 
-    def on_leave(self, state: S) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
-        """Run the decorated function whenever ``state`` is left."""
+    def on_leave(
+        self, state: S, *, retry: Retry | None = None
+    ) -> Callable[[Notifier[S, T, R]], Notifier[S, T, R]]:
+        """Run the decorated function whenever ``state`` is left. ``retry``: its
+        :class:`~.retry.Retry` policy in the durable worker."""
         self._node(state, "on_leave")
+        policy = _policy(retry)
 
         def register(handler: Notifier[S, T, R]) -> Notifier[S, T, R]:
-            self._add(self._leave, state, _Entry(handler), "on_leave")
+            self._add(self._leave, state, _Entry(handler, retry=policy), "on_leave")
             return handler
 
         return register
@@ -203,6 +228,11 @@ class HandlerSet(Generic[S, T, R]):
             raise ValueError("after_transition already has a handler")
         self._after = _Entry(handler)
         return handler
+
+    def limits(self) -> set[str]:
+        """The names of the concurrency limits the handlers count against."""
+        entries = [*self._enter.values(), *self._approval.values(), *self._leave.values()]
+        return {e.limit for e in entries if e.limit is not None}
 
     def _node(self, state: S, where: str) -> Any:
         spec = self.machine.spec
@@ -217,12 +247,22 @@ class HandlerSet(Generic[S, T, R]):
         table[state] = entry
 
 
+def _policy(retry: Retry | None) -> Retry | None:
+    if retry is not None and not isinstance(retry, Retry):
+        raise TypeError(f"retry= takes a Retry policy, not {retry!r}")
+    return retry
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One handler call :func:`deliver` asks its driver to make."""
+    """One handler call :func:`deliver` asks its driver to make; ``timeout`` (seconds, or
+    None) is its retry policy's bound on the call, ``limit`` the concurrency limit it
+    counts against."""
 
     job: Job[Any, Any, Any]
     handler: Callable[[Any], Any]
+    timeout: float | None = None
+    limit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +284,11 @@ class Settled:
     """What delivering a run of records came to.
 
     ``fire`` is the outcome to apply (None: nothing to fire), ``actor`` the id it is
-    recorded with; ``failed`` the exception that stopped the delivery (the cursor stays,
-    the records are delivered again), ``job`` the job it came from.
+    recorded with; ``failed`` the exception that stopped the delivery, ``job`` the job it
+    came from. A failure says where it stopped: ``at`` is the record (its index) whose
+    call failed and how many of that record's calls had run before it (the delivery
+    resumes there, so only the failed handler runs again), ``retry`` the failed
+    handler's policy and ``on_error`` its ``error`` trigger (when a policy defers it).
     """
 
     fire: Fire[Any] | None = None
@@ -253,6 +296,9 @@ class Settled:
     failed: BaseException | None = None
     job: Job[Any, Any, Any] | None = None
     calls: int = field(default=0, compare=False)
+    at: tuple[int, int] | None = None
+    retry: Retry | None = None
+    on_error: Any = None
 
 
 def deliver(
@@ -260,8 +306,10 @@ def deliver(
     machine: Machine[S, T, R],
     start: int,
     attempt: int = 0,
+    skip: int = 0,
 ) -> Generator[Call, Done | Failed, Settled]:
-    """Run the handlers the records after ``start`` (a count of records) call for.
+    """Run the handlers the records after ``start`` (a count of records) call for, less
+    the first ``skip`` calls of the first of them (they ran before).
 
     Yields each :class:`Call`; send back :class:`Done` or :class:`Failed`. Returns the
     :class:`Settled` outcome: at most one trigger to fire, from the ``on_enter`` handler
@@ -273,16 +321,25 @@ def deliver(
     settled = Settled()
     calls = 0
     for index in range(start, len(log)):
-        for job, entry in _jobs(handlers, machine, log[index], index == last_move, attempt):
+        jobs = _jobs(handlers, machine, log[index], index == last_move, attempt)
+        first = skip if index == start else 0
+        for done, (job, entry) in enumerate(jobs[first:], start=first):
             calls += 1
-            result = yield Call(job, entry.handler)
+            timeout = None if entry.retry is None else entry.retry.timeout_seconds
+            result = yield Call(job, entry.handler, timeout, entry.limit)
             if job.hook is not Hook.ENTER:
                 if isinstance(result, Failed):
-                    return Settled(failed=result.error, job=job, calls=calls)
+                    return Settled(
+                        failed=result.error,
+                        job=job,
+                        calls=calls,
+                        at=(index, done),
+                        retry=entry.retry,
+                    )
                 continue
             settled = _settle(machine, job, entry, result, calls)
             if settled.failed is not None:
-                return settled
+                return dataclasses.replace(settled, at=(index, done))
     return Settled(settled.fire, settled.actor, None, settled.job, calls)
 
 
@@ -338,10 +395,34 @@ def _settle(
             result = Failed(error)
         else:
             return Settled(fire, actor, None, job, calls)
-    if entry.error is None:
-        return Settled(failed=result.error, job=job, calls=calls)
+    if entry.error is None or entry.retry is not None:
+        return Settled(
+            actor=actor,
+            failed=result.error,
+            job=job,
+            calls=calls,
+            retry=entry.retry,
+            on_error=entry.error,
+        )
     payload = {"error": result.error, "key": job.key}
     return Settled(Fire(entry.error, payload), actor, None, job, calls)
+
+
+def give_up(settled: Settled, reason: str, attempts: list[dict[str, str]]) -> Settled | None:
+    """The declared failure a handler's retry policy ends in: ``settled``'s ``error``
+    trigger fired with a payload holding the last error, the job's key, ``reason`` and
+    ``attempts`` (every attempt's time and error, oldest first); None if the handler
+    names no ``error`` trigger."""
+    if settled.on_error is None or settled.job is None or settled.failed is None:
+        return None
+    payload = {
+        "error": settled.failed,
+        "key": settled.job.key,
+        "reason": reason,
+        "attempts": attempts,
+    }
+    fire = Fire(settled.on_error, payload)
+    return Settled(fire, settled.actor, None, settled.job, settled.calls)
 
 
 def _outcome(machine: Machine[Any, Any, Any], value: object) -> Fire[Any] | None:

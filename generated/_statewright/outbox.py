@@ -24,9 +24,10 @@ Times are the workers' clocks, as :func:`~.store.instant` text.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .sqlstore import SCHEMA_LOCK, SqlStore
@@ -39,19 +40,21 @@ _SCHEMA = (
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL,"
     " delivered BIGINT NOT NULL DEFAULT 0, lease TEXT, lease_until TEXT,"
     " attempts BIGINT NOT NULL DEFAULT 0, available_at TEXT NOT NULL DEFAULT '', error TEXT,"
-    " quarantined TEXT, PRIMARY KEY (machine, instance_id))",
+    " quarantined TEXT, skip BIGINT NOT NULL DEFAULT 0, errors TEXT,"
+    " PRIMARY KEY (machine, instance_id))",
 )
 
-_ADDED = ("quarantined TEXT",)
+_ADDED = ("quarantined TEXT", "skip BIGINT NOT NULL DEFAULT 0", "errors TEXT")
 """Columns added since the outbox table was first made: older tables gain them on opening."""
 
 _ENROL = (
     "INSERT INTO statewright_outbox (machine, instance_id)"
     " SELECT i.machine, i.instance_id FROM statewright_instances i"
-    " WHERE i.machine = ? AND NOT EXISTS (SELECT 1 FROM statewright_outbox o"
-    " WHERE o.machine = i.machine AND o.instance_id = i.instance_id)"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL AND NOT EXISTS (SELECT 1"
+    " FROM statewright_outbox o WHERE o.machine = i.machine AND o.instance_id = i.instance_id)"
     " ON CONFLICT (machine, instance_id) DO NOTHING"
 )
+"""Gives every instance with records due an outbox row (only those: the claimable index)."""
 
 _ENROL_ONE = (
     "INSERT INTO statewright_outbox (machine, instance_id) VALUES (?, ?)"
@@ -59,12 +62,20 @@ _ENROL_ONE = (
 )
 
 _DUE = (
-    "SELECT o.instance_id, o.delivered, o.attempts FROM statewright_outbox o"
-    " JOIN statewright_instances i ON i.machine = o.machine AND i.instance_id = o.instance_id"
-    " WHERE o.machine = ? AND i.seq > o.delivered"
+    "SELECT o.instance_id, o.delivered, o.attempts, o.skip, o.errors FROM statewright_instances i"
+    " JOIN statewright_outbox o ON o.machine = i.machine AND o.instance_id = i.instance_id"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL"
     " AND (o.lease_until IS NULL OR o.lease_until <= ?) AND o.available_at <= ?"
-    " AND o.quarantined IS NULL ORDER BY o.available_at, o.instance_id LIMIT {limit}"
+    " AND o.quarantined IS NULL ORDER BY i.arrival, i.instance_id LIMIT {limit}"
 )
+"""The instances with records due, oldest arrival first, read from the claimable index."""
+
+_DELIVERED = (
+    "UPDATE statewright_instances SET arrival = NULL"
+    " WHERE machine = ? AND instance_id = ? AND seq <= ?"
+)
+"""Takes an instance out of the claimable index once its records are all delivered (and
+no later record arrived meanwhile)."""
 
 _TIMED = (
     "SELECT i.instance_id FROM statewright_instances i"
@@ -72,6 +83,15 @@ _TIMED = (
     " AND NOT EXISTS (SELECT 1 FROM statewright_outbox o WHERE o.machine = i.machine"
     " AND o.instance_id = i.instance_id AND o.quarantined IS NOT NULL)"
     " ORDER BY i.deadline, i.instance_id"
+)
+
+
+_NEXT_DEADLINE = (
+    "SELECT i.deadline FROM statewright_instances i"
+    " WHERE i.machine = ? AND i.deadline IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM statewright_outbox o WHERE o.machine = i.machine"
+    " AND o.instance_id = i.instance_id AND o.quarantined IS NOT NULL)"
+    " ORDER BY i.deadline LIMIT 1"
 )
 
 
@@ -91,6 +111,16 @@ class Claim:
     token: str
     until: str
     """When the lease runs out, as :func:`~.store.instant` text."""
+    skip: int = 0
+    """How many calls of the record at the cursor already ran (a handler after them
+    failed): they are not made again."""
+    errors: list[dict[str, str]] = field(default_factory=list)
+    """The failed attempts at the call the cursor stands at: when and what, oldest first."""
+
+    def failures_at(self, at: tuple[int, int]) -> list[dict[str, str]]:
+        """The failed attempts before this one at the call ``at`` (record, calls before
+        it in that record): none when the cursor stood elsewhere."""
+        return self.errors if (self.delivered, self.skip) == at else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +168,23 @@ class Outbox:
             store._run(cursor, _DUE.format(limit=int(limit)) + skip, (machine, now, now))
             rows = cursor.fetchall()
             claims = [
-                Claim(machine, str(row[0]), int(row[1]), int(row[2]), uuid.uuid4().hex, until)
+                Claim(
+                    machine,
+                    str(row[0]),
+                    int(row[1]),
+                    int(row[2]),
+                    uuid.uuid4().hex,
+                    until,
+                    int(row[3]),
+                    _errors(row[4]),
+                )
                 for row in rows
             ]
-            for claim in claims:
-                self._update(
-                    cursor, claim, "lease = ?, lease_until = ?", (claim.token, until), check=False
+            if claims:
+                cursor.executemany(
+                    "UPDATE statewright_outbox SET lease = ?, lease_until = ?"
+                    " WHERE machine = ? AND instance_id = ?".replace("?", store._placeholder),
+                    [(c.token, until, machine, c.instance_id) for c in claims],
                 )
         return claims
 
@@ -162,7 +203,7 @@ class Outbox:
             )
             store._run(
                 cursor,
-                "SELECT delivered, attempts FROM statewright_outbox"
+                "SELECT delivered, attempts, skip, errors FROM statewright_outbox"
                 " WHERE machine = ? AND instance_id = ?"
                 f" AND (lease_until IS NULL OR lease_until <= ?){lock}",
                 (machine, instance_id, now),
@@ -170,7 +211,11 @@ class Outbox:
             row = cursor.fetchone()
             if row is None:
                 return None
-            claim = Claim(machine, instance_id, int(row[0]), int(row[1]), uuid.uuid4().hex, until)
+            token = uuid.uuid4().hex
+            skip, errors = int(row[2]), _errors(row[3])
+            claim = Claim(
+                machine, instance_id, int(row[0]), int(row[1]), token, until, skip, errors
+            )
             self._update(
                 cursor, claim, "lease = ?, lease_until = ?", (claim.token, until), check=False
             )
@@ -190,10 +235,13 @@ class Outbox:
             self._update(
                 cursor,
                 claim,
-                f"delivered = ?, attempts = 0, available_at = '', error = NULL{lease}",
+                "delivered = ?, attempts = 0, available_at = '', error = NULL, skip = 0,"
+                f" errors = NULL{lease}",
                 (delivered,),
             )
-        claim.delivered, claim.attempts = delivered, 0
+            if release:  # with an outcome fired, its own records are due next
+                self.store._run(cursor, _DELIVERED, (claim.machine, claim.instance_id, delivered))
+        claim.delivered, claim.attempts, claim.skip, claim.errors = delivered, 0, 0, []
 
     def fail(
         self,
@@ -206,6 +254,7 @@ class Outbox:
         max_attempts: int,
         at_once: bool = False,
         claim: Claim | None = None,
+        at: tuple[int, int] | None = None,
     ) -> bool | None:
         """Count a failed attempt on the instance: it is due again at ``retry_at(n)``
         (``n``: the failed attempts before this one), or quarantined from ``now`` on once
@@ -215,6 +264,11 @@ class Outbox:
         With ``claim``, the lease is checked (:class:`LeaseLost`, nothing written) and let
         go. Without (a failure found outside a claim, by a sweep), a failure while the
         instance waits out an earlier one's backoff is not counted: None.
+
+        With ``claim`` and ``at`` (the failed call: its record, and the calls of that
+        record that ran before it), the cursor moves there, so the calls before it are
+        not made again, and the attempt joins the claim's ``errors`` (which start afresh,
+        with the attempts, when the cursor moved).
         """
         store = self.store
         keys: tuple[str, ...] = (machine, instance_id)
@@ -238,13 +292,20 @@ class Outbox:
                 return True
             if claim is None and available_at > now and not at_once:
                 return None
+            moved: tuple[Any, ...] = ()
+            if claim is not None and at is not None:
+                errors = [*claim.failures_at(at), {"at": now, "error": error}]
+                attempts = claim.attempts if (claim.delivered, claim.skip) == at else 0
+                moved = (at[0], at[1], json.dumps(errors[-_ERRORS_KEPT:]))
             held = now if at_once or attempts + 1 >= max_attempts else None
             let_go = ", lease = NULL, lease_until = NULL" if claim is not None else ""
+            if moved:
+                let_go += ", delivered = ?, skip = ?, errors = ?"
             store._run(
                 cursor,
                 "UPDATE statewright_outbox SET attempts = ?, error = ?, available_at = ?,"
                 f" quarantined = ?{let_go}{where}",
-                (attempts + 1, error, retry_at(attempts), held, *keys),
+                (attempts + 1, error, retry_at(attempts), held, *moved, *keys),
             )
         return held is not None
 
@@ -261,6 +322,15 @@ class Outbox:
             )
             return bool(cursor.rowcount == 1)
 
+    def next_deadline(self, machine: str) -> str | None:
+        """The earliest deadline of ``machine``'s instances (read from the deadline index),
+        leaving out the quarantined; None if no instance has one."""
+        store = self.store
+        with store._transaction(write=False, single=True) as cursor:
+            store._run(cursor, _NEXT_DEADLINE, (machine,))
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
         """Ids of the instances of ``machine`` whose deadline is at or before ``now``,
         earliest first, leaving out the quarantined: :meth:`SqlStore.due` for sweeps."""
@@ -274,6 +344,8 @@ class Outbox:
         """Let the instance go without moving its cursor (another worker may take it)."""
         with self.store._transaction(write=True) as cursor:
             self._update(cursor, claim, "lease = NULL, lease_until = NULL", ())
+            keys = (claim.machine, claim.instance_id, claim.delivered)
+            self.store._run(cursor, _DELIVERED, keys)
 
     def pending(self, machine: str | None = None, *, due_only: bool = True) -> list[Pending]:
         """Every instance whose effects are due, held or failing, by machine and id (with
@@ -323,6 +395,18 @@ class Outbox:
         self.store._run(cursor, sql, params + keys)
         if cursor.rowcount != 1:
             raise _lost(claim)
+
+
+_ERRORS_KEPT = 50
+"""The most attempts' errors an outbox row keeps (the latest)."""
+
+
+def _errors(text: Any) -> list[dict[str, str]]:
+    """The attempts' errors an outbox row keeps (JSON text, or NULL)."""
+    if not text:
+        return []
+    loaded = json.loads(str(text))
+    return [dict(entry) for entry in loaded] if isinstance(loaded, list) else []
 
 
 def _lost(claim: Claim) -> LeaseLost:

@@ -2,8 +2,12 @@
 """The store in SQL tables over a DB-API 2 connection: SQLite or PostgreSQL.
 
 Two tables: ``statewright_instances`` holds each instance's head row (its state and
-deadline, the number and hash of its last record, its version), ``statewright_records``
-its records (number, canonical JSON body, the previous hash and its own). What differs
+deadline, the number and hash of its last record, its version, and its ``arrival``: set
+when records arrive that no worker has delivered yet, an order number that only grows,
+cleared by the worker once it has delivered them), ``statewright_records`` its records
+(number, canonical JSON body, the previous hash and its own). Instances with an arrival
+are indexed (a partial index), so a worker's claim reads what is due, oldest first,
+however many instances have finished. What differs
 between the two databases (how a transaction opens, how a write locks the head row, how
 concurrent schema creation waits) is a :class:`Dialect`; the rest is one SQL text, its
 ``?`` placeholders turned into the driver's.
@@ -50,13 +54,26 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS statewright_instances ("
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
     " head TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL, deadline TEXT,"
-    " PRIMARY KEY (machine, instance_id))",
+    " arrival BIGINT, PRIMARY KEY (machine, instance_id))",
     "CREATE INDEX IF NOT EXISTS statewright_due ON statewright_instances (machine, deadline)",
     "CREATE TABLE IF NOT EXISTS statewright_records ("
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
     " body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
     " PRIMARY KEY (machine, instance_id, seq))",
 )
+
+_CLAIMABLE = (
+    "CREATE INDEX IF NOT EXISTS statewright_claimable ON statewright_instances"
+    " (machine, arrival) WHERE arrival IS NOT NULL"
+)
+"""The instances with records no worker has delivered, in order of arrival."""
+
+_NEXT_ARRIVAL = (
+    "(SELECT COALESCE(MAX(a.arrival), 0) + 1 FROM statewright_instances a"
+    " WHERE a.machine = ? AND a.arrival IS NOT NULL)"
+)
+"""The arrival number of an instance whose records are now due: after every instance's
+that is due already (read from the end of :data:`_CLAIMABLE`)."""
 
 CHUNK = 1000
 """Records a :class:`SqlStore` reads per query when it walks or verifies chains."""
@@ -167,6 +184,8 @@ class SqlStore:
             if create:
                 connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+        self._arrival: bool | None = None
+        """Whether the head rows have the ``arrival`` column (None: not looked yet)."""
         if not create:
             return
         with self._transaction(write=True) as cursor:
@@ -174,6 +193,44 @@ class SqlStore:
                 self._run(cursor, self._dialect.schema_lock)
             for statement in _SCHEMA:
                 self._run(cursor, statement)
+            self._add_arrival(cursor)
+
+    def _add_arrival(self, cursor: Any) -> None:
+        """Give a table made before ``arrival`` existed the column, set for every
+        instance some records of which no worker delivered, and index it."""
+        if "arrival" not in self._columns(cursor, "statewright_instances"):
+            self._run(cursor, "ALTER TABLE statewright_instances ADD COLUMN arrival BIGINT")
+            undelivered = ""
+            if self._columns(cursor, "statewright_outbox"):
+                undelivered = (
+                    " WHERE NOT EXISTS (SELECT 1 FROM statewright_outbox o"
+                    " WHERE o.machine = statewright_instances.machine"
+                    " AND o.instance_id = statewright_instances.instance_id"
+                    " AND o.delivered >= statewright_instances.seq)"
+                )
+            self._run(cursor, f"UPDATE statewright_instances SET arrival = 1{undelivered}")
+        self._run(cursor, _CLAIMABLE)
+        self._arrival = True
+
+    def _columns(self, cursor: Any, table: str) -> set[str]:
+        """The names of ``table``'s columns (none if there is no such table)."""
+        if self.dialect == "postgresql":
+            self._run(
+                cursor,
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?",
+                (table,),
+            )
+            return {str(row[0]) for row in cursor.fetchall()}
+        self._run(cursor, f"PRAGMA table_info({table})")
+        return {str(row[1]) for row in cursor.fetchall()}
+
+    def _arrives(self, cursor: Any) -> bool:
+        """Whether writes keep ``arrival`` (a store opened with ``create=False`` on a
+        table made before it does not)."""
+        if self._arrival is None:
+            self._arrival = "arrival" in self._columns(cursor, "statewright_instances")
+        return self._arrival
 
     @classmethod
     def sqlite(cls, path: str, *, timeout: float = 60.0) -> SqlStore:
@@ -194,11 +251,14 @@ class SqlStore:
     ) -> None:
         row, entries = started(machine, instance_id, head, records)
         with self._transaction(write=True) as cursor:
+            arrival = (", arrival", f", {_NEXT_ARRIVAL}", (machine,))
+            column, value, params = arrival if self._arrives(cursor) else ("", "", ())
             self._run(
                 cursor,
                 "INSERT INTO statewright_instances"
-                " (machine, instance_id, seq, head, version, state, deadline)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (machine, instance_id) DO NOTHING",
+                f" (machine, instance_id, seq, head, version, state, deadline{column})"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?{value}) ON CONFLICT (machine, instance_id)"
+                " DO NOTHING",
                 (
                     machine,
                     instance_id,
@@ -207,6 +267,7 @@ class SqlStore:
                     row.version,
                     head.state,
                     head.deadline,
+                    *params,
                 ),
             )
             if cursor.rowcount != 1:
@@ -228,10 +289,12 @@ class SqlStore:
             if held is None or held.version != version:
                 held = self._locked_row(cursor, machine, instance_id)
             row, entries = extended(machine, instance_id, held, version, head, records)
+            arrival = (f", arrival = COALESCE(arrival, {_NEXT_ARRIVAL})", (machine,))
+            assignment, params = arrival if self._arrives(cursor) else ("", ())
             self._run(
                 cursor,
                 "UPDATE statewright_instances"
-                " SET seq = ?, head = ?, version = ?, state = ?, deadline = ?"
+                f" SET seq = ?, head = ?, version = ?, state = ?, deadline = ?{assignment}"
                 " WHERE machine = ? AND instance_id = ? AND version = ?",
                 (
                     row.seq,
@@ -239,6 +302,7 @@ class SqlStore:
                     row.version,
                     head.state,
                     head.deadline,
+                    *params,
                     machine,
                     instance_id,
                     version,
@@ -289,17 +353,24 @@ class SqlStore:
         return loaded
 
     def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
-        """The instance as stored, unverified (what :meth:`load` checks)."""
-        with self._transaction(write=False) as cursor:
-            row = self._row(cursor, machine, instance_id)
+        """The instance as stored, unverified (what :meth:`load` checks): its head row and
+        records in one statement, so in one snapshot without opening a transaction for it
+        (one round trip where a worker loads an instance)."""
+        with self._transaction(write=False, single=True) as cursor:
             self._run(
                 cursor,
-                "SELECT seq, body, prev, hash FROM statewright_records"
-                " WHERE machine = ? AND instance_id = ? ORDER BY seq",
+                "SELECT i.seq, i.head, i.version, i.state, i.deadline,"
+                " r.seq, r.body, r.prev, r.hash FROM statewright_instances i"
+                " LEFT JOIN statewright_records r"
+                " ON r.machine = i.machine AND r.instance_id = i.instance_id"
+                " WHERE i.machine = ? AND i.instance_id = ? ORDER BY r.seq",
                 (machine, instance_id),
             )
-            entries = tuple(StoredRecord(int(r[0]), r[1], r[2], r[3]) for r in cursor.fetchall())
-        return dataclasses.replace(row, entries=entries)
+            rows = cursor.fetchall()
+        if not rows:
+            raise UnknownInstance.of(machine, instance_id)
+        entries = tuple(StoredRecord(int(r[5]), r[6], r[7], r[8]) for r in rows if r[5] is not None)
+        return dataclasses.replace(_head_row(rows[0][:5]), entries=entries)
 
     def _row(self, cursor: Any, machine: str, instance_id: str, lock: str = "") -> StoredInstance:
         """The instance's head row, without its records."""
@@ -562,13 +633,17 @@ class SqlStore:
     # -- transactions -------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Any]:
+    def _transaction(self, *, write: bool, single: bool = False) -> Iterator[Any]:
+        """A transaction's cursor (the batch's, inside one). ``single``: it reads with one
+        statement, which sees one snapshot by itself, so nothing is sent to open it."""
         if self._depth:
             yield self._cursor
             return
         cursor = self._connection.cursor()
         try:
-            begin = self._dialect.begin(self._connection, write=write)
+            begin = (
+                None if single and not write else self._dialect.begin(self._connection, write=write)
+            )
             if begin is not None:
                 cursor.execute(begin)
             yield cursor

@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Generator
+from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
 from .engine import Machine
-from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver
-from .records import Actor
+from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
+from .records import Actor, utc_now
+from .store import instant
 
-__all__ = ["AsyncHandler", "AsyncRunner", "HandlerFailed", "Runner", "drive", "drive_async"]
+__all__ = [
+    "AsyncHandler",
+    "AsyncRunner",
+    "HandlerFailed",
+    "Runner",
+    "call_handler",
+    "drive",
+    "drive_async",
+]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -42,13 +52,16 @@ class AsyncHandler(TypeError):
     :func:`drive_async`), never a failure of the instance."""
 
 
-def _call(call: Call) -> Done | Failed | Awaitable[object]:
+def call_handler(call: Call) -> Done | Failed | Awaitable[object]:
     """Call the handler: what it returned or raised, or the awaitable an async one gave."""
     try:
         value = call.handler(call.job)
     except Exception as error:
         return Failed(error)
     return value if inspect.isawaitable(value) else Done(value)
+
+
+_call = call_handler
 
 
 def drive(delivery: _Delivery) -> Settled:
@@ -103,12 +116,23 @@ class _Runner(Generic[S, T, R]):
         self.delivered = 0
         """How many of the machine's records have had their handlers run."""
 
+    @property
+    def next_deadline(self) -> datetime | None:
+        """When the machine's timed exit falls due (its ``deadline``), or None: a caller
+        that waits on the runner wakes then and calls ``machine.expire()``, then
+        :meth:`run`."""
+        return self.machine.deadline
+
     def _next(self) -> _Delivery | None:
         if self.delivered >= len(self.machine.audit):
             return None
         return deliver(self.handlers, self.machine, self.delivered)
 
     def _settle(self, settled: Settled) -> None:
+        if settled.failed is not None and settled.on_error is not None:
+            # a retry policy is the durable worker's: here the first error is the last
+            attempt = {"at": instant(utc_now()), "error": repr(settled.failed)}
+            settled = give_up(settled, "an in-process runner does not retry", [attempt]) or settled
         if settled.failed is not None:
             raise HandlerFailed(settled)
         self.delivered = len(self.machine.audit)

@@ -17,9 +17,22 @@ committed at most once and only while its state still holds (it goes through the
 instance's version check). Several workers (processes) on PostgreSQL never hold the same
 instance at the same time: claims take row locks with ``FOR UPDATE SKIP LOCKED`` and a
 lease; a worker that dies lets its leases run out (``lease``, default 60 s) and the
-instances are claimed again. A handler that runs longer than the lease can overlap its
-redelivery and cannot commit; the worker renews its lease before a handler call once half
-of it is spent. On SQLite, run one worker.
+instances are claimed again. While a handler runs, the worker keeps its lease
+(*heartbeats*): it looks every ``heartbeat`` (a sixth of the lease by default) and renews
+the lease once half of it is spent, so a handler may run many times its lease and is still
+never run twice at once. (A plain handler runs on a helper thread of the worker for this,
+one call at a time; the store stays on the worker's thread.) On SQLite, run one worker.
+
+Retry policies. A handler registered with ``retry=Retry(...)`` (:mod:`.retry`) is retried
+as its policy says (attempts, backoff, jitter, errors retried or not, a timeout per call),
+and only that handler: the calls of the same record that ran before it are not made again.
+Once the policy gives up, an ``on_enter`` handler's ``error`` trigger fires with the reason
+and every attempt's error (the failure snapshot is the dead letter); without one the
+instance is quarantined with that account.
+
+Concurrency. :meth:`Worker.arun_once` serves the instances it claimed concurrently, up
+to ``concurrency`` at once, and a handler registered with ``limit="name"`` waits for a
+place under the worker's ``limits["name"]`` (a provider's concurrent calls).
 
 Containment. Nothing one instance does stops a round: a handler that raises or fails, an
 instance that cannot be loaded (its records no longer replay under the deployed spec, or
@@ -37,24 +50,38 @@ that cannot be reached at all.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import queue
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from .engine import Machine
-from .handlers import Done, Failed, HandlerSet, Settled, apply_outcome, deliver
+from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
 from .outbox import Claim, LeaseLost, Outbox
 from .records import Clock, utc_now
-from .runner import AsyncHandler, drive, drive_async
+from .retry import HandlerTimeout, Retry
+from .runner import AsyncHandler, call_handler
 from .store import ChainBroken, ConcurrencyConflict, SqlStore, instant
 from .versions import SpecMismatch
 
-__all__ = ["MAX_ATTEMPTS", "MAX_BACKOFF", "QUARANTINE_AT_ONCE", "Round", "Worker", "backoff"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_BACKOFF",
+    "QUARANTINE_AT_ONCE",
+    "DeadLetter",
+    "Metrics",
+    "Round",
+    "Worker",
+    "backoff",
+]
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
@@ -76,8 +103,9 @@ _REASON_LENGTH = 2000
 @dataclass(slots=True)
 class Round:
     """What one round of a worker did: instances claimed, handler calls, outcomes fired,
-    timeouts fired, failures counted, leases lost, instances quarantined, and instances
-    left alone because they run under a spec version the worker does not hold
+    timeouts fired, failures counted, leases lost, instances quarantined; failed calls a
+    retry policy will retry, and policies that gave up (their ``error`` fired); and
+    instances left alone because they run under a spec version the worker does not hold
     (``foreign``)."""
 
     claimed: int = 0
@@ -88,6 +116,8 @@ class Round:
     lost: int = 0
     quarantined: int = 0
     foreign: int = 0
+    retries: int = 0
+    gave_up: int = 0
 
     @property
     def idle(self) -> bool:
@@ -105,14 +135,70 @@ def backoff(attempts: int, longest: timedelta = MAX_BACKOFF, jitter: float = 1.0
     return timedelta(seconds=seconds * (1 + min(max(jitter, 0.0), 1.0)) / 2)
 
 
+@dataclass(slots=True)
+class Metrics:
+    """What a worker did since it started, for a metrics exporter to read: rounds,
+    instances claimed, handler calls and their time in seconds (``handler_seconds``, the
+    longest in ``slowest``), outcomes and timeouts fired, failures, retries, policies that
+    gave up, calls that ran past their timeout, leases renewed while a handler ran
+    (heartbeats) and leases lost."""
+
+    rounds: int = 0
+    claimed: int = 0
+    calls: int = 0
+    handler_seconds: float = 0.0
+    slowest: float = 0.0
+    fired: int = 0
+    timeouts: int = 0
+    failures: int = 0
+    retries: int = 0
+    gave_up: int = 0
+    quarantined: int = 0
+    timed_out: int = 0
+    renewals: int = 0
+    lost: int = 0
+
+    def add(self, report: Round) -> None:
+        """Count one round's ``report`` in."""
+        self.rounds += 1
+        for name in ("claimed", "fired", "timeouts", "failures", "retries", "gave_up"):
+            setattr(self, name, getattr(self, name) + getattr(report, name))
+        self.quarantined += report.quarantined
+        self.lost += report.lost
+
+    def timed(self, seconds: float) -> None:
+        """Count one handler call that took ``seconds``."""
+        self.calls += 1
+        self.handler_seconds += seconds
+        self.slowest = max(self.slowest, seconds)
+
+
+class DeadLetter(Exception):
+    """A handler's retry policy gave up and the handler names no ``error`` trigger: the
+    instance is quarantined with the reason and every attempt's error."""
+
+    def __init__(self, reason: str, attempts: list[dict[str, str]]) -> None:
+        lines = [f"{reason}:"] + [f"  {a['at']}: {a['error']}" for a in attempts]
+        super().__init__("\n".join(lines))
+        self.reason = reason
+        self.attempts = attempts
+
+
 class Worker(Generic[S, T, R]):
     """Delivers ``handlers``' effects for the instances of their machine in ``store``.
 
     ``lease`` is how long a claim holds without renewal; ``batch`` how many instances a
     round claims (and how many instances' timeouts it fires). A failing instance waits
     :func:`backoff` (at most ``max_backoff``; ``jitter`` returns a number in [0, 1],
-    ``random.random`` unless given) and is quarantined after ``max_attempts`` failures.
-    Use one worker (one store, one connection) per thread or process.
+    ``random.random`` unless given) and is quarantined after ``max_attempts`` failures,
+    unless the failed handler has a retry policy of its own. ``heartbeat`` is how often
+    (in real time) the lease is looked at while a handler runs (default: a sixth of the
+    lease). :meth:`arun_once` serves up to ``concurrency`` claimed instances at once
+    (default: ``batch``), and at most ``limits[name]`` calls of the handlers registered
+    with ``limit=name``. :meth:`run_once` claims instances a few at a time, as many as its
+    handlers' mean time says it starts on within ``hoard``, so that a worker with slow
+    handlers does not hold instances other workers could serve. Use one worker (one
+    store, one connection) per thread or process.
     """
 
     def __init__(
@@ -126,9 +212,20 @@ class Worker(Generic[S, T, R]):
         max_attempts: int = MAX_ATTEMPTS,
         max_backoff: timedelta = MAX_BACKOFF,
         jitter: Callable[[], float] | None = None,
+        heartbeat: timedelta | None = None,
+        concurrency: int | None = None,
+        limits: dict[str, int] | None = None,
+        hoard: timedelta = timedelta(milliseconds=50),
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts is at least 1, not {max_attempts}")
+        limits = dict(limits or {})
+        missing = sorted(handlers.limits() - set(limits))
+        if missing:
+            raise ValueError(f"handlers count against limits the worker is not given: {missing}")
+        for name, size in limits.items():
+            if size < 1:
+                raise ValueError(f"limit {name!r} allows at least 1 call, not {size}")
         self.store = store
         self.handlers = handlers
         self.machine: type[Machine[S, T, R]] = handlers.machine
@@ -144,39 +241,101 @@ class Worker(Generic[S, T, R]):
         (:class:`~.versions.SpecMismatch`): never failed or quarantined for it, left to a
         worker that holds it (a claim on one is held until its lease runs out, so it is
         claimed at most once a lease; sweeps pass it by)."""
+        beat = lease / 6 if heartbeat is None else heartbeat
+        self.heartbeat = max(beat.total_seconds(), 0.001)
+        self.concurrency = batch if concurrency is None else concurrency
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency is at least 1, not {self.concurrency}")
+        self.limits = limits
+        self.hoard = hoard
+        self.metrics = Metrics()
+        self._helper: _Helper | None = None
 
     # -- one round ----------------------------------------------------------------------
 
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         report = self._start()
-        for claim in self._claim(report):
-            with self._contained(claim, report):
-                machine: Machine[S, T, R] | None = self._load(claim)
-                while machine is not None and (delivery := self._delivery(claim, machine)):
-                    settled = drive(_renewing(self, claim, delivery))
-                    machine = self._commit(claim, machine, settled, report)
+        while report.claimed < self.batch:  # claim no more than it will soon start on
+            limit = min(self._ahead(), self.batch - report.claimed)
+            claims = self._claim(report, limit)
+            for claim in claims:
+                with self._contained(claim, report):
+                    machine: Machine[S, T, R] | None = self._load(claim)
+                    while machine is not None and (delivery := self._delivery(claim, machine)):
+                        settled = self._drive(claim, delivery)
+                        machine = self._commit(claim, machine, settled, report)
+            if len(claims) < limit:
+                break
+        self.metrics.add(report)
         return report
 
+    def _ahead(self) -> int:
+        """How many instances :meth:`run_once` claims at a time: as many as its handlers'
+        mean time so far says it starts on within ``hoard`` (at least one, at most
+        ``batch``), so a worker with slow handlers leaves the rest to other workers."""
+        if not self.metrics.calls or not self.metrics.handler_seconds:
+            return self.batch
+        mean = self.metrics.handler_seconds / self.metrics.calls
+        return max(1, min(self.batch, int(self.hoard.total_seconds() / mean)))
+
     async def arun_once(self) -> Round:
-        """:meth:`run_once` for asyncio: handlers may be ``async`` and are awaited.
+        """:meth:`run_once` for asyncio: handlers may be ``async`` and are awaited, the
+        instances claimed served concurrently (up to ``concurrency``).
 
         The store is called on the event loop's thread, between awaits, never across one.
         """
         report = self._start()
-        for claim in self._claim(report):
-            with self._contained(claim, report):
-                machine: Machine[S, T, R] | None = self._load(claim)
-                while machine is not None and (delivery := self._delivery(claim, machine)):
-                    settled = await drive_async(_renewing(self, claim, delivery))
-                    machine = self._commit(claim, machine, settled, report)
+        gate = asyncio.Semaphore(self.concurrency)
+        limits = {name: asyncio.Semaphore(size) for name, size in self.limits.items()}
+
+        async def serve(claim: Claim) -> None:
+            async with gate:
+                with self._contained(claim, report):
+                    machine: Machine[S, T, R] | None = self._load(claim)
+                    while machine is not None and (delivery := self._delivery(claim, machine)):
+                        settled = await self._adrive(claim, delivery, limits)
+                        machine = self._commit(claim, machine, settled, report)
+
+        await asyncio.gather(*(serve(claim) for claim in self._claim(report, self.batch)))
+        self.metrics.add(report)
         return report
 
-    def run(self, *, stop: Callable[[], bool], idle: float = 0.05) -> None:
-        """Run rounds until ``stop()`` is true, sleeping ``idle`` seconds after an idle one."""
+    def run(
+        self,
+        *,
+        stop: Callable[[], bool],
+        idle: float = 0.05,
+        longest_idle: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Run rounds until ``stop()`` is true, sleeping ``idle`` seconds after an idle one.
+
+        With ``longest_idle``, each further idle round doubles the sleep up to it, but
+        never past the store's next deadline (:meth:`next_deadline`), so a quiet worker
+        polls seldom and still fires a timeout when it falls due; any work resets it.
+        """
+        wait = idle
         while not stop():
-            if self.run_once().idle:
-                time.sleep(idle)
+            if not self.run_once().idle:
+                wait = idle
+                continue
+            sleep(wait if longest_idle is None else self._until_deadline(wait, idle))
+            wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline of the machine's instances in the store (quarantined ones
+        left out), or None: when a timeout falls due next."""
+        found = self.outbox.next_deadline(self.machine.spec.machine)
+        return None if found is None else datetime.fromisoformat(found)
+
+    def _until_deadline(self, wait: float, idle: float) -> float:
+        """``wait``, shortened to the time left until the next deadline (at least ``idle``)."""
+        deadline = self.next_deadline()
+        if deadline is None:
+            return wait
+        left = (deadline - self.clock()).total_seconds()
+        return max(idle, min(wait, left))
 
     # -- the parts of a round -----------------------------------------------------------
 
@@ -196,12 +355,12 @@ class Worker(Generic[S, T, R]):
         found = self.outbox.due(machine, now, None if limit is None else limit + len(self.foreign))
         return [i for i in found if i not in self.foreign][:limit]
 
-    def _claim(self, report: Round) -> list[Claim]:
+    def _claim(self, report: Round, limit: int) -> list[Claim]:
         now = self.clock()
         claims = self.outbox.claim(
-            self.machine.spec.machine, instant(now), instant(now + self.lease), self.batch
+            self.machine.spec.machine, instant(now), instant(now + self.lease), limit
         )
-        report.claimed = len(claims)
+        report.claimed += len(claims)
         return claims
 
     @contextlib.contextmanager
@@ -226,7 +385,92 @@ class Worker(Generic[S, T, R]):
         if claim.delivered >= len(machine.audit):
             self.outbox.release(claim)
             return None
-        return deliver(self.handlers, machine, claim.delivered, claim.attempts)
+        return deliver(self.handlers, machine, claim.delivered, claim.attempts, claim.skip)
+
+    # -- calling handlers ---------------------------------------------------------------
+
+    def _drive(self, claim: Claim, delivery: Any) -> Settled:
+        """Make the calls ``delivery`` asks for on the helper thread, keeping the lease
+        while each runs; a lost lease ends it as a failure (:class:`LeaseLost`)."""
+        step = _step(delivery, None)
+        try:
+            while isinstance(step, Call):
+                step = _step(delivery, self._watched(claim, step))
+        except LeaseLost as lost:
+            delivery.close()
+            return Settled(failed=lost)
+        return step
+
+    def _watched(self, claim: Claim, call: Call) -> Done | Failed:
+        """What ``call`` returned or raised; the lease kept while it runs."""
+        self._keep(claim)
+        helper = self._helper = self._helper or _Helper(self)
+        running = helper.submit(call)
+        started, clock = time.perf_counter(), self.clock()
+        try:
+            while not running.done.wait(self.heartbeat):
+                self._keep(claim)
+                if call.timeout is not None and _overdue(call, clock, self.clock()):
+                    self.metrics.timed_out += 1
+                    return Failed(_timeout(call))
+        finally:
+            if not running.done.is_set():  # abandoned: the next call gets a fresh thread
+                helper.stop()
+                self._helper = None
+        self.metrics.timed(time.perf_counter() - started)
+        result = running.result
+        if isinstance(result, Done | Failed):
+            return result
+        getattr(result, "close", lambda: None)()  # never awaited: no warning
+        raise AsyncHandler(
+            f"the {call.job.hook} handler {call.handler.__qualname__} is async: run "
+            "it with an AsyncRunner or Worker.arun_once"
+        )
+
+    async def _adrive(
+        self, claim: Claim, delivery: Any, limits: dict[str, asyncio.Semaphore]
+    ) -> Settled:
+        """:meth:`_drive` awaiting ``async`` handlers on the event loop."""
+        step = _step(delivery, None)
+        try:
+            while isinstance(step, Call):
+                limit = None if step.limit is None else limits[step.limit]
+                async with limit or contextlib.nullcontext():
+                    result = await self._awatched(claim, step)
+                step = _step(delivery, result)
+        except LeaseLost as lost:
+            delivery.close()
+            return Settled(failed=lost)
+        return step
+
+    async def _awatched(self, claim: Claim, call: Call) -> Done | Failed:
+        """What ``call`` returned or raised, awaited; the lease kept while it runs."""
+        self._keep(claim)
+        started, clock = time.perf_counter(), self.clock()
+        value = call_handler(call)
+        if isinstance(value, Done | Failed):
+            self.metrics.timed(time.perf_counter() - started)
+            return value
+        task = asyncio.ensure_future(_awaited(value))
+        try:
+            while not (await asyncio.wait({task}, timeout=self.heartbeat))[0]:
+                self._keep(claim)
+                if call.timeout is not None and _overdue(call, clock, self.clock()):
+                    self.metrics.timed_out += 1
+                    return Failed(_timeout(call))
+        finally:
+            if not task.done():
+                task.cancel()
+        self.metrics.timed(time.perf_counter() - started)
+        return task.result()
+
+    def _keep(self, claim: Claim) -> None:
+        """Renew ``claim``'s lease once half of it is spent; :class:`LeaseLost` if lost."""
+        now = self.clock()
+        if instant(now + self.lease / 2) > claim.until:
+            claim.until = instant(now + self.lease)
+            self.outbox.renew(claim, claim.until)
+            self.metrics.renewals += 1
 
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round
@@ -239,37 +483,81 @@ class Worker(Generic[S, T, R]):
         if isinstance(settled.failed, LeaseLost):
             raise settled.failed
         if settled.failed is not None:
-            self._fail(claim.instance_id, settled.failed, report, claim)
-            return None
+            given = self._failed(claim, settled, report)
+            if given is None:
+                return None
+            settled = given
         delivered = len(machine.audit)  # the outcome's own records are delivered next
         try:
             with self.store.batch():
                 apply_outcome(machine, settled)
-                self.outbox.advance(claim, delivered, release=settled.fire is None)
+                quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
+                if quiet:  # nothing to call for the outcome's records: delivered with it
+                    delivered = len(machine.audit)
+                self.outbox.advance(claim, delivered, release=quiet)
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None
         if settled.fire is None:
             return None
         report.fired += 1
-        return machine  # the outcome's own records are due next: deliver them at once
+        return None if quiet else machine  # the outcome's records are due: deliver them now
+
+    def _failed(self, claim: Claim, settled: Settled, report: Round) -> Settled | None:
+        """A failed delivery: retried where it failed (by the handler's policy, or the
+        worker's backoff), or, once the policy gives up, the declared failure to commit
+        (None: nothing to commit)."""
+        error, policy = settled.failed, settled.retry
+        assert error is not None
+        at = settled.at or (claim.delivered, claim.skip)
+        if policy is None:
+            self._fail(claim.instance_id, error, report, claim, at=at)
+            return None
+        now = self.clock()
+        failures = (claim.attempts if (claim.delivered, claim.skip) == at else 0) + 1
+        attempts = [*claim.failures_at(at), {"at": instant(now), "error": _reason(error)}]
+        why = policy.gives_up(error, failures)
+        if why is None:
+            report.retries += 1
+            self._fail(claim.instance_id, error, report, claim, at=at, policy=policy)
+            return None
+        given = give_up(settled, why, attempts)
+        if given is None:  # no declared failure: the instance is the dead letter
+            dead = DeadLetter(why, attempts)
+            self._fail(claim.instance_id, dead, report, claim, at=at, policy=policy)
+            return None
+        report.gave_up += 1
+        return given
 
     def _fail(
-        self, instance_id: str, error: BaseException, report: Round, claim: Claim | None
+        self,
+        instance_id: str,
+        error: BaseException,
+        report: Round,
+        claim: Claim | None,
+        *,
+        at: tuple[int, int] | None = None,
+        policy: Retry | None = None,
     ) -> None:
-        """Count ``error`` against the instance: retried after :func:`backoff`, or
-        quarantined (at ``max_attempts``, or at once for :data:`QUARANTINE_AT_ONCE`)."""
+        """Count ``error`` against the instance: retried after :func:`backoff` (or the
+        handler's ``policy``), or quarantined (at ``max_attempts``, at once for
+        :data:`QUARANTINE_AT_ONCE` and a :class:`DeadLetter`)."""
         now = self.clock()
+        if policy is None:
+            retry_at = lambda attempts: self._retry_at(now, attempts)  # noqa: E731
+        else:
+            retry_at = lambda attempts: instant(now + policy.delay(attempts + 1, self.jitter()))  # noqa: E731
         try:
             quarantined = self.outbox.fail(
                 self.machine.spec.machine,
                 instance_id,
                 _reason(error),
                 instant(now),
-                retry_at=lambda attempts: self._retry_at(now, attempts),
-                max_attempts=self.max_attempts,
-                at_once=isinstance(error, QUARANTINE_AT_ONCE),
+                retry_at=retry_at,
+                max_attempts=self.max_attempts if policy is None else 2**62,
+                at_once=isinstance(error, (*QUARANTINE_AT_ONCE, DeadLetter)),
                 claim=claim,
+                at=at,
             )
         except LeaseLost:
             report.lost += 1
@@ -292,22 +580,89 @@ def _reason(error: BaseException) -> str:
     return text if len(text) <= _REASON_LENGTH else text[: _REASON_LENGTH - 3] + "..."
 
 
-def _renewing(worker: Worker[Any, Any, Any], claim: Claim, delivery: Any) -> Any:
-    """``delivery``, renewing ``claim``'s lease before a call once half of it is spent; a lost
-    lease ends it as a failure (:class:`LeaseLost`) without another call."""
+def _calls_none(
+    handlers: HandlerSet[Any, Any, Any], machine: Machine[Any, Any, Any], start: int
+) -> bool:
+    """True when the records after ``start`` call for no handler (so their delivery can
+    commit with the outcome that wrote them, saving a transaction)."""
+    delivery = deliver(handlers, machine, start)
     try:
-        call = next(delivery)
-        while True:
-            now = worker.clock()
-            if instant(now + worker.lease / 2) > claim.until:  # half the lease is spent
-                try:
-                    claim.until = instant(now + worker.lease)
-                    worker.outbox.renew(claim, claim.until)
-                except LeaseLost as lost:
-                    delivery.close()
-                    return Settled(failed=lost)
-            result: Done | Failed = yield call
-            call = delivery.send(result)
+        next(delivery)
+    except StopIteration:
+        return True
+    delivery.close()
+    return False
+
+
+def _step(delivery: Any, result: Done | Failed | None) -> Call | Settled:
+    """The next call ``delivery`` asks for, sent ``result`` (None: the first), or the
+    :class:`Settled` outcome it came to."""
+    try:
+        call: Call = next(delivery) if result is None else delivery.send(result)
     except StopIteration as stop:
         settled: Settled = stop.value
         return settled
+    return call
+
+
+def _overdue(call: Call, started: datetime, now: datetime) -> bool:
+    """True when ``call`` has run past its policy's timeout (by the worker's clock)."""
+    return call.timeout is not None and (now - started).total_seconds() >= call.timeout
+
+
+def _timeout(call: Call) -> HandlerTimeout:
+    job = call.job
+    return HandlerTimeout(
+        f"the {job.hook} handler of {job.state} ran past its timeout of {call.timeout:g} s"
+    )
+
+
+async def _awaited(value: Awaitable[object]) -> Done | Failed:
+    try:
+        return Done(await value)
+    except Exception as error:
+        return Failed(error)
+
+
+class _Running:
+    """A call handed to the helper thread: set ``done`` once ``result`` holds what it
+    returned (:class:`Done`, :class:`Failed`, or the awaitable of an ``async`` handler)."""
+
+    __slots__ = ("call", "done", "result")
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.done = threading.Event()
+        self.result: Any = None
+
+    def run(self) -> None:
+        try:
+            self.result = call_handler(self.call)
+        finally:
+            self.done.set()
+
+
+class _Helper:
+    """A daemon thread that makes a worker's plain handler calls, one at a time, so that
+    the worker's own thread keeps the lease (and the store) while one runs. A call the
+    worker stops waiting for (past its timeout, its lease lost) keeps the thread until it
+    returns; the worker then starts another helper."""
+
+    def __init__(self, owner: object) -> None:
+        self._calls: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
+        thread = threading.Thread(target=self._serve, name="statewright-handler", daemon=True)
+        thread.start()
+        weakref.finalize(owner, self._calls.put, None)  # a worker dropped ends its thread
+
+    def _serve(self) -> None:
+        while (running := self._calls.get()) is not None:
+            running.run()
+
+    def submit(self, call: Call) -> _Running:
+        running = _Running(call)
+        self._calls.put(running)
+        return running
+
+    def stop(self) -> None:
+        """End the thread once its current call returns."""
+        self._calls.put(None)
