@@ -188,6 +188,8 @@ def test_leads_to_within_holds_exactly_when_the_naive_worst_case_is_in_bound(
     worst = naive_within(result.spec, found, sources, targets)
     violated = [f for f in result.findings if f.rule == "property-violated"]
     assert bool(violated) == (worst > hours * HOUR)
+    assert result.stats is not None
+    assert result.stats.within == (() if violated else (("timely", worst),))
     if violated and worst != math.inf:
         (finding,) = violated
         assert finding.trace[-1].elapsed == worst
@@ -392,6 +394,11 @@ def test_the_discovery_pipeline_s_bound_is_the_hand_computed_one() -> None:
     # FAILED waits for the on-call engineer's reset, which nothing times out
     assert result.stats is not None and result.stats.worst_case_seconds is None
     assert result.stats.run_time == "a run can wait in FAILED for ever (it has no after exit)"
+    # the property that holds says by how much
+    assert result.stats.within == (("every_run_ends_in_time", 1103 * HOUR),)
+    assert "\n  every_run_ends_in_time: holds, worst case 45d 23h\n" in render_text([result])
+    (entry,) = json.loads(render_json([result]))["specs"]
+    assert entry["stats"]["within_seconds"] == {"every_run_ends_in_time": 1103 * HOUR}
 
 
 def test_the_orchestrator_s_approval_loop_can_repeat() -> None:
