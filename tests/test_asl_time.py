@@ -515,8 +515,16 @@ Resources:
         ("either-or-parallel-pattern.asl.json", 15),
         # a polling loop, capped by the execution's TimeoutSeconds (3600)
         ("synchronous-job.asl.json", 3600),
+        # two Lambda invocations (900 s each, no TimeoutSeconds), each retried 6 times
+        # 2 s apart doubling: 2 * (7 * 900 + 2 + 4 + 8 + 16 + 32 + 64)
+        ("background-cropper.asl.json", 2 * (7 * 900 + 126)),
+        # TimeoutSeconds 15, States.ALL retried 4 times 5 s apart (BackoffRate 1)
+        ("redshift-batch-execute.asl.json", 5 * 15 + 4 * 5),
+        # a Wait on SecondsPath; loops that only a Lambda's timer ends
+        ("request-response.asl.json", None),
+        ("load-testing-orchestrator.asl.json", None),
     ],
 )
-def test_hand_worked_worst_cases_of_the_corpus(name: str, seconds: int) -> None:
+def test_hand_worked_worst_cases_of_the_corpus(name: str, seconds: int | None) -> None:
     load = load_asl_file(CORPUS / name)
     assert load.time is not None and load.time.seconds == seconds
