@@ -203,7 +203,7 @@ def _timed(
     unbounded)."""
     graph = Configurations(found)
     starts = [i for i, marked in enumerate(found.marked(prop.states)) if marked]
-    bound = worst_case(graph, starts, found.marked(prop.targets))
+    bound = worst_case(graph, starts, graph.marks(prop.targets, lazy=True))
     if bound.seconds is not None and bound.seconds <= within.seconds:
         return None, bound.seconds
     return _late(found, prop, within, graph, bound), bound.seconds
