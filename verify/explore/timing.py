@@ -18,10 +18,11 @@ meeting any cycle on its way. Over configurations a bounded worst case is found 
 by :meth:`Configurations.longest`, on plain lists: one sweep from the last configuration
 back when the exploration's breadth-first numbering is already a topological order,
 else one iterative depth-first pass; only when that finds the case unbounded do the two
-passes above run, for the shortest trace to what makes it so. :func:`run_time` asks it for a whole run: from leaving a
-configuration of the initial state to entering one of a final state or of the initial
-state again (the wait for the first trigger, and the rest in the last state, are not
-the run's time).
+passes above run, for the shortest trace to what makes it so. :func:`run_time` asks it
+for a whole run: from leaving a configuration of the initial state to entering one of a
+final state or of the initial state again (the wait for the first trigger, and the rest
+in the last state, are not the run's time); :func:`unbounded_states` names the states
+where such a run's time has no bound (what ``diagram --unbounded`` marks).
 
 >>> from statewright.verify.load import load_text
 >>> spec = load_text('''
@@ -77,6 +78,7 @@ __all__ = [
     "describe",
     "format_duration",
     "run_time",
+    "unbounded_states",
     "worst_case",
 ]
 
@@ -627,6 +629,51 @@ def run_time(spec: Spec, graph: Timed) -> Bound:
         if failed is not None:
             return failed
     return _longest(graph, starts, marks, came, False)
+
+
+def unbounded_states(spec: Spec, graph: Timed) -> frozenset[str]:
+    """The states where a run's time has no bound (what ``diagram --unbounded`` marks): a
+    run from leaving a node of the initial state, before it reaches one of the initial
+    or of a final state, can rest in one of their nodes for ever (no ``after`` exit, or no
+    step), or go round a cycle through one of them.
+
+    >>> from statewright.verify.load import load_text
+    >>> from statewright.verify.graph import build_graph
+    >>> spec = load_text('''
+    ... statewright: 1
+    ... machine: loop
+    ... initial: IDLE
+    ... states: {IDLE: {}, WORK: {kind: running}, CHECK: {}, WAIT: {}, DONE: {final: true}}
+    ... transitions:
+    ...   - {from: IDLE, to: WORK, trigger: start}
+    ...   - {from: WORK, to: CHECK, trigger: worked, after: 1h}
+    ...   - {from: CHECK, to: WORK, trigger: again, after: 1m}
+    ...   - {from: CHECK, to: WAIT, trigger: park}
+    ...   - {from: WAIT, to: DONE, trigger: resume}
+    ... ''').spec
+    >>> sorted(unbounded_states(spec, States(spec, build_graph(spec))))
+    ['CHECK', 'WAIT', 'WORK']
+    """
+    ends = graph.marks({spec.initial, *(s.name for s in spec.states if s.final)})
+    starts = list(graph.nodes_of([spec.initial]))
+    succ = graph.succ
+    seen: dict[int, None] = {}
+    frontier = [succ[e] for s in starts for e in graph.steps(s) if not ends[succ[e]]]
+    while frontier:
+        i = frontier.pop()
+        if i in seen:
+            continue
+        seen[i] = None
+        frontier.extend(succ[e] for e in graph.steps(i) if not ends[succ[e]])
+    names = {graph.state(i) for i in seen if graph.rest(i) == FOREVER}
+    inside = nx.DiGraph()
+    inside.add_nodes_from(seen)
+    inside.add_edges_from((i, succ[e]) for i in seen for e in graph.steps(i) if not ends[succ[e]])
+    for component in nx.strongly_connected_components(inside):
+        only = next(iter(component))
+        if len(component) > 1 or inside.has_edge(only, only):
+            names.update(graph.state(i) for i in component)
+    return frozenset(names)
 
 
 def describe(graph: Timed, bound: Bound) -> str:
