@@ -436,7 +436,7 @@ def test_waits_read_from_the_input_and_maps_are_unbounded() -> None:
         },
     }
     assert time_of(each).describe() == (
-        "an execution can run Map 'Each' for as many items as its input holds (each round "
+        "an execution can run Map 'Each' for as many items as its input holds (each item "
         "within 15m; the definition does not bound the items)"
     )
 

@@ -281,7 +281,7 @@ def _attempt_time(state: AslState, name: str) -> _Time:
         if isinstance(iteration, _Unbounded):
             return iteration
         return _Unbounded(
-            f"run Map {name} for as many items as its input holds (each round within "
+            f"run Map {name} for as many items as its input holds (each item within "
             f"{format_duration(math.ceil(iteration))}; the definition does not bound the items)"
         )
     return Fraction(0)
