@@ -2,8 +2,9 @@
 
 Each ``NAME.findings`` beside a definition (or a template under ``templates/``) lists,
 per machine the file maps to (each state machine, then each Parallel branch and Map
-iterator), the findings ``statewright check``
-reports, as it prints them. Rewrite them after a deliberate change with
+iterator), the findings ``statewright check`` reports, as it prints them, the state
+machine's line with the worst case of an execution (``every execution ends within
+1m 8s``, or what makes it unbounded). Rewrite them after a deliberate change with
 ``STATEWRIGHT_UPDATE_GOLDEN=1`` and review the difference.
 """
 
@@ -29,7 +30,8 @@ def report(path: Path) -> str:
     lines = []
     results = [r for load in load_asl_files(path, display=path.name) for r in check_asl(load)]
     for result in results:
-        lines.append(f"# {result.file}: {result.machine or 'not loaded'}")
+        time = f"; {result.stats.run_time}" if result.stats and result.stats.run_time else ""
+        lines.append(f"# {result.file}: {result.machine or 'not loaded'}{time}")
         lines.extend(f.format() for f in result.findings)
     return "\n".join(lines) + "\n"
 

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from statewright.verify.check import check_spec, check_text
 from statewright.verify.explore import Exploration, explore
 from statewright.verify.explore.timing import (
+    FOREVER,
     Configurations,
     States,
     format_duration,
     run_time,
+    unbounded_states,
     worst_case,
 )
 from statewright.verify.graph import build_graph
@@ -188,6 +190,8 @@ def test_leads_to_within_holds_exactly_when_the_naive_worst_case_is_in_bound(
     worst = naive_within(result.spec, found, sources, targets)
     violated = [f for f in result.findings if f.rule == "property-violated"]
     assert bool(violated) == (worst > hours * HOUR)
+    assert result.stats is not None
+    assert result.stats.within == (() if violated else (("timely", worst),))
     if violated and worst != math.inf:
         (finding,) = violated
         assert finding.trace[-1].elapsed == worst
@@ -392,6 +396,11 @@ def test_the_discovery_pipeline_s_bound_is_the_hand_computed_one() -> None:
     # FAILED waits for the on-call engineer's reset, which nothing times out
     assert result.stats is not None and result.stats.worst_case_seconds is None
     assert result.stats.run_time == "a run can wait in FAILED for ever (it has no after exit)"
+    # the property that holds says by how much
+    assert result.stats.within == (("every_run_ends_in_time", 1103 * HOUR),)
+    assert "\n  every_run_ends_in_time: holds, worst case 45d 23h\n" in render_text([result])
+    (entry,) = json.loads(render_json([result]))["specs"]
+    assert entry["stats"]["within_seconds"] == {"every_run_ends_in_time": 1103 * HOUR}
 
 
 def test_the_orchestrator_s_approval_loop_can_repeat() -> None:
@@ -426,3 +435,37 @@ def test_running_without_deadline_names_every_running_state_reachable_or_not() -
     found = [f for f in result.findings if f.rule == "running-without-deadline"]
     assert [f.states for f in found] == [("DRAFTING",), ("ORPHAN",)]
     assert all(f.severity.value == "warning" for f in found)
+
+
+def naive_unbounded(spec: Spec, graph: States) -> set[str]:
+    """The second implementation of unbounded_states: per state, a search of what a run
+    reaches before it ends; a state is unbounded when a run reaches it and it rests for
+    ever, or it reaches itself again."""
+    ends = {spec.initial, *(s.name for s in spec.states if s.final)}
+    names = spec.state_names
+
+    def after(i: int) -> set[int]:
+        seen: set[int] = set()
+        todo = [graph.succ[e] for e in graph.steps(i)]
+        while todo:
+            j = todo.pop()
+            if names[j] in ends or j in seen:
+                continue
+            seen.add(j)
+            todo.extend(graph.succ[e] for e in graph.steps(j))
+        return seen
+
+    reached = after(names.index(spec.initial))
+    return {names[i] for i in reached if graph.rest(i) == FOREVER or i in after(i)}
+
+
+@settings(max_examples=300)
+@given(timed_specs(data=False))
+def test_the_unbounded_states_are_the_naive_ones(text: str) -> None:
+    spec = loaded(text)
+    graph = States(spec, build_graph(spec))
+    expected = naive_unbounded(spec, graph)
+    assert unbounded_states(spec, graph) == expected
+    # the states of its configurations say the same for a spec without variables
+    assert unbounded_states(spec, Configurations(explore(spec))) == expected
+    assert (run_time(spec, graph).seconds is None) == bool(expected)

@@ -2,7 +2,9 @@
 
 Each machine of an ASL file (the state machine, then each Parallel branch and Map
 iterator) is checked like a spec and gives its own :class:`~statewright.verify.check.CheckResult`,
-named ``<file>`` or ``<file>#<part>`` (``order.asl.json#Fan out/branch0``). Findings point
+named ``<file>`` or ``<file>#<part>`` (``order.asl.json#Fan out/branch0``); the first one's
+stats carry the worst case of an execution (:mod:`statewright.verify.load.asl.elapsed`),
+the others' none (a branch's time is part of its execution's). Findings point
 at the ASL file itself: the key of the state they are about. The file's
 ``asl-not-modelled`` info findings go with its first result. A finding whose rule has
 advice for ASL says what to change in the ASL instead of in a spec.
@@ -17,6 +19,7 @@ advice for ASL says what to change in the ASL instead of in a spec.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -56,15 +59,19 @@ def check_asl(load: AslLoad) -> list[CheckResult]:
     for number, machine in enumerate(load.machines):
         checked = check_spec(machine.spec)
         findings = [_advised(f, machine.asl_names) for f in checked.findings]
+        stats = checked.stats
         if number == 0:
             findings.extend(load.findings)
+            if stats is not None and load.time is not None:
+                seconds, words = load.time.seconds, load.time.describe()
+                stats = dataclasses.replace(stats, worst_case_seconds=seconds, run_time=words)
         results.append(
             CheckResult(
                 result_name(load.file, machine),
                 machine.spec,
                 sort_findings(findings),
                 checked.coverage,
-                checked.stats,
+                stats,
             )
         )
     return results

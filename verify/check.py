@@ -53,7 +53,9 @@ class Stats:
     """The size of a machine: declared states, expanded transitions, reachable states and,
     for a spec with variables or properties, reachable configurations; and how long a run
     can take: ``worst_case_seconds`` (None when unbounded or unknown) and ``run_time``,
-    the text report's words for it (:func:`statewright.verify.explore.timing.describe`)."""
+    the text report's words for it (:func:`statewright.verify.explore.timing.describe`);
+    ``within``: each ``leads_to ... within`` property that holds, by name, with its worst
+    case in seconds."""
 
     states: int
     transitions: int
@@ -61,6 +63,7 @@ class Stats:
     configurations: int | None = None
     worst_case_seconds: int | None = None
     run_time: str = ""
+    within: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ def check_spec(
             None if found is None else len(found),
             seconds,
             run_time,
+            _worst_cases(analysis),
         )
     return CheckResult(spec.file, spec, sort_findings(findings), coverage, stats)
 
@@ -149,6 +153,15 @@ def _run_time(analysis: Analysis) -> tuple[int | None, str]:
     if bound is None or timed is None:
         return None, _UNKNOWN_TIME
     return bound.seconds, describe(timed, bound)
+
+
+def _worst_cases(analysis: Analysis) -> tuple[tuple[str, int], ...]:
+    """The worst case of each ``within`` property that holds, when properties were
+    checked (a rule asked for them)."""
+    if not any(p.within is not None for p in analysis.spec.properties):
+        return ()
+    checked = analysis.properties
+    return () if checked is None else checked.worst_cases
 
 
 def _budget(budget: Budget | None, max_configurations: int | None) -> Budget:

@@ -9,6 +9,12 @@ the first finding of the rule ``NAME`` that carries a trace), its steps numbered
 edges they take and the states it passes outlined; when there is none, nothing is drawn
 and the exit status is 1.
 
+``--unbounded`` marks the states where a run's time has no bound (a run can wait there
+for ever, or go round a cycle through them:
+:func:`~statewright.verify.explore.timing.unbounded_states`), with a legend entry; it is
+asked for, not drawn by default, since most specs end in a state that waits for a
+person on purpose.
+
 Output choices of ``diagram``: the format is ``--format``, or else the one the ending of
 ``-o FILE`` names (``.svg``, ``.png``, ``.dot`` or ``.gv``, ``.mmd`` or ``.mermaid``), or
 else ``svg``; a file ending that names no format, or another format than ``--format``,
@@ -45,9 +51,12 @@ from statewright.generator.diagram import (
 )
 from statewright.generator.diagram.model import build_diagram
 from statewright.generator.output import Refused, write_tree
+from statewright.verify.analysis import Analysis
 from statewright.verify.check import CheckResult, check_file
+from statewright.verify.explore.timing import unbounded_states
 from statewright.verify.findings import Finding
 from statewright.verify.load.asl import AslOptions
+from statewright.verify.model import Spec
 from statewright.verify.printable import printable_path
 
 __all__ = ["COMMAND", "counterexample", "diagram_command"]
@@ -65,10 +74,12 @@ def diagram_command(
     source: InputFormat = InputFormat.AUTO,
     asl: AslOptions | None = None,
     trace: str | None = None,
+    unbounded: bool = False,
 ) -> int:
     """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc); no
     ``fmt``: the format ``output``'s file ending names, else ``svg``; with ``trace`` (a
-    property's name, or a rule id), its counterexample highlighted."""
+    property's name, or a rule id), its counterexample highlighted; with ``unbounded``,
+    the states where a run's time has no bound marked."""
     chosen = _format(fmt, output)
     if chosen not in FORMATS:
         return _usage(stderr, chosen)
@@ -101,7 +112,8 @@ def diagram_command(
             print(f"{_PROG}: {named}", file=stderr)
             return 1
         drawn = named
-    diagram = build_diagram(checked.spec, checked.findings, drawn)
+    marked = _unbounded(checked.spec) if unbounded else frozenset()
+    diagram = build_diagram(checked.spec, checked.findings, drawn, marked)
     try:
         data = render_format(diagram, fmt)
     except DotMissing as error:
@@ -226,7 +238,23 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="highlight the counterexample of the property NAME (or of the first finding of "
         "the rule NAME that has one): its steps numbered on the edges they take",
     )
+    parser.add_argument(
+        "--unbounded",
+        action="store_true",
+        help="mark the states where a run's time has no bound: a run can wait there for "
+        "ever (no after exit) or go round a cycle through them (not for an ASL definition)",
+    )
     input_arguments(parser)
+
+
+def _unbounded(spec: Spec) -> frozenset[str]:
+    """The states where a run's time has no bound, read from the spec's configurations
+    (or its states); none for a machine mapped from ASL, whose time is an execution's."""
+    if spec.from_asl:
+        return frozenset()
+    analysis = Analysis.of(spec)
+    timed = analysis.timed
+    return frozenset() if timed is None else unbounded_states(spec, timed)
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -240,6 +268,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         source=InputFormat(args.input),
         asl=asl,
         trace=args.trace,
+        unbounded=args.unbounded,
     )
 
 

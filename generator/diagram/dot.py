@@ -40,6 +40,9 @@ HUMAN_SIGN = "\u263a"  # smiling face: a person acts
 REASON_SIGN = "\u21d2"  # rightwards double arrow: the failure's reason code
 GUARD_COLOUR = "#0f766e"  # a guard and the effects of a transition
 TRACE_COLOUR = "#c026d3"  # the highlighted counterexample
+UNBOUNDED_SIGN = "\u29d6"  # hourglass: a run's time has no bound here
+UNBOUNDED_COLOUR = "#b45309"  # the states where a run's time has no bound
+UNBOUNDED_TEXT = "no time bound"
 
 _SHAPES: dict[Kind | None, str] = {
     Kind.APPROVAL: "hexagon",
@@ -215,6 +218,8 @@ def _node(node: Node) -> DotNode:
     if node.details:
         lines.append(_font(html(node.details), style.stroke, 10))
     lines.extend(_mark_lines(node.marks))
+    if node.unbounded:
+        lines.append(_font(f"{UNBOUNDED_SIGN} {UNBOUNDED_TEXT}", UNBOUNDED_COLOUR, 10))
     shape = _SHAPES.get(node.kind, "box")
     styles = ["rounded"] if shape == "box" else []
     styles.append("filled")
@@ -282,6 +287,9 @@ def _state_legend(diagram: Diagram) -> tuple[LegendRow, ...]:
     rows.append(LegendRow("\u25cf\u2500\u25b6", "#ffffff", "initial state"))
     if diagram.has_unreachable:
         rows.append(LegendRow("dashed border", "#ffffff", "unreachable state"))
+    if diagram.has_unbounded:
+        sample = _font(f"{UNBOUNDED_SIGN} {UNBOUNDED_TEXT}", UNBOUNDED_COLOUR)
+        rows.append(LegendRow(sample, "#ffffff", "a run can wait here for ever, or repeat"))
     return tuple(rows)
 
 

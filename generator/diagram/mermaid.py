@@ -18,6 +18,9 @@ from statewright.generator.diagram.dot import (
     MARK_SIGN,
     REASON_SIGN,
     TRACE_COLOUR,
+    UNBOUNDED_COLOUR,
+    UNBOUNDED_SIGN,
+    UNBOUNDED_TEXT,
 )
 from statewright.generator.diagram.model import (
     Diagram,
@@ -94,6 +97,8 @@ def _marks(marks: tuple[Mark, ...]) -> list[str]:
 
 def _state(node: Node) -> MermaidState:
     marks = _marks(node.marks)
+    if node.unbounded:
+        marks.append(mermaid_text(f"{UNBOUNDED_SIGN} {UNBOUNDED_TEXT}"))
     return MermaidState(
         id=node.id,
         label=mermaid_text(node.name),
@@ -147,6 +152,11 @@ def _classes(diagram: Diagram) -> tuple[MermaidClass, ...]:
             ",".join(n.id for n in diagram.nodes if n.unreachable),
         )
     )
+    unbounded = ",".join(n.id for n in diagram.nodes if n.unbounded)
+    if unbounded:
+        classes.append(
+            MermaidClass("unbounded", f"stroke:{UNBOUNDED_COLOUR},stroke-width:3px", unbounded)
+        )
     return tuple(classes)
 
 
@@ -187,6 +197,7 @@ def _legend_note(diagram: Diagram) -> str:
         (bool(diagram.mark_severities), f"{MARK_SIGN} finding"),
         (diagram.has_final, "thick border final"),
         (diagram.has_unreachable, "dashed border unreachable"),
+        (diagram.has_unbounded, f"{UNBOUNDED_SIGN} no bound on a run's time"),
     ]
     return mermaid_text(", ".join(text for shown, text in parts if shown))
 

@@ -18,8 +18,8 @@ wrong with the machine.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from statewright.generator import __version__
@@ -123,6 +123,9 @@ class Node:
     marks: tuple[Mark, ...]
     traced: bool = False
     """The highlighted counterexample passes through this state."""
+    unbounded: bool = False
+    """A run can rest here for ever, or go round a cycle through it (``diagram
+    --unbounded``)."""
 
     @property
     def details(self) -> str:
@@ -232,6 +235,10 @@ class Diagram:
         return any(n.unreachable for n in self.nodes)
 
     @property
+    def has_unbounded(self) -> bool:
+        return any(n.unbounded for n in self.nodes)
+
+    @property
     def has_reasons(self) -> bool:
         """Some edge shows a reason code."""
         return any(e.reason is not None for e in self.edges)
@@ -276,10 +283,16 @@ def edge_kind(transition: Transition) -> EdgeKind:
     return EdgeKind.TRIGGER
 
 
-def build_diagram(spec: Spec, findings: Iterable[Finding], trace: Finding | None = None) -> Diagram:
+def build_diagram(
+    spec: Spec,
+    findings: Iterable[Finding],
+    trace: Finding | None = None,
+    unbounded: Collection[str] = (),
+) -> Diagram:
     """The diagram of ``spec`` with ``findings`` placed on its nodes and edges and, given
     a finding with a counterexample (``trace``), its steps numbered on the edges they take
-    and the states they pass highlighted."""
+    and the states they pass highlighted; the states named in ``unbounded`` marked as
+    where a run's time has no bound."""
     ordered = sort_findings(f for f in findings if f.severity is not Severity.INFO)
     state_marks: dict[str, list[Mark]] = defaultdict(list)
     edge_marks: dict[TransitionRef, list[Mark]] = defaultdict(list)
@@ -297,6 +310,8 @@ def build_diagram(spec: Spec, findings: Iterable[Finding], trace: Finding | None
         _node(state, ids[state.name], spec, state_marks, state.name in visited)
         for state in spec.states
     )
+    if unbounded:
+        nodes = tuple(replace(n, unbounded=n.name in unbounded) for n in nodes)
     edges = tuple(
         _edge(t, f"e{i}", ids, edge_marks, tuple(steps.get(i, ())))
         for i, t in enumerate(spec.transitions)

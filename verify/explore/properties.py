@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from statewright.verify.explore import Exploration, graph
 from statewright.verify.explore.budget import Exceeded, Meter, OverBudget
 from statewright.verify.explore.pycode import Names, function, python, refs
-from statewright.verify.explore.timing import Configurations, format_duration, worst_case
+from statewright.verify.explore.timing import Bound, Configurations, format_duration, worst_case
 from statewright.verify.model import Duration, Property, PropertyKind, VarType
 from statewright.verify.semantics import Values, show_value
 
@@ -55,6 +55,9 @@ class Checked:
     failures: tuple[Counterexample, ...]
     unchecked: Property | None = None
     exceeded: Exceeded | None = None
+    worst_cases: tuple[tuple[str, int], ...] = ()
+    """Each ``leads_to ... within`` that holds, by name, with its worst case in seconds
+    (what the report prints as ``name: holds, worst case 7d 2h``)."""
 
 
 def work_of(found: Exploration, prop: Property) -> int:
@@ -70,17 +73,21 @@ def checked(found: Exploration) -> Checked:
     done (a check keeps the result in its :class:`~statewright.verify.analysis.Analysis`)."""
     meter = Meter("property work", found.budget.property_work)
     failures: list[Counterexample] = []
-    result = None
+    worst: list[tuple[str, int]] = []
     for prop in found.spec.properties:
         try:
             meter.spend(work_of(found, prop))
         except OverBudget as over:
-            result = Checked(tuple(failures), prop, over.exceeded)
-            break
-        failure = counterexample(found, prop)
+            return Checked(tuple(failures), prop, over.exceeded, tuple(worst))
+        if prop.kind is PropertyKind.LEADS_TO and prop.within is not None:
+            failure, seconds = _timed(found, prop, prop.within)
+            if failure is None and seconds is not None:
+                worst.append((prop.name, seconds))
+        else:
+            failure = counterexample(found, prop)
         if failure is not None:
             failures.append(failure)
-    return result or Checked(tuple(failures))
+    return Checked(tuple(failures), worst_cases=tuple(worst))
 
 
 def names_of(found: Exploration) -> Names:
@@ -186,11 +193,27 @@ def _leads_to(found: Exploration, prop: Property) -> Counterexample | None:
 
 
 def _within(found: Exploration, prop: Property, within: Duration) -> Counterexample | None:
+    return _timed(found, prop, within)[0]
+
+
+def _timed(
+    found: Exploration, prop: Property, within: Duration
+) -> tuple[Counterexample | None, int | None]:
+    """How a ``leads_to ... within`` fails, or None; and its worst case in seconds (None:
+    unbounded)."""
     graph = Configurations(found)
     starts = [i for i, marked in enumerate(found.marked(prop.states)) if marked]
-    bound = worst_case(graph, starts, found.marked(prop.targets))
+    bound = worst_case(graph, starts, graph.marks(prop.targets, lazy=True))
     if bound.seconds is not None and bound.seconds <= within.seconds:
-        return None
+        return None, bound.seconds
+    return _late(found, prop, within, graph, bound), bound.seconds
+
+
+def _late(
+    found: Exploration, prop: Property, within: Duration, graph: Configurations, bound: Bound
+) -> Counterexample:
+    """The counterexample of a ``leads_to ... within`` whose worst case ``bound`` is past
+    its bound."""
     lead = found.path_to(bound.start)
     trace = (*lead, *bound.path)
     goal = " or ".join(prop.targets)

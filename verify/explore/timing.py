@@ -14,10 +14,15 @@ the worst case is then unbounded.
 it reaches a target: a breadth-first search that stops at the first node that can rest
 for ever (so a spec with one state nothing times out costs next to nothing, and its
 trace is a shortest one), then a depth-first search that adds up the longest rests,
-meeting any cycle on its way. :func:`run_time` asks it for a whole run: from leaving a
-configuration of the initial state to entering one of a final state or of the initial
-state again (the wait for the first trigger, and the rest in the last state, are not
-the run's time).
+meeting any cycle on its way. Over configurations a bounded worst case is found first
+by :meth:`Configurations.longest`, on plain lists: one sweep from the last configuration
+back when the exploration's breadth-first numbering is already a topological order,
+else one iterative depth-first pass; only when that finds the case unbounded do the two
+passes above run, for the shortest trace to what makes it so. :func:`run_time` asks it
+for a whole run: from leaving a configuration of the initial state to entering one of a
+final state or of the initial state again (the wait for the first trigger, and the rest
+in the last state, are not the run's time); :func:`unbounded_states` names the states
+where such a run's time has no bound (what ``diagram --unbounded`` marks).
 
 >>> from statewright.verify.load import load_text
 >>> spec = load_text('''
@@ -47,9 +52,11 @@ the run's time).
 from __future__ import annotations
 
 import bisect
+import sys
 from abc import ABC, abstractmethod
+from array import array
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
@@ -71,11 +78,16 @@ __all__ = [
     "describe",
     "format_duration",
     "run_time",
+    "unbounded_states",
     "worst_case",
 ]
 
 FOREVER = -1
 """A node's rest when nothing bounds it (no ``after`` exit, or no step at all)."""
+
+_NEVER = 1 << 62
+"""In :meth:`Configurations._sweep`, the time of a node that can rest for ever: more
+than any sum of deadlines."""
 
 
 def deadlines(spec: Spec, states: Sequence[str]) -> tuple[int, ...]:
@@ -152,6 +164,118 @@ class Configurations(Timed):
 
     def source(self, e: int) -> int:
         return bisect.bisect_right(self.first, e, 0, len(self.numbers)) - 1
+
+    def _sweep(
+        self,
+        roots: Sequence[int],
+        first: list[int],
+        succ: list[int],
+        numbers: list[int],
+        targets: bytes,
+    ) -> tuple[list[int], list[int]] | None:
+        """:meth:`longest` when the breadth-first numbering is a topological order (every
+        step that does not reach a target leads to a later node, as in a model whose
+        counters only count up): one sweep from the last node back, no stack. None as
+        soon as a step leads back (the depth-first pass then decides); empty lists when
+        a root can rest for ever (or reaches a node that can)."""
+        via, automatic, deadline = self.via, self.automatic, self.deadline
+        size = len(numbers)
+        longest = [0] * size
+        best = [-1] * size
+        for i in range(size - 1, -1, -1):
+            if targets[i]:
+                continue
+            start, end = first[i], first[i + 1]
+            if start == end:
+                longest[i] = _NEVER
+                continue
+            if automatic[via[start]]:
+                rest = 0
+            else:
+                rest = deadline[numbers[i]]
+                if rest == FOREVER:
+                    rest = _NEVER
+            value, choice = 0, start
+            for e in range(start, end):
+                j = succ[e]
+                if j <= i:
+                    if targets[j]:
+                        continue
+                    return None
+                later = longest[j]
+                if later > value:
+                    value, choice = later, e
+            longest[i] = rest + value
+            best[i] = choice
+        if any(longest[r] >= _NEVER for r in roots):
+            return [], []
+        return longest, best
+
+    def longest(self, roots: Sequence[int], marked: bytes) -> tuple[list[int], list[int]] | None:
+        """The longest time from each node the ``roots`` reach to a node whose state is
+        ``marked`` (its rest included), and the edge each takes next (-1: none); None when
+        one of them can rest for ever or lies on a cycle. One iterative depth-first pass
+        over lists (not the exploration's arrays, whose items are boxed at each read),
+        each edge read once: a finished node hands its time to the node it was reached
+        from."""
+        first, succ, numbers = list(self.first), list(self.succ), list(self.numbers)
+        targets = _targets_of(self.numbers, marked)
+        swept = self._sweep(roots, first, succ, numbers, targets)
+        if swept is not None:
+            return swept if swept[0] else None
+        via, automatic, deadline = self.via, self.automatic, self.deadline
+        size = len(numbers)
+        mark = bytearray(targets)  # 1: done, 2: on the walk
+        longest = [0] * size
+        best = [-1] * size
+        for root in roots:
+            if mark[root]:
+                continue
+            if first[root] == first[root + 1]:
+                return None
+            mark[root] = 2
+            nodes, edges, values, choices = [root], [first[root]], [0], [first[root]]
+            while nodes:
+                i = nodes[-1]
+                e, end, value, choice = edges[-1], first[i + 1], values[-1], choices[-1]
+                j = -1
+                while e < end:
+                    j = succ[e]
+                    m = mark[j]
+                    if m == 1:
+                        later = longest[j]
+                        if later > value:
+                            value, choice = later, e
+                        e += 1
+                        continue
+                    if m == 2 or first[j] == first[j + 1]:
+                        return None  # a cycle, or a node no step leaves
+                    break
+                if e < end:
+                    edges[-1], values[-1], choices[-1] = e + 1, value, choice
+                    mark[j] = 2
+                    nodes.append(j)
+                    edges.append(first[j])
+                    values.append(0)
+                    choices.append(first[j])
+                    continue
+                start = first[i]
+                if automatic[via[start]]:
+                    rest = 0
+                else:
+                    rest = deadline[numbers[i]]
+                    if rest == FOREVER:
+                        return None
+                done = longest[i] = rest + value
+                best[i] = choice
+                mark[i] = 1
+                nodes.pop()
+                edges.pop()
+                values.pop()
+                choices.pop()
+                if nodes and done > values[-1]:
+                    values[-1], choices[-1] = done, edges[-1] - 1
+        return longest, best
 
     def transition(self, e: int) -> Transition:
         return self.found.transitions[self.via[e]]
@@ -257,6 +381,15 @@ class _ByState(Sequence[int]):
         return self.marked[self.numbers[j]]
 
 
+def _targets_of(numbers: Sequence[int], marked: bytes) -> bytes:
+    """1 for each node whose state is ``marked``, 0 for the others: one byte per node,
+    translated from the nodes' state numbers at C speed when they fit in a byte."""
+    if len(marked) <= 256 and isinstance(numbers, array) and numbers.itemsize == 2:
+        low = numbers.tobytes()[::2] if sys.byteorder == "little" else numbers.tobytes()[1::2]
+        return low.translate(marked.ljust(256, b"\0"))
+    return bytes(marked[s] for s in numbers)
+
+
 def _seconds(t: Transition) -> int:
     return t.after.seconds if t.after is not None else 0
 
@@ -293,8 +426,42 @@ def worst_case(
     rest in the start itself (a run's clock starts when it leaves it). A start that is a
     target takes no time when its rest is charged."""
     starts = [s for s in starts if not (charge_start and targets[s])]
+    fast = _fast(graph, starts, targets, charge_start)
+    if fast is not None:
+        return fast
+    if isinstance(targets, _ByState):  # read by node from here on
+        targets = _targets_of(targets.numbers, targets.marked)
     came, failed = _visit(graph, starts, targets, charge_start)
     return failed or _longest(graph, starts, targets, came, charge_start)
+
+
+def _fast(
+    graph: Timed, starts: list[int], targets: Sequence[int], charge_start: bool
+) -> Bound | None:
+    """The bounded worst case over configurations whose targets are read through their
+    states, in one iterative depth-first pass over the exploration's arrays (no dict, no
+    method call per node); None when it is not bounded (a node that can rest for ever,
+    or a cycle) or the graph is not of that kind: the two passes of :func:`worst_case`
+    then find the shortest trace to what makes it unbounded."""
+    if not isinstance(graph, Configurations) or not isinstance(targets, _ByState):
+        return None
+    if charge_start:
+        roots = list(dict.fromkeys(starts))
+    else:
+        marked, numbers, succ, first = targets.marked, graph.numbers, graph.succ, graph.first
+        roots = list(
+            dict.fromkeys(
+                succ[e]
+                for s in starts
+                for e in range(first[s], first[s + 1])
+                if not marked[numbers[succ[e]]]
+            )
+        )
+    found = graph.longest(roots, targets.marked)
+    if found is None:
+        return None
+    longest, best = found
+    return _worst_path(graph, starts, targets, longest, best, charge_start)
 
 
 def _visit(
@@ -399,8 +566,8 @@ def _worst_path(
     graph: Timed,
     starts: list[int],
     targets: Sequence[int],
-    longest: dict[int, int],
-    best: dict[int, int],
+    longest: Mapping[int, int] | Sequence[int],
+    best: Mapping[int, int] | Sequence[int],
     charge_start: bool,
 ) -> Bound:
     """The longest of the starts, and the path that takes that long."""
@@ -447,6 +614,11 @@ def run_time(spec: Spec, graph: Timed) -> Bound:
     begin = next(graph.nodes_of([spec.initial]), None)
     if begin is None:
         return Bound(0)
+    if isinstance(graph, Configurations):
+        starts = list(graph.nodes_of([spec.initial]))
+        fast = _fast(graph, starts, graph.marks(ends, lazy=True), False)
+        if fast is not None:
+            return fast
     came, failed = _visit(graph, [begin], graph.marks(ends, lazy=True), False)
     if failed is not None:
         return failed
@@ -457,6 +629,51 @@ def run_time(spec: Spec, graph: Timed) -> Bound:
         if failed is not None:
             return failed
     return _longest(graph, starts, marks, came, False)
+
+
+def unbounded_states(spec: Spec, graph: Timed) -> frozenset[str]:
+    """The states where a run's time has no bound (what ``diagram --unbounded`` marks): a
+    run from leaving a node of the initial state, before it reaches one of the initial
+    or of a final state, can rest in one of their nodes for ever (no ``after`` exit, or no
+    step), or go round a cycle through one of them.
+
+    >>> from statewright.verify.load import load_text
+    >>> from statewright.verify.graph import build_graph
+    >>> spec = load_text('''
+    ... statewright: 1
+    ... machine: loop
+    ... initial: IDLE
+    ... states: {IDLE: {}, WORK: {kind: running}, CHECK: {}, WAIT: {}, DONE: {final: true}}
+    ... transitions:
+    ...   - {from: IDLE, to: WORK, trigger: start}
+    ...   - {from: WORK, to: CHECK, trigger: worked, after: 1h}
+    ...   - {from: CHECK, to: WORK, trigger: again, after: 1m}
+    ...   - {from: CHECK, to: WAIT, trigger: park}
+    ...   - {from: WAIT, to: DONE, trigger: resume}
+    ... ''').spec
+    >>> sorted(unbounded_states(spec, States(spec, build_graph(spec))))
+    ['CHECK', 'WAIT', 'WORK']
+    """
+    ends = graph.marks({spec.initial, *(s.name for s in spec.states if s.final)})
+    starts = list(graph.nodes_of([spec.initial]))
+    succ = graph.succ
+    seen: dict[int, None] = {}
+    frontier = [succ[e] for s in starts for e in graph.steps(s) if not ends[succ[e]]]
+    while frontier:
+        i = frontier.pop()
+        if i in seen:
+            continue
+        seen[i] = None
+        frontier.extend(succ[e] for e in graph.steps(i) if not ends[succ[e]])
+    names = {graph.state(i) for i in seen if graph.rest(i) == FOREVER}
+    inside = nx.DiGraph()
+    inside.add_nodes_from(seen)
+    inside.add_edges_from((i, succ[e]) for i in seen for e in graph.steps(i) if not ends[succ[e]])
+    for component in nx.strongly_connected_components(inside):
+        only = next(iter(component))
+        if len(component) > 1 or inside.has_edge(only, only):
+            names.update(graph.state(i) for i in component)
+    return frozenset(names)
 
 
 def describe(graph: Timed, bound: Bound) -> str:

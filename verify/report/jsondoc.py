@@ -24,7 +24,7 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
             "coverage": None,
         }
         if result.stats is not None:
-            stats: dict[str, int | None] = {
+            stats: dict[str, int | dict[str, int] | None] = {
                 "states": result.stats.states,
                 "transitions": result.stats.transitions,
                 "reachable": result.stats.reachable,
@@ -32,6 +32,8 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
             if result.stats.configurations is not None:
                 stats["configurations"] = result.stats.configurations
             stats["worst_case_seconds"] = result.stats.worst_case_seconds
+            if result.stats.within:
+                stats["within_seconds"] = dict(result.stats.within)
             entry["stats"] = stats
         if result.coverage is not None:
             entry["coverage"] = {

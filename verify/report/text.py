@@ -1,4 +1,5 @@
-"""The text report: one line per finding, one line per spec, one summary line.
+"""The text report: one line per finding, one line per spec (and one under it per
+``within`` property that holds, with its worst case), one summary line.
 
 A finding that follows from another (its ``cause``, :mod:`statewright.verify.causes`) is shown
 indented under that one, after a line saying how many follow from it, so that the report
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from statewright.verify.check import CheckResult
 from statewright.verify.findings import Finding, Severity
+from statewright.verify.model import format_duration
 from statewright.verify.printable import printable_path
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "spec_line",
     "summary",
     "transition_counts",
+    "within_lines",
 ]
 
 
@@ -88,6 +91,14 @@ def spec_line(result: CheckResult, strict: bool = False) -> str:
     return "; ".join(parts)
 
 
+def within_lines(result: CheckResult) -> Iterator[str]:
+    """Under a spec's line, each ``leads_to ... within`` property that holds, with its
+    worst case: ``  review_ends_in_time: holds, worst case 7d 2h``."""
+    if result.stats is not None:
+        for name, seconds in result.stats.within:
+            yield f"  {name}: holds, worst case {format_duration(seconds)}"
+
+
 def coverage_text(result: CheckResult) -> str:
     """``coverage 13/30 transitions in 7 paths (17 can never fire)``: what the covering
     paths fire out of every transition of the spec, never out of the reachable ones alone
@@ -130,6 +141,7 @@ def render_text(results: Sequence[CheckResult], strict: bool = False) -> str:
     for result in results:
         lines.extend(finding_lines(result.findings))
         lines.append(spec_line(result, strict))
+        lines.extend(within_lines(result))
     lines.append("")
     lines.append(summary(results, strict))
     return "\n".join(lines) + "\n"

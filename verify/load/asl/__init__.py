@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from statewright.verify.findings import Finding, Severity, has_errors, sort_findings
 from statewright.verify.load.asl.bounds import bound_findings
 from statewright.verify.load.asl.definition import Delay
+from statewright.verify.load.asl.elapsed import ExecutionTime, execution_time
 from statewright.verify.load.asl.gaps import NOT_MODELLED, gap_findings
 from statewright.verify.load.asl.mapping import HUMAN_HINT, AslOptions, Machine, map_definitions
 from statewright.verify.load.asl.read import read_definition
@@ -41,6 +42,7 @@ __all__ = [
     "NOT_MODELLED",
     "AslLoad",
     "AslOptions",
+    "ExecutionTime",
     "Machine",
     "load_asl_file",
     "load_asl_files",
@@ -55,7 +57,9 @@ class AslLoad:
 
     ``machines`` is empty when a load error was found; ``findings`` holds the load errors,
     or the ``asl-not-modelled`` info findings of the file. ``callbacks`` names every
-    callback state of the file and ``human`` those mapped as approvals (ASL names).
+    callback state of the file and ``human`` those mapped as approvals (ASL names);
+    ``time`` is the worst case of an execution
+    (:func:`~statewright.verify.load.asl.elapsed.execution_time`), None when none loaded.
     """
 
     file: str
@@ -63,6 +67,7 @@ class AslLoad:
     findings: tuple[Finding, ...]
     callbacks: frozenset[str] = frozenset()
     human: frozenset[str] = frozenset()
+    time: ExecutionTime | None = None
 
 
 def load_asl_text(
@@ -157,7 +162,8 @@ def _load(
     human = frozenset(s.name for s in states if options.is_human(s))
     gaps = gap_findings(definition, options)
     bounds = bound_findings(definition)
-    return AslLoad(name, machines, sort_findings([*findings, *gaps, *bounds]), callbacks, human)
+    found = sort_findings([*findings, *gaps, *bounds])
+    return AslLoad(name, machines, found, callbacks, human, execution_time(definition))
 
 
 _SURROGATE_PAIR = re.compile(

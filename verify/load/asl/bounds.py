@@ -57,6 +57,7 @@ __all__ = [
     "bound_findings",
     "loop_findings",
     "retry_delay",
+    "timer_branch",
 ]
 
 UNBOUNDED_LOOP = "unbounded-loop"
@@ -276,7 +277,7 @@ def _unbounded(graph: Graph, states: dict[str, AslState]) -> Iterator[set[str]]:
         pending.extend(_components(_within(graph, component - bounding)))
 
 
-def _timer(branch: Definition) -> bool:
+def timer_branch(branch: Definition) -> bool:
     """True for a Parallel branch that fails after a bounded time whatever happens: no
     cycle, only Wait (of written ``Seconds``), Pass, Choice and Fail states, and no way
     to succeed. It fails its Parallel, which stops the other branches."""
@@ -297,7 +298,7 @@ def _timed(definition: Definition, bounded: bool = False) -> Iterator[tuple[Defi
     definition it is nested in) bounds it."""
     yield definition, bounded
     for state in definition.states:
-        timers = [_timer(b) for b in state.branches] if state.type == "Parallel" else []
+        timers = [timer_branch(b) for b in state.branches] if state.type == "Parallel" else []
         for index, nested in enumerate(state.branches):
             beside = any(t for i, t in enumerate(timers) if i != index)
             yield from _timed(nested, bounded or beside)
