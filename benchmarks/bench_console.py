@@ -62,7 +62,7 @@ def build(path: Path, runs: int, pending: int) -> None:
     story = machine.create(store, "story", context={"task": "release 2.4", "pr": 1412})
     story.fire("task_received")
     story.fire("gate_reached")
-    lead, on_call = Actor("dana", {"tech_lead"}), Actor("omar", {"on_call"})
+    lead, on_call = Actor("dana", frozenset({"tech_lead"})), Actor("omar", frozenset({"on_call"}))
     story.fire("human_rejected", actor=lead, decision="the migration has no rollback plan")
     story.rollback(3, actor=on_call, decision="plan added; back to the gate for review")
     story.fire("human_approved", actor=lead, decision="rollback plan reviewed; ship it")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -339,3 +340,27 @@ def test_the_diagram_marks_the_current_state_only() -> None:
         assert f"current state: {state}" in marked
         assert f'xlink:title="{state}' in svg.split('class="node current">', 1)[1][:600]
     assert 'class="node current"' not in served.diagram("NOT_A_STATE")
+
+
+def test_without_the_extra_serve_names_it_and_nothing_else_needs_it(tmp_path: Path) -> None:
+    """With Starlette unimportable, ``serve`` says which extra to install (exit 2), and
+    the other commands neither import the console's stack nor need it."""
+    script = (
+        "import sys; sys.modules['starlette'] = None\n"
+        "from statewright.generator.cli import main\n"
+        "assert main(['check', sys.argv[1]]) == 0\n"
+        "loaded = {m.split('.')[0] for m, module in sys.modules.items() if module}\n"
+        "assert not loaded & {'uvicorn', 'starlette'}, loaded\n"
+        "sys.exit(main(['serve', '--store', 'x.db']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "specs" / "orchestrator.yaml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "statewright: error: the console needs starlette: pip install 'statewright[console]'\n"
+    )

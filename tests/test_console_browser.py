@@ -184,7 +184,9 @@ def test_an_open_inbox_follows_the_store_without_a_reload(
     assert "3 runs waiting" in _text(page, "#inbox")
     store = SqlStore.sqlite(store_path)
     run = SERVED["orchestrator"].machine.load(store, "wait-0")
-    run.fire("human_approved", actor=Actor("lee", {"tech_lead"}), decision="from elsewhere")
+    run.fire(
+        "human_approved", actor=Actor("lee", frozenset({"tech_lead"})), decision="from elsewhere"
+    )
     store.close()
     updated = page.evaluate(
         """new Promise(resolve => {

@@ -107,6 +107,7 @@ def _environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["ago"] = _ago
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["thousands"] = lambda value: f"{value:,}"
     env.filters["q"] = lambda value: quote(str(value), safe="")
     return env
 
