@@ -33,6 +33,7 @@ from statewright.generator.commands import (
     paths,
     runs,
     schema,
+    serve,
 )
 from statewright.generator.progress import TerminalProgress
 from statewright.generator.streams import ReaderSafe
@@ -53,6 +54,7 @@ COMMANDS: tuple[Command | Group, ...] = (
     import_asl.COMMAND,
     audit.COMMAND,
     runs.COMMAND,
+    serve.COMMAND,
 )
 """Every command, in the order ``statewright --help`` lists them."""
 

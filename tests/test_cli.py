@@ -319,8 +319,9 @@ def test_the_dispatch_reaches_every_command() -> None:
 
     built = parser()
     runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}
-    assert len(runnable) == 16
+    assert len(runnable) == 17
     examples = {
+        "serve": ["--store", "T"],
         "migrate": ["O", "N"],
         "paths": ["S"],
         "diagram": ["S"],

@@ -55,6 +55,9 @@ _SCHEMA = (
     " head TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL, deadline TEXT,"
     " arrival BIGINT, PRIMARY KEY (machine, instance_id))",
     "CREATE INDEX IF NOT EXISTS statewright_due ON statewright_instances (machine, deadline)",
+    # the instances in a state (the console's inbox: those at an approval gate), by deadline
+    "CREATE INDEX IF NOT EXISTS statewright_state"
+    " ON statewright_instances (machine, state, deadline)",
     "CREATE TABLE IF NOT EXISTS statewright_records ("
     " machine TEXT NOT NULL, instance_id TEXT NOT NULL, seq BIGINT NOT NULL,"
     " body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"

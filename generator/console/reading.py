@@ -1,0 +1,279 @@
+"""What the console's pages show, read from the store through the runtime.
+
+The lists (the inbox of pending approvals, the runs) page through the store's head rows
+(state and deadline, one read query each); every run a page shows is then loaded by its
+machine's runtime class (``Machine.load``: the chain verified, every record checked
+against the spec), which gives its context, its timeline, its failures and what may fire
+now. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from statewright.generator.console.machines import Served
+from statewright.generator.runtime import Actor, Event, Machine, SqlStore, StoreError
+from statewright.generator.runtime.chain import canonical
+from statewright.generator.runtime.records import Refused
+
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "Approval",
+    "Opened",
+    "Page",
+    "Pending",
+    "RunRow",
+    "Stores",
+    "context_digest",
+    "entered_at",
+    "pending_page",
+    "prior_approvals",
+    "runs_page",
+]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A store the runtime writes through, and its connection, which the lists read."""
+
+    store: SqlStore
+    connection: Any
+
+
+class Stores:
+    """One :class:`SqlStore` per thread over the store at ``target`` (a SQLite file or a
+    ``postgresql://`` URL): a store and its connection belong to one thread."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        _rows(self.get(), "SELECT COUNT(*) FROM statewright_instances", ())  # fail now
+
+    def get(self) -> Opened:
+        opened: Opened | None = getattr(self._local, "opened", None)
+        if opened is None:
+            connection = connect(self.target)
+            with self._lock:
+                self._all.append(connection)
+            opened = Opened(SqlStore(connection, create=False), connection)
+            self._local.opened = opened
+        return opened
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+
+
+def connect(target: str) -> Any:
+    """A connection to the store at ``target``, for reading and writing through the
+    runtime; ``FileNotFoundError`` for a SQLite file that is not there (the console
+    serves an existing store: workers and applications create it), ``ImportError``
+    without psycopg for a URL."""
+    if target.startswith(POSTGRES_SCHEMES):
+        import psycopg
+
+        return psycopg.connect(target)
+    path = Path(target)
+    if not path.is_file():
+        raise FileNotFoundError(f"no store at {target}: name an existing SQLite file")
+    return sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+
+
+def _rows(opened: Opened, sql: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of a read query (``?`` placeholders) on ``opened``'s connection, its
+    transaction ended after it (the store opens its own)."""
+    connection = opened.connection
+    if not isinstance(connection, sqlite3.Connection):
+        sql = sql.replace("?", "%s")
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+        connection.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: its ``number`` (from 1), ``size`` and the ``total`` of rows."""
+
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One approval already given at the gate a run waits at (under a quorum)."""
+
+    actor: str
+    at: datetime
+    decision: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A run waiting at an approval gate, as the inbox shows it."""
+
+    served: Served
+    instance_id: str
+    state: str
+    since: datetime
+    deadline: datetime | None
+    reviewers: tuple[str, ...]
+    context: dict[str, Any]
+    digest: str
+    approvals: tuple[Approval, ...]
+    problem: str | None = None
+
+
+def context_digest(context: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``context``: the digest a reviewer approves."""
+    return hashlib.sha256(canonical(context).encode()).hexdigest()
+
+
+def entered_at(run: Machine[Any, Any, Any]) -> datetime:
+    """When ``run`` entered the state it is in: the last record that led into it."""
+    state = run.state
+    for record in reversed(run.audit):
+        if record.to_state == state and (
+            record.from_state != state or record.event is not Event.TRANSITION
+        ):
+            moment: datetime = record.at
+            return moment
+    first: datetime = run.audit[0].at
+    return first
+
+
+def prior_approvals(run: Machine[Any, Any, Any]) -> tuple[Approval, ...]:
+    """The approvals already given at the gate ``run`` waits at, by whom and when.
+
+    The one place the console reads what a quorum has collected: the human records
+    taken since the run entered the gate that left it there (with today's runtime an
+    approval leaves the gate, so there are none).
+    """
+    since = entered_at(run)
+    state = run.state
+    return tuple(
+        Approval(str(r.actor), r.at, r.decision)
+        for r in run.audit
+        if r.at >= since
+        and r.actor is not None
+        and r.from_state == state
+        and r.to_state == state
+        and r.event is Event.TRANSITION
+    )
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def pending_page(
+    opened: Opened, served: Mapping[str, Served], number: int, size: int
+) -> tuple[list[Pending], Page]:
+    """Page ``number`` of the runs waiting at an approval gate, the earliest deadline
+    first (runs without one last)."""
+    gates = {name: m.approval_states() for name, m in served.items() if m.approval_states()}
+    if not gates:
+        return [], Page(number, size, 0)
+    where = " OR ".join(
+        f"(machine = ? AND state IN ({_placeholders(len(states))}))" for states in gates.values()
+    )
+    params = [p for name, states in gates.items() for p in (name, *states)]
+    total = int(
+        _rows(opened, f"SELECT COUNT(*) FROM statewright_instances WHERE {where}", params)[0][0]
+    )
+    rows = _rows(
+        opened,
+        "SELECT machine, instance_id FROM statewright_instances"
+        f" WHERE {where} ORDER BY deadline IS NULL, deadline, machine, instance_id"
+        f" LIMIT {int(size)} OFFSET {int((number - 1) * size)}",
+        params,
+    )
+    return [_pending(opened.store, served[str(m)], str(i)) for m, i in rows], Page(
+        number, size, total
+    )
+
+
+def _pending(store: SqlStore, served: Served, instance_id: str) -> Pending:
+    try:
+        run = served.machine.load(store, instance_id)
+    except (StoreError, Refused, ValueError) as error:
+        now = datetime.now(UTC)
+        return Pending(served, instance_id, "?", now, None, (), {}, "", (), str(error))
+    state = str(run.state)
+    context = run.context
+    found = next(s for s in served.spec.states if s.name == state)
+    return Pending(
+        served,
+        instance_id,
+        state,
+        entered_at(run),
+        run.deadline,
+        tuple(sorted(found.reviewers)),
+        context,
+        context_digest(context),
+        prior_approvals(run),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One run in the runs list: where its head row says it stands."""
+
+    machine: str
+    instance_id: str
+    state: str
+    kind: str | None
+    deadline: str | None
+
+
+def runs_page(
+    opened: Opened,
+    served: Mapping[str, Served],
+    number: int,
+    size: int,
+    machine: str | None = None,
+    state: str | None = None,
+) -> tuple[list[RunRow], Page]:
+    """Page ``number`` of the runs (of ``machine``, in ``state``), by machine and id."""
+    clauses = [c for c, v in (("machine = ?", machine), ("state = ?", state)) if v]
+    params = [v for v in (machine, state) if v]
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = int(_rows(opened, f"SELECT COUNT(*) FROM statewright_instances{where}", params)[0][0])
+    rows = _rows(
+        opened,
+        f"SELECT machine, instance_id, state, deadline FROM statewright_instances{where}"
+        f" ORDER BY machine, instance_id LIMIT {int(size)} OFFSET {int((number - 1) * size)}",
+        params,
+    )
+    found = []
+    for m, i, s, d in rows:
+        known = served.get(str(m))
+        kind = None if known is None else known.kind(str(s))
+        found.append(RunRow(str(m), str(i), str(s), kind, None if d is None else str(d)))
+    return found, Page(number, size, total)
+
+
+def can_act(actor: Actor, roles: Iterator[str] | frozenset[str]) -> bool:
+    """True when ``actor`` holds one of ``roles``."""
+    return not actor.roles.isdisjoint(roles)

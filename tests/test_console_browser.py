@@ -1,0 +1,222 @@
+"""The reviewers' console in real headless Chromium (``tests/browser.py``), as reviewers use it.
+
+A reviewer signs in with the printed link and approves from the inbox; a second reviewer's
+open form for the same run is refused once the first has decided (stale); a wrong role
+and a form without its CSRF token are refused with nothing changed; a browser that names
+nobody sees nothing; an open inbox follows the store without a reload; and at 400 px no
+page scrolls sideways. Identities behind a proxy are the header Chromium sends
+(``Network.setExtraHTTPHeaders``), as a proxy would add it. Every decision is read back
+from the store with the committed generated runtime.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import Browser, Page, find_chromium
+from consolekit import ROOT, orchestrator, running, seed
+
+from statewright.generator.console.app import Console, create_app
+from statewright.generator.console.identity import HeaderIdentity, TokenIdentity
+from statewright.generator.console.reading import Stores
+from statewright.generator.runtime import Actor, SqlStore
+
+if str(ROOT) not in sys.path:  # the committed generated/ package, the independent reader
+    sys.path.insert(0, str(ROOT))
+from generated.orchestrator.runtime import Orchestrator
+from generated.orchestrator.runtime import SqlStore as GeneratedStore
+
+pytestmark = pytest.mark.slow
+
+SERVED = orchestrator()
+HEADER = "X-Forwarded-User"
+ROLES = {"dana": frozenset({"tech_lead"}), "lee": frozenset({"tech_lead"}), "eve": frozenset()}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if find_chromium() is None:
+        pytest.fail("no chromium on PATH: apt-get install chromium (bash .ci/setup does)")
+    with Browser(timeout=120) as browser:
+        yield browser
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> str:
+    path = str(tmp_path / "runs.db")
+    seed(SqlStore.sqlite(path), SERVED, waiting=3, running=1)
+    return path
+
+
+@pytest.fixture
+def proxied(store_path: str) -> Iterator[str]:
+    """The base URL of a console behind a proxy naming users in X-Forwarded-User."""
+    stores = Stores(store_path)
+    identity = HeaderIdentity(HEADER, ROLES)
+    with running(create_app(Console(SERVED, stores, identity, poll=0.25))) as base:
+        yield base
+    stores.close()
+
+
+def _records(path: str, instance_id: str) -> list[Any]:
+    store = GeneratedStore(sqlite3.connect(path), create=False)
+    try:
+        return list(Orchestrator.load(store, instance_id).audit)
+    finally:
+        store.close()
+
+
+def _tab(browser: Browser, user: str | None, width: int = 1400) -> Page:
+    page = browser.page(width)
+    page.call("Network.enable")
+    page.call("Network.setExtraHTTPHeaders", headers={HEADER: user} if user else {})
+    return page
+
+
+def _goto(page: Page, url: str) -> None:
+    """``page.goto(url)`` in front: a tab behind another never draws a frame, which
+    ``goto`` waits for."""
+    page.call("Page.bringToFront")
+    page.goto(url)
+
+
+def _submit(page: Page, button: str) -> None:
+    """Click ``button`` (a CSS selector) and wait until the page it leads to has loaded."""
+    page.evaluate(f"document.querySelector({button!r}).click()")
+    page.browser.wait_for("Page.loadEventFired", page.session)
+
+
+def _status(page: Page) -> int:
+    return int(page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus"))
+
+
+def _text(page: Page, selector: str = "body") -> str:
+    return str(page.evaluate(f"document.querySelector({selector!r})?.innerText ?? ''"))
+
+
+def test_a_reviewer_signs_in_with_the_link_and_approves(chromium: Browser, store_path: str) -> None:
+    identity = TokenIdentity(Actor("dana", frozenset({"tech_lead"})))
+    stores = Stores(store_path)
+    with running(create_app(Console(SERVED, stores, identity))) as base:
+        page = chromium.page(1400)
+        _goto(page, f"{base}/login?token={identity.token}")
+        assert page.evaluate("location.pathname") == "/"  # the token left the address bar
+        assert "3 runs waiting for a decision" in _text(page, "#inbox")
+        page.evaluate("document.querySelector('[data-run=\"orchestrator/wait-1\"] a').click()")
+        page.browser.wait_for("Page.loadEventFired", page.session)
+        assert page.evaluate("location.pathname") == "/runs/orchestrator/wait-1"
+        assert page.evaluate("document.querySelectorAll('svg .node.current').length") == 1
+        page.evaluate("document.querySelector('#decision').value = 'ship it, tests are green'")
+        _submit(page, "button[value=human_approved]")
+        assert "Done: human_approved: RUNNING" in _text(page, "#message")
+        assert _text(page, "#state") == "RUNNING"
+    stores.close()
+    last = _records(store_path, "wait-1")[-1]
+    assert (last.actor, last.decision, str(last.trigger)) == (
+        "dana",
+        "ship it, tests are green",
+        "human_approved",
+    )
+
+
+def test_a_second_reviewers_stale_form_is_refused(chromium: Browser, proxied: str) -> None:
+    """Two tech leads open the same gate; the first approves; the second's form, for the
+    run as it was, is refused and the run keeps the first decision alone."""
+    dana, lee = _tab(chromium, "dana"), _tab(chromium, "lee")
+    for page in (dana, lee):
+        _goto(page, f"{proxied}/runs/orchestrator/wait-0")
+        page.evaluate("document.querySelector('#decision').value = 'approve'")
+    _submit(dana, "button[value=human_approved]")
+    _submit(lee, "button[value=human_rejected]")
+    assert _status(lee) == 409
+    assert "changed since you opened it" in _text(lee, "#error")
+
+
+def test_a_wrong_role_is_refused_and_nothing_changes(
+    chromium: Browser, proxied: str, store_path: str
+) -> None:
+    before = _records(store_path, "wait-2")
+    eve = _tab(chromium, "eve")
+    _goto(eve, f"{proxied}/runs/orchestrator/wait-2")
+    assert "You hold none of the roles these need: tech_lead" in _text(eve, "form.decide")
+    eve.evaluate("document.querySelector('#decision').value = 'let me'")
+    _submit(eve, "button[value=human_approved]")
+    assert _status(eve) == 403
+    assert "eve holds none of the roles" in _text(eve, "#error")
+    assert _records(store_path, "wait-2") == before
+
+
+def test_a_form_without_its_csrf_token_is_refused(
+    chromium: Browser, proxied: str, store_path: str
+) -> None:
+    before = _records(store_path, "wait-2")
+    dana = _tab(chromium, "dana")
+    _goto(dana, f"{proxied}/runs/orchestrator/wait-2")
+    dana.evaluate("document.querySelector('form.decide [name=csrf]').remove()")
+    dana.evaluate("document.querySelector('#decision').value = 'approve'")
+    _submit(dana, "button[value=human_approved]")
+    assert _status(dana) == 403 and "CSRF" in _text(dana)
+    assert _records(store_path, "wait-2") == before
+
+
+def test_a_browser_that_names_nobody_sees_nothing(chromium: Browser, proxied: str) -> None:
+    for user in (None, "mallory"):
+        page = _tab(chromium, user)
+        for path in ("/", "/runs", "/runs/orchestrator/wait-0"):
+            _goto(page, f"{proxied}{path}")
+            assert _status(page) == 401
+            shown = _text(page)
+            assert "wait-" not in shown and "orchestrator" not in shown
+            assert page.evaluate("document.querySelectorAll('a, form, script').length") == 0
+
+
+def test_an_open_inbox_follows_the_store_without_a_reload(
+    chromium: Browser, proxied: str, store_path: str
+) -> None:
+    page = _tab(chromium, "dana")
+    _goto(page, f"{proxied}/")
+    page.evaluate("window.loadedOnce = true")
+    assert "3 runs waiting" in _text(page, "#inbox")
+    store = SqlStore.sqlite(store_path)
+    run = SERVED["orchestrator"].machine.load(store, "wait-0")
+    run.fire(
+        "human_approved", actor=Actor("lee", frozenset({"tech_lead"})), decision="from elsewhere"
+    )
+    store.close()
+    updated = page.evaluate(
+        """new Promise(resolve => {
+          const seen = () => document.querySelector('#inbox').innerText.includes('2 runs waiting');
+          if (seen()) return resolve(true);
+          new MutationObserver(() => seen() && resolve(true))
+            .observe(document.body, {childList: true, subtree: true});
+        })"""
+    )
+    assert updated is True
+    assert page.evaluate("window.loadedOnce") is True  # the same document: no reload
+    assert page.evaluate("document.querySelector('[data-run=\"orchestrator/wait-0\"]')") is None
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/runs", "/runs/orchestrator/wait-0", "/runs/orchestrator/failed-0"]
+)
+def test_no_page_scrolls_sideways_at_400_px(chromium: Browser, proxied: str, path: str) -> None:
+    page = _tab(chromium, "dana", width=400)
+    _goto(page, f"{proxied}{path}")
+    assert _status(page) == 200
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] + 1, widths
+    overflowing = page.evaluate(
+        """[...document.querySelectorAll('main *')].filter(e => {
+             const box = e.getBoundingClientRect();
+             return box.width > 0 && box.right > document.documentElement.clientWidth + 1
+               && !e.closest('figure.diagram, .scroll');
+           }).map(e => e.tagName + '.' + e.className)"""
+    )
+    assert overflowing == []
