@@ -142,6 +142,17 @@ def test_python_sessions_copy_their_code_and_output_only_blocks_have_no_button()
     assert "data-copy" not in html
 
 
+def test_each_finding_links_to_its_rule() -> None:
+    """``error[rule]`` in output named the rule but did not lead to it."""
+    lines = ['<span class="go">a.yaml:1:1: error[dead-end] x; warning[no-such-rule] y</span>']
+    known = {"dead-end": "../rules.html#dead-end"}.get
+    html = pagehtml.finish(_block("console", lines), str, known)
+    assert '<a class="sw-finding sw-finding--error" href="../rules.html#dead-end"' in html
+    assert '<span class="sw-finding sw-finding--warning">warning[no-such-rule]</span>' in html
+    html = pagehtml.finish(_block("text", ["b.yaml:2:3: error[dead-end] z"]), str, known)
+    assert 'href="../rules.html#dead-end"' in html
+
+
 def test_a_diagram_placeholder_becomes_the_svg_inline() -> None:
     svg = '<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg width="10pt"><text>A</text></svg>\n'
     html = pagehtml.finish(
