@@ -10,8 +10,10 @@
   marks, findings, inline diagrams.
 - ``on_config`` puts the version in the footer and, in a clone with an ``origin``
   remote, links the repository.
+- ``on_post_build`` gives the 404 page relative links, as every other page has.
 
-Markers: ``rules``, ``schema spec|state|transition|reason``, ``cli-synopsis`` (a line per
+Markers: ``install`` (the install lines, with the repository's address when known),
+``rules``, ``schema spec|state|transition|reason``, ``cli-synopsis`` (a line per
 command with every argument), ``cli`` (every command: arguments, defaults, exit statuses),
 ``check PATH``, ``paths PATH``, ``diagram PATH`` (``diagram PATH#NAME``: with the
 counterexample of the property NAME drawn on it), ``source PATH``, ``coverage``; a
@@ -101,7 +103,9 @@ def _markers(markdown: str) -> list[tuple[str, str | None]]:
     return [(m["name"], m["arg"]) for m in MARKER.finditer(markdown)]
 
 
-def _expand(name: str, arg: str | None, page: Page) -> str:
+def _expand(name: str, arg: str | None, page: Page, config: MkDocsConfig) -> str:
+    if name == "install":
+        return install_markdown(config.repo_url)
     if name == "rules":
         return rules_markdown()
     if name == "schema" and arg in docgen.SCHEMA_TABLES:
@@ -123,6 +127,27 @@ def _expand(name: str, arg: str | None, page: Page) -> str:
     if arg is not None and name == "source":
         return docgen.fenced(docgen.spec_source(docgen.spec_doc(arg)), "yaml")
     raise PluginError(f"{page.file.src_uri}: unknown marker statewright:{name} {arg or ''}")
+
+
+REPOSITORY_PLACEHOLDER = "https://github.com/OWNER/statewright"
+"""The clone address shown when the site is built from a clone without an ``origin``."""
+
+
+def install_markdown(repo_url: str | None) -> str:
+    """How to install statewright: from a clone (the repository linked when known), into
+    a virtual environment; Graphviz's ``dot`` draws the SVG and PNG diagrams."""
+    url = repo_url or REPOSITORY_PLACEHOLDER
+    where = f"[its repository]({repo_url})" if repo_url else "its repository"
+    return (
+        f"statewright installs from a clone of {where} with Python 3.11 or later; Graphviz's\n"
+        "`dot` draws the diagrams (`apt-get install graphviz`):\n\n"
+        "```sh\n"
+        f"git clone {url} statewright && cd statewright\n"
+        "python3 -m venv .venv && .venv/bin/pip install .   "
+        "# the statewright command; '.[langgraph,testing]' adds the extras\n"
+        ".venv/bin/statewright --version\n"
+        "```\n"
+    )
 
 
 def _nav_paths(nav: Any) -> set[str]:
@@ -181,7 +206,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page), markdown)
+    return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page, config), markdown)
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -201,6 +226,23 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
         return f"#{rule}" if page.file.src_uri == "rules.md" else f"{rules_page}#{rule}"
 
     return pagehtml.finish(html, read_svg, rule_href)
+
+
+ROOT_ABSOLUTE = re.compile(r'(?P<attribute>(?:href|src)=")/(?!/)')
+
+
+def relative_404(html: str) -> str:
+    """The 404 page with the links a page at the site's root has: without ``site_url``
+    mkdocs writes them root-absolute (``/rules.html``), which lead nowhere when the site
+    is opened from the file system or served below a path (``/statewright/``)."""
+    html = ROOT_ABSOLUTE.sub(lambda m: m["attribute"], html)
+    return html.replace('"base": "/"', '"base": "."')
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    page = Path(config.site_dir) / "404.html"
+    if not config.site_url and page.is_file():
+        page.write_text(relative_404(page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def _origin_url() -> str | None:

@@ -298,6 +298,43 @@ def test_every_finding_shown_links_to_its_rule(site: Path) -> None:
     assert linked > 100
 
 
+def test_the_404_page_links_relatively(site: Path) -> None:
+    """Without ``site_url`` mkdocs gave 404.html root-absolute links (``/rules.html``),
+    broken when the site is opened from the file system or served below a path."""
+    page = (site / "404.html").read_text(encoding="utf-8")
+    assert not re.findall(r'(?:href|src)="/(?!/)[^"]*"', page)
+    assert '"base": "."' in page and 'href="rules.html"' in page
+
+
+def test_the_front_page_names_every_capability_guide_and_how_to_install(site: Path) -> None:
+    """It listed four capabilities, left out five guides, and had no install line,
+    repository link or changelog."""
+    import yaml
+
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)["nav"]
+    pages = {
+        page
+        for section in nav
+        if isinstance(section, dict)
+        for entries in section.values()
+        if isinstance(entries, list)
+        for entry in entries
+        for page in (entry.values() if isinstance(entry, dict) else [entry])
+    }
+    assert {"data.md", "agents.md", "asl.md", "audit-store.md", "conformance.md"} <= pages
+    front = (site / "index.html").read_text(encoding="utf-8")
+    (table,) = re.findall(r'<h2 id="where-to-go-next".*?</table>', front, re.DOTALL)
+    for page in pages:
+        assert f'href="{page.removesuffix(".md")}.html"' in table, page
+    text = page_text(front)
+    strong = re.findall(r"<strong>([^<]+)</strong>", front)
+    for verb in ("checks", "proves properties", "generates", "draws", "tests", "runs"):
+        assert verb in strong, verb
+    assert "audits what really ran" in text and "AWS Step Functions" in text
+    assert "pip install ." in text and "git clone " in text
+    assert 'href="changelog.html"' in front and (site / "changelog.html").is_file()
+
+
 REMOTE_LOAD = re.compile(
     r"""<(?:script|img|iframe|source|link)\b[^>]*?\b(?:src|href)=["']?(?:https?:)?//[^"' >]+"""
 )
