@@ -7,6 +7,8 @@
 - Their output lines are output: ``...``, which the docs tests read as "any text", shows
   as a visible trim mark. There and in plain ``text`` blocks, ``error[rule]`` and
   ``warning[rule]`` stand out, each a link to its rule in the rule reference.
+- A table's cells carry their column's header (``data-label``), so that a narrow screen
+  stacks them.
 - A diagram placeholder (``placeholder``) becomes the SVG itself, inline, in a figure
   that ``javascripts/diagram.js`` gives zoom, panning and a full-screen view.
 
@@ -19,7 +21,7 @@ import re
 from collections.abc import Callable
 from html import escape, unescape
 
-__all__ = ["copy_text", "diagram_figure", "finish", "placeholder"]
+__all__ = ["copy_text", "diagram_figure", "finish", "label_cells", "placeholder"]
 
 BLOCK = re.compile(
     r'<div class="language-(?P<language>console|pycon) highlight">'
@@ -111,6 +113,37 @@ def _session(match: re.Match[str], rule_href: RuleHref) -> str:
     return f"<div {attributes}>{match['head']}{body}</code></pre></div>"
 
 
+# --- tables -------------------------------------------------------------------------------
+
+TABLE = re.compile(r"<table>\n(?P<body>.*?)</table>", re.DOTALL)
+HEADER = re.compile(r"<th[^>]*>(?P<html>.*?)</th>", re.DOTALL)
+ROW = re.compile(r"<tr>(?P<cells>.*?)</tr>", re.DOTALL)
+CELL = re.compile(r"<td(?=[\s>])")
+
+
+def label_cells(html: str) -> str:
+    """Each table cell with its column's header as ``data-label``: on a narrow screen the
+    stylesheet stacks a row's cells, each under its header, instead of squeezing five
+    columns into 400 px."""
+
+    def table(match: re.Match[str]) -> str:
+        headers = [escape(_text(h["html"]).strip()) for h in HEADER.finditer(match["body"])]
+        if not headers:
+            return match[0]
+
+        def row(m: re.Match[str]) -> str:
+            labels = iter(headers)
+            return (
+                "<tr>"
+                + CELL.sub(lambda c: f'<td data-label="{next(labels, "")}"', m["cells"])
+                + "</tr>"
+            )
+
+        return "<table>\n" + ROW.sub(row, match["body"]) + "</table>"
+
+    return TABLE.sub(table, html)
+
+
 # --- diagrams -----------------------------------------------------------------------------
 
 PLACEHOLDER = re.compile(r'<div class="sw-diagram"(?P<attributes>[^>]*)></div>')
@@ -144,7 +177,7 @@ def finish(
 ) -> str:
     """A page's HTML with sessions and diagrams done; ``read_svg(url)`` reads a diagram,
     ``rule_href(rule)`` is where a finding of ``rule`` links."""
-    html = BLOCK.sub(lambda m: _session(m, rule_href), html)
+    html = label_cells(BLOCK.sub(lambda m: _session(m, rule_href), html))
     html = PLAIN.sub(lambda m: f"{m['head']}{_findings(m['body'], rule_href)}</code>", html)
 
     def figure(match: re.Match[str]) -> str:
