@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,37 @@ def test_no_code_block_scrolls_sideways_on_a_phone(
         if count := tab.evaluate(scrolling):
             found[page] = count
     assert not found
+
+
+SEARCH = """(() => {{
+  const input = document.querySelector(".md-search__input");
+  input.focus();
+  input.value = {query};
+  input.dispatchEvent(new Event("input", {{bubbles: true}}));
+  input.dispatchEvent(new KeyboardEvent("keyup", {{bubbles: true, key: "a"}}));
+}})()"""
+RESULTS = (
+    "[...document.querySelectorAll('.md-search-result__item > a')]"
+    ".map(a => new URL(a.href).pathname.split('/').pop())"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "guide"), [("rollback", "runtime.html"), ("leads_to", "data.html")]
+)
+def test_search_ranks_the_guide_above_the_design_brief(
+    browser: tuple[str, Browser], query: str, guide: str
+) -> None:
+    """The design brief came first for "rollback" and "leads_to" (it is boosted down)."""
+    base, chromium = browser
+    tab = chromium.page(1400)
+    tab.goto(f"{base}/index.html")
+    tab.evaluate(SEARCH.format(query=json.dumps(query)))
+    found: list[str] = []
+    for _ in range(200):  # the search worker answers once it has read the index
+        if found := tab.evaluate(RESULTS):
+            break
+        time.sleep(0.05)
+    assert found and found[0] == guide, found
+    assert found.index("design.html") > found.index(guide) if "design.html" in found else True
