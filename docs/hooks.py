@@ -5,7 +5,8 @@
   none, as for the worked example), an index of them, and lists any hand-written page
   the nav does not name under *Guides*.
 - ``on_page_markdown`` replaces each marker line ``<!-- statewright:NAME ARG -->`` with
-  generated Markdown. A marker this module does not know fails the build.
+  generated Markdown (a marker this module does not know fails the build), and marks
+  what changed in each later version of an example (``revisions``).
 - ``on_page_content`` finishes the HTML (``pagehtml``): what copy buttons copy, trim
   marks, findings, inline diagrams.
 - ``on_config`` puts the version in the footer and, in a clone with an ``origin``
@@ -33,6 +34,7 @@ from typing import Any
 import apidoc
 import docgen
 import pagehtml
+import revisions
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
@@ -206,6 +208,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    markdown = revisions.mark_revisions(markdown)
     return MARKER.sub(lambda m: _expand(m["name"], m["arg"], page, config), markdown)
 
 

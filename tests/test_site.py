@@ -26,6 +26,7 @@ from browser import Browser, Page, find_chromium, serve
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 import pagehtml  # noqa: E402
+import revisions  # noqa: E402
 
 sys.path.remove(str(ROOT / "docs"))
 
@@ -159,6 +160,29 @@ def test_each_finding_links_to_its_rule() -> None:
     assert '<span class="sw-finding sw-finding--warning">warning[no-such-rule]</span>' in html
     html = pagehtml.finish(_block("text", ["b.yaml:2:3: error[dead-end] z"]), str, known)
     assert 'href="../rules.html#dead-end"' in html
+
+
+def test_later_versions_of_an_example_mark_what_changed() -> None:
+    """Successive specs of a guide repeated the whole spec with nothing marked."""
+    assert revisions.changed_lines("a\nb\nc\n", "a\nB\nc\nd\ne\n") == [2, 4, 5]
+    assert revisions.hl_lines([2, 4, 5, 9]) == "2 4-5 9"
+    page = (
+        "<!-- docs-test: file x.yaml -->\n```yaml\na: 1\nb: 2\n```\n\ntext\n\n"
+        "<!-- docs-test: file x.yaml -->\n\n```yaml\na: 1\nb: 3\nc: 4\n```\n"
+        "<!-- docs-test: file y.yaml -->\n```yaml\na: 1\n```\n"
+    )
+    marked = revisions.mark_revisions(page)
+    assert marked.count("hl_lines") == 1
+    assert '\n\n```yaml hl_lines="2-3"\na: 1\nb: 3\n' in marked
+
+
+def test_a_rules_passing_example_marks_what_mends_it() -> None:
+    from statewright.verify.explain import rule_markdown
+    from statewright.verify.rules import RULES
+
+    text = rule_markdown(RULES["dead-end"])
+    (fails, passes) = [line for line in text.splitlines() if line.startswith("```yaml")]
+    assert passes == '```yaml hl_lines="6"' and fails == '```yaml hl_lines="6"'
 
 
 def test_a_diagram_placeholder_becomes_the_svg_inline() -> None:
