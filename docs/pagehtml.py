@@ -6,7 +6,9 @@
   gets no copy button.
 - Their output lines are output: ``...``, which the docs tests read as "any text", shows
   as a visible trim mark. There and in plain ``text`` blocks, ``error[rule]`` and
-  ``warning[rule]`` stand out.
+  ``warning[rule]`` stand out, each a link to its rule in the rule reference.
+- A table's cells carry their column's header (``data-label``), so that a narrow screen
+  stacks them.
 - A diagram placeholder (``placeholder``) becomes the SVG itself, inline, in a figure
   that ``javascripts/diagram.js`` gives zoom, panning and a full-screen view.
 
@@ -19,7 +21,7 @@ import re
 from collections.abc import Callable
 from html import escape, unescape
 
-__all__ = ["copy_text", "diagram_figure", "finish", "placeholder"]
+__all__ = ["copy_text", "diagram_figure", "finish", "label_cells", "placeholder"]
 
 BLOCK = re.compile(
     r'<div class="language-(?P<language>console|pycon) highlight">'
@@ -34,7 +36,7 @@ LINE = re.compile(
     r'(?P<open><span id="__span-[0-9-]+">)(?P<html>.*?)(?P<close>\n</span>)', re.DOTALL
 )
 TAG = re.compile(r"<[^>]+>")
-FINDING = re.compile(r"\b(?P<severity>error|warning)\[[a-z0-9-]+\]")
+FINDING = re.compile(r"\b(?P<severity>error|warning)\[(?P<rule>[a-z0-9-]+)\]")
 PROMPTS = {"console": ("$ ",), "pycon": (">>> ", "... ")}
 TRIM_LINE = '<span class="sw-trim" title="Lines left out here">⋯ trimmed</span>'
 TRIM = '<span class="sw-trim" title="Text left out here">…</span>'
@@ -57,21 +59,33 @@ def copy_text(language: str, lines: list[str]) -> str:
     return "\n".join(typed for t in lines if (typed := _typed(language, t)) is not None)
 
 
-def _findings(html: str) -> str:
-    """``html`` with each ``error[rule]`` and ``warning[rule]`` marked."""
-    return FINDING.sub(
-        lambda m: f'<span class="sw-finding sw-finding--{m["severity"]}">{m[0]}</span>', html
-    )
+RuleHref = Callable[[str], "str | None"]
+"""Where the page links a rule id (the rule reference's anchor), or None: no such rule."""
 
 
-def _output(html: str) -> str:
+def _findings(html: str, rule_href: RuleHref) -> str:
+    """``html`` with each ``error[rule]`` and ``warning[rule]`` marked, and linked to the
+    rule's entry in the rule reference."""
+
+    def mark(m: re.Match[str]) -> str:
+        css = f"sw-finding sw-finding--{m['severity']}"
+        href = rule_href(m["rule"])
+        if href is None:
+            return f'<span class="{css}">{m[0]}</span>'
+        title = f"The rule {m['rule']}: what it checks, and an example that fails and passes"
+        return f'<a class="{css}" href="{escape(href)}" title="{title}">{m[0]}</a>'
+
+    return FINDING.sub(mark, html)
+
+
+def _output(html: str, rule_href: RuleHref) -> str:
     """An output line with its trim marks and findings marked."""
     if _text(html).strip() == "...":
         return TRIM_LINE
-    return _findings(html.replace("...", TRIM))
+    return _findings(html.replace("...", TRIM), rule_href)
 
 
-def _session(match: re.Match[str]) -> str:
+def _session(match: re.Match[str], rule_href: RuleHref) -> str:
     language = match["language"]
     texts: list[str] = []
     traceback = False  # a doctest's "..." under "Traceback" elides the stack: output
@@ -85,7 +99,7 @@ def _session(match: re.Match[str]) -> str:
             return m[0]
         # The console lexer reads an output line starting "# " as a root prompt.
         body = escape(text, quote=False) if language == "console" else m["html"]
-        shown = _output(body)
+        shown = _output(body, rule_href)
         if language == "console":
             shown = f'<span class="go">{shown}</span>'
         return f"{m['open']}{shown}{m['close']}"
@@ -97,6 +111,37 @@ def _session(match: re.Match[str]) -> str:
     else:
         attributes = f'class="language-{language} highlight no-copy"'
     return f"<div {attributes}>{match['head']}{body}</code></pre></div>"
+
+
+# --- tables -------------------------------------------------------------------------------
+
+TABLE = re.compile(r"<table>\n(?P<body>.*?)</table>", re.DOTALL)
+HEADER = re.compile(r"<th[^>]*>(?P<html>.*?)</th>", re.DOTALL)
+ROW = re.compile(r"<tr>(?P<cells>.*?)</tr>", re.DOTALL)
+CELL = re.compile(r"<td(?=[\s>])")
+
+
+def label_cells(html: str) -> str:
+    """Each table cell with its column's header as ``data-label``: on a narrow screen the
+    stylesheet stacks a row's cells, each under its header, instead of squeezing five
+    columns into 400 px."""
+
+    def table(match: re.Match[str]) -> str:
+        headers = [escape(_text(h["html"]).strip()) for h in HEADER.finditer(match["body"])]
+        if not headers:
+            return match[0]
+
+        def row(m: re.Match[str]) -> str:
+            labels = iter(headers)
+            return (
+                "<tr>"
+                + CELL.sub(lambda c: f'<td data-label="{next(labels, "")}"', m["cells"])
+                + "</tr>"
+            )
+
+        return "<table>\n" + ROW.sub(row, match["body"]) + "</table>"
+
+    return TABLE.sub(table, html)
 
 
 # --- diagrams -----------------------------------------------------------------------------
@@ -127,10 +172,13 @@ def diagram_figure(svg_text: str, href: str, alt: str) -> str:
     )
 
 
-def finish(html: str, read_svg: Callable[[str], str]) -> str:
-    """A page's HTML with sessions and diagrams done; ``read_svg(url)`` reads a diagram."""
-    html = BLOCK.sub(_session, html)
-    html = PLAIN.sub(lambda m: f"{m['head']}{_findings(m['body'])}</code>", html)
+def finish(
+    html: str, read_svg: Callable[[str], str], rule_href: RuleHref = lambda rule: None
+) -> str:
+    """A page's HTML with sessions and diagrams done; ``read_svg(url)`` reads a diagram,
+    ``rule_href(rule)`` is where a finding of ``rule`` links."""
+    html = label_cells(BLOCK.sub(lambda m: _session(m, rule_href), html))
+    html = PLAIN.sub(lambda m: f"{m['head']}{_findings(m['body'], rule_href)}</code>", html)
 
     def figure(match: re.Match[str]) -> str:
         # Markdown inside HTML (md_in_html) may reorder the attributes.

@@ -120,6 +120,22 @@ transitions:
     assert finding.rule == "unreachable-state" and finding.cause is None
 
 
+def test_one_consequence_reads_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report once said "1 finding follow from it" and "(1 follow from others)"."""
+    spec = tmp_path / "one.yaml"
+    spec.write_text(
+        "statewright: 1\nmachine: one\ninitial: A\nstates:\n  A: {}\n"
+        "  B: {kind: complete, final: true}\n  C: {}\ntransitions:\n"
+        "  - {from: A, to: B, trigger: go}\n  - {from: C, to: B, trigger: go}\n"
+    )
+    out = report(capsys, str(spec))
+    assert "\n  1 finding follows from it:\n    " in out
+    assert out.count("2 errors (1 follows from another)") == 2
+    assert "follow from it" not in out and "follow from others" not in out
+
+
 @settings(max_examples=300, deadline=None)
 @given(random_specs())
 def test_every_consequence_is_reached_from_its_cause(spec: Spec) -> None:

@@ -259,6 +259,82 @@ def test_the_rule_reference_has_every_rule(site: Path) -> None:
         assert fails is not None and fails.splitlines()[-1].strip() in text, rule.id
 
 
+def test_the_worked_example_draws_its_own_spec_with_its_findings(site: Path) -> None:
+    """The sketch declares the fixed pipeline's machine name, and its page once inlined the
+    fixed pipeline's committed SVG: no finding was marked where getting started says so."""
+    page = (site / "examples" / "discovery-pipeline-sketch.html").read_text(encoding="utf-8")
+    start = page.index('<figure class="sw-diagram">')
+    figure = unescape(page[start : page.index("</figure>", start)])
+    assert "specs/examples/discovery_pipeline_sketch.yaml" in figure
+    for rule in ("dead-end", "unreachable-state", "approval-missing-timeout"):
+        assert f"error[{rule.replace('-', '&#45;')}]" in figure or f"error[{rule}]" in figure
+    fixed = (ROOT / "generated/discovery_pipeline/discovery_pipeline.svg").read_text()
+    assert fixed[fixed.index("<svg") :].strip() not in page
+
+
+FINDING_LINK = re.compile(
+    r'<a class="sw-finding sw-finding--(?:error|warning)" href="(?P<href>[^"]*)"[^>]*>'
+    r"(?:error|warning)\[(?P<rule>[a-z0-9-]+)\]</a>"
+)
+
+
+def test_every_finding_shown_links_to_its_rule(site: Path) -> None:
+    """``error[rule]`` in output led nowhere; each now links to the rule's own anchor."""
+    anchors = set(re.findall(r'id="([a-z0-9-]+)"', (site / "rules.html").read_text()))
+    linked = 0
+    for html in site.rglob("*.html"):
+        page = html.read_text(encoding="utf-8")
+        links = list(FINDING_LINK.finditer(page))
+        unlinked = re.findall(r'<span class="sw-finding [^"]*">\w+\[([a-z0-9-]+)\]', page)
+        assert not set(unlinked) & RULES.keys(), html.relative_to(site)  # a rule not linked
+        assert page.count('class="sw-finding ') == len(links) + len(unlinked)
+        for link in links:
+            target = (html.parent / link["href"].split("#")[0]).resolve()
+            if link["href"].startswith("#"):
+                target = html.resolve()
+            assert target == (site / "rules.html").resolve(), (html, link["href"])
+            assert link["href"].endswith(f"#{link['rule']}") and link["rule"] in anchors
+        linked += len(links)
+    assert linked > 100
+
+
+def test_the_404_page_links_relatively(site: Path) -> None:
+    """Without ``site_url`` mkdocs gave 404.html root-absolute links (``/rules.html``),
+    broken when the site is opened from the file system or served below a path."""
+    page = (site / "404.html").read_text(encoding="utf-8")
+    assert not re.findall(r'(?:href|src)="/(?!/)[^"]*"', page)
+    assert '"base": "."' in page and 'href="rules.html"' in page
+
+
+def test_the_front_page_names_every_capability_guide_and_how_to_install(site: Path) -> None:
+    """It listed four capabilities, left out five guides, and had no install line,
+    repository link or changelog."""
+    import yaml
+
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)["nav"]
+    pages = {
+        page
+        for section in nav
+        if isinstance(section, dict)
+        for entries in section.values()
+        if isinstance(entries, list)
+        for entry in entries
+        for page in (entry.values() if isinstance(entry, dict) else [entry])
+    }
+    assert {"data.md", "agents.md", "asl.md", "audit-store.md", "conformance.md"} <= pages
+    front = (site / "index.html").read_text(encoding="utf-8")
+    (table,) = re.findall(r'<h2 id="where-to-go-next".*?</table>', front, re.DOTALL)
+    for page in pages:
+        assert f'href="{page.removesuffix(".md")}.html"' in table, page
+    text = page_text(front)
+    strong = re.findall(r"<strong>([^<]+)</strong>", front)
+    for verb in ("checks", "proves properties", "generates", "draws", "tests", "runs"):
+        assert verb in strong, verb
+    assert "audits what really ran" in text and "AWS Step Functions" in text
+    assert "pip install ." in text and "git clone " in text
+    assert 'href="changelog.html"' in front and (site / "changelog.html").is_file()
+
+
 REMOTE_LOAD = re.compile(
     r"""<(?:script|img|iframe|source|link)\b[^>]*?\b(?:src|href)=["']?(?:https?:)?//[^"' >]+"""
 )

@@ -45,7 +45,7 @@ def test_the_examples_do_what_they_say(rule_id: str) -> None:
 def test_the_docs_entry_matches(capsys: pytest.CaptureFixture[str]) -> None:
     text = rule_markdown(RULES["dead-end"])
     assert text.startswith("### dead-end\n\n*error, graph rule*\n\n")
-    assert "**Fails:**\n\n```yaml\n" in text and "**Passes:**" in text
+    assert '**Fails:**\n\n```yaml hl_lines="6"\n' in text and "**Passes:**" in text
     assert "error[dead-end]" in text
     assert "``" not in text.replace("```", "")
 

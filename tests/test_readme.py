@@ -16,23 +16,25 @@ import pytest
 from test_docs import Workspace, blocks
 
 from statewright.generator.cli import main
-from statewright.verify.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
 def test_python_examples_run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocks = re.findall(r"^```python\n(.*?)^```", README, re.MULTILINE | re.DOTALL)
     assert blocks, "the README has no Python example"
     monkeypatch.syspath_prepend(str(ROOT))
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)  # the durable example writes audit.sqlite where it runs
     for name in [m for m in sys.modules if m == "generated" or m.startswith("generated.")]:
         monkeypatch.delitem(sys.modules, name)
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     assert "AuditRecord(seq=4" in capsys.readouterr().out
+    assert (tmp_path / "audit.sqlite").is_file()
 
 
 def test_every_subcommand_it_names_exists(capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,32 +70,42 @@ def test_console_examples_print_what_they_show(tmp_path: Path) -> None:
         workspace.console(block)
 
 
-def test_every_command_of_using_it_runs(tmp_path: Path) -> None:
-    """Each ``.venv/bin/statewright`` line exits 0, or 1 where its comment says so. The
-    user's own files it names (an ASL definition, an audit store, two versions of a spec)
-    are provided."""
-    from storekit import generate_runtime
-
+def test_it_runs_in_order(tmp_path: Path) -> None:
+    """A newcomer follows the README from top to bottom in a fresh clone after
+    ``.ci/main``: each ``.venv/bin/statewright`` line exits 0, or 1 where its comment says
+    so, and each Python example runs from the clone's root, in the order they come. Nothing
+    is provided beforehand: the audit commands once named a store nothing had made, and
+    ``migrate`` and ``import asl`` files of the user's own."""
     workspace = readme_workspace(tmp_path)
-    shutil.copy(ROOT / "specs/examples/order_approval.asl.json", workspace / "my.asl.json")
-    old, new = RULES["migration-stranded"].example_specs("Passes")  # two versions of a spec
-    (workspace / "old.yaml").write_text(old, encoding="utf-8")
-    (workspace / "new.yaml").write_text(new, encoding="utf-8")
-    rt, _ = generate_runtime(tmp_path / "store_kit")
-    rt.Ticket.create(rt.SqlStore.sqlite(str(workspace / "audit.sqlite")), "t1").start()
-    (using,) = [b for b in blocks("README.md", ROOT) if "statewright new billing" in b.text]
-    lines = [line for line in using.text.splitlines() if line.startswith(".venv/bin/")]
-    assert len(lines) >= 14
-    for line in lines:
-        if "COMMAND" in line:  # the placeholder: every command's help, tested in test_cli
+    ran: list[str] = []
+    for block in blocks("README.md", ROOT):
+        if block.language == "python":
+            ran.append(run_in(workspace, [".venv/bin/python", "-"], block.text, block.where))
             continue
-        done = subprocess.run(
-            ["bash", "-c", line], cwd=workspace, capture_output=True, text=True, timeout=300
-        )
-        expected = 1 if re.search(r"#.*\bexit 1:", line) else 0
-        assert done.returncode == expected, (line, done.stdout[-2000:], done.stderr[-2000:])
+        if block.language != "sh":
+            continue
+        for line in block.text.splitlines():
+            if not line.startswith(".venv/bin/") or "COMMAND" in line:
+                continue  # the set-up and docs commands are tested below; COMMAND in test_cli
+            expected = 1 if re.search(r"#.*\bexit 1:", line) else 0
+            ran.append(run_in(workspace, ["bash", "-c", line], "", block.where, expected))
+    assert len(ran) >= 22
+    assert ran.index("audit verify") > ran.index("python")  # the store is made first
     assert (workspace / "pipeline.png").read_bytes().startswith(b"\x89PNG")
     assert (workspace / "heads.jsonl").read_text().count("\n") == 1
+    assert (workspace / "generated" / "billing" / "runtime.py").is_file()
+
+
+def run_in(workspace: Path, argv: list[str], stdin: str, where: str, expected: int = 0) -> str:
+    """Run one README command (or Python example on standard input) in ``workspace``:
+    what it was, as ``statewright audit verify`` is ``audit verify``."""
+    done = subprocess.run(
+        argv, cwd=workspace, input=stdin, capture_output=True, text=True, timeout=300
+    )
+    shown = argv[-1] if argv[0] == "bash" else "python"
+    assert done.returncode == expected, (where, shown, done.stdout[-2000:], done.stderr[-2000:])
+    words = shown.split()
+    return " ".join(words[1:3]) if words[0].endswith("/statewright") else shown
 
 
 def test_the_setup_it_describes_is_what_ci_setup_installs() -> None:

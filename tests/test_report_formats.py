@@ -27,6 +27,7 @@ from statewright.verify.model import Location
 from statewright.verify.report import RENDERERS
 from statewright.verify.report.github import annotation, escape_data, escape_property, render_github
 from statewright.verify.report.junit import render_junit
+from statewright.verify.report.links import RULES_URL, RULES_URL_VARIABLE
 from statewright.verify.report.sarif import artifact_location, render_sarif
 from statewright.verify.rules import RULES, Family
 
@@ -214,7 +215,29 @@ def test_github_escapes_messages_and_properties() -> None:
     assert annotation(finding) == (  # a finding's message is one line: its \n is shown
         "::error file=specs/we%2Cird%3Aname.yaml,line=7,col=3,title=statewright dead-end"
         "::100%25 stuck:\\nadd an exit, or mark it final"
+        "%0ARule: https://statewright.dev/rules.html#dead-end"
     )
+
+
+def test_sarif_and_github_link_each_rule_to_its_reference(
+    results: list[CheckResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finding named its rule but did not lead to it; the address is the team's to set."""
+    (run,) = json.loads(render_sarif(results))["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert {r["helpUri"] for r in rules} == {f"{RULES_URL}#{r['id']}" for r in rules}
+    monkeypatch.setenv(RULES_URL_VARIABLE, "https://docs.example.com/sw/rules.html")
+    (run,) = json.loads(render_sarif(results))["runs"]
+    assert run["tool"]["driver"]["rules"][0]["helpUri"] == (
+        f"https://docs.example.com/sw/rules.html#{rules[0]['id']}"
+    )
+    github = [line for line in render_github(results).splitlines() if line.startswith("::")]
+    for line, finding in zip(github, [f for r in results for f in r.findings], strict=True):
+        assert line.endswith(f"%0ARule: https://docs.example.com/sw/rules.html#{finding.rule}")
+    monkeypatch.setenv(RULES_URL_VARIABLE, "")
+    (run,) = json.loads(render_sarif(results))["runs"]
+    assert not any("helpUri" in r for r in run["tool"]["driver"]["rules"])
+    assert "Rule: " not in render_github(results)
 
 
 def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult]) -> None:
@@ -228,7 +251,8 @@ def test_github_annotates_every_finding_then_sums_up(results: list[CheckResult])
         head = f"::{command} file={loc.file},line={loc.line},col={loc.column},"
         assert line.startswith(head)
         trace = [f"    {step}" for step in finding.trace_lines()]
-        assert line.endswith("::" + escape_data("\n".join([finding.message, *trace])))
+        link = f"Rule: {RULES_URL}#{finding.rule}"
+        assert line.endswith("::" + escape_data("\n".join([finding.message, *trace, link])))
     plain = lines[len(commands) :]
     assert len(plain) == len(results) + 1
     assert plain[-1].startswith(f"Checked {len(results)} specs: ")

@@ -349,6 +349,18 @@ def test_approval_missing_timeout_needs_an_after_exit_to_a_failed_state() -> Non
     assert "after:" in hit.message
 
 
+def test_approval_missing_timeout_says_where_a_timeout_that_does_not_fail_leads() -> None:
+    """A gate whose timeout led elsewhere was told it "has no timeout"."""
+    text = gate("to: FAILED, trigger: timeout", "to: PARKED, trigger: timeout")
+    (hit,) = found(text, "approval-missing-timeout")
+    assert "has no timeout" not in hit.message
+    assert hit.message.startswith(
+        "approval state REVIEW times out into PARKED, which is not a failed state; "
+    )
+    (none,) = found(gate("  - {from: REVIEW, to: FAILED, trigger: timeout", "  #"), hit.rule)
+    assert none.message.startswith("approval state REVIEW has no timeout; ")
+
+
 def test_approval_automatic_exit_flags_plain_and_always_exits() -> None:
     extra = "  - {from: REVIEW, to: IDLE, trigger: withdrawn}\n"
     text = gate("transitions:\n", "transitions:\n" + extra)

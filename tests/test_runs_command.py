@@ -64,7 +64,7 @@ def test_list_shows_states_approvals_and_effects(
     assert "relay: 4 instance(s)" in out
     assert "  FAILED (failed): 1\n" in out and "  REVIEW (approval): 1\n" in out
     assert "  IDLE (idle): 1\n" in out and "  CHECKING (running): 1\n" in out
-    assert "waiting: REVIEW, reviewers lead, deadline 2026-01-01T01:00:00.000000Z OVERDUE" in out
+    assert "waiting: REVIEW, reviewers lead, deadline 2026-01-01T01:00:00+00:00 OVERDUE" in out
     assert f"  spec {rt.SOURCE_SHA256[:12]}: 4, the version in --specs\n" in out
     assert "stuck: delivered 2 of 3 records, 1 failed, retry at" in out
     assert "TimeoutError('checker timed out')" in out
@@ -113,3 +113,51 @@ def test_show_refuses_what_it_cannot_find(
     assert status == 2 and "no instance 'nope'" in out
     status, out = run(capsys, "runs", "list", str(store_path.parent / "missing.sqlite"))
     assert status == 2 and "no such file" in out
+
+
+def test_show_gives_each_failure_its_recovery_and_each_step_its_variable_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agents guide promises recovery steps per failure snapshot; runs show printed
+    them for the current failure only, and never showed what a step changed."""
+    from storekit import RETRIES_SPEC, generate_runtime
+
+    rt, _ = generate_runtime(tmp_path / "retries", RETRIES_SPEC)
+    store = rt.SqlStore.sqlite(str(tmp_path / "runs.sqlite"))
+    ops = rt.Actor("olu", frozenset({"ops"}))
+    run_ = rt.Retries.create(store, "r1", clock=Clock())
+    run_.crashed(payload={"error": "first"})
+    run_.retry(actor=ops, decision="try again")
+    run_.crashed(payload={"error": "second"})
+    run_.retry(actor=ops, decision="once more")
+    store.close()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "retries.yaml").write_text(RETRIES_SPEC)
+    specs = str(tmp_path / "specs")
+    status, out = run(capsys, "runs", "show", str(tmp_path / "runs.sqlite"), "r1", "--specs", specs)
+    assert status == 0
+    lines = out.splitlines()
+    snapshots = [i for i, line in enumerate(lines) if "snapshot payload:" in line]
+    assert len(snapshots) == 2  # both failures, not only a current one (there is none)
+    for at in snapshots:
+        assert lines[at + 2 : at + 4] == [
+            "        recovery 1. Read the snapshot",
+            "        recovery 2. Retry or give up",
+        ]
+    changes = [line.strip() for line in lines if "variables:" in line]
+    assert changes == ["variables: attempts 0 -> 1", "variables: attempts 1 -> 2"]
+    assert "no spec of" not in out
+
+
+def test_without_its_spec_list_and_show_say_what_specs_would_add(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run outside the clone, runs list silently dropped approvals and state kinds."""
+    monkeypatch.chdir(store_path.parent / "specs")  # a folder with no specs/ in it
+    for command in (["list", str(store_path)], ["show", str(store_path), "waiting"]):
+        status, out = run(capsys, "runs", *command)
+        assert status == 0
+        assert "  (no spec of relay in specs/ (there is none here): state kinds, " in out
+        assert "pass --specs PATH with the spec it runs under)" in out
+    status, out = run(capsys, "runs", "list", str(store_path), "--specs", ".")
+    assert "no spec of" not in out and "reviewers lead" in out

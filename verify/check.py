@@ -174,12 +174,43 @@ def _budget(budget: Budget | None, max_configurations: int | None) -> Budget:
 def check_result(
     load: LoadResult, *, max_configurations: int | None = None, budget: Budget | None = None
 ) -> CheckResult:
-    """Check what a loader returned: its findings alone when the spec did not load."""
+    """Check what a loader returned. A spec that did not load keeps ``spec`` None (it is
+    not generated, and reads as not loaded), but its findings are the load findings and
+    those of the rules on what could be read around them (:func:`_around_load_errors`)."""
     if load.spec is None:
-        return CheckResult(load.file, None, sort_findings(load.findings), None, None)
+        around = _around_load_errors(load, max_configurations, budget)
+        return CheckResult(load.file, None, sort_findings((*load.findings, *around)), None, None)
     checked = check_spec(load.spec, max_configurations=max_configurations, budget=budget)
     findings = sort_findings((*load.findings, *checked.findings))
     return CheckResult(load.file, load.spec, findings, checked.coverage, checked.stats)
+
+
+def _around_load_errors(
+    load: LoadResult, max_configurations: int | None, budget: Budget | None
+) -> tuple[Finding, ...]:
+    """The rules' findings on the spec as read around its load errors (``load.partial``).
+
+    What a load error touched reads wrongly there (a ``final: yes`` left out makes a
+    dead end; a reason left out, a failure without one), so a finding on a line that
+    holds a load finding, or about a state declared on one, is left out: it is that
+    error's consequence, and goes with its fix. A partial spec the rules cannot take
+    gives no findings beyond the load's own.
+    """
+    partial = load.partial
+    if partial is None:
+        return ()
+    try:
+        checked = check_spec(partial, max_configurations=max_configurations, budget=budget)
+    except Exception:  # a spec read around errors may break a rule's assumptions: no more
+        return ()
+    touched = {(f.location.file, f.location.line) for f in load.findings}
+    declared = {s.name: (s.location.file, s.location.line) for s in partial.states}
+    return tuple(
+        f
+        for f in checked.findings
+        if (f.location.file, f.location.line) not in touched
+        and not any(declared.get(state) in touched for state in f.states)
+    )
 
 
 def check_file(

@@ -41,8 +41,10 @@ FAMILY_TITLES = {
     Family.MIGRATION: "Migration rules",
 }
 FAMILY_INTROS = {
-    Family.LOAD: "A spec with a load error cannot be analysed further; the loader reports "
-    "every load error it finds in one run.",
+    Family.LOAD: "The loader reports every load error it finds in one run. A spec with a "
+    "load error is not loaded (nothing is generated from it), but the other rules still run "
+    "on what could be read around the errors, leaving out the lines an error touched, so "
+    "that one round of fixes meets every finding.",
     Family.GRAPH: "Proven on the graph of the expanded transitions (a glob or list `from` "
     "becomes one transition per source state).",
     Family.ORCHESTRATION: "What a coordination layer needs: well-formed approval gates, "
@@ -204,15 +206,35 @@ def rule_markdown(rule: Rule, level: int = 3) -> str:
     """The rule's entry in the docs' rule reference (Markdown)."""
     hashes = "#" * level
     parts = [f"{hashes} {rule.id}", f"*{_kind(rule)}*", flowed(rule.description, markdown=True)]
-    for example in examples(rule.id):
+    found = examples(rule.id)
+    for example in found:
+        other = next(([t for _, t in e.blocks()] for e in found if e is not example), [])
         shown = "\n\n".join(
-            f"```{language}\n{text.rstrip()}\n```" for language, text in example.blocks()
+            f"```{language}{_marked(text, other[n] if n < len(other) else None)}"
+            f"\n{text.rstrip()}\n```"
+            for n, (language, text) in enumerate(example.blocks())
         )
         parts.append(f"**{example.label}:**\n\n{shown}")
         if example.reported:
             command = example.command(rule.example_limit, files=False)
             parts.append(f"`{command}` reports:\n\n```text\n{example.reported}\n```")
     return "\n\n".join(parts) + "\n"
+
+
+def _marked(text: str, other: str | None) -> str:
+    """A fence's ``hl_lines`` for the lines of ``text`` that the other example (failing or
+    passing) does not have as they are: what breaks the rule, or what mends it."""
+    if other is None:
+        return ""
+    lines = [
+        number
+        for tag, _, _, first, last in difflib.SequenceMatcher(
+            a=other.rstrip().splitlines(), b=text.rstrip().splitlines(), autojunk=False
+        ).get_opcodes()
+        if tag in ("replace", "insert")
+        for number in range(first + 1, last + 1)
+    ]
+    return f' hl_lines="{" ".join(map(str, lines))}"' if lines else ""
 
 
 def rules_markdown(level: int = 2) -> str:

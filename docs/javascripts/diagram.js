@@ -98,21 +98,38 @@
       figure.dataset.scale = scale.toFixed(3);
     }
 
-    // The first node Graphviz draws is the initial state's dot: a reset brings it into
-    // view, so a picture larger than its box opens where the machine starts.
-    function showStart() {
+    // The legend and the findings are the graph's label, drawn at its top left: the text
+    // Graphviz writes straight into the graph, outside any node, edge or stage. A reset
+    // scrolls there, so a picture larger than its box opens with what its marks mean and
+    // what is wrong in view; without a legend, it opens where the machine starts (the
+    // first node Graphviz draws is the initial state's dot).
+    function legendBox() {
+      let left = Infinity, top = Infinity;
+      for (const text of svg.querySelectorAll(":scope > g.graph > text")) {
+        const r = text.getBoundingClientRect();
+        left = Math.min(left, r.left);
+        top = Math.min(top, r.top);
+      }
+      return Number.isFinite(left) ? { left, top, width: 0 } : null;
+    }
+
+    function showLegend() {
       const start = svg.querySelector("g.node");
-      if (!start) return;
-      const node = start.getBoundingClientRect();
+      const target = legendBox() || (start && start.getBoundingClientRect());
+      if (!target) return;
       const box = view.getBoundingClientRect();
-      view.scrollLeft += node.left + node.width / 2 - (box.left + view.clientWidth / 2);
-      view.scrollTop += node.top - box.top - 8;
+      if (legendBox()) {
+        view.scrollLeft += target.left - box.left - 8;
+      } else {
+        view.scrollLeft += target.left + target.width / 2 - (box.left + view.clientWidth / 2);
+      }
+      view.scrollTop += target.top - box.top - 8;
     }
 
     function reset() {
       chosen = false;
       zoom(Math.max(fit(), legible));
-      showStart();
+      showLegend();
     }
 
     function toggleFull(open) {

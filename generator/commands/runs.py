@@ -67,6 +67,18 @@ def _shown(value: object) -> str:
     return printable(value if isinstance(value, str) else json.dumps(value))
 
 
+def _moment(value: object) -> str:
+    """A stored deadline (fixed-width UTC, ``...000000Z``) in the form the records' times
+    are shown in (``2026-01-01T01:00:00+00:00``), so a timeline reads one format; text
+    that is not such a moment is shown escaped as it is."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return _shown(datetime.fromisoformat(value[:-1] + "+00:00").isoformat())
+        except ValueError:
+            pass
+    return _shown(value)
+
+
 def _lead(value: str) -> str:
     """:func:`_shown`, for the text a line starts with: never ``::`` (a CI command)."""
     shown = _shown(value)
@@ -164,6 +176,8 @@ def list_command(
     for entry in report:
         total = sum(s["instances"] for s in entry["states"]) + len(entry["tampered"])
         print(f"{_lead(entry['machine'])}: {total} instance(s)", file=stdout)
+        if entry["machine"] not in known:
+            print(_without_spec(entry["machine"], specs), file=stdout)
         for s in entry["states"]:
             kind = f" ({s['kind']})" if s["kind"] else ""
             print(f"  {_shown(s['state'])}{kind}: {s['instances']}", file=stdout)
@@ -175,7 +189,7 @@ def list_command(
             roles = ", ".join(a["reviewers"])
             print(
                 f"    {_lead(a['instance_id'])}: {_shown(a['state'])}, reviewers {roles}, "
-                f"deadline {_shown(a['deadline'])}{late}, spec {a['spec']}",
+                f"deadline {_moment(a['deadline'])}{late}, spec {a['spec']}",
                 file=stdout,
             )
         _print_effects(entry["effects"], stdout)
@@ -310,9 +324,7 @@ def show_command(
     spec = known.get(owner)
     last = timeline.last
     reason = last.get("reason")
-    recovery = []
-    if spec is not None and reason:
-        recovery = list(next((r.recovery for r in spec.reasons if r.name == reason), ()))
+    recovery = _recovery(spec, reason)
     shown = {
         "machine": owner,
         "instance_id": instance_id,
@@ -331,7 +343,7 @@ def show_command(
     if fmt == "json":
         print(inert_json(shown), file=stdout)
         return EXIT_OK
-    _print_show(shown, stdout)
+    _print_show(shown, stdout, None if spec is not None else _without_spec(owner, specs))
     return EXIT_OK
 
 
@@ -352,9 +364,11 @@ class _Timeline:
         self._context: dict[str, Any] = {}
         self._seqs: list[int] = []
         self._contexts: list[dict[str, Any]] = []
+        self._values: dict[str, Any] = {}
 
     def visit(self, record: dict[str, Any]) -> None:
         event, seq, data = record.get("event"), record["seq"], record.get("data")
+        changes = self._variables(event, record.get("variables"))
         if event == "created":
             self._changed(seq, dict(data) if isinstance(data, dict) else {})
         elif event == "context" and isinstance(data, dict):
@@ -369,10 +383,25 @@ class _Timeline:
             self.next = self.next or seq
             return
         entry = dict(record)
+        if changes:
+            entry["changes"] = changes
         failed = event == "transition" and _kind(self.spec, str(record.get("to_state"))) == "failed"
         if failed or (self.spec is None and event == "transition" and record.get("reason")):
             entry["snapshot"] = {"payload": data, "context": self._context}
+            entry["recovery"] = _recovery(self.spec, record.get("reason"))
         self.page.append(entry)
+
+    def _variables(self, event: object, values: object) -> dict[str, list[Any]]:
+        """The variables a record changed, each ``[before, after]``: a transition records
+        the ones its effects changed, a rollback sets them all (a created record sets the
+        initial values, which change nothing)."""
+        if not isinstance(values, dict):
+            return {}
+        before = self._values
+        self._values = {**before, **values} if event == "transition" else dict(values)
+        if event == "created":
+            return {}
+        return {k: [before.get(k), v] for k, v in values.items() if before.get(k) != v}
 
     def _changed(self, seq: int, context: dict[str, Any]) -> None:
         self._context = context
@@ -380,7 +409,7 @@ class _Timeline:
         self._contexts.append(context)
 
 
-def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
+def _print_show(shown: dict[str, Any], stdout: TextIO, note: str | None = None) -> None:
     kind = f" ({shown['kind']})" if shown["kind"] else ""
     reason = f", reason {_shown(shown['reason'])}" if shown["reason"] else ""
     print(
@@ -388,8 +417,10 @@ def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
         f"{_shown(shown['state'])}{kind}{reason}",
         file=stdout,
     )
+    if note is not None:
+        print(note, file=stdout)
     if shown["deadline"]:
-        print(f"  deadline: {_shown(shown['deadline'])}", file=stdout)
+        print(f"  deadline: {_moment(shown['deadline'])}", file=stdout)
     for number, step in enumerate(shown["recovery"], start=1):
         print(f"  recovery {number}. {_shown(step)}", file=stdout)
     if shown["delivered"] is not None:
@@ -424,10 +455,17 @@ def _print_show(shown: dict[str, Any], stdout: TextIO) -> None:
             print(f"        decision: {_shown(json.dumps(get('decision')))}", file=stdout)
         if get("event") == "context":
             print(f"        data: {_json(get('data'))}", file=stdout)
+        if changes := get("changes"):
+            moved = ", ".join(
+                f"{_shown(k)} {_json(old)} -> {_json(new)}" for k, (old, new) in changes.items()
+            )
+            print(f"        variables: {moved}", file=stdout)
         snapshot = get("snapshot")
         if snapshot is not None:
             print(f"        snapshot payload: {_json(snapshot['payload'])}", file=stdout)
             print(f"        snapshot context: {_json(snapshot['context'])}", file=stdout)
+            for number, step in enumerate(get("recovery") or (), start=1):
+                print(f"        recovery {number}. {_shown(step)}", file=stdout)
     _print_page(shown, stdout)
 
 
@@ -442,6 +480,27 @@ def _print_page(shown: dict[str, Any], stdout: TextIO) -> None:
             f"more with --from {shown['next']}",
             file=stdout,
         )
+
+
+def _recovery(spec: Spec | None, reason: object) -> list[str]:
+    """The recovery procedure the spec gives the failure ``reason`` (none without a spec)."""
+    if spec is None or not reason:
+        return []
+    return list(next((r.recovery for r in spec.reasons if r.name == reason), ()))
+
+
+def _without_spec(machine: str, specs: Sequence[Path]) -> str:
+    """What ``runs list`` says of a machine none of the specs it read declares: what it
+    leaves out, and how to get it."""
+    if specs:
+        read = ", ".join(str(p) for p in specs)
+    else:
+        read = "specs/" if Path("specs").is_dir() else "specs/ (there is none here)"
+    return (
+        f"  (no spec of {_shown(machine)} in {_shown(read)}: state kinds, reviewers, deadlines "
+        "of approvals and recovery procedures are left out; "
+        "pass --specs PATH with the spec it runs under)"
+    )
 
 
 def _json(value: object) -> str:

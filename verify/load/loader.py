@@ -96,11 +96,15 @@ compared with every declared state once."""
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     """What loading one spec gave: the spec (None when any load error was found) and
-    every load finding, sorted."""
+    every load finding, sorted. ``partial`` is the spec as read around the load errors
+    (a bad value left out or at its default) when the file is a mapping the reader could
+    go through: the checker runs its rules on it too, as a compiler goes on after an
+    error, so that one round of fixes meets every finding; it is never generated."""
 
     file: str
     spec: Spec | None
     findings: tuple[Finding, ...]
+    partial: Spec | None = None
 
 
 def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
@@ -117,17 +121,44 @@ def load_text(text: str | bytes, file: str = "<string>") -> LoadResult:
         return LoadResult(file, None, (_unreadable(file, message),))
     findings: list[Finding] = []
     with gc_paused():
-        spec = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
-    return LoadResult(file, None if findings else spec, sort_findings(findings))
+        spec, intact = _read(text, file, hashlib.sha256(raw).hexdigest(), findings)
+    if findings:
+        local = intact and all(f.rule in LOCAL_LOAD_RULES for f in findings)
+        return LoadResult(file, None, sort_findings(findings), partial=spec if local else None)
+    return LoadResult(file, spec, ())
 
 
-def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) -> Spec | None:
-    """Compose and check; the node tree is freed on return, before the collector resumes."""
+LOCAL_LOAD_RULES = frozenset(
+    {"schema", "bad-duration", "invalid-name", "bad-expression", "bad-variable", "unknown-reason"}
+)
+"""Load errors the rest of a spec can be checked around: one value left out or at its
+default. A name that is not declared (``unknown-state``) drops transitions and a YAML
+error drops the text after it, so every rule would report their consequences."""
+
+
+def _intact(root: Mapping, spec: Spec) -> bool:
+    """Whether the spec read around load errors kept every state and every transition
+    the file declares (a transition missing a key, or past an expansion limit, is left
+    out, and the rules would report its absence)."""
+    states, transitions = root.values.get("states"), root.values.get("transitions")
+    declared_states = len(states.values) if isinstance(states, Mapping) else 0
+    declared = len(transitions.items) if isinstance(transitions, Sequence) else 0
+    kept = len({t.index for t in spec.transitions})
+    return len(spec.states) == declared_states and kept == declared
+
+
+def _read(
+    text: str | bytes, file: str, sha256: str, findings: list[Finding]
+) -> tuple[Spec | None, bool]:
+    """Compose and check: the spec, and whether it kept every state and transition the
+    file declares (:func:`_intact`). The node tree is freed on return, before the
+    collector resumes."""
     read = read_yaml(text, file)
     findings.extend(read.findings)
     if isinstance(read.root, Mapping):
         progress.phase("building the model")
-        return SpecReader(file, findings, read.text).spec(read.root, sha256)
+        spec = SpecReader(file, findings, read.text).spec(read.root, sha256)
+        return spec, spec is not None and _intact(read.root, spec)
     if read.root is not None:
         findings.append(
             Finding(
@@ -138,7 +169,7 @@ def _read(text: str | bytes, file: str, sha256: str, findings: list[Finding]) ->
                 Location(file, read.root.line, read.root.column),
             )
         )
-    return None
+    return None, False
 
 
 @contextmanager

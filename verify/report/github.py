@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from statewright.verify.check import CheckResult
 from statewright.verify.findings import Finding, Severity
 from statewright.verify.printable import printable
+from statewright.verify.report.links import rule_url
 from statewright.verify.report.text import spec_line, summary
 
 __all__ = ["annotation", "escape_data", "escape_property", "render_github"]
@@ -34,7 +35,8 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    """``::error file=F,line=L,col=C,title=statewright RULE::MESSAGE``."""
+    """``::error file=F,line=L,col=C,title=statewright RULE::MESSAGE``, the message's
+    last line a link to the rule (:mod:`~statewright.verify.report.links`)."""
     loc = finding.location
     properties = {
         "file": printable(loc.file),
@@ -43,7 +45,10 @@ def annotation(finding: Finding) -> str:
         "title": f"statewright {finding.rule}",
     }
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    message = "\n".join([finding.message, *(f"    {line}" for line in finding.trace_lines())])
+    lines = [finding.message, *(f"    {line}" for line in finding.trace_lines())]
+    if (url := rule_url(finding.rule)) is not None:
+        lines.append(f"Rule: {url}")
+    message = "\n".join(lines)
     return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
 
 

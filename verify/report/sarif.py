@@ -1,7 +1,8 @@
 """The SARIF 2.1.0 report: findings for code-scanning dashboards (GitHub, GitLab, IDEs).
 
 One run, one ``reportingDescriptor`` per registered rule id (whether or not it fired, so a
-dashboard can explain every id), one result per finding. Locations are relative URIs
+dashboard can explain every id, and link it to the rule reference with ``helpUri``:
+:mod:`~statewright.verify.report.links`), one result per finding. Locations are relative URIs
 resolved against ``%SRCROOT%`` (the folder the check ran in) with 1-based lines and
 columns, as SARIF requires.
 """
@@ -19,6 +20,7 @@ from statewright.verify.explain import explain_text, flowed, rule_markdown
 from statewright.verify.findings import Finding, Severity, TraceStep
 from statewright.verify.model import Location, Value
 from statewright.verify.printable import inert_json
+from statewright.verify.report.links import rule_url
 from statewright.verify.rules import RULES, Rule
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "artifact_location", "render_sarif"]
@@ -58,7 +60,7 @@ def artifact_location(file: str) -> dict[str, str]:
 
 
 def _descriptor(rule: Rule) -> dict[str, object]:
-    return {
+    descriptor: dict[str, object] = {
         "id": rule.id,
         "name": "".join(part.capitalize() for part in rule.id.split("-")),
         "shortDescription": {"text": rule.summary},
@@ -67,6 +69,9 @@ def _descriptor(rule: Rule) -> dict[str, object]:
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
         "properties": {"tags": ["statewright", str(rule.family)]},
     }
+    if (url := rule_url(rule.id)) is not None:
+        descriptor["helpUri"] = url
+    return descriptor
 
 
 def _region(location: Location) -> dict[str, object]:

@@ -42,6 +42,8 @@ def _errors(count: int, following: int) -> str:
     """``34 errors (26 follow from others)``: how many there are and how many go away
     with the others."""
     text = plural(count, "error")
+    if following == 1:
+        return f"{text} (1 follows from another)"
     return f"{text} ({following} follow from others)" if following else text
 
 
@@ -161,5 +163,6 @@ def finding_lines(findings: Sequence[Finding]) -> Iterator[str]:
         yield from finding.report_lines()
         after = following.get(finding)
         if after:
-            yield f"  {plural(len(after), 'finding')} follow from it:"
+            verb = "follows" if len(after) == 1 else "follow"
+            yield f"  {plural(len(after), 'finding')} {verb} from it:"
             yield from (f"    {line}" for f in after for line in f.report_lines())

@@ -115,12 +115,25 @@ def approval_missing_timeout(analysis: Analysis) -> Iterator[Finding]:
     its timeout.
     """
     graph = analysis.graph
-    yield from _gates_without(
-        "approval-missing-timeout",
-        analysis,
-        lambda t: t.timed and _leads_to_failed(graph, t),
-        "has no timeout; add a transition with after: (e.g. 72h) to a failed state, "
-        "with a reason such as TIMEOUT_APPROVAL",
+    for s in analysis.spec.states:
+        timed = [t for t in exits(graph, s.name) if t.timed] if s.is_approval else []
+        if not s.is_approval or any(_leads_to_failed(graph, t) for t in timed):
+            continue
+        yield state_finding("approval-missing-timeout", s, _timeout_advice(s.name, timed))
+
+
+def _timeout_advice(gate: str, timed: list[Transition]) -> str:
+    """What is wrong with a gate's timeout: it has none, or it has one that does not fail
+    (a timeout that approves is also ``approval-timeout-approves``' finding)."""
+    if not timed:
+        return (
+            f"approval state {gate} has no timeout; add a transition with after: (e.g. 72h) "
+            "to a failed state, with a reason such as TIMEOUT_APPROVAL"
+        )
+    targets = ", ".join(dict.fromkeys(t.target for t in timed))
+    return (
+        f"approval state {gate} times out into {targets}, which is not a failed state; "
+        "point its after: exit at a failed state, with a reason such as TIMEOUT_APPROVAL"
     )
 
 
