@@ -67,7 +67,10 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "what runs its handlers",
         ("AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"),
     ),
-    ("the refusals", ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized")),
+    (
+        "the refusals",
+        ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "RollbackLimit", "Unauthorized"),
+    ),
     (
         "the stores and the errors of their instances",
         ("ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"),
@@ -190,6 +193,8 @@ class RuntimeView:
     recovery: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
     rollback: tuple[str, ...] | None
     handlers_class: str
+    rollback_keep: tuple[str, ...] = ()
+    rollback_max: int | None = None
     variables: tuple[Field, ...] = ()
     guards: tuple[Function, ...] = ()
     effects: tuple[Function, ...] = ()
@@ -237,6 +242,8 @@ def runtime_view(spec: Spec) -> RuntimeView:
         ),
         rollback=None if spec.rollback is None else tuple(map(string_literal, spec.rollback)),
         handlers_class=HANDLERS_CLASS,
+        rollback_keep=tuple(map(string_literal, spec.rollback_keep)),
+        rollback_max=spec.rollback_max,
     )
 
 

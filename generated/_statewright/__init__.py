@@ -48,6 +48,7 @@ from .records import (
     JSONValue,
     Locked,
     Refused,
+    RollbackLimit,
     Unauthorized,
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
@@ -102,6 +103,7 @@ __all__ = [
     "OutOfBounds",
     "Outbox",
     "Refused",
+    "RollbackLimit",
     "Round",
     "Runner",
     "SqlStore",

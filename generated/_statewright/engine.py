@@ -239,8 +239,11 @@ class Machine(Instance[S, T, R]):
         ``actor`` must hold one of the roles the spec's ``rollback: {reviewers: [...]}``
         names (``Unauthorized`` otherwise, and always when the spec names none) and
         ``decision`` is the reason, recorded with the return as a record of its own.
-        Refused (``Locked``) in an approval state; ``ValueError`` for a record that does
-        not exist or that left the machine in a state it leaves automatically.
+        Refused (``Locked``) in an approval state, and (``RollbackLimit``) once the run
+        has taken the spec's ``rollback: {max: N}`` rollbacks; ``ValueError`` for a record
+        that does not exist or that left the machine in a state it leaves automatically.
+        The variables the spec's ``rollback: {keep: [...]}`` names keep their current
+        values, and the record says so in its data (``{"kept": {name: value}}``).
         """
         roles = self.spec.rollback
         where = "rollback()"
@@ -259,9 +262,11 @@ class Machine(Instance[S, T, R]):
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
+        self._check_rollback_limit()
         state, reason, values = self._after(seq)
+        values, kept = self._kept(values)
         at = self._clock()
-        self._durably(self._restore, state, reason, values, at, who.id, note, seq)
+        self._durably(self._restore, state, reason, values, at, who.id, note, seq, kept)
         return self.state
 
     # -- the audit log ------------------------------------------------------------------

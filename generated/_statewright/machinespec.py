@@ -46,7 +46,9 @@ class MachineSpec(Generic[S, T, R]):
     """What a generated module declares of its machine; ``Machine`` runs it.
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
-    allows no rollback. ``data`` declares the variables; None when the spec has none.
+    allows no rollback. ``rollback_keep`` names the variables a rollback carries over
+    from the current values, and ``rollback_max`` bounds the rollbacks of a run (None:
+    unbounded). ``data`` declares the variables; None when the spec has none.
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -59,6 +61,8 @@ class MachineSpec(Generic[S, T, R]):
     reviewers: Mapping[S, frozenset[str]] = field(default_factory=dict)
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
+    rollback_keep: tuple[str, ...] = ()
+    rollback_max: int | None = None
     data: VariablesSpec[Any] | None = None
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)

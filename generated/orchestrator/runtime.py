@@ -47,6 +47,7 @@ from .._statewright import (
     Outbox,
     OutOfBounds,
     Refused,
+    RollbackLimit,
     Runner,
     SqlStore,
     StoreError,
@@ -59,7 +60,14 @@ from .._statewright import (
 __all__ = ["SOURCE", "SOURCE_SHA256", "Handlers", "Orchestrator", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
 __all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
-__all__ += ["InvalidTransition", "Locked", "OutOfBounds", "Refused", "Unauthorized"]
+__all__ += [
+    "InvalidTransition",
+    "Locked",
+    "OutOfBounds",
+    "Refused",
+    "RollbackLimit",
+    "Unauthorized",
+]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
 __all__ += ["ChainBroken", "LeaseLost", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]

@@ -47,6 +47,7 @@ from .records import (
     JSONValue,
     Locked,
     Refused,
+    RollbackLimit,
     Unauthorized,
 )
 from .runner import AsyncRunner, HandlerFailed, Runner
@@ -101,6 +102,7 @@ __all__ = [
     "OutOfBounds",
     "Outbox",
     "Refused",
+    "RollbackLimit",
     "Round",
     "Runner",
     "SqlStore",

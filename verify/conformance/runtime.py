@@ -400,7 +400,7 @@ def coverage_of_random_runs(machine: type[RuntimeConformance], spec: Spec) -> st
         coverable = list(
             dict.fromkeys(
                 (transitions[n].source, transitions[n].trigger, transitions[n].target)
-                for n in sorted(set(explore(spec).found.via))
+                for n in sorted(set(explore(spec, rollback=False).found.via))
             )
         )
     else:
