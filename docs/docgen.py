@@ -81,7 +81,17 @@ def _resolve(node: Mapping[str, object]) -> Mapping[str, object]:
     return {**_resolve(target), **own}
 
 
-SCHEMA_TABLES = ("spec", "state", "transition", "reason", "variable", "property", "migration")
+SCHEMA_TABLES = (
+    "spec",
+    "state",
+    "transition",
+    "reason",
+    "variable",
+    "property",
+    "migration",
+    "rollback",
+    "at_most",
+)
 """The objects of the format that get a key table, each a definition of the schema."""
 
 _NAMED = {
@@ -142,6 +152,10 @@ def _object(name: str) -> Mapping[str, object]:
             node = definitions[name]
             assert isinstance(node, Mapping)
             return _resolve(node)
+    for owner in (schema, _object("property")):  # a mapping nested in place: rollback, at_most
+        properties = owner.get("properties", {})
+        if isinstance(properties, Mapping) and isinstance(properties.get(name), Mapping):
+            return _resolve(properties[name])
     raise KeyError(f"verify/spec.schema.json defines no {name!r}")
 
 

@@ -81,7 +81,15 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "the refusals",
-        ("InvalidTransition", "Locked", "OutOfBounds", "Refused", "StaleDecision", "Unauthorized"),
+        (
+            "InvalidTransition",
+            "Locked",
+            "OutOfBounds",
+            "Refused",
+            "RollbackLimit",
+            "StaleDecision",
+            "Unauthorized",
+        ),
     ),
     (
         "the stores and the errors of their instances",
@@ -219,6 +227,8 @@ class RuntimeView:
     recovery: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
     rollback: tuple[str, ...] | None
     handlers_class: str
+    rollback_keep: tuple[str, ...] = ()
+    rollback_max: int | None = None
     variables: tuple[Field, ...] = ()
     policies: tuple[PolicyView, ...] = ()
     guards: tuple[Function, ...] = ()
@@ -271,6 +281,8 @@ def runtime_view(spec: Spec) -> RuntimeView:
         handlers_class=HANDLERS_CLASS,
         migrations=tuple(map(_migration, spec.migrations)),
         policies=tuple(_policy(s) for s in spec.states if s.is_approval and s.policy),
+        rollback_keep=tuple(map(string_literal, spec.rollback_keep)),
+        rollback_max=spec.rollback_max,
     )
 
 

@@ -153,8 +153,15 @@ def property_oracle(recording: Recording) -> set[str]:
                     broken.add(prop.name)
         elif prop.kind is PropertyKind.PRECEDENCE:
             fired = False
+            seen = {recording.lines[0]["seq"]: False}  # a rollback returns to what was seen
             for line, (before, _) in zip(recording.lines[1:], recording.after[:-1], strict=True):
-                fired = (fired and before != spec.initial) or line.get("trigger") in prop.triggers
+                if line.get("event") == "rollback":
+                    fired = seen[line["rollback_to"]]
+                else:
+                    fired = (fired and before != spec.initial) or line.get(
+                        "trigger"
+                    ) in prop.triggers
+                seen[line["seq"]] = fired
                 if not fired and line["to"] in prop.states:
                     broken.add(prop.name)
     return broken

@@ -9,6 +9,7 @@ finding carries must replay through :class:`statewright.verify.semantics.Run` to
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 from collections import deque
 
@@ -23,7 +24,7 @@ from statewright.verify.check import check_text
 from statewright.verify.explore import explore
 from statewright.verify.explore.layout import Layout
 from statewright.verify.explore.pycode import Names, function, python, refs
-from statewright.verify.findings import Finding
+from statewright.verify.findings import Finding, TraceStep
 from statewright.verify.load import load_text
 from statewright.verify.load.exprcheck import Scope, condition
 from statewright.verify.model import Spec, VarType
@@ -95,7 +96,7 @@ class Reference:
 def test_the_compiled_search_finds_what_the_semantics_says(text: str) -> None:
     spec = loaded(text)
     reference = Reference(spec)
-    found = explore(spec, 100_000)
+    found = explore(spec, 100_000, rollback=False)
     assert found.complete
     configs = [found.unpack(i) for i in range(len(found))]
     assert set(configs) == set(reference.depth)
@@ -165,7 +166,18 @@ def replay(spec: Spec, finding: Finding) -> list[Config]:
     semantics = Semantics.of(spec)
     state, values = spec.initial, semantics.data.initial
     visited: list[Config] = []
-    for step in (*finding.trace, *finding.cycle):
+    shown = [(s.target, tuple(v for _, v in s.variables)) for s in (*finding.trace, *finding.cycle)]
+    for at, step in enumerate((*finding.trace, *finding.cycle)):
+        if step.trigger == "rollback" and spec.rollback is not None:
+            history = [(spec.initial, semantics.data.initial), *visited]
+            if step.rollback_to is None and at >= len(finding.trace):
+                # in a lasso's cycle: a target first shown later in the round is in the
+                # history of the next round
+                history.append(next(c for c in shown if same_restored(spec, c, shown[at])))
+                step = dataclasses.replace(step, rollback_to=len(history) - 1)
+            state, values = rolled_back(spec, history, step)
+            visited.append((state, values))
+            continue
         taken = semantics.automatic_in(state, values)
         if taken is None:
             taken = semantics.candidates(state, step.trigger, values)
@@ -175,6 +187,31 @@ def replay(spec: Spec, finding: Finding) -> list[Config]:
         assert (state, values) == (step.target, tuple(v for _, v in step.variables)), step
         visited.append((state, values))
     return visited
+
+
+def same_restored(spec: Spec, a: Config, b: Config) -> bool:
+    """Whether a rollback to ``a`` restores ``b`` (same state, same values not kept)."""
+    kept = [v.name in spec.rollback_keep for v in spec.variables]
+    return a[0] == b[0] and all(keep or x == y for keep, x, y in zip(kept, a[1], b[1], strict=True))
+
+
+def rolled_back(spec: Spec, history: list[Config], step: TraceStep) -> Config:
+    """A rollback step of a trace, checked as the runtime takes it: out of a state at rest
+    that is not an approval, back to the earlier step it names (at rest too), the kept
+    variables carried over."""
+    semantics = Semantics.of(spec)
+    state, values = history[-1]
+    assert not spec.state(state).is_approval and semantics.automatic_in(state, values) is None
+    assert step.rollback_to is not None, step
+    back, earlier = history[step.rollback_to]
+    assert semantics.automatic_in(back, earlier) is None
+    names = [v.name for v in spec.variables]
+    restored = tuple(
+        now if name in spec.rollback_keep else then
+        for name, now, then in zip(names, values, earlier, strict=True)
+    )
+    assert (back, restored) == (step.target, tuple(v for _, v in step.variables)), step
+    return back, restored
 
 
 @settings(max_examples=80, deadline=None)

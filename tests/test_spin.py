@@ -23,9 +23,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from datagen import data_specs
 from hypothesis import HealthCheck, assume, given, settings
 from test_explore import replay
+from test_rollback import relation, rollback_specs
 
 from statewright.verify.check import check_text
 from statewright.verify.explore import explore
@@ -73,7 +73,7 @@ def spin(model: str, where: Path) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(text=data_specs())
+@given(text=rollback_specs(properties=True))
 def test_statewright_and_spin_agree(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     result = check_text(text, max_configurations=100_000)
     spec = result.spec
@@ -81,7 +81,7 @@ def test_statewright_and_spin_agree(text: str, tmp_path_factory: pytest.TempPath
     assume("out-of-range" not in {f.rule for f in result.findings})  # not modelled in Promela
     found = explore(spec, 100_000)
     assert found.complete
-    model = promela(spec)
+    model = promela(spec, rollbacks=relation(spec))  # rollbacks as a second implementation has them
     output = spin(model.text, tmp_path_factory.mktemp("spin"))
     stored = re.search(r"(\d+) states, stored", output)
     assert stored is not None, output

@@ -53,7 +53,8 @@ class TraceStep:
     the state it led to, the value of every variable after it (``variables``, in
     declaration order), the names of those it changed, and where the transition taken is
     declared. ``elapsed``, in a timed counterexample, is when the step is taken at the
-    latest, in seconds since the bound's clock started."""
+    latest, in seconds since the bound's clock started. ``rollback_to``, on a rollback
+    step, is the earlier step of the trace it returns to (0: the start)."""
 
     trigger: str
     target: str
@@ -61,6 +62,7 @@ class TraceStep:
     changed: tuple[str, ...]
     location: Location
     elapsed: int | None = None
+    rollback_to: int | None = None
 
     def as_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -70,6 +72,8 @@ class TraceStep:
         }
         if self.elapsed is not None:
             found["elapsed_seconds"] = self.elapsed
+        if self.rollback_to is not None:
+            found["rollback_to_step"] = self.rollback_to
         return found
 
     def __str__(self) -> str:
@@ -78,6 +82,8 @@ class TraceStep:
         values = dict(self.variables)
         changed = ", ".join(f"{name}={_shown(values[name])}" for name in self.changed)
         text = f"{self.trigger} -> {self.target}" + (f" ({changed})" if changed else "")
+        if self.rollback_to is not None:
+            text += f" back to step {self.rollback_to}"
         return text if self.elapsed is None else f"{text} at {format_duration(self.elapsed)}"
 
 

@@ -542,7 +542,7 @@ class _OldHistory:
         left the initial state (a breadth-first search over configurations and that bit)."""
         found, search = self.found, self.found.found
         initial = found.spec.initial
-        transitions = found.transitions
+        transitions = search.transitions
         seen = {(0, False)}
         queue = deque(seen)
         while queue:

@@ -360,6 +360,7 @@ class PropertyKind(StrEnum):
     ALWAYS = "always"
     PRECEDENCE = "precedence"
     LEADS_TO = "leads_to"
+    AT_MOST = "at_most"
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +372,9 @@ class Property:
     since the machine last left its initial state. ``leads_to``: every run in one of
     ``states`` later reaches one of ``targets`` (``within``: at most that long after it
     entered ``states``, each rest charged up to its state's earliest deadline).
+    ``at_most``: the trigger in ``triggers`` fires at most ``times`` times since the
+    machine last left its initial state, rollbacks included (a rollback never lowers the
+    count).
     """
 
     name: str
@@ -382,6 +386,7 @@ class Property:
     targets: tuple[str, ...] = ()
     description: str | None = None
     within: Duration | None = None
+    times: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +449,8 @@ class Spec:
     ordered by declaration, then by source state order within a declaration.
     ``rollback`` holds the roles that may roll an instance back (the spec's
     ``rollback: {reviewers: [...]}``); None when the spec allows no rollback.
+    ``rollback_keep`` names the variables a rollback carries over from the configuration
+    it leaves, and ``rollback_max`` bounds the rollbacks of a run (None: unbounded).
     ``variables`` and ``properties`` keep declaration order; ``migrations`` say how
     runs of earlier versions move to this one. ``from_asl`` marks a machine mapped from
     an AWS Step Functions definition: its Choice states are instantaneous there, so the
@@ -462,6 +469,8 @@ class Spec:
     initial_location: Location | None = None
     sha256: str = ""
     rollback: tuple[str, ...] | None = None
+    rollback_keep: tuple[str, ...] = ()
+    rollback_max: int | None = None
     machine_location: Location | None = None
     variables: tuple[Variable, ...] = ()
     properties: tuple[Property, ...] = ()

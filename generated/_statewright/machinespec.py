@@ -46,9 +46,11 @@ class MachineSpec(Generic[S, T, R]):
     """What a generated module declares of its machine; ``Machine`` runs it.
 
     ``rollback`` holds the roles that may roll an instance back; None when the spec
-    allows no rollback. ``policies`` holds the approval states' policies (quorum,
-    separation, escalation, binding), by state. ``data`` declares the variables; None
-    when the spec has none.
+    allows no rollback. ``rollback_keep`` names the variables a rollback carries over
+    from the current values, and ``rollback_max`` bounds the rollbacks of a run (None:
+    unbounded). ``policies`` holds the approval states' policies (quorum, separation,
+    escalation, binding), by state. ``data`` declares the variables; None when the spec
+    has none.
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -61,6 +63,8 @@ class MachineSpec(Generic[S, T, R]):
     reviewers: Mapping[S, frozenset[str]] = field(default_factory=dict)
     recovery: Mapping[R, tuple[str, ...]] = field(default_factory=dict)
     rollback: frozenset[str] | None = None
+    rollback_keep: tuple[str, ...] = ()
+    rollback_max: int | None = None
     data: VariablesSpec[Any] | None = None
     policies: Mapping[S, kernel.Policy] = field(default_factory=dict)
     states: type[S] = field(init=False, repr=False, compare=False)

@@ -52,6 +52,7 @@ from .records import (
     JSONValue,
     Locked,
     Refused,
+    RollbackLimit,
     Unauthorized,
 )
 from .retry import HandlerTimeout, Retry
@@ -117,6 +118,7 @@ __all__ = [
     "Policy",
     "Refused",
     "Retry",
+    "RollbackLimit",
     "Round",
     "Runner",
     "SpecMismatch",

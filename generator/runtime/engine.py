@@ -281,9 +281,12 @@ class Machine(Instance[S, T, R]):
         ``actor`` must hold one of the roles the spec's ``rollback: {reviewers: [...]}``
         names (``Unauthorized`` otherwise, and always when the spec names none) and
         ``decision`` is the reason, recorded with the return as a record of its own.
-        Refused (``Locked``) in an approval state; ``ValueError`` for a record that does
-        not exist or that left the machine in a state it leaves automatically. A timed exit
-        whose deadline passed is taken first, as :meth:`fire` takes it.
+        Refused (``Locked``) in an approval state, and (``RollbackLimit``) once the run
+        has taken the spec's ``rollback: {max: N}`` rollbacks; ``ValueError`` for a record
+        that does not exist or that left the machine in a state it leaves automatically.
+        The variables the spec's ``rollback: {keep: [...]}`` names keep their current
+        values, and the record says so in its data (``{"kept": {name: value}}``). A timed
+        exit whose deadline passed is taken first, as :meth:`fire` takes it.
         """
         roles = self.spec.rollback
         where = "rollback()"
@@ -303,10 +306,14 @@ class Machine(Instance[S, T, R]):
         self._unlocked("roll back")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"rollback() takes a record number, not {seq!r}")
+        self._check_rollback_limit()
         state, reason, values = self._after(seq)
+        values, kept = self._kept(values)
         at = self._clock() if now is None else now
         roles = tuple(sorted(who.roles))
-        self._durably(self._rolled_back, state, reason, values, at, who.id, note, seq, roles)
+        self._durably(
+            self._rolled_back, state, reason, values, at, who.id, note, seq, roles, kept
+        )
         return self.state
 
     def _rolled_back(
@@ -319,10 +326,11 @@ class Machine(Instance[S, T, R]):
         decision: str,
         seq: int,
         roles: tuple[str, ...],
+        kept: dict[str, JSONValue] | None,
     ) -> None:
-        """Restore the state after record ``seq`` (by an actor holding ``roles``); a gate
-        entered so binds its digest."""
-        self._restore(state, reason, values, at, actor_id, decision, seq, roles)
+        """Restore the state after record ``seq`` (by an actor holding ``roles``, with the
+        ``kept`` values carried over); a gate entered so binds its digest."""
+        self._restore(state, reason, values, at, actor_id, decision, seq, roles, kept)
         gates.bind(self, at)
 
     # -- the audit log ------------------------------------------------------------------

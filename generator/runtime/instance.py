@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,7 @@ from .records import (
     FailureSnapshot,
     InvalidTransition,
     JSONValue,
+    RollbackLimit,
     check_clock,
     storable_mapping,
     utc_now,
@@ -311,6 +313,30 @@ class Instance(Generic[S, T, R]):
             )
         return record.to_state, record.reason, values
 
+    def _rollbacks(self) -> int:
+        """How many rollbacks the run has taken."""
+        return sum(1 for record in self._log if record.event is Event.ROLLBACK)
+
+    def _check_rollback_limit(self) -> None:
+        """``RollbackLimit`` when the run has taken the most rollbacks its spec allows."""
+        most = self.spec.rollback_max
+        if most is not None and self._rollbacks() >= most:
+            raise RollbackLimit(
+                f"{self.spec.machine} allows {most} rollback{'s' if most != 1 else ''} per "
+                f"run (rollback: {{max: {most}}}) and this run has taken them all"
+            )
+
+    def _kept(self, values: Any) -> tuple[Any, dict[str, JSONValue] | None]:
+        """``values``, restored by a rollback, with the variables the spec's
+        ``rollback: {keep: [...]}`` names carried over from the current ones; and those
+        kept, as JSON (None when the spec keeps none)."""
+        keep, declared = self.spec.rollback_keep, self.spec.data
+        if not keep or declared is None:
+            return values, None
+        carried = {name: getattr(self._variables, name) for name in keep}
+        current = declared.as_json(self._variables)
+        return dataclasses.replace(values, **carried), {"kept": {n: current[n] for n in keep}}
+
     def _restore(
         self,
         state: S,
@@ -321,6 +347,7 @@ class Instance(Generic[S, T, R]):
         decision: str | None,
         seq: int,
         roles: tuple[str, ...] | None = None,
+        kept: dict[str, JSONValue] | None = None,
     ) -> None:
         declared = self.spec.data
         log = self._log
@@ -336,6 +363,7 @@ class Instance(Generic[S, T, R]):
                 reason,
                 seq,
                 Event.ROLLBACK,
+                kept,
                 variables=None if declared is None else declared.as_json(values),
                 roles=roles,
             )

@@ -70,6 +70,10 @@ class Locked(Refused):
     """An approval state holds: only its human and timed exits can change the machine."""
 
 
+class RollbackLimit(Refused):
+    """The run has taken the most rollbacks its spec allows (``rollback: {max: N}``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Whoever fires a trigger: an id for the audit log and the roles the actor holds.

@@ -183,10 +183,16 @@ def _check_rollback(machine: Machine[Any, Any, Any], record: _Record, where: str
     if blank(record.actor or "") or blank(record.decision or ""):
         raise InvalidTransition(f"{where}: a rollback needs an actor and a decision")
     _check_roles(record, machine.spec.rollback or frozenset(), where)
+    most = machine.spec.rollback_max
+    if most is not None and machine._rollbacks() >= most:
+        raise InvalidTransition(f"{where}: a rollback beyond the {most} the spec allows a run")
     try:
         state, reason, values = machine._after(record.rollback_to)
     except ValueError as error:
         raise InvalidTransition(f"{where}: {error}") from error
+    values, kept = machine._kept(values)
+    if record.data != kept:
+        raise InvalidTransition(f"{where}: the rollback kept {kept}, not {record.data}")
     if (state, reason) != (record.to_state, record.reason):
         raise InvalidTransition(
             f"{where}: record {record.rollback_to} left the machine in {state} "
@@ -324,6 +330,7 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
     elif record.event is Event.ROLLBACK:
         assert record.rollback_to is not None
         _, _, values = machine._after(record.rollback_to)
+        values, kept = machine._kept(values)
         machine._restore(
             record.to_state,
             record.reason,
@@ -333,6 +340,7 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
             record.decision,
             record.rollback_to,
             record.roles,
+            kept,
         )
     elif record.event is Event.CONTEXT:
         assert isinstance(record.data, dict)

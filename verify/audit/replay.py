@@ -118,20 +118,14 @@ _NO_ROLES = (
 
 
 def rollback_limit(spec: Spec) -> int | None:
-    """How many rollbacks a run of ``spec`` may take; None for no bound.
-
-    The hook of ``rollback: {max: N}`` (issue 21, item 3: not in the spec format yet): when
-    the spec model carries ``rollback_max``, it bounds the rollbacks here.
-    """
-    limit = getattr(spec, "rollback_max", None)
-    return limit if isinstance(limit, int) else None
+    """How many rollbacks a run of ``spec`` may take (``rollback: {max: N}``); None for
+    no bound."""
+    return spec.rollback_max
 
 
 def rollback_keeps(spec: Spec) -> tuple[str, ...]:
-    """The variables a rollback of ``spec`` carries over unchanged (``rollback: {keep}``;
-    the same hook as :func:`rollback_limit`)."""
-    keep = getattr(spec, "rollback_keep", None)
-    return tuple(keep) if isinstance(keep, (tuple, list)) else ()
+    """The variables a rollback of ``spec`` carries over unchanged (``rollback: {keep}``)."""
+    return spec.rollback_keep
 
 
 def within_of(prop: Property) -> int | None:
@@ -283,13 +277,19 @@ class RunChecker:
         self._always = [p for p in self.spec.properties if p.kind is PropertyKind.ALWAYS]
         self._precedence = [p for p in self.spec.properties if p.kind is PropertyKind.PRECEDENCE]
         self._bits = [False] * len(self._precedence)
+        self._fired_at: dict[int, list[bool]] = {}
+        """The ``precedence`` bits after each record: what a rollback returns them to."""
         self._timed = [
             (p, seconds)
             for p in self.spec.properties
             if p.kind is PropertyKind.LEADS_TO and (seconds := within_of(p)) is not None
         ]
         self._since: list[datetime | None] = [None] * len(self._timed)
-        self._watching = bool(self._always or self._precedence or self._timed)
+        self._at_most = [p for p in self.spec.properties if p.kind is PropertyKind.AT_MOST]
+        self._counts = [0] * len(self._at_most)
+        """The firings of each ``at_most`` trigger since the run last left its initial
+        state (a rollback carries them over, as the explorer counts)."""
+        self._watching = bool(self._always or self._precedence or self._timed or self._at_most)
         """Whether the spec has a property to follow at each record."""
         self._gates = GateChecker(self.semantics)
 
@@ -682,6 +682,7 @@ class RunChecker:
         state, values = self._state, self._values
         if self._rollback_allowed:
             self._after[record.seq] = (state, values)
+            self._fired_at[record.seq] = self._bits  # replaced, never changed in place
         if not self._watching:
             return
         for prop in self._always:
@@ -698,16 +699,36 @@ class RunChecker:
         if source is None:
             return
         fired = trigger or record.trigger or ""
+        rolled = trigger == "rollback"  # a rollback lowers no count of at_most
+        # a rollback returns precedence to what had happened by the record it returns to
+        back = None
+        if rolled and record.rollback_to is not None:
+            back = self._fired_at.get(record.rollback_to)
+        bits = list(self._bits)
         for index, prop in enumerate(self._precedence):
-            bit = self._bits[index] and source != self.spec.initial
+            bit = back[index] if back is not None else bits[index] and source != self.spec.initial
             bit = bit or fired in prop.triggers
-            self._bits[index] = bit
+            bits[index] = bit
             if not bit and state in prop.states and prop.name not in self._broken:
                 self._property(
                     prop,
                     record,
                     f"property {prop.name} fails: the run enters {state} without "
                     f"{' or '.join(prop.triggers)} since it last left {self.spec.initial}",
+                )
+        self._bits = bits
+        if self._rollback_allowed:
+            self._fired_at[record.seq] = bits
+        for index, prop in enumerate(self._at_most):
+            count = 0 if source == self.spec.initial and not rolled else self._counts[index]
+            count += 1 if fired in prop.triggers else 0
+            self._counts[index] = count
+            if prop.times is not None and count > prop.times and prop.name not in self._broken:
+                self._property(
+                    prop,
+                    record,
+                    f"property {prop.name} fails: {fired} fires {count} times since the run "
+                    f"last left {self.spec.initial}, more than the {prop.times} allowed",
                 )
         for index, (prop, seconds) in enumerate(self._timed):
             since = self._since[index]
@@ -771,6 +792,7 @@ class RunChecker:
                     values[index] = value
         self._state, self._values = state, tuple(values)
         self._after[record.seq] = (state, self._values)
+        self._fired_at[record.seq] = self._bits
         self._entered(state, record.at)
         chain = self.moves.entry(state, self._values)
         self._pending = deque(() if isinstance(chain, str) else chain)

@@ -25,6 +25,7 @@ __all__ = [
     "Locked",
     "ManualClock",
     "Refused",
+    "RollbackLimit",
     "TimedAdapter",
     "Unauthorized",
     "VariablesAdapter",
@@ -77,6 +78,10 @@ class Unauthorized(Refused):
 
 class Locked(Refused):
     """Refused: an approval state holds, and only its human and timed exits may act."""
+
+
+class RollbackLimit(Refused):
+    """Refused: the run has taken the rollbacks its spec's ``rollback: {max: N}`` allows."""
 
 
 class ManualClock:

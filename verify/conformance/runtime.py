@@ -24,7 +24,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, Final
 
@@ -39,6 +39,7 @@ from statewright.verify.conformance.adapters import (
     InvalidTransition,
     Locked,
     Refused,
+    RollbackLimit,
     Unauthorized,
 )
 from statewright.verify.conformance.harness import ConformanceMachine, conformance_test
@@ -138,6 +139,8 @@ class RuntimeAdapter:
             yield
         except module.Locked as error:
             raise Locked(str(error)) from error
+        except module.RollbackLimit as error:
+            raise RollbackLimit(str(error)) from error
         except module.Unauthorized as error:
             raise Unauthorized(str(error)) from error
         except module.InvalidTransition as error:
@@ -248,10 +251,12 @@ class RuntimeConformance(ConformanceMachine):
             self._refused(Unauthorized, action)
         elif self.semantics.spec.state(self.model.state).is_approval:
             self._refused(Locked, action)
+        elif self._rollbacks_left() == 0:
+            self._refused(RollbackLimit, action)
         else:
             action()
             source, target = self.model.state, self.expected[seq - 1][2]
-            values = self.values_after[seq - 1]
+            values = self._kept(self.values_after[seq - 1])
             self.model.restore(target, self.clock(), values)
             self.expected.append(("rollback", source, target, None, actor.id))
             self.values_after.append(values)
@@ -260,6 +265,20 @@ class RuntimeConformance(ConformanceMachine):
             context = [found for number, found in self.contexts if number <= seq][-1]
             self.contexts.append((len(self.expected), context))
         self.check()
+
+    def _rollbacks_left(self) -> int | None:
+        """How many more rollbacks the spec's ``max`` allows the run (None: no bound)."""
+        most = self.semantics.spec.rollback_max
+        taken = sum(1 for entry in self.expected if entry[0] == "rollback")
+        return None if most is None else most - taken
+
+    def _kept(self, values: Any) -> Any:
+        """``values`` restored by a rollback, the spec's ``keep`` variables carried over."""
+        keep = self.semantics.spec.rollback_keep
+        if not keep:
+            return values
+        index, now = self.semantics.data.index, self.values_after[-1]
+        return tuple(now[k] if name in keep else v for name, k, v in _named(index, values))
 
     @precondition(lambda self: len(self.machine.audit) > 1)
     @rule()
@@ -400,7 +419,7 @@ def coverage_of_random_runs(machine: type[RuntimeConformance], spec: Spec) -> st
         coverable = list(
             dict.fromkeys(
                 (transitions[n].source, transitions[n].trigger, transitions[n].target)
-                for n in sorted(set(explore(spec).found.via))
+                for n in sorted(set(explore(spec, rollback=False).found.via))
             )
         )
     else:
@@ -419,3 +438,9 @@ def coverage_of_random_runs(machine: type[RuntimeConformance], spec: Spec) -> st
     )
     assert not missed, f"never fired: {missed}"
     return report
+
+
+def _named(index: Mapping[str, int], values: Sequence[Any]) -> list[tuple[str, int, Any]]:
+    """Each variable's name, position and value, in declaration order."""
+    names = sorted(index, key=index.__getitem__)
+    return [(name, index[name], values[index[name]]) for name in names]

@@ -41,6 +41,7 @@ from statewright.verify.explore.budget import (
     Budget,
     Exceeded,
 )
+from statewright.verify.explore.rollback import replayable, rollback_to, search_with_rollback
 from statewright.verify.explore.search import Search, search
 from statewright.verify.findings import TraceStep
 from statewright.verify.model import Spec, Transition
@@ -157,26 +158,73 @@ class Exploration:
         """The edges of a shortest path from the initial configuration to ``i``."""
         return graph.path_to(self.found, i)
 
-    def trace(self, edges: Sequence[int], start: int | None = None) -> tuple[TraceStep, ...]:
+    @property
+    def rollbacks(self) -> bool:
+        """Whether the configurations include rollback steps (the spec has ``rollback:``)."""
+        return len(self.found.transitions) > len(self.transitions)
+
+    def replayable(self, edges: Sequence[int]) -> list[int]:
+        """A path from the initial configuration, rewritten so that each rollback on it
+        returns to a configuration visited before
+        (:func:`~statewright.verify.explore.rollback.replayable`)."""
+        if not self.rollbacks:
+            return list(edges)
+        return replayable(self.found, edges, self.spec.rollback_keep)
+
+    def lasso_lead(self, trace: Sequence[int], cycle: Sequence[int]) -> list[int]:
+        """The lead of a lasso whose every rollback returns to a step shown before it: the
+        trace, made replayable; with a rollback in the cycle, the trace and one round of
+        the cycle, so that the cycle's rollbacks find their targets in the round before."""
+        rollback = len(self.transitions)
+        if any(self.found.via[e] == rollback for e in cycle):
+            return self.replayable([*trace, *cycle])
+        return self.replayable(trace)
+
+    def trace(
+        self,
+        edges: Sequence[int],
+        start: int | None = None,
+        after: Sequence[int] = (),
+        reroute: bool = True,
+    ) -> tuple[TraceStep, ...]:
         """The steps along ``edges``, which leave configuration ``start`` (default: the
-        source of the first edge, or the initial configuration)."""
+        source of the first edge, or the initial configuration). A rollback step names
+        the latest earlier step it returns to
+        (:func:`~statewright.verify.explore.rollback.rollback_to`), counted from the
+        start (0), or from the initial configuration when ``edges``
+        continue the trace ``after`` (a lasso's cycle after its trace). A trace from the
+        initial configuration is made replayable first (``reroute``:
+        :func:`~statewright.verify.explore.rollback.replayable`), so that each rollback
+        returns to a configuration the trace visited."""
         found = self.found
+        rollback = len(self.transitions)
+        if reroute and not after and start is None and not (edges and found.source[edges[0]]):
+            edges = self.replayable(edges)
         names = tuple(f.variable.name for f in self.layout.fields)
         if start is None:
             start = graph.source(found, edges[0]) if edges else 0
-        _, before = self.unpack(start)
+        state, before = self.unpack(start)
+        history = [self.unpack(j) for j in (0, *(found.succ[e] for e in after))]
+        if not after:
+            history = [(state, before)]
         steps: list[TraceStep] = []
         for e in edges:
-            transition = self.transitions[found.via[e]]
-            state, after = self.unpack(found.succ[e])
+            transition = found.transitions[found.via[e]]
+            state, now = self.unpack(found.succ[e])
             changed = tuple(
-                name for name, old, new in zip(names, before, after, strict=True) if old != new
+                name for name, old, new in zip(names, before, now, strict=True) if old != new
             )
-            variables = tuple(zip(names, after, strict=True))
+            variables = tuple(zip(names, now, strict=True))
+            back = None
+            if found.via[e] == rollback:
+                back = rollback_to(history, state, now, names, self.spec.rollback_keep)
             steps.append(
-                TraceStep(transition.trigger, state, variables, changed, transition.location)
+                TraceStep(
+                    transition.trigger, state, variables, changed, transition.location, None, back
+                )
             )
-            before = after
+            history.append((state, now))
+            before = now
         return tuple(steps)
 
 
@@ -189,16 +237,21 @@ def budget_of(limit: int | Budget | None) -> Budget:
     return dataclasses.replace(DEFAULT_BUDGET, configurations=limit)
 
 
-def explore(spec: Spec, limit: int | Budget = DEFAULT_BUDGET) -> Exploration:
+def explore(
+    spec: Spec, limit: int | Budget = DEFAULT_BUDGET, *, rollback: bool = True
+) -> Exploration:
     """The configurations of ``spec`` reachable from its initial one, within ``limit`` (a
     budget, or a number of configurations); progress is reported
-    (:mod:`statewright.verify.progress`) while anyone listens."""
+    (:mod:`statewright.verify.progress`) while anyone listens. A spec with ``rollback:``
+    has its rollback steps explored too (:mod:`statewright.verify.explore.rollback`)
+    unless ``rollback`` is False (the tour covers the spec's own transitions)."""
     budget = budget_of(limit)
+    searched = search_with_rollback if spec.rollback is not None and rollback else search
     progress.phase("exploring configurations")
     if not progress.listening():
-        return Exploration(spec, search(spec, budget), budget)
+        return Exploration(spec, searched(spec, budget), budget)
 
     def report(expanded: int, found: int) -> None:
         progress.phase(f"exploring configurations: {found:,} found, {expanded:,} expanded")
 
-    return Exploration(spec, search(spec, budget, report), budget)
+    return Exploration(spec, searched(spec, budget, report), budget)

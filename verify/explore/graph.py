@@ -21,6 +21,7 @@ __all__ = [
     "always_cycles",
     "avoiders",
     "coreachable",
+    "counted",
     "lasso",
     "monitored",
     "path_to",
@@ -177,15 +178,20 @@ def always_cycles(found: Search, automatic: bytes | bytearray) -> list[tuple[int
 
 
 def monitored(
-    found: Search, resets: bytes | bytearray, sets: bytes | bytearray, bad: bytes | bytearray
+    found: Search,
+    resets: bytes | bytearray,
+    sets: bytes | bytearray,
+    bad: bytes | bytearray,
+    carried: bytes | bytearray = b"",
 ) -> list[int] | None:
     """The edges of a shortest path to a step into a ``bad`` configuration taken while a
     one-bit monitor is clear; None if there is none.
 
     The monitor starts clear; a step out of a configuration marked in ``resets`` clears
-    it first, and a step by a transition marked in ``sets`` sets it. This is
-    ``precedence``: the monitor remembers a firing of the required trigger since the
-    machine last left its initial state.
+    it first, and a step by a transition marked in ``sets`` sets it; a step by one marked
+    in ``carried`` (a rollback) never clears it. This is ``precedence``: the monitor
+    remembers a firing of the required trigger since the machine last left its initial
+    state.
     """
     n = len(found)
     first, succ, via = found.first, found.succ, found.via
@@ -198,10 +204,11 @@ def monitored(
         node = queue[at]
         at += 1
         i, bit = node >> 1, node & 1
+        kept = bit
         if resets[i]:
             bit = 0
         for e in range(first[i], first[i + 1]):
-            after = sets[via[e]] or bit
+            after = sets[via[e]] or (kept if carried and carried[via[e]] else bit)
             j = succ[e]
             if not after and bad[j]:
                 path = [e]
@@ -215,6 +222,54 @@ def monitored(
             if not seen[target]:
                 seen[target] = 1
                 back[target] = (e << 1) | (node & 1)
+                queue.append(target)
+    return None
+
+
+def counted(
+    found: Search,
+    resets: bytes | bytearray,
+    counts: bytes | bytearray,
+    carried: bytes | bytearray,
+    times: int,
+) -> list[int] | None:
+    """The edges of a shortest path to the step that brings a counter past ``times``;
+    None if there is none.
+
+    The counter starts at 0; a step out of a configuration marked in ``resets`` clears
+    it first (as :func:`monitored` does) unless the step is by a transition marked in
+    ``carried`` (a rollback never lowers it), and a step by a transition marked in
+    ``counts`` adds one. The search is over the configurations paired with the counter
+    (0 to ``times``): this is ``at_most``.
+    """
+    width = times + 1
+    first, succ, via = found.first, found.succ, found.via
+    seen = bytearray(len(found) * width)
+    came = array("q", [-1]) * (len(found) * width)  # the node before, and the edge taken
+    edge = array("q", [-1]) * (len(found) * width)
+    seen[0] = 1
+    queue = array("Q", [0])
+    at = 0
+    while at < len(queue):
+        node = queue[at]
+        at += 1
+        i, count = divmod(node, width)
+        reset = resets[i]
+        for e in range(first[i], first[i + 1]):
+            n = via[e]
+            after = (0 if reset and not carried[n] else count) + counts[n]
+            if after > times:
+                path = [e]
+                while node:
+                    path.append(edge[node])
+                    node = came[node]
+                path.reverse()
+                return path
+            target = succ[e] * width + after
+            if not seen[target]:
+                seen[target] = 1
+                came[target] = node
+                edge[target] = e
                 queue.append(target)
     return None
 

@@ -58,7 +58,9 @@ class Field:
 class Layout:
     """The bit layout of a spec's configurations."""
 
-    def __init__(self, states: tuple[str, ...], variables: tuple[Variable, ...]) -> None:
+    def __init__(
+        self, states: tuple[str, ...], variables: tuple[Variable, ...], hidden: int = 0
+    ) -> None:
         self.states = states
         self.number = {name: i for i, name in enumerate(states)}
         self.state_bits = max(1, (len(states) - 1).bit_length())
@@ -71,6 +73,10 @@ class Layout:
             offset += width
         self.fields = tuple(fields)
         self.bits = offset
+        self.hidden = hidden
+        """Bits above the variables' that a step carries unchanged (a rollback counter)."""
+        self.width = offset + hidden
+        """Every bit of a packed configuration, the hidden ones included."""
         self.by_name = {f.variable.name: f for f in fields}
 
     @property

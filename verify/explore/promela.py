@@ -10,6 +10,13 @@ Questions are asked with assertions that fail where the answer is yes, each numb
 is a configuration of a state stuck (exits, none enabled), does an ``always`` property
 fail. A configuration with nothing to do loops on itself, so no question is a deadlock.
 
+A spec with ``rollback:`` has its rollback steps modelled by a precomputed relation, one
+``d_step`` per rollback: from a configuration (with ``max``, the rollbacks taken so far
+in a variable ``rb``) to a configuration it may return to, ``rb`` one more. The relation
+is an argument (the tests pass one computed by a second implementation of the
+definition, so that the explorer's ancestors are checked too); without one, the
+explorer's own rollback edges are taken.
+
 Run ``spin -o2 -a``: Spin would otherwise drop a variable no guard reads from its states.
 Steps whose effects leave their bounds are not modelled (the explorer does not take
 them either, but reports them): compare only specs without ``out-of-range`` findings.
@@ -32,7 +39,7 @@ them either, but reports them): compare only specs without ``out-of-range`` find
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from statewright.verify.expr import fold
@@ -44,12 +51,19 @@ from statewright.verify.model import (
     Spec,
     Transition,
     UnaryOp,
+    Value,
     Variable,
     VarType,
 )
 from statewright.verify.semantics import Semantics
 
-__all__ = ["Model", "Question", "answers", "promela"]
+__all__ = ["Model", "Question", "Rollbacks", "answers", "promela"]
+
+Configuration = tuple[str, tuple[Value, ...], int]
+"""A state, the values of the variables in declaration order, and the rollbacks taken."""
+
+Rollbacks = Mapping[Configuration, Collection[Configuration]]
+"""Where each configuration may roll back to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +161,56 @@ def _declaration(variable: Variable) -> str:
     return f"int v_{variable.name} = {initial};"
 
 
-def promela(spec: Spec, questions: bool = True) -> Model:
-    """The Promela model of ``spec`` (with its questions, unless ``questions`` is false)."""
+def _encoded(variable: Variable, value: Value) -> int:
+    if variable.type is VarType.ENUM:
+        return variable.values.index(str(value))
+    return int(value)
+
+
+def _is(writer: _Writer, spec: Spec, config: Configuration) -> list[str]:
+    state, values, taken = config
+    tests = [f"state == {writer.states[state]}"]
+    tests += [
+        f"v_{v.name} == {_encoded(v, value)}"
+        for v, value in zip(spec.variables, values, strict=True)
+    ]
+    return [*tests, f"rb == {taken}"] if spec.rollback_max is not None else tests
+
+
+def _become(writer: _Writer, spec: Spec, config: Configuration) -> list[str]:
+    state, values, taken = config
+    sets = [f"state = {writer.states[state]}"]
+    sets += [
+        f"v_{v.name} = {_encoded(v, value)}"
+        for v, value in zip(spec.variables, values, strict=True)
+    ]
+    return [*sets, f"rb = {taken}"] if spec.rollback_max is not None else sets
+
+
+def explored_rollbacks(spec: Spec) -> dict[Configuration, list[Configuration]]:
+    """The explorer's rollback edges, as a relation for :func:`promela`."""
+    from statewright.verify.explore import explore
+
+    found = explore(spec)
+    search, bits = found.found, found.layout.bits
+    rollback = len(spec.transitions)
+
+    def config(i: int) -> Configuration:
+        state, values = found.unpack(i)
+        return state, values, search.order[i] >> bits
+
+    relation: dict[Configuration, list[Configuration]] = {}
+    for i in range(len(found)):
+        for e in search.edges(i):
+            if search.via[e] == rollback:
+                relation.setdefault(config(i), []).append(config(search.succ[e]))
+    return relation
+
+
+def promela(spec: Spec, questions: bool = True, rollbacks: Rollbacks | None = None) -> Model:
+    """The Promela model of ``spec`` (with its questions, unless ``questions`` is false);
+    a spec with ``rollback:`` takes the rollbacks of ``rollbacks`` (default: the
+    explorer's)."""
     writer = _Writer(spec)
     semantics = Semantics.of(spec)
     temps = max((len(t.effects) for t in spec.transitions), default=0)
@@ -157,6 +219,7 @@ def promela(spec: Spec, questions: bool = True) -> Model:
         f"short state = {writer.states[spec.initial]};",
         *(_declaration(v) for v in spec.variables),
         *(f"hidden int t{k};" for k in range(temps)),
+        *(["byte rb = 0;"] if spec.rollback is not None and spec.rollback_max is not None else []),
         "hidden byte q;",
         "active proctype machine() {",
         "  do",
@@ -188,6 +251,14 @@ def promela(spec: Spec, questions: bool = True) -> Model:
             ask("reached", state.name, f"state == {number}")
             if exits and not state.final and all(t.when is not None for t in exits):
                 ask("stuck", state.name, f"state == {number} && !({enabled})")
+    if spec.rollback is not None:
+        relation = explored_rollbacks(spec) if rollbacks is None else rollbacks
+        for source in sorted(relation, key=repr):
+            for target in sorted(relation[source], key=repr):
+                condition = " && ".join(_is(writer, spec, source))
+                lines.append(
+                    f"  :: d_step {{ {condition} -> {'; '.join(_become(writer, spec, target))} }}"
+                )
     for prop in spec.properties if questions else ():
         if prop.kind is PropertyKind.ALWAYS and prop.invariant is not None:
             ask("violated", prop.name, f"!({writer.guard(prop.invariant)})")

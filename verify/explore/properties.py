@@ -6,6 +6,10 @@
 - ``precedence: {state: S, requires: T}``: a breadth-first search of the configurations
   paired with one bit, "T fired since the machine last left its initial state"; the
   first step into S with the bit clear ends a shortest trace.
+- ``at_most: {trigger: T, times: N}``: a breadth-first search of the configurations
+  paired with a count of T's firings since the machine last left its initial state (up
+  to N; a step out of the initial state clears it, but a rollback never lowers it); the
+  first step that makes it N + 1 ends a shortest trace.
 - ``leads_to: {from: A, to: B}``: the configurations from which some run avoids B for
   ever (round a cycle, or to a configuration where no step is possible) are the
   complement of B's attractor; the nearest configuration of A among them starts the
@@ -22,11 +26,13 @@ visits each configuration once, the others each configuration and edge at most t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from statewright.verify.explore import Exploration, graph
 from statewright.verify.explore.budget import Exceeded, Meter, OverBudget
 from statewright.verify.explore.pycode import Names, function, python, refs
+from statewright.verify.explore.rollback import monitored_with_rollback, replayable_monitored
 from statewright.verify.explore.timing import Bound, Configurations, format_duration, worst_case
 from statewright.verify.model import Duration, Property, PropertyKind, VarType
 from statewright.verify.semantics import Values, show_value
@@ -65,6 +71,8 @@ def work_of(found: Exploration, prop: Property) -> int:
     size = len(found)
     if prop.kind is PropertyKind.ALWAYS:
         return size
+    if prop.kind is PropertyKind.AT_MOST and prop.times is not None:
+        return (prop.times + 1) * (size + len(found.found.succ))
     return 2 * (size + len(found.found.succ))
 
 
@@ -105,6 +113,8 @@ def counterexample(found: Exploration, prop: Property) -> Counterexample | None:
         return _always(found, prop)
     if prop.kind is PropertyKind.PRECEDENCE:
         return _precedence(found, prop)
+    if prop.kind is PropertyKind.AT_MOST:
+        return _at_most(found, prop)
     return _leads_to(found, prop)
 
 
@@ -150,11 +160,22 @@ def _with(found: Exploration, values: Values) -> str:
 
 
 def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
-    transitions = found.transitions
+    transitions = found.found.transitions  # a rollback's too, where the spec has them
     sets = bytes(1 if t.trigger in prop.triggers else 0 for t in transitions)
     resets = found.marked([found.spec.initial])
     bad = found.marked(prop.states)
-    path = graph.monitored(found.found, resets, sets, bad)
+    carried = _rollbacks(found)
+    via, succ = found.found.via, found.found.succ
+
+    def advance(i: int, e: int, bit: int) -> int | None:
+        n = via[e]
+        after = sets[n] or (0 if resets[i] and not carried[n] else bit)
+        return None if not after and bad[succ[e]] else after
+
+    if found.rollbacks:  # a rollback returns the run to what had happened by then
+        path = _with_rollback(found, 2, advance, restore=True)
+    else:
+        path = graph.monitored(found.found, resets, sets, bad)
     if path is None:
         return None
     state, _ = found.unpack(found.found.succ[path[-1]])
@@ -164,6 +185,62 @@ def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
         f"last left {found.spec.initial}"
     )
     return Counterexample(prop, message, tuple(path))
+
+
+def _at_most(found: Exploration, prop: Property) -> Counterexample | None:
+    assert prop.times is not None
+    transitions = found.found.transitions  # a rollback's too, where the spec has them
+    counts = bytes(1 if t.trigger in prop.triggers else 0 for t in transitions)
+    resets = found.marked([found.spec.initial])
+    carried = _rollbacks(found)
+    via, times = found.found.via, prop.times
+
+    def advance(i: int, e: int, count: int) -> int | None:
+        n = via[e]
+        after = (0 if resets[i] and not carried[n] else count) + counts[n]
+        return None if after > times else after
+
+    if found.rollbacks:
+        path = _with_rollback(found, times + 1, advance)
+    else:
+        path = graph.counted(found.found, resets, counts, carried, times)
+    if path is None:
+        return None
+    (trigger,) = prop.triggers
+    rollback = len(found.transitions)
+    through = " (through a rollback)" if rollback in {found.found.via[e] for e in path} else ""
+    message = (
+        f"property {prop.name} fails: {trigger} fires {prop.times + 1} times since the run "
+        f"last left {found.spec.initial}{through}, more than the {prop.times} allowed"
+    )
+    return Counterexample(prop, message, tuple(path))
+
+
+def _rollbacks(found: Exploration) -> bytes:
+    """1 for the rollback step among the explored transitions: it carries a monitor over
+    (a rollback never lowers a count, nor clears a firing seen)."""
+    return bytes(
+        1 if n >= len(found.transitions) else 0 for n in range(len(found.found.transitions))
+    )
+
+
+def _with_rollback(
+    found: Exploration,
+    values: int,
+    advance: Callable[[int, int, int], int | None],
+    restore: bool = False,
+) -> list[int] | None:
+    """Where a monitor of ``values`` values fails, with rollbacks: the verdict of the
+    fixpoint over configurations and monitor values
+    (:func:`~statewright.verify.explore.rollback.monitored_with_rollback`), its trace one
+    on which each rollback returns to a configuration visited before when a search that
+    takes only such rollbacks finds one
+    (:func:`~statewright.verify.explore.rollback.replayable_monitored`)."""
+    keep = found.spec.rollback_keep
+    path = monitored_with_rollback(found.found, found.spec, values, advance, restore)
+    if path is None:
+        return None
+    return replayable_monitored(found.found, keep, advance, restore) or path
 
 
 def _leads_to(found: Exploration, prop: Property) -> Counterexample | None:

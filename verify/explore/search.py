@@ -28,7 +28,7 @@ from statewright.verify.explore.pycode import Names, function, python, python_va
 from statewright.verify.model import Spec, Transition, VarType
 from statewright.verify.semantics import Semantics
 
-__all__ = ["DENSE_BITS", "PACKED_BITS", "Search", "search", "search_source"]
+__all__ = ["DENSE_BITS", "PACKED_BITS", "Search", "search", "search_from", "search_source"]
 
 DENSE_BITS = 24
 """Up to this many bits per configuration, the index of seen configurations is one flat
@@ -97,7 +97,9 @@ def _groups(semantics: Semantics, state: str) -> list[Sequence[Transition]]:
 
 def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False) -> str:
     """The source of the search function of ``spec``; with ``reports``, it calls its last
-    argument with the configurations expanded and found every 65,536 expanded."""
+    argument with the configurations expanded and found every 65,536 expanded. The
+    layout's hidden bits (a rollback counter) are carried unchanged by every step, and
+    the search starts from every configuration already in ``order``."""
     semantics = Semantics.of(spec)
     number = {id(t): i for i, t in enumerate(spec.transitions)}
     locals_ = {f.variable.name: f"v{k}" for k, f in enumerate(layout.fields)}
@@ -113,7 +115,7 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
     write(1, "E = 0")
     if not dense:
         write(1, "seen_get = seen.get")
-    write(1, "count = 1")
+    write(1, "count = len(order)")
     write(1, "i = 0")
     write(1, "while i < count:")
     write(2, "if count > limit:")
@@ -128,7 +130,15 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
     write(2, f"s = c & {layout.state_mask}")
     write(2, "r = c ^ s")
     _dispatch(
-        write, 2, list(range(len(layout.states))), spec, semantics, layout, names, number, dense
+        write,
+        2,
+        list(range(len(layout.states))),
+        spec,
+        semantics,
+        layout,
+        names,
+        number,
+        dense,
     )
     write(2, "i += 1")
     write(1, "first_append(len(succ))")
@@ -311,7 +321,7 @@ def _emit(
         else:
             stored = local
         parts.append(f"({stored} << {f.offset})" if f.offset else stored)
-    base = "r" if not t.effects else f"(c & {keep & ((1 << layout.bits) - 1)})"
+    base = "r" if not t.effects else f"(c & {keep & ((1 << layout.width) - 1)})"
     packed = " | ".join([base, *parts])
     if checks:
         write(depth, f"if not ({' and '.join(checks)}):")
@@ -357,28 +367,41 @@ def search(
     numbers of configurations expanded and found so far (the code that calls it is left
     out without one)."""
     layout = Layout(spec.state_names, spec.variables)
-    dense = layout.bits <= DENSE_BITS
+    start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
+    return search_from(spec, layout, [start], budget, report)
+
+
+def search_from(
+    spec: Spec,
+    layout: Layout,
+    starts: Sequence[int],
+    budget: Budget = DEFAULT_BUDGET,
+    report: Callable[[int, int], None] | None = None,
+) -> Search:
+    """Every configuration reachable from ``starts`` (distinct packed configurations, the
+    first numbered 0), by the steps of the spec, within ``budget``."""
+    dense = layout.width <= DENSE_BITS
     code = search_source(spec, layout, dense, reports=report is not None)
     run = function(code, "run", f"search of {spec.machine}")
-    start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
     limit = budget.configurations
     wide = limit >= 2**31 - 1
     many = wide or budget.edges + len(spec.transitions) >= 2**31 - 1
     order: MutableSequence[int]
-    order = array("Q", [start]) if layout.bits <= PACKED_BITS else [start]
-    parent = array("q" if wide else "i", [-1])
+    order = array("Q", starts) if layout.width <= PACKED_BITS else list(starts)
+    parent = array("q" if wide else "i", [-1]) * len(starts)
     first = array("q" if many else "i")
     succ = array("Q" if wide else "I")
     via = array("H" if len(spec.transitions) < 2**16 else "I")
     source = array("Q" if wide else "I")
     back = array("q" if many else "i")
-    head = array("q" if many else "i", [-1])
+    head = array("q" if many else "i", [-1]) * len(starts)
     seen: array[int] | dict[int, int]
     if dense:
-        seen = array("Q" if wide else "I", bytes((4 if not wide else 8) << layout.bits))
+        seen = array("Q" if wide else "I", bytes((4 if not wide else 8) << layout.width))
     else:
         seen = {}
-    seen[start] = 1
+    for k, start in enumerate(starts):
+        seen[start] = k + 1
     holds = bytearray(len(spec.transitions))
     free = bytearray(len(spec.transitions))
     stuck: list[int] = []

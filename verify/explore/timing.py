@@ -151,7 +151,7 @@ class Configurations(Timed):
         self.numbers = found.state_numbers
         self.names = found.layout.states
         self.deadline = deadlines(found.spec, self.names)
-        self.automatic = bytes(1 if t.automatic else 0 for t in found.transitions)
+        self.automatic = bytes(1 if t.automatic else 0 for t in search.transitions)
 
     def steps(self, i: int) -> range:
         return range(self.first[i], self.first[i + 1])
@@ -278,7 +278,7 @@ class Configurations(Timed):
         return longest, best
 
     def transition(self, e: int) -> Transition:
-        return self.found.transitions[self.via[e]]
+        return self.found.found.transitions[self.via[e]]
 
     def state(self, i: int) -> str:
         return self.names[self.numbers[i]]

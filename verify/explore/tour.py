@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from statewright.verify.coverage import DETOUR_STATES, Coverage
-from statewright.verify.explore import Exploration
+from statewright.verify.explore import Exploration, explore
 from statewright.verify.explore.budget import Meter, OverBudget
 from statewright.verify.explore.graph import source
 from statewright.verify.model import Spec
@@ -39,6 +39,8 @@ def configuration_tour(found: Exploration) -> Coverage:
     total = sum(1 for t in spec.transitions if t.source in found.reached)
     if not found.complete:
         return Coverage((), 0, total)
+    if len(found.found.transitions) > len(spec.transitions):  # the spec's own steps only
+        found = explore(spec, found.budget, rollback=False)
     meter = Meter("tour steps", found.budget.tour_steps)
     try:
         paths = _paths(found, meter)

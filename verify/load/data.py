@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from statewright.verify.load.exprcheck import Scope, assignment, condition
 from statewright.verify.load.expressions import KEYWORDS, ExpressionError
+from statewright.verify.load.nodes import describe
 from statewright.verify.load.rules import BAD_EXPRESSION, BAD_VARIABLE, SCHEMA
 from statewright.verify.load.scalars import position_in
-from statewright.verify.load.shape import LEADS_TO, PRECEDENCE, PROPERTY, VARIABLE
+from statewright.verify.load.shape import AT_MOST, LEADS_TO, PRECEDENCE, PROPERTY, VARIABLE
 from statewright.verify.load.values import check_snake_name, suggest
 from statewright.verify.load.yamlread import Mapping, Node, Scalar, Sequence
 from statewright.verify.model import (
@@ -282,7 +283,8 @@ class DataReader:
     def shape_message(name: str) -> str:
         return (
             f"property '{name}' says one thing: always: EXPR, precedence: {{state: S, "
-            "requires: trigger}, or leads_to: {from: A, to: B}"
+            "requires: trigger}, leads_to: {from: A, to: B}, or at_most: {trigger: t, "
+            "times: N}"
         )
 
     def property(
@@ -314,6 +316,8 @@ class DataReader:
             if states is None or required is None:
                 return []
             return [Property(name, kind, location, None, states, required, (), description)]
+        if kind is PropertyKind.AT_MOST:
+            return self.at_most(name, location, inner, triggers, description)
         self.reader.keys(inner, LEADS_TO.names, f"'leads_to' of {what}")
         sources = self.states(inner, "from", what)
         targets = self.states(inner, "to", what)
@@ -324,6 +328,50 @@ class DataReader:
         if sources is None or targets is None or unread:
             return []
         return [Property(name, kind, location, None, sources, (), targets, description, within)]
+
+    def at_most(
+        self,
+        name: str,
+        location: Location,
+        inner: Mapping,
+        declared: Collection[str],
+        description: str | None,
+    ) -> list[Property]:
+        """``at_most: {trigger: t, times: N}``: a declared trigger, a count from 0."""
+        what = f"property '{name}'"
+        self.reader.keys(inner, AT_MOST.names, f"'at_most' of {what}")
+        trigger_node = self.reader.required(inner, "trigger", f"'at_most' of {what}")
+        times_node = self.reader.required(inner, "times", f"'at_most' of {what}")
+        trigger = None if trigger_node is None else self.reader.snake_name(trigger_node, "trigger")
+        if trigger is not None and trigger not in declared:
+            assert trigger_node is not None
+            hint = suggest(trigger, declared) or "; name a trigger of a transition"
+            self.reader.report(
+                BAD_EXPRESSION,
+                f"{what} counts trigger '{trigger}', which no transition has{hint}",
+                trigger_node,
+            )
+            trigger = None
+        times = times_node.value if isinstance(times_node, Scalar) else None
+        if times_node is not None and (type(times) is not int or times < 0):
+            self.reader.report(
+                SCHEMA,
+                f"'times' of {what} is how many firings a run may take, a whole number from 0, "
+                f"not {describe(times_node)}",
+                times_node,
+            )
+        if trigger is None or type(times) is not int or times < 0:
+            return []
+        return [
+            Property(
+                name,
+                PropertyKind.AT_MOST,
+                location,
+                triggers=(trigger,),
+                times=times,
+                description=description,
+            )
+        ]
 
     def names(self, parent: Mapping, key: str, what: str) -> list[tuple[str, Node]] | None:
         """The names under ``key``: one name or a non-empty list of them."""

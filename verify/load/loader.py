@@ -38,6 +38,7 @@ from statewright.verify.load.nodes import NodeReader, describe
 from statewright.verify.load.policy import read_policy
 from statewright.verify.load.rules import (
     BAD_DURATION,
+    BAD_VARIABLE,
     SCHEMA,
     UNKNOWN_REASON,
     UNKNOWN_STATE,
@@ -281,6 +282,7 @@ class SpecReader(NodeReader):
         variables = self.data.read_variables(top.get("variables"))
         transitions = self.transitions(top.get("transitions"))
         rollback = self.rollback(top.get("rollback"))
+        keep, most = self.rollback_bounds(top.get("rollback"))
         properties = self.data.read_properties(
             top.get("properties"), self.states, {t.trigger for t in transitions}
         )
@@ -305,6 +307,8 @@ class SpecReader(NodeReader):
             initial_location=self.at(initial_node),
             sha256=sha256,
             rollback=rollback,
+            rollback_keep=keep,
+            rollback_max=most,
             machine_location=self.at(top.key_nodes["machine"]),
             variables=variables,
             properties=properties,
@@ -345,6 +349,40 @@ class SpecReader(NodeReader):
                 body,
             )
         return roles
+
+    def rollback_bounds(self, node: Node | None) -> tuple[tuple[str, ...], int | None]:
+        """The variables a rollback keeps and the most rollbacks a run may take (None:
+        unbounded), from ``rollback: {keep: [...], max: N}``."""
+        body = node if isinstance(node, Mapping) else None
+        if body is None:
+            return (), None
+        keep: list[str] = []
+        for item in self.sequence(body.get("keep"), "the variables rollback keeps"):
+            name = self.snake_name(item, "variable rollback keeps")
+            if name is None:
+                continue
+            if name not in self.data.variables:
+                hint = suggest(name, self.data.variables) or "; declare it under variables"
+                self.report(
+                    BAD_VARIABLE, f"'rollback' keeps '{name}', which is not a variable{hint}", item
+                )
+            elif name in keep:
+                self.report(SCHEMA, f"'rollback' keeps '{name}' twice; name it once", item)
+            else:
+                keep.append(name)
+        limit = body.get("max")
+        if limit is None or (isinstance(limit, Scalar) and limit.value is None):
+            return tuple(keep), None
+        value = limit.value if isinstance(limit, Scalar) else None
+        if type(value) is not int or value < 1:
+            self.report(
+                SCHEMA,
+                f"'max' of 'rollback' is how many rollbacks a run may take, a whole number "
+                f"from 1, not {describe(limit)}; leave it out for no bound",
+                limit,
+            )
+            return tuple(keep), None
+        return tuple(keep), value
 
     def version(self, node: Node | None) -> None:
         if node is None:

@@ -27,6 +27,7 @@ from statewright.verify.load.values import SNAKE, UPPER_SNAKE
 from statewright.verify.model import AUTOMATIC_TRIGGER, FORMAT_VERSION, Kind, VarType
 
 __all__ = [
+    "AT_MOST",
     "DEFINITIONS",
     "ESCALATE",
     "LEADS_TO",
@@ -202,6 +203,19 @@ ROLLBACK = Shape(
             list_of(_LABEL, empty=False),
             "The roles that may roll an instance back.",
             required=True,
+        ),
+        Key(
+            "keep",
+            list_of(_SNAKE),
+            "Variables a rollback carries over unchanged from the configuration it leaves "
+            "(budgets, not progress); the others are restored with the state.",
+            default=[],
+        ),
+        Key(
+            "max",
+            {"type": "integer", "minimum": 1},
+            "How many rollbacks a run may take; the runtime refuses the one beyond. "
+            "Without it, rollbacks are unbounded.",
         ),
     ),
     null=True,  # the loader reads an empty value as no rollback
@@ -452,9 +466,19 @@ LEADS_TO = Shape(
     ),
 )
 
+AT_MOST = Shape(
+    "at_most",
+    "The trigger fires at most times times since the machine last left its initial "
+    "state, rollbacks included: a count over the log that a rollback cannot undo.",
+    (
+        Key("trigger", _SNAKE, "A trigger of a transition.", required=True),
+        Key("times", {"type": "integer", "minimum": 0}, "The most firings.", required=True),
+    ),
+)
+
 PROPERTY = Shape(
     "property",
-    "A property: exactly one of always, precedence and leads_to.",
+    "A property: exactly one of always, precedence, leads_to and at_most.",
     (
         Key("description", _TEXT, "What the property promises."),
         Key(
@@ -465,6 +489,7 @@ PROPERTY = Shape(
         ),
         Key("precedence", PRECEDENCE.schema()),
         Key("leads_to", LEADS_TO.schema()),
+        Key("at_most", AT_MOST.schema()),
     ),
     rules={
         "minProperties": 1,
@@ -472,6 +497,7 @@ PROPERTY = Shape(
             {"required": ["always"]},
             {"required": ["precedence"]},
             {"required": ["leads_to"]},
+            {"required": ["at_most"]},
         ],
     },
 )
@@ -607,6 +633,7 @@ SHAPES: Mapping[str, Shape] = {
         VARIABLE,
         PRECEDENCE,
         LEADS_TO,
+        AT_MOST,
         PROPERTY,
         MIGRATION,
     )

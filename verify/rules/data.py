@@ -12,14 +12,14 @@ checked for any spec that states some.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from statewright.verify.analysis import Analysis
 from statewright.verify.explore import Exploration
 from statewright.verify.explore.budget import Exceeded
 from statewright.verify.explore.graph import always_cycles, coreachable
 from statewright.verify.findings import Finding, Severity, TraceStep, TransitionRef
-from statewright.verify.model import Location, Spec, Transition
+from statewright.verify.model import Location, PropertyKind, Spec, Transition
 from statewright.verify.registry import RULES, Family, data_rule, rule, with_examples
 from statewright.verify.rules.build import listed, state_finding, transition_finding
 from statewright.verify.semantics import Values, show_value
@@ -150,7 +150,7 @@ def always_cycle(analysis: Analysis) -> Iterator[Finding]:
     spec, found = analysis.spec, analysis.proof
     if found is None:
         return
-    automatic = bytes(1 if t.automatic else 0 for t in spec.transitions)
+    automatic = bytes(1 if t.automatic else 0 for t in found.found.transitions)
     reported: set[frozenset[int]] = set()
     for i, cycle in always_cycles(found.found, automatic):
         numbers = frozenset(found.found.via[e] for e in cycle)
@@ -166,7 +166,7 @@ def always_cycle(analysis: Analysis) -> Iterator[Finding]:
             f"automatic transitions loop through {listed(sources)} for ever, from "
             f"{state}{_at(found, values)}; guard one of them so the loop ends",
             trace=found.trace(found.path_to(i)),
-            cycle=found.trace(cycle, start=i),
+            cycle=found.trace(cycle, start=i, after=found.path_to(i)),
         )
 
 
@@ -297,14 +297,22 @@ def property_violated(analysis: Analysis) -> Iterator[Finding]:
     if found is None or properties is None:
         return
     for failure in properties.failures:
+        lead: Sequence[int] = failure.trace
+        if not failure.elapsed and failure.property.kind in _ENDING:
+            lead = found.lasso_lead(failure.trace, failure.cycle)  # each rollback replayable
         yield Finding(
             "property-violated",
             RULES["property-violated"].severity,
             failure.message,
             failure.property.location,
-            trace=_timed(found.trace(failure.trace), failure.elapsed),
-            cycle=found.trace(failure.cycle, start=_cycle_start(found, failure.trace)),
+            trace=_timed(found.trace(lead, reroute=False), failure.elapsed),
+            cycle=found.trace(failure.cycle, start=_cycle_start(found, failure.trace), after=lead),
         )
+
+
+_ENDING = frozenset({PropertyKind.ALWAYS, PropertyKind.LEADS_TO})
+"""The properties whose counterexample is about where its trace ends (or its lasso
+goes round), not about the path to it: another path there shows the same."""
 
 
 def _timed(steps: tuple[TraceStep, ...], elapsed: tuple[int | None, ...]) -> tuple[TraceStep, ...]:
