@@ -37,6 +37,7 @@ from .._statewright import (
     Fire,
     HandlerFailed,
     HandlerSet,
+    HandlerTimeout,
     InstanceExists,
     InvalidTransition,
     Job,
@@ -48,6 +49,8 @@ from .._statewright import (
     Outbox,
     OutOfBounds,
     Refused,
+    Retry,
+    RollbackLimit,
     Runner,
     SpecMismatch,
     SqlStore,
@@ -61,12 +64,23 @@ from .._statewright import (
 
 __all__ = ["SOURCE", "SOURCE_SHA256", "Handlers", "Orchestrator", "Reason", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
-__all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
+__all__ += [
+    "AsyncRunner",
+    "Fire",
+    "HandlerFailed",
+    "HandlerTimeout",
+    "Job",
+    "Outbox",
+    "Retry",
+    "Runner",
+    "Worker",
+]
 __all__ += [
     "InvalidTransition",
     "Locked",
     "OutOfBounds",
     "Refused",
+    "RollbackLimit",
     "StaleDecision",
     "Unauthorized",
 ]

@@ -13,8 +13,8 @@ It imports the standard library and ``_statewright``, the runtime support that `
 generate`` copies beside the machine folders (to vendor the machine, copy both folders into
 one package). From there it re-exports what a user of the machine needs, each group a line of
 ``__all__``: who acts and what the audit log keeps; what runs its handlers; the refusals; the
-stores and the errors of their instances; a store's other errors (a broken log, a lost lease);
-the limits of the JSON it keeps. The rest stays in ``_statewright``.
+stores and the errors of their instances; a store's other errors (a broken log, a lost lease,
+another spec version); the limits of the JSON it keeps. The rest stays in ``_statewright``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .._statewright import (
     Actor,
     AsyncRunner,
     AuditRecord,
+    BadMigration,
     ChainBroken,
     ConcurrencyConflict,
     Event,
@@ -36,6 +37,7 @@ from .._statewright import (
     Fire,
     HandlerFailed,
     HandlerSet,
+    HandlerTimeout,
     InstanceExists,
     InvalidTransition,
     Job,
@@ -48,7 +50,10 @@ from .._statewright import (
     OutOfBounds,
     Policy,
     Refused,
+    Retry,
+    RollbackLimit,
     Runner,
+    SpecMismatch,
     SqlStore,
     StaleDecision,
     StoreError,
@@ -60,17 +65,28 @@ from .._statewright import (
 
 __all__ = ["SOURCE", "SOURCE_SHA256", "Handlers", "Reason", "ReleaseReview", "State", "Trigger"]
 __all__ += ["Actor", "AuditRecord", "Event", "FailureSnapshot"]
-__all__ += ["AsyncRunner", "Fire", "HandlerFailed", "Job", "Outbox", "Runner", "Worker"]
+__all__ += [
+    "AsyncRunner",
+    "Fire",
+    "HandlerFailed",
+    "HandlerTimeout",
+    "Job",
+    "Outbox",
+    "Retry",
+    "Runner",
+    "Worker",
+]
 __all__ += [
     "InvalidTransition",
     "Locked",
     "OutOfBounds",
     "Refused",
+    "RollbackLimit",
     "StaleDecision",
     "Unauthorized",
 ]
 __all__ += ["ConcurrencyConflict", "InstanceExists", "MemoryStore", "SqlStore", "UnknownInstance"]
-__all__ += ["ChainBroken", "LeaseLost", "StoreError"]
+__all__ += ["BadMigration", "ChainBroken", "LeaseLost", "SpecMismatch", "StoreError"]
 __all__ += ["MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 SOURCE: Final = "specs/release_review.yaml"
@@ -206,6 +222,7 @@ class ReleaseReview(Machine[State, Trigger, Reason]):
                 "Rebuild it for review",
             ),
         },
+        sha256=SOURCE_SHA256,
         policies={
             State.REVIEW: Policy(
                 quorum=2,

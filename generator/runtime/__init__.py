@@ -22,6 +22,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   every name of them importable from there: what a store holds (:mod:`.stored`), the
   hash chain and its verification (:mod:`.chain`), :mod:`.memorystore` and
   :mod:`.sqlstore`;
+- :mod:`.versions`: the spec version a stored instance runs under, and the migrations
+  that move it to another (:class:`MigrationSpec`, :class:`SpecMismatch`);
 - :mod:`.gates`: approval gates under a policy (quorum, separation, escalation, a bound
   digest) as the runtime records them, and what a gate waits for (:class:`GateStatus`);
   :mod:`.signing`: what a signed human decision covers;
@@ -111,8 +113,8 @@ __all__ = [
     "Machine",
     "MachineSpec",
     "MemoryStore",
-    "MigrationSpec",
     "Metrics",
+    "MigrationSpec",
     "OutOfBounds",
     "Outbox",
     "Policy",

@@ -310,10 +310,8 @@ class Machine(Instance[S, T, R]):
         state, reason, values = self._after(seq)
         values, kept = self._kept(values)
         at = self._clock() if now is None else now
-        roles = tuple(sorted(who.roles))
-        self._durably(
-            self._rolled_back, state, reason, values, at, who.id, note, seq, roles, kept
-        )
+        held = tuple(sorted(who.roles))
+        self._durably(self._rolled_back, state, reason, values, at, who.id, note, seq, held, kept)
         return self.state
 
     def _rolled_back(
@@ -584,6 +582,7 @@ class Machine(Instance[S, T, R]):
             if not passed:
                 raise
             raise type(error)(f"{passed}: {error}") from error
+
     def _at_gate(
         self,
         trigger: str,

@@ -50,7 +50,10 @@ class MachineSpec(Generic[S, T, R]):
     from the current values, and ``rollback_max`` bounds the rollbacks of a run (None:
     unbounded). ``policies`` holds the approval states' policies (quorum, separation,
     escalation, binding), by state. ``data`` declares the variables; None when the spec
-    has none.
+    has none. ``sha256`` is the hash of the spec file the module was generated from,
+    recorded with every instance it creates (None: versions are not recorded);
+    ``migrations`` say how stored runs of earlier versions move to this one
+    (:mod:`.versions`).
     ``states``, ``triggers`` and ``reasons``, the machine's enums, are not declared: the
     class the spec is set on (``Machine[State, Trigger, Reason]``) names them already.
     """
@@ -67,6 +70,8 @@ class MachineSpec(Generic[S, T, R]):
     rollback_max: int | None = None
     data: VariablesSpec[Any] | None = None
     policies: Mapping[S, kernel.Policy] = field(default_factory=dict)
+    sha256: str | None = None
+    migrations: tuple[MigrationSpec, ...] = ()
     states: type[S] = field(init=False, repr=False, compare=False)
     triggers: type[T] = field(init=False, repr=False, compare=False)
     reasons: type[R] = field(init=False, repr=False, compare=False)

@@ -220,6 +220,8 @@ def _check_roles(record: _Record, needed: frozenset[str] | None, where: str) -> 
             f"{where}: {record.actor} held {', '.join(held) or 'no role'}, none of the roles "
             f"it needs: {', '.join(sorted(needed))}"
         )
+
+
 def landing(spec: MachineSpec[Any, Any, Any]) -> versions.NewVersion:
     """What a migration needs to know of ``spec``, the version runs move to."""
     declared = spec.data
