@@ -285,7 +285,12 @@ class Configurations(Timed):
 
     def nodes_of(self, states: Iterable[str]) -> Iterator[int]:
         wanted = {self.found.layout.number[name] for name in states}
-        return (i for i, s in enumerate(self.numbers) if s in wanted)
+        marked = bytes(1 if k in wanted else 0 for k in range(len(self.names)))
+        found = _targets_of(self.numbers, marked)
+        i = found.find(1)
+        while i >= 0:
+            yield i
+            i = found.find(1, i + 1)
 
     def marks(self, states: Collection[str], lazy: bool = False) -> Sequence[int]:
         marked = bytes(1 if name in states else 0 for name in self.names)
