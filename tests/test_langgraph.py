@@ -245,7 +245,7 @@ def test_a_decision_after_someone_else_decided_is_answered_as_late(rt: Any, tmp_
     )
     config: Any = {"configurable": {"thread_id": "run-r"}}
     app.invoke({"instance_id": "run-r", "start": "start"}, config)
-    first = rt.Relay.load(store, "run-r")
+    first = rt.Relay.load(store, "run-r", clock=Clock())  # before REVIEW's deadline
     first.reject(actor=rt.Actor("lou", frozenset({"lead"})), decision="Off topic.")
     resume = {"trigger": "approve", "actor": "lena", "decision": "Reads well."}
     out = app.invoke(Command(resume=resume), config)
