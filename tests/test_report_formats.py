@@ -449,6 +449,7 @@ def test_coverage_counts_agree_between_text_and_json_and_are_explained(name: str
     """review_rounds read 10/16 in text and a total of 15 in JSON, with the 5 transitions
     no path fired left unexplained."""
     result = check_file(ROOT / "specs" / "examples" / name, f"specs/examples/{name}")
+    assert result.spec is not None
     (spec,) = json.loads(render_json([result]))["specs"]
     cov = spec["coverage"]
     assert cov["transitions"] == len(result.spec.transitions) == spec["stats"]["transitions"]
