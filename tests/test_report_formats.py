@@ -26,9 +26,11 @@ from statewright.verify.migration import migrate_texts
 from statewright.verify.model import Location
 from statewright.verify.report import RENDERERS
 from statewright.verify.report.github import annotation, escape_data, escape_property, render_github
+from statewright.verify.report.jsondoc import render_json
 from statewright.verify.report.junit import render_junit
 from statewright.verify.report.links import RULES_URL, RULES_URL_VARIABLE
 from statewright.verify.report.sarif import artifact_location, render_sarif
+from statewright.verify.report.text import render_text
 from statewright.verify.rules import RULES, Family
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -438,3 +440,25 @@ def test_every_format_carries_the_counterexample() -> None:
     assert "    then for ever:" in junit and "    2. pause -&gt; IDLE" in junit
     github = render_github([result])
     assert "%0A    1. start -> RUNNING (tries=1)%0A    then for ever:" in github
+
+
+@pytest.mark.parametrize(
+    "name", ["review_rounds.yaml", "retry_budget.yaml", "discovery_pipeline_sketch.yaml"]
+)
+def test_coverage_counts_agree_between_text_and_json_and_are_explained(name: str) -> None:
+    """review_rounds read 10/16 in text and a total of 15 in JSON, with the 5 transitions
+    no path fired left unexplained."""
+    result = check_file(ROOT / "specs" / "examples" / name, f"specs/examples/{name}")
+    assert result.spec is not None
+    (spec,) = json.loads(render_json([result]))["specs"]
+    cov = spec["coverage"]
+    assert cov["transitions"] == len(result.spec.transitions) == spec["stats"]["transitions"]
+    assert cov["covered"] + cov["never_fire"] + cov["not_taken"] == cov["transitions"]
+    line = render_text([result]).splitlines()[-3]
+    assert f"coverage {cov['covered']}/{cov['transitions']} transitions" in line
+    assert (f"{cov['never_fire']} can never fire" in line) == bool(cov["never_fire"])
+    assert (f"{cov['not_taken']} taken in no reachable configuration" in line) == bool(
+        cov["not_taken"]
+    )
+    fired = {step for path in cov["paths"] for step in path}
+    assert len(fired) <= cov["covered"]  # a trigger may name several transitions

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from statewright.verify import __version__
 from statewright.verify.check import CheckResult
 from statewright.verify.printable import inert_json
+from statewright.verify.report.text import not_taken, transition_counts
 
 __all__ = ["render_json"]
 
@@ -36,10 +37,15 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
                 stats["within_seconds"] = dict(result.stats.within)
             entry["stats"] = stats
         if result.coverage is not None:
+            transitions, never = transition_counts(result)
             entry["coverage"] = {
                 "paths": [list(p) for p in result.coverage.paths],
                 "covered": result.coverage.covered,
                 "total": result.coverage.total,
+                # The text report's counts: every transition, and why the rest is not fired.
+                "transitions": transitions,
+                "never_fire": never,
+                "not_taken": not_taken(result),
             }
         specs.append(entry)
     document = {"tool": "statewright", "version": __version__, "specs": specs}

@@ -109,7 +109,22 @@ def coverage_text(result: CheckResult) -> str:
     assert cov is not None
     total, never = transition_counts(result)
     text = f"coverage {cov.covered}/{total} transitions in {plural(len(cov.paths), 'path')}"
-    return f"{text} ({never} can never fire)" if never else text
+    notes = [f"{never} can never fire"] if never else []
+    if missed := not_taken(result):
+        notes.append(f"{missed} taken in no reachable configuration")
+    return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def not_taken(result: CheckResult) -> int:
+    """How many transitions from reachable states the covering paths do not fire: in no
+    reachable configuration is each the step its trigger takes (a guard that never holds
+    there, an ``always`` exit or an earlier transition that goes first); the findings
+    ``never-enabled``, ``shadowed-transition`` and ``nondeterministic`` name them. None
+    when the tour ran out of its bound (``state-space-too-large`` says so)."""
+    cov = result.coverage
+    if cov is None or cov.exceeded is not None:
+        return 0
+    return max(cov.total - cov.covered, 0)
 
 
 def transition_counts(result: CheckResult) -> tuple[int, int]:
