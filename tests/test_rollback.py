@@ -319,3 +319,73 @@ def test_a_replayed_rollback_must_say_what_it_kept(tmp_path: Path) -> None:
     ]
     with pytest.raises(rt.InvalidTransition):
         rt.Drafting.replay(restored)
+
+
+# -- audit check ------------------------------------------------------------------------
+
+
+def test_audit_check_counts_at_most_and_rollbacks_over_a_recorded_run() -> None:
+    from test_audit_check import check
+
+    text = KEPT.replace("initial: DRAFT", "initial: IDLE").replace(
+        "states: {DRAFT: {}", "states: {IDLE: {}, DRAFT: {}"
+    )
+    text = text.replace(
+        "transitions:\n", "transitions:\n  - {from: IDLE, to: DRAFT, trigger: begin}\n"
+    )
+    text += "properties:\n  two_rounds: {at_most: {trigger: revise, times: 2}}\n"
+    spec = load_text(text, "specs/drafting.yaml").spec
+    assert spec is not None
+    at = "2026-12-03T10:00:00+00:00"
+    lines: list[dict[str, object]] = [
+        {
+            "seq": 0,
+            "event": "created",
+            "at": at,
+            "state": "IDLE",
+            "variables": {"revisions": 0, "words": 0},
+        },
+        {"seq": 1, "at": at, "trigger": "begin", "to": "DRAFT"},
+    ]
+
+    def revise(revisions: int) -> None:
+        lines.append(
+            {
+                "seq": len(lines),
+                "at": at,
+                "trigger": "revise",
+                "to": "DRAFT",
+                "variables": {"revisions": revisions, "words": 5},
+            }
+        )
+
+    def back(revisions: int) -> None:
+        lines.append(
+            {
+                "seq": len(lines),
+                "event": "rollback",
+                "at": at,
+                "to": "DRAFT",
+                "rollback_to": 1,
+                "actor": "ed",
+                "roles": ["editor"],
+                "decision": "undo",
+                "variables": {"revisions": revisions, "words": 0},
+            }
+        )
+
+    revise(1)
+    back(1)  # revisions kept
+    revise(2)
+    assert check(spec, lines) == []
+    back(2)
+    revise(3)  # the third round: a count over the log, which the rollbacks did not lower
+    back(3)
+    back(3)  # the fourth rollback, beyond max: 3
+    found = check(spec, lines)
+    rules = [rule for rule, _ in found]
+    assert rules.count("run-property") == 1 and "revise fires 3 times" in found[0][1]
+    assert any(rule == "run-rollback" and "allows 3" in m for rule, m in found), found
+    assert check(spec, lines[:4]) == []
+    restored = {**lines[3], "variables": {"revisions": 0, "words": 0}}  # not kept
+    assert check(spec, [*lines[:3], restored])
