@@ -492,12 +492,26 @@ def test_a_stale_approval_is_refused_by_the_runtime(releases: tuple[str, str]) -
 
 
 def test_an_escalated_gate_lets_its_director_decide(releases: tuple[str, str]) -> None:
+    """Past its escalation the gate shows the director among who may decide; bob's
+    approval and dave's complete the quorum, and the run reads back (the director's
+    transition is checked against the widened roles)."""
     base, target = releases
-    dave = _as(base, "dave")
+    dave, bob = _as(base, "dave"), _as(base, "bob")
     card = dave.get("/").text.split('data-run="release_review/old-0"', 1)[1].split("</li>", 1)[0]
     assert "director, maintainer" in card and "escalated" in card
+    assert (
+        _approve(bob, "old-0", _form(bob.get("/runs/release_review/old-0").text), "ok").status
+        == 303
+    )
     page = dave.get("/runs/release_review/old-0").text
     assert "You hold none of the roles" not in page
     assert _approve(dave, "old-0", _form(page), "escalated to me").status == 303
-    kinds = [str(r.event) for r in _release(target, "old-0").audit]
-    assert kinds[-2:] == ["escalation", "approval"]
+    run = _release(target, "old-0")
+    assert str(run.state) == "RELEASED"
+    assert [(str(r.event), r.actor) for r in run.audit[-3:]] == [
+        ("escalation", None),
+        ("approval", "bob"),
+        ("transition", "dave"),
+    ]
+    shown = dave.get("/runs/release_review/old-0")
+    assert shown.status == 200 and 'id="state">RELEASED' in shown.text
