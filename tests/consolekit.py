@@ -3,7 +3,8 @@
 ``running(app)`` serves an ASGI application with uvicorn on a free loopback port in a
 thread; ``Client`` is a cookie-keeping HTTP client on the standard library that never
 raises on an error status; ``seed`` fills a store with orchestrator runs through the
-runtime the console serves.
+runtime the console serves, ``seed_releases`` with ``release_review`` runs waiting at
+their quorum gate.
 """
 
 from __future__ import annotations
@@ -17,23 +18,51 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from statewright.generator.console.machines import Served, serve_specs
-from statewright.generator.runtime import SqlStore
+from statewright.generator.runtime import Actor, SqlStore
 from statewright.verify.load.loader import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ROOT", "Client", "Reply", "orchestrator", "running", "seed"]
+__all__ = [
+    "RELEASE_ROLES",
+    "ROOT",
+    "Client",
+    "Reply",
+    "orchestrator",
+    "release_review",
+    "running",
+    "seed",
+    "seed_releases",
+]
+
+RELEASE_ROLES = {
+    "alice": frozenset({"maintainer"}),  # requests every release: the policy refuses her
+    "bob": frozenset({"maintainer"}),
+    "carol": frozenset({"maintainer"}),
+    "dave": frozenset({"director"}),
+    "rita": frozenset({"release_manager"}),
+}
+"""Who reviews the ``release_review`` runs of :func:`seed_releases`, by actor id."""
 
 
 def orchestrator() -> dict[str, Served]:
     """The shipped orchestrator spec, served."""
     spec = load_file(ROOT / "specs" / "orchestrator.yaml").spec
+    assert spec is not None
+    return serve_specs([spec])
+
+
+def release_review() -> dict[str, Served]:
+    """The shipped release_review spec (a quorum of two, separate from the requester,
+    escalated to a director after a day, bound to its context), served."""
+    spec = load_file(ROOT / "specs" / "release_review.yaml").spec
     assert spec is not None
     return serve_specs([spec])
 
@@ -115,3 +144,29 @@ def seed(store: SqlStore, served: Mapping[str, Served], waiting: int, running: i
     failed = machine.create(store, "failed-0", context={"task": "flaky"})
     failed.fire("task_received")
     failed.fire("agent_error", payload={"status": 503})
+
+
+def seed_releases(
+    store: SqlStore, served: Mapping[str, Served], waiting: int, escalated: int = 0
+) -> None:
+    """``waiting`` release_review runs requested by alice and built, waiting at REVIEW
+    (``rel-<i>``), and ``escalated`` more that entered REVIEW 30 hours ago, past their
+    escalation to a director (``old-<i>``)."""
+    machine = served["release_review"].machine
+    alice = Actor("alice", RELEASE_ROLES["alice"])
+    past = datetime.now(UTC) - timedelta(hours=30)
+    with store.batch():
+        for i in range(waiting):
+            context = {
+                "version": f"1.{i}.0",
+                "notes": f"release 1.{i}",
+                "artefact": f"sha256:{i:02x}",
+            }
+            run = machine.create(store, f"rel-{i}", context=context)
+            run.fire("release_requested", actor=alice)
+            run.fire("build_ready")
+        for i in range(escalated):
+            context = {"version": f"0.{i}.0", "notes": f"release 0.{i}", "artefact": "sha256:ff"}
+            run = machine.create(store, f"old-{i}", context=context, clock=lambda: past)
+            run.fire("release_requested", actor=alice)
+            run.fire("build_ready")

@@ -421,6 +421,9 @@ def test_every_signature_verifies(
     status, out = _verify(sql_backend.target, _keyring(tmp_path, keys, "bob", "carol"))
     assert status == 0, out
     assert "every human decision signed" in out
+    loaded = rt.Release.load(sql_backend.open(rt), "r-1")  # as read back: signatures kept
+    assert [r.signature for r in loaded.audit] == [r.signature for r in machine.audit]
+    assert rt.Release.replay(machine.audit).audit == machine.audit
 
 
 def test_a_rebuilt_chain_is_caught_by_the_signatures(

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import ROOT, Client, orchestrator, running, seed
+from consolekit import (
+    RELEASE_ROLES,
+    ROOT,
+    Client,
+    orchestrator,
+    release_review,
+    running,
+    seed,
+    seed_releases,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +46,7 @@ if str(ROOT) not in sys.path:  # the committed generated/ package, the independe
     sys.path.insert(0, str(ROOT))
 from generated.orchestrator.runtime import Orchestrator
 from generated.orchestrator.runtime import SqlStore as GeneratedStore
+from generated.release_review.runtime import ReleaseReview
 
 SERVED = orchestrator()
 ROLES = {
@@ -62,6 +72,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     seed(store, SERVED, waiting=3, running=2)
     store.close()
     return url
+
+
+RELEASES = release_review()
 
 
 def _open(target: str) -> GeneratedStore:
@@ -364,3 +377,141 @@ def test_without_the_extra_serve_names_it_and_nothing_else_needs_it(tmp_path: Pa
     assert done.stderr == (
         "statewright: error: the console needs starlette: pip install 'statewright[console]'\n"
     )
+
+
+# -- the approval policies of release_review, through the console -------------------------
+
+
+@pytest.fixture
+def releases(target: str) -> Iterator[tuple[str, str]]:
+    """(base URL, store) of a console behind a proxy over ``target`` with release_review
+    runs added: rel-0..2 waiting at their quorum gate, old-0 past its escalation."""
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        store = SqlStore(psycopg.connect(target), create=False)
+    else:
+        store = SqlStore.sqlite(target)
+    seed_releases(store, RELEASES, waiting=3, escalated=1)
+    store.close()
+    stores = Stores(target)
+    app = create_app(Console(RELEASES, stores, HeaderIdentity(HEADER, RELEASE_ROLES)))
+    with running(app) as base:
+        yield base, target
+    stores.close()
+
+
+def _release(target: str, instance_id: str) -> Any:
+    """The release run, read by the committed generated runtime."""
+    store = _open(target)
+    try:
+        return ReleaseReview.load(store, instance_id)
+    finally:
+        store.close()
+
+
+def _approve(client: Client, instance_id: str, fields: dict[str, str], why: str) -> Any:
+    form = {**fields, "trigger": "approved", "decision": why}
+    return client.post(f"/runs/release_review/{instance_id}", form)
+
+
+def test_a_quorum_waits_for_its_second_reviewer(releases: tuple[str, str]) -> None:
+    """bob's approval is counted and the gate stays (1 of 2); carol, whose page was read
+    before bob decided, completes the quorum: her form names the same bound digest."""
+    base, target = releases
+    bob, carol = _as(base, "bob"), _as(base, "carol")
+    page = bob.get("/runs/release_review/rel-0").text
+    assert "0 of 2, 2 more to approve" in page and "nobody yet" in page
+    assert "alice (the policy refuses their approval)" in page
+    carols = _form(carol.get("/runs/release_review/rel-0").text)
+    fields = _form(page)
+    assert fields["digest"] == _release(target, "rel-0").gate_status().digest
+    assert _approve(bob, "rel-0", fields, "notes match the build").status == 303
+    run = _release(target, "rel-0")
+    assert str(run.state) == "REVIEW"
+    vote = run.audit[-1]
+    assert (str(vote.event), vote.actor, vote.decision) == (
+        "approval",
+        "bob",
+        "notes match the build",
+    )
+    assert vote.data == {"approvals": 1, "quorum": 2, "digest": fields["digest"]}
+    shown = carol.get("/runs/release_review/rel-0").text
+    assert "1 of 2, 1 more to approve" in shown and "approved at REVIEW: 1 of 2" in shown
+    card = bob.get("/").text.split('data-run="release_review/rel-0"', 1)[1].split("</li>", 1)[0]
+    assert "bob (" in card and "1 of 2" in card and fields["digest"] in card
+    assert _approve(bob, "rel-0", fields, "again").status == 403  # counted once
+    done = _approve(carol, "rel-0", carols, "artefact digest checked")
+    assert done.status == 303, done.text
+    run = _release(target, "rel-0")
+    assert str(run.state) == "RELEASED" and run.audit[-1].actor == "carol"
+
+
+def test_the_requester_is_refused_by_the_policy(releases: tuple[str, str]) -> None:
+    base, target = releases
+    before = list(_release(target, "rel-1").audit)
+    alice = _as(base, "alice")
+    fields = _form(alice.get("/runs/release_review/rel-1").text)
+    reply = _approve(alice, "rel-1", fields, "my own release")
+    assert reply.status == 403
+    assert "alice started this run, and approved from REVIEW is separate" in reply.text
+    assert list(_release(target, "rel-1").audit) == before
+
+
+def test_a_stale_approval_is_refused_by_the_runtime(releases: tuple[str, str]) -> None:
+    """bob reads the gate; the release is rejected, rebuilt with other notes and back at
+    REVIEW; bob's approval names the digest he read, and the runtime refuses it."""
+    base, target = releases
+    bob = _as(base, "bob")
+    read = _form(bob.get("/runs/release_review/rel-2").text)
+    carol, rita = _as(base, "carol"), _as(base, "rita")
+    rejected = {**_form(carol.get("/runs/release_review/rel-2").text), "trigger": "rejected"}
+    assert (
+        carol.post("/runs/release_review/rel-2", {**rejected, "decision": "no notes"}).status == 303
+    )
+    rebuild = rita.get("/runs/release_review/rel-2").text
+    form = {**_form(rebuild), "trigger": "rebuild", "decision": "notes added"}
+    assert rita.post("/runs/release_review/rel-2", form).status == 303
+    opened = Stores(target)
+    run = RELEASES["release_review"].machine.load(opened.get().store, "rel-2")
+    run.update_context({"notes": "release 1.2, with notes"})
+    run.fire("build_ready")
+    opened.close()
+    count = len(_release(target, "rel-2").audit)
+    reply = _approve(bob, "rel-2", read, "read it")
+    assert reply.status == 409
+    fresh = _release(target, "rel-2").gate_status().digest
+    assert fresh != read["digest"]
+    assert f"names another digest than the context under review ({fresh})" in reply.text
+    assert "the context changed since it was read" in reply.text
+    assert len(_release(target, "rel-2").audit) == count
+    again = _form(bob.get("/runs/release_review/rel-2").text)
+    assert again["digest"] == fresh
+    assert _approve(bob, "rel-2", again, "read the new notes").status == 303
+    assert _release(target, "rel-2").gate_status().approvals[0].actor == "bob"
+
+
+def test_an_escalated_gate_lets_its_director_decide(releases: tuple[str, str]) -> None:
+    """Past its escalation the gate shows the director among who may decide; bob's
+    approval and dave's complete the quorum, and the run reads back (the director's
+    transition is checked against the widened roles)."""
+    base, target = releases
+    dave, bob = _as(base, "dave"), _as(base, "bob")
+    card = dave.get("/").text.split('data-run="release_review/old-0"', 1)[1].split("</li>", 1)[0]
+    assert "director, maintainer" in card and "escalated" in card
+    assert (
+        _approve(bob, "old-0", _form(bob.get("/runs/release_review/old-0").text), "ok").status
+        == 303
+    )
+    page = dave.get("/runs/release_review/old-0").text
+    assert "You hold none of the roles" not in page
+    assert _approve(dave, "old-0", _form(page), "escalated to me").status == 303
+    run = _release(target, "old-0")
+    assert str(run.state) == "RELEASED"
+    assert [(str(r.event), r.actor) for r in run.audit[-3:]] == [
+        ("escalation", None),
+        ("approval", "bob"),
+        ("transition", "dave"),
+    ]
+    shown = dave.get("/runs/release_review/old-0")
+    assert shown.status == 200 and 'id="state">RELEASED' in shown.text

@@ -4,7 +4,10 @@ A reviewer signs in with the printed link and approves from the inbox; a second 
 open form for the same run is refused once the first has decided (stale); a wrong role
 and a form without its CSRF token are refused with nothing changed; a browser that names
 nobody sees nothing; an open inbox follows the store without a reload; and at 400 px no
-page scrolls sideways. Identities behind a proxy are the header Chromium sends
+page scrolls sideways. On release_review runs (a quorum of two maintainers, never the
+requester, bound to the context): one approval leaves the gate waiting, a second completes
+it, the requester is refused, and an approval of a context that changed since is refused
+by the runtime. Identities behind a proxy are the header Chromium sends
 (``Network.setExtraHTTPHeaders``), as a proxy would add it. Every decision is read back
 from the store with the committed generated runtime.
 """
@@ -19,7 +22,15 @@ from typing import Any
 
 import pytest
 from browser import Browser, Page, find_chromium
-from consolekit import ROOT, orchestrator, running, seed
+from consolekit import (
+    RELEASE_ROLES,
+    ROOT,
+    orchestrator,
+    release_review,
+    running,
+    seed,
+    seed_releases,
+)
 
 from statewright.generator.console.app import Console, create_app
 from statewright.generator.console.identity import HeaderIdentity, TokenIdentity
@@ -30,6 +41,7 @@ if str(ROOT) not in sys.path:  # the committed generated/ package, the independe
     sys.path.insert(0, str(ROOT))
 from generated.orchestrator.runtime import Orchestrator
 from generated.orchestrator.runtime import SqlStore as GeneratedStore
+from generated.release_review.runtime import ReleaseReview
 
 pytestmark = pytest.mark.slow
 
@@ -220,3 +232,113 @@ def test_no_page_scrolls_sideways_at_400_px(chromium: Browser, proxied: str, pat
            }).map(e => e.tagName + '.' + e.className)"""
     )
     assert overflowing == []
+
+
+# -- release_review: the approval policies in the browser ----------------------------------
+
+RELEASES = release_review()
+
+
+@pytest.fixture
+def release_store(tmp_path: Path) -> str:
+    path = str(tmp_path / "releases.db")
+    seed_releases(SqlStore.sqlite(path), RELEASES, waiting=3)
+    return path
+
+
+@pytest.fixture
+def releases(release_store: str) -> Iterator[str]:
+    """The base URL of a console over release_review runs behind a proxy."""
+    stores = Stores(release_store)
+    identity = HeaderIdentity(HEADER, RELEASE_ROLES)
+    with running(create_app(Console(RELEASES, stores, identity, poll=30))) as base:
+        yield base
+    stores.close()
+
+
+def _release(path: str, instance_id: str) -> Any:
+    store = GeneratedStore(sqlite3.connect(path), create=False)
+    try:
+        return ReleaseReview.load(store, instance_id)
+    finally:
+        store.close()
+
+
+def _approve(page: Page, base: str, instance_id: str, why: str) -> None:
+    _goto(page, f"{base}/runs/release_review/{instance_id}")
+    page.evaluate(f"document.querySelector('#decision').value = {why!r}")
+    _submit(page, "button[value=approved]")
+
+
+def test_one_approval_waits_and_a_second_completes_the_quorum(
+    chromium: Browser, releases: str, release_store: str
+) -> None:
+    bob, carol = _tab(chromium, "bob"), _tab(chromium, "carol")
+    _goto(bob, f"{releases}/")
+    card = _text(bob, '[data-run="release_review/rel-0"]')
+    assert "0 of 2, 2 more to approve" in card and "nobody yet" in card
+    _approve(bob, releases, "rel-0", "notes match the build")
+    assert _status(bob) == 200
+    assert "Done: approved: REVIEW" in _text(bob, "#message")
+    assert _text(bob, "#state") == "REVIEW"
+    assert "1 of 2, 1 more to approve" in _text(bob, ".quorum")
+    assert _text(bob, ".approvals").startswith("bob (")
+    _goto(carol, f"{releases}/")
+    assert "1 of 2" in _text(carol, '[data-run="release_review/rel-0"]')
+    _approve(carol, releases, "rel-0", "artefact digest checked")
+    assert "Done: approved: RELEASED" in _text(carol, "#message")
+    run = _release(release_store, "rel-0")
+    assert str(run.state) == "RELEASED"
+    assert [(str(r.event), r.actor) for r in run.audit[-2:]] == [
+        ("approval", "bob"),
+        ("transition", "carol"),
+    ]
+
+
+def test_the_requester_is_refused(chromium: Browser, releases: str, release_store: str) -> None:
+    before = list(_release(release_store, "rel-1").audit)
+    alice = _tab(chromium, "alice")
+    _goto(alice, f"{releases}/runs/release_review/rel-1")
+    assert "alice (the policy refuses their approval)" in _text(alice, ".excluded")
+    alice.evaluate("document.querySelector('#decision').value = 'my own release'")
+    _submit(alice, "button[value=approved]")
+    assert _status(alice) == 403
+    assert "alice started this run" in _text(alice, "#error")
+    assert list(_release(release_store, "rel-1").audit) == before
+
+
+def test_an_approval_of_a_changed_context_is_refused(
+    chromium: Browser, releases: str, release_store: str
+) -> None:
+    """bob reads the gate; meanwhile the release is rejected, rebuilt with other notes and
+    back at REVIEW; bob's approval names the digest he read and the runtime refuses it."""
+    bob = _tab(chromium, "bob")
+    _goto(bob, f"{releases}/runs/release_review/rel-2")
+    read = _text(bob, "code.digest")
+    bob.evaluate("document.querySelector('#decision').value = 'looks fine'")
+    store = SqlStore.sqlite(release_store)
+    run = RELEASES["release_review"].machine.load(store, "rel-2")
+    run.fire("rejected", actor=Actor("carol", RELEASE_ROLES["carol"]), decision="no notes")
+    run.fire("rebuild", actor=Actor("rita", RELEASE_ROLES["rita"]), decision="notes added")
+    run.update_context({"notes": "release 1.2, now with notes"})
+    run.fire("build_ready")
+    store.close()
+    count = len(_release(release_store, "rel-2").audit)
+    _submit(bob, "button[value=approved]")
+    assert _status(bob) == 409
+    error = _text(bob, "#error")
+    assert "names another digest than the context under review" in error
+    assert "the context changed since it was read" in error and read not in error
+    assert len(_release(release_store, "rel-2").audit) == count
+    assert _text(bob, "code.digest") != read  # the page shows the context bound now
+
+
+@pytest.mark.parametrize("path", ["/", "/runs/release_review/rel-0"])
+def test_the_gate_pages_fit_400_px(chromium: Browser, releases: str, path: str) -> None:
+    page = _tab(chromium, "bob", width=400)
+    _goto(page, f"{releases}{path}")
+    assert "of 2" in _text(page, ".quorum")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] + 1, widths

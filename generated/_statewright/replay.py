@@ -151,7 +151,12 @@ def _check_transition(machine: Machine[Any, Any, Any], record: _Record, where: s
         raise InvalidTransition(f"{where}: a transition record has no rollback_to")
     if edge.human and (blank(record.actor or "") or blank(record.decision or "")):
         raise InvalidTransition(f"{where}: a human transition needs an actor and a decision")
-    _check_roles(record, edge.source.reviewers if edge.human else None, where)
+    needed = None
+    if edge.human:  # the gate's reviewers, widened once its escalation is recorded
+        needed = edge.source.reviewers
+        if edge.source.policy is not None:
+            needed = needed | kernel.widened(edge.source, gates.ledger(machine).gate)
+    _check_roles(record, needed, where)
     if not kernel.due(edge, machine._entered, record.at):
         raise InvalidTransition(f"{where}: {record.trigger!s} fired before it was due")
     if edge is _automatic(machine) and record.at != machine._entered:
@@ -357,3 +362,6 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
         machine._step(
             edge, values, record.at, record.actor, record.decision, record.data, record.roles
         )
+        if record.signature is not None:  # the decision's signature, kept as recorded
+            log = machine._log
+            log[-1] = log[-1]._replace(signature=record.signature)

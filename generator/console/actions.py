@@ -25,6 +25,7 @@ from statewright.generator.runtime import (
     Locked,
     Machine,
     SqlStore,
+    StaleDecision,
     StoreError,
     Unauthorized,
 )
@@ -52,17 +53,24 @@ class Outcome:
 
 
 def decisions(run: Machine[Any, Any, Any], actor: Actor) -> list[Decision]:
-    """The human exits of ``run``'s state that may fire now, for ``actor``."""
-    return [
-        Decision(
-            str(a.trigger),
-            str(a.target),
-            tuple(sorted(a.roles)),
-            not actor.roles.isdisjoint(a.roles),
+    """The human exits of ``run``'s state that may fire now, for ``actor``: at an
+    approval gate, the roles are those the runtime says may decide now (widened once the
+    gate escalated)."""
+    status = run.gate_status()
+    found = []
+    for a in run.allowed():
+        if not a.human:
+            continue
+        roles = a.roles if status is None else status.reviewers
+        found.append(
+            Decision(
+                str(a.trigger),
+                str(a.target),
+                tuple(sorted(roles)),
+                not actor.roles.isdisjoint(roles),
+            )
         )
-        for a in run.allowed()
-        if a.human
-    ]
+    return found
 
 
 def rollback_choices(run: Machine[Any, Any, Any], actor: Actor) -> tuple[str, ...] | None:
@@ -78,10 +86,12 @@ def decide(
     run: Machine[Any, Any, Any], trigger: str, actor: Actor, decision: str, digest: str
 ) -> None:
     """Fire the human ``trigger`` on ``run`` for ``actor`` with ``decision``, the context
-    reviewed having ``digest`` (checked by the caller against the run's context; the one
-    place to hand it to the runtime once an approval can bind it)."""
-    del digest
-    run.fire(trigger, actor=actor, decision=decision)
+    reviewed having ``digest``: at a gate that binds its context the runtime holds the
+    decision to that digest (``StaleDecision`` when the context changed since it was
+    read); elsewhere the caller checked it against the run's context."""
+    status = run.gate_status()
+    bound = status is not None and status.digest is not None
+    run.fire(trigger, actor=actor, decision=decision, digest=digest if bound else None)
 
 
 def act(
@@ -97,7 +107,9 @@ def act(
         return Outcome(409, f"This run cannot be read: {error}")
     seen, digest = form.get("seen", ""), form.get("digest", "")
     now = len(run.audit)
-    if seen != str(now) or digest != context_digest(run.context):
+    status = run.gate_status()
+    binds = action == "decide" and status is not None and status.digest is not None
+    if not binds and (seen != str(now) or digest != context_digest(run.context)):
         return Outcome(
             409,
             f"This run changed since you opened it (it has {now} records now, you saw "
@@ -120,7 +132,7 @@ def act(
         return Outcome(303, f"rolled back to record {target}: {run.state}")
     except Unauthorized as error:
         return Outcome(403, str(error))
-    except (InvalidTransition, Locked, ConcurrencyConflict) as error:
+    except (StaleDecision, InvalidTransition, Locked, ConcurrencyConflict) as error:
         return Outcome(409, str(error))
     except (TypeError, ValueError) as error:
         return Outcome(400, str(error))

@@ -2,7 +2,8 @@
 
 - ``GET /``: the inbox, the runs waiting at an approval gate (paged, the earliest
   deadline first), each with what waits, since when, the deadline, the context and its
-  digest, and who approved already;
+  digest, and, under a policy, who approved already, the quorum and what it still lacks,
+  the escalation and the digest an approval is bound to;
 - ``GET /runs``: every run, paged, by machine and state;
 - ``GET /runs/MACHINE/ID``: one run: where it stands, the diagram with its state marked,
   its timeline, its failures with their recovery procedure, the decisions the requester
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -88,12 +89,16 @@ _STATIC = {
 @dataclass
 class Console:
     """What the application serves: the machines, the store, who may ask, how often the
-    live parts poll (seconds)."""
+    live parts poll (seconds), and the signers of the reviewers whose decisions the
+    console signs (actor id to a function of the record's content, such as
+    ``statewright.generator.signing.Ed25519Signer``), so ``audit verify --keyring``
+    holds their decisions to their keys."""
 
     served: Mapping[str, Served]
     stores: Stores
     identity: Identity
     poll: float = 5.0
+    signers: Mapping[str, Callable[[bytes], str]] = field(default_factory=dict)
 
 
 def _environment() -> jinja2.Environment:
@@ -214,6 +219,7 @@ def create_app(console: Console) -> Starlette:
         run = served.machine.load(console.stores.get().store, instance_id)
         state = str(run.state)
         context = run.context
+        gate = prior_approvals(run)
         return {
             "served": served,
             "instance_id": instance_id,
@@ -222,8 +228,10 @@ def create_app(console: Console) -> Starlette:
             "kind": served.kind(state),
             "since": entered_at(run),
             "context": context,
-            "digest": context_digest(context),
-            "approvals": prior_approvals(run),
+            "digest": context_digest(context)
+            if gate is None or gate.digest is None
+            else gate.digest,
+            "gate": gate,
             "diagram": served.diagram(state),
             "failures": [
                 (failure, served.machine.recovery(failure.reason))
@@ -281,8 +289,12 @@ def create_app(console: Console) -> Starlette:
         if served is None:
             return refused(404, "No such machine.")
         instance_id = request.path_params["instance_id"]
+        actor = known.actor
+        signer = console.signers.get(actor.id)
+        if signer is not None:
+            actor = replace(actor, signer=signer)
         outcome = await run_in_threadpool(
-            actions.act, console.stores.get().store, served, instance_id, known.actor, form
+            actions.act, console.stores.get().store, served, instance_id, actor, form
         )
         if outcome.status == 303:
             url = f"/runs/{quote(served.name)}/{quote(instance_id)}?done={quote(outcome.text)}"

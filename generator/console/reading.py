@@ -9,7 +9,6 @@ now. Nothing here writes.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,12 +19,13 @@ from typing import Any
 
 from statewright.generator.console.machines import Served
 from statewright.generator.runtime import Actor, Event, Machine, SqlStore, StoreError
-from statewright.generator.runtime.chain import canonical
+from statewright.generator.runtime.kernel import digest as runtime_digest
 from statewright.generator.runtime.records import Refused
 
 __all__ = [
     "POSTGRES_SCHEMES",
     "Approval",
+    "Gate",
     "Opened",
     "Page",
     "Pending",
@@ -122,11 +122,29 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """One approval already given at the gate a run waits at (under a quorum)."""
+    """One approval already counted at the gate a run waits at (under a quorum)."""
 
     actor: str
     at: datetime
     decision: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What the approval gate a run waits at has collected and waits for, as the runtime
+    answers it (``Machine.gate_status``): the approvals counted so far, the ``quorum``
+    and how many approvals are ``missing``, the roles that may decide now (widened once
+    ``escalated``), when it escalates, the ``digest`` an approval is bound to (None
+    without ``bind: context``) and the actors the policy refuses as approvers."""
+
+    approvals: tuple[Approval, ...]
+    quorum: int
+    missing: int
+    reviewers: tuple[str, ...]
+    escalated: bool
+    escalates_at: datetime | None
+    digest: str | None
+    excluded: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +159,25 @@ class Pending:
     reviewers: tuple[str, ...]
     context: dict[str, Any]
     digest: str
-    approvals: tuple[Approval, ...]
+    gate: Gate | None
     problem: str | None = None
 
 
 def context_digest(context: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``context``: the digest a reviewer approves."""
-    return hashlib.sha256(canonical(context).encode()).hexdigest()
+    """The digest a reviewer approves: the runtime's (``sha256:`` and the hex SHA-256 of
+    the canonical JSON of ``context``), the one ``bind: context`` records."""
+    return runtime_digest(context)
 
 
 def entered_at(run: Machine[Any, Any, Any]) -> datetime:
-    """When ``run`` entered the state it is in: the last record that led into it."""
+    """When ``run`` entered the state it is in: the last record that led into it (a
+    gate's own records, an approval, an escalation, a bound digest, keep it there)."""
     state = run.state
     for record in reversed(run.audit):
-        if record.to_state == state and (
-            record.from_state != state or record.event is not Event.TRANSITION
+        if (
+            record.to_state == state
+            and (record.from_state != state or record.event is not Event.TRANSITION)
+            and record.event not in _GATES_OWN
         ):
             moment: datetime = record.at
             return moment
@@ -163,23 +185,28 @@ def entered_at(run: Machine[Any, Any, Any]) -> datetime:
     return first
 
 
-def prior_approvals(run: Machine[Any, Any, Any]) -> tuple[Approval, ...]:
-    """The approvals already given at the gate ``run`` waits at, by whom and when.
+_GATES_OWN = (Event.APPROVAL, Event.ESCALATION, Event.BOUND)
 
-    The one place the console reads what a quorum has collected: the human records
-    taken since the run entered the gate that left it there (with today's runtime an
-    approval leaves the gate, so there are none).
+
+def prior_approvals(run: Machine[Any, Any, Any]) -> Gate | None:
+    """The gate ``run`` waits at, read through the runtime (``Machine.gate_status``):
+    who approved already, the quorum and what is missing, who may decide, the
+    escalation, the bound digest; None outside an approval state.
+
+    The one place the console reads a gate: what a policy means is the runtime's alone.
     """
-    since = entered_at(run)
-    state = run.state
-    return tuple(
-        Approval(str(r.actor), r.at, r.decision)
-        for r in run.audit
-        if r.at >= since
-        and r.actor is not None
-        and r.from_state == state
-        and r.to_state == state
-        and r.event is Event.TRANSITION
+    status = run.gate_status()
+    if status is None:
+        return None
+    return Gate(
+        approvals=tuple(Approval(a.actor, a.at, a.decision) for a in status.approvals),
+        quorum=status.quorum,
+        missing=status.missing,
+        reviewers=tuple(sorted(str(r) for r in status.reviewers)),
+        escalated=status.escalated,
+        escalates_at=status.escalates_at,
+        digest=status.digest,
+        excluded=tuple(sorted(status.excluded)),
     )
 
 
@@ -219,20 +246,25 @@ def _pending(store: SqlStore, served: Served, instance_id: str) -> Pending:
         run = served.machine.load(store, instance_id)
     except (StoreError, Refused, ValueError) as error:
         now = datetime.now(UTC)
-        return Pending(served, instance_id, "?", now, None, (), {}, "", (), str(error))
+        return Pending(served, instance_id, "?", now, None, (), {}, "", None, str(error))
     state = str(run.state)
     context = run.context
-    found = next(s for s in served.spec.states if s.name == state)
+    gate = prior_approvals(run)
+    if gate is None:  # the head row is behind the run: shown as the spec says
+        found = next(s for s in served.spec.states if s.name == state)
+        reviewers = tuple(sorted(found.reviewers))
+    else:
+        reviewers = gate.reviewers
     return Pending(
         served,
         instance_id,
         state,
         entered_at(run),
         run.deadline,
-        tuple(sorted(found.reviewers)),
+        reviewers,
         context,
-        context_digest(context),
-        prior_approvals(run),
+        context_digest(context) if gate is None or gate.digest is None else gate.digest,
+        gate,
     )
 
 
