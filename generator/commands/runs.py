@@ -739,7 +739,8 @@ ARCHIVE = Command(
         "'audit verify', 'runs list' and 'runs show' read it like any store and its "
         "chains stay verifiable. Each run is copied, its copy verified, and only then "
         "deleted from the store (if it did not move meanwhile); a crash leaves it in "
-        "both, never in neither. Says how many runs it archived per machine.",
+        "both, never in neither. Says on standard output how many runs it archived per "
+        "machine.",
     ),
     exits=(
         (0, "archived, or nothing to archive"),
