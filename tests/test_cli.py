@@ -281,11 +281,12 @@ def test_every_commands_help_describes_each_argument_and_the_exit_status(
 
 # --- the command layer: one module per command --------------------------------------------
 
-SHARED = {"__init__", "inputs", "stores", "audit_check", "migrate_store"}
+SHARED = {"__init__", "inputs", "stores", "audit_check", "migrate_store", "runs_archive"}
 """The modules of generator/commands/ that are no command: the shared pieces (``stores``
 opens the stores ``audit`` and ``runs`` read; ``audit_check`` holds the ``audit`` group's
 ``check`` and ``export`` actions, which ``audit.py`` registers; ``migrate_store`` moves
-the stored runs for ``migrate --store``)."""
+the stored runs for ``migrate --store``; ``runs_archive`` holds the ``runs`` group's
+``archive`` action, which ``runs.py`` registers)."""
 
 
 def test_every_command_module_is_registered_and_every_command_has_a_module() -> None:
@@ -319,8 +320,9 @@ def test_the_dispatch_reaches_every_command() -> None:
 
     built = parser()
     runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}
-    assert len(runnable) == 17
+    assert len(runnable) == 18
     examples = {
+        "runs archive": ["T", "--finished-before", "1d", "--to", "A"],
         "serve": ["--store", "T"],
         "migrate": ["O", "N"],
         "paths": ["S"],

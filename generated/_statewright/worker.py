@@ -142,7 +142,7 @@ class Metrics:
     instances claimed, handler calls and their time in seconds (``handler_seconds``, the
     longest in ``slowest``), outcomes and timeouts fired, failures, retries, policies that
     gave up, calls that ran past their timeout, leases renewed while a handler ran
-    (heartbeats) and leases lost."""
+    (heartbeats), leases lost, and idle waits woken by new work (``wakes``)."""
 
     rounds: int = 0
     claimed: int = 0
@@ -158,6 +158,8 @@ class Metrics:
     timed_out: int = 0
     renewals: int = 0
     lost: int = 0
+    wakes: int = 0
+    """Idle waits ended by an announcement of new work (PostgreSQL ``NOTIFY``)."""
 
     def add(self, report: Round) -> None:
         """Count one round's ``report`` in."""
@@ -256,6 +258,10 @@ class Worker(Generic[S, T, R]):
 
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
+        with self.store.unannounced():  # its own work: it goes on with it itself
+            return self._run_once()
+
+    def _run_once(self) -> Round:
         report = self._start()
         while report.claimed < self.batch:  # claim no more than it will soon start on
             limit = min(self._ahead(), self.batch - report.claimed)
@@ -286,6 +292,10 @@ class Worker(Generic[S, T, R]):
 
         The store is called on the event loop's thread, between awaits, never across one.
         """
+        with self.store.unannounced():
+            return await self._arun_once()
+
+    async def _arun_once(self) -> Round:
         report = self._start()
         gate = asyncio.Semaphore(self.concurrency)
         limits = {name: asyncio.Semaphore(size) for name, size in self.limits.items()}
@@ -309,17 +319,32 @@ class Worker(Generic[S, T, R]):
         idle: float = 0.05,
         longest_idle: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        listen: bool | None = None,
     ) -> None:
         """Run rounds until ``stop()`` is true, sleeping ``idle`` seconds after an idle one.
 
-        With ``longest_idle``, each further idle round doubles the sleep up to it, but
-        never past the store's next deadline (:meth:`next_deadline`), so a quiet worker
-        polls seldom and still fires a timeout when it falls due; any work resets it.
+        With ``longest_idle``, an idle worker waits longer, never past the moment
+        something falls due (:meth:`next_due`: the next deadline, the end of a retry's
+        wait or of a lease): on PostgreSQL through psycopg 3 it waits on the machine's
+        ``NOTIFY`` channel (:meth:`SqlStore.listen`), so new work wakes it at once, for up
+        to ``longest_idle`` seconds; elsewhere (or with ``listen=False``) each further
+        idle round doubles the sleep up to ``longest_idle``. Any work resets it.
+        ``listen`` defaults to True unless a ``sleep`` of the caller's is given (it then
+        does the waiting). ``stop()`` is looked at between waits.
         """
+        waiter = None
+        if listen is None:
+            listen = sleep is time.sleep
+        if longest_idle is not None and listen:
+            waiter = self.store.listen(self.machine.spec.machine)
         wait = idle
         while not stop():
             if not self.run_once().idle:
                 wait = idle
+                continue
+            if waiter is not None:
+                assert longest_idle is not None
+                self.metrics.wakes += waiter(self._until_deadline(longest_idle, idle))
                 continue
             sleep(wait if longest_idle is None else self._until_deadline(wait, idle))
             wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
@@ -330,9 +355,19 @@ class Worker(Generic[S, T, R]):
         found = self.outbox.next_deadline(self.machine.spec.machine)
         return None if found is None else datetime.fromisoformat(found)
 
+    def next_due(self) -> datetime | None:
+        """When something falls due next with no write to announce it: the earliest of
+        :meth:`next_deadline` and the moment an instance with effects due can next be
+        claimed (its retry's wait or another worker's lease over); None: nothing."""
+        times = [self.next_deadline()]
+        claimable = self.outbox.next_claimable(self.machine.spec.machine)
+        if claimable is not None:
+            times.append(datetime.fromisoformat(claimable) if claimable else self.clock())
+        return min((t for t in times if t is not None), default=None)
+
     def _until_deadline(self, wait: float, idle: float) -> float:
-        """``wait``, shortened to the time left until the next deadline (at least ``idle``)."""
-        deadline = self.next_deadline()
+        """``wait``, shortened to the time left until :meth:`next_due` (at least ``idle``)."""
+        deadline = self.next_due()
         if deadline is None:
             return wait
         left = (deadline - self.clock()).total_seconds()

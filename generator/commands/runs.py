@@ -1,4 +1,4 @@
-"""``statewright runs list|show|release PATH_OR_URL``: the operators' view of a store's instances.
+"""``statewright runs list|show|release|archive``: the operators' view of a store's instances.
 
 ``list`` shows, per machine, how many instances rest in each state, the approvals waiting
 for a reviewer with their deadlines, and the instances whose effects are due or failing
@@ -17,7 +17,8 @@ text (:mod:`statewright.verify.printable`): no stored value can forge a line or 
 Kinds, reviewers and recovery procedures come from the specs (``--specs``, default
 ``specs/`` when it exists); a machine without a spec is shown by its state names only. The
 store is opened read-only, as ``statewright audit`` opens it; only ``release``, which lifts
-an instance's quarantine so that workers deliver and sweep it again, writes.
+an instance's quarantine so that workers deliver and sweep it again, and ``archive``
+(:mod:`.runs_archive`), which moves finished runs into an archive store, write.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
+from statewright.generator.commands.runs_archive import archive_command, duration
 from statewright.generator.commands.stores import Unusable as _Unusable
 from statewright.generator.commands.stores import connect as _connect
 from statewright.generator.commands.stores import display as _display
@@ -688,6 +690,67 @@ RELEASE = Command(
     run=_release,
 )
 
+
+def _archive_arguments(parser: argparse.ArgumentParser) -> None:
+    store_argument(parser)
+    parser.add_argument(
+        "--finished-before",
+        dest="finished_before",
+        type=duration,
+        required=True,
+        metavar="DURATION",
+        help="archive the runs that finished at least this long ago (30d, 12h, 90m)",
+    )
+    parser.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="ARCHIVE",
+        help="the archive: a SQLite file (made if missing), a statewright store itself",
+    )
+    parser.add_argument(
+        "--specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="specs that say which states are final (default: specs/ if it exists)",
+    )
+
+
+def _archive(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return archive_command(
+        args.target,
+        finished_before=args.finished_before,
+        to=args.to,
+        specs=args.specs,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+ARCHIVE = Command(
+    name="runs archive",
+    summary="move finished runs out of the store into an archive store (retention)",
+    description=(
+        "Move the runs that rest in a final state of their spec, with every effect "
+        "delivered, and whose last record is older than --finished-before, out of the "
+        "store's tables into the archive --to: a SQLite file with the same tables, so "
+        "'audit verify', 'runs list' and 'runs show' read it like any store and its "
+        "chains stay verifiable. Each run is copied, its copy verified, and only then "
+        "deleted from the store (if it did not move meanwhile); a crash leaves it in "
+        "both, never in neither. Says on standard output how many runs it archived per "
+        "machine.",
+    ),
+    exits=(
+        (0, "archived, or nothing to archive"),
+        (1, "a run's archived copy failed verification: it stays in the store"),
+        (2, "a usage error, or the store, the archive or the specs cannot be read"),
+    ),
+    arguments=_archive_arguments,
+    run=_archive,
+)
+
 COMMAND = Group(
     name="runs",
     summary="the operators' view of a store's instances",
@@ -695,8 +758,9 @@ COMMAND = Group(
         "Read a durable store (a SQLite file or a postgresql:// URL) and show what its "
         "instances are doing: 'runs list' for all of them, 'runs show' for one "
         "instance's timeline. Both only read, and print on standard output; 'runs "
-        "release' lifts an instance's quarantine.",
+        "release' lifts an instance's quarantine, and 'runs archive' moves finished "
+        "runs into an archive store.",
     ),
     exits=((0, "shown"), (2, "a usage error, or the store or the instance cannot be found")),
-    actions=(LIST, SHOW, RELEASE),
+    actions=(LIST, SHOW, RELEASE, ARCHIVE),
 )

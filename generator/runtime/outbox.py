@@ -94,6 +94,16 @@ _NEXT_DEADLINE = (
 )
 
 
+_NEXT_CLAIM = (
+    "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.available_at"
+    " THEN o.lease_until ELSE o.available_at END) FROM statewright_instances i"
+    " JOIN statewright_outbox o ON o.machine = i.machine AND o.instance_id = i.instance_id"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL AND o.quarantined IS NULL"
+)
+"""When the next instance with records due can be claimed (its retry's wait or its
+lease over), read from the claimable index."""
+
+
 class LeaseLost(StoreError):
     """The claim's lease ran out and another worker took the instance: nothing was written."""
 
@@ -329,6 +339,16 @@ class Outbox:
             store._run(cursor, _NEXT_DEADLINE, (machine,))
             row = cursor.fetchone()
         return None if row is None else str(row[0])
+
+    def next_claimable(self, machine: str) -> str | None:
+        """When the next of ``machine``'s instances with effects due can be claimed (the
+        end of its retry's wait or of the lease another worker holds it under), leaving
+        out the quarantined; None if no instance has effects due."""
+        store = self.store
+        with store._transaction(write=False, single=True) as cursor:
+            store._run(cursor, _NEXT_CLAIM, (machine,))
+            row = cursor.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def due(self, machine: str, now: str, limit: int | None = None) -> list[str]:
         """Ids of the instances of ``machine`` whose deadline is at or before ``now``,

@@ -6,7 +6,13 @@ when records arrive that no worker has delivered yet, an order number that only 
 cleared by the worker once it has delivered them), ``statewright_records`` its records
 (number, canonical JSON body, the previous hash and its own). Instances with an arrival
 are indexed (a partial index), so a worker's claim reads what is due, oldest first,
-however many instances have finished. What differs
+however many instances have finished.
+
+New work is announced on PostgreSQL: a write that creates an instance or appends to one
+sends ``NOTIFY`` on the machine's channel (:func:`channel`; in the same statement, so no
+round trip is added), delivered when it commits, and an idle worker waits on it
+(:meth:`SqlStore.listen`) instead of polling. Workers write their own commits unannounced
+(:meth:`SqlStore.unannounced`): they go on with that work themselves. What differs
 between the two databases (how a transaction opens, how a write locks the head row, how
 concurrent schema creation waits) is a :class:`Dialect`; the rest is one SQL text, its
 ``?`` placeholders turned into the driver's.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import sqlite3
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -34,7 +41,25 @@ from .stored import (
     check_version,
 )
 
-__all__ = ["CHUNK", "POSTGRESQL", "SCHEMA_LOCK", "SQLITE", "DBConnection", "Dialect", "SqlStore"]
+__all__ = [
+    "CHUNK",
+    "POSTGRESQL",
+    "SCHEMA_LOCK",
+    "SQLITE",
+    "DBConnection",
+    "Dialect",
+    "SqlStore",
+    "channel",
+]
+
+
+def channel(machine: str) -> str:
+    """The PostgreSQL ``NOTIFY`` channel on which new work of ``machine`` is announced:
+    ``statewright:<machine>``, or a hash of the machine for a name too long (63 bytes)."""
+    name = f"statewright:{machine}"
+    if len(name.encode()) <= 63:
+        return name
+    return "statewright:" + hashlib.sha256(machine.encode()).hexdigest()[:48]
 
 
 class DBConnection(Protocol):
@@ -186,6 +211,8 @@ class SqlStore:
             if create:
                 connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+        self._quiet = False
+        """Whether writes go unannounced (:meth:`unannounced`)."""
         self._arrival: bool | None = None
         """Whether the head rows have the ``arrival`` column (None: not looked yet)."""
         if not create:
@@ -260,7 +287,7 @@ class SqlStore:
                 "INSERT INTO statewright_instances"
                 f" (machine, instance_id, seq, head, version, state, deadline{column})"
                 f" VALUES (?, ?, ?, ?, ?, ?, ?{value}) ON CONFLICT (machine, instance_id)"
-                " DO NOTHING",
+                f" DO NOTHING{self._announce()}",
                 (
                     machine,
                     instance_id,
@@ -270,6 +297,7 @@ class SqlStore:
                     head.state,
                     head.deadline,
                     *params,
+                    *self._channel(machine),
                 ),
             )
             if cursor.rowcount != 1:
@@ -297,7 +325,7 @@ class SqlStore:
                 cursor,
                 "UPDATE statewright_instances"
                 f" SET seq = ?, head = ?, version = ?, state = ?, deadline = ?{assignment}"
-                " WHERE machine = ? AND instance_id = ? AND version = ?",
+                f" WHERE machine = ? AND instance_id = ? AND version = ?{self._announce()}",
                 (
                     row.seq,
                     row.head_hash,
@@ -308,6 +336,7 @@ class SqlStore:
                     machine,
                     instance_id,
                     version,
+                    *self._channel(machine),
                 ),
             )
             if cursor.rowcount != 1:
@@ -315,6 +344,47 @@ class SqlStore:
                 check_version(machine, instance_id, stored.version, version)
             self._insert(cursor, machine, instance_id, entries)
             self._known[key] = row
+
+    # -- announcing new work (PostgreSQL) -------------------------------------------------
+
+    def _announce(self) -> str:
+        """What a head row's write ends with to ``NOTIFY`` the machine's channel when it
+        commits (PostgreSQL, unless :meth:`unannounced`): one statement, no round trip."""
+        return " RETURNING pg_notify(?, '')" if self._announcing() else ""
+
+    def _channel(self, machine: str) -> tuple[str, ...]:
+        return (channel(machine),) if self._announcing() else ()
+
+    def _announcing(self) -> bool:
+        return self.dialect == "postgresql" and not self._quiet
+
+    @contextlib.contextmanager
+    def unannounced(self) -> Iterator[None]:
+        """Write without announcing the new work: for a worker's own commits, which it
+        goes on with itself (announcing them would only wake idle workers for nothing)."""
+        quiet, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = quiet
+
+    def listen(self, machine: str) -> Callable[[float], bool] | None:
+        """Start listening for new work of ``machine`` (``LISTEN`` on its :func:`channel`)
+        and return a function that waits up to a number of seconds for it: True when
+        woken by an announcement (all those received so far are taken), False at the end
+        of the wait. None when the connection cannot wait for notifications (SQLite, or a
+        driver without psycopg 3's ``notifies()``): poll instead."""
+        notifies = getattr(self._connection, "notifies", None)
+        if self.dialect != "postgresql" or not callable(notifies):
+            return None
+        quoted = '"' + channel(machine).replace('"', '""') + '"'
+        with self._transaction(write=True) as cursor:
+            cursor.execute(f"LISTEN {quoted}")
+
+        def wait(seconds: float) -> bool:
+            return bool(list(notifies(timeout=max(seconds, 0.0), stop_after=1)))
+
+        return wait
 
     def _locked_row(self, cursor: Any, machine: str, instance_id: str) -> StoredInstance:
         """The instance's head row, locked until the commit."""
