@@ -228,6 +228,7 @@ def failed_guard(recording: Recording, draw: Draw) -> list[Line] | None:
         state, values = recording.after[k - 1]
         if semantics.automatic_in(state, values) is not None:
             continue
+        timed = semantics.timed_exit(state)
         for transition in semantics.spec.transitions:
             if (
                 transition.source == state
@@ -235,6 +236,11 @@ def failed_guard(recording: Recording, draw: Draw) -> list[Line] | None:
                 and transition.after is None
                 and transition.trigger != AUTOMATIC_TRIGGER
                 and not semantics.data.holds(transition.when, values)
+                # once due, the timed exit takes its trigger: the same step is no mutant
+                and not (
+                    timed is not None
+                    and (timed.trigger, timed.target) == (transition.trigger, transition.target)
+                )
             ):
                 chosen = semantics.candidates(state, transition.trigger, values)
                 if chosen is None or chosen.target != transition.target:
