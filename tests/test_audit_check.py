@@ -415,6 +415,51 @@ def test_a_line_that_is_no_record_is_named_by_its_line() -> None:
     ]
 
 
+GATELESS = """\
+statewright: 1
+machine: gateless
+initial: A
+states:
+  A: {}
+  REVIEW: {kind: approval, reviewers: [lead]}
+  DONE: {final: true}
+transitions:
+  - {from: A, to: REVIEW, trigger: submit}
+  - {from: REVIEW, to: DONE, trigger: approved, human: true}
+"""
+
+
+@pytest.mark.parametrize("event", ["approval", "escalation", "bound"])
+def test_a_gate_record_where_no_state_has_a_policy_is_reported(event: str) -> None:
+    """Where no state has a policy the checker follows no gate, but a gate's own record
+    is still one the spec cannot have made; the steps around it still check clean."""
+    at = START.isoformat()
+    lines: list[Line] = [
+        {"seq": 0, "event": "created", "at": at, "state": "A"},
+        {"seq": 1, "at": at, "trigger": "submit", "from": "A", "to": "REVIEW"},
+        {"seq": 2, "event": event, "at": at, "trigger": "approved", "to": "REVIEW"},
+        {
+            "seq": 3,
+            "at": at,
+            "trigger": "approved",
+            "from": "REVIEW",
+            "to": "DONE",
+            "actor": "ann",
+            "roles": LEAD,
+            "decision": "ok",
+        },
+    ]
+    spec = load(GATELESS)
+    assert check(spec, [lines[0], lines[1], {**lines[3], "seq": 2}]) == []
+    found = check(spec, lines)
+    assert found == [
+        (
+            "run-policy",
+            f"run record 2 (line 3): a {event} record outside an approval gate with a policy",
+        )
+    ]
+
+
 def test_a_leads_to_within_bound_is_held_at_every_record_and_at_the_end() -> None:
     """The hook for ``leads_to: {within}`` (issue 22): a property model that carries
     ``within`` is checked on the run, while it is open too."""

@@ -355,18 +355,23 @@ class RunChecker:
     def feed(self, record: Recorded) -> None:
         """Check ``record``, the next of the run."""
         before, gates = self._state, self._gates
-        if self._started and not self._pending and self._last is not None:
-            if gates is not None:
-                problem = gates.check(record, before, self._values)
-            elif record.event in GATE_EVENTS:  # what check finds where no state has a policy
+        if gates is None:  # no state has a policy: a gate's own record is all there is to find
+            if (
+                record.event in GATE_EVENTS
+                and self._started
+                and not self._pending
+                and self._last is not None
+            ):
                 problem = f"a {record.event} record outside an approval gate with a policy"
-            else:
-                problem = ""
+                self._report("run-policy", record, problem, self._where(before))
+            self._feed(record)
+            return
+        if self._started and not self._pending and self._last is not None:
+            problem = gates.check(record, before, self._values)
             if problem:
                 self._report("run-policy", record, problem, self._where(before))
         self._feed(record)
-        if gates is not None:
-            gates.follow(record, before, before == self.spec.initial != self._state)
+        gates.follow(record, before, before == self.spec.initial != self._state)
 
     def _feed(self, record: Recorded) -> None:
         last = self._last
@@ -412,7 +417,8 @@ class RunChecker:
             return
         event = record.event
         if event == "transition":  # most records: the same checks as below, in order
-            if self._deadline is not None:
+            deadline = self._deadline
+            if deadline is not None and record.at > deadline:  # _missed's first test
                 self._missed(record)
             self._transition(record)
             return
@@ -507,7 +513,8 @@ class RunChecker:
             self._follow(record)
             return
         deadline, timed = self._deadline, self._timer
-        expired = deadline is not None and self._expires(record)
+        # due only at or after the deadline (most records come before it)
+        expired = deadline is not None and record.at >= deadline and self._expires(record)
         move = None if expired else self.moves.move(state, self._values, trigger, record.state)
         if move is not None:  # the spec takes this very step: check who and when
             taken = move.transition
@@ -526,7 +533,11 @@ class RunChecker:
                 record, move.values, taken.location, taken
             ):
                 self._follow(record)
-            self._arrived(record, state)
+            if self._watching:
+                self._arrived(record, state)
+            elif self._rollback_allowed:  # what _arrived keeps where no property is watched
+                self._after[record.seq] = (self._state, self._values)
+                self._fired_at[record.seq] = self._bits
             return
         found = timed if expired else self._choose(record, state, trigger)
         if found is None:
