@@ -228,6 +228,7 @@ def failed_guard(recording: Recording, draw: Draw) -> list[Line] | None:
         state, values = recording.after[k - 1]
         if semantics.automatic_in(state, values) is not None:
             continue
+        timed = semantics.timed_exit(state)
         for transition in semantics.spec.transitions:
             if (
                 transition.source == state
@@ -235,6 +236,11 @@ def failed_guard(recording: Recording, draw: Draw) -> list[Line] | None:
                 and transition.after is None
                 and transition.trigger != AUTOMATIC_TRIGGER
                 and not semantics.data.holds(transition.when, values)
+                # once due, the timed exit takes its trigger: the same step is no mutant
+                and not (
+                    timed is not None
+                    and (timed.trigger, timed.target) == (transition.trigger, transition.target)
+                )
             ):
                 chosen = semantics.candidates(state, transition.trigger, values)
                 if chosen is None or chosen.target != transition.target:
@@ -406,6 +412,51 @@ def test_a_line_that_is_no_record_is_named_by_its_line() -> None:
         (4, "at"),
         (5, "a"),
         (6, "roles"),
+    ]
+
+
+GATELESS = """\
+statewright: 1
+machine: gateless
+initial: A
+states:
+  A: {}
+  REVIEW: {kind: approval, reviewers: [lead]}
+  DONE: {final: true}
+transitions:
+  - {from: A, to: REVIEW, trigger: submit}
+  - {from: REVIEW, to: DONE, trigger: approved, human: true}
+"""
+
+
+@pytest.mark.parametrize("event", ["approval", "escalation", "bound"])
+def test_a_gate_record_where_no_state_has_a_policy_is_reported(event: str) -> None:
+    """Where no state has a policy the checker follows no gate, but a gate's own record
+    is still one the spec cannot have made; the steps around it still check clean."""
+    at = START.isoformat()
+    lines: list[Line] = [
+        {"seq": 0, "event": "created", "at": at, "state": "A"},
+        {"seq": 1, "at": at, "trigger": "submit", "from": "A", "to": "REVIEW"},
+        {"seq": 2, "event": event, "at": at, "trigger": "approved", "to": "REVIEW"},
+        {
+            "seq": 3,
+            "at": at,
+            "trigger": "approved",
+            "from": "REVIEW",
+            "to": "DONE",
+            "actor": "ann",
+            "roles": LEAD,
+            "decision": "ok",
+        },
+    ]
+    spec = load(GATELESS)
+    assert check(spec, [lines[0], lines[1], {**lines[3], "seq": 2}]) == []
+    found = check(spec, lines)
+    assert found == [
+        (
+            "run-policy",
+            f"run record 2 (line 3): a {event} record outside an approval gate with a policy",
+        )
     ]
 
 

@@ -146,32 +146,38 @@ def _check_run(
     read = reader.read
     data: Mapping[str, Any] = records[0] if records else {}
     try:
-        if any(data.get("event") == "migrated" for data in records):
-            recorded = []
-            for data in records:
-                recorded.append(read(data))
-            _check_migrated_run(report, versions, name, records, recorded, now)
-            return
         first = read(data) if records else None
         named = None if first is None else first.spec
         candidates = versions
         if named is not None:  # among the specs given, or in their git history
             candidates = [s for s in [_version(versions, named)] if s is not None]
-        if not candidates:
-            _no_spec(report, name, named, len(versions))
-            return
-        checker = RunChecker(_moves(candidates[0]), name)
-        if len(candidates) == 1:  # every run the runtime records now: one pass, no list
+        migrated = first is not None and first.event == "migrated"
+        if not candidates and not migrated:
+            migrated = any(data.get("event") == "migrated" for data in records)
+            if not migrated:
+                _no_spec(report, name, named, len(versions))
+                return
+        if not migrated and len(candidates) == 1:  # what the runtime records: one pass, no list
+            checker = RunChecker(_moves(candidates[0]), name)
             feed = checker.feed
             if first is not None:
                 feed(first)
             for data in islice(records, 1, None):
-                feed(read(data))
+                record = read(data)
+                if record.event == "migrated":  # checked part by part, from the start
+                    migrated = True
+                    break
+                feed(record)
             found = (candidates[0], checker)
-        else:
-            recorded = [] if first is None else [first]
-            for data in records[1:]:
+        recorded: list[Recorded] = []
+        if migrated or len(candidates) > 1:
+            read = StoredRun().read
+            for data in records:
                 recorded.append(read(data))
+        if migrated or any(record.event == "migrated" for record in recorded):
+            _check_migrated_run(report, versions, name, records, recorded, now)
+            return
+        if len(candidates) > 1:
             found = _conforming(candidates, name, recorded)
     except (ValueError, TypeError) as error:
         spec = versions[0] if versions else None

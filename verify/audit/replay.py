@@ -71,7 +71,7 @@ from statewright.verify.model import (
 from statewright.verify.semantics import AlwaysCycle, OutOfRange, Semantics, Values
 from statewright.verify.semantics.data import show_value
 
-__all__ = ["RULES", "Chain", "Move", "Moves", "RunChecker", "check_run"]
+__all__ = ["RULES", "Chain", "Move", "Moves", "Plan", "RunChecker", "check_run"]
 
 Chain = tuple[tuple[Transition, Values], ...]
 """``always`` steps, each with the values after it."""
@@ -140,16 +140,71 @@ def within_of(prop: Property) -> int | None:
     return seconds if isinstance(seconds, int) else None
 
 
+class Plan(NamedTuple):
+    """What a :class:`RunChecker` reads of its spec at every record, worked out once per
+    spec (:attr:`Moves.plan`) rather than once per run."""
+
+    always: tuple[Property, ...]
+    precedence: tuple[Property, ...]
+    timed: tuple[tuple[Property, int], ...]
+    """The ``leads_to`` properties with a ``within`` bound, with it in seconds."""
+    at_most: tuple[Property, ...]
+    watching: bool
+    """Whether the spec has a property to follow at each record."""
+    rollback: bool
+    """Whether the spec allows a rollback (so the checker keeps where each record left)."""
+    policies: bool
+    """Whether a state of the spec has an approval policy (so gates are followed)."""
+    sha256: str
+    initial: Values
+    """Every variable at its ``initial`` value."""
+
+    @classmethod
+    def of(cls, semantics: Semantics) -> Plan:
+        spec = semantics.spec
+        properties = spec.properties
+        always = tuple(p for p in properties if p.kind is PropertyKind.ALWAYS)
+        precedence = tuple(p for p in properties if p.kind is PropertyKind.PRECEDENCE)
+        timed = tuple(
+            (p, seconds)
+            for p in properties
+            if p.kind is PropertyKind.LEADS_TO and (seconds := within_of(p)) is not None
+        )
+        at_most = tuple(p for p in properties if p.kind is PropertyKind.AT_MOST)
+        return cls(
+            always,
+            precedence,
+            timed,
+            at_most,
+            bool(always or precedence or timed or at_most),
+            spec.rollback is not None,
+            any(node.policy is not None for node in semantics.nodes.values()),
+            spec.sha256,
+            semantics.data.initial,
+        )
+
+
 class Moves:
     """The answers of a spec's semantics that a checker asks for, memoized: built once per
     spec and shared by every run of it, so that a store of many runs asks the semantics
     each question once (the step a trigger takes from a configuration, the values and the
     ``always`` chain after a transition, a state's deadline)."""
 
-    __slots__ = ("_chains", "_choices", "_declared", "_delays", "_moves", "_steps", "semantics")
+    __slots__ = (
+        "_chains",
+        "_choices",
+        "_declared",
+        "_delays",
+        "_moves",
+        "_steps",
+        "plan",
+        "semantics",
+    )
 
     def __init__(self, semantics: Semantics) -> None:
         self.semantics = semantics
+        self.plan = Plan.of(semantics)
+        """What every run's checker reads of the spec, worked out once."""
         self._choices: dict[tuple[str, str, Values], Transition | None] = {}
         self._declared: dict[
             tuple[str, str, str], tuple[Sequence[Transition], tuple[Transition, ...]]
@@ -252,8 +307,8 @@ class RunChecker:
     then at its end (:meth:`finish`). ``run`` names the run in every finding."""
 
     def __init__(self, semantics: Semantics | Moves, run: str) -> None:
-        self.moves = semantics if isinstance(semantics, Moves) else Moves(semantics)
-        self.semantics = self.moves.semantics
+        self.moves = moves = semantics if isinstance(semantics, Moves) else Moves(semantics)
+        self.semantics = moves.semantics
         self.spec = self.semantics.spec
         self.name = run
         self.findings: list[Finding] = []
@@ -261,67 +316,86 @@ class RunChecker:
         """What the run did not record, so was not checked (:data:`_NO_VALUES`, ...)."""
         self._started = False
         self._state = ""
-        self._values: Values = self.semantics.data.initial
+        self._values: Values = moves.plan.initial
         self._deadline: datetime | None = None
         self._timer: Transition | None = None
         self._pending: deque[tuple[Transition, Values]] = deque()
         self._after: dict[int, tuple[str, Values]] = {}
         """The state and values after each record: where a rollback may return to."""
-        self._rollback_allowed = self.spec.rollback is not None
+        plan = moves.plan
+        self._plan = plan
+        self._rollback_allowed = plan.rollback
+        self._spec_named = ""
+        """The last spec hash a record named that is this spec's (most name the same)."""
         self._last: Recorded | None = None
         self._top = 0
         """The highest seq so far: the next record's is one more."""
         self._rollbacks = 0
         self._broken: set[str] = set()
         """The properties already reported for this run (one finding each)."""
-        self._always = [p for p in self.spec.properties if p.kind is PropertyKind.ALWAYS]
-        self._precedence = [p for p in self.spec.properties if p.kind is PropertyKind.PRECEDENCE]
-        self._bits = [False] * len(self._precedence)
+        self._always = plan.always
+        self._precedence = plan.precedence
+        self._bits = [False] * len(plan.precedence)
         self._fired_at: dict[int, list[bool]] = {}
         """The ``precedence`` bits after each record: what a rollback returns them to."""
-        self._timed = [
-            (p, seconds)
-            for p in self.spec.properties
-            if p.kind is PropertyKind.LEADS_TO and (seconds := within_of(p)) is not None
-        ]
-        self._since: list[datetime | None] = [None] * len(self._timed)
-        self._at_most = [p for p in self.spec.properties if p.kind is PropertyKind.AT_MOST]
-        self._counts = [0] * len(self._at_most)
+        self._timed = plan.timed
+        self._since: list[datetime | None] = [None] * len(plan.timed)
+        self._at_most = plan.at_most
+        self._counts = [0] * len(plan.at_most)
         """The firings of each ``at_most`` trigger since the run last left its initial
         state (a rollback carries them over, as the explorer counts)."""
-        self._watching = bool(self._always or self._precedence or self._timed or self._at_most)
+        self._watching = plan.watching
         """Whether the spec has a property to follow at each record."""
-        self._gates = GateChecker(self.semantics)
+        self._gates = GateChecker(self.semantics) if plan.policies else None
+        """The run's approval gates, followed where the spec has a policy (elsewhere a
+        gate's own record is the one thing to find: :meth:`feed`)."""
 
     # -- the records ----------------------------------------------------------------------
 
     def feed(self, record: Recorded) -> None:
         """Check ``record``, the next of the run."""
-        before = self._state
+        before, gates = self._state, self._gates
+        if gates is None:  # no state has a policy: a gate's own record is all there is to find
+            if (
+                record.event in GATE_EVENTS
+                and self._started
+                and not self._pending
+                and self._last is not None
+            ):
+                problem = f"a {record.event} record outside an approval gate with a policy"
+                self._report("run-policy", record, problem, self._where(before))
+            self._feed(record)
+            return
         if self._started and not self._pending and self._last is not None:
-            problem = self._gates.check(record, before, self._values)
+            problem = gates.check(record, before, self._values)
             if problem:
                 self._report("run-policy", record, problem, self._where(before))
         self._feed(record)
-        self._gates.follow(record, before, before == self.spec.initial != self._state)
+        gates.follow(record, before, before == self.spec.initial != self._state)
 
     def _feed(self, record: Recorded) -> None:
         last = self._last
         self._last = record
-        if record.spec is not None and not self.spec.sha256.startswith(record.spec.lower()):
-            self._report(
-                "run-spec-version",
-                record,
-                f"recorded under the spec with sha256 {record.spec}, not this one "
-                f"({self.spec.sha256[:12]}...)",
-                self.spec.location,
-            )
+        named = record.spec
+        if named is not None and named != self._spec_named:
+            if self._plan.sha256.startswith(named.lower()):
+                self._spec_named = named
+            else:
+                self._report(
+                    "run-spec-version",
+                    record,
+                    f"recorded under the spec with sha256 {named}, not this one "
+                    f"({self.spec.sha256[:12]}...)",
+                    self.spec.location,
+                )
         if last is None:
             self._top = record.seq
             self._created(record)
             return
-        top, self._top = self._top, max(self._top, record.seq)
-        if record.seq != top + 1:
+        seq, top = record.seq, self._top
+        if seq > top:
+            self._top = seq
+        if seq != top + 1:
             self._report(
                 "run-out-of-order",
                 record,
@@ -341,7 +415,14 @@ class RunChecker:
         if self._pending:  # the spec takes an always step at once: nothing else comes first
             self._automatic(record, self._pending.popleft())
             return
-        if record.event == "created":
+        event = record.event
+        if event == "transition":  # most records: the same checks as below, in order
+            deadline = self._deadline
+            if deadline is not None and record.at > deadline:  # _missed's first test
+                self._missed(record)
+            self._transition(record)
+            return
+        if event == "created":
             self._report(
                 "run-malformed",
                 record,
@@ -407,16 +488,17 @@ class RunChecker:
             )
         if data.variables and record.variables is None:
             self.notes.add(_NO_VALUES)
-        chain = self.moves.entry(spec.initial, data.initial)
+        initial = self._plan.initial
+        chain = self.moves.entry(spec.initial, initial)
         if isinstance(chain, str):
             self._report("run-undeclared-step", record, chain, spec.location)
             return
         self._started = True
         self._pending = deque(chain)
-        self._state, self._values = spec.initial, data.initial
+        self._state, self._values = spec.initial, initial
         self._entered(spec.initial, record.at)
         if record.variables is not None:
-            self._compare(record, data.initial, spec.initial_location or spec.location)
+            self._compare(record, initial, spec.initial_location or spec.location)
         self._arrived(record, None)
 
     def _transition(self, record: Recorded) -> None:
@@ -431,7 +513,8 @@ class RunChecker:
             self._follow(record)
             return
         deadline, timed = self._deadline, self._timer
-        expired = deadline is not None and self._expires(record)
+        # due only at or after the deadline (most records come before it)
+        expired = deadline is not None and record.at >= deadline and self._expires(record)
         move = None if expired else self.moves.move(state, self._values, trigger, record.state)
         if move is not None:  # the spec takes this very step: check who and when
             taken = move.transition
@@ -450,7 +533,11 @@ class RunChecker:
                 record, move.values, taken.location, taken
             ):
                 self._follow(record)
-            self._arrived(record, state)
+            if self._watching:
+                self._arrived(record, state)
+            elif self._rollback_allowed:  # what _arrived keeps where no property is watched
+                self._after[record.seq] = (self._state, self._values)
+                self._fired_at[record.seq] = self._bits
             return
         found = timed if expired else self._choose(record, state, trigger)
         if found is None:
@@ -597,7 +684,7 @@ class RunChecker:
                 taken,
             )
 
-    def _human(self, record: Recorded, roles: Iterable[str]) -> str:
+    def _human(self, record: Recorded, roles: frozenset[str]) -> str:
         """What is wrong with ``record`` as a human action by one of ``roles``, or ''."""
         actor, held, decision = record.actor, record.roles, record.decision
         if not actor or not actor.strip():
@@ -605,7 +692,7 @@ class RunChecker:
             return f"no actor is recorded (it needs one holding {wanted})"
         if held is None:
             self.notes.add(_NO_ROLES)
-        elif not any(role in held for role in roles):
+        elif roles.isdisjoint(held):
             shown = ", ".join(held) or "no role"
             return f"{actor} holds {shown}, none of the roles {', '.join(sorted(roles))}"
         if not decision or not decision.strip():
@@ -640,7 +727,7 @@ class RunChecker:
         elif spec.state(state).is_approval:
             problem = f"{state} is an approval state: it is locked, and only its exits move it"
         else:
-            problem = self._human(record, spec.rollback)
+            problem = self._human(record, frozenset(spec.rollback))
             limit = rollback_limit(spec)
             self._rollbacks += 1
             if not problem and limit is not None and self._rollbacks > limit:

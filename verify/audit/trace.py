@@ -185,6 +185,8 @@ def instant(value: object) -> datetime:
     return moment
 
 
+_from_iso = datetime.fromisoformat
+
 _new_recorded = tuple.__new__
 """A :class:`Recorded` from all its fields in order, without the keyword ``__new__`` a
 NamedTuple generates (a Python call per record)."""
@@ -236,12 +238,18 @@ class StoredRun:
                 self.values = dict(changed)
             else:
                 self.values = {**self.values, **changed}
-        roles, spec = get("roles"), get("spec")
+        try:  # instant(), written out
+            moment = _from_iso(at) if type(at) is str else instant(at)
+        except ValueError:
+            moment = instant(at)  # says what is wrong
+        if moment.tzinfo is None:
+            instant(at)
+        roles, spec, extra = get("roles"), get("spec"), get("data")
         return _new_recorded(  # the fields in order, and line 0
             Recorded,
             (
                 seq,
-                instant(at),
+                moment,
                 event,
                 state,
                 trigger,
@@ -253,7 +261,7 @@ class StoredRun:
                 back,
                 spec if type(spec) is str else None,
                 0,
-                _digest(get("data")),
+                _digest(extra) if extra else None,  # a gate's records alone hold data
             ),
         )
 
