@@ -69,11 +69,12 @@ BASE: dict[str, object] = {
         {"from": "RUNNING", "to": "STUCK", "trigger": "give_up", "after": "1h", "reason": "SLOW"},
     ],
     "reasons": {"SLOW": {"description": "too slow", "recovery": ["Restart it"]}},
-    "rollback": {"reviewers": ["on_call"]},
+    "rollback": {"reviewers": ["on_call"], "keep": ["attempts"], "max": 2},
     "properties": {
         "bounded": {"description": "never past 3", "always": "attempts <= 3"},
         "ordered": {"precedence": {"state": "DONE", "requires": "finish"}},
         "ends": {"leads_to": {"from": "RUNNING", "to": ["DONE", "STUCK"], "within": "2h"}},
+        "few_retries": {"at_most": {"trigger": "retry", "times": 3}},
     },
     "migrations": [
         {
@@ -98,13 +99,14 @@ PLACES: dict[str, tuple[str | int, ...]] = {
     "property": ("properties", "bounded"),
     "precedence": ("properties", "ordered", "precedence"),
     "leads_to": ("properties", "ends", "leads_to"),
+    "at_most": ("properties", "few_retries", "at_most"),
     "migration": ("migrations", 0),
 }
 """Where each shape has a mapping in :data:`BASE`."""
 
 CONDITIONAL = {("variable", "min"), ("variable", "max"), ("property", "always")}
 """Optional keys that the mapping's other keys make required (an int's bounds; a
-property says one of always, precedence and leads_to)."""
+property says one of always, precedence, leads_to and at_most)."""
 
 WRONG_KINDS: list[object] = [None, 7, True, "text", "Bad Name", [], ["x"], {}, {"x": 1}]
 """Values to try in place of each key's, wherever the schema refuses them."""

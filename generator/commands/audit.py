@@ -97,7 +97,11 @@ def audit_command(
             file=stdout,
         )
     if problems:
-        print(f"audit verify: {len(problems)} problem(s)", file=stdout)
+        signatures = sum(isinstance(problem, str) for problem in problems)
+        summary = f"{len(problems) - signatures} broken chain(s)"
+        if signatures:
+            summary += f", {signatures} signature problem(s)"
+        print(f"audit verify: {summary}", file=stdout)
         return 1
     signed = "" if keys is None else ", every human decision signed by its reviewer's key"
     print(f"audit verify: {display(target)}: every chain intact{signed}", file=stdout)

@@ -206,16 +206,17 @@ ROLLBACK = Shape(
         ),
         Key(
             "keep",
-            list_of(_SNAKE),
+            list_of(_SNAKE, null=True),
             "Variables a rollback carries over unchanged from the configuration it leaves "
-            "(budgets, not progress); the others are restored with the state.",
+            "(budgets, not progress); the others are restored with the state. Empty or "
+            "null: none.",
             default=[],
         ),
         Key(
             "max",
-            {"type": "integer", "minimum": 1},
+            {"type": ["integer", "null"], "minimum": 1},
             "How many rollbacks a run may take; the runtime refuses the one beyond. "
-            "Without it, rollbacks are unbounded.",
+            "Without it (or null), rollbacks are unbounded.",
         ),
     ),
     null=True,  # the loader reads an empty value as no rollback

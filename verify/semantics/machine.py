@@ -430,6 +430,20 @@ class Run:
         """When the current state is due, or None if it has no timed exit."""
         return self.semantics.nodes[self.state].deadline(self.entered_at)
 
+    def overdue(self, now: datetime, trigger: str | None = None) -> list[Transition]:
+        """Take every timed exit whose deadline passed before ``now``, each stamped at its
+        deadline, as the runtime does before a late trigger, context change or rollback
+        (DESIGN.md, "Checking what really ran"); ``trigger``, when it is the overdue exit
+        itself, is left to the caller. The exits taken, in order."""
+        taken: list[Transition] = []
+        while True:
+            node = self.semantics.nodes[self.state]
+            timed, deadline = node.timed, node.deadline(self.entered_at)
+            if timed is None or deadline is None or deadline >= now or timed.trigger == trigger:
+                return taken
+            self.take(timed.declared, deadline, None)
+            taken.append(timed.declared)
+
     def expire(self, now: datetime) -> Transition | None:
         """Take the timed exit if ``now`` has reached the deadline; the exit taken (an
         approval gate's escalation that fell due is recorded first)."""
