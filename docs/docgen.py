@@ -437,9 +437,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def diagram_figure(alt: str, svg: str) -> str:
-    """The diagram at ``svg`` (a URL beside the page), inline with zoom (``pagehtml``)."""
-    return pagehtml.placeholder(alt, svg)
+def diagram_figure(alt: str, svg: str, *, body_text: bool = False) -> str:
+    """The diagram at ``svg`` (a URL beside the page), inline with zoom (``pagehtml``);
+    ``body_text``: opened with its state names as large as body text (an overview)."""
+    return pagehtml.placeholder(alt, svg, body_text=body_text)
 
 
 def folded(title: str, markdown: str) -> str:
@@ -448,8 +449,9 @@ def folded(title: str, markdown: str) -> str:
     return f'??? abstract "{title}"\n\n{body}'
 
 
-def spec_page(doc: SpecDoc, diagram: str) -> str:
-    """The generated page of one shipped spec; ``diagram`` is the SVG's relative URL."""
+def spec_page(doc: SpecDoc, diagram: str, overview: str | None = None) -> str:
+    """The generated page of one shipped spec; ``diagram`` is the SVG's relative URL,
+    ``overview`` (a spec with stages) that of its overview, shown first."""
     spec = doc.result.spec
     parts = [f"# {doc.name}\n"]
     if spec is not None and spec.description:
@@ -458,6 +460,14 @@ def spec_page(doc: SpecDoc, diagram: str) -> str:
         f"Source: `{doc.path}`. Generated from the spec on every docs build: the "
         "diagram, the checker's report and the covering paths below are the live output.\n"
     )
+    if overview is not None:
+        parts.append(
+            "## Overview\n\nEach stage drawn as one node, with the transitions between "
+            "stages (`statewright diagram --collapse stages`); the full diagram is below.\n\n"
+            + diagram_figure(
+                f"the stages of the {doc.name} state machine", overview, body_text=True
+            )
+        )
     parts.append(f"## Diagram\n\n{diagram_figure(f'the {doc.name} state machine', diagram)}")
     parts.append(f"## Check report\n\n{check_report(doc)}")
     parts.append(f"## Covering paths\n\n{covering_paths(doc)}")

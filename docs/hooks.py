@@ -2,8 +2,9 @@
 
 - ``on_files`` adds a page and an SVG per shipped spec under ``specs/`` (the SVG is the
   committed ``generated/<machine>/<machine>.svg``; rendered in memory when the spec has
-  none, as for the worked example), an index of them, and lists any hand-written page
-  the nav does not name under *Guides*.
+  none, as for the worked example; a spec that names stages gets an overview above it,
+  each stage one node, as ``diagram --collapse stages`` draws it), an index of them, and
+  lists any hand-written page the nav does not name under *Guides*.
 - ``on_page_markdown`` replaces each marker line ``<!-- statewright:NAME ARG -->`` with
   generated Markdown (a marker this module does not know fails the build), and marks
   what changed in each later version of an example (``revisions``).
@@ -65,6 +66,19 @@ def diagram_svg(arg: str) -> str:
     if doc.result.spec is None:
         raise PluginError(f"{path} does not load, so it cannot be drawn")
     return diagram_files(doc.result.spec, doc.result.findings)[f"{doc.name}.svg"]
+
+
+def overview_svg(doc: docgen.SpecDoc) -> str | None:
+    """The overview of a shipped spec that names stages (``diagram --collapse stages``:
+    each stage one node), rendered now; None for a spec without stages."""
+    from statewright.generator.diagram import render_format
+    from statewright.generator.diagram.model import build_diagram, collapse_stages
+
+    spec = doc.result.spec
+    if spec is None or not any(s.stage for s in spec.states):
+        return None
+    full = build_diagram(spec, doc.result.findings)
+    return render_format(collapse_stages(full), "svg").decode()
 
 
 GOLDEN_SOURCE = re.compile(
@@ -186,7 +200,12 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         svg = f"{doc.name}.svg"
         page = f"{SPECS_DIR}/{doc.name}.md"
         files.append(File.generated(config, f"{SPECS_DIR}/{svg}", content=diagram_svg(doc.path)))
-        files.append(File.generated(config, page, content=docgen.spec_page(doc, svg)))
+        overview = overview_svg(doc)
+        if overview is not None:
+            name = f"{doc.name}-overview.svg"
+            files.append(File.generated(config, f"{SPECS_DIR}/{name}", content=overview))
+        overview_url = None if overview is None else f"{doc.name}-overview.svg"
+        files.append(File.generated(config, page, content=docgen.spec_page(doc, svg, overview_url)))
         nav_specs.append(page)
         description = doc.result.spec.description if doc.result.spec else None
         index.append(f"- [{doc.name}]({doc.name}.md): {' '.join((description or '').split())}")

@@ -151,19 +151,25 @@ ATTRIBUTE = re.compile(r'(?P<name>data-[a-z]+)="(?P<value>[^"]*)"')
 SVG_START = re.compile(r"<svg\b")
 
 
-def placeholder(alt: str, svg: str) -> str:
-    """Markdown (a raw HTML line) that ``finish`` replaces with the diagram ``svg``."""
-    return f'<div class="sw-diagram" data-svg="{escape(svg)}" data-alt="{escape(alt)}"></div>\n'
+def placeholder(alt: str, svg: str, *, body_text: bool = False) -> str:
+    """Markdown (a raw HTML line) that ``finish`` replaces with the diagram ``svg``; with
+    ``body_text`` (an overview), it opens with its state names as large as body text."""
+    text = ' data-text="body"' if body_text else ""
+    return (
+        f'<div class="sw-diagram" data-svg="{escape(svg)}" data-alt="{escape(alt)}"{text}></div>\n'
+    )
 
 
-def diagram_figure(svg_text: str, href: str, alt: str) -> str:
-    """The SVG inline (XML prolog and doctype dropped), in a figure with a link to the file."""
+def diagram_figure(svg_text: str, href: str, alt: str, *, body_text: bool = False) -> str:
+    """The SVG inline (XML prolog and doctype dropped), in a figure with a link to the file;
+    ``body_text``: the viewer opens it with its state names as large as body text."""
+    text = ' data-text="body"' if body_text else ""
     start = SVG_START.search(svg_text)
     if start is None:
         raise ValueError(f"{href} holds no <svg> element")
     svg = svg_text[start.start() :].strip()
     return (
-        f'<figure class="sw-diagram">'
+        f'<figure class="sw-diagram"{text}>'
         f'<div class="sw-diagram__view" role="img" aria-label="{escape(alt)}" tabindex="0">'
         f"{svg}</div>"
         "<figcaption>Drag to pan; Ctrl and the mouse wheel, or the buttons, zoom. "
@@ -184,6 +190,7 @@ def finish(
         # Markdown inside HTML (md_in_html) may reorder the attributes.
         found = {m["name"]: unescape(m["value"]) for m in ATTRIBUTE.finditer(match["attributes"])}
         svg = found["data-svg"]
-        return diagram_figure(read_svg(svg), svg, found.get("data-alt", ""))
+        body_text = found.get("data-text") == "body"
+        return diagram_figure(read_svg(svg), svg, found.get("data-alt", ""), body_text=body_text)
 
     return PLACEHOLDER.sub(figure, html)

@@ -292,3 +292,52 @@ def test_a_bounded_run_marks_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     status, marked, _ = diagram(str(spec), "--format", "mermaid", "--unbounded", capsys=capsys)
     assert status == 0
     assert "unbounded" not in marked and "no time bound" not in marked
+
+
+@needs_dot
+def test_collapse_stages_draws_each_stage_as_one_node(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The pipeline's five stages are one node each, joined by the transitions between
+    stages; no state of a stage is drawn, and the states in no stage are."""
+    pipeline = ROOT / "specs" / "discovery_pipeline.yaml"
+    spec = check_file(pipeline).spec
+    assert spec is not None
+    stages = list(dict.fromkeys(s.stage for s in spec.states if s.stage))
+    assert stages == ["scout", "hunter", "atlas", "forge", "sentinel"]
+    status, svg, err = diagram(str(pipeline), "--collapse", "stages", capsys=capsys)
+    assert status == 0, err
+    shown = texts(svg)
+    for stage in stages:
+        assert stage in shown and shown.count(stage) == 1, stage
+    assert shown.count("stage \u00b7 3 states") == len(stages)
+    for state in spec.states:
+        assert (state.name in shown) == (state.stage is None), state.name
+    assert "next_stage" in shown and "all_checks_passed" in shown
+
+    # the triggers of transitions inside a stage only (a stage's own success) are left out
+    def stage_of(name: str) -> str | None:
+        return spec.state(name).stage
+
+    inside = {
+        t.trigger for t in spec.transitions if stage_of(t.source) == stage_of(t.target) is not None
+    }
+    across = {t.trigger for t in spec.transitions if stage_of(t.source) != stage_of(t.target)}
+    only_inside = inside - across
+    assert {"scout_succeeded", "hunter_succeeded"} <= only_inside
+    assert not any(trigger in " ".join(shown) for trigger in only_inside)
+    status, full, _ = diagram(str(pipeline), capsys=capsys)
+    assert len(full) > 2 * len(svg)
+
+
+def test_collapse_stages_without_stages_is_one_usage_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = diagram(
+        str(ROOT / "specs" / "release_review.yaml"), "--collapse", "stages", capsys=capsys
+    )
+    assert status == 2 and out == ""
+    assert err == (
+        f"statewright diagram: --collapse stages: {ROOT / 'specs' / 'release_review.yaml'} "
+        "names no stages\n"
+    )

@@ -453,7 +453,10 @@ def test_coverage_counts_agree_between_text_and_json_and_are_explained(name: str
     (spec,) = json.loads(render_json([result]))["specs"]
     cov = spec["coverage"]
     assert cov["transitions"] == len(result.spec.transitions) == spec["stats"]["transitions"]
-    assert cov["covered"] + cov["never_fire"] + cov["not_taken"] == cov["transitions"]
+    assert (
+        cov["covered"] + cov["never_fire"] + cov["not_taken"] + cov["not_known"]
+        == cov["transitions"]
+    )
     line = render_text([result]).splitlines()[-3]
     assert f"coverage {cov['covered']}/{cov['transitions']} transitions" in line
     assert (f"{cov['never_fire']} can never fire" in line) == bool(cov["never_fire"])
@@ -462,3 +465,63 @@ def test_coverage_counts_agree_between_text_and_json_and_are_explained(name: str
     )
     fired = {step for path in cov["paths"] for step in path}
     assert len(fired) <= cov["covered"]  # a trigger may name several transitions
+
+
+def _quorum_spec(approve: str) -> str:
+    """release_review with a variable (so the tour runs over configurations), its REVIEW
+    gate needing two maintainers, its approve exit ``approve``."""
+    text = (ROOT / "specs" / "release_review.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "initial: IDLE\n",
+        "initial: IDLE\n\nvariables:\n  builds: {type: int, min: 0, max: 3, initial: 0}\n",
+    )
+    old = "{from: FAILED, to: BUILDING, trigger: rebuild, human: true}"
+    assert old in text and "quorum: 2" in text
+    text = text.replace(
+        old,
+        "{from: FAILED, to: BUILDING, trigger: rebuild, human: true, when: builds < 3, "
+        "set: {builds: builds + 1}}",
+    )
+    human = "{from: REVIEW, to: RELEASED, trigger: approved, human: true}"
+    assert human in text
+    return text.replace(human, approve)
+
+
+@pytest.mark.parametrize(
+    "approve",
+    [
+        "{from: REVIEW, to: RELEASED, trigger: approved, human: true}",
+        "{from: REVIEW, to: RELEASED, trigger: approved}",  # not a human trigger
+    ],
+)
+def test_coverage_of_a_quorum_gate_counts_what_the_paths_fire(
+    approve: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check said 'coverage 8/9 (1 taken in no reachable configuration)' while the paths
+    fire all 9: the replay gave a two-reviewer approve one vote, so the step the explorer
+    took was never taken. One path step at a quorum gate stands for its approvals."""
+    path = tmp_path / "gate.yaml"
+    path.write_text(_quorum_spec(approve), encoding="utf-8")
+    result = check_file(path)
+    assert result.coverage is not None and result.stats is not None
+    assert result.coverage.covered == result.coverage.total == 9
+    assert "coverage 9/9 transitions in " in render_text([result])
+    assert main(["paths", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("# 9/9 transitions covered")
+
+
+def test_coverage_cut_short_is_not_called_unfireable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """rate_limiter's exploration is cut short: its 4 unfired transitions were said to
+    be 'taken in no reachable configuration', which nothing showed."""
+    name = "specs/examples/rate_limiter.yaml"
+    result = check_file(ROOT / name, name)
+    text = render_text([result])
+    assert "taken in no reachable configuration" not in text
+    assert "(1 can never fire, 4 not known: the exploration was cut short)" in text
+    (spec,) = json.loads(render_json([result]))["specs"]
+    cov = spec["coverage"]
+    assert (cov["not_taken"], cov["not_known"]) == (0, 4)
+    main(["paths", name])
+    assert capsys.readouterr().out.rstrip().endswith("; 4 not known: the exploration was cut short")

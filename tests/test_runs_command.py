@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +159,56 @@ def test_without_its_spec_list_and_show_say_what_specs_would_add(
     for command in (["list", str(store_path)], ["show", str(store_path), "waiting"]):
         status, out = run(capsys, "runs", *command)
         assert status == 0
-        assert "  (no spec of relay in specs/ (there is none here): state kinds, " in out
+        sha = hashlib.sha256(RELAY_SPEC.encode()).hexdigest()[:12]
+        assert (
+            f"  (no spec of relay with sha256 {sha} in specs/ (there is none here): state kinds, "
+            in out
+        )
         assert "pass --specs PATH with the spec it runs under)" in out
     status, out = run(capsys, "runs", "list", str(store_path), "--specs", ".")
     assert "no spec of" not in out and "reviewers lead" in out
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_each_instance_finds_its_spec_by_hash_in_the_git_history(
+    store_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The spec in --specs moved on (its reviewers are editors now, another hash): the
+    instances recorded the hash of the version they run under, found in the file's git
+    history, and are shown with that version's reviewers and kinds."""
+    clone = tmp_path / "clone"
+    (clone / "specs").mkdir(parents=True)
+    spec = clone / "specs" / "relay.yaml"
+    spec.write_text(RELAY_SPEC)
+    git(clone, "init", "-q")
+    git(clone, "add", ".")
+    git(clone, "commit", "-q", "-m", "relay")
+    assert "reviewers: [lead]" in RELAY_SPEC
+    spec.write_text(RELAY_SPEC.replace("reviewers: [lead]", "reviewers: [editor]"))
+    status, out = run(capsys, "runs", "list", str(store_path), "--specs", str(spec))
+    assert status == 0
+    assert "reviewers lead" in out and "editor" not in out, out
+    assert "  REVIEW (approval): 1" in out and "no spec of" not in out
+    status, out = run(capsys, "runs", "show", str(store_path), "broken", "--specs", str(spec))
+    assert status == 0 and "(failed)" in out and "recovery 1." in out, out
+
+
+def test_a_version_found_nowhere_is_named_with_what_specs_would_add(
+    store_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Outside git, --specs holds another machine only: the line names the hash looked for."""
+    other = tmp_path / "other.yaml"
+    other.write_text(RELAY_SPEC.replace("machine: relay", "machine: other"))
+    status, out = run(capsys, "runs", "list", str(store_path), "--specs", str(other))
+    sha = hashlib.sha256(RELAY_SPEC.encode()).hexdigest()[:12]
+    assert status == 0
+    assert f"  (no spec of relay with sha256 {sha} in {other}: state kinds" in out, out
+    assert "waiting for approval" not in out

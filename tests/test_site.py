@@ -304,12 +304,14 @@ def test_diagrams_open_with_their_legend_and_findings_in_view(
     sketch = "examples/discovery-pipeline-sketch.html"
     for page in ("index.html", sketch, *MACHINE_PAGES):
         tab.goto(f"{base}/{page}")
-        (figure,) = tab.evaluate(IN_VIEW)
-        assert figure["legend"] is True, (page, width)
-        if page in MACHINE_PAGES:  # the shipped specs pass: no findings box is drawn
-            assert figure["findings"] is None and figure["rules"] == [], page
-        else:
-            assert figure["findings"] is True, (page, width)
+        figures = tab.evaluate(IN_VIEW)  # the pipeline: its overview, then the whole
+        assert len(figures) == (2 if page == MACHINE_PAGES[1] else 1), page
+        for figure in figures:
+            assert figure["legend"] is True, (page, width)
+            if page in MACHINE_PAGES:  # the shipped specs pass: no findings box is drawn
+                assert figure["findings"] is None and figure["rules"] == [], page
+            else:
+                assert figure["findings"] is True, (page, width)
     tab.goto(f"{base}/{sketch}")
     (figure,) = tab.evaluate(IN_VIEW)
     assert {"dead-end", "unreachable-state", "approval-missing-timeout"} <= set(figure["rules"])
@@ -319,6 +321,43 @@ def test_diagrams_open_with_their_legend_and_findings_in_view(
             tab.evaluate("document.querySelector('figure.sw-diagram').scrollIntoView()")
             name = page.removesuffix(".html").replace("/", "_")
             tab.screenshot(Path(f"/tmp/statewright-{name}-400.png"), full_page=False)
+
+
+# For each diagram of a page: whether it is an overview, the body text's size, and the
+# smallest and largest size (CSS px, as drawn) of its nodes' name texts and edge labels.
+LABEL_SIZES = r"""
+(() => {
+  const body = parseFloat(getComputedStyle(document.querySelector(".md-typeset p")).fontSize);
+  return [...document.querySelectorAll("figure.sw-diagram")].map(figure => {
+    const svg = figure.querySelector("svg");
+    const scale = svg.getScreenCTM().a;
+    const size = (t) => parseFloat(t.getAttribute("font-size")) * scale;
+    const names = [...svg.querySelectorAll("g.node text[font-weight=bold]")].map(size);
+    return {overview: figure.dataset.text === "body", body, names: names.length,
+            smallest: Math.min(...names), alt: figure.querySelector(".sw-diagram__view").ariaLabel};
+  });
+})()
+"""
+
+
+@pytest.mark.slow
+def test_the_pipeline_page_opens_with_its_stages_overview_readable_on_a_phone(
+    browser: tuple[str, Browser],
+) -> None:
+    """The discovery pipeline drawn whole (4530 x 2460 px) showed a fifth of itself at
+    400 px, and "Fit" made its labels 2.4 px: its page now opens with an overview, each
+    stage one node, whose state names are at least as large as the body text."""
+    base, chromium = browser
+    tab = chromium.page(400)
+    tab.goto(f"{base}/specs/discovery_pipeline.html")
+    overview, full = tab.evaluate(LABEL_SIZES)
+    assert overview["overview"] and not full["overview"]
+    assert "stages" in overview["alt"]
+    assert overview["names"] == 5 + 5  # five stages, five states in no stage
+    assert overview["smallest"] >= overview["body"] - 0.01, overview
+    assert full["names"] == 20  # every state
+    tab.evaluate("document.querySelector('figure.sw-diagram').scrollIntoView()")
+    tab.screenshot(Path("/tmp/statewright-pipeline-overview-400.png"), full_page=False)
 
 
 @pytest.mark.slow

@@ -35,6 +35,19 @@
     return Number.isFinite(smallest) ? smallest : 14;
   }
 
+  function bodyPx() {
+    const body = document.querySelector(".md-typeset p") || document.body;
+    return parseFloat(getComputedStyle(body).fontSize);
+  }
+
+  function nameFont(svg) {
+    let largest = 0;
+    for (const text of svg.querySelectorAll("g.node text[font-size]")) {
+      largest = Math.max(largest, parseFloat(text.getAttribute("font-size")) || 0);
+    }
+    return largest || smallestFont(svg);
+  }
+
   function button(label, title, action) {
     const b = document.createElement("button");
     b.type = "button";
@@ -53,7 +66,12 @@
     const svg = view && view.querySelector("svg");
     if (!svg) return;
     const size = naturalSize(svg);
-    const legible = Math.min(1, LEGIBLE_PX / (smallestFont(svg) * size.unit));
+    // An overview (data-text="body") opens with its state names, the largest text of its
+    // nodes, as large as the page's body text; any other diagram with its smallest text
+    // LEGIBLE_PX tall.
+    const legible = figure.dataset.text === "body"
+      ? Math.min(1, bodyPx() / (nameFont(svg) * size.unit))
+      : Math.min(1, LEGIBLE_PX / (smallestFont(svg) * size.unit));
     let scale = 1;
     let chosen = false; // the reader zoomed: keep their scale when the window resizes
 

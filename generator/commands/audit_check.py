@@ -32,14 +32,14 @@ from statewright.generator.commands import (
     Command,
     format_argument,
 )
-from statewright.generator.commands.migrate import git_versions
 from statewright.generator.commands.migrate_store import landing, runtime_migration
 from statewright.generator.commands.stores import (
     Unusable,
     display,
     instance_keys,
+    machine_specs,
     opened,
-    spec_paths,
+    spec_version,
     store_argument,
     timers_of,
 )
@@ -56,7 +56,6 @@ from statewright.verify.check import CheckResult
 from statewright.verify.conformance.stepfunctions import check_history
 from statewright.verify.discover import MissingPath, is_asl_name
 from statewright.verify.findings import Finding, Severity
-from statewright.verify.load import load_text
 from statewright.verify.load.loader import load_file
 from statewright.verify.model import Location, Spec
 from statewright.verify.printable import printable, printable_path
@@ -76,17 +75,6 @@ __all__ = [
     "timers_for",
     "walked",
 ]
-
-
-def spec_versions(paths: Sequence[Path]) -> dict[str, list[Spec]]:
-    """Every spec ``paths`` hold (default: ``specs/``), by machine: several files of one
-    machine are several versions of it, told apart by their sha256."""
-    found: dict[str, list[Spec]] = {}
-    for path in spec_paths(paths):
-        spec = load_file(path).spec
-        if spec is not None:
-            found.setdefault(spec.machine, []).append(spec)
-    return found
 
 
 @dataclass
@@ -150,7 +138,7 @@ def _check_run(
         named = None if first is None else first.spec
         candidates = versions
         if named is not None:  # among the specs given, or in their git history
-            candidates = [s for s in [_version(versions, named)] if s is not None]
+            candidates = [s for s in [spec_version(versions, named)] if s is not None]
         migrated = first is not None and first.event == "migrated"
         if not candidates and not migrated:
             migrated = any(data.get("event") == "migrated" for data in records)
@@ -235,20 +223,6 @@ _NO_HASH = (
 )
 
 
-def _version(versions: Sequence[Spec], sha256: str | None) -> Spec | None:
-    """The spec of version ``sha256`` (a prefix will do) among ``versions``, or else in
-    the git history of their files; with no version named, the machine's one spec."""
-    if sha256 is None:
-        return versions[0] if len(versions) == 1 else None
-    found = next((s for s in versions if s.sha256.startswith(sha256.lower())), None)
-    for spec in versions if found is None else ():
-        for commit, data in git_versions(Path(spec.file), [sha256[:64]]).values():
-            found = load_text(data, f"{spec.file}@{commit[:12]}").spec
-            if found is not None:
-                return found
-    return found
-
-
 def _check_migrated_run(
     report: AuditReport,
     versions: Sequence[Spec],
@@ -270,7 +244,7 @@ def _check_migrated_run(
     found: list[Finding] = []
     checked: Spec | None = None
     for part, (start, end, sha256) in enumerate(zip(starts, ends, hashes, strict=True)):
-        spec = _version(versions, sha256)
+        spec = spec_version(versions, sha256)
         if spec is None:
             found.append(
                 _finding(
@@ -393,6 +367,10 @@ def check_runs(
             continue
         _check_run(report, versions, name, records, now)
     return report
+
+
+spec_versions = machine_specs
+"""Every spec the paths hold, by machine (:func:`machine_specs`)."""
 
 
 def timers_for(specs: Mapping[str, Sequence[Spec]]) -> dict[str, Timers]:

@@ -9,6 +9,10 @@ the first finding of the rule ``NAME`` that carries a trace), its steps numbered
 edges they take and the states it passes outlined; when there is none, nothing is drawn
 and the exit status is 1.
 
+``--collapse stages`` draws an overview: each stage (the states that share a ``stage:``)
+one node, with the transitions between stages; the transitions inside a stage are left
+out. A spec that names no stages is a usage error.
+
 ``--unbounded`` marks the states where a run's time has no bound (a run can wait there
 for ever, or go round a cycle through them:
 :func:`~statewright.verify.explore.timing.unbounded_states`), with a legend entry; it is
@@ -49,7 +53,7 @@ from statewright.generator.diagram import (
     format_of,
     render_format,
 )
-from statewright.generator.diagram.model import build_diagram
+from statewright.generator.diagram.model import build_diagram, collapse_stages
 from statewright.generator.output import Refused, write_tree
 from statewright.verify.analysis import Analysis
 from statewright.verify.check import CheckResult, check_file
@@ -75,11 +79,13 @@ def diagram_command(
     asl: AslOptions | None = None,
     trace: str | None = None,
     unbounded: bool = False,
+    collapse: str | None = None,
 ) -> int:
     """Draw the spec at ``spec_path`` as ``fmt`` into ``output`` (see the module doc); no
     ``fmt``: the format ``output``'s file ending names, else ``svg``; with ``trace`` (a
     property's name, or a rule id), its counterexample highlighted; with ``unbounded``,
-    the states where a run's time has no bound marked."""
+    the states where a run's time has no bound marked; with ``collapse`` (``stages``),
+    each stage drawn as one node (:func:`collapse_stages`)."""
     chosen = _format(fmt, output)
     if chosen not in FORMATS:
         return _usage(stderr, chosen)
@@ -114,6 +120,10 @@ def diagram_command(
         drawn = named
     marked = _unbounded(checked.spec) if unbounded else frozenset()
     diagram = build_diagram(checked.spec, checked.findings, drawn, marked)
+    if collapse == "stages":
+        if not diagram.stages:
+            return _usage(stderr, f"--collapse stages: {spec_path} names no stages")
+        diagram = collapse_stages(diagram)
     try:
         data = render_format(diagram, fmt)
     except DotMissing as error:
@@ -244,6 +254,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="mark the states where a run's time has no bound: a run can wait there for "
         "ever (no after exit) or go round a cycle through them (not for an ASL definition)",
     )
+    parser.add_argument(
+        "--collapse",
+        choices=["stages"],
+        default=None,
+        help="stages: draw each stage as one node, with the transitions between stages "
+        "(an overview of a large machine)",
+    )
     input_arguments(parser)
 
 
@@ -269,6 +286,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         asl=asl,
         trace=args.trace,
         unbounded=args.unbounded,
+        collapse=args.collapse,
     )
 
 
@@ -281,7 +299,8 @@ COMMAND = Command(
         "The format is --format, else the one the ending of -o FILE names (.svg, "
         ".png, .dot or .gv, .mmd or .mermaid), else svg. svg, dot and mermaid go to "
         "standard output unless -o names a file; png without -o is written to "
-        "<machine>.png in the current folder, and that path is printed. A spec that "
+        "<machine>.png in the current folder, and that path is printed. --collapse stages "
+        "draws each stage as one node (a spec without stages is a usage error). A spec that "
         "does not load has its findings printed on standard error and is not drawn. " + PROGRESS,
     ),
     exits=(

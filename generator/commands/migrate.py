@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +19,13 @@ from statewright.generator.commands import (
     format_argument,
 )
 from statewright.generator.commands.migrate_store import BATCH, migrate_store, moved_lines
-from statewright.generator.commands.stores import Unusable, display, opened, timers_of
+from statewright.generator.commands.stores import (
+    Unusable,
+    display,
+    git_versions,
+    opened,
+    timers_of,
+)
 from statewright.verify import progress
 from statewright.verify.check import CheckResult
 from statewright.verify.explore import DEFAULT_BUDGET, Budget
@@ -41,10 +45,6 @@ __all__ = [
     "with_history",
     "with_previous",
 ]
-
-GIT_COMMITS = 200
-"""The most commits of a spec file's history searched for the old versions its
-migrations name (``check`` without ``--previous``)."""
 
 
 def path_problem(path: Path, what: str) -> str | None:
@@ -101,38 +101,6 @@ def with_previous(
         findings = sort_findings((*result.findings, *proof.findings))
         updated[n] = dataclasses.replace(result, findings=findings)
     return updated
-
-
-def _git(folder: Path, *args: str) -> bytes | None:
-    """The output of ``git args`` run in ``folder``; None if git fails or is missing."""
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=folder, capture_output=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def git_versions(path: Path, prefixes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-    """The earlier versions of the spec file at ``path`` in its git history whose sha256
-    starts with one of ``prefixes``: prefix -> (commit, the file's bytes then). The
-    newest :data:`GIT_COMMITS` commits that touched the file are searched; outside a git
-    work tree, none."""
-    folder = path.resolve().parent
-    log = _git(folder, "log", f"-{GIT_COMMITS}", "--format=%H", "--", path.name)
-    found: dict[str, tuple[str, bytes]] = {}
-    for commit in (log or b"").decode().split():
-        data = _git(folder, "show", f"{commit}:./{path.name}")
-        if data is None:
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        for prefix in prefixes:
-            if prefix not in found and digest.startswith(prefix):
-                found[prefix] = (commit, data)
-        if len(found) == len(prefixes):
-            break
-    return found
 
 
 def with_history(

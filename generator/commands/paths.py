@@ -10,7 +10,7 @@ from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, P
 from statewright.verify.check import CheckResult, check_file
 from statewright.verify.discover import discover
 from statewright.verify.report import plural
-from statewright.verify.report.text import transition_counts
+from statewright.verify.report.text import cut_short, not_taken, transition_counts
 
 __all__ = ["COMMAND", "paths_command"]
 
@@ -30,11 +30,15 @@ def paths_command(spec: Path, *, stdout: TextIO, stderr: TextIO) -> int:
     for number, sequence in enumerate(coverage.paths, start=1):
         stdout.write(f"{number}: {' '.join(sequence) if sequence else '(initial state only)'}\n")
     total, never = transition_counts(result)
+    missed = not_taken(result)
+    unknown = coverage.total - coverage.covered if cut_short(result) else 0
     stdout.write(
         f"# {coverage.covered}/{total} transitions covered by "
         f"{plural(len(coverage.paths), 'path')} of "
         f"{plural(sum(map(len, coverage.paths)), 'trigger')}"
         + (f"; {never} can never fire (their source is unreachable)" if never else "")
+        + (f"; {missed} taken in no reachable configuration" if missed else "")
+        + (f"; {unknown} not known: the exploration was cut short" if unknown else "")
         + "\n"
     )
     return EXIT_OK if coverage.covered == coverage.total else EXIT_FINDINGS

@@ -14,8 +14,13 @@ prints (``--from``, ``--limit``), and refuses a tampered instance with one line.
 the store (ids, actors, states, decisions) is printed escaped, as ``check`` prints spec
 text (:mod:`statewright.verify.printable`): no stored value can forge a line or drive the terminal.
 
-Kinds, reviewers and recovery procedures come from the specs (``--specs``, default
-``specs/`` when it exists); a machine without a spec is shown by its state names only. The
+Kinds, reviewers and recovery procedures come from the spec each instance runs under:
+its records name that version's sha256, looked up among the specs ``--specs`` holds
+(default ``specs/`` when it exists) and then in those files' git history
+(:func:`~statewright.generator.commands.stores.spec_version`); an instance whose version
+is not recorded, or found nowhere, takes its machine's spec in ``--specs`` by name. A
+machine some instances of which have no spec at all is shown by its state names only,
+with one line naming the versions looked for and what ``--specs`` would add. The
 store is opened read-only, as ``statewright audit`` opens it; only ``release``, which lifts
 an instance's quarantine so that workers deliver and sweep it again, and ``archive``
 (:mod:`.runs_archive`), which moves finished runs into an archive store, write.
@@ -40,7 +45,8 @@ from statewright.generator.commands.stores import Unusable as _Unusable
 from statewright.generator.commands.stores import connect as _connect
 from statewright.generator.commands.stores import display as _display
 from statewright.generator.commands.stores import (
-    load_specs,
+    machine_specs,
+    spec_version,
     spec_versions,
     store_argument,
     timers_of,
@@ -52,6 +58,7 @@ from statewright.generator.runtime.store import (
     ChainProblem,
     SqlStore,
     StoreHead,
+    Timers,
     UnknownInstance,
     instant,
 )
@@ -61,7 +68,51 @@ from statewright.verify.printable import inert_json, printable
 
 __all__ = ["COMMAND", "list_command", "release_command", "show_command"]
 
-_specs = load_specs
+
+class _Specs:
+    """The spec each instance runs under: the version its records name (their sha256),
+    among the files ``--specs`` holds (default ``specs/``) or in those files' git history;
+    for an instance whose version is not recorded or not found there, the machine's spec
+    in ``--specs`` by name, if any. Remembers the versions it looked for in vain."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = paths
+        self.files = machine_specs(paths)
+        self.missing: dict[str, set[str]] = {}
+        self._found: dict[tuple[str, str | None], Spec | None] = {}
+
+    def named(self, machine: str) -> Spec | None:
+        """The machine's spec in ``--specs`` (the last file, if several)."""
+        files = self.files.get(machine)
+        return files[-1] if files else None
+
+    def of(self, machine: str, version: Version | None) -> Spec | None:
+        sha256 = None if version is None else version.spec
+        key = (machine, sha256)
+        if key not in self._found:
+            found = None
+            if sha256 is not None:
+                found = spec_version(self.files.get(machine, []), sha256)
+            if found is None and sha256 is not None:
+                self.missing.setdefault(machine, set()).add(sha256)
+            self._found[key] = found or self.named(machine)
+        return self._found[key]
+
+    def without(self, machine: str) -> str:
+        """What ``runs`` says of a machine some instances of which have no spec: which
+        versions it looked for, where, what is left out, and how to get it."""
+        hashes = sorted(h[:12] for h in self.missing.get(machine, ()))
+        wanted = f" with sha256 {', '.join(hashes)}" if hashes else ""
+        if self.paths:
+            read = ", ".join(str(p) for p in self.paths)
+        else:
+            read = "specs/" if Path("specs").is_dir() else "specs/ (there is none here)"
+        history = " nor in its git history" if hashes and self.files.get(machine) else ""
+        return (
+            f"  (no spec of {_shown(machine)}{wanted} in {_shown(read)}{history}: state "
+            "kinds, reviewers, deadlines of approvals and recovery procedures are left out; "
+            "pass --specs PATH with the spec it runs under)"
+        )
 
 
 def _shown(value: object) -> str:
@@ -106,13 +157,18 @@ def list_command(
     target: str, specs: Sequence[Path], fmt: str, *, stdout: TextIO, stderr: TextIO
 ) -> int:
     """Print the instances of the store at ``target``: by state, approvals, effects due."""
-    known = _specs(specs)
+    known = _Specs(specs)
 
     def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem], Versions]:
         rows = [_Row(*r) for r in store.instances()]
-        machines = {row.machine for row in rows} & known.keys()
-        tampered = store.verify(timers={m: timers_of(known[m]) for m in machines})
-        return rows, _pending(store), tampered, spec_versions(store)
+        versions = spec_versions(store)
+        timers: dict[str, Timers] = {}
+        for row in rows:
+            spec = known.of(row.machine, versions.get((row.machine, row.instance_id)))
+            if spec is not None:
+                timers.setdefault(row.machine, timers_of(spec))
+        tampered = store.verify(timers=timers)
+        return rows, _pending(store), tampered, versions
 
     try:
         rows, pending, problems, versions = _with_store(target, read)
@@ -123,10 +179,16 @@ def list_command(
     now = instant(datetime.now(UTC))
     report: list[dict[str, Any]] = []
     for machine in sorted({row.machine for row in rows} | {key[0] for key in tampered}):
-        spec = known.get(machine)
         mine = [
             r for r in rows if r.machine == machine and (machine, r.instance_id) not in tampered
         ]
+        spec_of = {
+            r.instance_id: known.of(machine, versions.get((machine, r.instance_id))) for r in mine
+        }
+        kinds: dict[str, str | None] = {}
+        for row in mine:
+            if kinds.get(row.head.state) is None:
+                kinds[row.head.state] = _kind(spec_of[row.instance_id], row.head.state)
         approvals = [
             {
                 "instance_id": row.instance_id,
@@ -137,7 +199,8 @@ def list_command(
                 "spec": _version(versions, machine, row.instance_id).short,
             }
             for row in mine
-            if spec is not None and _kind(spec, row.head.state) == "approval"
+            if (spec := spec_of[row.instance_id]) is not None
+            and _kind(spec, row.head.state) == "approval"
         ]
         effects = [
             {
@@ -156,13 +219,17 @@ def list_command(
         report.append(
             {
                 "machine": machine,
+                "without_spec": None in spec_of.values()
+                or (not mine and known.named(machine) is None),
                 "states": [
-                    {"state": state, "kind": _kind(spec, state), "instances": count}
+                    {"state": state, "kind": kinds.get(state), "instances": count}
                     for state, count in sorted(counts.items())
                 ],
                 "approvals": approvals,
                 "effects": effects,
-                "versions": _versions(spec, [versions.get((machine, r.instance_id)) for r in mine]),
+                "versions": _versions(
+                    known.named(machine), [versions.get((machine, r.instance_id)) for r in mine]
+                ),
                 "tampered": [
                     {"instance_id": p.instance_id, "seq": p.seq, "problem": f"{p.kind}: {p.detail}"}
                     for key, p in sorted(tampered.items())
@@ -178,8 +245,8 @@ def list_command(
     for entry in report:
         total = sum(s["instances"] for s in entry["states"]) + len(entry["tampered"])
         print(f"{_lead(entry['machine'])}: {total} instance(s)", file=stdout)
-        if entry["machine"] not in known:
-            print(_without_spec(entry["machine"], specs), file=stdout)
+        if entry["without_spec"]:
+            print(known.without(entry["machine"]), file=stdout)
         for s in entry["states"]:
             kind = f" ({s['kind']})" if s["kind"] else ""
             print(f"  {_shown(s['state'])}{kind}: {s['instances']}", file=stdout)
@@ -285,14 +352,15 @@ def show_command(
 ) -> int:
     """Print one instance's audit timeline (records ``first`` on, at most ``limit`` of
     them), where it stands and its effects; exit 1, printing one line, if it is tampered."""
-    known = _specs(specs)
+    known = _Specs(specs)
 
     def read(store: SqlStore) -> Any:
         owners = [r for r in store.instances(machine) if r[1] == instance_id]
         if len(owners) != 1:
             return len(owners)
         owner = owners[0][0]
-        spec = known.get(owner)
+        version = spec_versions(store, (owner, instance_id)).get((owner, instance_id))
+        spec = known.of(owner, version)
         timeline = _Timeline(spec, first, limit)
         try:
             stored = store.walk(
@@ -301,7 +369,7 @@ def show_command(
         except ChainBroken as broken:
             return broken
         cursor = [p for p in _pending(store, due_only=False) if p.instance_id == instance_id]
-        return owner, stored, timeline, cursor
+        return owner, stored, timeline, cursor, spec
 
     try:
         found = _with_store(target, read)
@@ -322,8 +390,7 @@ def show_command(
             file=stderr,
         )
         return EXIT_FINDINGS
-    owner, stored, timeline, cursor = found
-    spec = known.get(owner)
+    owner, stored, timeline, cursor, spec = found
     last = timeline.last
     reason = last.get("reason")
     recovery = _recovery(spec, reason)
@@ -345,7 +412,7 @@ def show_command(
     if fmt == "json":
         print(inert_json(shown), file=stdout)
         return EXIT_OK
-    _print_show(shown, stdout, None if spec is not None else _without_spec(owner, specs))
+    _print_show(shown, stdout, None if spec is not None else known.without(owner))
     return EXIT_OK
 
 
@@ -491,20 +558,6 @@ def _recovery(spec: Spec | None, reason: object) -> list[str]:
     return list(next((r.recovery for r in spec.reasons if r.name == reason), ()))
 
 
-def _without_spec(machine: str, specs: Sequence[Path]) -> str:
-    """What ``runs list`` says of a machine none of the specs it read declares: what it
-    leaves out, and how to get it."""
-    if specs:
-        read = ", ".join(str(p) for p in specs)
-    else:
-        read = "specs/" if Path("specs").is_dir() else "specs/ (there is none here)"
-    return (
-        f"  (no spec of {_shown(machine)} in {_shown(read)}: state kinds, reviewers, deadlines "
-        "of approvals and recovery procedures are left out; "
-        "pass --specs PATH with the spec it runs under)"
-    )
-
-
 def _json(value: object) -> str:
     return _shown(json.dumps(value, sort_keys=True))
 
@@ -572,7 +625,8 @@ def _view_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="specs that give states their kinds, reviewers and recovery "
-        "(default: specs/ if it exists)",
+        "(default: specs/ if it exists); each instance takes the version its records "
+        "name, found there or in the git history of those files",
     )
     parser.add_argument(
         "--format",

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
@@ -21,21 +23,25 @@ from typing import Any, TypeVar
 from statewright.generator.runtime.store import SqlStore, Timers
 from statewright.generator.runtime.versions import MIGRATED_TEXT, Version, version_of
 from statewright.verify.discover import discover
-from statewright.verify.load.loader import load_file
+from statewright.verify.load.loader import load_file, load_text
 from statewright.verify.model import Spec
 from statewright.verify.semantics.machine import Semantics
 
 _T = TypeVar("_T")
 
 __all__ = [
+    "GIT_COMMITS",
     "POSTGRES_SCHEMES",
     "Unusable",
     "connect",
     "display",
+    "git_versions",
     "instance_keys",
     "load_specs",
+    "machine_specs",
     "opened",
     "spec_paths",
+    "spec_version",
     "spec_versions",
     "store_argument",
     "timers_of",
@@ -175,6 +181,68 @@ def load_specs(paths: Sequence[Path]) -> dict[str, Spec]:
     return found
 
 
+def machine_specs(paths: Sequence[Path]) -> dict[str, list[Spec]]:
+    """Every spec ``paths`` hold (default: ``specs/``), by machine: several files of one
+    machine are several versions of it, told apart by their sha256."""
+    found: dict[str, list[Spec]] = {}
+    for path in spec_paths(paths):
+        spec = load_file(path).spec
+        if spec is not None:
+            found.setdefault(spec.machine, []).append(spec)
+    return found
+
+
+GIT_COMMITS = 200
+"""The most commits of a spec file's history searched for the old versions its
+migrations name (``check`` without ``--previous``)."""
+
+
+def _git(folder: Path, *args: str) -> bytes | None:
+    """The output of ``git args`` run in ``folder``; None if git fails or is missing."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_versions(path: Path, prefixes: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """The earlier versions of the spec file at ``path`` in its git history whose sha256
+    starts with one of ``prefixes``: prefix -> (commit, the file's bytes then). The
+    newest :data:`GIT_COMMITS` commits that touched the file are searched; outside a git
+    work tree, none."""
+    folder = path.resolve().parent
+    log = _git(folder, "log", f"-{GIT_COMMITS}", "--format=%H", "--", path.name)
+    found: dict[str, tuple[str, bytes]] = {}
+    for commit in (log or b"").decode().split():
+        data = _git(folder, "show", f"{commit}:./{path.name}")
+        if data is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        for prefix in prefixes:
+            if prefix not in found and digest.startswith(prefix):
+                found[prefix] = (commit, data)
+        if len(found) == len(prefixes):
+            break
+    return found
+
+
+def spec_version(versions: Sequence[Spec], sha256: str | None) -> Spec | None:
+    """The spec of version ``sha256`` (a prefix will do) among ``versions``, or else in
+    the git history of their files; with no version named, the machine's one spec."""
+    if sha256 is None:
+        return versions[0] if len(versions) == 1 else None
+    found = next((s for s in versions if s.sha256.startswith(sha256.lower())), None)
+    for spec in versions if found is None else ():
+        for commit, data in git_versions(Path(spec.file), [sha256[:64].lower()]).values():
+            found = load_text(data, f"{spec.file}@{commit[:12]}").spec
+            if found is not None:
+                return found
+    return found
+
+
 def timers_of(spec: Spec) -> Timers:
     """How long each state of ``spec`` with a timed exit may rest: the delay of the exit
     that fires first, as the runtime counts an instance's deadline from its entry."""
@@ -208,11 +276,20 @@ MIGRATED_PATTERN = f"%{MIGRATED_TEXT}%"
 """What ``LIKE`` finds a ``migrated`` record's canonical body by."""
 
 
-def spec_versions(store: SqlStore) -> dict[tuple[str, str], Version]:
-    """The spec version every instance in ``store`` runs under, by machine and id."""
+def spec_versions(
+    store: SqlStore, key: tuple[str, str] | None = None
+) -> dict[tuple[str, str], Version]:
+    """The spec version every instance in ``store`` runs under (only the instance ``key``,
+    a machine and an id, if given), by machine and id."""
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    query = _VERSIONED
+    params: tuple[str, ...] = (MIGRATED_PATTERN,)
+    if key is not None:
+        query = query.replace(" WHERE ", " WHERE machine = ? AND instance_id = ? AND (")
+        query = query.replace(" ORDER BY", ") ORDER BY")
+        params = (*key, MIGRATED_PATTERN)
     with store._transaction(write=False) as cursor:
-        store._run(cursor, _VERSIONED, (MIGRATED_PATTERN,))
+        store._run(cursor, query, params)
         for machine, instance_id, body in cursor.fetchall():
             try:
                 record = json.loads(body)

@@ -39,6 +39,7 @@ __all__ = [
     "Node",
     "Stage",
     "build_diagram",
+    "collapse_stages",
     "kind_style",
     "worst_severity",
 ]
@@ -126,10 +127,15 @@ class Node:
     unbounded: bool = False
     """A run can rest here for ever, or go round a cycle through it (``diagram
     --unbounded``)."""
+    members: tuple[str, ...] = ()
+    """For a stage collapsed into one node (:func:`collapse_stages`), its states."""
 
     @property
     def details(self) -> str:
-        """The small line under the name: kind, ``final`` and reviewers, if any."""
+        """The small line under the name: kind, ``final`` and reviewers, if any (a
+        collapsed stage: ``stage``, and how many states)."""
+        if self.members:
+            return f"stage \u00b7 {len(self.members)} states"
         details = [self.kind.value] if self.kind else []
         if self.final:
             details.append("final")
@@ -404,4 +410,81 @@ def _edge(
         guard=None if transition.when is None else transition.when.text,
         effects="; ".join(map(str, transition.effects)) or None,
         steps=steps,
+    )
+
+
+def collapse_stages(diagram: Diagram) -> Diagram:
+    """The overview of ``diagram``: each stage one node (its states' marks on it, its
+    states named in its description), the states in no stage as they are, and one edge
+    per pair of nodes the transitions between them join (their triggers listed, their
+    marks kept); the transitions inside a stage are left out.
+
+    A large machine drawn whole is too wide to read on a page (``diagram --collapse
+    stages``, and the docs site shows it above the full diagram)."""
+    loose = {n.id for n in diagram.loose}
+    group = {n: n for n in loose}
+    nodes: list[Node] = []
+    for stage in diagram.stages:
+        first = stage.nodes[0]
+        for member in stage.nodes:
+            group[member.id] = first.id
+        kinds = {n.kind for n in stage.nodes}
+        nodes.append(
+            Node(
+                id=first.id,
+                name=stage.name,
+                kind=kinds.pop() if len(kinds) == 1 else None,
+                final=all(n.final for n in stage.nodes),
+                initial=any(n.initial for n in stage.nodes),
+                stage=None,
+                description="states: " + ", ".join(n.name for n in stage.nodes),
+                reviewers=(),
+                marks=tuple(dict.fromkeys(m for n in stage.nodes for m in n.marks)),
+                traced=any(n.traced for n in stage.nodes),
+                unbounded=any(n.unbounded for n in stage.nodes),
+                members=tuple(n.name for n in stage.nodes),
+            )
+        )
+    order = {n.id: i for i, n in enumerate(diagram.nodes)}
+    nodes.extend(diagram.loose)
+    nodes.sort(key=lambda n: order[n.id])
+    joined: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+    for edge in diagram.edges:
+        source, target = group[edge.source], group[edge.target]
+        if source != target or edge.source in loose:  # a loose state's loop is kept
+            joined[(source, target)].append(edge)
+    edges = tuple(
+        _joined(f"e{i}", source, target, members)
+        for i, ((source, target), members) in enumerate(joined.items())
+    )
+    return replace(
+        diagram,
+        nodes=tuple(nodes),
+        edges=edges,
+        stages=(),
+        loose=tuple(nodes),
+        initial=group.get(diagram.initial, diagram.initial),
+    )
+
+
+def _joined(edge_id: str, source: str, target: str, members: list[Edge]) -> Edge:
+    """One edge for the transitions ``members`` between two nodes of an overview: their
+    triggers (the first two, and how many more), without guards and effects."""
+    if len(members) == 1:
+        only = members[0]  # its guard and effects are in the full diagram
+        return replace(only, id=edge_id, source=source, target=target, guard=None, effects=None)
+    kinds = {e.kind for e in members}
+    triggers = list(dict.fromkeys(e.trigger for e in members))
+    shown = ", ".join(triggers[:2]) + (f" +{len(triggers) - 2}" if len(triggers) > 2 else "")
+    return Edge(
+        id=edge_id,
+        source=source,
+        target=target,
+        trigger=shown,
+        kind=kinds.pop() if len(kinds) == 1 else EdgeKind.TRIGGER,
+        after=None,
+        reason=None,
+        description=f"{len(members)} transitions: " + ", ".join(triggers),
+        marks=tuple(dict.fromkeys(m for e in members for m in e.marks)),
+        steps=tuple(s for e in members for s in e.steps),
     )

@@ -114,6 +114,24 @@ def _triggers(found: Exploration, edges: list[int]) -> tuple[str, ...]:
     return tuple(transitions[via[e]].trigger for e in edges if not transitions[via[e]].automatic)
 
 
+VOTERS = 16
+"""The most distinct reviewers a replayed approval calls before the step counts as not
+taken: a quorum larger than that is not met by a replay."""
+
+
+def _taken(run: Run, trigger: str, roles: Iterable[str]) -> bool:
+    """Fire ``trigger`` as a path step: at a gate with a quorum, one step stands for the
+    approvals it needs, each by another reviewer (``tour-1``, ``tour-2``, ...), as the
+    explorer takes it; False when the step is refused."""
+    before = len(run.log)
+    for voter in range(1, VOTERS + 1):
+        if run.fire(trigger, roles, f"tour-{voter}", run.entered_at) is not Outcome.ACCEPTED:
+            return False
+        if any(entry.transition is not None for entry in run.log[before:]):
+            return True
+    return False
+
+
 def replay(spec: Spec, paths: Iterable[tuple[str, ...]]) -> set[int]:
     """The transitions (by position in ``spec.transitions``) that ``paths`` fire, each run
     from the initial configuration by the semantics; a path stops at the first trigger
@@ -132,7 +150,7 @@ def replay(spec: Spec, paths: Iterable[tuple[str, ...]]) -> set[int]:
                 taken = run.candidate(trigger)
                 if taken is not None and taken is run.timed_exit and run.deadline is not None:
                     run.expire(run.deadline)
-                elif run.fire(trigger, roles, "tour", run.entered_at) is not Outcome.ACCEPTED:
+                elif not _taken(run, trigger, roles):
                     break
         except (AlwaysCycle, OutOfRange):
             pass

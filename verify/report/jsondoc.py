@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from statewright.verify import __version__
 from statewright.verify.check import CheckResult
 from statewright.verify.printable import inert_json
-from statewright.verify.report.text import not_taken, transition_counts
+from statewright.verify.report.text import cut_short, not_taken, transition_counts
 
 __all__ = ["render_json"]
 
@@ -46,6 +46,9 @@ def render_json(results: Sequence[CheckResult], strict: bool = False) -> str:
                 "transitions": transitions,
                 "never_fire": never,
                 "not_taken": not_taken(result),
+                "not_known": result.coverage.total - result.coverage.covered
+                if cut_short(result)
+                else 0,
             }
         specs.append(entry)
     document = {"tool": "statewright", "version": __version__, "specs": specs}

@@ -112,7 +112,17 @@ def coverage_text(result: CheckResult) -> str:
     notes = [f"{never} can never fire"] if never else []
     if missed := not_taken(result):
         notes.append(f"{missed} taken in no reachable configuration")
+    elif cut_short(result) and cov.total > cov.covered:
+        notes.append(f"{cov.total - cov.covered} not known: the exploration was cut short")
     return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def cut_short(result: CheckResult) -> bool:
+    """The exploration or the tour ran out of its bound (``state-space-too-large``): what
+    the paths do not fire is not known to be unfireable."""
+    cov = result.coverage
+    too_large = any(f.rule == "state-space-too-large" for f in result.findings)
+    return cov is not None and (cov.exceeded is not None or too_large)
 
 
 def not_taken(result: CheckResult) -> int:
@@ -120,9 +130,9 @@ def not_taken(result: CheckResult) -> int:
     reachable configuration is each the step its trigger takes (a guard that never holds
     there, an ``always`` exit or an earlier transition that goes first); the findings
     ``never-enabled``, ``shadowed-transition`` and ``nondeterministic`` name them. None
-    when the tour ran out of its bound (``state-space-too-large`` says so)."""
+    when the exploration or the tour ran out of its bound (:func:`cut_short`)."""
     cov = result.coverage
-    if cov is None or cov.exceeded is not None:
+    if cov is None or cut_short(result):
         return 0
     return max(cov.total - cov.covered, 0)
 
