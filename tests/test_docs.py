@@ -405,8 +405,10 @@ def test_the_command_line_page_shows_every_command_argument_and_exit_status(site
         runs = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
         if runs:
             assert f"statewright {name} " in synopsis or f"statewright {name}\n" in synopsis
+        # flags set as code, cells labelled for narrow screens
+        plain = re.sub(r' data-label="[^"]*"|</?code>', "", section)
         for status, meaning in helps()[name].exits:
-            assert f"<td>{status}</td>\n<td>{escape(meaning, quote=False)}</td>" in section, (
+            assert f"<td>{status}</td>\n<td>{escape(meaning, quote=False)}</td>" in plain, (
                 name,
                 status,
             )

@@ -50,7 +50,12 @@ states:
   LOOP_A: {kind: running}
   LOOP_B: {kind: running}
   ORPHAN: {kind: running}
-  HOOK: {kind: waiting}
+  HOOK: {kind: waiting, quorum: 2}
+  PANEL:
+    kind: approval
+    reviewers: [lead]
+    separate_from: [the_intern]
+    escalate: {after: 2h, to: [lead]}
 transitions:
   - {from: IDLE, to: RUNNING, trigger: start}
   - {from: IDLE, to: STUCK, trigger: start}
@@ -67,6 +72,10 @@ transitions:
   - {from: GATE, to: IDLE, trigger: expired, after: 1h}
   - {from: IDLE, to: HOOK, trigger: call_out}
   - {from: HOOK, to: IDLE, trigger: called_back}
+  - {from: IDLE, to: PANEL, trigger: convene}
+  - {from: PANEL, to: IDLE, trigger: approved, human: true}
+  - {from: PANEL, to: FAILED, trigger: rejected, human: true, reason: BROKEN}
+  - {from: PANEL, to: FAILED, trigger: adjourned, after: 1h, reason: BROKEN}
 reasons:
   BROKEN:
     recovery: [Fix it]
@@ -288,7 +297,12 @@ def test_junit_fails_error_rules_and_passes_the_rest(results: list[CheckResult])
     assert coverage is not None
     assert failed == errors | ({"coverage"} if coverage.covered != coverage.total else set())
     warned = {c.get("name") for c in suite.findall("testcase") if c.find("system-out") is not None}
-    assert warned == {"unused-reason", "failed-without-recovery", "running-without-deadline"}
+    assert warned == {
+        "unused-reason",
+        "failed-without-recovery",
+        "running-without-deadline",
+        "escalation-widens-nothing",
+    }
     assert int(suite.get("failures", "-1")) == len(failed)
     dead_end = next(c for c in suite.findall("testcase") if c.get("name") == "dead-end")
     failure = dead_end.find("failure")
