@@ -407,12 +407,15 @@ RESULTS = (
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("query", "guide"), [("rollback", "runtime.html"), ("leads_to", "data.html")]
+    ("query", "guides"),
+    [("rollback", ("runtime.html", "data.html", "api.html")), ("leads_to", ("data.html",))],
 )
 def test_search_ranks_the_guide_above_the_design_brief(
-    browser: tuple[str, Browser], query: str, guide: str
+    browser: tuple[str, Browser], query: str, guides: tuple[str, ...]
 ) -> None:
-    """The design brief came first for "rollback" and "leads_to" (it is boosted down)."""
+    """The design brief came first for "rollback" and "leads_to" (it is boosted down);
+    a guide or the reference comes first (for rollback: the runtime guide, the data guide's
+    section on rollback inside the proof, or ``Machine.rollback`` in the API reference)."""
     base, chromium = browser
     tab = chromium.page(1400)
     tab.goto(f"{base}/index.html")
@@ -422,5 +425,5 @@ def test_search_ranks_the_guide_above_the_design_brief(
         if found := tab.evaluate(RESULTS):
             break
         time.sleep(0.05)
-    assert found and found[0] == guide, found
-    assert found.index("design.html") > found.index(guide) if "design.html" in found else True
+    assert found and found[0] in guides, found
+    assert "design.html" not in found or found.index("design.html") > 0
