@@ -164,10 +164,10 @@ def _record(body: str) -> dict[str, Any] | None:
         record, end = _DECODE(body)
         if end != len(body):
             record = json.loads(body)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, TypeError):
         try:
             record = json.loads(body)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, TypeError):
             return None
     if type(record) is not dict or type(record.get("seq")) is not int:
         return None
@@ -208,26 +208,52 @@ class Walk:
     def row(self, number: int, body: str, prev: str, digest: str) -> dict[str, Any] | None:
         """:meth:`step` on a stored row's columns (a scan of many rows makes no
         :class:`StoredRecord` of each)."""
-        seq = self.seq + 1
-        if (
-            number != seq
-            or prev != self.prev
-            or _sha256(f"{self.owner}{prev}{body}".encode()).hexdigest() != digest  # link()
-        ):
-            return None
+        row = (self.machine, self.instance_id, number, body, prev, digest)
+        return self.last if self.rows((row,), 0, None) else None
+
+    def rows(
+        self, rows: Sequence[Sequence[Any]], start: int, kept: list[dict[str, Any]] | None
+    ) -> int:
+        """:meth:`row` on each of the stored rows ``rows[start:]`` (their columns: machine,
+        instance id, seq, body, prev, hash) in turn, while they are this instance's and
+        extend its chain, each record appended to ``kept``; the index of the first row not
+        taken (another instance's, or one that does not extend the chain).
+
+        The one loop every record of a store's scan takes, so it is written out: the
+        record's hash over its text as stored (the text the writer hashed, whatever its
+        form), and one JSON parse."""
+        machine, instance_id, owner = self.machine, self.instance_id, self.owner
+        seq, prev, last, entered = self.seq, self.prev, self.last, self.entered
+        decode, sha256 = _DECODE, _sha256
+        index, size = start, len(rows)
         record: dict[str, Any] | None
-        try:  # _record's short path, written out: one call less a record
-            record, end = _DECODE(body)
-        except (ValueError, RecursionError):
-            record = end = None
-        if end != len(body) or type(record) is not dict or type(record.get("seq")) is not int:
-            record = _record(body)
-        if record is None or record["seq"] != seq:
-            return None
-        self.seq, self.prev, self.last = seq, digest, record
-        if record.get("event") != "context":
-            self.entered = record.get("at")
-        return record
+        while index < size:
+            row = rows[index]
+            if row[1] != instance_id or row[0] != machine:
+                break
+            body, digest = row[3], row[5]
+            if (
+                row[2] != seq + 1
+                or row[4] != prev
+                or sha256(f"{owner}{prev}{body}".encode()).hexdigest() != digest  # link()
+            ):
+                break
+            try:  # _record's short path, written out: one call less a record
+                record, end = decode(body)
+            except (ValueError, RecursionError, TypeError):
+                record = end = None
+            if end != len(body) or type(record) is not dict or type(record.get("seq")) is not int:
+                record = _record(body)
+            if record is None or record["seq"] != seq + 1:
+                break
+            seq, prev, last = seq + 1, digest, record
+            if record.get("event") != "context":
+                entered = record.get("at")
+            if kept is not None:
+                kept.append(record)
+            index += 1
+        self.seq, self.prev, self.last, self.entered = seq, prev, last, entered
+        return index - start
 
     def run(
         self,

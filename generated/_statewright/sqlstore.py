@@ -107,8 +107,7 @@ CHUNK = 1000
 """Records a :class:`SqlStore` reads per query when it walks or verifies chains."""
 
 _HEADS_AT_ONCE = 200
-"""Instances whose head rows :meth:`SqlStore.scan` reads in one query (two parameters
-each: well within every SQLite's limit of 999)."""
+"""Instances whose head rows :meth:`SqlStore.scan` reads in one query."""
 
 SCHEMA_LOCK = 7_230_461
 """PostgreSQL advisory lock taken while creating tables, so concurrent stores do not race."""
@@ -586,50 +585,44 @@ class SqlStore:
         for the machines ``timers`` names).
 
         What reading a whole store needs: one query per :data:`CHUNK` records and one for
-        the head rows of every 200 instances, in one read transaction; memory for those
-        200 instances, however many the store holds. (An instance without
-        records is :meth:`verify`'s to find.)"""
+        the head rows of every 200 instances, in one read transaction; memory for one
+        chunk, one instance's records and 200 head rows, however many the store holds. (An
+        instance without records is :meth:`verify`'s to find.)"""
         mine, params = ("", ()) if machine is None else ("machine = ?", (machine,))
         timers = timers or {}
+        heads: dict[tuple[str, str], StoredInstance] = {}
         with self._transaction(write=False) as cursor:
-            batch: list[tuple[Walk, bool, list[dict[str, Any]]]] = []
-            for found in self._scan(cursor, mine, params, keep=True):
-                batch.append(found)
-                if len(batch) == _HEADS_AT_ONCE:
-                    yield from self._verified_batch(cursor, batch, timers)
-                    batch = []
-            yield from self._verified_batch(cursor, batch, timers)
+            for walk, intact, records in self._scan(cursor, mine, params, keep=True):
+                key = (walk.machine, walk.instance_id)
+                head = heads.get(key)
+                if head is None:  # the head rows from this instance's on, read ahead
+                    heads = self._heads_from(cursor, mine, params, key)
+                    head = heads.get(key)
+                found: ChainProblem | None
+                if head is None:
+                    found = ChainProblem(*key, 0, "removed", "its head row is gone; records remain")
+                elif not intact:
+                    found = self._walk(cursor, *key, head, None, timers.get(key[0]))
+                    found = found or ChainProblem(*key, 0, "altered", "it changed while read")
+                else:
+                    found = walk.end(head, timers.get(key[0]))
+                yield (*key, records if found is None else found)
 
-    def _verified_batch(
-        self,
-        cursor: Any,
-        batch: Sequence[tuple[Walk, bool, list[dict[str, Any]]]],
-        timers: Mapping[str, Timers],
-    ) -> Iterator[tuple[str, str, list[dict[str, Any]] | ChainProblem]]:
-        """The instances ``batch`` walked, each against its head row (read for all at once)."""
-        if not batch:
-            return
-        keys = [(walk.machine, walk.instance_id) for walk, _, _ in batch]
+    def _heads_from(
+        self, cursor: Any, mine: str, params: Sequence[Any], key: tuple[str, str]
+    ) -> dict[tuple[str, str], StoredInstance]:
+        """The head rows of :data:`_HEADS_AT_ONCE` instances in (machine, instance id)
+        order, from the one ``key`` names on (as the database orders them: the order in
+        which a scan reads the records), by machine and instance id."""
+        where = f"{mine} AND instance_id >= ?" if mine else "(machine, instance_id) >= (?, ?)"
         self._run(
             cursor,
             "SELECT seq, head, version, state, deadline, machine, instance_id"
-            " FROM statewright_instances WHERE (machine, instance_id) IN ("
-            + ", ".join(["(?, ?)"] * len(keys))
-            + ")",
-            [part for key in keys for part in key],
+            f" FROM statewright_instances WHERE {where}"
+            f" ORDER BY machine, instance_id LIMIT {_HEADS_AT_ONCE}",
+            (*params, key[1]) if mine else key,
         )
-        heads = {(str(r[5]), str(r[6])): _head_row(r) for r in cursor.fetchall()}
-        for (walk, intact, records), key in zip(batch, keys, strict=True):
-            head = heads.get(key)
-            found: ChainProblem | None
-            if head is None:
-                found = ChainProblem(*key, 0, "removed", "its head row is gone; records remain")
-            elif not intact:
-                found = self._walk(cursor, *key, head, None, timers.get(key[0]))
-                found = found or ChainProblem(*key, 0, "altered", "it changed while read")
-            else:
-                found = walk.end(head, timers.get(key[0]))
-            yield (*key, records if found is None else found)
+        return {(str(r[5]), str(r[6])): _head_row(r) for r in cursor.fetchall()}
 
     def _scan(
         self, cursor: Any, mine: str, params: Sequence[Any], *, keep: bool = False
@@ -640,11 +633,37 @@ class SqlStore:
         walk: Walk | None = None
         intact = True
         kept: list[dict[str, Any]] = []
+        for rows in self._record_chunks(cursor, mine, params):
+            index, size = 0, len(rows)
+            while index < size:
+                row = rows[index]
+                if walk is None or row[1] != walk.instance_id or row[0] != walk.machine:
+                    if walk is not None:
+                        yield walk, intact, kept
+                    walk, intact, kept = Walk(str(row[0]), str(row[1])), True, []
+                if intact:  # every row of the instance in this chunk that extends the chain
+                    index += walk.rows(rows, index, kept if keep else None)
+                    if index < size:
+                        row = rows[index]
+                        intact = row[1] != walk.instance_id or row[0] != walk.machine
+                else:
+                    index += 1
+        if walk is not None:
+            yield walk, intact, kept
+
+    def _record_chunks(self, cursor: Any, mine: str, params: Sequence[Any]) -> Iterator[list[Any]]:
+        """Every record row (machine, instance id, seq, body, prev, hash) (of one machine,
+        with ``mine``), in (machine, instance id, seq) order, :data:`CHUNK` at a time, one
+        query each (keyset: each chunk starts after the last row of the one before, a
+        search of the primary key's index)."""
         after: tuple[Any, ...] = ()
+        keyset = (
+            "(instance_id, seq) > (?, ?)" if mine else "(machine, instance_id, seq) > (?, ?, ?)"
+        )
         while True:
             where = [mine] if mine else []
             if after:
-                where.append("(machine, instance_id, seq) > (?, ?, ?)")
+                where.append(keyset)
             self._run(
                 cursor,
                 "SELECT machine, instance_id, seq, body, prev, hash FROM statewright_records"
@@ -653,21 +672,11 @@ class SqlStore:
                 (*params, *after),
             )
             rows = cursor.fetchall()
-            for row in rows:
-                if walk is None or walk.machine != row[0] or walk.instance_id != row[1]:
-                    if walk is not None:
-                        yield walk, intact, kept
-                    walk, intact, kept = Walk(str(row[0]), str(row[1])), True, []
-                if intact:
-                    record = walk.row(int(row[2]), row[3], row[4], row[5])
-                    intact = record is not None
-                    if keep and record is not None:
-                        kept.append(record)
+            if rows:
+                yield rows
             if len(rows) < CHUNK:
-                break
-            after = (rows[-1][0], rows[-1][1], rows[-1][2])
-        if walk is not None:
-            yield walk, intact, kept
+                return
+            after = (rows[-1][1], rows[-1][2]) if mine else (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def version(self, machine: str, instance_id: str) -> int:
         with self._transaction(write=False) as cursor:
