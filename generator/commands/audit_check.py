@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -125,9 +125,11 @@ def _check_run(
     name: str,
     records: Sequence[Mapping[str, Any]],
     now: datetime,
+    version_of: Callable[[Sequence[Spec], str], Spec | None] = spec_version,
 ) -> None:
     """Check one stored run's ``records`` against the version of the spec it names (or
-    its machine's one spec), into ``report``: each record read and checked in one pass."""
+    its machine's one spec; ``version_of`` finds it), into ``report``: each record read
+    and checked in one pass."""
     report.runs += 1
     report.records += len(records)
     reader = StoredRun()
@@ -138,7 +140,7 @@ def _check_run(
         named = None if first is None else first.spec
         candidates = versions
         if named is not None:  # among the specs given, or in their git history
-            candidates = [s for s in [spec_version(versions, named)] if s is not None]
+            candidates = [s for s in [version_of(versions, named)] if s is not None]
         migrated = first is not None and first.event == "migrated"
         if not candidates and not migrated:
             migrated = any(data.get("event") == "migrated" for data in records)
@@ -354,6 +356,7 @@ def check_runs(
     machine, every version), one run at a time."""
     report = AuditReport(source)
     now = now or datetime.now(UTC)
+    version_of = _VersionOf()
     for machine, instance_id, records in runs:
         name = f"{machine} {instance_id!r}"
         versions = specs.get(machine, ())
@@ -365,8 +368,29 @@ def check_runs(
             message = f"{name} is tampered, so not checked: {records}"
             report.add(spec, [_finding("run-tampered", message, where)])
             continue
-        _check_run(report, versions, name, records, now)
+        _check_run(report, versions, name, records, now, version_of)
     return report
+
+
+class _VersionOf:
+    """:func:`spec_version`, remembered for the versions and hashes asked before (most
+    runs of a store name the same few: the lookup, and any search of git history, is
+    done once for each)."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, str], Spec | None] = {}
+
+    def __call__(self, versions: Sequence[Spec], sha256: str) -> Spec | None:
+        key = (id(versions), sha256)
+        try:
+            return self.found[key]
+        except KeyError:
+            if len(self.found) >= 1000:  # runs naming hashes by the thousand: stay bounded
+                self.found.clear()
+            found = self.found[key] = spec_version(versions, sha256)
+            return found
 
 
 spec_versions = machine_specs
