@@ -216,8 +216,8 @@ class Walk:
     ) -> int:
         """:meth:`row` on each of the stored rows ``rows[start:]`` (their columns: machine,
         instance id, seq, body, prev, hash) in turn, while they are this instance's and
-        extend its chain, each record appended to ``kept``; the index of the first row not
-        taken (another instance's, or one that does not extend the chain).
+        extend its chain, each record appended to ``kept``; how many it took (it stops at
+        another instance's row, or at one that does not extend the chain).
 
         The one loop every record of a store's scan takes, so it is written out: the
         record's hash over its text as stored (the text the writer hashed, whatever its
@@ -225,16 +225,15 @@ class Walk:
         machine, instance_id, owner = self.machine, self.instance_id, self.owner
         seq, prev, last, entered = self.seq, self.prev, self.last, self.entered
         decode, sha256 = _DECODE, _sha256
-        index, size = start, len(rows)
+        taken = 0
         record: dict[str, Any] | None
-        while index < size:
-            row = rows[index]
-            if row[1] != instance_id or row[0] != machine:
+        for index in range(start, len(rows)):
+            row_machine, row_instance, number, body, row_prev, digest = rows[index]
+            if row_instance != instance_id or row_machine != machine:
                 break
-            body, digest = row[3], row[5]
             if (
-                row[2] != seq + 1
-                or row[4] != prev
+                number != seq + 1
+                or row_prev != prev
                 or sha256(f"{owner}{prev}{body}".encode()).hexdigest() != digest  # link()
             ):
                 break
@@ -242,18 +241,21 @@ class Walk:
                 record, end = decode(body)
             except (ValueError, RecursionError, TypeError):
                 record = end = None
-            if end != len(body) or type(record) is not dict or type(record.get("seq")) is not int:
+            if end != len(body) or type(record) is not dict:
                 record = _record(body)
-            if record is None or record["seq"] != seq + 1:
+                if record is None:
+                    break
+            numbered = record.get("seq")
+            if numbered != seq + 1 or type(numbered) is not int:
                 break
-            seq, prev, last = seq + 1, digest, record
+            seq, prev, last = numbered, digest, record
             if record.get("event") != "context":
                 entered = record.get("at")
             if kept is not None:
                 kept.append(record)
-            index += 1
+            taken += 1
         self.seq, self.prev, self.last, self.entered = seq, prev, last, entered
-        return index - start
+        return taken
 
     def run(
         self,
