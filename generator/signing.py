@@ -3,11 +3,12 @@ the check ``statewright audit verify --keyring FILE`` runs.
 
 A hash chain proves the order of an instance's records, but whoever can write to the
 database can rebuild a whole chain with valid hashes. A signature proves who decided:
-each human decision (a human transition, an approval counted toward a quorum) is signed
-with its reviewer's private key when it is recorded (:class:`Ed25519Signer`, handed to
-the runtime as ``Actor(..., signer=...)``), and checked here against the reviewer's
-public key from a keyring the auditor keeps. Rebuilding the chain does not help a
-forger: the altered or invented decision has no valid signature.
+each human decision (a human transition, an approval counted toward a quorum, a
+rollback) is signed with its reviewer's private key when it is recorded
+(:class:`Ed25519Signer`, handed to the runtime as ``Actor(..., signer=...)``), and
+checked here against the reviewer's public key from a keyring the auditor keeps.
+Rebuilding the chain does not help a forger: the altered or invented decision has no
+valid signature.
 
 The runtime stays standard-library only (it calls the signer it is handed); this module
 needs the optional extra ``statewright[signing]`` (the ``cryptography`` package), imported
@@ -49,7 +50,9 @@ __all__ = [
 PREFIX: Final = "ed25519:"
 """How a key and a signature are written: this, then base64."""
 
-_HUMAN_EVENTS: Final = frozenset({"transition", "approval"})
+_HUMAN_EVENTS: Final = frozenset({"transition", "approval", "rollback"})
+"""The records of a person's act that a signing actor signs: a human decision, a vote
+toward a quorum, a rollback."""
 
 
 class SigningUnavailable(RuntimeError):

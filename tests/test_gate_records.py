@@ -7,10 +7,11 @@ rebuilt chain)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from storekit import SQL_BACKENDS, backend_fixture, generate_runtime
+from storekit import SQL_BACKENDS, Backend, backend_fixture, generate_runtime
 from test_approval_policies import (
     BOUND,
     BUILT,
@@ -18,14 +19,18 @@ from test_approval_policies import (
     SPEC,
     START,
     _approve,
+    _rebuild_chain,
     _run,
     _trace,
+    _verify,
     _vote,
     in_review,
     who,
 )
 from test_runtime_kit import Clock
 
+from statewright.generator import signing
+from statewright.generator.runtime.signing import signed_content
 from statewright.verify.audit.replay import check_run
 from statewright.verify.load import load_text
 
@@ -122,3 +127,68 @@ def test_audit_check_takes_the_escalation_roles_once_escalated() -> None:
         "dana holds director, none of the roles maintainer"
     ]
 
+
+# -- signed rollbacks ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rita() -> tuple[bytes, str]:
+    return signing.new_key()
+
+
+def _rolled_back(rt: Any, backend: Backend, key: bytes | None) -> Any:
+    """A release rejected at its gate, then returned to BUILDING by rita, who signs."""
+    machine = in_review(rt, Clock(START), backend.open(rt))
+    machine.rejected(actor=who(rt, "bob", key=None), decision="notes missing")
+    building = next(r.seq for r in machine.audit if r.to_state == "BUILDING")
+    rita = who(rt, "rita", "release_manager", key=key)
+    assert machine.rollback(building, actor=rita, decision="rebuild with notes") == "BUILDING"
+    return machine
+
+
+def _ring(tmp_path: Path, **public: str) -> Path:
+    path = tmp_path / "rollback.keys"
+    path.write_text("".join(f"{name} {key}\n" for name, key in public.items()), encoding="utf-8")
+    return path
+
+
+def test_a_rollback_is_signed_and_verifies(
+    rt: Any, sql_backend: Backend, rita: tuple[bytes, str], tmp_path: Path
+) -> None:
+    machine = _rolled_back(rt, sql_backend, rita[0])
+    back = machine.audit[-1]
+    assert back.event == "rollback" and back.signature is not None
+    content = signed_content("release", "r-1", back.as_json())
+    assert signing.verify_signature(rita[1], content, back.signature)
+    loaded = rt.Release.load(sql_backend.open(rt), "r-1")  # replay keeps the signature
+    assert loaded.audit[-1].signature == back.signature
+    reject = next(r.seq for r in machine.audit if r.trigger == "rejected")
+    ring = _ring(tmp_path, rita=rita[1])
+    status, out = _verify(sql_backend.target, ring)
+    assert status == 1  # bob's reject is unsigned; the rollback is not what is reported
+    assert f"record {reject} by bob: a human decision without a signature" in out
+    assert f"record {back.seq} by rita" not in out
+
+
+def test_a_forged_rollback_in_a_rebuilt_chain_is_caught(
+    rt: Any, sql_backend: Backend, rita: tuple[bytes, str], tmp_path: Path
+) -> None:
+    machine = _rolled_back(rt, sql_backend, rita[0])
+    back = machine.audit[-1].seq
+    ring = _ring(tmp_path, rita=rita[1], bob=signing.new_key()[1])
+    # a database writer changes rita's rollback and rebuilds every hash and the head row
+    _rebuild_chain(sql_backend, {back: {"decision": "rebuild, and skip the review"}})
+    assert _verify(sql_backend.target, None)[0] == 0  # the chain alone cannot tell
+    status, out = _verify(sql_backend.target, ring)
+    assert status == 1
+    assert f"release r-1 record {back} by rita: its signature does not verify" in out
+    # or invents a rollback with no signature at all
+    _rebuild_chain(sql_backend, {back: {"signature": ...}})
+    status, out = _verify(sql_backend.target, ring)
+    assert status == 1 and f"record {back} by rita: a human decision without a signature" in out
+
+
+def test_an_unsigned_rollback_passes_without_a_keyring(rt: Any, sql_backend: Backend) -> None:
+    machine = _rolled_back(rt, sql_backend, None)
+    assert machine.audit[-1].signature is None
+    assert _verify(sql_backend.target, None)[0] == 0

@@ -338,7 +338,9 @@ class Machine(Instance[S, T, R]):
         values, kept = self._kept(values)
         at = self._clock() if now is None else now
         held = tuple(sorted(who.roles))
-        self._durably(self._rolled_back, state, reason, values, at, who.id, note, seq, held, kept)
+        self._durably(
+            self._rolled_back, state, reason, values, at, who.id, note, seq, held, kept, who
+        )
         return self.state
 
     def _rolled_back(
@@ -352,10 +354,15 @@ class Machine(Instance[S, T, R]):
         seq: int,
         roles: tuple[str, ...],
         kept: dict[str, JSONValue] | None,
+        who: Actor | None = None,
     ) -> None:
         """Restore the state after record ``seq`` (by an actor holding ``roles``, with the
-        ``kept`` values carried over); a gate entered so binds its digest."""
+        ``kept`` values carried over); a gate entered so binds its digest. The rollback
+        record is signed by ``who`` if that actor signs, as a human decision is."""
+        first = len(self._log)
         self._restore(state, reason, values, at, actor_id, decision, seq, roles, kept)
+        if who is not None:
+            gates.sign(self, first, who)
         gates.bind(self, at)
 
     # -- the audit log ------------------------------------------------------------------

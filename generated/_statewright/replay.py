@@ -369,6 +369,6 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
         machine._step(
             edge, values, record.at, record.actor, record.decision, record.data, record.roles
         )
-        if record.signature is not None:  # the decision's signature, kept as recorded
-            log = machine._log
-            log[-1] = log[-1]._replace(signature=record.signature)
+    if record.signature is not None:  # a decision's or a rollback's signature, as recorded
+        log, index = machine._log, record.seq - 1
+        log[index] = log[index]._replace(signature=record.signature)
