@@ -32,24 +32,14 @@ def read_signing_keys(folder: Path) -> dict[str, Ed25519Signer]:
     """A signer for each reviewer with a key file in ``folder``, by actor id."""
     if not folder.is_dir():
         raise SigningKeysError(f"{folder}: no such folder of signing keys")
-    mode = folder.stat().st_mode
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise SigningKeysError(
-            f"{folder}: its group or others may write into it (mode {stat.filemode(mode)}), "
-            f"and so add a key of their own: chmod 700 {folder}"
-        )
+    _private(folder, stat.S_IWGRP | stat.S_IWOTH, "write into it, and so add a key", 700)
     signers: dict[str, Ed25519Signer] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix != KEY_SUFFIX or path.name.startswith("."):
             continue
         if not path.is_file():
             raise SigningKeysError(f"{path}: not a file")
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SigningKeysError(
-                f"{path}: its group or others may read it (mode {stat.filemode(mode)}); "
-                f"a signing key is readable by the console alone: chmod 600 {path}"
-            )
+        _private(path, stat.S_IRWXG | stat.S_IRWXO, "read it, and so sign as its reviewer", 600)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -63,3 +53,14 @@ def read_signing_keys(folder: Path) -> dict[str, Ed25519Signer]:
             f"{folder}: holds no signing key (one file <actor id>{KEY_SUFFIX} a reviewer)"
         )
     return signers
+
+
+def _private(path: Path, loose: int, what: str, mode: int) -> None:
+    """Refuse ``path`` if its mode has any of the ``loose`` bits, saying what they let its
+    group or others do and the ``chmod`` that takes them away."""
+    found = path.stat().st_mode
+    if found & loose:
+        raise SigningKeysError(
+            f"{path}: its group or others may {what} (mode {stat.filemode(found)}): "
+            f"chmod {mode} {path}"
+        )
