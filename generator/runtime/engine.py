@@ -165,9 +165,13 @@ class Machine(Instance[S, T, R]):
 
         A guarded trigger is listed only while one of its guards holds, with the target of
         the transition it would take. An approval state lists only its human exits (and its
-        timeout once due): it is locked. Firing a listed non-human trigger cannot raise
+        timeout once due): it is locked. Once the state's deadline has passed, only its
+        timed exit is listed: the runtime takes it first whatever fires (:meth:`fire`), so
+        :meth:`expire`, then ask again. Firing a listed non-human trigger cannot raise
         ``InvalidTransition``.
         """
+        at = self._clock()
+        enabled = self._overdue_exit(at) or self._enabled(at)
         return tuple(
             Allowed(
                 edge.trigger,
@@ -176,8 +180,14 @@ class Machine(Instance[S, T, R]):
                 edge.source.reviewers if edge.human else frozenset(),
                 edge.after is not None,
             )
-            for edge in sorted(self._enabled(self._clock()), key=lambda e: str(e.trigger))
+            for edge in sorted(enabled, key=lambda e: str(e.trigger))
         )
+
+    def _overdue_exit(self, at: datetime) -> list[Edge]:
+        """The current state's timed exit if its deadline passed before ``at`` (what
+        :meth:`_overdue` takes first), else none."""
+        timed, deadline = self._node.timed, self.deadline
+        return [timed] if timed is not None and deadline is not None and deadline < at else []
 
     def _enabled(self, at: datetime) -> list[Edge]:
         """The current state's exits that may be taken at ``at``: per trigger, the first
