@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from statewright.generator.commands import EXIT_OK, EXIT_USAGE, Command
-from statewright.generator.commands.stores import display, spec_paths
+from statewright.generator.commands.stores import display, spec_paths, specs_argument
 from statewright.generator.console import missing_extra
 from statewright.verify.check import check_file
 from statewright.verify.findings import has_errors
@@ -133,13 +133,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a spec or a folder of specs whose runs the console shows (default: specs/); "
+    specs_argument(
+        parser,
+        "a spec or a folder of specs whose runs the console shows (default: specs/); "
         "repeat for more",
     )
     parser.add_argument(

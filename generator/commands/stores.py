@@ -44,6 +44,7 @@ __all__ = [
     "spec_paths",
     "spec_version",
     "spec_versions",
+    "specs_argument",
     "store_argument",
     "timers_of",
     "with_store",
@@ -260,6 +261,14 @@ def timers_of(spec: Spec) -> Timers:
         if escalate is not None:
             timers[escalation(state.name)] = timedelta(seconds=escalate.after.seconds)
     return timers
+
+
+def specs_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--specs PATH``, repeatable: specs (files or folders) that ``what`` (help text
+    naming what the command takes from them; each says its own default)."""
+    parser.add_argument(
+        "--specs", type=Path, action="append", default=[], metavar="PATH", help=what
+    )
 
 
 def store_argument(parser: argparse.ArgumentParser) -> None:
