@@ -3,11 +3,12 @@ the check ``statewright audit verify --keyring FILE`` runs.
 
 A hash chain proves the order of an instance's records, but whoever can write to the
 database can rebuild a whole chain with valid hashes. A signature proves who decided:
-each human decision (a human transition, an approval counted toward a quorum) is signed
-with its reviewer's private key when it is recorded (:class:`Ed25519Signer`, handed to
-the runtime as ``Actor(..., signer=...)``), and checked here against the reviewer's
-public key from a keyring the auditor keeps. Rebuilding the chain does not help a
-forger: the altered or invented decision has no valid signature.
+each human decision (a human transition, an approval counted toward a quorum, a
+rollback) is signed with its reviewer's private key when it is recorded
+(:class:`Ed25519Signer`, handed to the runtime as ``Actor(..., signer=...)``), and
+checked here against the reviewer's public key from a keyring the auditor keeps.
+Rebuilding the chain does not help a forger: the altered or invented decision has no
+valid signature.
 
 The runtime stays standard-library only (it calls the signer it is handed); this module
 needs the optional extra ``statewright[signing]`` (the ``cryptography`` package), imported
@@ -42,6 +43,8 @@ __all__ = [
     "SigningUnavailable",
     "check_signatures",
     "new_key",
+    "private_key_bytes",
+    "public_key_of",
     "read_keyring",
     "verify_signature",
 ]
@@ -49,7 +52,9 @@ __all__ = [
 PREFIX: Final = "ed25519:"
 """How a key and a signature are written: this, then base64."""
 
-_HUMAN_EVENTS: Final = frozenset({"transition", "approval"})
+_HUMAN_EVENTS: Final = frozenset({"transition", "approval", "rollback"})
+"""The records of a person's act that a signing actor signs: a human decision, a vote
+toward a quorum, a rollback."""
 
 
 class SigningUnavailable(RuntimeError):
@@ -93,6 +98,37 @@ def new_key() -> tuple[bytes, str]:
     private = ed25519.Ed25519PrivateKey.generate()
     raw = private.private_bytes_raw()
     return raw, _encode(private.public_key().public_bytes_raw())
+
+
+def private_key_bytes(text: str) -> bytes:
+    """The 32 raw bytes of the Ed25519 private key ``text`` holds: PEM (PKCS#8, not
+    encrypted, as ``openssl genpkey -algorithm ed25519`` writes it) or ``ed25519:`` and
+    the base64 of the raw bytes. ``ValueError`` saying what it is instead."""
+    text = text.strip()
+    if text.startswith(PREFIX):
+        return _decode(text, "the private key", 32)
+    if not text.startswith("-----BEGIN PRIVATE KEY-----"):
+        raise ValueError(
+            f"a private key is PEM ('-----BEGIN PRIVATE KEY-----', as openssl genpkey "
+            f"-algorithm ed25519 writes it) or {PREFIX} and base64, not {text[:16]!r}"
+        )
+    ed25519 = _ed25519()
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"not a readable PEM private key without a password: {error}") from error
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ValueError(f"a {type(key).__name__}, not an Ed25519 private key")
+    raw: bytes = key.private_bytes_raw()
+    return raw
+
+
+def public_key_of(private_key: bytes) -> str:
+    """The public key of the raw private key ``private_key``, as a keyring writes it."""
+    key = _ed25519().Ed25519PrivateKey.from_private_bytes(private_key)
+    return _encode(key.public_key().public_bytes_raw())
 
 
 @dataclass(frozen=True, slots=True)

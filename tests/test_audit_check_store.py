@@ -309,3 +309,25 @@ def test_a_run_of_a_machine_without_its_spec_is_a_finding(tmp_path: Path, spec_f
     status, out, _ = cli("audit", "check", str(path), "--specs", str(other))
     assert status == 1
     assert "error[run-spec-version] ticket 't-1': no spec of its machine" in out
+
+
+def test_export_with_the_spec_flags_an_edited_deadline(
+    backend: Backend, tmp_path: Path, spec_file: Path
+) -> None:
+    rt, _ = generate_runtime(tmp_path / "gen")
+    machine = rt.Ticket.create(backend.open(), "late")
+    machine.start()
+    machine.submit()  # REVIEW: times out after an hour
+    later = "2999-01-01T00:00:00.000000Z"
+    backend.execute(
+        "UPDATE statewright_instances SET deadline = ? WHERE instance_id = 'late'", (later,)
+    )
+    status, exported, err = cli("audit", "export", backend.target, "late")
+    assert (status, err) == (0, "")  # without the spec, the chain alone holds
+    assert len(exported.splitlines()) == len(machine.audit)
+    status, exported, err = cli(
+        "audit", "export", backend.target, "late", "--specs", str(spec_file)
+    )
+    assert (status, exported) == (1, "")
+    assert f"deadline {later}" in err and "the run is tampered; not exported" in err
+    assert err.count("\n") == 1

@@ -14,6 +14,7 @@ from the store with the committed generated runtime.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -338,6 +339,58 @@ def test_the_gate_pages_fit_400_px(chromium: Browser, releases: str, path: str) 
     page = _tab(chromium, "bob", width=400)
     _goto(page, f"{releases}{path}")
     assert "of 2" in _text(page, ".quorum")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] + 1, widths
+
+
+SHOTS = "STATEWRIGHT_CONSOLE_SHOTS"
+"""A folder to write the inbox and run screenshots to (the closing note's), if set."""
+
+
+def test_a_half_approved_quorum_and_an_escalated_gate_as_reviewers_see_them(
+    chromium: Browser, tmp_path: Path
+) -> None:
+    """bob approved rel-0 (1 of 2); old-0 entered REVIEW 30 hours ago and a sweep recorded
+    its escalation at its due time, so dave, a director, may decide. The inbox and the run
+    timeline show both at 1400 and 400 px without scrolling sideways."""
+    path = str(tmp_path / "releases.db")
+    store = SqlStore.sqlite(path)
+    seed_releases(store, RELEASES, waiting=2, escalated=1)
+    machine = RELEASES["release_review"].machine
+    run = machine.load(store, "rel-0")
+    run.fire("approved", actor=Actor("bob", RELEASE_ROLES["bob"]), decision="notes match")
+    swept = machine.sweep(store)  # the escalation is due: a worker's sweep records it
+    assert [(i, str(r.event)) for i, r in swept.fired] == [("old-0", "escalation")]
+    store.close()
+    shots = os.environ.get(SHOTS)
+    folder = Path(shots) if shots else tmp_path / "shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    stores = Stores(path)
+    identity = HeaderIdentity(HEADER, RELEASE_ROLES)
+    with running(create_app(Console(RELEASES, stores, identity, poll=30))) as base:
+        for width in (1400, 400):
+            page = _tab(chromium, "dave", width=width)
+            _goto(page, f"{base}/")
+            half = _text(page, '[data-run="release_review/rel-0"]')
+            assert "1 of 2, 1 more to approve" in half and "bob (" in half
+            escalated = _text(page, '[data-run="release_review/old-0"]')
+            assert "yes: director, maintainer may decide" in escalated
+            _fits(page)
+            page.screenshot(folder / f"inbox-{width}.png")
+            _goto(page, f"{base}/runs/release_review/old-0")
+            timeline = _text(page, "body")
+            assert "escalated to director" in timeline and "button" not in timeline
+            assert page.evaluate("document.querySelector('button[value=approved]') !== null")
+            _fits(page)
+            page.screenshot(folder / f"run-{width}.png")
+    stores.close()
+    for name in ("inbox-1400.png", "inbox-400.png", "run-1400.png", "run-400.png"):
+        assert (folder / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+def _fits(page: Page) -> None:
     widths = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )

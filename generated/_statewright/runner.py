@@ -124,6 +124,13 @@ class _Runner(Generic[S, T, R]):
         :meth:`run`."""
         return self.machine.deadline
 
+    @property
+    def next_due(self) -> datetime | None:
+        """When the machine next changes by itself (``Machine.next_due``: its deadline, or
+        its approval gate's escalation if sooner), or None: a caller that waits on the
+        runner wakes then and calls ``machine.expire()``, then :meth:`run`."""
+        return self.machine.next_due
+
     def _next(self) -> _Delivery | None:
         if self.delivered >= len(self.machine.audit):
             return None

@@ -32,6 +32,7 @@ from statewright.generator.commands.stores import (
     Unusable,
     display,
     load_specs,
+    specs_argument,
     store_argument,
     timers_of,
     with_store,
@@ -160,13 +161,8 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also check that every chain still extends the heads 'audit head' wrote to FILE",
     )
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="specs whose timers recompute the deadlines (default: specs/ if it exists)",
+    specs_argument(
+        parser, "specs whose timers recompute the deadlines (default: specs/ if it exists)"
     )
     parser.add_argument(
         "--keyring",

@@ -40,6 +40,7 @@ from statewright.generator.commands.stores import (
     machine_specs,
     opened,
     spec_version,
+    specs_argument,
     store_argument,
     timers_of,
 )
@@ -510,10 +511,19 @@ def _checked(target: str, trace: Path | None, specs: Sequence[Path]) -> AuditRep
 
 
 def export_command(
-    target: str, instance_id: str, *, machine: str | None, stdout: TextIO, stderr: TextIO
+    target: str,
+    instance_id: str,
+    *,
+    machine: str | None,
+    specs: Sequence[Path] = (),
+    stdout: TextIO,
+    stderr: TextIO,
 ) -> int:
-    """``statewright audit export``: the run ``instance_id`` in the trace format."""
+    """``statewright audit export``: the run ``instance_id`` in the trace format; with
+    the machine's spec among ``specs`` (default: ``specs/``), its head row's deadline is
+    checked too, as ``audit check`` checks it."""
     try:
+        timers = timers_for(spec_versions(specs))
         with opened(target) as (store, connection):
             keys = list(instance_keys(connection, machine, instance_id))
             if len(keys) != 1:
@@ -526,7 +536,12 @@ def export_command(
                 )
             lines: list[str] = []
             reader = StoredRun()
-            store.walk(*keys[0], lambda data: lines.append(trace_line(reader.read(data))))
+            owner, key = keys[0]
+
+            def visit(data: dict[str, Any]) -> None:
+                lines.append(trace_line(reader.read(data)))
+
+            store.walk(owner, key, visit, timers.get(owner))
     except ChainBroken as error:
         print(
             f"statewright: error: {printable(str(error.problem))}: the run is tampered; "
@@ -534,7 +549,7 @@ def export_command(
             file=stderr,
         )
         return EXIT_FINDINGS
-    except (Unusable, ValueError, TypeError) as error:
+    except (Unusable, MissingPath, OSError, ValueError, TypeError) as error:
         print(f"statewright: error: {printable(str(error))}", file=stderr)
         return EXIT_USAGE
     for line in lines:
@@ -558,13 +573,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         help="check the one run in FILE (the JSON-lines trace format, or a Step Functions "
         "execution history for an ASL definition) against the spec STORE_OR_SPEC",
     )
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="the specs the runs ran under, every version (default: specs/ if it exists)",
+    specs_argument(
+        parser, "the specs the runs ran under, every version (default: specs/ if it exists)"
     )
     format_argument(parser, dest="fmt")
 
@@ -581,11 +591,21 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--machine", metavar="NAME", help="the instance's machine, where several share its id"
     )
+    specs_argument(
+        parser,
+        "specs whose timers check the run's deadline in its head row, as 'audit check' "
+        "does (default: specs/ if it exists)",
+    )
 
 
 def _export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return export_command(
-        args.target, args.instance_id, machine=args.machine, stdout=stdout, stderr=stderr
+        args.target,
+        args.instance_id,
+        machine=args.machine,
+        specs=args.specs,
+        stdout=stdout,
+        stderr=stderr,
     )
 
 

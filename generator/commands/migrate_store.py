@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from statewright.generator.runtime.chain import escalation
 from statewright.generator.runtime.store import (
     ChainBroken,
     ConcurrencyConflict,
@@ -176,7 +177,8 @@ class _Mover:
         if self.semantics.automatic_in(state, start):
             moved.automatic.append(instance_id)
             return
-        delay = self.timers.get(state)
+        delays = (self.timers.get(state), self.timers.get(escalation(state)))
+        delay = min((d for d in delays if d is not None), default=None)
         head = StoreHead(state, None if delay is None else instant(at + delay))
         self.store.append(machine, instance_id, stored.version, head, [body])
         moved.migrated += 1

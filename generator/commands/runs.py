@@ -48,6 +48,7 @@ from statewright.generator.commands.stores import (
     machine_specs,
     spec_version,
     spec_versions,
+    specs_argument,
     store_argument,
     timers_of,
 )
@@ -618,13 +619,9 @@ def _instance_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _view_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="specs that give states their kinds, reviewers and recovery "
+    specs_argument(
+        parser,
+        "specs that give states their kinds, reviewers and recovery "
         "(default: specs/ if it exists); each instance takes the version its records "
         "name, found there or in the git history of those files",
     )
@@ -762,14 +759,7 @@ def _archive_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ARCHIVE",
         help="the archive: a SQLite file (made if missing), a statewright store itself",
     )
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="specs that say which states are final (default: specs/ if it exists)",
-    )
+    specs_argument(parser, "specs that say which states are final (default: specs/ if it exists)")
 
 
 def _archive(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

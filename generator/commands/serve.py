@@ -14,15 +14,18 @@ import argparse
 import getpass
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from statewright.generator.commands import EXIT_OK, EXIT_USAGE, Command
-from statewright.generator.commands.stores import display, spec_paths
+from statewright.generator.commands.stores import display, spec_paths, specs_argument
 from statewright.generator.console import missing_extra
 from statewright.verify.check import check_file
 from statewright.verify.findings import has_errors
 from statewright.verify.model import Spec
 from statewright.verify.printable import printable_path
+
+if TYPE_CHECKING:
+    from statewright.generator.runtime.signing import Signer
 
 __all__ = ["COMMAND", "serve_command"]
 
@@ -38,6 +41,21 @@ def _specs(paths: Sequence[Path], stderr: TextIO) -> list[Spec]:
             continue
         found.append(result.spec)
     return found
+
+
+def _signing_keys(folder: Path | None, stderr: TextIO) -> dict[str, Signer] | None:
+    """The signers of ``--signing-keys`` by actor id ({} without it); None once a line
+    said why the folder is refused."""
+    if folder is None:
+        return {}
+    from statewright.generator.console.keys import SigningKeysError, read_signing_keys
+    from statewright.generator.signing import SigningUnavailable
+
+    try:
+        return dict(read_signing_keys(folder))
+    except (SigningKeysError, SigningUnavailable, OSError) as error:
+        print(f"statewright: error: {error}", file=stderr)
+        return None
 
 
 def _login() -> str:
@@ -72,6 +90,9 @@ def serve_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     except (ids.RolesFileError, TypeError) as error:
         print(f"statewright: error: {error}", file=stderr)
         return EXIT_USAGE
+    signers = _signing_keys(args.signing_keys, stderr)
+    if signers is None:
+        return EXIT_USAGE
     specs = _specs(args.specs, stderr)
     if not specs:
         print(
@@ -85,7 +106,10 @@ def serve_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         return EXIT_USAGE
     import uvicorn
 
-    app = create_app(Console(serve_specs(specs), stores, identity, poll=args.poll))
+    console = Console(serve_specs(specs), stores, identity, poll=args.poll)
+    if args.signing_keys is not None:
+        console.signers, console.signed_only = signers, True
+    app = create_app(console)
     base = f"http://{args.host}:{args.port}"
     machines = ", ".join(sorted(s.machine for s in specs))
     print(f"statewright console for {display(args.store)} ({machines})", file=stdout)
@@ -95,6 +119,8 @@ def serve_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         print(f"  {base}/login?token={identity.token}", file=stdout)
     else:
         print(f"at {base}, people named by the proxy in {args.trust_header}", file=stdout)
+    if args.signing_keys is not None:
+        print(f"signing every decision with the keys of: {', '.join(signers)}", file=stdout)
     stdout.flush()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -107,13 +133,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="PATH_OR_URL", help="a SQLite file or a postgresql:// URL"
     )
-    parser.add_argument(
-        "--specs",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a spec or a folder of specs whose runs the console shows (default: specs/); "
+    specs_argument(
+        parser,
+        "a spec or a folder of specs whose runs the console shows (default: specs/); "
         "repeat for more",
     )
     parser.add_argument(
@@ -146,6 +168,14 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="without --trust-header: a role the one user holds; repeat for more",
     )
     parser.add_argument(
+        "--signing-keys",
+        type=Path,
+        metavar="DIR",
+        help="sign every decision and rollback with the reviewer's Ed25519 key, "
+        "DIR/<user>.key (PEM or ed25519:BASE64), readable by the server alone; a "
+        "reviewer without a key is refused",
+    )
+    parser.add_argument(
         "--poll",
         type=float,
         default=5,
@@ -169,6 +199,11 @@ COMMAND = Command(
         "(--user, --role) signs in with the link printed at start, which sets a session "
         "cookie. Every form carries a CSRF token; nothing is served to a request that "
         "names nobody. Open pages refresh their live parts every --poll seconds.",
+        "With --signing-keys DIR the console signs every decision and rollback with the "
+        "acting reviewer's private key, DIR/<user>.key, so that 'statewright audit verify "
+        "--keyring' holds the records to the reviewers' public keys; a key file its group "
+        "or others may read is refused at start, and a reviewer with no key is refused "
+        "(403, nothing changed).",
         "It prints its address (and the one user's sign-in link) on standard output and "
         "serves until interrupted (Ctrl-C).",
         "Needs the optional extra: pip install 'statewright[console]'.",
@@ -178,7 +213,8 @@ COMMAND = Command(
         (
             2,
             "a usage error: the extra is missing, the store cannot be opened, the roles "
-            "file cannot be read, or no spec checks without errors",
+            "file or a signing key cannot be read (or others may read a key), or no spec "
+            "checks without errors",
         ),
     ),
     arguments=_arguments,

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from statewright.generator.runtime.chain import escalation
 from statewright.generator.runtime.store import SqlStore, Timers
 from statewright.generator.runtime.versions import MIGRATED_TEXT, Version, version_of
 from statewright.verify.discover import discover
@@ -43,6 +44,7 @@ __all__ = [
     "spec_paths",
     "spec_version",
     "spec_versions",
+    "specs_argument",
     "store_argument",
     "timers_of",
     "with_store",
@@ -245,14 +247,28 @@ def spec_version(versions: Sequence[Spec], sha256: str | None) -> Spec | None:
 
 def timers_of(spec: Spec) -> Timers:
     """How long each state of ``spec`` with a timed exit may rest: the delay of the exit
-    that fires first, as the runtime counts an instance's deadline from its entry."""
+    that fires first, as the runtime counts an instance's deadline from its entry; and
+    under :func:`~statewright.generator.runtime.chain.escalation` of an approval state
+    whose policy escalates, how long it waits before it escalates (an instance's due
+    time until the escalation is recorded)."""
     semantics = Semantics.of(spec)
     timers: dict[str, timedelta] = {}
     for state in spec.states:
         timed = semantics.timed_exit(state.name)
         if timed is not None and timed.after is not None:
             timers[state.name] = timedelta(seconds=timed.after.seconds)
+        escalate = None if state.policy is None else state.policy.escalate
+        if escalate is not None:
+            timers[escalation(state.name)] = timedelta(seconds=escalate.after.seconds)
     return timers
+
+
+def specs_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--specs PATH``, repeatable: specs (files or folders) that ``what`` (help text
+    naming what the command takes from them; each says its own default)."""
+    parser.add_argument(
+        "--specs", type=Path, action="append", default=[], metavar="PATH", help=what
+    )
 
 
 def store_argument(parser: argparse.ArgumentParser) -> None:

@@ -92,13 +92,24 @@ class Console:
     live parts poll (seconds), and the signers of the reviewers whose decisions the
     console signs (actor id to a function of the record's content, such as
     ``statewright.generator.signing.Ed25519Signer``), so ``audit verify --keyring``
-    holds their decisions to their keys."""
+    holds their decisions to their keys. With ``signed_only`` every decision and
+    rollback is signed: a reviewer without a signer is refused (``serve --signing-keys``)."""
 
     served: Mapping[str, Served]
     stores: Stores
     identity: Identity
     poll: float = 5.0
     signers: Mapping[str, Callable[[bytes], str]] = field(default_factory=dict)
+    signed_only: bool = False
+
+
+def unsigned(actor: str) -> str:
+    """Why a console that signs every decision refuses ``actor``'s: it holds no key."""
+    return (
+        f"This console signs every decision, and it holds no signing key for {actor}: "
+        f"nothing was changed. The operator adds {actor}.key to its --signing-keys folder "
+        "(and the public key to the auditors' keyring)."
+    )
 
 
 def _environment() -> jinja2.Environment:
@@ -293,6 +304,8 @@ def create_app(console: Console) -> Starlette:
         signer = console.signers.get(actor.id)
         if signer is not None:
             actor = replace(actor, signer=signer)
+        elif console.signed_only:
+            return await show(request, known, error=unsigned(actor.id), status=403)
         outcome = await run_in_threadpool(
             actions.act, console.stores.get().store, served, instance_id, actor, form
         )

@@ -37,12 +37,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENESIS",
+    "STAYS",
     "ChainBroken",
     "ChainProblem",
     "Walk",
     "canonical",
     "check_chain",
     "check_witness",
+    "escalation",
     "extended",
     "link",
     "row_problem",
@@ -188,7 +190,7 @@ class Walk:
     instance; :func:`diagnose` only says, once a record fails it, what was done to it.
     """
 
-    __slots__ = ("entered", "instance_id", "last", "machine", "owner", "prev", "seq")
+    __slots__ = ("entered", "escalated", "instance_id", "last", "machine", "owner", "prev", "seq")
 
     def __init__(self, machine: str, instance_id: str) -> None:
         self.machine, self.instance_id = machine, instance_id
@@ -197,8 +199,10 @@ class Walk:
         self.seq, self.prev = 0, GENESIS
         self.last: dict[str, Any] | None = None
         self.entered: object = None
-        """The ``at`` of the last record that entered a state (any but a context change):
-        the state's deadline counts from it."""
+        """The ``at`` of the last record that entered a state (any but a context change
+        or a gate's own record, :data:`STAYS`): the state's deadline counts from it."""
+        self.escalated = False
+        """Whether the gate entered then recorded its escalation."""
 
     def step(self, entry: StoredRecord) -> dict[str, Any] | None:
         """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
@@ -222,8 +226,9 @@ class Walk:
         record's hash over its text as stored (the text the writer hashed, whatever its
         form), and one JSON parse."""
         machine, instance_id, owner = self.machine, self.instance_id, self.owner
-        seq, prev, last, entered = self.seq, self.prev, self.last, self.entered
-        decode, sha256 = _DECODE, _sha256
+        seq, prev, last = self.seq, self.prev, self.last
+        entered, escalated = self.entered, self.escalated
+        decode, sha256, stays = _DECODE, _sha256, STAYS
         taken = 0
         record: dict[str, Any] | None
         for index in range(start, len(rows)):
@@ -248,12 +253,16 @@ class Walk:
             if numbered != seq + 1 or type(numbered) is not int:
                 break
             seq, prev, last = numbered, digest, record
-            if record.get("event") != "context":
-                entered = record.get("at")
+            event = record.get("event")
+            if event not in stays:
+                entered, escalated = record.get("at"), False
+            elif event == "escalation":
+                escalated = True
             if kept is not None:
                 kept.append(record)
             taken += 1
-        self.seq, self.prev, self.last, self.entered = seq, prev, last, entered
+        self.seq, self.prev, self.last = seq, prev, last
+        self.entered, self.escalated = entered, escalated
         return taken
 
     def run(
@@ -314,6 +323,9 @@ class Walk:
         if not isinstance(state, str):
             return None
         delay = None if timers is None else timers.get(state)
+        escalates = None if timers is None or self.escalated else timers.get(escalation(state))
+        if escalates is not None and (delay is None or escalates < delay):
+            delay = escalates
         if delay is None:
             return StoreHead(state, None)
         try:
@@ -321,6 +333,18 @@ class Walk:
             return StoreHead(state, instant(entered + delay) if entered.tzinfo else "?")
         except (ValueError, OverflowError):
             return StoreHead(state, "?")
+
+
+STAYS = frozenset({"context", "approval", "escalation", "bound"})
+"""The events of records that leave the machine where it was: a context change and an
+approval gate's own records (a vote, the escalation, the bound digest)."""
+
+
+def escalation(state: str) -> str:
+    """The key under which :data:`Timers` hold how long the approval gate ``state`` waits
+    before it escalates (a state's own name holds its timeout): an instance's due time is
+    the earlier of the two, until its escalation is recorded."""
+    return f"{state}/escalate"
 
 
 def row_problem(

@@ -181,7 +181,8 @@ def take(
         body: dict[str, JSONValue] = {"approvals": count, "quorum": policy.quorum}
         if book.gate.digest is not None:
             body["digest"] = book.gate.digest
-        _append(machine, Event.APPROVAL, at, edge.trigger, who.id, decision, body)
+        held = tuple(sorted(who.roles))
+        _append(machine, Event.APPROVAL, at, edge.trigger, who.id, decision, body, held)
     else:
         machine._enter(edge, at, who, decision, data)
     sign(machine, first, who)
@@ -231,7 +232,9 @@ def _append(
     actor: str | None,
     decision: str | None,
     data: dict[str, JSONValue],
+    roles: tuple[str, ...] | None = None,
 ) -> None:
+    """Append a gate's own record (the machine stays); ``roles``: the voter's, on a vote."""
     state = machine._node.state
     log = machine._log
     log.append(
@@ -246,6 +249,7 @@ def _append(
             machine._reason,
             event=event,
             data=data,
+            roles=roles,
         )
     )
 

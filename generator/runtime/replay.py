@@ -103,6 +103,13 @@ def check(machine: Machine[Any, Any, Any], record: _Record) -> None:
         )
     if record.event is not Event.ROLLBACK:
         gates.check_record(machine, record, where)  # a gate's own record, or its policy
+    if record.event is Event.APPROVAL:  # a vote: its actor's roles, as a human step's
+        node = machine._node
+        _check_roles(
+            record, node.reviewers | kernel.widened(node, gates.ledger(machine).gate), where
+        )
+    elif gates.is_own(record) and record.roles is not None:
+        raise InvalidTransition(f"{where}: only a human step or a rollback records roles")
     if gates.is_own(record):
         return
     if record.event is Event.ROLLBACK:
@@ -361,6 +368,6 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
         machine._step(
             edge, values, record.at, record.actor, record.decision, record.data, record.roles
         )
-        if record.signature is not None:  # the decision's signature, kept as recorded
-            log = machine._log
-            log[-1] = log[-1]._replace(signature=record.signature)
+    if record.signature is not None:  # a decision's or a rollback's signature, as recorded
+        log, index = machine._log, record.seq - 1
+        log[index] = log[index]._replace(signature=record.signature)

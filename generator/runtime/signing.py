@@ -1,8 +1,8 @@
 """Signed decisions: what a person's signature on a human decision covers, and how a
 signing key reaches the runtime.
 
-A human decision (a human transition, a counted approval) may be signed by the actor who
-made it, so that a writer with access to the store cannot forge or alter it even by
+A human decision (a human transition, a counted approval, a rollback) may be signed by
+the actor who made it, so that a writer with access to the store cannot forge or alter it even by
 rebuilding the whole hash chain: the chain proves the order of the records, the
 signature proves who decided what. The runtime stays standard-library only: it never
 holds a key nor does cryptography. An :class:`~.records.Actor` carries a ``signer``, a

@@ -349,8 +349,9 @@ class Worker(Generic[S, T, R]):
             wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
 
     def next_deadline(self) -> datetime | None:
-        """The earliest deadline of the machine's instances in the store (quarantined ones
-        left out), or None: when a timeout falls due next."""
+        """The earliest due time of the machine's instances in the store (quarantined ones
+        left out), or None: when a timeout or an approval gate's escalation falls due
+        next (``Machine.next_due``, which the store keeps as each instance's deadline)."""
         found = self.outbox.next_deadline(self.machine.spec.machine)
         return None if found is None else datetime.fromisoformat(found)
 

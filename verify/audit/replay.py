@@ -70,6 +70,7 @@ from statewright.verify.model import (
 )
 from statewright.verify.semantics import AlwaysCycle, OutOfRange, Semantics, Values
 from statewright.verify.semantics.data import show_value
+from statewright.verify.semantics.kernel import APPROVAL_EVENT, widened
 
 __all__ = ["RULES", "Chain", "Move", "Moves", "Plan", "RunChecker", "check_run"]
 
@@ -436,8 +437,34 @@ class RunChecker:
             self._context(record)
         elif record.event == "rollback":
             self._rollback(record)
+        elif record.event == APPROVAL_EVENT:  # a vote: checked by _gates, its roles here
+            self._vote(record)
         elif record.event not in GATE_EVENTS:  # a gate's own record: checked by _gates
             self._transition(record)
+
+    def _vote(self, record: Recorded) -> None:
+        """An approval counted toward a quorum: a human action by one of the gate's
+        reviewers (widened once escalated), as the decision that completes it is."""
+        state = self._state
+        if self._gates is None or self.semantics.node(state).policy is None:
+            return  # a vote outside a policy's gate: run-policy says so
+        problem = self._human(record, self._reviewers(state))
+        if problem:
+            self._report(
+                "run-unauthorised",
+                record,
+                f"an approval at {state} is a human step: {problem}",
+                self._where(state),
+            )
+
+    def _reviewers(self, state: str) -> frozenset[str]:
+        """The roles that may decide at ``state`` now: its reviewers, and those its
+        escalation added once recorded."""
+        reviewers = self.semantics.reviewers[state]
+        if self._gates is not None:
+            node = self.semantics.node(state)
+            reviewers = reviewers | widened(node, self._gates.ledger.gate)
+        return reviewers
 
     def resume(self, record: Recorded) -> None:
         """Start at ``record``, a ``migrated`` record: the run moved to this version of
@@ -673,8 +700,7 @@ class RunChecker:
 
     def _authorised(self, record: Recorded, taken: Transition) -> None:
         state = taken.source
-        reviewers = self.semantics.reviewers[state]
-        problem = self._human(record, reviewers)
+        problem = self._human(record, self._reviewers(state))
         if problem:
             self._report(
                 "run-unauthorised",
