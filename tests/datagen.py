@@ -89,13 +89,25 @@ def _effect(draw: st.DrawFn, variable: str) -> str:
     return draw(st.sampled_from(ENUM_VALUES))
 
 
+def _gate(draw: st.DrawFn) -> str:
+    """An approval gate's state: a quorum of 1 to 3, perhaps an escalation (before or
+    after the timed exits the transitions may give it)."""
+    quorum = draw(st.integers(1, 3))
+    escalate = draw(st.sampled_from(["", "20m", "45m", "2h"]))
+    policy = f", escalate: {{after: {escalate}, to: [chief]}}" if escalate else ""
+    return f"{{kind: approval, reviewers: [lead], quorum: {quorum}{policy}}}"
+
+
 @st.composite
-def data_specs(draw: st.DrawFn, properties: bool = True) -> str:
+def data_specs(draw: st.DrawFn, properties: bool = True, gates: bool = False) -> str:
     """A spec over a few states with every kind of transition, guards, effects and, if
-    ``properties``, one or two properties of each kind."""
+    ``properties``, one or two properties of each kind; with ``gates``, B (when there is
+    one that is not final) an approval gate with a policy, and C a failed state (a human
+    exit into it rejects)."""
     count = draw(st.integers(min_value=2, max_value=len(STATES)))
     names = STATES[:count]
     finals = set(draw(st.lists(st.sampled_from(names[1:]), max_size=1)))
+    kinds = {"B": _gate(draw), "C": "{kind: failed, reviewers: [lead]}"} if gates else {}
     lines = [
         "statewright: 1",
         "machine: random_machine",
@@ -106,14 +118,23 @@ def data_specs(draw: st.DrawFn, properties: bool = True) -> str:
         f"  level: {{type: enum, values: [{', '.join(ENUM_VALUES)}], initial: low}}",
         "states:",
         *(
-            f"  {name}: {{final: true}}" if name in finals else f"  {name}: {{reviewers: [lead]}}"
+            f"  {name}: {{final: true}}"
+            if name in finals
+            else f"  {name}: {kinds.get(name, '{reviewers: [lead]}')}"
             for name in names
         ),
         "rollback: {reviewers: [lead]}",
         "transitions:",
     ]
     used: list[str] = []
-    for _ in range(draw(st.integers(min_value=1, max_value=8))):
+    if "B" in kinds and "B" not in finals:  # the gate reached, and an exit to count
+        target = draw(st.sampled_from(names))
+        lines += [
+            "  - {from: A, to: B, trigger: go}",
+            f"  - {{from: B, to: {target}, trigger: stop, human: true}}",
+        ]
+        used += ["go", "stop"]
+    for _ in range(draw(st.integers(min_value=1, max_value=10 if gates else 8))):
         source = draw(st.sampled_from([n for n in names if n not in finals] or names[:1]))
         target = draw(st.sampled_from(names))
         trigger = draw(st.sampled_from(TRIGGERS))

@@ -167,7 +167,25 @@ def replay(spec: Spec, finding: Finding) -> list[Config]:
     state, values = spec.initial, semantics.data.initial
     visited: list[Config] = []
     shown = [(s.target, tuple(v for _, v in s.variables)) for s in (*finding.trace, *finding.cycle)]
+    counted: dict[str, int] = {}  # at an approval gate: the approvals counted on each trigger
+    escalated = False
     for at, step in enumerate((*finding.trace, *finding.cycle)):
+        policy = semantics.nodes[state].policy
+        if step.approval is not None or step.widened is not None:  # the gate stays
+            assert policy is not None and semantics.automatic_in(state, values) is None, step
+            if step.widened is not None:
+                assert policy.escalate_after is not None and not escalated, step
+                assert step.widened == tuple(sorted(policy.escalate_to)), step
+                escalated = True
+            else:
+                taken = semantics.candidates(state, step.trigger, values)
+                assert taken is not None and taken.human, step
+                counted[step.trigger] = counted.get(step.trigger, 0) + 1
+                assert step.approval == (counted[step.trigger], policy.quorum), step
+                assert counted[step.trigger] < policy.quorum, step
+            assert (state, values) == (step.target, tuple(v for _, v in step.variables)), step
+            visited.append((state, values))
+            continue
         if step.trigger == "rollback" and spec.rollback is not None:
             history = [(spec.initial, semantics.data.initial), *visited]
             if step.rollback_to is None and at >= len(finding.trace):
@@ -177,11 +195,16 @@ def replay(spec: Spec, finding: Finding) -> list[Config]:
                 step = dataclasses.replace(step, rollback_to=len(history) - 1)
             state, values = rolled_back(spec, history, step)
             visited.append((state, values))
+            counted, escalated = {}, False
             continue
         taken = semantics.automatic_in(state, values)
         if taken is None:
             taken = semantics.candidates(state, step.trigger, values)
         assert taken is not None and taken.trigger == step.trigger, (step, finding.format())
+        target = semantics.nodes[taken.target]
+        if policy is not None and taken.human and not target.failed:  # the quorum is met
+            assert counted.get(taken.trigger, 0) == policy.quorum - 1, step
+        counted, escalated = {}, False
         values = semantics.take(taken, values)
         state = taken.target
         assert (state, values) == (step.target, tuple(v for _, v in step.variables)), step

@@ -149,9 +149,10 @@ def explored(spec: Spec) -> tuple[set[Config], set[tuple[Config, int, Config]]]:
 
 
 @st.composite
-def rollback_specs(draw: st.DrawFn, properties: bool = False) -> str:
-    """A random data spec with ``rollback: {reviewers, keep, max}`` drawn."""
-    text = draw(data_specs(properties=properties))
+def rollback_specs(draw: st.DrawFn, properties: bool = False, gates: bool = False) -> str:
+    """A random data spec with ``rollback: {reviewers, keep, max}`` drawn (with ``gates``,
+    an approval gate with a policy too)."""
+    text = draw(data_specs(properties=properties, gates=gates))
     keep = draw(st.lists(st.sampled_from(["n", "m", "flag", "level"]), max_size=2, unique=True))
     most = draw(st.sampled_from([None, 1, 2]))
     parts = ["reviewers: [lead]", f"keep: [{', '.join(keep)}]"]

@@ -7,6 +7,7 @@ step on the outcome, the state, the log and the deadline.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import sys
@@ -18,6 +19,7 @@ from datagen import TRIGGERS as DATA_TRIGGERS
 from datagen import data_specs
 from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
+from test_explore_gates import explored as explored_edges
 from test_runtime_kit import Clock, generate
 
 from statewright.verify.check import check_text
@@ -266,9 +268,12 @@ def test_the_random_specs_reach_every_kind_of_transition() -> None:
 # -- with data: guards, effects and variables -------------------------------------------
 
 
+GATE_EVENTS = (kernel.APPROVAL_EVENT, kernel.ESCALATION_EVENT, kernel.BOUND_EVENT)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
-    text=data_specs(properties=False),
+    text=st.one_of(data_specs(properties=False), data_specs(properties=False, gates=True)),
     steps=st.lists(
         st.tuples(
             st.sampled_from(("fire", "fire", "expire", "rollback", "replay")),
@@ -288,11 +293,15 @@ def test_the_engine_runs_random_specs_with_data_by_the_semantics(
     spec = result.spec
     semantics = Semantics.of(spec)
     data = semantics.data
+    # the explorer's configurations, approval gates' counts and escalation included: the
+    # run never leaves them (an escalation due only after the timeout it leaves out)
+    explored = None
+    if "escalation-after-timeout" not in {f.rule for f in result.findings}:
+        explored = set(explored_configurations(spec))
     rt = generate(spec, tmp_path_factory.getbasetemp() / "semantics-data")
     clock = Clock(START)
     machine = rt.RandomMachine(clock=clock)
     run = Run(semantics, START)
-    lead = rt.Actor("lead-1", frozenset({"lead"}))
     declared = {str(trigger) for trigger in rt.Trigger}
     history: list[tuple[int, str, Values]] = [(len(machine.audit), run.state, run.values)]
     for action, trigger, seconds in steps:
@@ -309,31 +318,52 @@ def test_the_engine_runs_random_specs_with_data_by_the_semantics(
                 machine.audit,
             )
         elif action == "rollback":
+            if spec.state(run.state).is_approval:
+                continue  # refused at a gate (tests/test_rollback.py)
             seq, state, values = history[seconds // 600 % len(history)]
             machine.rollback(seq, actor=rt.Actor("on-call", frozenset({"lead"})), decision="back")
             run.overdue(now)  # as a late trigger does, a rollback finds the timed exit taken
             run.restore(state, now, values)
         elif trigger in declared:
             run.overdue(now, trigger)
-            expected = run.outcome(trigger, ("lead",), now)
+            voter = f"lead-{len(run.log)}"  # a quorum counts distinct reviewers
+            expected = run.outcome(trigger, ("lead",), now, voter)
             taken = run.candidate(trigger)
             decision = "ok" if taken is not None and taken.human else None
+            actor = rt.Actor(voter, frozenset({"lead"}))
             try:
-                machine.fire(rt.Trigger(trigger), actor=lead, decision=decision)
+                machine.fire(rt.Trigger(trigger), actor=actor, decision=decision)
                 got = Outcome.ACCEPTED
             except rt.InvalidTransition as refusal:
                 got = Outcome.BLOCKED if "is blocked" in str(refusal) else Outcome.UNDECLARED
             assert got is expected, (trigger, run.state, run.values)
             if expected is Outcome.ACCEPTED:
-                run.fire(trigger, ("lead",), "lead-1", now)
-        transitions = [
-            (r.from_state, r.trigger, r.to_state) for r in machine.audit if r.trigger is not None
+                run.fire(trigger, ("lead",), voter, now)
+        transitions = [  # a gate's own records too: an approval counted, the escalation
+            (r.from_state, r.trigger or str(r.event), r.to_state)
+            for r in machine.audit
+            if r.trigger is not None or str(r.event) in GATE_EVENTS
         ]
         assert transitions == [(e.source, e.trigger, e.target) for e in run.log]
         assert machine.state == run.state
         assert dataclasses.asdict(machine.variables) == data.scope(run.values)
         assert machine.deadline == run.deadline
+        gate = run.ledger.gate
+        status = machine.gate_status()
+        if status is not None:  # an escalation due counts as done before it is recorded
+            due = kernel.escalation_due(semantics.nodes[run.state], gate, run.entered_at)
+            escalated = gate.escalated or (due is not None and due <= now)
+            assert (len(status.approvals), status.escalated) == (len(gate.votes), escalated)
+        counted = tuple(sorted(collections.Counter(v.trigger for v in gate.votes).items()))
+        if explored is not None:
+            assert (run.state, run.values, counted, gate.escalated) in explored
         history.append((len(machine.audit), run.state, run.values))
+
+
+def explored_configurations(spec: Spec) -> list[tuple[object, ...]]:
+    """The explorer's configurations: state, values, the approvals a gate counted on each
+    trigger (sorted, those with one or more), whether it escalated."""
+    return explored_edges(spec)[0]
 
 
 # -- the step kernel: one, and right ------------------------------------------------------

@@ -3,7 +3,8 @@
 Each random spec (variables of every type, guards, effects, ``always`` properties; the
 generator of :mod:`datagen`) is explored by statewright and translated to Promela
 (:mod:`statewright.verify.explore.promela`) for Spin (``spin -a``, ``gcc``, ``pan``). Both must
-agree on the number of reachable configurations (Spin stores one state per configuration),
+agree on the number of reachable configurations (Spin stores one state per configuration;
+half the specs have an approval gate whose quorum counts and escalation are part of it),
 on which states are reachable, on which states have a stuck configuration, and on which
 ``always`` properties fail; and every counterexample statewright reports must replay
 through the semantics (:func:`test_explore.replay`). Slow: one C compile per spec.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from test_explore import replay
 from test_rollback import relation, rollback_specs
 
@@ -73,7 +75,7 @@ def spin(model: str, where: Path) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(text=rollback_specs(properties=True))
+@given(text=st.one_of(rollback_specs(properties=True), rollback_specs(properties=True, gates=True)))
 def test_statewright_and_spin_agree(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     result = check_text(text, max_configurations=100_000)
     spec = result.spec
@@ -127,3 +129,16 @@ def test_a_known_model_answers_as_expected(tmp_path: Path) -> None:
     }
     stuck = [f.states for f in check_text(SPEC_TEXT).findings if f.rule == "stuck"]
     assert sorted(stuck) == [("COUNTING",), ("STUCK",)]
+
+
+def test_spin_counts_the_configurations_of_a_quorum_gate(tmp_path: Path) -> None:
+    """The release review's gate: 2 approvals and an escalation give its REVIEW four
+    configurations (0 or 1 approval counted, escalated or not), for Spin as for the
+    explorer: 8 in all, where the states alone are 5."""
+    spec = check_text(Path("specs/release_review.yaml").read_text()).spec
+    assert spec is not None
+    model = promela(spec)
+    assert "gv0 = gv0 + 1" in model.text and "ge0 = true" in model.text
+    output = spin(model.text, tmp_path)
+    assert "8 states, stored" in output
+    assert len(explore(spec)) == 8

@@ -63,6 +63,10 @@ class TraceStep:
     location: Location
     elapsed: int | None = None
     rollback_to: int | None = None
+    approval: tuple[int, int] | None = None
+    """On an approval counted toward a quorum (the gate stays): which one, of how many."""
+    widened: tuple[str, ...] | None = None
+    """On an escalation (trigger ``escalate``): the roles it added to the reviewers."""
 
     def as_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -74,14 +78,24 @@ class TraceStep:
             found["elapsed_seconds"] = self.elapsed
         if self.rollback_to is not None:
             found["rollback_to_step"] = self.rollback_to
+        if self.approval is not None:
+            found["approval"] = {"count": self.approval[0], "quorum": self.approval[1]}
+        if self.widened is not None:
+            found["widened_to"] = list(self.widened)
         return found
 
     def __str__(self) -> str:
         """``retry -> SCOUT_RUNNING (attempts=1)``: the changed variables only (``at 2h``
-        after, when the step is timed)."""
+        after, when the step is timed); ``approved (approval 1 of 2) -> REVIEW`` for an
+        approval a quorum counts, ``escalate -> REVIEW (reviewers widened to director)``."""
         values = dict(self.variables)
         changed = ", ".join(f"{name}={_shown(values[name])}" for name in self.changed)
-        text = f"{self.trigger} -> {self.target}" + (f" ({changed})" if changed else "")
+        trigger = self.trigger
+        if self.approval is not None:
+            trigger += f" (approval {self.approval[0]} of {self.approval[1]})"
+        if self.widened is not None:
+            changed = "reviewers widened to " + ", ".join(self.widened)
+        text = f"{trigger} -> {self.target}" + (f" ({changed})" if changed else "")
         if self.rollback_to is not None:
             text += f" back to step {self.rollback_to}"
         return text if self.elapsed is None else f"{text} at {format_duration(self.elapsed)}"

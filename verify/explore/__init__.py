@@ -41,7 +41,12 @@ from statewright.verify.explore.budget import (
     Budget,
     Exceeded,
 )
-from statewright.verify.explore.rollback import replayable, rollback_to, search_with_rollback
+from statewright.verify.explore.rollback import (
+    ROLLBACK_TRIGGER,
+    replayable,
+    rollback_to,
+    search_with_rollback,
+)
 from statewright.verify.explore.search import Search, search
 from statewright.verify.findings import TraceStep
 from statewright.verify.model import Spec, Transition
@@ -161,7 +166,10 @@ class Exploration:
     @property
     def rollbacks(self) -> bool:
         """Whether the configurations include rollback steps (the spec has ``rollback:``)."""
-        return len(self.found.transitions) > len(self.transitions)
+        return self.spec.rollback is not None and any(
+            t.trigger == ROLLBACK_TRIGGER and t.source == "*"
+            for t in self.found.transitions[len(self.transitions) : len(self.transitions) + 1]
+        )
 
     def replayable(self, edges: Sequence[int]) -> list[int]:
         """A path from the initial configuration, rewritten so that each rollback on it
@@ -218,14 +226,50 @@ class Exploration:
             back = None
             if found.via[e] == rollback:
                 back = rollback_to(history, state, now, names, self.spec.rollback_keep)
+            approval, widened = self._gate_step(found.via[e], found.order[found.succ[e]])
             steps.append(
                 TraceStep(
-                    transition.trigger, state, variables, changed, transition.location, None, back
+                    transition.trigger,
+                    state,
+                    variables,
+                    changed,
+                    transition.location,
+                    None,
+                    back,
+                    approval,
+                    widened,
                 )
             )
             history.append((state, now))
             before = now
         return tuple(steps)
+
+    def _gate_step(
+        self, n: int, packed: int
+    ) -> tuple[tuple[int, int] | None, tuple[str, ...] | None]:
+        """For a step by transition ``n`` into the configuration ``packed``: which
+        approval of how many it is, if a quorum counted it; the roles it widened the
+        reviewers to, if it is an escalation (:mod:`statewright.verify.explore.gates`)."""
+        gates = self.found.gates
+        step = None if gates is None else gates.step(n)
+        if gates is None or step is None:
+            return None, None
+        if step.transition is None:
+            return None, step.widened
+        gate = gates.by_state[step.state]
+        bits = (packed & self.layout.gate_mask) >> self.layout.gate_offset
+        return (gate.count(bits, step.transition.trigger), step.quorum), None
+
+    def gate(self, i: int) -> tuple[dict[str, int], bool]:
+        """The approvals counted on each trigger and whether the gate escalated, in
+        configuration ``i`` (empty and False outside a gate that counts or escalates)."""
+        gates = self.found.gates
+        state = self.layout.state_of(self.found.order[i])
+        gate = None if gates is None else gates.by_state.get(state)
+        if gate is None:
+            return {}, False
+        bits = (self.found.order[i] & self.layout.gate_mask) >> self.layout.gate_offset
+        return {t: gate.count(bits, t) for t in gate.counters}, gate.escalated(bits)
 
 
 def budget_of(limit: int | Budget | None) -> Budget:

@@ -59,7 +59,11 @@ class Layout:
     """The bit layout of a spec's configurations."""
 
     def __init__(
-        self, states: tuple[str, ...], variables: tuple[Variable, ...], hidden: int = 0
+        self,
+        states: tuple[str, ...],
+        variables: tuple[Variable, ...],
+        hidden: int = 0,
+        gates: int = 0,
     ) -> None:
         self.states = states
         self.number = {name: i for i, name in enumerate(states)}
@@ -72,6 +76,12 @@ class Layout:
             fields.append(Field(variable, offset, width))
             offset += width
         self.fields = tuple(fields)
+        self.gate_offset = offset
+        """Where the bits of an approval gate start, above the variables'
+        (:mod:`statewright.verify.explore.gates`)."""
+        self.gate_mask = ((1 << gates) - 1) << offset
+        """The bits of an approval gate's counts and escalation flag, in place (0: none)."""
+        offset += gates
         self.bits = offset
         self.hidden = hidden
         """Bits above the variables' that a step carries unchanged (a rollback counter)."""

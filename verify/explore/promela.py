@@ -10,6 +10,12 @@ Questions are asked with assertions that fail where the answer is yes, each numb
 is a configuration of a state stuck (exits, none enabled), does an ``always`` property
 fail. A configuration with nothing to do loops on itself, so no question is a deadlock.
 
+An approval gate that counts a quorum or escalates
+(:mod:`statewright.verify.explore.gates`) keeps, per counted trigger, a variable
+``gv<k>`` of the approvals counted (an approve ``d_step`` counts one while the quorum is
+not met, and takes its exit once it is) and, if it escalates, a flag ``ge<k>`` an
+escalation ``d_step`` sets once; every step out of the gate clears them.
+
 A spec with ``rollback:`` has its rollback steps modelled by a precomputed relation, one
 ``d_step`` per rollback: from a configuration (with ``max``, the rollbacks taken so far
 in a variable ``rb``) to a configuration it may return to, ``rb`` one more. The relation
@@ -42,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from statewright.verify.explore.gates import Gates
 from statewright.verify.expr import fold
 from statewright.verify.model import (
     BinaryOp,
@@ -129,6 +136,21 @@ class _Writer:
         self.states = {s.name: i for i, s in enumerate(spec.states)}
         self.variables = {v.name: v for v in spec.variables}
         self.algebra = _Promela(self.states, self.variables)
+        self.gates = Gates(spec)
+        self.counters: dict[tuple[str, str], str] = {}
+        """The variable of each gate's count, by state and trigger."""
+        self.flags: dict[str, str] = {}
+        """The variable of each escalating gate's flag, by state."""
+        for state, gate in self.gates.by_state.items():
+            for trigger in gate.counters:
+                self.counters[state, trigger] = f"gv{len(self.counters)}"
+            if gate.flag is not None:
+                self.flags[state] = f"ge{len(self.flags)}"
+
+    def gate_variables(self, state: str) -> list[str]:
+        """The variables of ``state``'s gate (none outside a gate)."""
+        found = [v for (s, _), v in self.counters.items() if s == state]
+        return [*found, *([self.flags[state]] if state in self.flags else [])]
 
     def expr(self, tree: Expr) -> str:
         return fold(tree, self.algebra)
@@ -137,8 +159,20 @@ class _Writer:
         return "1" if when is None else self.expr(when.tree)
 
     def step(self, t: Transition, before: list[str]) -> str:
-        """``d_step { <enabled and the earlier ones not> -> effects; state = target }``."""
+        """``d_step { <enabled and the earlier ones not> -> effects; state = target }``;
+        at a gate that counts ``t``'s approvals, one that counts it while the quorum is not
+        met, and the exit once it is."""
         conditions = [f"state == {self.states[t.source]}", *before, self.guard(t.when)]
+        counter = self.counters.get((t.source, t.trigger))
+        n = next(n for n, u in enumerate(self.spec.transitions) if u is t)
+        if counter is None or n not in self.gates.vote:
+            return self._step(t, conditions)
+        quorum = self.gates.by_state[t.source].quorum
+        vote = [*conditions, f"{counter} < {quorum - 1}"]
+        counted = f"  :: d_step {{ {' && '.join(vote)} -> {counter} = {counter} + 1 }}"
+        return counted + "\n" + self._step(t, [*conditions, f"{counter} >= {quorum - 1}"])
+
+    def _step(self, t: Transition, conditions: list[str]) -> str:
         body: list[str] = []
         for k, effect in enumerate(t.effects):
             variable = self.variables[effect.variable]
@@ -148,6 +182,7 @@ class _Writer:
                 conditions += [f"{variable.minimum} <= {value}", f"{value} <= {variable.maximum}"]
         body += [f"v_{e.variable} = t{k}" for k, e in enumerate(t.effects)]
         body += [f"t{k} = 0" for k in range(len(t.effects))]
+        body += [f"{v} = 0" for v in self.gate_variables(t.source)]
         body.append(f"state = {self.states[t.target]}")
         return f"  :: d_step {{ {' && '.join(conditions)} -> {'; '.join(body)} }}"
 
@@ -220,6 +255,8 @@ def promela(spec: Spec, questions: bool = True, rollbacks: Rollbacks | None = No
         *(_declaration(v) for v in spec.variables),
         *(f"hidden int t{k};" for k in range(temps)),
         *(["byte rb = 0;"] if spec.rollback is not None and spec.rollback_max is not None else []),
+        *(f"byte {v} = 0;" for v in writer.counters.values()),
+        *(f"bool {v} = false;" for v in writer.flags.values()),
         "hidden byte q;",
         "active proctype machine() {",
         "  do",
@@ -244,6 +281,11 @@ def promela(spec: Spec, questions: bool = True, rollbacks: Rollbacks | None = No
             for t in group:
                 lines.append(writer.step(t, list(before)))
                 before.append(f"!({writer.guard(t.when)})")
+        flag = writer.flags.get(state.name)
+        if flag is not None:  # the escalation, once, at rest in the gate
+            lines.append(
+                f"  :: d_step {{ state == {number} && !({anything}) && !{flag} -> {flag} = true }}"
+            )
         exits = [t for t in spec.transitions if t.source == state.name]
         enabled = " || ".join(writer.guard(t.when) for t in exits) or "0"
         lines.append(f"  :: d_step {{ state == {number} && !({enabled}) -> skip }}")

@@ -26,7 +26,7 @@ visits each configuration once, the others each configuration and edge at most t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from statewright.verify.explore import Exploration, graph
@@ -160,8 +160,7 @@ def _with(found: Exploration, values: Values) -> str:
 
 
 def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
-    transitions = found.found.transitions  # a rollback's too, where the spec has them
-    sets = bytes(1 if t.trigger in prop.triggers else 0 for t in transitions)
+    sets = _firing(found, prop.triggers)
     resets = found.marked([found.spec.initial])
     bad = found.marked(prop.states)
     carried = _rollbacks(found)
@@ -189,8 +188,7 @@ def _precedence(found: Exploration, prop: Property) -> Counterexample | None:
 
 def _at_most(found: Exploration, prop: Property) -> Counterexample | None:
     assert prop.times is not None
-    transitions = found.found.transitions  # a rollback's too, where the spec has them
-    counts = bytes(1 if t.trigger in prop.triggers else 0 for t in transitions)
+    counts = _firing(found, prop.triggers)
     resets = found.marked([found.spec.initial])
     carried = _rollbacks(found)
     via, times = found.found.via, prop.times
@@ -216,12 +214,22 @@ def _at_most(found: Exploration, prop: Property) -> Counterexample | None:
     return Counterexample(prop, message, tuple(path))
 
 
+def _firing(found: Exploration, triggers: Collection[str]) -> bytes:
+    """1 for each explored transition (a rollback's too, where the spec has them) on one
+    of ``triggers``; an approval gate's steps are no transition taken (an approval a quorum
+    counts, an escalation), and fire nothing."""
+    gates = found.found.gates
+    own = len(found.found.transitions) if gates is None else gates.first
+    return bytes(
+        1 if n < own and t.trigger in triggers else 0 for n, t in enumerate(found.found.transitions)
+    )
+
+
 def _rollbacks(found: Exploration) -> bytes:
     """1 for the rollback step among the explored transitions: it carries a monitor over
     (a rollback never lowers a count, nor clears a firing seen)."""
-    return bytes(
-        1 if n >= len(found.transitions) else 0 for n in range(len(found.found.transitions))
-    )
+    rollback = found.found.rollback if found.rollbacks else -1
+    return bytes(1 if n == rollback else 0 for n in range(len(found.found.transitions)))
 
 
 def _with_rollback(

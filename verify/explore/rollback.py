@@ -47,6 +47,7 @@ from array import array
 from collections.abc import Callable, MutableSequence, Sequence
 
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
+from statewright.verify.explore.gates import Gates
 from statewright.verify.explore.layout import Layout
 from statewright.verify.explore.search import PACKED_BITS, Search, search_from
 from statewright.verify.model import Kind, Spec, Transition
@@ -87,13 +88,16 @@ def search_with_rollback(
     """Every configuration of ``spec`` reachable by its steps and its rollbacks, within
     ``budget``; rollback edges are taken by transition ``len(spec.transitions)``."""
     most = spec.rollback_max
-    layout = Layout(spec.state_names, spec.variables, most.bit_length() if most else 0)
-    shift, visible = layout.bits, (1 << layout.bits) - 1
+    gates = Gates(spec)
+    layout = Layout(spec.state_names, spec.variables, most.bit_length() if most else 0, gates.width)
+    # a rollback into an approval gate opens it anew: its counts and flag are not returned to
+    shift, visible = layout.bits, ((1 << layout.bits) - 1) & ~layout.gate_mask
     kept = 0
     for name in spec.rollback_keep:
         kept |= layout.by_name[name].mask
     locked = {layout.number[s.name] for s in spec.states if s.kind is Kind.APPROVAL}
     automatic = bytes(1 if t.automatic else 0 for t in spec.transitions)
+    automatic += bytes(1 + len(gates.transitions))  # a rollback, the gates' steps
     mask = layout.state_mask
     starts = [layout.pack(spec.initial, tuple(v.initial for v in spec.variables))]
     rollbacks: dict[int, list[int]] = {}
@@ -300,7 +304,11 @@ def _numbered(
     out = {n_: (new[i], value) for n_, (i, value) in found.out.items() if new[i] >= 0}
     return Search(
         found.layout,
-        (*spec.transitions, rollback_transition(spec)),
+        (
+            *spec.transitions,
+            rollback_transition(spec),
+            *found.transitions[len(spec.transitions) + 1 :],
+        ),
         order,
         array("q", parent_of),
         first,
@@ -316,6 +324,7 @@ def _numbered(
         out,
         exceeded,
         found.code,
+        found.gates,
     )
 
 
@@ -353,7 +362,7 @@ def replayable(found: Search, edges: Sequence[int], keep: tuple[str, ...]) -> li
     if _unmatched(found, list(edges), restored) is None or not edges:
         return list(edges)
     end = found.succ[edges[-1]]
-    rollback = len(found.transitions) - 1
+    rollback = found.rollback
     first, succ, via, order = found.first, found.succ, found.via, found.order
     came: dict[int, int] = {0: -1}
     queue = [0]
@@ -403,7 +412,7 @@ def _chain(found: Search, came: dict[int, int], i: int) -> list[int]:
 def _unmatched(found: Search, path: list[int], restored: int) -> int | None:
     """The position of the first rollback on ``path`` returning to no configuration
     visited before it; None if every one returns to one."""
-    rollback = len(found.transitions) - 1
+    rollback = found.rollback
     seen = {found.order[0] & restored}
     for at, e in enumerate(path):
         target = found.order[found.succ[e]] & restored
@@ -428,7 +437,7 @@ def replayable_monitored(
     ``precedence`` entry without its trigger, an ``at_most`` count past its bound); with
     ``restore``, a rollback returns it to its value where the path was then."""
     restored = _restored(found.layout, keep)
-    rollback = len(found.transitions) - 1
+    rollback = found.rollback
     first, succ, via, order = found.first, found.succ, found.via, found.order
     came: dict[tuple[int, int], tuple[tuple[int, int], int] | None] = {(0, 0): None}
     queue = [(0, 0)]
@@ -493,7 +502,7 @@ def monitored_with_rollback(
     search with rollbacks, whose rollback edges include every one the pairs take.
     Rollbacks only grow from one round to the next, so a failure found in any round is
     one of the fixpoint's."""
-    rollback = len(found.transitions) - 1
+    rollback = found.rollback
     first, succ, via, order = found.first, found.succ, found.via, found.order
     restored = _restored(found.layout, spec.rollback_keep)
     transient = _transient(spec, found, bytes(1 if t.automatic else 0 for t in found.transitions))

@@ -23,6 +23,7 @@ from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
+from statewright.verify.explore.gates import Gate, Gates
 from statewright.verify.explore.layout import Layout
 from statewright.verify.explore.pycode import Names, function, python, python_value, refs
 from statewright.verify.model import Spec, Transition, VarType
@@ -68,6 +69,10 @@ class Search:
     """The bound the search ran out of (None: it found every configuration)."""
     code: str = field(repr=False, default="")
     """The generated search function, for whoever wants to read it."""
+    gates: Gates | None = field(repr=False, default=None)
+    """The spec's approval gates, where it has some to model: their votes and escalations
+    are the edges by transition numbers from ``gates.first``
+    (:mod:`statewright.verify.explore.gates`)."""
 
     def __len__(self) -> int:
         return len(self.order)
@@ -75,6 +80,12 @@ class Search:
     @property
     def complete(self) -> bool:
         return self.exceeded is None
+
+    @property
+    def rollback(self) -> int:
+        """The transition number of a rollback step (the spec's own come first, a gate's
+        steps after it)."""
+        return len(self.transitions) - 1 if self.gates is None else self.gates.first - 1
 
     def edges(self, i: int) -> range:
         """The positions in ``succ`` and ``via`` of configuration ``i``'s edges."""
@@ -95,12 +106,15 @@ def _groups(semantics: Semantics, state: str) -> list[Sequence[Transition]]:
     return list(semantics.choices[state].values())
 
 
-def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False) -> str:
+def search_source(
+    spec: Spec, layout: Layout, dense: bool, reports: bool = False, gates: Gates | None = None
+) -> str:
     """The source of the search function of ``spec``; with ``reports``, it calls its last
     argument with the configurations expanded and found every 65,536 expanded. The
     layout's hidden bits (a rollback counter) are carried unchanged by every step, and
     the search starts from every configuration already in ``order``."""
     semantics = Semantics.of(spec)
+    gates = Gates(spec) if gates is None else gates
     number = {id(t): i for i, t in enumerate(spec.transitions)}
     locals_ = {f.variable.name: f"v{k}" for k, f in enumerate(layout.fields)}
     names = Names({f.variable.name: f.variable for f in layout.fields}, locals_, layout.number)
@@ -139,6 +153,7 @@ def search_source(spec: Spec, layout: Layout, dense: bool, reports: bool = False
         names,
         number,
         dense,
+        gates,
     )
     write(2, "i += 1")
     write(1, "first_append(len(succ))")
@@ -156,18 +171,20 @@ def _dispatch(
     names: Names,
     number: dict[int, int],
     dense: bool,
+    gates: Gates,
 ) -> None:
     """An ``if`` tree over the state numbers: log2 comparisons to reach a state's code."""
     if len(states) == 1:
-        _state(
-            write, depth, layout.states[states[0]], spec, semantics, layout, names, number, dense
-        )
+        name = layout.states[states[0]]
+        context = (spec, semantics, layout, names, number, dense)
+        _state(write, depth, name, *context, gates)
         return
     middle = len(states) // 2
+    context = (spec, semantics, layout, names, number, dense, gates)
     write(depth, f"if s < {states[middle]}:")
-    _dispatch(write, depth + 1, states[:middle], spec, semantics, layout, names, number, dense)
+    _dispatch(write, depth + 1, states[:middle], *context)
     write(depth, "else:")
-    _dispatch(write, depth + 1, states[middle:], spec, semantics, layout, names, number, dense)
+    _dispatch(write, depth + 1, states[middle:], *context)
 
 
 def _state(
@@ -180,13 +197,23 @@ def _state(
     names: Names,
     number: dict[int, int],
     dense: bool,
+    gates: Gates,
 ) -> None:
     automatic = semantics.always.get(state, ())
     groups = _groups(semantics, state)
     exits = [*automatic, *(t for group in groups for t in group)]
-    if not exits:
+    gate = gates.by_state.get(state)
+    if gate is not None:  # every step out of the gate clears its bits
+        write(depth, f"g = c & {layout.gate_mask}")
+        write(depth, "c ^= g")
+        write(depth, "r ^= g")
+    if not exits and gate is None:
         write(depth, "pass")
         return
+
+    def emit(depth: int, t: Transition) -> None:
+        _take(write, depth, t, layout, names, number, dense, gates, gate)
+
     used: set[str] = set()
     for t in exits:
         if t.when is not None:
@@ -210,7 +237,7 @@ def _state(
                 if t.when is not None:
                     write(depth + 1, f"if {python(t.when.tree, names)}:")
                     write(depth + 2, f"H[{number[id(t)]}] = 1")
-        _emit_chosen(write, depth + 1, automatic, layout, names, number, dense, "k")
+        _emit_chosen(write, depth + 1, automatic, emit, number, "k")
         if can_stick:
             write(depth + 1, "e = 1")
         write(depth, "else:")
@@ -219,7 +246,7 @@ def _state(
         if len(group) == 1 and group[0].when is None:
             if can_stick:
                 write(rest, "e = 1")
-            _emit(write, rest, group[0], layout, names, number, dense)
+            emit(rest, group[0])
             continue
         if len(group) == 1:  # one guarded transition: no choice to make
             (t,) = group
@@ -230,14 +257,18 @@ def _state(
             write(rest + 1, f"F[{n}] = 1")
             if can_stick:
                 write(rest + 1, "e = 1")
-            _emit(write, rest + 1, t, layout, names, number, dense)
+            emit(rest + 1, t)
             continue
         _choose(write, rest, group, names, number, "k", free=True)
         write(rest, "if k >= 0:")
         if can_stick:
             write(rest + 1, "e = 1")
-        _emit_chosen(write, rest + 1, group, layout, names, number, dense, "k")
-    if not groups and automatic:
+        _emit_chosen(write, rest + 1, group, emit, number, "k")
+    if gate is not None and gate.flag is not None:
+        flag = 1 << (layout.gate_offset + gate.flag)
+        write(rest, f"if not g & {flag}:")  # the escalation, once, at rest in the gate
+        _arrive(write, rest + 1, f"c | g | {flag}", gates.escalation[state], dense)
+    elif not groups and automatic:
         write(rest, "pass")
     if can_stick:
         write(depth, "if not e:")
@@ -280,16 +311,40 @@ def _emit_chosen(
     write: _Writer,
     depth: int,
     group: Sequence[Transition],
-    layout: Layout,
-    names: Names,
+    emit: Callable[[int, Transition], None],
     number: dict[int, int],
-    dense: bool,
     chosen: str,
 ) -> None:
     for position, t in enumerate(group):
         keyword = "if" if position == 0 else "elif"
         write(depth, f"{keyword} {chosen} == {number[id(t)]}:")
-        _emit(write, depth + 1, t, layout, names, number, dense)
+        emit(depth + 1, t)
+
+
+def _take(
+    write: _Writer,
+    depth: int,
+    t: Transition,
+    layout: Layout,
+    names: Names,
+    number: dict[int, int],
+    dense: bool,
+    gates: Gates,
+    gate: Gate | None,
+) -> None:
+    """Take ``t``; in a gate that counts its approvals, count one instead while the quorum
+    is not met (the bits ``g`` one more, the values as they are)."""
+    n = number[id(t)]
+    vote = gates.vote.get(n)
+    if gate is None or vote is None:
+        _emit(write, depth, t, layout, names, number, dense)
+        return
+    offset, width = gate.counters[t.trigger]
+    at = layout.gate_offset + offset
+    write(depth, f"if (g >> {at}) & {(1 << width) - 1} < {gate.quorum - 1}:")
+    _arrive(write, depth + 1, f"c | (g + {1 << at})", vote, dense)
+    write(depth, "else:")
+    _emit(write, depth + 1, t, layout, names, number, dense)
 
 
 def _emit(
@@ -336,6 +391,12 @@ def _emit(
             write(depth + 2, f"OUT.setdefault({n}, (i, n{k}))")
         write(depth, "else:")
         depth += 1
+    _arrive(write, depth, packed, n, dense)
+
+
+def _arrive(write: _Writer, depth: int, packed: str, n: int, dense: bool) -> None:
+    """Step to the configuration ``packed`` by transition ``n``: find or number it, and
+    record the edge."""
     write(depth, f"t = {packed}")
     if dense:
         write(depth, "j = seen[t]")
@@ -366,7 +427,7 @@ def search(
     (its configurations and edges); ``report``, if given, is called now and then with the
     numbers of configurations expanded and found so far (the code that calls it is left
     out without one)."""
-    layout = Layout(spec.state_names, spec.variables)
+    layout = Layout(spec.state_names, spec.variables, gates=Gates(spec).width)
     start = layout.pack(spec.initial, tuple(v.initial for v in spec.variables))
     return search_from(spec, layout, [start], budget, report)
 
@@ -381,7 +442,8 @@ def search_from(
     """Every configuration reachable from ``starts`` (distinct packed configurations, the
     first numbered 0), by the steps of the spec, within ``budget``."""
     dense = layout.width <= DENSE_BITS
-    code = search_source(spec, layout, dense, reports=report is not None)
+    gates = Gates(spec)
+    code = search_source(spec, layout, dense, report is not None, gates)
     run = function(code, "run", f"search of {spec.machine}")
     limit = budget.configurations
     wide = limit >= 2**31 - 1
@@ -391,7 +453,12 @@ def search_from(
     parent = array("q" if wide else "i", [-1]) * len(starts)
     first = array("q" if many else "i")
     succ = array("Q" if wide else "I")
-    via = array("H" if len(spec.transitions) < 2**16 else "I")
+    transitions = spec.transitions
+    if gates:  # their steps after the spec's own and the rollback's
+        from statewright.verify.explore.rollback import rollback_transition
+
+        transitions = (*transitions, rollback_transition(spec), *gates.transitions)
+    via = array("H" if len(transitions) < 2**16 else "I")
     source = array("Q" if wide else "I")
     back = array("q" if many else "i")
     head = array("q" if many else "i", [-1]) * len(starts)
@@ -434,7 +501,7 @@ def search_from(
         exceeded = Exceeded("edges", budget.edges)
     return Search(
         layout,
-        spec.transitions,
+        transitions,
         order,
         parent,
         first,
@@ -450,4 +517,5 @@ def search_from(
         out,
         exceeded,
         code,
+        gates if gates else None,
     )

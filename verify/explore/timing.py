@@ -152,6 +152,22 @@ class Configurations(Timed):
         self.names = found.layout.states
         self.deadline = deadlines(found.spec, self.names)
         self.automatic = bytes(1 if t.automatic else 0 for t in search.transitions)
+        self.keys: Sequence[int] = self.numbers
+        """Each node's key into ``deadline``: its state's number, or past the states for
+        a node inside an approval gate (approvals counted or escalated), whose rest is 0:
+        neither a vote nor an escalation restarts the state's clock, so the node that
+        entered the gate rests for all of it (:mod:`statewright.verify.explore.gates`)."""
+        mask = found.layout.gate_mask
+        if mask:
+            inside = len(self.names)
+            self.deadline = (*self.deadline, 0)
+            self.keys = array(
+                "H",
+                (
+                    inside if c & mask else s
+                    for c, s in zip(search.order, self.numbers, strict=True)
+                ),
+            )
 
     def steps(self, i: int) -> range:
         return range(self.first[i], self.first[i + 1])
@@ -160,7 +176,7 @@ class Configurations(Timed):
         e = self.first[i]
         if e == self.first[i + 1]:
             return FOREVER
-        return 0 if self.automatic[self.via[e]] else self.deadline[self.numbers[i]]
+        return 0 if self.automatic[self.via[e]] else self.deadline[self.keys[i]]
 
     def source(self, e: int) -> int:
         return bisect.bisect_right(self.first, e, 0, len(self.numbers)) - 1
@@ -218,7 +234,7 @@ class Configurations(Timed):
         over lists (not the exploration's arrays, whose items are boxed at each read),
         each edge read once: a finished node hands its time to the node it was reached
         from."""
-        first, succ, numbers = list(self.first), list(self.succ), list(self.numbers)
+        first, succ, numbers = list(self.first), list(self.succ), list(self.keys)
         targets = _targets_of(self.numbers, marked)
         swept = self._sweep(roots, first, succ, numbers, targets)
         if swept is not None:

@@ -39,7 +39,7 @@ def configuration_tour(found: Exploration) -> Coverage:
     total = sum(1 for t in spec.transitions if t.source in found.reached)
     if not found.complete:
         return Coverage((), 0, total)
-    if len(found.found.transitions) > len(spec.transitions):  # the spec's own steps only
+    if found.rollbacks:  # the spec's own steps only
         found = explore(spec, found.budget, rollback=False)
     meter = Meter("tour steps", found.budget.tour_steps)
     try:
@@ -54,12 +54,14 @@ def configuration_tour(found: Exploration) -> Coverage:
 def _paths(found: Exploration, meter: Meter) -> list[tuple[str, ...]]:
     """The paths of the tour, each step counted by ``meter``."""
     spec, search = found.spec, found.found
+    own = len(spec.transitions)  # an approval gate's steps after: no transition to cover
     witness: dict[int, int] = {}
     for e, n in enumerate(search.via):
-        witness.setdefault(n, e)
-        if len(witness) == len(spec.transitions):
-            break
-    fired = bytearray(len(spec.transitions))
+        if n < own:
+            witness.setdefault(n, e)
+            if len(witness) == own:
+                break
+    fired = bytearray(own) + b"\x01" * (len(search.transitions) - own)
     paths: list[tuple[str, ...]] = []
     for n, e in sorted(witness.items(), key=lambda item: item[1]):
         if fired[n]:
@@ -109,9 +111,16 @@ def _next(found: Exploration, here: int, fired: bytearray) -> list[int]:
 
 
 def _triggers(found: Exploration, edges: list[int]) -> tuple[str, ...]:
-    """The triggers along ``edges``; ``always`` steps are implied."""
+    """The triggers along ``edges``; ``always`` steps are implied, and so are an approval
+    gate's (a replayed approve calls as many reviewers as its quorum needs, and an
+    escalation is waited for)."""
     transitions, via = found.transitions, found.found.via
-    return tuple(transitions[via[e]].trigger for e in edges if not transitions[via[e]].automatic)
+    own = len(transitions)
+    return tuple(
+        transitions[via[e]].trigger
+        for e in edges
+        if via[e] < own and not transitions[via[e]].automatic
+    )
 
 
 VOTERS = 16
