@@ -409,7 +409,7 @@ class Outbox:
         """Ids of the instances of ``machine`` whose deadline is at or before ``now``,
         earliest first, leaving out the quarantined: :meth:`SqlStore.due` for sweeps."""
         store = self.store
-        with store._transaction(write=False) as cursor:
+        with store._transaction(write=False, single=True) as cursor:  # one statement
             tail = "" if limit is None else f" LIMIT {int(limit)}"
             store._run(cursor, _TIMED + tail, (machine, now))
             return [str(row[0]) for row in cursor.fetchall()]
