@@ -64,28 +64,24 @@ def _count(url: str, sql: str) -> Any:
 
 
 def _procrastinate_app(url: str, work: float) -> Any:
-    import procrastinate
-
+    procrastinate: Any = importlib.import_module("procrastinate")
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    tasks: dict[str, Any] = {}
 
-    @app.task(name="c")
-    async def c(instance: int) -> None:
-        if work:
-            await asyncio.sleep(work)
+    def step(name: str, then: str | None) -> None:
+        async def agent(instance: int) -> None:
+            if work:
+                await asyncio.sleep(work)
+            if then is not None:
+                await tasks[then].defer_async(instance=instance)
 
-    @app.task(name="b")
-    async def b(instance: int) -> None:
-        if work:
-            await asyncio.sleep(work)
-        await c.defer_async(instance=instance)
+        agent.__name__ = name
+        tasks[name] = app.task(name=name)(agent)
 
-    @app.task(name="a")
-    async def a(instance: int) -> None:
-        if work:
-            await asyncio.sleep(work)
-        await b.defer_async(instance=instance)
-
-    return app, a
+    step("c", None)
+    step("b", "c")
+    step("a", "b")
+    return app, tasks["a"]
 
 
 def procrastinate_serve(url: str, work: float, go: Any, stop: Any) -> None:
@@ -123,7 +119,7 @@ def procrastinate_run(
         )
         elapsed = race(count, procrastinate_serve, (db, work), lambda: done() == instances)
         check.close()
-    return 3 * instances / elapsed
+    return float(3 * instances / elapsed)
 
 
 # -- DBOS ---------------------------------------------------------------------------------
@@ -132,24 +128,24 @@ _DBOS_WORK = {"seconds": 0.0}
 
 
 def _dbos_register() -> Any:
-    from dbos import DBOS
+    dbos: Any = importlib.import_module("dbos")
 
-    @DBOS.step()
     def agent() -> None:
         if _DBOS_WORK["seconds"]:
             time.sleep(_DBOS_WORK["seconds"])
 
-    @DBOS.workflow()
-    def chain() -> None:
-        agent()
-        agent()
-        agent()
+    step = dbos.DBOS.step()(agent)
 
-    return chain
+    def chain() -> None:
+        step()
+        step()
+        step()
+
+    return dbos.DBOS.workflow()(chain)
 
 
 def _dbos_launch(url: str, executor: str, *, listen: bool = True) -> Any:
-    from dbos import DBOS
+    DBOS: Any = importlib.import_module("dbos").DBOS
 
     os.environ["DBOS__VMID"] = executor
     DBOS(
@@ -169,7 +165,7 @@ def _dbos_launch(url: str, executor: str, *, listen: bool = True) -> Any:
 
 
 def dbos_serve(url: str, work: float, go: Any, stop: Any) -> None:
-    from dbos import DBOS
+    DBOS: Any = importlib.import_module("dbos").DBOS
 
     _DBOS_WORK["seconds"] = work
     go.wait()
@@ -200,11 +196,11 @@ def dbos_run(
         )
         elapsed = race(count, dbos_serve, (db, work), lambda: done() == 3 * instances)
         check.close()
-    return 3 * instances / elapsed
+    return float(3 * instances / elapsed)
 
 
 def _dbos_fill(url: str, instances: int) -> None:
-    from dbos import DBOS
+    DBOS: Any = importlib.import_module("dbos").DBOS
 
     chain, queue = _dbos_launch(url, "bench-filler", listen=False)
     for _ in range(instances):
