@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chainkit import CHAIN_SPEC, Counting
 from pgcluster import postgres_server, postgres_url
 from storekit import generate_runtime
 
@@ -22,32 +23,10 @@ __all__ = ["postgres_server", "postgres_url"]
 
 psycopg = pytest.importorskip("psycopg")
 
-CHAIN = """\
-statewright: 1
-machine: chain
-initial: IDLE
-states:
-  IDLE: {kind: idle}
-  A_RUNNING: {kind: running}
-  B_RUNNING: {kind: running}
-  C_RUNNING: {kind: running}
-  FAILED: {kind: failed, reviewers: [on_call]}
-  DONE: {kind: complete, final: true}
-transitions:
-  - {from: IDLE, to: A_RUNNING, trigger: start}
-  - {from: A_RUNNING, to: B_RUNNING, trigger: a_done}
-  - {from: B_RUNNING, to: C_RUNNING, trigger: b_done}
-  - {from: C_RUNNING, to: DONE, trigger: c_done}
-  - {from: [A_RUNNING, B_RUNNING, C_RUNNING], to: FAILED, trigger: agent_error, reason: AGENT}
-  - {from: FAILED, to: IDLE, trigger: reset, human: true}
-reasons:
-  AGENT: {recovery: [Read the snapshot, Reset]}
-"""
-
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return generate_runtime(tmp_path_factory.mktemp("chain"), CHAIN)[0]
+    return generate_runtime(tmp_path_factory.mktemp("chain"), CHAIN_SPEC)[0]
 
 
 def chain_handlers(rt: Any, during: Any = None) -> Any:
@@ -65,45 +44,6 @@ def chain_handlers(rt: Any, during: Any = None) -> Any:
 
         handlers.on_enter(rt.State[state], error=rt.Trigger.AGENT_ERROR)(agent)
     return handlers
-
-
-class Counting:
-    """A psycopg connection that counts the statements and commits sent through it."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection, self.sent = connection, 0
-        self.autocommit = connection.autocommit
-
-    def cursor(self) -> Any:
-        owner, cursor = self, self.connection.cursor()
-
-        class Cursor:
-            def execute(self, *args: Any) -> Any:
-                owner.sent += 1
-                return cursor.execute(*args)
-
-            def executemany(self, *args: Any) -> Any:
-                owner.sent += 1
-                return cursor.executemany(*args)
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(cursor, name)
-
-        return Cursor()
-
-    def commit(self) -> None:
-        self.sent += 1
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        self.sent += 1
-        self.connection.rollback()
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-Counting.__module__ = "psycopg.counting"  # the store reads the driver's paramstyle from it
 
 
 def started(rt: Any, url: str, count: int) -> Any:
