@@ -27,6 +27,12 @@ Run:
     .venv/bin/python benchmarks/bench_worker.py --work-ms 0 --repeat 5
     .venv/bin/python benchmarks/bench_worker.py --idle
     .venv/bin/python benchmarks/bench_worker.py --round-trips
+    /tmp/peers/bin/python benchmarks/bench_worker.py --peers      # and procrastinate, DBOS
+
+``--peers`` runs procrastinate and DBOS on the same chain beside them (their ratio to the
+bare loop too); they are not statewright's dependencies: ``benchmarks/worker_peers.py``
+says how to install them into a throwaway environment (without them it says so and exits
+with status 2).
 """
 
 from __future__ import annotations
@@ -47,30 +53,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import worker_peers  # noqa: E402
+from chainkit import CHAIN_SPEC, Counting  # noqa: E402
 from pgcluster import find_bindir, throwaway_cluster  # noqa: E402
 from storekit import generate_runtime  # noqa: E402
-
-CHAIN_SPEC = """\
-statewright: 1
-machine: chain
-initial: IDLE
-states:
-  IDLE: {kind: idle}
-  A_RUNNING: {kind: running}
-  B_RUNNING: {kind: running}
-  C_RUNNING: {kind: running}
-  FAILED: {kind: failed, reviewers: [on_call]}
-  DONE: {kind: complete, final: true}
-transitions:
-  - {from: IDLE, to: A_RUNNING, trigger: start}
-  - {from: A_RUNNING, to: B_RUNNING, trigger: a_done}
-  - {from: B_RUNNING, to: C_RUNNING, trigger: b_done}
-  - {from: C_RUNNING, to: DONE, trigger: c_done}
-  - {from: [A_RUNNING, B_RUNNING, C_RUNNING], to: FAILED, trigger: agent_error, reason: AGENT}
-  - {from: FAILED, to: IDLE, trigger: reset, human: true}
-reasons:
-  AGENT: {recovery: [Read the snapshot, Reset]}
-"""
 
 STAGES = (("A_RUNNING", "A_DONE"), ("B_RUNNING", "B_DONE"), ("C_RUNNING", "C_DONE"))
 
@@ -239,14 +227,26 @@ def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
             f"\n{instances} instances, 3 transitions each, {work_ms:g} ms handlers,"
             f" median of {args.repeat}"
         )
-        print("processes  statewright tr/s   bare loop tr/s   ratio")
+        peers = ("procrastinate", "dbos") if args.peers else ()
+        print(
+            "processes  statewright tr/s   bare loop tr/s   ratio"
+            + "".join(f"   {name} tr/s  ratio" for name in peers)
+        )
         for count in args.workers:
             ours, bare = [], []
-            for _ in range(args.repeat):  # interleaved, so drift hits both alike
+            theirs: dict[str, list[float]] = {name: [] for name in peers}
+            for _ in range(args.repeat):  # interleaved, so drift hits all alike
                 ours.append(statewright_run(rt, url, count, instances, work))
                 bare.append(bare_run(url, count, instances, work))
-            mine, theirs = statistics.median(ours), statistics.median(bare)
-            print(f"{count:9d}  {mine:16.1f}  {theirs:15.1f}   {mine / theirs:5.2f}")
+                for name in peers:
+                    run = getattr(worker_peers, f"{name}_run")
+                    theirs[name].append(run(race, fresh_database, url, count, instances, work))
+            mine, base = statistics.median(ours), statistics.median(bare)
+            line = f"{count:9d}  {mine:16.1f}  {base:15.1f}   {mine / base:5.2f}"
+            for name in peers:
+                peer = statistics.median(theirs[name])
+                line += f"   {peer:{len(name) + 5}.1f}  {peer / base:5.2f}"
+            print(line, flush=True)
 
 
 # -- idle claims -----------------------------------------------------------------------
@@ -291,47 +291,6 @@ def idle(rt: Any, url: str, args: argparse.Namespace) -> None:
 
 
 # -- round trips -----------------------------------------------------------------------
-
-
-class Counting:
-    """A psycopg connection that counts the statements and commits sent through it."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection, self.sent = connection, 0
-        self.autocommit = connection.autocommit
-
-    def cursor(self) -> Any:
-        return CountingCursor(self, self.connection.cursor())
-
-    def commit(self) -> None:
-        self.sent += 1
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        self.sent += 1
-        self.connection.rollback()
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-Counting.__module__ = "psycopg.counting"  # the store reads the driver's paramstyle from it
-
-
-class CountingCursor:
-    def __init__(self, owner: Counting, cursor: Any) -> None:
-        self.owner, self.cursor = owner, cursor
-
-    def execute(self, *args: Any) -> Any:
-        self.owner.sent += 1
-        return self.cursor.execute(*args)
-
-    def executemany(self, *args: Any) -> Any:
-        self.owner.sent += 1
-        return self.cursor.executemany(*args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.cursor, name)
 
 
 def round_trips(rt: Any, url: str, args: argparse.Namespace) -> None:
@@ -390,8 +349,16 @@ def main() -> None:
     parser.add_argument("--idle", action="store_true", help="measure idle claim rounds only")
     parser.add_argument("--rounds", type=int, default=50, help="idle rounds per size")
     parser.add_argument("--round-trips", action="store_true", help="count round trips only")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run procrastinate and DBOS (installed apart: see benchmarks/worker_peers.py)",
+    )
     parser.add_argument("--pg", default=None, metavar="URL")
     args = parser.parse_args()
+    if args.peers and (absent := worker_peers.missing()):
+        print(worker_peers.INSTALL.format(missing=", ".join(absent)), file=sys.stderr, end="")
+        sys.exit(2)
     if args.instances is None:
         args.instances = [200 if ms == 0 else 40 for ms in args.work_ms]
     if len(args.instances) != len(args.work_ms):

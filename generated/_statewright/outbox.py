@@ -30,7 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sqlstore import SCHEMA_LOCK, SqlStore
+from .sqlstore import (
+    SCHEMA_LOCK,
+    STAGED_ARRIVAL,
+    STAGED_HEAD,
+    STAGED_RECORDS,
+    STAGED_ROW,
+    SqlStore,
+    Staged,
+)
 from .stored import StoreError
 
 __all__ = ["Claim", "LeaseLost", "Outbox", "Pending"]
@@ -49,12 +57,23 @@ _ADDED = ("quarantined TEXT", "skip BIGINT NOT NULL DEFAULT 0", "errors TEXT")
 
 _ENROL = (
     "INSERT INTO statewright_outbox (machine, instance_id)"
-    " SELECT i.machine, i.instance_id FROM statewright_instances i"
-    " WHERE i.machine = ? AND i.arrival IS NOT NULL AND NOT EXISTS (SELECT 1"
-    " FROM statewright_outbox o WHERE o.machine = i.machine AND o.instance_id = i.instance_id)"
+    " SELECT d.machine, d.instance_id FROM (SELECT c.machine, c.instance_id, c.free FROM"
+    " (SELECT i.machine, i.instance_id, (SELECT CASE WHEN (o.lease_until IS NULL"
+    " OR o.lease_until <= ?) AND o.available_at <= ? AND o.quarantined IS NULL THEN 1 ELSE 0"
+    " END FROM statewright_outbox o WHERE o.machine = i.machine"
+    " AND o.instance_id = i.instance_id) AS free FROM statewright_instances i"
+    " WHERE i.machine = ? AND i.arrival IS NOT NULL ORDER BY i.arrival, i.instance_id) c"
+    " WHERE COALESCE(c.free, 1) = 1 LIMIT {limit}) d WHERE d.free IS NULL"
     " ON CONFLICT (machine, instance_id) DO NOTHING"
 )
-"""Gives every instance with records due an outbox row (only those: the claimable index)."""
+"""Gives an outbox row to the instances with records due that the next claims, up to
+``limit`` instances, would take (oldest arrival first: free ones, or new ones without a row
+yet). Bounded, and each instance's row looked up by its key (a subquery, never a join the
+planner could turn into a scan of every row when a new store has no statistics yet)."""
+
+_ENROL_AHEAD = 16
+"""How many claims' worth of instances a claim gives outbox rows to: enough that workers
+claiming at once seldom insert the same new rows (one would wait for the other's commit)."""
 
 _ENROL_ONE = (
     "INSERT INTO statewright_outbox (machine, instance_id) VALUES (?, ?)"
@@ -69,6 +88,9 @@ _DUE = (
     " AND o.quarantined IS NULL ORDER BY i.arrival, i.instance_id LIMIT {limit}"
 )
 """The instances with records due, oldest arrival first, read from the claimable index."""
+
+_ADVANCED = "delivered = ?, attempts = 0, available_at = '', error = NULL, skip = 0, errors = NULL"
+"""A moved delivery cursor: the failures before it cleared."""
 
 _DELIVERED = (
     "UPDATE statewright_instances SET arrival = NULL"
@@ -174,7 +196,8 @@ class Outbox:
         store = self.store
         skip = " FOR UPDATE OF o SKIP LOCKED" if store.dialect == "postgresql" else ""
         with store._transaction(write=True) as cursor:
-            store._run(cursor, _ENROL, (machine,))
+            enrol = _ENROL.format(limit=int(limit) * _ENROL_AHEAD)
+            store._run(cursor, enrol, (now, now, machine))
             store._run(cursor, _DUE.format(limit=int(limit)) + skip, (machine, now, now))
             rows = cursor.fetchall()
             claims = [
@@ -196,6 +219,7 @@ class Outbox:
                     " WHERE machine = ? AND instance_id = ?".replace("?", store._placeholder),
                     [(c.token, until, machine, c.instance_id) for c in claims],
                 )
+            store._read_ahead(cursor, machine, [c.instance_id for c in claims])  # loaded next
         return claims
 
     def hold(self, machine: str, instance_id: str, now: str, until: str) -> Claim | None:
@@ -242,16 +266,46 @@ class Outbox:
         Inside ``store.batch()`` it commits with the outcome the handlers fired."""
         lease = ", lease = NULL, lease_until = NULL" if release else ""
         with self.store._transaction(write=True) as cursor:
-            self._update(
-                cursor,
-                claim,
-                "delivered = ?, attempts = 0, available_at = '', error = NULL, skip = 0,"
-                f" errors = NULL{lease}",
-                (delivered,),
-            )
+            staged = self.store.take_staged(claim.machine, claim.instance_id)
+            if staged is not None:  # the outcome's append, the cursor and the lease at once
+                self._advance_with(cursor, staged, claim, delivered, lease)
+                claim.delivered, claim.attempts, claim.skip, claim.errors = delivered, 0, 0, []
+                return
+            self._update(cursor, claim, f"{_ADVANCED}{lease}", (delivered,))
             if release:  # with an outcome fired, its own records are due next
                 self.store._run(cursor, _DELIVERED, (claim.machine, claim.instance_id, delivered))
         claim.delivered, claim.attempts, claim.skip, claim.errors = delivered, 0, 0, []
+
+    def _advance_with(
+        self, cursor: Any, staged: Staged, claim: Claim, delivered: int, lease: str
+    ) -> None:
+        """:meth:`advance` with the append the store held back (:meth:`SqlStore.staged`):
+        one statement writes the head row, the records and the cursor (and, when the
+        instance is delivered, takes it out of the claimable index)."""
+        store = self.store
+        done = delivered >= staged.row.seq and bool(lease)
+        head = STAGED_HEAD.format(arrival="NULL" if done else STAGED_ARRIVAL)
+        records = STAGED_RECORDS.format(rows=", ".join([STAGED_ROW] * len(staged.entries)))
+        store._run(
+            cursor,
+            f"WITH head AS ({head}), records AS ({records}), box AS ("
+            f"UPDATE statewright_outbox SET {_ADVANCED}{lease}"
+            " WHERE machine = ? AND instance_id = ? AND lease = ? RETURNING 1)"
+            " SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM box)",
+            (
+                *staged.head_params(arrival=not done),
+                *staged.record_params(),
+                delivered,
+                claim.machine,
+                claim.instance_id,
+                claim.token,
+            ),
+        )
+        row = cursor.fetchone()
+        if row is None or int(row[0]) != 1:
+            store.staged_conflict(cursor, staged)
+        if int(row[1]) != 1:
+            raise _lost(claim)
 
     def fail(
         self,
@@ -355,7 +409,7 @@ class Outbox:
         """Ids of the instances of ``machine`` whose deadline is at or before ``now``,
         earliest first, leaving out the quarantined: :meth:`SqlStore.due` for sweeps."""
         store = self.store
-        with store._transaction(write=False) as cursor:
+        with store._transaction(write=False, single=True) as cursor:  # one statement
             tail = "" if limit is None else f" LIMIT {int(limit)}"
             store._run(cursor, _TIMED + tail, (machine, now))
             return [str(row[0]) for row in cursor.fetchall()]

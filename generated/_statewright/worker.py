@@ -259,7 +259,10 @@ class Worker(Generic[S, T, R]):
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         with self.store.unannounced():  # its own work: it goes on with it itself
-            return self._run_once()
+            try:
+                return self._run_once()
+            finally:  # read with its claims: not kept past the round
+                self.store.forget_prefetched()
 
     def _run_once(self) -> Round:
         report = self._start()
@@ -293,7 +296,10 @@ class Worker(Generic[S, T, R]):
         The store is called on the event loop's thread, between awaits, never across one.
         """
         with self.store.unannounced():
-            return await self._arun_once()
+            try:
+                return await self._arun_once()
+            finally:
+                self.store.forget_prefetched()
 
     async def _arun_once(self) -> Round:
         report = self._start()
@@ -526,7 +532,7 @@ class Worker(Generic[S, T, R]):
             settled = given
         delivered = len(machine.audit)  # the outcome's own records are delivered next
         try:
-            with self.store.batch():
+            with self.store.batch(), self.store.staged():  # one statement (PostgreSQL)
                 apply_outcome(machine, settled)
                 quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
                 if quiet:  # nothing to call for the outcome's records: delivered with it

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import sqlite3
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 
 from .chain import ChainBroken, ChainProblem, Walk, extended, started, verified
 from .stored import (
+    ConcurrencyConflict,
     InstanceExists,
     InstanceHead,
     StoredInstance,
@@ -179,6 +181,69 @@ def _head_row(row: Sequence[Any]) -> StoredInstance:
     return StoredInstance(StoreHead(row[3], row[4]), int(row[0]), row[1], int(row[2]))
 
 
+STAGED_HEAD = (
+    "UPDATE statewright_instances SET seq = ?, head = ?, version = ?, state = ?, deadline = ?,"
+    " arrival = {arrival} WHERE machine = ? AND instance_id = ? AND version = ? RETURNING 1"
+)
+"""A held-back append's head row write (:meth:`SqlStore.staged`), for a ``WITH`` clause;
+its parameters :meth:`Staged.head_params` (``arrival``: :data:`STAGED_ARRIVAL`, or NULL
+when the write delivers the instance's last record)."""
+
+STAGED_ARRIVAL = f"COALESCE(arrival, {_NEXT_ARRIVAL})"
+"""An appended instance's arrival: kept, or the next (its records are due)."""
+
+STAGED_RECORDS = (
+    "INSERT INTO statewright_records (machine, instance_id, seq, body, prev, hash)"
+    " SELECT * FROM (VALUES {rows}) AS v (machine, instance_id, seq, body, prev, hash)"
+    " WHERE EXISTS (SELECT 1 FROM head)"
+)
+"""A held-back append's records, written only if its head row was (the ``head`` clause)."""
+
+STAGED_ROW = "(?, ?, CAST(? AS BIGINT), ?, ?, ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An append held back (:meth:`SqlStore.staged`): the instance, the version it was
+    loaded at, and the head row and records to write."""
+
+    machine: str
+    instance_id: str
+    version: int
+    head: StoreHead
+    row: StoredInstance
+    entries: list[StoredRecord]
+
+    def head_params(self, *, arrival: bool = True) -> tuple[Any, ...]:
+        """The parameters of :data:`STAGED_HEAD` (``arrival``: with :data:`STAGED_ARRIVAL`'s)."""
+        row, head = self.row, self.head
+        keys = (self.machine, self.instance_id, self.version)
+        own = (self.machine,) if arrival else ()
+        return (row.seq, row.head_hash, row.version, head.state, head.deadline, *own, *keys)
+
+    def record_params(self) -> tuple[Any, ...]:
+        """The parameters of :data:`STAGED_RECORDS`' rows (one :data:`STAGED_ROW` each)."""
+        return tuple(
+            part
+            for e in self.entries
+            for part in (self.machine, self.instance_id, e.seq, e.body, e.prev, e.hash)
+        )
+
+
+_STORED = (
+    "SELECT i.seq, i.head, i.version, i.state, i.deadline, r.seq, r.body, r.prev, r.hash"
+    " FROM statewright_instances i LEFT JOIN statewright_records r"
+    " ON r.machine = i.machine AND r.instance_id = i.instance_id"
+)
+"""An instance's head row joined with its records, as :func:`_stored` reads them."""
+
+
+def _stored(rows: Sequence[Sequence[Any]]) -> StoredInstance:
+    """An instance as stored, from its rows read by :data:`_STORED` (oldest record first)."""
+    entries = tuple(StoredRecord(int(r[5]), r[6], r[7], r[8]) for r in rows if r[5] is not None)
+    return dataclasses.replace(_head_row(rows[0][:5]), entries=entries)
+
+
 class SqlStore:
     """A store in SQL tables over a DB-API 2 connection: SQLite (``sqlite3``) or
     PostgreSQL (psycopg 3), one connection per store, one store per thread.
@@ -212,6 +277,13 @@ class SqlStore:
             connection.execute("PRAGMA synchronous=FULL")
         self._quiet = False
         """Whether writes go unannounced (:meth:`unannounced`)."""
+        self._staging = False
+        """Whether an unannounced append is held back (:meth:`staged`)."""
+        self._staged: Staged | None = None
+        """The append held back, if any."""
+        self._prefetched: dict[tuple[str, str], StoredInstance] = {}
+        """Instances read ahead in another transaction (:meth:`prefetch`), each for its
+        next :meth:`load`."""
         self._arrival: bool | None = None
         """Whether the head rows have the ``arrival`` column (None: not looked yet)."""
         if not create:
@@ -314,10 +386,15 @@ class SqlStore:
     ) -> None:
         key = (machine, instance_id)
         with self._transaction(write=True) as cursor:
+            self._flush_staged(cursor)
             held = self._known.get(key)
             if held is None or held.version != version:
                 held = self._locked_row(cursor, machine, instance_id)
             row, entries = extended(machine, instance_id, held, version, head, records)
+            if self._staging and entries and self._arrives(cursor) and not self._announcing():
+                self._staged = Staged(machine, instance_id, version, head, row, entries)
+                self._known[key] = row  # as written: a write that fails rolls back and forgets
+                return
             arrival = (f", arrival = COALESCE(arrival, {_NEXT_ARRIVAL})", (machine,))
             assignment, params = arrival if self._arrives(cursor) else ("", ())
             self._run(
@@ -343,6 +420,61 @@ class SqlStore:
                 check_version(machine, instance_id, stored.version, version)
             self._insert(cursor, machine, instance_id, entries)
             self._known[key] = row
+
+    # -- an append written with what follows it (PostgreSQL) ------------------------------
+
+    @contextlib.contextmanager
+    def staged(self) -> Iterator[None]:
+        """Inside ``batch()``: hold the next unannounced :meth:`append` back, so that the
+        write that follows it (a worker's moved delivery cursor, :meth:`take_staged`)
+        sends both in one statement; one not taken is written as usual before the next
+        statement or at the end. PostgreSQL only (elsewhere appends are written at once)."""
+        staging = self._staging
+        self._staging = self.dialect == "postgresql" and self._depth > 0
+        try:
+            yield
+            if self._staged is not None:
+                self._flush_staged(self._cursor)
+        finally:
+            self._staging, self._staged = staging, None
+
+    def take_staged(self, machine: str, instance_id: str) -> Staged | None:
+        """The append :meth:`staged` holds back for the instance, now the caller's to write
+        (:data:`STAGED_HEAD`, :data:`STAGED_RECORDS`); None if none is held. One held for
+        another instance is written first."""
+        staged, self._staged = self._staged, None
+        if staged is None or (staged.machine, staged.instance_id) == (machine, instance_id):
+            return staged
+        self._staged = staged
+        self._flush_staged(self._cursor)
+        return None
+
+    def staged_conflict(self, cursor: Any, staged: Staged) -> None:
+        """Raise what :meth:`append` raises when the head row did not match ``staged``'s
+        version: :class:`~.stored.ConcurrencyConflict` (or ``UnknownInstance``)."""
+        self._known.pop((staged.machine, staged.instance_id), None)
+        stored = self._locked_row(cursor, staged.machine, staged.instance_id)
+        check_version(staged.machine, staged.instance_id, stored.version, staged.version)
+        raise ConcurrencyConflict(
+            f"{staged.machine} instance {staged.instance_id!r} was not written at version "
+            f"{staged.version}: load it again and retry"
+        )
+
+    def _flush_staged(self, cursor: Any) -> None:
+        """Write the append :meth:`staged` holds back, as :meth:`append` would have."""
+        staged, self._staged = self._staged, None
+        if staged is None:
+            return
+        self._run(
+            cursor,
+            f"WITH head AS ({STAGED_HEAD.format(arrival=STAGED_ARRIVAL)})"
+            " SELECT count(*) FROM head",
+            staged.head_params(),
+        )
+        row = cursor.fetchone()
+        if row is None or int(row[0]) != 1:
+            self.staged_conflict(cursor, staged)
+        self._insert(cursor, staged.machine, staged.instance_id, staged.entries)
 
     # -- announcing new work (PostgreSQL) -------------------------------------------------
 
@@ -426,22 +558,49 @@ class SqlStore:
     def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
         """The instance as stored, unverified (what :meth:`load` checks): its head row and
         records in one statement, so in one snapshot without opening a transaction for it
-        (one round trip where a worker loads an instance)."""
+        (one round trip where a worker loads an instance; none when it was prefetched)."""
+        ahead = self._prefetched.pop((machine, instance_id), None)
+        if ahead is not None:
+            return ahead
         with self._transaction(write=False, single=True) as cursor:
             self._run(
                 cursor,
-                "SELECT i.seq, i.head, i.version, i.state, i.deadline,"
-                " r.seq, r.body, r.prev, r.hash FROM statewright_instances i"
-                " LEFT JOIN statewright_records r"
-                " ON r.machine = i.machine AND r.instance_id = i.instance_id"
-                " WHERE i.machine = ? AND i.instance_id = ? ORDER BY r.seq",
+                _STORED + " WHERE i.machine = ? AND i.instance_id = ? ORDER BY r.seq",
                 (machine, instance_id),
             )
             rows = cursor.fetchall()
         if not rows:
             raise UnknownInstance.of(machine, instance_id)
-        entries = tuple(StoredRecord(int(r[5]), r[6], r[7], r[8]) for r in rows if r[5] is not None)
-        return dataclasses.replace(_head_row(rows[0][:5]), entries=entries)
+        return _stored(rows)
+
+    def prefetch(self, machine: str, instance_ids: Sequence[str]) -> None:
+        """Read the instances ``instance_ids`` of ``machine`` as stored, each for its next
+        :meth:`load` (which still verifies it), in one read: a worker reads the instances
+        it claims with its claim (:meth:`_read_ahead`, in the claim's transaction). What
+        no load took is dropped at the next prefetch or :meth:`forget_prefetched`."""
+        with self._transaction(write=False) as cursor:
+            self._read_ahead(cursor, machine, instance_ids)
+
+    def _read_ahead(self, cursor: Any, machine: str, instance_ids: Sequence[str]) -> None:
+        """:meth:`prefetch` in the transaction of ``cursor``: one statement per
+        :data:`_HEADS_AT_ONCE` instances."""
+        self._prefetched.clear()
+        for start in range(0, len(instance_ids), _HEADS_AT_ONCE):
+            part = instance_ids[start : start + _HEADS_AT_ONCE]
+            self._run(
+                cursor,
+                _STORED.replace("SELECT", "SELECT i.instance_id,", 1)
+                + f" WHERE i.machine = ? AND i.instance_id IN ({', '.join('?' * len(part))})"
+                " ORDER BY i.instance_id, r.seq",
+                (machine, *part),
+            )
+            rows = cursor.fetchall()
+            for instance_id, group in itertools.groupby(rows, key=lambda row: str(row[0])):
+                self._prefetched[machine, instance_id] = _stored([row[1:] for row in group])
+
+    def forget_prefetched(self) -> None:
+        """Drop what :meth:`prefetch` read and no :meth:`load` took."""
+        self._prefetched.clear()
 
     def _row(self, cursor: Any, machine: str, instance_id: str, lock: str = "") -> StoredInstance:
         """The instance's head row, without its records."""
@@ -738,4 +897,6 @@ class SqlStore:
             cursor.close()
 
     def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        if self._staged is not None:  # a held-back append goes first, as it came first
+            self._flush_staged(cursor)
         cursor.execute(sql.replace("?", self._placeholder), params)
