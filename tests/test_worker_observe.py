@@ -434,3 +434,35 @@ def test_the_runtime_imports_no_opentelemetry_unless_asked(rt: Any, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["1", "[]", "True"]  # the control: it can see one
+
+
+def test_a_timed_exit_the_worker_fires_is_traced_and_logged(
+    rt: Any, backend: Backend, traced: Traced, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, clock, seen = backend.open(rt), Clock(), Seen(None)
+    worker = rt.Worker(store, relay_handlers(rt, seen), clock=clock, tracer=traced.tracer)
+    rt.Relay.create(store, "t", clock=clock).start()
+    worker.run_once()
+    assert rt.Relay.load(store, "t").state is rt.State.REVIEW
+    assert traced.spans("statewright.timeout") == []
+    clock.advance(hours=2)
+    with caplog.at_level(logging.INFO, logger="statewright"):
+        assert worker.run_once().timeouts == 1
+    record = rt.Relay.load(store, "t").audit[-1]
+    assert str(record.trigger) == "review_timeout"
+    (timeout,) = traced.spans("statewright.timeout")
+    assert (attr(timeout, "statewright.seq"), attr(timeout, "statewright.to")) == (
+        record.seq,
+        "FAILED",
+    )
+    assert attr(timeout, "statewright.trigger") == "review_timeout"
+    rounds = traced.spans("statewright.round")
+    assert len(rounds) == 2 and timeout.parent == rounds[-1].context
+    assert attr(rounds[-1], "statewright.timeouts") == 1
+    (logged,) = [r for r in caplog.records if f(r, "event") == "timeout"]
+    assert logged.levelno == logging.INFO
+    assert (f(logged, "instance"), f(logged, "trigger"), f(logged, "seq")) == (
+        "t",
+        "review_timeout",
+        record.seq,
+    )

@@ -349,9 +349,11 @@ class WorkerWatch:
 
     # -- what came of an instance -------------------------------------------------------
 
-    def fired(self, instance: str, records: Sequence[AuditRecord[Any, Any, Any]]) -> None:
-        """The worker committed ``records`` (a handler's outcome): logs its transitions."""
-        log_fired(self.log, self.machine, instance, records, self.worker)
+    def fired(self, instance: str, machine: Any, first: int) -> None:
+        """The worker committed a handler's outcome: ``machine``'s records from index
+        ``first`` on. Logs their transitions (looked at only when INFO is logged)."""
+        if self.log.isEnabledFor(logging.INFO):
+            log_fired(self.log, self.machine, instance, machine.audit[first:], self.worker)
 
     def failure(
         self,
@@ -447,7 +449,7 @@ def log_fired(
 ) -> None:
     """Log ``transition`` (INFO) for each transition among ``records``, an outcome fired."""
     for record in records:
-        if record.trigger is None or not log.isEnabledFor(logging.INFO):
+        if record.trigger is None:
             continue
         log.info(
             "%s %s: %s -> %s by %s",

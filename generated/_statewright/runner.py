@@ -147,7 +147,8 @@ class _Runner(Generic[S, T, R]):
         self.delivered = first = len(self.machine.audit)
         apply_outcome(self.machine, settled)
         machine = self.machine
-        log_fired(_log, machine.spec.machine, machine.instance_id, machine.audit[first:])
+        if _log.isEnabledFor(logging.INFO):
+            log_fired(_log, machine.spec.machine, machine.instance_id, machine.audit[first:])
 
 
 class Runner(_Runner[S, T, R]):

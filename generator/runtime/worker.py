@@ -557,7 +557,7 @@ class Worker(Generic[S, T, R]):
         if settled.fire is None:
             return None
         report.fired += 1
-        self._watch.fired(claim.instance_id, machine.audit[first:])
+        self._watch.fired(claim.instance_id, machine, first)
         return None if quiet else machine  # the outcome's records are due: deliver them now
 
     def _failed(self, claim: Claim, settled: Settled, report: Round) -> Settled | None:
