@@ -51,15 +51,18 @@ class OtelSpan:
         self.span = span
 
     def set_attribute(self, key: str, value: Attribute) -> None:
+        """Set one attribute."""
         self.span.set_attribute(key, value)
 
     def failed(self, error: BaseException) -> None:
+        """Record ``error`` on the span (an ``exception`` event) and give it error status."""
         self.span.record_exception(error)
         self.span.set_status(
             trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}")
         )
 
     def end(self, end_ns: int | None = None) -> None:
+        """End the span, now or at ``end_ns`` (nanoseconds since the epoch)."""
         self.span.end(end_time=end_ns)
 
 
@@ -83,6 +86,9 @@ class OtelTracer:
         parent: object | None = None,
         start_ns: int | None = None,
     ) -> OtelSpan:
+        """Start span ``name``: a child of ``parent`` (a span this tracer started), else of
+        the current span; at ``start_ns`` (a round's span is opened once it finds work,
+        dated from when the round began)."""
         context = None if parent is None else trace.set_span_in_context(_span(parent))
         span = self.tracer.start_span(
             name, context=context, attributes=dict(attributes), start_time=start_ns
@@ -91,6 +97,7 @@ class OtelTracer:
 
     @contextlib.contextmanager
     def scope(self, span: object) -> Iterator[None]:
+        """Make ``span`` the current span (OpenTelemetry's context) while the block runs."""
         token = otel_context.attach(trace.set_span_in_context(_span(span)))
         try:
             yield
