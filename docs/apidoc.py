@@ -23,9 +23,11 @@ PUBLIC = (
     "statewright.verify.conformance",
     "statewright.generator.runtime",
     "statewright.generator.integrations.langgraph",
+    "statewright.generator.integrations.otel",
 )
 """The modules of the public API, in the reference's order: checking from Python, the
-conformance harness, the runtime (machines, stores, workers) and the LangGraph integration."""
+conformance harness, the runtime (machines, stores, workers), the LangGraph integration
+and the OpenTelemetry tracer."""
 
 _ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|exc|obj):`(~?)([^`]+)`")
 _LITERAL = re.compile(r"``(.+?)``")

@@ -29,7 +29,9 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   :mod:`.signing`: what a signed human decision covers;
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
-  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
+  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably;
+  :mod:`.observe` is how a worker is watched: the :class:`Tracer` it calls (no-op unless
+  given one) and the structured logs' :class:`JsonFormatter`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .gates import Approval, GateStatus, StaleDecision
 from .handlers import Fire, HandlerSet, Hook, Job
 from .kernel import Policy
 from .machinespec import MachineSpec, Transition
+from .observe import JsonFormatter, Span, Tracer
 from .outbox import LeaseLost, Outbox
 from .records import (
     MAX_JSON_BYTES,
@@ -108,6 +111,7 @@ __all__ = [
     "InvalidTransition",
     "JSONValue",
     "Job",
+    "JsonFormatter",
     "LeaseLost",
     "Locked",
     "Machine",
@@ -123,6 +127,7 @@ __all__ = [
     "RollbackLimit",
     "Round",
     "Runner",
+    "Span",
     "SpecMismatch",
     "SqlStore",
     "StaleDecision",
@@ -132,6 +137,7 @@ __all__ = [
     "StoredInstance",
     "StoredRecord",
     "SweepReport",
+    "Tracer",
     "Transition",
     "Unauthorized",
     "UnknownInstance",

@@ -10,6 +10,7 @@ cursor in the store and survives crashes.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Generator
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ from typing import Generic, TypeVar
 
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
+from .observe import log_failed, log_fired
 from .records import Actor, utc_now
 from .store import instant
 
@@ -35,6 +37,8 @@ T = TypeVar("T", bound=StrEnum)
 R = TypeVar("R", bound=StrEnum)
 
 _Delivery = Generator[Call, Done | Failed, Settled]
+
+_log = logging.getLogger("statewright.runner")
 
 
 class HandlerFailed(Exception):
@@ -81,6 +85,8 @@ def drive(delivery: _Delivery) -> Settled:
                     f"the {call.job.hook} handler {call.handler.__qualname__} is async: run "
                     "it with an AsyncRunner or Worker.arun_once"
                 )
+            if isinstance(result, Failed):
+                log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
         settled: Settled = stop.value
@@ -98,6 +104,8 @@ async def drive_async(delivery: _Delivery) -> Settled:
                     result = Done(await result)
                 except Exception as error:
                     result = Failed(error)
+            if isinstance(result, Failed):
+                log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
         settled: Settled = stop.value
@@ -142,8 +150,11 @@ class _Runner(Generic[S, T, R]):
             settled = give_up(settled, "an in-process runner does not retry", [attempt]) or settled
         if settled.failed is not None:
             raise HandlerFailed(settled)
-        self.delivered = len(self.machine.audit)
+        self.delivered = first = len(self.machine.audit)
         apply_outcome(self.machine, settled)
+        machine = self.machine
+        if _log.isEnabledFor(logging.INFO):
+            log_fired(_log, machine.spec.machine, machine.instance_id, machine.audit[first:])
 
 
 class Runner(_Runner[S, T, R]):
