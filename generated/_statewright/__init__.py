@@ -30,7 +30,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   :mod:`.signing`: what a signed human decision covers;
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
-  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably.
+  asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably;
+- :mod:`.cancel`: cancelling a run, closing it for good (:meth:`Machine.cancel`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .records import (
     MAX_JSON_DEPTH,
     Actor,
     AuditRecord,
+    Cancelled,
     Clock,
     Event,
     FailureSnapshot,
@@ -88,6 +90,7 @@ __all__ = [
     "AsyncRunner",
     "AuditRecord",
     "BadMigration",
+    "Cancelled",
     "ChainBroken",
     "ChainProblem",
     "Clock",

@@ -64,9 +64,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from .cancel import closed
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
-from .outbox import Claim, LeaseLost, Outbox
+from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
 from .records import Clock, utc_now
 from .retry import HandlerTimeout, Retry
 from .runner import AsyncHandler, call_handler
@@ -119,6 +120,9 @@ class Round:
     foreign: int = 0
     retries: int = 0
     gave_up: int = 0
+    cancelled: int = 0
+    """Instances whose run was cancelled while the worker held them (their calls
+    abandoned, nothing committed)."""
 
     @property
     def idle(self) -> bool:
@@ -406,6 +410,8 @@ class Worker(Generic[S, T, R]):
             yield
         except AsyncHandler:  # the caller's mistake, not the instance's: say so at once
             raise
+        except LeaseRevoked:  # the run was cancelled meanwhile: nothing to write
+            report.cancelled += 1
         except LeaseLost:
             report.lost += 1
         except SpecMismatch:  # not this worker's to run: hold the claim till its lease ends
@@ -418,6 +424,9 @@ class Worker(Generic[S, T, R]):
         return self.machine.load(self.store, claim.instance_id, clock=self.clock)
 
     def _delivery(self, claim: Claim, machine: Machine[S, T, R]) -> Any:
+        if closed(machine) is not None:  # cancelled without its outbox entry: settle it
+            self.outbox.settle(claim.machine, claim.instance_id, len(machine.audit))
+            return None
         if claim.delivered >= len(machine.audit):
             self.outbox.release(claim)
             return None
@@ -445,7 +454,7 @@ class Worker(Generic[S, T, R]):
         started, clock = time.perf_counter(), self.clock()
         try:
             while not running.done.wait(self.heartbeat):
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -490,7 +499,7 @@ class Worker(Generic[S, T, R]):
         task = asyncio.ensure_future(_awaited(value))
         try:
             while not (await asyncio.wait({task}, timeout=self.heartbeat))[0]:
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -507,6 +516,13 @@ class Worker(Generic[S, T, R]):
             claim.until = instant(now + self.lease)
             self.outbox.renew(claim, claim.until)
             self.metrics.renewals += 1
+
+    def _beat(self, claim: Claim) -> None:
+        """A heartbeat while a handler runs: keep the lease, and raise
+        :class:`~.outbox.LeaseRevoked` if the run was cancelled meanwhile (the call is
+        then abandoned: an ``async`` one cancelled, a plain one's result discarded)."""
+        self._keep(claim)
+        self.outbox.check(claim)
 
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round

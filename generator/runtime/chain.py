@@ -286,7 +286,7 @@ class Walk:
         if not isinstance(state, str):
             return None
         delay = None if timers is None else timers.get(state)
-        if delay is None:
+        if delay is None or (self.last or {}).get("event") == "cancelled":  # closed: none
             return StoreHead(state, None)
         try:
             entered = datetime.fromisoformat(str(self.entered))
