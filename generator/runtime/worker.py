@@ -64,6 +64,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from .cancel import closed
+from .effects import EffectCache
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
 from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
@@ -256,6 +257,8 @@ class Worker(Generic[S, T, R]):
         self.hoard = hoard
         self.metrics = Metrics()
         self._helper: _Helper | None = None
+        self.effects = EffectCache(store, self.machine.spec.triggers) if handlers.cached() else None
+        """The results of ``cache=True`` handlers, kept under ``job.key`` (:mod:`.effects`)."""
 
     # -- one round ----------------------------------------------------------------------
 
@@ -439,11 +442,37 @@ class Worker(Generic[S, T, R]):
         step = _step(delivery, None)
         try:
             while isinstance(step, Call):
-                step = _step(delivery, self._watched(claim, step))
+                step = _step(delivery, self._called(claim, step))
         except LeaseLost as lost:
             delivery.close()
             return Settled(failed=lost)
         return step
+
+    def _called(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_watched`, or for a ``cache=True`` handler what it returned before."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return self._watched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = self._watched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
+
+    async def _acalled(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_called` for :meth:`_awatched`."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return await self._awatched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = await self._awatched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
 
     def _watched(self, claim: Claim, call: Call) -> Done | Failed:
         """What ``call`` returned or raised; the lease kept while it runs."""
@@ -480,7 +509,7 @@ class Worker(Generic[S, T, R]):
             while isinstance(step, Call):
                 limit = None if step.limit is None else limits[step.limit]
                 async with limit or contextlib.nullcontext():
-                    result = await self._awatched(claim, step)
+                    result = await self._acalled(claim, step)
                 step = _step(delivery, result)
         except LeaseLost as lost:
             delivery.close()
@@ -546,6 +575,8 @@ class Worker(Generic[S, T, R]):
                 if quiet:  # nothing to call for the outcome's records: delivered with it
                     delivered = len(machine.audit)
                 self.outbox.advance(claim, delivered, release=quiet)
+                if self.effects is not None:  # the cached results it stood in for
+                    self.effects.forget(claim.machine, claim.instance_id, delivered)
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None
