@@ -82,6 +82,7 @@ USER_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "the refusals",
         (
+            "Cancelled",
             "InvalidTransition",
             "Locked",
             "OutOfBounds",

@@ -18,7 +18,11 @@ the middle of an agent's work (its transition not committed), ``after`` once an
 
 ``STATEWRIGHT_TEST_WORK_MS`` sets how long an agent works (default: up to 10 ms at random);
 ``STATEWRIGHT_TEST_FAIL`` the part of agent calls that fail (raise after ``start``, never
-logging ``end``), which their retry policy retries.
+logging ``end``), which their retry policy retries; ``STATEWRIGHT_TEST_CACHE`` (any text)
+registers the agents with ``cache=True`` (their results kept under ``job.key``). The
+window ``commit`` of a kill plan counts the job keys of ``end`` lines at each write of
+an instance's records: a worker dies there after an agent's call returned (and, cached,
+its result was kept), before the transition it fires is committed.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def main(argv: list[str]) -> None:
     plan = KillPlan(os.environ.get(KILL_AT, ""), Path(log).parent / "kills")
     handlers = relay_handlers(rt, fd, locks, random.Random(int(seed)), plan)
     worker = rt.Worker(store, handlers, lease=timedelta(seconds=float(lease)), batch=4)
+    if "commit" in plan.marks:
+        dies_before_commit(store, plan, Path(log).parent)
     os.write(fd, b"ready\n")
     stop_file = Path(stop)
     worker.run(stop=stop_file.exists, idle=0.01)
@@ -52,6 +58,18 @@ def main(argv: list[str]) -> None:
 
 WORK_MS = "STATEWRIGHT_TEST_WORK_MS"
 FAIL = "STATEWRIGHT_TEST_FAIL"
+CACHE = "STATEWRIGHT_TEST_CACHE"
+
+
+def dies_before_commit(store: Any, plan: KillPlan, folder: Path) -> None:
+    """Make ``store`` meet the plan's ``commit`` marks before each write of records."""
+    append = store.append
+
+    def dying_append(*args: Any, **kwargs: Any) -> Any:
+        plan.due("commit", lambda: len(ended(folder)))
+        return append(*args, **kwargs)
+
+    store.append = dying_append
 
 
 def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: KillPlan) -> Any:
@@ -104,12 +122,27 @@ def relay_handlers(rt: Any, fd: int, locks: Path, rng: random.Random, plan: Kill
     state, trigger = rt.State, rt.Trigger
     error = trigger.AGENT_ERROR
     policy = retry if fail else None
-    handlers.on_enter(state.DRAFTING, error=error, retry=policy)(agent(trigger.DRAFTED))
-    handlers.on_enter(state.CHECKING, error=error, retry=policy)(agent(trigger.CHECKED))
-    handlers.on_enter(state.PUBLISHING, error=error, retry=policy)(agent(trigger.PUBLISHED))
+    cache = bool(os.environ.get(CACHE))
+    for entered, outcome in (
+        (state.DRAFTING, trigger.DRAFTED),
+        (state.CHECKING, trigger.CHECKED),
+        (state.PUBLISHING, trigger.PUBLISHED),
+    ):
+        register = handlers.on_enter(entered, error=error, retry=policy, cache=cache)
+        register(agent(outcome))
     handlers.on_approval(state.REVIEW)(lambda job: write(f"ask {job.key}"))
     handlers.after_transition(lambda job: write(f"after {job.key}"))
     return handlers
+
+
+def ended(folder: Path) -> set[str]:
+    """The job keys of the agent calls that returned, in every worker's log."""
+    return {
+        line.split()[1]
+        for path in folder.glob("*.acks")
+        for line in path.read_text().splitlines()
+        if line.startswith("end ")
+    }
 
 
 def logged(folder: Path, kind: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ pytest.importorskip("langgraph")
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from statewright.generator.integrations.langgraph import EffectsBusy, build_graph, expire_due
+from statewright.generator.integrations.langgraph import (
+    EffectsBusy,
+    TimeoutRunner,
+    build_graph,
+    expire_due,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -305,3 +311,61 @@ def test_the_integration_needs_the_extra() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "pip install 'statewright[langgraph]'" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_timeout_runner_fires_due_timeouts_once_at_their_deadlines(rt: Any) -> None:
+    """Nobody resumes the threads: the runner finds the one whose review deadline passed,
+    takes its timeout once, stamped at the deadline (not when the runner came by), and
+    the graph goes on to the failed state's review; the other thread keeps waiting."""
+    clock = Clock()
+    graph = build_graph(agents(rt, []), roles=granted, clock=clock).compile(
+        checkpointer=InMemorySaver()
+    )
+    graph.invoke({"instance_id": "early", "start": "start"}, {"configurable": {"thread_id": "t1"}})
+    clock.advance(minutes=30)
+    graph.invoke({"instance_id": "later", "start": "start"}, {"configurable": {"thread_id": "t2"}})
+    runner = TimeoutRunner(graph, clock=clock)
+    due = runner.deadlines()
+    assert sorted(due) == ["t1", "t2"] and due["t2"] - due["t1"] == timedelta(minutes=30)
+    assert runner.run_once() == [] and runner.next_deadline() == due["t1"]
+    clock.advance(hours=1)  # t1's deadline passed 30 minutes ago; t2's is due now
+    clock.advance(seconds=-1)
+    assert runner.run_once() == ["t1"]
+    state = graph.get_state({"configurable": {"thread_id": "t1"}})
+    log = rt.Relay.load_audit(state.values["audit"])
+    assert (log[-1].trigger, log[-1].at) == (rt.Trigger.REVIEW_TIMEOUT, due["t1"])
+    assert state.values["state"] == "FAILED" and state.interrupts[0].value["state"] == "FAILED"
+    assert runner.run_once() == [], "taken once"
+    assert runner.next_deadline() == due["t2"]
+    waiting = graph.get_state({"configurable": {"thread_id": "t2"}}).values
+    assert waiting["state"] == "REVIEW"
+    assert sum(r.trigger is rt.Trigger.REVIEW_TIMEOUT for r in log) == 1
+
+
+def test_a_timeout_runner_sleeps_until_the_next_deadline(rt: Any, tmp_path: Path) -> None:
+    """``run`` with a store: it sleeps exactly until the deadline (by the clock it is
+    given), takes the timeout in the store, and the chain holds."""
+    clock = Clock()
+    store = rt.SqlStore.sqlite(str(tmp_path / "timeouts.sqlite"))
+    graph = build_graph(agents(rt, []), roles=granted, store=store, clock=clock).compile(
+        checkpointer=InMemorySaver()
+    )
+    graph.invoke({"instance_id": "r", "start": "start"}, {"configurable": {"thread_id": "r"}})
+    runner = TimeoutRunner(graph, clock=clock)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds=seconds)
+
+    runner.run(stop=lambda: runner.fired == 1, sleep=sleep, longest_idle=7200)
+    assert slept == [3600.0]
+    machine = rt.Relay.load(store, "r")
+    assert machine.state is rt.State.FAILED and machine.audit[-1].reason is rt.Reason.TIMEOUT
+    assert machine.audit[-1].at == machine.audit[-2].at + timedelta(hours=1)
+    assert store.verify() == []
+
+
+def test_a_timeout_runner_needs_a_checkpointer(rt: Any) -> None:
+    with pytest.raises(TypeError, match="compiled with a checkpointer"):
+        TimeoutRunner(build_graph(agents(rt, []), roles=granted).compile())

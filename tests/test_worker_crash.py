@@ -143,3 +143,57 @@ def test_the_crash_test_of_the_issue(
         f"{counts['repeated']} repeated, 0 lost; {counts['runs']} runs; {failed} agent"
         " calls failed or were cut off, and were retried"
     )
+
+
+# -- effect results cached under job.key --------------------------------------------------
+
+CACHE_KILLS = "commit:1,commit:2,commit:3"
+"""A worker dies at its first three writes of records after an agent call returned: after
+the DRAFTING, CHECKING and PUBLISHING agents' calls (and the caching of their results),
+before the transition each fires is committed."""
+
+
+def calls_after_kills(
+    runtime: tuple[Any, Path], backend: Backend, folder: Path, cache: bool, monkeypatch: Any
+) -> tuple[Counter[str], int]:
+    """One relay instance through one worker that dies before each agent's transition
+    commits, restarted each time: the model calls made, by job key, and the kills."""
+    rt, path = runtime
+    store = backend.open(rt)
+    monkeypatch.setenv("STATEWRIGHT_TEST_WORK_MS", "0")
+    monkeypatch.setenv("STATEWRIGHT_TEST_CACHE", "1" if cache else "")
+    instances = start_instances(rt, store, 1)
+    fleet = start_fleet(path, backend, folder, 1, lease=1.0, kill_at=CACHE_KILLS)
+    marks = sorted(CACHE_KILLS.split(","))
+    wait_for(rt, store, instances, fleet, until=lambda: fleet.killed == len(marks))
+    fleet.stop()
+    assert fleet.claimed() == marks, "every mark killed the worker, once"
+    check_delivery(rt, backend.open(rt), instances, fleet)
+    calls = Counter(words[1] for words in fleet.acks() if words[0] == "end")
+    return calls, fleet.killed
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
+def test_a_redelivery_after_a_kill_returns_the_cached_result(
+    runtime: tuple[Any, Path],
+    sql_backend: Backend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cache: bool,
+) -> None:
+    """kill -9 after the model call returned (its result cached) and before the transition
+    committed, three times: with cache=True each call is made once (the redelivery finds
+    the result under job.key), without it twice."""
+    calls, kills = calls_after_kills(runtime, sql_backend, tmp_path, cache, monkeypatch)
+    assert kills == 3
+    keys = ["relay:r0:2:enter", "relay:r0:3:enter", "relay:r0:5:enter"]
+    assert {key: calls[key] for key in keys} == {key: 1 if cache else 2 for key in keys}
+    rt, _ = runtime
+    store = sql_backend.open(rt)
+    assert rt.Relay.load(store, "r0").state is rt.State.DONE
+    if cache:  # each result deleted with the commit it stood in for
+        connection = store._connection
+        cursor = connection.cursor()
+        cursor.execute("SELECT COUNT(*) FROM statewright_effects")
+        assert cursor.fetchone()[0] == 0
+        cursor.close()

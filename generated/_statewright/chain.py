@@ -38,14 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENESIS",
-    "STAYS",
     "ChainBroken",
     "ChainProblem",
     "Walk",
     "canonical",
     "check_chain",
     "check_witness",
-    "escalation",
     "extended",
     "link",
     "row_problem",
@@ -191,7 +189,7 @@ class Walk:
     instance; :func:`diagnose` only says, once a record fails it, what was done to it.
     """
 
-    __slots__ = ("entered", "escalated", "instance_id", "last", "machine", "owner", "prev", "seq")
+    __slots__ = ("entered", "instance_id", "last", "machine", "owner", "prev", "seq")
 
     def __init__(self, machine: str, instance_id: str) -> None:
         self.machine, self.instance_id = machine, instance_id
@@ -200,10 +198,8 @@ class Walk:
         self.seq, self.prev = 0, GENESIS
         self.last: dict[str, Any] | None = None
         self.entered: object = None
-        """The ``at`` of the last record that entered a state (any but a context change
-        or a gate's own record, :data:`STAYS`): the state's deadline counts from it."""
-        self.escalated = False
-        """Whether the gate entered then recorded its escalation."""
+        """The ``at`` of the last record that entered a state (any but a context change):
+        the state's deadline counts from it."""
 
     def step(self, entry: StoredRecord) -> dict[str, Any] | None:
         """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
@@ -229,11 +225,8 @@ class Walk:
         if record is None or record["seq"] != seq:
             return None
         self.seq, self.prev, self.last = seq, digest, record
-        event = record.get("event")
-        if event not in STAYS:
-            self.entered, self.escalated = record.get("at"), False
-        elif event == "escalation":
-            self.escalated = True
+        if record.get("event") != "context":
+            self.entered = record.get("at")
         return record
 
     def run(
@@ -294,28 +287,13 @@ class Walk:
         if not isinstance(state, str):
             return None
         delay = None if timers is None else timers.get(state)
-        escalates = None if timers is None or self.escalated else timers.get(escalation(state))
-        if escalates is not None and (delay is None or escalates < delay):
-            delay = escalates
-        if delay is None:
+        if delay is None or (self.last or {}).get("event") == "cancelled":  # closed: none
             return StoreHead(state, None)
         try:
             entered = datetime.fromisoformat(str(self.entered))
             return StoreHead(state, instant(entered + delay) if entered.tzinfo else "?")
         except (ValueError, OverflowError):
             return StoreHead(state, "?")
-
-
-STAYS = frozenset({"context", "approval", "escalation", "bound"})
-"""The events of records that leave the machine where it was: a context change and an
-approval gate's own records (a vote, the escalation, the bound digest)."""
-
-
-def escalation(state: str) -> str:
-    """The key under which :data:`Timers` hold how long the approval gate ``state`` waits
-    before it escalates (a state's own name holds its timeout): an instance's due time is
-    the earlier of the two, until its escalation is recorded."""
-    return f"{state}/escalate"
 
 
 def row_problem(

@@ -133,6 +133,7 @@ class _Entry:
     actor: str | None = None
     retry: Retry | None = None
     limit: str | None = None
+    cache: bool = False
 
 
 class HandlerSet(Generic[S, T, R]):
@@ -165,6 +166,7 @@ class HandlerSet(Generic[S, T, R]):
         actor: str | None = None,
         retry: Retry | None = None,
         limit: str | None = None,
+        cache: bool = False,
     ) -> Callable[[EnterHandler[S, T, R]], EnterHandler[S, T, R]]:
         """Run the decorated function when ``state`` is entered; fire what it returns.
 
@@ -175,6 +177,10 @@ class HandlerSet(Generic[S, T, R]):
         every attempt's error. ``limit`` names the worker's concurrency limit its calls
         count against (a provider's: ``Worker(limits={"openai": 8})``). ``actor`` is the
         id its outcomes are recorded with (default ``handler:<function name>``).
+        With ``cache=True`` the durable worker keeps what the call returned under
+        ``job.key`` as soon as it returns, and a redelivery of the same job (after a
+        crash before the outcome committed) returns it without calling again
+        (:mod:`.effects`).
         """
         node = self._node(state, "on_enter")
         policy = _policy(retry)
@@ -186,7 +192,7 @@ class HandlerSet(Generic[S, T, R]):
                 raise ValueError(f"error={error!s} is not a plain exit of {state}")
 
         def register(handler: EnterHandler[S, T, R]) -> EnterHandler[S, T, R]:
-            entry = _Entry(handler, error, actor, policy, limit)
+            entry = _Entry(handler, error, actor, policy, limit, bool(cache))
             self._add(self._enter, state, entry, "on_enter")
             return handler
 
@@ -229,6 +235,10 @@ class HandlerSet(Generic[S, T, R]):
         self._after = _Entry(handler)
         return handler
 
+    def cached(self) -> bool:
+        """Whether any handler keeps its results under ``job.key`` (``cache=True``)."""
+        return any(e.cache for e in self._enter.values())
+
     def limits(self) -> set[str]:
         """The names of the concurrency limits the handlers count against."""
         entries = [*self._enter.values(), *self._approval.values(), *self._leave.values()]
@@ -263,6 +273,8 @@ class Call:
     handler: Callable[[Any], Any]
     timeout: float | None = None
     limit: str | None = None
+    cache: bool = False
+    """Whether the worker keeps what it returned under ``job.key`` (:mod:`.effects`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +338,7 @@ def deliver(
         for done, (job, entry) in enumerate(jobs[first:], start=first):
             calls += 1
             timeout = None if entry.retry is None else entry.retry.timeout_seconds
-            result = yield Call(job, entry.handler, timeout, entry.limit)
+            result = yield Call(job, entry.handler, timeout, entry.limit, entry.cache)
             if job.hook is not Hook.ENTER:
                 if isinstance(result, Failed):
                     return Settled(

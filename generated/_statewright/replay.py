@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import gates, kernel, versions
+from . import cancel, gates, kernel, versions
 from .data import OutOfBounds
 from .records import (
     MAX_JSON_BYTES,
@@ -88,6 +88,7 @@ def check(machine: Machine[Any, Any, Any], record: _Record) -> None:
     if record.event is Event.CREATED or not log:
         _check_created(machine, record, where)
         return
+    cancel.check_record(machine, record)  # nothing follows a cancellation
     if record.event is _MIGRATED:
         _check_migrated(machine, record, where)
         return
@@ -102,6 +103,8 @@ def check(machine: Machine[Any, Any, Any], record: _Record) -> None:
         raise InvalidTransition(
             f"{where}: {machine.state} is left automatically at once, not by this record"
         )
+    if record.event is Event.CANCELLED:
+        return  # cancel.check_record checked it
     if record.event is not Event.ROLLBACK:
         gates.check_record(machine, record, where)  # a gate's own record, or its policy
     if record.event is Event.APPROVAL:  # a vote: its actor's roles, as a human step's
@@ -360,7 +363,7 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
     elif record.event is Event.CONTEXT:
         assert isinstance(record.data, dict)
         machine._merge_context(record.data, record.actor, record.at)
-    elif gates.is_own(record):
+    elif gates.is_own(record) or record.event is Event.CANCELLED:
         machine._log.append(record)
     else:
         edge = _edge_for(machine, record)

@@ -53,10 +53,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 import random
-import socket
 import threading
 import time
 import weakref
@@ -66,10 +64,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from .cancel import closed
+from .effects import EffectCache
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
-from .observe import Tracer, WorkerWatch, atimed, timed
-from .outbox import Claim, LeaseLost, Outbox
+from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
 from .records import Clock, utc_now
 from .retry import HandlerTimeout, Retry
 from .runner import AsyncHandler, call_handler
@@ -122,6 +121,9 @@ class Round:
     foreign: int = 0
     retries: int = 0
     gave_up: int = 0
+    cancelled: int = 0
+    """Instances whose run was cancelled while the worker held them (their calls
+    abandoned, nothing committed)."""
 
     @property
     def idle(self) -> bool:
@@ -222,8 +224,6 @@ class Worker(Generic[S, T, R]):
         concurrency: int | None = None,
         limits: dict[str, int] | None = None,
         hoard: timedelta = timedelta(milliseconds=50),
-        tracer: Tracer | None = None,
-        worker_id: str | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts is at least 1, not {max_attempts}")
@@ -258,21 +258,15 @@ class Worker(Generic[S, T, R]):
         self.hoard = hoard
         self.metrics = Metrics()
         self._helper: _Helper | None = None
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        """This worker in its spans and logs (:mod:`.observe`)."""
-        self._watch = WorkerWatch(
-            tracer, self.worker_id, self.machine.spec.machine, self.machine.spec.sha256
-        )
+        self.effects = EffectCache(store, self.machine.spec.triggers) if handlers.cached() else None
+        """The results of ``cache=True`` handlers, kept under ``job.key`` (:mod:`.effects`)."""
 
     # -- one round ----------------------------------------------------------------------
 
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         with self.store.unannounced():  # its own work: it goes on with it itself
-            try:
-                return self._run_once()
-            finally:  # read with its claims: not kept past the round
-                self.store.forget_prefetched()
+            return self._run_once()
 
     def _run_once(self) -> Round:
         report = self._start()
@@ -288,7 +282,6 @@ class Worker(Generic[S, T, R]):
             if len(claims) < limit:
                 break
         self.metrics.add(report)
-        self._watch.end(report)
         return report
 
     def _ahead(self) -> int:
@@ -307,10 +300,7 @@ class Worker(Generic[S, T, R]):
         The store is called on the event loop's thread, between awaits, never across one.
         """
         with self.store.unannounced():
-            try:
-                return await self._arun_once()
-            finally:
-                self.store.forget_prefetched()
+            return await self._arun_once()
 
     async def _arun_once(self) -> Round:
         report = self._start()
@@ -327,7 +317,6 @@ class Worker(Generic[S, T, R]):
 
         await asyncio.gather(*(serve(claim) for claim in self._claim(report, self.batch)))
         self.metrics.add(report)
-        self._watch.end(report)
         return report
 
     def run(
@@ -368,9 +357,8 @@ class Worker(Generic[S, T, R]):
             wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
 
     def next_deadline(self) -> datetime | None:
-        """The earliest due time of the machine's instances in the store (quarantined ones
-        left out), or None: when a timeout or an approval gate's escalation falls due
-        next (``Machine.next_due``, which the store keeps as each instance's deadline)."""
+        """The earliest deadline of the machine's instances in the store (quarantined ones
+        left out), or None: when a timeout falls due next."""
         found = self.outbox.next_deadline(self.machine.spec.machine)
         return None if found is None else datetime.fromisoformat(found)
 
@@ -395,14 +383,10 @@ class Worker(Generic[S, T, R]):
     # -- the parts of a round -----------------------------------------------------------
 
     def _start(self) -> Round:
-        self._watch.begin()
         swept = self.machine.sweep(self.store, clock=self.clock, limit=self.batch, due=self._due)
         report = Round(timeouts=len(swept.fired))
-        if swept.fired:
-            self._watch.timeouts(swept.fired)
         for instance_id, error in swept.errors.items():
             if isinstance(error, SpecMismatch):
-                self._watch.failure("foreign", instance_id, error)
                 self.foreign.add(instance_id)
                 report.foreign += 1
                 continue
@@ -415,12 +399,11 @@ class Worker(Generic[S, T, R]):
         return [i for i in found if i not in self.foreign][:limit]
 
     def _claim(self, report: Round, limit: int) -> list[Claim]:
-        now, started = self.clock(), time.time_ns()
+        now = self.clock()
         claims = self.outbox.claim(
             self.machine.spec.machine, instant(now), instant(now + self.lease), limit
         )
         report.claimed += len(claims)
-        self._watch.claimed(len(claims), limit, started)
         return claims
 
     @contextlib.contextmanager
@@ -430,22 +413,23 @@ class Worker(Generic[S, T, R]):
             yield
         except AsyncHandler:  # the caller's mistake, not the instance's: say so at once
             raise
-        except LeaseLost as lost:
-            self._watch.failure("lease_lost", claim.instance_id, lost)
+        except LeaseRevoked:  # the run was cancelled meanwhile: nothing to write
+            report.cancelled += 1
+        except LeaseLost:
             report.lost += 1
-        except SpecMismatch as mismatch:  # not this worker's: hold the claim till its lease ends
-            self._watch.failure("foreign", claim.instance_id, mismatch)
+        except SpecMismatch:  # not this worker's to run: hold the claim till its lease ends
             self.foreign.add(claim.instance_id)
             report.foreign += 1
         except Exception as error:
             self._fail(claim.instance_id, error, report, claim)
-        finally:
-            self._watch.served(claim.instance_id)
 
     def _load(self, claim: Claim) -> Machine[S, T, R]:
         return self.machine.load(self.store, claim.instance_id, clock=self.clock)
 
     def _delivery(self, claim: Claim, machine: Machine[S, T, R]) -> Any:
+        if closed(machine) is not None:  # cancelled without its outbox entry: settle it
+            self.outbox.settle(claim.machine, claim.instance_id, len(machine.audit))
+            return None
         if claim.delivered >= len(machine.audit):
             self.outbox.release(claim)
             return None
@@ -459,11 +443,37 @@ class Worker(Generic[S, T, R]):
         step = _step(delivery, None)
         try:
             while isinstance(step, Call):
-                step = _step(delivery, timed(self._watch, step, lambda c: self._watched(claim, c)))
+                step = _step(delivery, self._called(claim, step))
         except LeaseLost as lost:
             delivery.close()
             return Settled(failed=lost)
         return step
+
+    def _called(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_watched`, or for a ``cache=True`` handler what it returned before."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return self._watched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = self._watched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
+
+    async def _acalled(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_called` for :meth:`_awatched`."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return await self._awatched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = await self._awatched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
 
     def _watched(self, claim: Claim, call: Call) -> Done | Failed:
         """What ``call`` returned or raised; the lease kept while it runs."""
@@ -473,7 +483,7 @@ class Worker(Generic[S, T, R]):
         started, clock = time.perf_counter(), self.clock()
         try:
             while not running.done.wait(self.heartbeat):
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -500,7 +510,7 @@ class Worker(Generic[S, T, R]):
             while isinstance(step, Call):
                 limit = None if step.limit is None else limits[step.limit]
                 async with limit or contextlib.nullcontext():
-                    result = await atimed(self._watch, step, lambda c: self._awatched(claim, c))
+                    result = await self._acalled(claim, step)
                 step = _step(delivery, result)
         except LeaseLost as lost:
             delivery.close()
@@ -518,7 +528,7 @@ class Worker(Generic[S, T, R]):
         task = asyncio.ensure_future(_awaited(value))
         try:
             while not (await asyncio.wait({task}, timeout=self.heartbeat))[0]:
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -536,6 +546,13 @@ class Worker(Generic[S, T, R]):
             self.outbox.renew(claim, claim.until)
             self.metrics.renewals += 1
 
+    def _beat(self, claim: Claim) -> None:
+        """A heartbeat while a handler runs: keep the lease, and raise
+        :class:`~.outbox.LeaseRevoked` if the run was cancelled meanwhile (the call is
+        then abandoned: an ``async`` one cancelled, a plain one's result discarded)."""
+        self._keep(claim)
+        self.outbox.check(claim)
+
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round
     ) -> Machine[S, T, R] | None:
@@ -551,21 +568,22 @@ class Worker(Generic[S, T, R]):
             if given is None:
                 return None
             settled = given
-        delivered = first = len(machine.audit)  # the outcome's records are delivered next
+        delivered = len(machine.audit)  # the outcome's own records are delivered next
         try:
-            with self.store.batch(), self.store.staged():  # one statement (PostgreSQL)
+            with self.store.batch():
                 apply_outcome(machine, settled)
                 quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
                 if quiet:  # nothing to call for the outcome's records: delivered with it
                     delivered = len(machine.audit)
                 self.outbox.advance(claim, delivered, release=quiet)
+                if self.effects is not None:  # the cached results it stood in for
+                    self.effects.forget(claim.machine, claim.instance_id, delivered)
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None
         if settled.fire is None:
             return None
         report.fired += 1
-        self._watch.fired(claim.instance_id, machine, first)
         return None if quiet else machine  # the outcome's records are due: deliver them now
 
     def _failed(self, claim: Claim, settled: Settled, report: Round) -> Settled | None:
@@ -592,7 +610,6 @@ class Worker(Generic[S, T, R]):
             self._fail(claim.instance_id, dead, report, claim, at=at, policy=policy)
             return None
         report.gave_up += 1
-        self._watch.failure("gave_up", claim.instance_id, error, failures)
         return given
 
     def _fail(
@@ -634,9 +651,6 @@ class Worker(Generic[S, T, R]):
         if quarantined is not None:
             report.failures += 1
             report.quarantined += quarantined
-            event = "quarantined" if quarantined else "retry"
-            attempts = None if claim is None else claim.attempts + 1
-            self._watch.failure(event, instance_id, error, attempts)
 
     def _retry_at(self, now: datetime, attempts: int) -> str:
         return instant(now + backoff(attempts, self.max_backoff, self.jitter()))

@@ -35,6 +35,7 @@ from .._statewright import (
     AsyncRunner,
     AuditRecord,
     BadMigration,
+    Cancelled,
     ChainBroken,
     ConcurrencyConflict,
     Effect,
@@ -85,6 +86,7 @@ __all__ += [
     "Worker",
 ]
 __all__ += [
+    "Cancelled",
     "InvalidTransition",
     "Locked",
     "OutOfBounds",

@@ -30,6 +30,7 @@ from .._statewright import (
     AsyncRunner,
     AuditRecord,
     BadMigration,
+    Cancelled,
     ChainBroken,
     ConcurrencyConflict,
     Event,
@@ -76,6 +77,7 @@ __all__ += [
     "Worker",
 ]
 __all__ += [
+    "Cancelled",
     "InvalidTransition",
     "Locked",
     "OutOfBounds",

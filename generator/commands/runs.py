@@ -1,4 +1,4 @@
-"""``statewright runs list|show|release|archive``: the operators' view of a store's instances.
+"""``statewright runs list|show|release|cancel|archive``: the operators' view of a store.
 
 ``list`` shows, per machine, how many instances rest in each state, the approvals waiting
 for a reviewer with their deadlines, and the instances whose effects are due or failing
@@ -22,7 +22,8 @@ is not recorded, or found nowhere, takes its machine's spec in ``--specs`` by na
 machine some instances of which have no spec at all is shown by its state names only,
 with one line naming the versions looked for and what ``--specs`` would add. The
 store is opened read-only, as ``statewright audit`` opens it; only ``release``, which lifts
-an instance's quarantine so that workers deliver and sweep it again, and ``archive``
+an instance's quarantine so that workers deliver and sweep it again, ``cancel``
+(:mod:`.runs_cancel`), which closes a run for good, and ``archive``
 (:mod:`.runs_archive`), which moves finished runs into an archive store, write.
 """
 
@@ -41,6 +42,7 @@ from typing import Any, TextIO
 
 from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
 from statewright.generator.commands.runs_archive import archive_command, duration
+from statewright.generator.commands.runs_cancel import cancel_command, cancelled_runs
 from statewright.generator.commands.stores import Unusable as _Unusable
 from statewright.generator.commands.stores import connect as _connect
 from statewright.generator.commands.stores import display as _display
@@ -159,8 +161,10 @@ def list_command(
 ) -> int:
     """Print the instances of the store at ``target``: by state, approvals, effects due."""
     known = _Specs(specs)
+    closed: dict[tuple[str, str], dict[str, Any]] = {}
 
     def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem], Versions]:
+        closed.update(cancelled_runs(store))
         rows = [_Row(*r) for r in store.instances()]
         versions = spec_versions(store)
         timers: dict[str, Timers] = {}
@@ -202,6 +206,7 @@ def list_command(
             for row in mine
             if (spec := spec_of[row.instance_id]) is not None
             and _kind(spec, row.head.state) == "approval"
+            and (machine, row.instance_id) not in closed
         ]
         effects = [
             {
@@ -228,6 +233,11 @@ def list_command(
                 ],
                 "approvals": approvals,
                 "effects": effects,
+                "cancelled": [
+                    closed[machine, r.instance_id]
+                    for r in mine
+                    if (machine, r.instance_id) in closed
+                ],
                 "versions": _versions(
                     known.named(machine), [versions.get((machine, r.instance_id)) for r in mine]
                 ),
@@ -263,6 +273,14 @@ def list_command(
                 file=stdout,
             )
         _print_effects(entry["effects"], stdout)
+        if entry["cancelled"]:
+            print("  cancelled (closed: never claimed, swept or stepped again):", file=stdout)
+        for c in entry["cancelled"]:
+            print(
+                f"    {_lead(c['instance_id'])}: in {_shown(c['state'])} by {_shown(c['actor'])}"
+                f" at {_moment(c['at'])}: {_shown(json.dumps(c['reason']))}",
+                file=stdout,
+            )
         if entry["tampered"]:
             print("  TAMPERED (never acted on; see 'statewright audit verify'):", file=stdout)
         for t in entry["tampered"]:
@@ -403,6 +421,7 @@ def show_command(
         "reason": reason,
         "recovery": recovery,
         "deadline": stored.head.deadline,
+        "cancelled": _closing(last),
         "records": stored.seq,
         "from": first,
         "next": timeline.next,
@@ -491,6 +510,12 @@ def _print_show(shown: dict[str, Any], stdout: TextIO, note: str | None = None) 
         print(note, file=stdout)
     if shown["deadline"]:
         print(f"  deadline: {_moment(shown['deadline'])}", file=stdout)
+    if (closing := shown["cancelled"]) is not None:
+        print(
+            f"  CANCELLED by {_shown(closing['actor'])} at {_moment(closing['at'])} (record "
+            f"{closing['seq']}): closed, never run again",
+            file=stdout,
+        )
     for number, step in enumerate(shown["recovery"], start=1):
         print(f"  recovery {number}. {_shown(step)}", file=stdout)
     if shown["delivered"] is not None:
@@ -501,7 +526,7 @@ def _print_show(shown: dict[str, Any], stdout: TextIO, note: str | None = None) 
         )
     for r in shown["timeline"]:
         get = r.get
-        stays = get("event") in ("created", "context")
+        stays = get("event") in ("created", "context", "cancelled")
         move = (
             _shown(get("to_state"))
             if stays
@@ -550,6 +575,13 @@ def _print_page(shown: dict[str, Any], stdout: TextIO) -> None:
             f"more with --from {shown['next']}",
             file=stdout,
         )
+
+
+def _closing(last: dict[str, Any]) -> dict[str, Any] | None:
+    """Who cancelled the run, when, why and in which record; None for an open run."""
+    if last.get("event") != "cancelled":
+        return None
+    return {k: last.get(k) for k in ("seq", "actor", "at")} | {"reason": last.get("decision")}
 
 
 def _recovery(spec: Spec | None, reason: object) -> list[str]:
@@ -759,7 +791,7 @@ def _archive_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ARCHIVE",
         help="the archive: a SQLite file (made if missing), a statewright store itself",
     )
-    specs_argument(parser, "specs that say which states are final (default: specs/ if it exists)")
+    _final_specs_argument(parser)
 
 
 def _archive(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -772,6 +804,71 @@ def _archive(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr=stderr,
     )
 
+
+def _final_specs_argument(parser: argparse.ArgumentParser) -> None:
+    specs_argument(parser, "specs that say which states are final (default: specs/ if it exists)")
+
+
+def _cancel_arguments(parser: argparse.ArgumentParser) -> None:
+    _instance_arguments(parser)
+    parser.add_argument(
+        "--actor", required=True, metavar="ID", help="who cancels: kept in the record"
+    )
+    parser.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why: kept in the record's decision"
+    )
+    parser.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role the actor holds, kept in the record (repeat for several)",
+    )
+    _final_specs_argument(parser)
+
+
+def _cancel(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    return cancel_command(
+        args.target,
+        args.instance,
+        args.machine,
+        actor=args.actor,
+        reason=args.reason,
+        roles=args.roles,
+        specs=args.specs,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+CANCEL = Command(
+    name="runs cancel",
+    summary="cancel a run: closed for good, its in-flight handler call abandoned",
+    description=(
+        "Append a 'cancelled' record to the instance's chain (who, --actor; why, "
+        "--reason; the roles given) in the state it rests in, and settle its outbox "
+        "entry in the same transaction: workers never claim, sweep or step it again, "
+        "and a worker running a handler for it abandons the call at its next heartbeat "
+        "and commits nothing. The chain is verified first. Whoever may write the store "
+        "may cancel. Says what it cancelled on standard output.",
+        "Refused: a run cancelled already, one resting in a final state of its spec "
+        "(--specs), and one whose timed exit is due and not yet fired (a worker round "
+        "fires it first).",
+    ),
+    exits=(
+        (0, "cancelled"),
+        (1, "the instance is tampered: nothing was written"),
+        (
+            2,
+            "a usage error, the store or the instance cannot be found, or it cannot be "
+            "cancelled (cancelled already, finished, its timed exit due, another write "
+            "came first)",
+        ),
+    ),
+    arguments=_cancel_arguments,
+    run=_cancel,
+)
 
 ARCHIVE = Command(
     name="runs archive",
@@ -802,9 +899,9 @@ COMMAND = Group(
         "Read a durable store (a SQLite file or a postgresql:// URL) and show what its "
         "instances are doing: 'runs list' for all of them, 'runs show' for one "
         "instance's timeline. Both only read, and print on standard output; 'runs "
-        "release' lifts an instance's quarantine, and 'runs archive' moves finished "
-        "runs into an archive store.",
+        "release' lifts an instance's quarantine, 'runs cancel' cancels a run, and "
+        "'runs archive' moves finished runs into an archive store.",
     ),
     exits=((0, "shown"), (2, "a usage error, or the store or the instance cannot be found")),
-    actions=(LIST, SHOW, RELEASE, ARCHIVE),
+    actions=(LIST, SHOW, RELEASE, CANCEL, ARCHIVE),
 )

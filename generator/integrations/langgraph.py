@@ -21,7 +21,9 @@ roles the resolver granted): ``recorded`` with its audit record's number, or ``l
 when the state it was for no longer holds (its timeout was due, which every resume takes
 first, or someone else decided): the machine refuses a trigger the current state does not
 have, so a late decision changes nothing in the audit log and is answered, not dropped.
-:func:`expire_due` resumes a waiting graph only to take a timed exit that is due.
+:func:`expire_due` resumes a waiting graph only to take a timed exit that is due, stamped at
+its deadline; :class:`TimeoutRunner` does so for every thread of a checkpointer whose
+deadline is due, without a caller resuming it.
 
 The audit log lives in the graph's own state (as JSON lines, checkpointed by LangGraph),
 or, with ``store=``, in a statewright store, durable and hash-chained. With a
@@ -42,7 +44,7 @@ import contextlib
 import importlib
 import operator
 from collections.abc import Callable, Hashable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypedDict, TypeVar, cast
 
@@ -72,6 +74,7 @@ __all__ = [
     "EffectsBusy",
     "Roles",
     "RunState",
+    "TimeoutRunner",
     "build_graph",
     "expire_due",
     "review_node",
@@ -435,11 +438,16 @@ def _authorised(spec: Any, waiting: StrEnum, actor: Any) -> None:
 
 
 def _expired(machine: Any, rt: _Support) -> Any:
-    """``machine`` after taking its timed exit, if one was due; else None."""
+    """``machine`` after taking its timed exit, if one was due, stamped at its deadline
+    (and the next state's, while that passed too); else None."""
+    before = len(machine.audit)
     try:
-        return machine if machine.expire() is not None else None
+        machine._overdue(None)  # every deadline passed before now, stamped at it
+        if machine.expire() is not None or len(machine.audit) > before:
+            return machine
     except rt.store.ConcurrencyConflict:  # it moved in the store meanwhile
         return None
+    return None
 
 
 def _record_of(machine: Machine[Any, Any, Any], trigger: StrEnum) -> Any:
@@ -460,3 +468,99 @@ def expire_due(graph: Any, config: Any) -> Any:
     """Resume a run waiting for a person only to take its timed exit if it is due;
     the graph waits again otherwise (its ``refused`` says the deadline has not passed)."""
     return graph.invoke(Command(resume={"expire": True}), config)
+
+
+class TimeoutRunner:
+    """Fires the timeouts of a compiled graph's waiting runs without a caller resuming
+    them: what a LangGraph deployment runs beside its API (a process, a thread, a cron).
+
+    It finds the threads of ``graph``'s checkpointer (``checkpointer.list``) whose run
+    waits for a person (a review node's ``interrupt``) with a deadline, and resumes each
+    whose deadline is due with :func:`expire_due`: the machine takes the timed exit once,
+    stamped at its deadline, the graph goes on from the state it leads to (its agents
+    run, a failed state's review waits), and the answer is recorded like any other.
+    ``clock`` is the one the graph's machine reads (default: the UTC wall clock).
+
+    Once across runners: with a statewright ``store=``, the store's version check lets
+    one resume take the exit and the others find it taken (they change nothing); without
+    one (the log in the graph state), run one ``TimeoutRunner`` per checkpointer. Only
+    the timed exits of states the graph waits in (approvals, failed states with a human
+    exit) are taken; a run the graph finished (resting where no one waits) is left to a
+    ``Worker`` or a sweep of its store.
+    """
+
+    def __init__(self, graph: Any, *, clock: Clock | None = None) -> None:
+        if getattr(graph, "checkpointer", None) is None:
+            raise TypeError(
+                "TimeoutRunner needs a graph compiled with a checkpointer: "
+                "build_graph(...).compile(checkpointer=...)"
+            )
+        self.graph = graph
+        self.clock: Clock = records.utc_now if clock is None else clock
+        self.fired = 0
+        """Timeouts taken so far (resumes that moved a run on)."""
+
+    def threads(self) -> list[str]:
+        """The thread ids the checkpointer holds, each once, sorted."""
+        found = {
+            str(saved.config["configurable"]["thread_id"])
+            for saved in self.graph.checkpointer.list(None)
+        }
+        return sorted(found)
+
+    def deadlines(self) -> dict[str, datetime]:
+        """The deadline of every thread that waits for a person with one, by thread id."""
+        found: dict[str, datetime] = {}
+        for thread in self.threads():
+            snapshot = self.graph.get_state(_thread(thread))
+            for pending in getattr(snapshot, "interrupts", ()):
+                value = getattr(pending, "value", None)
+                deadline = value.get("deadline") if isinstance(value, dict) else None
+                if isinstance(deadline, str):
+                    found[thread] = datetime.fromisoformat(deadline)
+        return found
+
+    def next_deadline(self) -> datetime | None:
+        """When the next timeout falls due (None: no run waits with a deadline)."""
+        return min(self.deadlines().values(), default=None)
+
+    def run_once(self) -> list[str]:
+        """Resume every thread whose deadline is due to take its timeout; the thread
+        ids whose run moved on."""
+        now = self.clock()
+        moved = []
+        for thread, deadline in sorted(self.deadlines().items(), key=lambda item: item[1]):
+            if deadline > now:
+                continue
+            before = self.graph.get_state(_thread(thread)).values.get("state")
+            out = expire_due(self.graph, _thread(thread))
+            if out.get("state") != before:
+                moved.append(thread)
+        self.fired += len(moved)
+        return moved
+
+    def run(
+        self,
+        *,
+        stop: Callable[[], bool],
+        longest_idle: float = 60.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        """Run rounds until ``stop()`` is true, sleeping until the next deadline (at most
+        ``longest_idle`` seconds, to see runs that started waiting meanwhile)."""
+        import time
+
+        wait = time.sleep if sleep is None else sleep
+        while not stop():
+            self.run_once()
+            if stop():
+                return
+            deadline = self.next_deadline()
+            left = longest_idle
+            if deadline is not None:
+                left = min(left, max((deadline - self.clock()).total_seconds(), 0.0))
+            wait(left)
+
+
+def _thread(thread_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id}}

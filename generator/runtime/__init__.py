@@ -31,7 +31,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
   asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably;
   :mod:`.observe` is how a worker is watched: the :class:`Tracer` it calls (no-op unless
-  given one) and the structured logs' :class:`JsonFormatter`.
+  given one) and the structured logs' :class:`JsonFormatter`;
+- :mod:`.cancel`: cancelling a run, closing it for good (:meth:`Machine.cancel`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from .records import (
     MAX_JSON_DEPTH,
     Actor,
     AuditRecord,
+    Cancelled,
     Clock,
     Event,
     FailureSnapshot,
@@ -90,6 +92,7 @@ __all__ = [
     "AsyncRunner",
     "AuditRecord",
     "BadMigration",
+    "Cancelled",
     "ChainBroken",
     "ChainProblem",
     "Clock",

@@ -326,7 +326,7 @@ class Walk:
         escalates = None if timers is None or self.escalated else timers.get(escalation(state))
         if escalates is not None and (delay is None or escalates < delay):
             delay = escalates
-        if delay is None:
+        if delay is None or (self.last or {}).get("event") == "cancelled":  # closed: none
             return StoreHead(state, None)
         try:
             entered = datetime.fromisoformat(str(self.entered))

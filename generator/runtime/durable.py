@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from . import replay, versions
-from .records import AuditRecord, Clock, check_clock, utc_now
+from .records import AuditRecord, Cancelled, Clock, check_clock, utc_now
 from .store import (
     ChainBroken,
     ConcurrencyConflict,
@@ -115,6 +115,12 @@ def migrate(
     if version.spec is None or version.spec == current:
         return None
     bodies = [json.loads(entry.body) for entry in entries]
+    if bodies[-1].get("event") == "cancelled":
+        raise Cancelled(
+            f"{spec.machine} instance {instance_id!r} was cancelled under spec "
+            f"{version.spec[:12]}; a cancelled run is closed and not migrated (read it "
+            "with the spec it ran under, or statewright runs show)"
+        )
     migration = replay.migration_for(spec, version.spec)
     if migration is None:
         raise versions.SpecMismatch(spec.machine, instance_id, version.spec, current)

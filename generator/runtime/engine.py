@@ -33,7 +33,7 @@ from typing import (
     get_origin,
 )
 
-from . import durable, gates, kernel, replay, versions
+from . import cancel, durable, gates, kernel, replay, versions
 from .durable import SweepReport
 from .gates import GateStatus
 from .instance import Instance
@@ -111,6 +111,7 @@ _new_record = tuple.__new__
 :meth:`Machine._take`'s short path (keywords cost twice as much as the tuple)."""
 _TRANSITION = Event.TRANSITION
 _CREATED = Event.CREATED
+_CANCELLED = Event.CANCELLED
 
 
 class Machine(Instance[S, T, R]):
@@ -181,6 +182,7 @@ class Machine(Instance[S, T, R]):
                 edge.after is not None,
             )
             for edge in sorted(enabled, key=lambda e: str(e.trigger))
+            if self._log[-1].event is not _CANCELLED  # a cancelled run allows nothing
         )
 
     def _overdue_exit(self, at: datetime) -> list[Edge]:
@@ -248,6 +250,7 @@ class Machine(Instance[S, T, R]):
         if digest is not None and not isinstance(digest, str):
             raise TypeError(f"fire() takes a digest as text, not {digest!r}")
         if digest is not None:
+            cancel.refuse(self, f"fire {trigger!s}")
             self._overdue(trigger)
             return self._durably(self._at_gate, trigger, actor, decision, payload, digest)
         return self._take(trigger, actor, decision, payload)
@@ -256,7 +259,9 @@ class Machine(Instance[S, T, R]):
         """Take the timed exit whose time is up, stamped with the clock; else do nothing.
 
         An approval gate's escalation that fell due is recorded first (stamped at its due
-        time); the state it leaves the machine in is returned even when no exit fired."""
+        time); the state it leaves the machine in is returned even when no exit fired.
+        A cancelled run is refused (``Cancelled``)."""
+        cancel.refuse(self, "expire()")
         at = self._clock()
         escalates = self._node.policy is not None and self._escalation_due(at)
         if escalates:
@@ -304,6 +309,7 @@ class Machine(Instance[S, T, R]):
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
         in an approval state. A timed exit whose deadline passed is taken first, as
         :meth:`fire` takes it."""
+        cancel.refuse(self, "update the context")
         _, at = self._overdue(None)
         self._unlocked("update the context")
         data = self._checked_context(values, "context values")
@@ -324,6 +330,7 @@ class Machine(Instance[S, T, R]):
         values, and the record says so in its data (``{"kept": {name: value}}``). A timed
         exit whose deadline passed is taken first, as :meth:`fire` takes it.
         """
+        cancel.refuse(self, "roll back")
         roles = self.spec.rollback
         where = "rollback()"
         if roles is None:
@@ -373,6 +380,27 @@ class Machine(Instance[S, T, R]):
         if who is not None:
             gates.sign(self, first, who)
         gates.bind(self, at)
+
+    def cancel(self, *, actor: Actor, reason: str) -> AuditRecord[S, T, R]:
+        """Cancel the run: an operator closes it for good; the ``cancelled`` record.
+
+        ``actor`` (an :class:`Actor`; its roles are recorded, not checked: whoever may
+        write the store may cancel) and ``reason`` (non-blank text, kept as the record's
+        ``decision``) are required (``Unauthorized`` otherwise). A timed exit (or an
+        escalation) already due is taken first, stamped at its due time. From then on
+        every change is refused with ``Cancelled``, the run has no deadline, and its
+        replay refuses any record after this one. Refused (``Cancelled``) when it was
+        cancelled already, and (``InvalidTransition``) when the run has finished in a
+        state with no exit. In a SQL store the same transaction settles its outbox entry:
+        workers never deliver, sweep or retry it again, and one running a handler for
+        it abandons the call, committing nothing (:mod:`.cancel`).
+        """
+        return cancel.cancel(self, actor, reason)
+
+    @property
+    def cancelled(self) -> AuditRecord[S, T, R] | None:
+        """The record that cancelled the run, or None while it is open."""
+        return cancel.closed(self)
 
     # -- the audit log ------------------------------------------------------------------
 
@@ -537,6 +565,8 @@ class Machine(Instance[S, T, R]):
     # -- taking transitions -------------------------------------------------------------
 
     def _take(self, trigger: T, actor: Actor | None, decision: str | None, payload: object) -> S:
+        if self._log[-1].event is _CANCELLED:  # a cancelled run is closed
+            cancel.refuse(self, f"fire {trigger!s}")
         if self._node.timed is not None:
             return self._take_timed(trigger, actor, decision, payload)
         node = self._node

@@ -40,7 +40,7 @@ from .sqlstore import (
 )
 from .stored import StoreError
 
-__all__ = ["Claim", "LeaseLost", "Outbox", "Pending"]
+__all__ = ["Claim", "LeaseLost", "LeaseRevoked", "Outbox", "Pending"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS statewright_outbox ("
@@ -128,6 +128,11 @@ lease over), read from the claimable index."""
 
 class LeaseLost(StoreError):
     """The claim's lease ran out and another worker took the instance: nothing was written."""
+
+
+class LeaseRevoked(LeaseLost):
+    """The claim's lease was revoked while it was held: the run was cancelled
+    (:meth:`Outbox.settle`), and the worker writes nothing for it."""
 
 
 @dataclass(slots=True)
@@ -258,6 +263,43 @@ class Outbox:
         """Keep holding ``claim`` until ``until``; :class:`LeaseLost` if it was lost."""
         with self.store._transaction(write=True) as cursor:
             self._update(cursor, claim, "lease_until = ?", (until,))
+
+    def check(self, claim: Claim) -> None:
+        """Raise :class:`LeaseRevoked` if ``claim``'s lease was revoked (the run was
+        cancelled), :class:`LeaseLost` if another claim holds the instance; a worker looks
+        while a handler runs, so that a cancelled run's call is abandoned."""
+        with self.store._transaction(write=False, single=True) as cursor:
+            self.store._run(
+                cursor,
+                "SELECT lease FROM statewright_outbox WHERE machine = ? AND instance_id = ?",
+                (claim.machine, claim.instance_id),
+            )
+            row = cursor.fetchone()
+        lease = None if row is None else row[0]
+        if lease == claim.token:
+            return
+        if lease is None:
+            raise LeaseRevoked(
+                f"{claim.machine} instance {claim.instance_id!r}: its claim was revoked "
+                "(the run was cancelled); nothing was written"
+            )
+        raise _lost(claim)
+
+    def settle(self, machine: str, instance_id: str, delivered: int) -> None:
+        """Settle the instance's entry for good, a cancelled run's: its cursor moved past
+        its ``delivered`` records, any lease revoked, failures, retry wait and quarantine
+        cleared, and the instance out of the claimable index. Inside ``store.batch()`` it
+        commits with the cancellation."""
+        store = self.store
+        with store._transaction(write=True) as cursor:
+            store._run(
+                cursor,
+                "UPDATE statewright_outbox SET delivered = ?, lease = NULL, lease_until = NULL,"
+                " attempts = 0, available_at = '', error = NULL, quarantined = NULL, skip = 0,"
+                " errors = NULL WHERE machine = ? AND instance_id = ?",
+                (delivered, machine, instance_id),
+            )
+            store._run(cursor, _DELIVERED, (machine, instance_id, delivered))
 
     def advance(self, claim: Claim, delivered: int, *, release: bool) -> None:
         """Move the cursor to ``delivered`` records, clear failures, and with ``release``

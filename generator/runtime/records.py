@@ -22,6 +22,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "Actor",
     "AuditRecord",
+    "Cancelled",
     "Clock",
     "Event",
     "FailureSnapshot",
@@ -68,6 +69,11 @@ class Unauthorized(Refused):
 
 class Locked(Refused):
     """An approval state holds: only its human and timed exits can change the machine."""
+
+
+class Cancelled(Refused):
+    """The run was cancelled (its last record is ``cancelled``): it is closed, and nothing
+    changes it again."""
 
 
 class RollbackLimit(Refused):
@@ -137,6 +143,11 @@ class Event(StrEnum):
     BOUND = "bound"
     """A ``bind: context`` gate was entered: ``data`` holds the ``digest`` of the context
     an approval names."""
+
+    CANCELLED = "cancelled"
+    """An operator cancelled the run, in the state it rested in: ``actor`` (with the
+    ``roles`` held) cancelled it, ``decision`` says why. The run's last record: nothing
+    follows it (:mod:`.cancel`)."""
 
 
 _new: Final = tuple.__new__
@@ -298,6 +309,23 @@ class AuditRecord(NamedTuple, Generic[S, T, R]):
         reason, if any, stays ``reason``)."""
         fields = (seq, at, state, state, None, actor, None, reason, None, _CONTEXT, data, None)
         return _new(cls, (*fields, None, None, None))
+
+    @classmethod
+    def cancelled(
+        cls,
+        seq: int,
+        *,
+        at: datetime,
+        state: S,
+        actor: str,
+        decision: str,
+        reason: R | None,
+        roles: tuple[str, ...],
+    ) -> AuditRecord[S, T, R]:
+        """Record ``seq``: ``actor`` (holding ``roles``) cancelled the run in ``state``
+        (whose failure reason, if any, stays ``reason``) for the reason ``decision``."""
+        fields = (seq, at, state, state, None, actor, decision, reason, None, Event.CANCELLED)
+        return _new(cls, (*fields, None, None, roles, None, None))
 
     def as_json(self) -> dict[str, JSONValue]:
         """The record as a JSON object (``at`` in ISO 8601)."""

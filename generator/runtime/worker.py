@@ -65,10 +65,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from .cancel import closed
+from .effects import EffectCache
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
 from .observe import Tracer, WorkerWatch, atimed, timed
-from .outbox import Claim, LeaseLost, Outbox
+from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
 from .records import Clock, utc_now
 from .retry import HandlerTimeout, Retry
 from .runner import AsyncHandler, call_handler
@@ -121,6 +123,9 @@ class Round:
     foreign: int = 0
     retries: int = 0
     gave_up: int = 0
+    cancelled: int = 0
+    """Instances whose run was cancelled while the worker held them (their calls
+    abandoned, nothing committed)."""
 
     @property
     def idle(self) -> bool:
@@ -262,6 +267,8 @@ class Worker(Generic[S, T, R]):
         self._watch = WorkerWatch(
             tracer, self.worker_id, self.machine.spec.machine, self.machine.spec.sha256
         )
+        self.effects = EffectCache(store, self.machine.spec.triggers) if handlers.cached() else None
+        """The results of ``cache=True`` handlers, kept under ``job.key`` (:mod:`.effects`)."""
 
     # -- one round ----------------------------------------------------------------------
 
@@ -429,6 +436,8 @@ class Worker(Generic[S, T, R]):
             yield
         except AsyncHandler:  # the caller's mistake, not the instance's: say so at once
             raise
+        except LeaseRevoked:  # the run was cancelled meanwhile: nothing to write
+            report.cancelled += 1
         except LeaseLost as lost:
             self._watch.failure("lease_lost", claim.instance_id, lost)
             report.lost += 1
@@ -445,6 +454,9 @@ class Worker(Generic[S, T, R]):
         return self.machine.load(self.store, claim.instance_id, clock=self.clock)
 
     def _delivery(self, claim: Claim, machine: Machine[S, T, R]) -> Any:
+        if closed(machine) is not None:  # cancelled without its outbox entry: settle it
+            self.outbox.settle(claim.machine, claim.instance_id, len(machine.audit))
+            return None
         if claim.delivered >= len(machine.audit):
             self.outbox.release(claim)
             return None
@@ -458,11 +470,37 @@ class Worker(Generic[S, T, R]):
         step = _step(delivery, None)
         try:
             while isinstance(step, Call):
-                step = _step(delivery, timed(self._watch, step, lambda c: self._watched(claim, c)))
+                step = _step(delivery, timed(self._watch, step, lambda c: self._called(claim, c)))
         except LeaseLost as lost:
             delivery.close()
             return Settled(failed=lost)
         return step
+
+    def _called(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_watched`, or for a ``cache=True`` handler what it returned before."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return self._watched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = self._watched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
+
+    async def _acalled(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_called` for :meth:`_awatched`."""
+        effects = self.effects
+        if effects is None or not call.cache:
+            return await self._awatched(claim, call)
+        found = effects.get(call.job)
+        if found is not None:
+            return found
+        result = await self._awatched(claim, call)
+        if isinstance(result, Done):
+            effects.put(call.job, result.value, self.clock())
+        return result
 
     def _watched(self, claim: Claim, call: Call) -> Done | Failed:
         """What ``call`` returned or raised; the lease kept while it runs."""
@@ -472,7 +510,7 @@ class Worker(Generic[S, T, R]):
         started, clock = time.perf_counter(), self.clock()
         try:
             while not running.done.wait(self.heartbeat):
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -499,7 +537,7 @@ class Worker(Generic[S, T, R]):
             while isinstance(step, Call):
                 limit = None if step.limit is None else limits[step.limit]
                 async with limit or contextlib.nullcontext():
-                    result = await atimed(self._watch, step, lambda c: self._awatched(claim, c))
+                    result = await atimed(self._watch, step, lambda c: self._acalled(claim, c))
                 step = _step(delivery, result)
         except LeaseLost as lost:
             delivery.close()
@@ -517,7 +555,7 @@ class Worker(Generic[S, T, R]):
         task = asyncio.ensure_future(_awaited(value))
         try:
             while not (await asyncio.wait({task}, timeout=self.heartbeat))[0]:
-                self._keep(claim)
+                self._beat(claim)
                 if call.timeout is not None and _overdue(call, clock, self.clock()):
                     self.metrics.timed_out += 1
                     return Failed(_timeout(call))
@@ -534,6 +572,13 @@ class Worker(Generic[S, T, R]):
             claim.until = instant(now + self.lease)
             self.outbox.renew(claim, claim.until)
             self.metrics.renewals += 1
+
+    def _beat(self, claim: Claim) -> None:
+        """A heartbeat while a handler runs: keep the lease, and raise
+        :class:`~.outbox.LeaseRevoked` if the run was cancelled meanwhile (the call is
+        then abandoned: an ``async`` one cancelled, a plain one's result discarded)."""
+        self._keep(claim)
+        self.outbox.check(claim)
 
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round
@@ -558,6 +603,8 @@ class Worker(Generic[S, T, R]):
                 if quiet:  # nothing to call for the outcome's records: delivered with it
                     delivered = len(machine.audit)
                 self.outbox.advance(claim, delivered, release=quiet)
+                if self.effects is not None:  # the cached results it stood in for
+                    self.effects.forget(claim.machine, claim.instance_id, delivered)
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None

@@ -25,7 +25,8 @@ For each record:
 - a rollback is allowed by the spec, by an actor with a rollback role and a decision,
   outside an approval state, back to the state and values after an earlier record
   (``run-rollback``); a context change leaves the state as it was and does not happen in
-  an approval state (``run-locked``);
+  an approval state (``run-locked``); a cancellation stays where the run rests and
+  nothing follows it (``run-cancelled``);
 - every ``always`` property holds after it, and every ``precedence`` holds over the run
   so far (``run-property``).
 
@@ -102,6 +103,7 @@ RULES: Mapping[str, str] = {
     "run-property": "an always or precedence property that the run broke",
     "run-policy": "a decision, escalation or digest at an approval gate that its policy refuses",
     "run-malformed": "a record that cannot be read",
+    "run-cancelled": "a record after the run's cancellation, or a cancellation that moved it",
     "run-migration": "a migrated record that is not what the new spec's migration makes of the run",
     "run-tampered": "a stored run whose hash chain or head row fails: not checked",
     "run-unchecked": "what a run does not record, and so was not checked (info)",
@@ -329,6 +331,8 @@ class RunChecker:
         self._spec_named = ""
         """The last spec hash a record named that is this spec's (most name the same)."""
         self._last: Recorded | None = None
+        self._closed: Recorded | None = None
+        """The record that cancelled the run: nothing may follow it."""
         self._top = 0
         """The highest seq so far: the next record's is one more."""
         self._rollbacks = 0
@@ -413,6 +417,15 @@ class RunChecker:
             )
         if not self._started:
             return
+        if self._closed is not None:
+            self._report(
+                "run-cancelled",
+                record,
+                f"follows record {self._closed.seq}, which cancelled the run: a cancelled "
+                "run is closed",
+                self.spec.location,
+            )
+            return
         if self._pending:  # the spec takes an always step at once: nothing else comes first
             self._automatic(record, self._pending.popleft())
             return
@@ -435,6 +448,8 @@ class RunChecker:
             self._missed(record)
         if record.event == "context":
             self._context(record)
+        elif record.event == "cancelled":
+            self._cancelled(record)
         elif record.event == "rollback":
             self._rollback(record)
         elif record.event == APPROVAL_EVENT:  # a vote: checked by _gates, its roles here
@@ -466,6 +481,27 @@ class RunChecker:
             reviewers = reviewers | widened(node, self._gates.ledger.gate)
         return reviewers
 
+    def _cancelled(self, record: Recorded) -> None:
+        """A cancellation: it stays where the run rests, names who and why, and closes
+        the run."""
+        self._closed = record
+        state = self._state
+        if record.state != state or record.source not in (None, state):
+            self._report(
+                "run-cancelled",
+                record,
+                f"a cancellation stays in {state}, where the run rests, but this one "
+                f"records {record.source} -> {record.state}",
+                self._where(state),
+            )
+        elif not record.actor or not record.decision or record.trigger is not None:
+            self._report(
+                "run-cancelled",
+                record,
+                "a cancellation names who cancelled the run and why, and no trigger",
+                self._where(state),
+            )
+
     def resume(self, record: Recorded) -> None:
         """Start at ``record``, a ``migrated`` record: the run moved to this version of
         the spec there, in its state with its values, at its time (the records before it
@@ -486,7 +522,7 @@ class RunChecker:
     def finish(self, now: datetime | None = None) -> list[Finding]:
         """The findings of the run; with ``now``, a run still waiting in a timed
         ``leads_to`` source past its bound is one too."""
-        if now is not None and self._last is not None:
+        if now is not None and self._last is not None and self._closed is None:
             for index, (prop, seconds) in enumerate(self._timed):
                 since = self._since[index]
                 if since is not None and now - since > timedelta(seconds=seconds):

@@ -54,6 +54,7 @@ EVENTS = (
     "approval",
     "escalation",
     "bound",
+    "cancelled",
 )
 """What a record records."""
 
