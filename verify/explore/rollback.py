@@ -48,7 +48,7 @@ from collections.abc import Callable, MutableSequence, Sequence
 
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
 from statewright.verify.explore.layout import Layout
-from statewright.verify.explore.search import PACKED_BITS, Search, search_from
+from statewright.verify.explore.search import PACKED_BITS, Search, compiled_search, search_from
 from statewright.verify.model import Kind, Spec, Transition
 from statewright.verify.semantics import Semantics, Values
 
@@ -97,15 +97,17 @@ def search_with_rollback(
     mask = layout.state_mask
     starts = [layout.pack(spec.initial, tuple(v.initial for v in spec.variables))]
     rollbacks: dict[int, list[int]] = {}
+    restored = visible & ~kept
+    compiled = compiled_search(spec, layout, report is not None)
     while True:
-        found = search_from(spec, layout, starts, budget, report)
+        found = search_from(spec, layout, starts, budget, report, compiled)
         if found.exceeded is not None:
             return found  # incomplete: the check says which bound, and proves nothing
         order, n = found.order, len(found)
         transient = _transient(spec, found, automatic)
         index = {c: i for i, c in enumerate(order)}
         while True:
-            ancestors = _ancestors(found, rollbacks, index, visible, transient)
+            ancestors = _ancestors(found, rollbacks, index, restored, transient)
             fresh: dict[int, list[int]] = {}
             edges = len(found.succ)
             for i in range(n):
@@ -114,10 +116,12 @@ def search_with_rollback(
                     continue
                 counter = ((c >> shift) + 1) << shift if most else 0
                 carried = (c & kept) | counter
-                targets = {(p & ~kept) | carried for p in ancestors[i]}
-                targets.discard(c)  # a rollback to where the run is changes nothing
-                fresh[c] = sorted(targets)
-                edges += len(fresh[c])
+                # the restored parts have no bit of ``carried``: adding it keeps their order
+                targets = [p | carried for p in ancestors[i]]
+                if c in targets:  # a rollback to where the run is changes nothing
+                    targets.remove(c)
+                fresh[c] = targets
+                edges += len(targets)
             if edges > budget.edges:
                 return _numbered(spec, found, rollbacks, Exceeded("edges", budget.edges))
             new = [t for targets in fresh.values() for t in targets if t not in index]
@@ -149,26 +153,31 @@ def _ancestors(
     found: Search,
     rollbacks: dict[int, list[int]],
     index: dict[int, int],
-    visible: int,
+    restored: int,
     transient: bytearray,
 ) -> list[list[int]]:
-    """For each configuration, the visible parts (state and variables) of the
-    configurations at rest from which it is reachable, itself included, over the spec's
-    steps and ``rollbacks``."""
+    """For each configuration, the parts ``restored`` keeps (its state and the variables
+    a rollback does not carry) of the configurations at rest from which it is reachable,
+    itself included, over the spec's steps and ``rollbacks``: distinct, in ascending
+    order. Configurations reachable from the same ones (a strongly connected component,
+    as rollbacks make most of the graph) share one list."""
     order, first, succ = found.order, found.first, found.succ
     n = len(found)
     out: list[list[int]] = [
         [*succ[first[i] : first[i + 1]], *(index[t] for t in rollbacks.get(order[i], ()))]
         for i in range(n)
     ]
-    projections: dict[int, int] = {}
-    bit = [0] * n
-    for i in range(n):
-        if not transient[i]:
-            p = order[i] & visible
-            bit[i] = 1 << projections.setdefault(p, len(projections))
-    values = list(projections)
-    return [[values[b] for b in _bits(bits)] for bits in _reach(out, bit)]
+    parts = sorted({order[i] & restored for i in range(n) if not transient[i]})
+    position = {p: k for k, p in enumerate(parts)}
+    bit = [0 if transient[i] else 1 << position[order[i] & restored] for i in range(n)]
+    decoded: dict[int, list[int]] = {}
+    ancestors = []
+    for bits in _reach(out, bit):
+        known = decoded.get(bits)
+        if known is None:
+            known = decoded[bits] = [parts[b] for b in _bits(bits)]
+        ancestors.append(known)
+    return ancestors
 
 
 def _reach(out: list[list[int]], bit: list[int]) -> list[int]:
@@ -191,12 +200,18 @@ def _reach(out: list[list[int]], bit: list[int]) -> list[int]:
     return [reach[component[i]] for i in range(len(out))]
 
 
+_LOW_BITS = tuple(tuple(b for b in range(8) if byte >> b & 1) for byte in range(256))
+"""The positions of the bits set in each byte."""
+
+
 def _bits(number: int) -> list[int]:
+    """The positions of the bits set in ``number``, ascending (a byte at a time)."""
     found: list[int] = []
-    while number:
-        low = number & -number
-        found.append(low.bit_length() - 1)
-        number ^= low
+    extend = found.extend
+    for k, byte in enumerate(number.to_bytes((number.bit_length() + 7) // 8, "little")):
+        if byte:
+            base = k * 8
+            extend([base + b for b in _LOW_BITS[byte]])
     return found
 
 
