@@ -307,3 +307,122 @@ def test_the_generated_tests_catch_data_faults(
     assert f"FAILED mutant/{discovery.machine}/{random_search}" in result.stdout
     found = "state = DiscoveryPipelineAgainstSpec()" in result.stdout
     assert found == by_hypothesis, result.stdout[-3000:]
+
+
+REVIEW_LOOP = """\
+statewright: 1
+machine: review_loop
+description: Drafts revised under review; a rollback keeps the round count, not the drafts.
+initial: DRAFTING
+variables:
+  rounds: {type: int, min: 0, max: 3, initial: 0, description: Review rounds so far.}
+  drafts: {type: int, min: 0, max: 4, initial: 0, description: Drafts handed in.}
+states:
+  DRAFTING: {kind: running}
+  REVIEW: {kind: approval, reviewers: [editor]}
+  REVISING: {kind: running}
+  PUBLISHED: {kind: complete, final: true}
+  STALLED: {kind: failed, final: true}
+rollback:
+  reviewers: [editor_in_chief]
+  keep: [rounds]
+  max: 2
+transitions:
+  - {from: DRAFTING, to: REVIEW, trigger: draft_done, set: {drafts: drafts + 1}}
+  - {from: REVIEW, to: PUBLISHED, trigger: approved, human: true}
+  - {from: REVIEW, to: REVISING, trigger: changes_requested, human: true, when: rounds < 3,
+     set: {rounds: rounds + 1}}
+  - {from: REVIEW, to: STALLED, trigger: changes_requested, human: true, when: rounds >= 3,
+     reason: GAVE_UP}
+  - {from: REVISING, to: REVIEW, trigger: revised, set: {drafts: drafts + 1}}
+  - {from: REVIEW, to: STALLED, trigger: review_timeout, after: 1d, reason: GAVE_UP}
+  - {from: DRAFTING, to: STALLED, trigger: agent_timeout, after: 2h, reason: AGENT_TIMEOUT}
+  - {from: REVISING, to: STALLED, trigger: agent_timeout, after: 2h, reason: AGENT_TIMEOUT}
+reasons:
+  GAVE_UP: {recovery: [Start a new draft]}
+  AGENT_TIMEOUT: {recovery: [Restart the agent]}
+"""
+"""A spec whose rollback keeps one variable (``rounds``) and restores another
+(``drafts``), with a ``max``: what the four rollback mutants below get wrong."""
+
+
+@pytest.fixture(scope="module")
+def review_loop(tmp_path_factory: pytest.TempPathFactory) -> Spec:
+    path = tmp_path_factory.mktemp("spec") / "review_loop.yaml"
+    path.write_text(REVIEW_LOOP, encoding="utf-8")
+    spec = load_file(path).spec
+    assert spec is not None and spec.rollback_keep == ("rounds",) and spec.rollback_max == 2
+    return spec
+
+
+def keep_forgotten(spec: Spec) -> Files:
+    """Rollback: the ``keep`` variable is restored with the rest (its record still says
+    it was kept)."""
+    return engine_edited(
+        spec,
+        "carried = {name: getattr(self._variables, name) for name in keep}",
+        "carried = {name: getattr(self._variables, name) for name in keep[1:]}",
+    )
+
+
+def kept_beyond_keep(spec: Spec) -> Files:
+    """Rollback: a variable outside ``keep`` (``drafts``) is carried over too."""
+    return engine_edited(
+        spec,
+        "carried = {name: getattr(self._variables, name) for name in keep}",
+        'carried = {name: getattr(self._variables, name) for name in (*keep, "drafts")}',
+    )
+
+
+def one_rollback_too_many(spec: Spec) -> Files:
+    """Rollback: the run may take ``max`` + 1 rollbacks."""
+    return engine_edited(
+        spec,
+        "if most is not None and self._rollbacks() >= most:",
+        "if most is not None and self._rollbacks() > most:",
+    )
+
+
+def kept_unrecorded(spec: Spec) -> Files:
+    """Rollback: the kept values are carried but the record's data does not say so."""
+    return engine_edited(
+        spec,
+        'return dataclasses.replace(values, **carried), {"kept": {n: current[n] for n in keep}}',
+        "return dataclasses.replace(values, **carried), None",
+    )
+
+
+def test_the_unmutated_runtime_with_rollback_passes(review_loop: Spec, tmp_path: Path) -> None:
+    result = run_generated_tests(review_loop, runtime_of(review_loop), tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "symptom"),
+    [
+        (keep_forgotten, "the rollback record holds"),
+        (kept_beyond_keep, "the rollback record holds"),
+        (one_rollback_too_many, "expected RollbackLimit, it went through"),
+        (rollback_for_anyone, "expected Unauthorized, it went through"),
+        (kept_unrecorded, "the rollback record holds"),
+    ],
+    ids=[
+        "keep-forgotten",
+        "kept-beyond-keep",
+        "max-plus-one",
+        "rollback-by-a-non-reviewer",
+        "kept-unrecorded",
+    ],
+)
+def test_the_generated_tests_catch_rollback_faults(
+    review_loop: Spec, tmp_path: Path, mutate: Mutation, symptom: str
+) -> None:
+    """A rollback that forgets a ``keep`` variable, keeps one outside ``keep``, goes past
+    ``max``, is taken by someone without a rollback role, or does not record what it
+    kept: each caught by hypothesis on random runs."""
+    result = run_generated_tests(review_loop, mutate(review_loop), tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert symptom in result.stdout, result.stdout[-3000:]
+    random_search = f"test_{review_loop.machine}.py::test_random_runs_follow_the_spec"
+    assert f"FAILED mutant/{review_loop.machine}/{random_search}" in result.stdout
+    assert "state = ReviewLoopAgainstSpec()" in result.stdout, "hypothesis itself missed it"

@@ -9,8 +9,11 @@ with what a generated runtime has beyond the spec's transitions:
   context change and every rollback, numbered without a gap;
 - the context: merged by ``update_the_context``, refused (``Locked``) at an approval gate;
 - ``roll_back``: a person holding a rollback role returns the instance to an earlier
-  record (state and context); anyone else is refused, and so is everyone when the spec
-  allows no rollback, or at an approval gate;
+  record (state, context and variables, the ``keep`` ones carried over); anyone else is
+  refused, and so is everyone when the spec allows no rollback, at an approval gate, and
+  once the run has taken ``max`` rollbacks (:mod:`~statewright.verify.conformance.rollback`
+  is the definition); the rollback's record names the record it returns to, the
+  actor's roles, every value and the kept ones;
 - ``replay_the_audit_log``: the log round-trips through JSON lines and replays to the
   same state, context, failures and deadline.
 
@@ -24,7 +27,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, Final
 
@@ -32,6 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
+from statewright.verify.conformance import rollback as rollbacks
 from statewright.verify.conformance.adapters import (
     Actor,
     AuditEntry,
@@ -229,56 +233,108 @@ class RuntimeConformance(ConformanceMachine):
     @rule(steps_back=st.integers(min_value=0, max_value=3), authorised=st.booleans())
     def roll_back(self, steps_back: int, authorised: bool) -> None:
         """Back to an earlier record, by a person holding a rollback role (refused to
-        anyone else, to everyone when the spec allows none, and at an approval gate)."""
+        anyone else, to everyone when the spec allows none, at an approval gate, and past
+        ``max``)."""
+        points = self._rollback_points()
+        seq = points[-1 - steps_back % len(points)]
+        roles = self.semantics.spec.rollback
+        actor = Actor("rollback-1", (roles[0],)) if roles and authorised else Actor("nobody")
+        self._roll_back_to(seq, actor, f"roll_back(steps_back={steps_back}, actor={actor.id!r})")
+
+    @precondition(lambda self: self._rollback_past_a_change(kept=False) is not None)
+    @rule(kept=st.booleans())
+    def roll_back_past_a_change(self, kept: bool) -> None:
+        """Back, by a person holding a rollback role, to the latest record whose variables
+        differ from the present ones: with ``kept``, in a variable the spec's ``keep``
+        carries over if there is one (so a rollback that restores it is caught), else in
+        one it restores (so a rollback that carries that over is caught)."""
+        seq = self._rollback_past_a_change(kept)
+        assert seq is not None
+        roles = self.semantics.spec.rollback
+        assert roles is not None
+        step = f"roll_back_past_a_change(kept={kept})"
+        self._roll_back_to(seq, Actor("rollback-1", (roles[0],)), step)
+
+    def _rollback_points(self) -> list[int]:
+        """The records a rollback may return to: those that left the machine at rest."""
         self.sync()
-        points = [
+        return [
             seq
             for seq, ((_, _, target, _, _), values) in enumerate(
                 zip(self.expected, self.values_after, strict=True), start=1
             )
             if self.semantics.automatic_in(target, values) is None
         ]
-        seq = points[-1 - steps_back % len(points)]
-        roles = self.semantics.spec.rollback
-        actor = Actor("rollback-1", (roles[0],)) if roles and authorised else Actor("nobody")
-        self.last_step = f"roll_back(steps_back={steps_back}, actor={actor.id!r}) to record {seq}"
+
+    def _rollback_past_a_change(self, kept: bool) -> int | None:
+        """The latest record a rollback may return to now whose variables differ from the
+        present ones: in a ``keep`` variable (with ``kept``) or in one a rollback restores
+        (without), if any record does, else in any; None
+        when the spec allows no rollback, the run is at an approval gate or has taken
+        its ``max``, or no record differs."""
+        self.sync()
+        semantics = self.semantics
+        taken = sum(1 for entry in self.expected if entry[0] == "rollback")
+        roles = semantics.spec.rollback or ()
+        if not roles or rollbacks.refusal(semantics, roles[:1], self.model.state, taken):
+            return None
+        now, keep = self.values_after[-1], semantics.spec.rollback_keep
+        names = semantics.data.names
+        differ: list[tuple[int, bool]] = []  # a record, and whether it differs as wanted
+        for seq in self._rollback_points():
+            then = self.values_after[seq - 1]
+            changed = {n for n, a, b in zip(names, now, then, strict=True) if a != b}
+            if changed:
+                wanted = not changed.isdisjoint(keep) if kept else not changed <= set(keep)
+                differ.append((seq, wanted))
+        chosen = [seq for seq, wanted in differ if wanted] or [seq for seq, _ in differ]
+        return chosen[-1] if chosen else None
+
+    def _roll_back_to(self, seq: int, actor: Actor, step: str) -> None:
+        """Roll back to record ``seq`` by ``actor`` on both sides, or insist on the refusal
+        the spec gives; then the rollback's record and the run against the spec's."""
+        self.last_step = f"{step} to record {seq}"
         rollback = self.adapter.module.Actor(actor.id, frozenset(actor.roles))
 
         def action() -> object:
             return self.machine.rollback(seq, actor=rollback, decision="roll back")
 
-        if not roles or not authorised:
-            self._refused(Unauthorized, action)
-        elif self.semantics.spec.state(self.model.state).is_approval:
-            self._refused(Locked, action)
-        elif self._rollbacks_left() == 0:
-            self._refused(RollbackLimit, action)
-        else:
-            action()
-            source, target = self.model.state, self.expected[seq - 1][2]
-            values = self._kept(self.values_after[seq - 1])
-            self.model.restore(target, self.clock(), values)
-            self.expected.append(("rollback", source, target, None, actor.id))
-            self.values_after.append(values)
-            data = self.semantics.data
-            self.recorded.append(data.scope(values) if data.variables else None)
-            context = [found for number, found in self.contexts if number <= seq][-1]
-            self.contexts.append((len(self.expected), context))
+        taken = sum(1 for entry in self.expected if entry[0] == "rollback")
+        refused = rollbacks.refusal(self.semantics, actor.roles, self.model.state, taken)
+        if refused is not None:
+            self._refused(refused, action)
+            self.check()
+            return
+        action()
+        current, target = self.values_after[-1], self.values_after[seq - 1]
+        self.rollback_record_matches_spec(
+            rollbacks.rollback_record(self.semantics, seq, actor.roles, target, current)
+        )
+        values = rollbacks.restored(self.semantics, target, current)
+        source, state = self.model.state, self.expected[seq - 1][2]
+        self.model.restore(state, self.clock(), values)
+        self.expected.append(("rollback", source, state, None, actor.id))
+        self.values_after.append(values)
+        data = self.semantics.data
+        self.recorded.append(data.scope(values) if data.variables else None)
+        context = [found for number, found in self.contexts if number <= seq][-1]
+        self.contexts.append((len(self.expected), context))
         self.check()
 
-    def _rollbacks_left(self) -> int | None:
-        """How many more rollbacks the spec's ``max`` allows the run (None: no bound)."""
-        most = self.semantics.spec.rollback_max
-        taken = sum(1 for entry in self.expected if entry[0] == "rollback")
-        return None if most is None else most - taken
-
-    def _kept(self, values: Any) -> Any:
-        """``values`` restored by a rollback, the spec's ``keep`` variables carried over."""
-        keep = self.semantics.spec.rollback_keep
-        if not keep:
-            return values
-        index, now = self.semantics.data.index, self.values_after[-1]
-        return tuple(now[k] if name in keep else v for name, k, v in _named(index, values))
+    def rollback_record_matches_spec(self, want: rollbacks.RollbackRecord) -> None:
+        """The rollback's own record: the record it returns to, the actor's roles, every
+        variable's value after it and, in its data, the ``keep`` values carried over."""
+        record = self.machine.audit[-1]
+        data = record.data if isinstance(record.data, dict) else {}
+        got = rollbacks.RollbackRecord(
+            record.rollback_to,
+            tuple(record.roles or ()),
+            record.variables,
+            data.get("kept"),
+        )
+        assert got == want, (
+            f"after {self.last_step}: the rollback record holds {got}, the spec says {want}"
+        )
 
     @precondition(lambda self: len(self.machine.audit) > 1)
     @rule()
@@ -439,9 +495,3 @@ def coverage_of_random_runs(machine: type[RuntimeConformance], spec: Spec) -> st
     )
     assert not missed, f"never fired: {missed}"
     return report
-
-
-def _named(index: Mapping[str, int], values: Sequence[Any]) -> list[tuple[str, int, Any]]:
-    """Each variable's name, position and value, in declaration order."""
-    names = sorted(index, key=index.__getitem__)
-    return [(name, index[name], values[index[name]]) for name in names]

@@ -49,7 +49,7 @@ from collections.abc import Callable, MutableSequence, Sequence
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
 from statewright.verify.explore.gates import Gates
 from statewright.verify.explore.layout import Layout
-from statewright.verify.explore.search import PACKED_BITS, Search, search_from
+from statewright.verify.explore.search import PACKED_BITS, Search, compiled_search, search_from
 from statewright.verify.model import Kind, Spec, Transition
 from statewright.verify.semantics import Semantics, Values
 
@@ -101,16 +101,21 @@ def search_with_rollback(
     mask = layout.state_mask
     starts = [layout.pack(spec.initial, tuple(v.initial for v in spec.variables))]
     rollbacks: dict[int, list[int]] = {}
+    groups: dict[int, list[int]] = {}
+    restored = visible & ~kept
+    compiled = compiled_search(spec, layout, report is not None)
     while True:
-        found = search_from(spec, layout, starts, budget, report)
+        found = search_from(spec, layout, starts, budget, report, compiled)
         if found.exceeded is not None:
             return found  # incomplete: the check says which bound, and proves nothing
         order, n = found.order, len(found)
         transient = _transient(spec, found, automatic)
         index = {c: i for i, c in enumerate(order)}
         while True:
-            ancestors = _ancestors(found, rollbacks, index, visible, transient)
+            ancestors = _ancestors(found, groups, index, restored, transient)
             fresh: dict[int, list[int]] = {}
+            shared: dict[tuple[int, int], list[int]] = {}
+            grouped: dict[int, list[int]] = {}
             edges = len(found.succ)
             for i in range(n):
                 c = order[i]
@@ -118,13 +123,23 @@ def search_with_rollback(
                     continue
                 counter = ((c >> shift) + 1) << shift if most else 0
                 carried = (c & kept) | counter
-                targets = {(p & ~kept) | carried for p in ancestors[i]}
-                targets.discard(c)  # a rollback to where the run is changes nothing
-                fresh[c] = sorted(targets)
-                edges += len(fresh[c])
+                key = (id(ancestors[i]), carried)
+                targets = shared.get(key)
+                if targets is None:
+                    # the restored parts have no bit of ``carried``: adding it keeps their order
+                    targets = shared[key] = [p | carried for p in ancestors[i]]
+                grouped[c] = targets
+                if not most:  # c's own part is among its ancestors': a rollback to c itself
+                    targets = targets.copy()  # changes nothing, and is left out
+                    targets.remove(c)
+                fresh[c] = targets
+                edges += len(targets)
             if edges > budget.edges:
                 return _numbered(spec, found, rollbacks, Exceeded("edges", budget.edges))
-            new = [t for targets in fresh.values() for t in targets if t not in index]
+            # each list in the order of the first configuration that has it: every target
+            # first appears where it first appears among the configurations' own lists
+            new = [t for targets in shared.values() for t in targets if t not in index]
+            groups = grouped
             if new:
                 starts.extend(dict.fromkeys(new))
                 rollbacks = fresh
@@ -151,28 +166,50 @@ def _transient(spec: Spec, found: Search, automatic: bytes) -> bytearray:
 
 def _ancestors(
     found: Search,
-    rollbacks: dict[int, list[int]],
+    groups: dict[int, list[int]],
     index: dict[int, int],
-    visible: int,
+    restored: int,
     transient: bytearray,
 ) -> list[list[int]]:
-    """For each configuration, the visible parts (state and variables) of the
-    configurations at rest from which it is reachable, itself included, over the spec's
-    steps and ``rollbacks``."""
+    """For each configuration, the parts ``restored`` keeps (its state and the variables
+    a rollback does not carry) of the configurations at rest from which it is reachable,
+    itself included, over the spec's steps and the rollbacks, ``groups``: distinct, in
+    ascending order. Configurations reachable from the same ones (a strongly connected
+    component, as rollbacks make most of the graph) share one list.
+
+    ``groups`` gives each configuration the targets of its rollbacks, one list shared
+    by the configurations with the same ones (itself among them when a rollback would
+    return to where it is: a loop, which reaches nothing new). A shared list is one node
+    of the graph the ancestors are counted in, between those configurations and its
+    targets, so its edges are counted once, not once per configuration."""
     order, first, succ = found.order, found.first, found.succ
     n = len(found)
-    out: list[list[int]] = [
-        [*succ[first[i] : first[i + 1]], *(index[t] for t in rollbacks.get(order[i], ()))]
-        for i in range(n)
-    ]
-    projections: dict[int, int] = {}
-    bit = [0] * n
+    out: list[list[int]] = []
+    node: dict[int, int] = {}  # a shared list (by id): its node
+    lists: list[list[int]] = []
     for i in range(n):
-        if not transient[i]:
-            p = order[i] & visible
-            bit[i] = 1 << projections.setdefault(p, len(projections))
-    values = list(projections)
-    return [[values[b] for b in _bits(bits)] for bits in _reach(out, bit)]
+        edges = list(succ[first[i] : first[i + 1]])
+        targets = groups.get(order[i])
+        if targets is not None:
+            v = node.get(id(targets))
+            if v is None:
+                v = node[id(targets)] = n + len(lists)
+                lists.append([index[t] for t in targets])
+            edges.append(v)
+        out.append(edges)
+    out.extend(lists)
+    parts = sorted({order[i] & restored for i in range(n) if not transient[i]})
+    position = {p: k for k, p in enumerate(parts)}
+    bit = [0 if transient[i] else 1 << position[order[i] & restored] for i in range(n)]
+    bit.extend([0] * len(lists))
+    decoded: dict[int, list[int]] = {}
+    ancestors = []
+    for bits in _reach(out, bit)[:n]:
+        known = decoded.get(bits)
+        if known is None:
+            known = decoded[bits] = [parts[b] for b in _bits(bits)]
+        ancestors.append(known)
+    return ancestors
 
 
 def _reach(out: list[list[int]], bit: list[int]) -> list[int]:
@@ -195,12 +232,18 @@ def _reach(out: list[list[int]], bit: list[int]) -> list[int]:
     return [reach[component[i]] for i in range(len(out))]
 
 
+_LOW_BITS = tuple(tuple(b for b in range(8) if byte >> b & 1) for byte in range(256))
+"""The positions of the bits set in each byte."""
+
+
 def _bits(number: int) -> list[int]:
+    """The positions of the bits set in ``number``, ascending (a byte at a time)."""
     found: list[int] = []
-    while number:
-        low = number & -number
-        found.append(low.bit_length() - 1)
-        number ^= low
+    extend = found.extend
+    for k, byte in enumerate(number.to_bytes((number.bit_length() + 7) // 8, "little")):
+        if byte:
+            base = k * 8
+            extend([base + b for b in _LOW_BITS[byte]])
     return found
 
 

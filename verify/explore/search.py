@@ -21,6 +21,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
 from statewright.verify.explore.gates import Gate, Gates
@@ -29,7 +30,15 @@ from statewright.verify.explore.pycode import Names, function, python, python_va
 from statewright.verify.model import Spec, Transition, VarType
 from statewright.verify.semantics import Semantics
 
-__all__ = ["DENSE_BITS", "PACKED_BITS", "Search", "search", "search_from", "search_source"]
+__all__ = [
+    "DENSE_BITS",
+    "PACKED_BITS",
+    "Search",
+    "compiled_search",
+    "search",
+    "search_from",
+    "search_source",
+]
 
 DENSE_BITS = 24
 """Up to this many bits per configuration, the index of seen configurations is one flat
@@ -432,19 +441,30 @@ def search(
     return search_from(spec, layout, [start], budget, report)
 
 
+def compiled_search(
+    spec: Spec, layout: Layout, reports: bool = False, gates: Gates | None = None
+) -> tuple[str, Callable[..., Any]]:
+    """The source of the search function of ``spec`` over ``layout`` and the function,
+    compiled: what :func:`search_from` runs, for a caller that searches more than once
+    (the rollback fixpoint) to compile once."""
+    code = search_source(spec, layout, layout.width <= DENSE_BITS, reports, gates)
+    return code, function(code, "run", f"search of {spec.machine}")
+
+
 def search_from(
     spec: Spec,
     layout: Layout,
     starts: Sequence[int],
     budget: Budget = DEFAULT_BUDGET,
     report: Callable[[int, int], None] | None = None,
+    compiled: tuple[str, Callable[..., Any]] | None = None,
 ) -> Search:
     """Every configuration reachable from ``starts`` (distinct packed configurations, the
-    first numbered 0), by the steps of the spec, within ``budget``."""
+    first numbered 0), by the steps of the spec, within ``budget``; ``compiled`` is
+    :func:`compiled_search`'s result for them, if the caller has it."""
     dense = layout.width <= DENSE_BITS
     gates = Gates(spec)
-    code = search_source(spec, layout, dense, report is not None, gates)
-    run = function(code, "run", f"search of {spec.machine}")
+    code, run = compiled or compiled_search(spec, layout, report is not None, gates)
     limit = budget.configurations
     wide = limit >= 2**31 - 1
     many = wide or budget.edges + len(spec.transitions) >= 2**31 - 1
