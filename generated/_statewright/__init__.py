@@ -31,6 +31,8 @@ generated machine, copy its folder together with ``_statewright/`` into one pack
 - :mod:`.handlers`: code attached to states and transitions, and the one code that decides
   which runs and what its outcome fires; :mod:`.runner` runs it in this process (plain or
   asyncio); :mod:`.outbox` and :mod:`.worker` deliver it from a SQL store, durably;
+  :mod:`.observe` is how a worker is watched: the :class:`Tracer` it calls (no-op unless
+  given one) and the structured logs' :class:`JsonFormatter`;
 - :mod:`.cancel`: cancelling a run, closing it for good (:meth:`Machine.cancel`).
 """
 
@@ -43,6 +45,7 @@ from .gates import Approval, GateStatus, StaleDecision
 from .handlers import Fire, HandlerSet, Hook, Job
 from .kernel import Policy
 from .machinespec import MachineSpec, Transition
+from .observe import JsonFormatter, Span, Tracer
 from .outbox import LeaseLost, Outbox
 from .records import (
     MAX_JSON_BYTES,
@@ -112,6 +115,7 @@ __all__ = [
     "InvalidTransition",
     "JSONValue",
     "Job",
+    "JsonFormatter",
     "LeaseLost",
     "Locked",
     "Machine",
@@ -127,6 +131,7 @@ __all__ = [
     "RollbackLimit",
     "Round",
     "Runner",
+    "Span",
     "SpecMismatch",
     "SqlStore",
     "StaleDecision",
@@ -136,6 +141,7 @@ __all__ = [
     "StoredInstance",
     "StoredRecord",
     "SweepReport",
+    "Tracer",
     "Transition",
     "Unauthorized",
     "UnknownInstance",

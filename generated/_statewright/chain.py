@@ -38,12 +38,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENESIS",
+    "STAYS",
     "ChainBroken",
     "ChainProblem",
     "Walk",
     "canonical",
     "check_chain",
     "check_witness",
+    "escalation",
     "extended",
     "link",
     "row_problem",
@@ -164,10 +166,10 @@ def _record(body: str) -> dict[str, Any] | None:
         record, end = _DECODE(body)
         if end != len(body):
             record = json.loads(body)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, TypeError):
         try:
             record = json.loads(body)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, TypeError):
             return None
     if type(record) is not dict or type(record.get("seq")) is not int:
         return None
@@ -189,7 +191,7 @@ class Walk:
     instance; :func:`diagnose` only says, once a record fails it, what was done to it.
     """
 
-    __slots__ = ("entered", "instance_id", "last", "machine", "owner", "prev", "seq")
+    __slots__ = ("entered", "escalated", "instance_id", "last", "machine", "owner", "prev", "seq")
 
     def __init__(self, machine: str, instance_id: str) -> None:
         self.machine, self.instance_id = machine, instance_id
@@ -198,8 +200,10 @@ class Walk:
         self.seq, self.prev = 0, GENESIS
         self.last: dict[str, Any] | None = None
         self.entered: object = None
-        """The ``at`` of the last record that entered a state (any but a context change):
-        the state's deadline counts from it."""
+        """The ``at`` of the last record that entered a state (any but a context change
+        or a gate's own record, :data:`STAYS`): the state's deadline counts from it."""
+        self.escalated = False
+        """Whether the gate entered then recorded its escalation."""
 
     def step(self, entry: StoredRecord) -> dict[str, Any] | None:
         """The record ``entry`` holds, if it extends the chain; else None, nothing changed."""
@@ -208,26 +212,59 @@ class Walk:
     def row(self, number: int, body: str, prev: str, digest: str) -> dict[str, Any] | None:
         """:meth:`step` on a stored row's columns (a scan of many rows makes no
         :class:`StoredRecord` of each)."""
-        seq = self.seq + 1
-        if (
-            number != seq
-            or prev != self.prev
-            or _sha256(f"{self.owner}{prev}{body}".encode()).hexdigest() != digest  # link()
-        ):
-            return None
+        row = (self.machine, self.instance_id, number, body, prev, digest)
+        return self.last if self.rows((row,), 0, None) else None
+
+    def rows(
+        self, rows: Sequence[Sequence[Any]], start: int, kept: list[dict[str, Any]] | None
+    ) -> int:
+        """:meth:`row` on each of the stored rows ``rows[start:]`` (their columns: machine,
+        instance id, seq, body, prev, hash) in turn, while they are this instance's and
+        extend its chain, each record appended to ``kept``; how many it took (it stops at
+        another instance's row, or at one that does not extend the chain).
+
+        The one loop every record of a store's scan takes, so it is written out: the
+        record's hash over its text as stored (the text the writer hashed, whatever its
+        form), and one JSON parse."""
+        machine, instance_id, owner = self.machine, self.instance_id, self.owner
+        seq, prev, last = self.seq, self.prev, self.last
+        entered, escalated = self.entered, self.escalated
+        decode, sha256, stays = _DECODE, _sha256, STAYS
+        taken = 0
         record: dict[str, Any] | None
-        try:  # _record's short path, written out: one call less a record
-            record, end = _DECODE(body)
-        except (ValueError, RecursionError):
-            record = end = None
-        if end != len(body) or type(record) is not dict or type(record.get("seq")) is not int:
-            record = _record(body)
-        if record is None or record["seq"] != seq:
-            return None
-        self.seq, self.prev, self.last = seq, digest, record
-        if record.get("event") != "context":
-            self.entered = record.get("at")
-        return record
+        for index in range(start, len(rows)):
+            row_machine, row_instance, number, body, row_prev, digest = rows[index]
+            if row_instance != instance_id or row_machine != machine:
+                break
+            if (
+                number != seq + 1
+                or row_prev != prev
+                or sha256(f"{owner}{prev}{body}".encode()).hexdigest() != digest  # link()
+            ):
+                break
+            try:  # _record's short path, written out: one call less a record
+                record, end = decode(body)
+            except (ValueError, RecursionError, TypeError):
+                record = end = None
+            if end != len(body) or type(record) is not dict:
+                record = _record(body)
+                if record is None:
+                    break
+            numbered = record.get("seq")
+            if numbered != seq + 1 or type(numbered) is not int:
+                break
+            seq, prev, last = numbered, digest, record
+            event = record.get("event")
+            if event not in stays:
+                entered, escalated = record.get("at"), False
+            elif event == "escalation":
+                escalated = True
+            if kept is not None:
+                kept.append(record)
+            taken += 1
+        self.seq, self.prev, self.last = seq, prev, last
+        self.entered, self.escalated = entered, escalated
+        return taken
 
     def run(
         self,
@@ -287,6 +324,9 @@ class Walk:
         if not isinstance(state, str):
             return None
         delay = None if timers is None else timers.get(state)
+        escalates = None if timers is None or self.escalated else timers.get(escalation(state))
+        if escalates is not None and (delay is None or escalates < delay):
+            delay = escalates
         if delay is None or (self.last or {}).get("event") == "cancelled":  # closed: none
             return StoreHead(state, None)
         try:
@@ -294,6 +334,18 @@ class Walk:
             return StoreHead(state, instant(entered + delay) if entered.tzinfo else "?")
         except (ValueError, OverflowError):
             return StoreHead(state, "?")
+
+
+STAYS = frozenset({"context", "approval", "escalation", "bound"})
+"""The events of records that leave the machine where it was: a context change and an
+approval gate's own records (a vote, the escalation, the bound digest)."""
+
+
+def escalation(state: str) -> str:
+    """The key under which :data:`Timers` hold how long the approval gate ``state`` waits
+    before it escalates (a state's own name holds its timeout): an instance's due time is
+    the earlier of the two, until its escalation is recorded."""
+    return f"{state}/escalate"
 
 
 def row_problem(

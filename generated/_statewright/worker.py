@@ -53,8 +53,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import random
+import socket
 import threading
 import time
 import weakref
@@ -68,6 +70,7 @@ from .cancel import closed
 from .effects import EffectCache
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
+from .observe import Tracer, WorkerWatch, atimed, timed
 from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
 from .records import Clock, utc_now
 from .retry import HandlerTimeout, Retry
@@ -224,6 +227,8 @@ class Worker(Generic[S, T, R]):
         concurrency: int | None = None,
         limits: dict[str, int] | None = None,
         hoard: timedelta = timedelta(milliseconds=50),
+        tracer: Tracer | None = None,
+        worker_id: str | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts is at least 1, not {max_attempts}")
@@ -258,6 +263,11 @@ class Worker(Generic[S, T, R]):
         self.hoard = hoard
         self.metrics = Metrics()
         self._helper: _Helper | None = None
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        """This worker in its spans and logs (:mod:`.observe`)."""
+        self._watch = WorkerWatch(
+            tracer, self.worker_id, self.machine.spec.machine, self.machine.spec.sha256
+        )
         self.effects = EffectCache(store, self.machine.spec.triggers) if handlers.cached() else None
         """The results of ``cache=True`` handlers, kept under ``job.key`` (:mod:`.effects`)."""
 
@@ -266,7 +276,10 @@ class Worker(Generic[S, T, R]):
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         with self.store.unannounced():  # its own work: it goes on with it itself
-            return self._run_once()
+            try:
+                return self._run_once()
+            finally:  # read with its claims: not kept past the round
+                self.store.forget_prefetched()
 
     def _run_once(self) -> Round:
         report = self._start()
@@ -282,6 +295,7 @@ class Worker(Generic[S, T, R]):
             if len(claims) < limit:
                 break
         self.metrics.add(report)
+        self._watch.end(report)
         return report
 
     def _ahead(self) -> int:
@@ -300,7 +314,10 @@ class Worker(Generic[S, T, R]):
         The store is called on the event loop's thread, between awaits, never across one.
         """
         with self.store.unannounced():
-            return await self._arun_once()
+            try:
+                return await self._arun_once()
+            finally:
+                self.store.forget_prefetched()
 
     async def _arun_once(self) -> Round:
         report = self._start()
@@ -317,6 +334,7 @@ class Worker(Generic[S, T, R]):
 
         await asyncio.gather(*(serve(claim) for claim in self._claim(report, self.batch)))
         self.metrics.add(report)
+        self._watch.end(report)
         return report
 
     def run(
@@ -357,8 +375,9 @@ class Worker(Generic[S, T, R]):
             wait = min(wait * 2, longest_idle if longest_idle is not None else idle)
 
     def next_deadline(self) -> datetime | None:
-        """The earliest deadline of the machine's instances in the store (quarantined ones
-        left out), or None: when a timeout falls due next."""
+        """The earliest due time of the machine's instances in the store (quarantined ones
+        left out), or None: when a timeout or an approval gate's escalation falls due
+        next (``Machine.next_due``, which the store keeps as each instance's deadline)."""
         found = self.outbox.next_deadline(self.machine.spec.machine)
         return None if found is None else datetime.fromisoformat(found)
 
@@ -383,10 +402,14 @@ class Worker(Generic[S, T, R]):
     # -- the parts of a round -----------------------------------------------------------
 
     def _start(self) -> Round:
+        self._watch.begin()
         swept = self.machine.sweep(self.store, clock=self.clock, limit=self.batch, due=self._due)
         report = Round(timeouts=len(swept.fired))
+        if swept.fired:
+            self._watch.timeouts(swept.fired)
         for instance_id, error in swept.errors.items():
             if isinstance(error, SpecMismatch):
+                self._watch.failure("foreign", instance_id, error)
                 self.foreign.add(instance_id)
                 report.foreign += 1
                 continue
@@ -399,11 +422,12 @@ class Worker(Generic[S, T, R]):
         return [i for i in found if i not in self.foreign][:limit]
 
     def _claim(self, report: Round, limit: int) -> list[Claim]:
-        now = self.clock()
+        now, started = self.clock(), time.time_ns()
         claims = self.outbox.claim(
             self.machine.spec.machine, instant(now), instant(now + self.lease), limit
         )
         report.claimed += len(claims)
+        self._watch.claimed(len(claims), limit, started)
         return claims
 
     @contextlib.contextmanager
@@ -415,13 +439,17 @@ class Worker(Generic[S, T, R]):
             raise
         except LeaseRevoked:  # the run was cancelled meanwhile: nothing to write
             report.cancelled += 1
-        except LeaseLost:
+        except LeaseLost as lost:
+            self._watch.failure("lease_lost", claim.instance_id, lost)
             report.lost += 1
-        except SpecMismatch:  # not this worker's to run: hold the claim till its lease ends
+        except SpecMismatch as mismatch:  # not this worker's: hold the claim till its lease ends
+            self._watch.failure("foreign", claim.instance_id, mismatch)
             self.foreign.add(claim.instance_id)
             report.foreign += 1
         except Exception as error:
             self._fail(claim.instance_id, error, report, claim)
+        finally:
+            self._watch.served(claim.instance_id)
 
     def _load(self, claim: Claim) -> Machine[S, T, R]:
         return self.machine.load(self.store, claim.instance_id, clock=self.clock)
@@ -443,7 +471,7 @@ class Worker(Generic[S, T, R]):
         step = _step(delivery, None)
         try:
             while isinstance(step, Call):
-                step = _step(delivery, self._called(claim, step))
+                step = _step(delivery, timed(self._watch, step, lambda c: self._called(claim, c)))
         except LeaseLost as lost:
             delivery.close()
             return Settled(failed=lost)
@@ -510,7 +538,7 @@ class Worker(Generic[S, T, R]):
             while isinstance(step, Call):
                 limit = None if step.limit is None else limits[step.limit]
                 async with limit or contextlib.nullcontext():
-                    result = await self._acalled(claim, step)
+                    result = await atimed(self._watch, step, lambda c: self._acalled(claim, c))
                 step = _step(delivery, result)
         except LeaseLost as lost:
             delivery.close()
@@ -568,9 +596,9 @@ class Worker(Generic[S, T, R]):
             if given is None:
                 return None
             settled = given
-        delivered = len(machine.audit)  # the outcome's own records are delivered next
+        delivered = first = len(machine.audit)  # the outcome's records are delivered next
         try:
-            with self.store.batch():
+            with self.store.batch(), self.store.staged():  # one statement (PostgreSQL)
                 apply_outcome(machine, settled)
                 quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
                 if quiet:  # nothing to call for the outcome's records: delivered with it
@@ -584,6 +612,7 @@ class Worker(Generic[S, T, R]):
         if settled.fire is None:
             return None
         report.fired += 1
+        self._watch.fired(claim.instance_id, machine, first)
         return None if quiet else machine  # the outcome's records are due: deliver them now
 
     def _failed(self, claim: Claim, settled: Settled, report: Round) -> Settled | None:
@@ -610,6 +639,7 @@ class Worker(Generic[S, T, R]):
             self._fail(claim.instance_id, dead, report, claim, at=at, policy=policy)
             return None
         report.gave_up += 1
+        self._watch.failure("gave_up", claim.instance_id, error, failures)
         return given
 
     def _fail(
@@ -651,6 +681,9 @@ class Worker(Generic[S, T, R]):
         if quarantined is not None:
             report.failures += 1
             report.quarantined += quarantined
+            event = "quarantined" if quarantined else "retry"
+            attempts = None if claim is None else claim.attempts + 1
+            self._watch.failure(event, instance_id, error, attempts)
 
     def _retry_at(self, now: datetime, attempts: int) -> str:
         return instant(now + backoff(attempts, self.max_backoff, self.jitter()))
