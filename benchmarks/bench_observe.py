@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_worker import CHAIN_SPEC, chain_handlers, fresh_database, postgres  # noqa: E402
+from bench_worker import chain_handlers, fresh_database, postgres  # noqa: E402
+from chainkit import CHAIN_SPEC  # noqa: E402
 from storekit import generate_runtime  # noqa: E402
 
 
