@@ -336,7 +336,7 @@ class WorkerWatch:
             span.end()
         if isinstance(result, Failed):
             log_failed(self.log, call, result.error, seconds, self.worker)
-        elif self.log.isEnabledFor(logging.DEBUG):
+        elif result is not None and self.log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "%s %s: the %s handler of %s returned",
                 self.machine,
@@ -489,8 +489,18 @@ async def _awaited_in(tracer: Tracer, span: Span, value: Awaitable[Any]) -> Any:
         return await value
 
 
+def _untraced(watch: WorkerWatch, call: Call, done: Done | Failed, started: float) -> Done | Failed:
+    """What ``call`` came to, logged (a failure, or at DEBUG) with no span."""
+    if isinstance(done, Failed) or watch.log.isEnabledFor(logging.DEBUG):
+        watch.called(call, None, done, time.perf_counter() - started)
+    return done
+
+
 def timed(watch: WorkerWatch, call: Call, make: Callable[[Call], Done | Failed]) -> Done | Failed:
     """Make ``call`` through ``make`` (the worker's own way of calling), traced and logged."""
+    if watch.tracer is None:  # the default: the least that logging needs
+        started = time.perf_counter()
+        return _untraced(watch, call, make(call), started)
     span, scoped = watch.handler_span(call)
     started = time.perf_counter()
     result: Done | Failed | None = None
@@ -505,6 +515,9 @@ async def atimed(
     watch: WorkerWatch, call: Call, make: Callable[[Call], Awaitable[Done | Failed]]
 ) -> Done | Failed:
     """:func:`timed` for a call the worker awaits."""
+    if watch.tracer is None:
+        started = time.perf_counter()
+        return _untraced(watch, call, await make(call), started)
     span, scoped = watch.handler_span(call)
     started = time.perf_counter()
     result: Done | Failed | None = None
