@@ -509,3 +509,33 @@ def test_a_policy_that_gives_up_logs_it_and_its_way_out(
     assert [attr(s, "statewright.attempt") for s in handler_spans] == [0, 1]
     assert [attr(s, "error.type") for s in handler_spans] == ["TimeoutError"] * 2
     assert all("statewright.fired" not in (s.attributes or {}) for s in handler_spans)
+
+
+def test_a_call_past_its_timeout_is_a_timeout_span(
+    rt: Any, backend: Backend, traced: Traced
+) -> None:
+    import threading
+
+    store, clock, release = backend.open(rt), Clock(), threading.Event()
+    handlers = rt.Handlers()
+
+    def slow(job: Any) -> Any:
+        clock.advance(seconds=10)  # the worker's clock: past the policy's 5 s at once
+        release.wait(600)  # until the test lets go (never a length of time to pass)
+        return rt.Trigger.DRAFTED
+
+    policy = rt.Retry(attempts=1, timeout=timedelta(seconds=5))
+    handlers.on_enter(rt.State.DRAFTING, error=rt.Trigger.AGENT_ERROR, retry=policy)(slow)
+    worker = rt.Worker(
+        store, handlers, clock=clock, tracer=traced.tracer, heartbeat=timedelta(milliseconds=5)
+    )
+    rt.Relay.create(store, "s", clock=clock).start()
+    try:
+        assert worker.run_once().gave_up == 1
+    finally:
+        release.set()
+    assert rt.Relay.load(store, "s").state is rt.State.FAILED
+    (span,) = traced.spans("statewright.handler")
+    assert attr(span, "statewright.outcome") == "timeout"
+    assert str(attr(span, "error.type")).endswith("HandlerTimeout")
+    assert span.status.status_code is StatusCode.ERROR

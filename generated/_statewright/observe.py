@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 from .handlers import Call, Done, Failed, Fire
 from .records import AuditRecord
+from .retry import HandlerTimeout
 
 __all__ = [
     "FIELDS",
@@ -203,6 +204,8 @@ class WorkerWatch:
     def begin(self) -> None:
         """A round starts (no span yet: one is opened once it finds work)."""
         if self.tracer is not None:
+            if self._round is not None:  # the last round raised (a store out of reach)
+                self._round.end()
             self._round, self._round_ns = None, time.time_ns()
 
     def _round_span(self) -> Span | None:
@@ -328,7 +331,7 @@ class WorkerWatch:
                 if fired is not None and job.hook == "enter":
                     span.set_attribute("statewright.fired", str(fired))
             elif isinstance(result, Failed):
-                kind = "timeout" if type(result.error).__name__ == "HandlerTimeout" else "error"
+                kind = "timeout" if isinstance(result.error, HandlerTimeout) else "error"
                 span.set_attribute("statewright.outcome", kind)
                 span.set_attribute("error.type", _error_type(result.error))
                 span.failed(result.error)
