@@ -222,12 +222,12 @@ def main() -> None:
         "                                                            repetition's ratio to before)"
     )
     for variant in seconds:
-        wall, used = seconds[variant], cpu[variant]
+        walls, cpus = seconds[variant], cpu[variant]
         print(
-            f"  {variant:>7}   {statistics.median(wall) / transitions * 1e6:8.1f}"
-            f" x{_paired(wall, seconds['before']):.3f}"
-            f"   {statistics.median(used) / transitions * 1e6:8.1f}"
-            f" x{_paired(used, cpu['before']):.3f}"
+            f"  {variant:>7}   {statistics.median(walls) / transitions * 1e6:8.1f}"
+            f" x{_paired(walls, seconds['before']):.3f}"
+            f"   {statistics.median(cpus) / transitions * 1e6:8.1f}"
+            f" x{_paired(cpus, cpu['before']):.3f}"
         )
     print(
         f"  spans exported with tracing on: {statistics.median(spans):.0f} a run "
