@@ -7,7 +7,9 @@ worker's own work, where a hook's cost shows most. One worker in this process ru
 ``Worker.run_once`` until the store is idle, on a fresh store each run (a SQLite file,
 in ``/dev/shm`` where there is one, so the disk does not hide the worker's own time; or
 with ``--postgresql`` a fresh database on a throwaway cluster or ``--pg URL``), in
-three variants, interleaved in a shuffled order each repetition, median reported:
+three variants, interleaved in a shuffled order each repetition; reported are the median
+time per transition (wall clock, and the process's CPU time) and the median of each
+repetition's ratio to *before*:
 
 - *before*: the runtime as it was before tracing (``generator/runtime`` at ``--base``,
   default the parent of the commit that added :mod:`observe`), generated beside;
@@ -144,6 +146,13 @@ def drive(rt: Any, store: Any, instances: int, tracer: Any) -> tuple[float, floa
     return elapsed, cpu
 
 
+def _paired(times: list[float], before: list[float]) -> float:
+    """The median over repetitions of ``times`` over ``before`` in the same repetition
+    (the variants of one repetition run back to back, so the machine's load, which drifts,
+    is much the same for both)."""
+    return statistics.median(t / b for t, b in zip(times, before, strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=300)
@@ -209,13 +218,17 @@ def main() -> None:
         f"{backend}, one worker, {args.instances} instances ({transitions} transitions, "
         f"no-op handlers), median of {args.repeat}, interleaved:"
     )
-    medians = {k: statistics.median(v) for k, v in seconds.items()}
-    cpus = {k: statistics.median(v) for k, v in cpu.items()}
-    for variant, median in medians.items():
+    print("  variant   wall us/transition       CPU us/transition   (xN: the median of each")
+    print(
+        "                                                            repetition's ratio to before)"
+    )
+    for variant in seconds:
+        walls, cpus = seconds[variant], cpu[variant]
         print(
-            f"  {variant:>6}: wall {median / transitions * 1e6:7.1f} us/transition "
-            f"x{median / medians['before']:.3f}   CPU {cpus[variant] / transitions * 1e6:7.1f} "
-            f"us/transition x{cpus[variant] / cpus['before']:.3f}"
+            f"  {variant:>7}   {statistics.median(walls) / transitions * 1e6:8.1f}"
+            f" x{_paired(walls, seconds['before']):.3f}"
+            f"   {statistics.median(cpus) / transitions * 1e6:8.1f}"
+            f" x{_paired(cpus, cpu['before']):.3f}"
         )
     print(
         f"  spans exported with tracing on: {statistics.median(spans):.0f} a run "

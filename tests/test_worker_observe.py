@@ -151,6 +151,12 @@ def test_spans_of_a_worker_round_nest_as_the_handlers_ran(
         assert seen.current[call] == span.context.span_id
         assert attr(span, "statewright.outcome") == "ok"
         assert span.status.status_code is StatusCode.UNSET
+    fired = Counter(
+        attr(s, "statewright.fired")
+        for s in handler_spans.values()
+        if attr(s, "statewright.hook") == "enter"
+    )
+    assert fired == {"drafted": 3, "checked": 3}
     # the handlers' own spans nest under the handler span they ran in
     models = traced.spans("model call")
     assert len(models) == 18
@@ -412,7 +418,9 @@ def test_runners_log_their_failures_and_transitions(
 
 
 def test_the_runtime_imports_no_opentelemetry_unless_asked(rt: Any, tmp_path: Path) -> None:
-    folder = Path(rt.__file__).parents[2]
+    folder = Path(rt.__file__)
+    for _ in rt.__name__.split("."):  # up from rt_relay_.../relay/runtime.py
+        folder = folder.parent
     script = textwrap.dedent(
         f"""
         import importlib, sys
@@ -466,3 +474,70 @@ def test_a_timed_exit_the_worker_fires_is_traced_and_logged(
         "review_timeout",
         record.seq,
     )
+
+
+def test_a_policy_that_gives_up_logs_it_and_its_way_out(
+    rt: Any, backend: Backend, traced: Traced, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, clock = backend.open(rt), Clock()
+    handlers = rt.Handlers()
+
+    def drafting(job: Any) -> Any:
+        raise TimeoutError("the model did not answer")
+
+    handlers.on_enter(
+        rt.State.DRAFTING, error=rt.Trigger.AGENT_ERROR, retry=rt.Retry(attempts=2, jitter=0)
+    )(drafting)
+    worker = rt.Worker(store, handlers, clock=clock, tracer=traced.tracer, worker_id="w-3")
+    rt.Relay.create(store, "g", clock=clock).start()
+    with caplog.at_level(logging.INFO, logger="statewright"):
+        worker.run_once()
+        clock.advance(minutes=1)
+        worker.run_once()
+    assert rt.Relay.load(store, "g").state is rt.State.FAILED
+    events = [(f(r, "event"), r.levelname) for r in caplog.records]
+    assert events == [
+        ("handler_failed", "WARNING"),
+        ("retry", "WARNING"),
+        ("handler_failed", "WARNING"),
+        ("gave_up", "ERROR"),
+        ("transition", "INFO"),
+    ]
+    gave_up = caplog.records[3]
+    assert (f(gave_up, "instance"), f(gave_up, "attempt"), f(gave_up, "worker")) == ("g", 2, "w-3")
+    assert gave_up.exc_info is not None and gave_up.exc_info[0] is TimeoutError
+    assert f(caplog.records[4], "trigger") == "agent_error"
+    handler_spans = traced.spans("statewright.handler")
+    assert [attr(s, "statewright.attempt") for s in handler_spans] == [0, 1]
+    assert [attr(s, "error.type") for s in handler_spans] == ["TimeoutError"] * 2
+    assert all("statewright.fired" not in (s.attributes or {}) for s in handler_spans)
+
+
+def test_a_call_past_its_timeout_is_a_timeout_span(
+    rt: Any, backend: Backend, traced: Traced
+) -> None:
+    import threading
+
+    store, clock, release = backend.open(rt), Clock(), threading.Event()
+    handlers = rt.Handlers()
+
+    def slow(job: Any) -> Any:
+        clock.advance(seconds=10)  # the worker's clock: past the policy's 5 s at once
+        release.wait(600)  # until the test lets go (never a length of time to pass)
+        return rt.Trigger.DRAFTED
+
+    policy = rt.Retry(attempts=1, timeout=timedelta(seconds=5))
+    handlers.on_enter(rt.State.DRAFTING, error=rt.Trigger.AGENT_ERROR, retry=policy)(slow)
+    worker = rt.Worker(
+        store, handlers, clock=clock, tracer=traced.tracer, heartbeat=timedelta(milliseconds=5)
+    )
+    rt.Relay.create(store, "s", clock=clock).start()
+    try:
+        assert worker.run_once().gave_up == 1
+    finally:
+        release.set()
+    assert rt.Relay.load(store, "s").state is rt.State.FAILED
+    (span,) = traced.spans("statewright.handler")
+    assert attr(span, "statewright.outcome") == "timeout"
+    assert str(attr(span, "error.type")).endswith("HandlerTimeout")
+    assert span.status.status_code is StatusCode.ERROR

@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 from .handlers import Call, Done, Failed, Fire
 from .records import AuditRecord
+from .retry import HandlerTimeout
 
 __all__ = [
     "FIELDS",
@@ -203,6 +204,8 @@ class WorkerWatch:
     def begin(self) -> None:
         """A round starts (no span yet: one is opened once it finds work)."""
         if self.tracer is not None:
+            if self._round is not None:  # the last round raised (a store out of reach)
+                self._round.end()
             self._round, self._round_ns = None, time.time_ns()
 
     def _round_span(self) -> Span | None:
@@ -328,7 +331,7 @@ class WorkerWatch:
                 if fired is not None and job.hook == "enter":
                     span.set_attribute("statewright.fired", str(fired))
             elif isinstance(result, Failed):
-                kind = "timeout" if type(result.error).__name__ == "HandlerTimeout" else "error"
+                kind = "timeout" if isinstance(result.error, HandlerTimeout) else "error"
                 span.set_attribute("statewright.outcome", kind)
                 span.set_attribute("error.type", _error_type(result.error))
                 span.failed(result.error)
@@ -337,7 +340,7 @@ class WorkerWatch:
             span.end()
         if isinstance(result, Failed):
             log_failed(self.log, call, result.error, seconds, self.worker)
-        elif self.log.isEnabledFor(logging.DEBUG):
+        elif result is not None and self.log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "%s %s: the %s handler of %s returned",
                 self.machine,
@@ -490,8 +493,18 @@ async def _awaited_in(tracer: Tracer, span: Span, value: Awaitable[Any]) -> Any:
         return await value
 
 
+def _untraced(watch: WorkerWatch, call: Call, done: Done | Failed, started: float) -> Done | Failed:
+    """What ``call`` came to, logged (a failure, or at DEBUG) with no span."""
+    if isinstance(done, Failed) or watch.log.isEnabledFor(logging.DEBUG):
+        watch.called(call, None, done, time.perf_counter() - started)
+    return done
+
+
 def timed(watch: WorkerWatch, call: Call, make: Callable[[Call], Done | Failed]) -> Done | Failed:
     """Make ``call`` through ``make`` (the worker's own way of calling), traced and logged."""
+    if watch.tracer is None:  # the default: the least that logging needs
+        started = time.perf_counter()
+        return _untraced(watch, call, make(call), started)
     span, scoped = watch.handler_span(call)
     started = time.perf_counter()
     result: Done | Failed | None = None
@@ -506,6 +519,9 @@ async def atimed(
     watch: WorkerWatch, call: Call, make: Callable[[Call], Awaitable[Done | Failed]]
 ) -> Done | Failed:
     """:func:`timed` for a call the worker awaits."""
+    if watch.tracer is None:
+        started = time.perf_counter()
+        return _untraced(watch, call, await make(call), started)
     span, scoped = watch.handler_span(call)
     started = time.perf_counter()
     result: Done | Failed | None = None

@@ -46,6 +46,9 @@ its first occurrence. A lease lost anywhere in a round counts as ``lost`` and th
 goes on; the other instances are served in the same round. Only the caller's own mistake
 raises: an ``async`` handler met by :meth:`Worker.run_once` (``TypeError``), and a store
 that cannot be reached at all.
+
+Observing. :attr:`Worker.metrics` counts what the worker did; given a ``tracer`` it opens
+spans, and it logs events under ``statewright.worker``, as :mod:`.observe` describes.
 """
 
 from __future__ import annotations
@@ -207,7 +210,10 @@ class Worker(Generic[S, T, R]):
     (default: ``batch``), and at most ``limits[name]`` calls of the handlers registered
     with ``limit=name``. :meth:`run_once` claims instances a few at a time, as many as its
     handlers' mean time says it starts on within ``hoard``, so that a worker with slow
-    handlers does not hold instances other workers could serve. Use one worker (one
+    handlers does not hold instances other workers could serve. ``tracer`` (a
+    :class:`~.observe.Tracer`, None: nothing traced) gets a span per round that found
+    work, per claim, per record delivered and per handler call; ``worker_id`` names the
+    worker in spans and logs (default: host, process and object). Use one worker (one
     store, one connection) per thread or process.
     """
 
