@@ -11,12 +11,13 @@ rollback target found so far, then recomputes every configuration's ancestors as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, MutableSequence
 
 from statewright.verify.explore.budget import DEFAULT_BUDGET, Budget, Exceeded
 from statewright.verify.explore.layout import Layout
-from statewright.verify.explore.rollback import _numbered, _reach, _transient
-from statewright.verify.explore.search import Search, search_from
+from statewright.verify.explore.rollback import _reach, _transient, rollback_transition
+from statewright.verify.explore.search import PACKED_BITS, Search, search_from
 from statewright.verify.model import Kind, Spec
 
 __all__ = ["search_with_rollback_rounds"]
@@ -106,3 +107,71 @@ def _bits(number: int) -> list[int]:
         found.append(low.bit_length() - 1)
         number ^= low
     return found
+
+
+def _numbered(
+    spec: Spec, found: Search, rollbacks: dict[int, list[int]], exceeded: Exceeded | None
+) -> Search:
+    """``found`` and ``rollbacks`` as one search, numbered breadth-first from the initial
+    configuration over both (each configuration's own steps first, then its rollbacks by
+    packed target)."""
+    old_order, old_first, old_succ, old_via = found.order, found.first, found.succ, found.via
+    index = {c: i for i, c in enumerate(old_order)}
+    n = len(found)
+    rollback = len(spec.transitions)
+    new = array("q", [-1]) * n
+    new[0] = 0
+    queue = [0]
+    parent_of = [-1]
+    at = 0
+    while at < len(queue):
+        i = queue[at]
+        at += 1
+        targets = list(old_succ[old_first[i] : old_first[i + 1]])
+        targets += [index[t] for t in rollbacks.get(old_order[i], ())]
+        for j in targets:
+            if new[j] < 0:
+                new[j] = len(queue)
+                queue.append(j)
+                parent_of.append(new[i])
+    order: MutableSequence[int]
+    width = found.layout.width
+    order = array("Q") if width <= PACKED_BITS else []
+    order.extend(old_order[i] for i in queue)
+    first, succ, via, source = array("q"), array("q"), array("I"), array("q")
+    back, head = array("q"), array("q", [-1]) * len(queue)
+    for k, i in enumerate(queue):
+        first.append(len(succ))
+        steps = [(old_succ[e], old_via[e]) for e in range(old_first[i], old_first[i + 1])]
+        steps += [(index[t], rollback) for t in rollbacks.get(old_order[i], ())]
+        for j, n_via in steps:
+            target = new[j]
+            e = len(succ)
+            succ.append(target)
+            via.append(n_via)
+            source.append(k)
+            back.append(head[target])
+            head[target] = e
+    first.append(len(succ))
+    stuck = [new[i] for i in found.stuck if new[i] >= 0]
+    nondet = {pair: new[i] for pair, i in found.nondet.items() if new[i] >= 0}
+    out = {n_: (new[i], value) for n_, (i, value) in found.out.items() if new[i] >= 0}
+    return Search(
+        found.layout,
+        (*spec.transitions, rollback_transition(spec)),
+        order,
+        array("q", parent_of),
+        first,
+        succ,
+        via,
+        source,
+        back,
+        head,
+        found.holds,
+        found.free,
+        sorted(stuck),
+        nondet,
+        out,
+        exceeded,
+        found.code,
+    )

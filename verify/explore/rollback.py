@@ -308,39 +308,38 @@ def _numbered(
     index = {c: i for i, c in enumerate(old_order)}
     n = len(found)
     rollback = len(spec.transitions)
+    rolled = {c: [index[t] for t in targets] for c, targets in rollbacks.items()}
     new = array("q", [-1]) * n
     new[0] = 0
     queue = [0]
     parent_of = [-1]
-    at = 0
-    while at < len(queue):
-        i = queue[at]
-        at += 1
-        targets = list(old_succ[old_first[i] : old_first[i + 1]])
-        targets += [index[t] for t in rollbacks.get(old_order[i], ())]
-        for j in targets:
+    for i in queue:  # the queue grows as it is read
+        parent = new[i]
+        for j in (*old_succ[old_first[i] : old_first[i + 1]], *rolled.get(old_order[i], ())):
             if new[j] < 0:
                 new[j] = len(queue)
                 queue.append(j)
-                parent_of.append(new[i])
+                parent_of.append(parent)
     order: MutableSequence[int]
     width = found.layout.width
     order = array("Q") if width <= PACKED_BITS else []
     order.extend(old_order[i] for i in queue)
     first, succ, via, source = array("q"), array("q"), array("I"), array("q")
-    back, head = array("q"), array("q", [-1]) * len(queue)
     for k, i in enumerate(queue):
         first.append(len(succ))
-        steps = [(old_succ[e], old_via[e]) for e in range(old_first[i], old_first[i + 1])]
-        steps += [(index[t], rollback) for t in rollbacks.get(old_order[i], ())]
-        for j, n_via in steps:
-            target = new[j]
-            e = len(succ)
-            succ.append(target)
-            via.append(n_via)
-            source.append(k)
-            back.append(head[target])
-            head[target] = e
+        a, b = old_first[i], old_first[i + 1]
+        succ.extend([new[j] for j in old_succ[a:b]])
+        via.extend(old_via[a:b].tolist())
+        back_to = rolled.get(old_order[i])
+        if back_to:
+            succ.extend([new[j] for j in back_to])
+            via.extend([rollback] * len(back_to))
+        source.extend([k] * (len(succ) - len(source)))
+    # the edges into each configuration, linked: head[j] the last, back[e] the one before
+    back, head = array("q", [-1]) * len(succ), array("q", [-1]) * len(queue)
+    for e, target in enumerate(succ):
+        back[e] = head[target]
+        head[target] = e
     first.append(len(succ))
     stuck = [new[i] for i in found.stuck if new[i] >= 0]
     nondet = {pair: new[i] for pair, i in found.nondet.items() if new[i] >= 0}
