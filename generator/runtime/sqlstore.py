@@ -429,7 +429,11 @@ class SqlStore:
         """Inside ``batch()``: hold the next unannounced :meth:`append` back, so that the
         write that follows it (a worker's moved delivery cursor, :meth:`take_staged`)
         sends both in one statement; one not taken is written as usual before the next
-        statement or at the end. PostgreSQL only (elsewhere appends are written at once)."""
+        statement or at the end. PostgreSQL only (elsewhere appends are written at once).
+
+        A held-back append is checked (its version, ``ConcurrencyConflict``) when it is
+        written, not when the machine made it: a caller whose batch then fails must drop
+        the instance it holds in memory and load it again (the worker does)."""
         staging = self._staging
         self._staging = self.dialect == "postgresql" and self._depth > 0
         try:
