@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -220,7 +221,13 @@ def bare_run(url: str, count: int, instances: int, work: float) -> float:
     return 3 * instances / elapsed
 
 
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): the figures are as noisy as it is busy."""
+    return "load average " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
+    print(f"{os.cpu_count()} cores, {load()}")
     for work_ms, instances in zip(args.work_ms, args.instances, strict=True):
         work = work_ms / 1000
         print(
@@ -247,6 +254,7 @@ def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
                 peer = statistics.median(theirs[name])
                 line += f"   {peer:{len(name) + 5}.1f}  {peer / base:5.2f}"
             print(line, flush=True)
+    print(load())
 
 
 # -- idle claims -----------------------------------------------------------------------

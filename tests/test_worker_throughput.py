@@ -1,8 +1,8 @@
 """The worker's hot path on PostgreSQL: what a transition sends, and that the fewer
 statements guard what the many did.
 
-A claim reads the claimed instances with it; an outcome's append, the moved delivery
-cursor and the release are one statement (``SqlStore.staged``, ``Outbox.advance``). The
+An outcome's append, the moved delivery cursor and the release are one statement
+(``SqlStore.staged``, ``Outbox.advance``); a claim enrols only what the next claims take. The
 statements are counted on the real connection; the guards (a lost lease, a writer that
 came first, a chain that must stay intact) are driven against a real server.
 """
@@ -75,8 +75,9 @@ def test_a_transition_sends_fewer_statements_than_a_bare_queue(rt: Any, postgres
     sent = counting.sent
     assert fired == 120
     # per transition: the outcome's one statement and its commit, and a share of the
-    # rounds' sweeps and claims (a bare SKIP LOCKED loop, counted alike, sends 4)
-    assert sent <= 2.5 * fired, sent
+    # instance's load and the rounds' sweeps and claims (a bare SKIP LOCKED loop,
+    # counted alike, sends 4; before the outcome was one statement, 5.3)
+    assert sent <= 3 * fired, sent
     assert set(states(postgres_url).values()) == {("DONE", 5)}
     assert setup.verify() == []
     store.close()
@@ -139,7 +140,9 @@ def test_a_writer_that_came_first_is_not_overwritten(rt: Any, postgres_url: str)
     assert row == (0,)
 
 
-def test_an_instance_read_with_its_claim_is_still_verified(rt: Any, postgres_url: str) -> None:
+def test_a_tampered_instance_is_quarantined_and_the_others_delivered(
+    rt: Any, postgres_url: str
+) -> None:
     setup = started(rt, postgres_url, 2)
     with psycopg.connect(postgres_url) as tamperer:
         tamperer.execute(

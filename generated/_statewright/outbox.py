@@ -224,7 +224,6 @@ class Outbox:
                     " WHERE machine = ? AND instance_id = ?".replace("?", store._placeholder),
                     [(c.token, until, machine, c.instance_id) for c in claims],
                 )
-            store._read_ahead(cursor, machine, [c.instance_id for c in claims])  # loaded next
         return claims
 
     def hold(self, machine: str, instance_id: str, now: str, until: str) -> Claim | None:

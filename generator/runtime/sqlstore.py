@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import sqlite3
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -281,9 +280,6 @@ class SqlStore:
         """Whether an unannounced append is held back (:meth:`staged`)."""
         self._staged: Staged | None = None
         """The append held back, if any."""
-        self._prefetched: dict[tuple[str, str], StoredInstance] = {}
-        """Instances read ahead in another transaction (:meth:`prefetch`), each for its
-        next :meth:`load`."""
         self._arrival: bool | None = None
         """Whether the head rows have the ``arrival`` column (None: not looked yet)."""
         if not create:
@@ -428,7 +424,11 @@ class SqlStore:
         """Inside ``batch()``: hold the next unannounced :meth:`append` back, so that the
         write that follows it (a worker's moved delivery cursor, :meth:`take_staged`)
         sends both in one statement; one not taken is written as usual before the next
-        statement or at the end. PostgreSQL only (elsewhere appends are written at once)."""
+        statement or at the end. PostgreSQL only (elsewhere appends are written at once).
+
+        A held-back append is checked (its version, ``ConcurrencyConflict``) when it is
+        written, not when the machine made it: a caller whose batch then fails must drop
+        the instance it holds in memory and load it again (the worker does)."""
         staging = self._staging
         self._staging = self.dialect == "postgresql" and self._depth > 0
         try:
@@ -558,10 +558,7 @@ class SqlStore:
     def _fetch(self, machine: str, instance_id: str) -> StoredInstance:
         """The instance as stored, unverified (what :meth:`load` checks): its head row and
         records in one statement, so in one snapshot without opening a transaction for it
-        (one round trip where a worker loads an instance; none when it was prefetched)."""
-        ahead = self._prefetched.pop((machine, instance_id), None)
-        if ahead is not None:
-            return ahead
+        (one round trip where a worker loads an instance)."""
         with self._transaction(write=False, single=True) as cursor:
             self._run(
                 cursor,
@@ -572,35 +569,6 @@ class SqlStore:
         if not rows:
             raise UnknownInstance.of(machine, instance_id)
         return _stored(rows)
-
-    def prefetch(self, machine: str, instance_ids: Sequence[str]) -> None:
-        """Read the instances ``instance_ids`` of ``machine`` as stored, each for its next
-        :meth:`load` (which still verifies it), in one read: a worker reads the instances
-        it claims with its claim (:meth:`_read_ahead`, in the claim's transaction). What
-        no load took is dropped at the next prefetch or :meth:`forget_prefetched`."""
-        with self._transaction(write=False) as cursor:
-            self._read_ahead(cursor, machine, instance_ids)
-
-    def _read_ahead(self, cursor: Any, machine: str, instance_ids: Sequence[str]) -> None:
-        """:meth:`prefetch` in the transaction of ``cursor``: one statement per
-        :data:`_HEADS_AT_ONCE` instances."""
-        self._prefetched.clear()
-        for start in range(0, len(instance_ids), _HEADS_AT_ONCE):
-            part = instance_ids[start : start + _HEADS_AT_ONCE]
-            self._run(
-                cursor,
-                _STORED.replace("SELECT", "SELECT i.instance_id,", 1)
-                + f" WHERE i.machine = ? AND i.instance_id IN ({', '.join('?' * len(part))})"
-                " ORDER BY i.instance_id, r.seq",
-                (machine, *part),
-            )
-            rows = cursor.fetchall()
-            for instance_id, group in itertools.groupby(rows, key=lambda row: str(row[0])):
-                self._prefetched[machine, instance_id] = _stored([row[1:] for row in group])
-
-    def forget_prefetched(self) -> None:
-        """Drop what :meth:`prefetch` read and no :meth:`load` took."""
-        self._prefetched.clear()
 
     def _row(self, cursor: Any, machine: str, instance_id: str, lock: str = "") -> StoredInstance:
         """The instance's head row, without its records."""

@@ -281,10 +281,7 @@ class Worker(Generic[S, T, R]):
     def run_once(self) -> Round:
         """Fire due timeouts, then deliver the effects of up to ``batch`` instances."""
         with self.store.unannounced():  # its own work: it goes on with it itself
-            try:
-                return self._run_once()
-            finally:  # read with its claims: not kept past the round
-                self.store.forget_prefetched()
+            return self._run_once()
 
     def _run_once(self) -> Round:
         report = self._start()
@@ -319,10 +316,7 @@ class Worker(Generic[S, T, R]):
         The store is called on the event loop's thread, between awaits, never across one.
         """
         with self.store.unannounced():
-            try:
-                return await self._arun_once()
-            finally:
-                self.store.forget_prefetched()
+            return await self._arun_once()
 
     async def _arun_once(self) -> Round:
         report = self._start()
