@@ -176,15 +176,12 @@ def _dispatch(
     """An ``if`` tree over the state numbers: log2 comparisons to reach a state's code."""
     if len(states) == 1:
         name = layout.states[states[0]]
-        context = (spec, semantics, layout, names, number, dense)
-        _state(write, depth, name, *context, gates)
+        _state(write, depth, name, spec, semantics, layout, names, number, dense, gates)
         return
     middle = len(states) // 2
-    context = (spec, semantics, layout, names, number, dense, gates)
-    write(depth, f"if s < {states[middle]}:")
-    _dispatch(write, depth + 1, states[:middle], *context)
-    write(depth, "else:")
-    _dispatch(write, depth + 1, states[middle:], *context)
+    for part, line in ((states[:middle], f"if s < {states[middle]}:"), (states[middle:], "else:")):
+        write(depth, line)
+        _dispatch(write, depth + 1, part, spec, semantics, layout, names, number, dense, gates)
 
 
 def _state(
