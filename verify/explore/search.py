@@ -451,10 +451,16 @@ def search_from(
     first = array("q" if many else "i")
     succ = array("Q" if wide else "I")
     transitions = spec.transitions
-    if gates:  # their steps after the spec's own and the rollback's
-        from statewright.verify.explore.rollback import rollback_transition
-
-        transitions = (*transitions, rollback_transition(spec), *gates.transitions)
+    if gates:  # their steps after the spec's own and the rollback's number
+        unused = Transition(
+            "*",
+            "*",
+            "(no rollback)",
+            spec.location,
+            len(transitions),
+            description="no step: the number a rollback takes in a search with rollbacks",
+        )
+        transitions = (*transitions, unused, *gates.transitions)
     via = array("H" if len(transitions) < 2**16 else "I")
     source = array("Q" if wide else "I")
     back = array("q" if many else "i")
