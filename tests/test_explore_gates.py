@@ -65,7 +65,12 @@ def reference(spec: Spec) -> tuple[set[Config], set[Edge], dict[Config, int]]:
         if not enabled:
             for group in semantics.choices[state].values():
                 steps += [t for t in group if data.holds(t.when, values)][:1]
+        due = kernel.escalation_due(node, ledger.gate, _T0)
+        deadline = node.deadline(_T0)
+        escalates = due is not None and (deadline is None or due < deadline)
         for t in steps:
+            if t.after is not None and escalates:
+                continue  # the escalation is due first, and is recorded before it
             edge = semantics.edges[id(t)]
             if t.human and node.policy is not None:
                 verdict = kernel.vote(edge, ledger, f"actor{len(votes)}")
@@ -81,9 +86,7 @@ def reference(spec: Spec) -> tuple[set[Config], set[Edge], dict[Config, int]]:
             except OutOfRange:
                 continue
             found.append((number[id(t)], (t.target, after, (), False)))
-        due = kernel.escalation_due(node, ledger.gate, _T0)
-        deadline = node.deadline(_T0)
-        if not enabled and due is not None and (deadline is None or due < deadline):
+        if not enabled and escalates:
             found.append(("escalate", (state, values, counted, True)))
         for label, after_config in found:
             edges.add((config, label, after_config))

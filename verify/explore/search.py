@@ -209,6 +209,10 @@ def _state(
         return
 
     def emit(depth: int, t: Transition) -> None:
+        if gate is not None and gate.flag is not None and t.after is not None:
+            # the escalation falls due first: the timed exit only once it has escalated
+            write(depth, f"if g & {1 << (layout.gate_offset + gate.flag)}:")
+            depth += 1
         _take(write, depth, t, layout, names, number, dense, gates, gate)
 
     used: set[str] = set()
