@@ -24,7 +24,8 @@ from test_runtime_kit import generate
 from statewright.verify.check import check_text
 from statewright.verify.explore import explore
 from statewright.verify.explore.gates import ESCALATE_TRIGGER
-from statewright.verify.explore.timing import Configurations, run_time, worst_case
+from statewright.verify.explore.properties import _escalations_due
+from statewright.verify.explore.timing import Bound, Configurations, run_time, worst_case
 from statewright.verify.findings import Finding, TraceStep
 from statewright.verify.load import load_text
 from statewright.verify.model import Spec
@@ -65,7 +66,12 @@ def reference(spec: Spec) -> tuple[set[Config], set[Edge], dict[Config, int]]:
         if not enabled:
             for group in semantics.choices[state].values():
                 steps += [t for t in group if data.holds(t.when, values)][:1]
+        due = kernel.escalation_due(node, ledger.gate, _T0)
+        deadline = node.deadline(_T0)
+        escalates = due is not None and (deadline is None or due < deadline)
         for t in steps:
+            if t.after is not None and escalates:
+                continue  # the escalation is due first, and is recorded before it
             edge = semantics.edges[id(t)]
             if t.human and node.policy is not None:
                 verdict = kernel.vote(edge, ledger, f"actor{len(votes)}")
@@ -81,9 +87,7 @@ def reference(spec: Spec) -> tuple[set[Config], set[Edge], dict[Config, int]]:
             except OutOfRange:
                 continue
             found.append((number[id(t)], (t.target, after, (), False)))
-        due = kernel.escalation_due(node, ledger.gate, _T0)
-        deadline = node.deadline(_T0)
-        if not enabled and due is not None and (deadline is None or due < deadline):
+        if not enabled and escalates:
             found.append(("escalate", (state, values, counted, True)))
         for label, after_config in found:
             edges.add((config, label, after_config))
@@ -325,3 +329,40 @@ def test_the_counterexample_replays_on_the_generated_runtime(tmp_path: Path) -> 
         if step.target == "REVIEW" and step.trigger == "build_ready":
             entered = moments[-1]
     assert str(machine.state) == "RELEASED"
+
+
+def within(bound: str) -> str:
+    return with_property(RELEASE).replace(
+        '  never_released: {always: "state != RELEASED"}\n',
+        f"  decided: {{leads_to: {{from: REVIEW, to: [RELEASED, FAILED], within: {bound}}}}}\n",
+    )
+
+
+def test_a_gate_is_decided_within_its_timeout_and_no_sooner() -> None:
+    """``within`` over the gate's configurations: 3d holds (votes and the escalation do not
+    restart the clock); 2d fails, its latest steps at 3d, an escalation at its due 1d."""
+    assert not [f for f in check_text(within("3d")).findings if f.rule == "property-violated"]
+    failure = violated(check_text(within("2d")).findings, "decided")
+    assert "can take 3d to reach RELEASED or FAILED, past the bound 2d" in failure.message
+    last = failure.trace[-1]
+    assert last.elapsed == 3 * 86400
+    spec = load_text(within("2d")).spec
+    assert spec is not None
+    found = explore(spec)
+    graph = Configurations(found)
+    entry = next(graph.nodes_of(["REVIEW"]))
+    escalate = next(
+        e
+        for e in found.found.edges(entry)
+        if found.found.transitions[found.found.via[e]].trigger == ESCALATE_TRIGGER
+    )
+    timeout = next(
+        e
+        for e in found.found.edges(found.found.succ[escalate])
+        if found.unpack(found.found.succ[e])[0] == "FAILED"
+    )
+    path = (escalate, timeout)
+    assert _escalations_due(found, Bound(3 * 86400, entry, path, (3 * 86400, 3 * 86400))) == (
+        86400,
+        3 * 86400,
+    )

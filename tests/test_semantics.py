@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import itertools
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -360,7 +361,7 @@ def test_the_engine_runs_random_specs_with_data_by_the_semantics(
         history.append((len(machine.audit), run.state, run.values))
 
 
-def explored_configurations(spec: Spec) -> list[tuple[object, ...]]:
+def explored_configurations(spec: Spec) -> Sequence[tuple[object, ...]]:
     """The explorer's configurations: state, values, the approvals a gate counted on each
     trigger (sorted, those with one or more), whether it escalated."""
     return explored_edges(spec)[0]

@@ -22,7 +22,9 @@ kinds of step keep the run in the gate:
 - an *escalation*: a timed step, due ``escalate.after`` after the gate was entered, that
   sets the flag (``escalate -> REVIEW (reviewers widened to director)``). It is taken only
   where it falls before the state's leading timed exit (rule
-  ``escalation-after-timeout`` reports one that does not), and neither it nor a vote
+  ``escalation-after-timeout`` reports one that does not): the runtime records it
+  before it takes the timed exit, so the gate takes its timed exit only once it has
+  escalated. Neither it nor a vote
   restarts the state's clock, so a gate's worst case is its timeout
   (:class:`~statewright.verify.explore.timing.Configurations` charges a gate's whole rest
   to the configuration that enters it).

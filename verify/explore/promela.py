@@ -163,6 +163,8 @@ class _Writer:
         at a gate that counts ``t``'s approvals, one that counts it while the quorum is not
         met, and the exit once it is."""
         conditions = [f"state == {self.states[t.source]}", *before, self.guard(t.when)]
+        if t.after is not None and t.source in self.flags:  # the escalation falls due first
+            conditions.append(self.flags[t.source])
         counter = self.counters.get((t.source, t.trigger))
         n = next(n for n, u in enumerate(self.spec.transitions) if u is t)
         if counter is None or n not in self.gates.vote:

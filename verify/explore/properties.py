@@ -294,6 +294,26 @@ def _timed(
     return _late(found, prop, within, graph, bound), bound.seconds
 
 
+def _escalations_due(found: Exploration, bound: Bound) -> tuple[int, ...]:
+    """When each step of ``bound``'s path is taken at the latest, an approval gate's
+    escalation at its due time: ``escalate.after`` past the step that entered the gate
+    (the gate's whole rest is charged before its first step, :class:`Configurations`)."""
+    gates, via = found.found.gates, found.found.via
+    if gates is None:
+        return bound.elapsed
+    elapsed = list(bound.elapsed)
+    entered = 0
+    for k, e in enumerate(bound.path):
+        step = gates.step(via[e])
+        if step is None:
+            entered = elapsed[k]
+        elif step.transition is None:
+            after = gates.by_state[step.state].escalate_after
+            assert after is not None
+            elapsed[k] = min(elapsed[k], entered + after)
+    return tuple(elapsed)
+
+
 def _late(
     found: Exploration, prop: Property, within: Duration, graph: Configurations, bound: Bound
 ) -> Counterexample:
@@ -309,7 +329,7 @@ def _late(
             f"{fails} can take {format_duration(bound.seconds)} to reach {goal}, past the "
             f"bound {within.text}"
         )
-        elapsed = (*(None for _ in lead), *bound.elapsed)
+        elapsed = (*(None for _ in lead), *_escalations_due(found, bound))
         return Counterexample(prop, message, trace, elapsed=elapsed)
     if bound.forever is not None:
         there = graph.state(bound.forever)

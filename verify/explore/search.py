@@ -185,15 +185,12 @@ def _dispatch(
     """An ``if`` tree over the state numbers: log2 comparisons to reach a state's code."""
     if len(states) == 1:
         name = layout.states[states[0]]
-        context = (spec, semantics, layout, names, number, dense)
-        _state(write, depth, name, *context, gates)
+        _state(write, depth, name, spec, semantics, layout, names, number, dense, gates)
         return
     middle = len(states) // 2
-    context = (spec, semantics, layout, names, number, dense, gates)
-    write(depth, f"if s < {states[middle]}:")
-    _dispatch(write, depth + 1, states[:middle], *context)
-    write(depth, "else:")
-    _dispatch(write, depth + 1, states[middle:], *context)
+    for part, line in ((states[:middle], f"if s < {states[middle]}:"), (states[middle:], "else:")):
+        write(depth, line)
+        _dispatch(write, depth + 1, part, spec, semantics, layout, names, number, dense, gates)
 
 
 def _state(
@@ -221,6 +218,10 @@ def _state(
         return
 
     def emit(depth: int, t: Transition) -> None:
+        if gate is not None and gate.flag is not None and t.after is not None:
+            # the escalation falls due first: the timed exit only once it has escalated
+            write(depth, f"if g & {1 << (layout.gate_offset + gate.flag)}:")
+            depth += 1
         _take(write, depth, t, layout, names, number, dense, gates, gate)
 
     used: set[str] = set()
@@ -474,10 +475,16 @@ def search_from(
     first = array("q" if many else "i")
     succ = array("Q" if wide else "I")
     transitions = spec.transitions
-    if gates:  # their steps after the spec's own and the rollback's
-        from statewright.verify.explore.rollback import rollback_transition
-
-        transitions = (*transitions, rollback_transition(spec), *gates.transitions)
+    if gates:  # their steps after the spec's own and the rollback's number
+        unused = Transition(
+            "*",
+            "*",
+            "(no rollback)",
+            spec.location,
+            len(transitions),
+            description="no step: the number a rollback takes in a search with rollbacks",
+        )
+        transitions = (*transitions, unused, *gates.transitions)
     via = array("H" if len(transitions) < 2**16 else "I")
     source = array("Q" if wide else "I")
     back = array("q" if many else "i")
