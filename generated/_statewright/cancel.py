@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import gates
+from .kernel import Node
 from .outbox import Outbox
 from .records import (
     Actor,
@@ -139,6 +140,15 @@ def _append(machine: Machine[Any, Any, Any], at: datetime, who: Actor, note: str
         roles=tuple(sorted(who.roles)),
     )
     log.append(record)
+    machine._node = closed_node(machine._node)
+
+
+def closed_node(node: Node) -> Node:
+    """``node`` as a cancelled run rests in it: its state (failed or not), with no exit,
+    no timer and no gate, so that every trigger is refused (:meth:`Machine._refuse
+    <.engine.Machine._refuse>` says it was cancelled), nothing is allowed and no
+    deadline comes, at no cost to a step of an open run."""
+    return Node(node.state, failed=node.failed)
 
 
 def check_record(machine: Machine[Any, Any, Any], record: AuditRecord[Any, Any, Any]) -> None:

@@ -165,6 +165,8 @@ class Metrics:
     lost: int = 0
     wakes: int = 0
     """Idle waits ended by an announcement of new work (PostgreSQL ``NOTIFY``)."""
+    cancelled: int = 0
+    """Instances whose run was cancelled while the worker held them."""
 
     def add(self, report: Round) -> None:
         """Count one round's ``report`` in."""
@@ -173,6 +175,7 @@ class Metrics:
             setattr(self, name, getattr(self, name) + getattr(report, name))
         self.quarantined += report.quarantined
         self.lost += report.lost
+        self.cancelled += report.cancelled
 
     def timed(self, seconds: float) -> None:
         """Count one handler call that took ``seconds``."""
