@@ -143,7 +143,7 @@ def _append(machine: Machine[Any, Any, Any], at: datetime, who: Actor, note: str
     machine._node = closed_node(machine._node)
 
 
-def closed_node(node: Node) -> Node:
+def closed_node(node: Node[Any]) -> Node[Any]:
     """``node`` as a cancelled run rests in it: its state (failed or not), with no exit,
     no timer and no gate, so that every trigger is refused (:meth:`Machine._refuse
     <.engine.Machine._refuse>` says it was cancelled), nothing is allowed and no
