@@ -552,8 +552,8 @@ class Worker(Generic[S, T, R]):
         """A heartbeat while a handler runs: keep the lease, and raise
         :class:`~.outbox.LeaseRevoked` if the run was cancelled meanwhile (the call is
         then abandoned: an ``async`` one cancelled, a plain one's result discarded)."""
+        self.outbox.check(claim)  # first: a revoked lease is a cancellation, not a loss
         self._keep(claim)
-        self.outbox.check(claim)
 
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round
