@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import gates
 from .kernel import Node
-from .outbox import Outbox
+from .outbox import Outbox, forget_results
 from .records import (
     Actor,
     AuditRecord,
@@ -100,8 +100,6 @@ def cancel(
     if not isinstance(store, SqlStore):
         _close(machine, at, who, note)
         return machine._log[-1]
-    from .effects import forget_run  # it imports the handlers, which import the engine
-
     outbox = Outbox(store)
     marks = len(machine._log), machine._revision
     undo = machine._checkpoint()
@@ -109,7 +107,7 @@ def cancel(
         with store.batch():  # one transaction: the records and the settled outbox entry
             _close(machine, at, who, note)
             outbox.settle(machine.spec.machine, str(machine._id), len(machine._log))
-            forget_run(store, machine.spec.machine, str(machine._id))
+            forget_results(store, machine.spec.machine, str(machine._id))
     except BaseException:
         if len(machine._log) > marks[0]:  # the writes in the batch were rolled back
             undo()
