@@ -281,12 +281,21 @@ def test_every_commands_help_describes_each_argument_and_the_exit_status(
 
 # --- the command layer: one module per command --------------------------------------------
 
-SHARED = {"__init__", "inputs", "stores", "audit_check", "migrate_store", "runs_archive"}
+SHARED = {
+    "__init__",
+    "inputs",
+    "stores",
+    "audit_check",
+    "migrate_store",
+    "runs_archive",
+    "runs_cancel",
+}
 """The modules of generator/commands/ that are no command: the shared pieces (``stores``
 opens the stores ``audit`` and ``runs`` read; ``audit_check`` holds the ``audit`` group's
 ``check`` and ``export`` actions, which ``audit.py`` registers; ``migrate_store`` moves
 the stored runs for ``migrate --store``; ``runs_archive`` holds the ``runs`` group's
-``archive`` action, which ``runs.py`` registers)."""
+``archive`` action and ``runs_cancel`` its ``cancel`` action, which ``runs.py``
+registers)."""
 
 
 def test_every_command_module_is_registered_and_every_command_has_a_module() -> None:
@@ -320,9 +329,10 @@ def test_the_dispatch_reaches_every_command() -> None:
 
     built = parser()
     runnable = {name: h for name, h in helps().items() if isinstance(h, Command)}
-    assert len(runnable) == 18
+    assert len(runnable) == 19
     examples = {
         "runs archive": ["T", "--finished-before", "1d", "--to", "A"],
+        "runs cancel": ["T", "I", "--actor", "A", "--reason", "R"],
         "serve": ["--store", "T"],
         "migrate": ["O", "N"],
         "paths": ["S"],

@@ -296,7 +296,9 @@ def test_serve_says_what_is_wrong_in_one_line(
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    states=st.lists(st.sampled_from(["gate", "running", "failed", "done"]), max_size=40),
+    states=st.lists(
+        st.sampled_from(["gate", "running", "failed", "done", "cancelled"]), max_size=40
+    ),
     size=st.integers(1, 7),
 )
 def test_the_inbox_pages_are_the_runs_at_a_gate(
@@ -317,8 +319,10 @@ def test_the_inbox_pages_are_the_runs_at_a_gate(
     for i, where in enumerate(states):
         run = machine.create(store, f"r{i:02}", context={"i": i}, clock=clock)
         run.fire("task_received")
-        if where == "gate":
+        if where in ("gate", "cancelled"):
             run.fire("gate_reached")
+        if where == "cancelled":  # at the gate, closed: nobody is asked to decide
+            run.cancel(actor=Actor("olga"), reason="withdrawn")
         elif where == "failed":
             run.fire("agent_error")
         elif where == "done":
@@ -339,7 +343,11 @@ def test_the_inbox_pages_are_the_runs_at_a_gate(
         runs = {i: Orchestrator.load(oracle, i) for i in (f"r{n:02}" for n in range(len(states)))}
     finally:
         oracle.close()
-    waiting = [i for i, run in runs.items() if str(run.state) == "WAITING_FOR_APPROVAL"]
+    waiting = [
+        i
+        for i, run in runs.items()
+        if str(run.state) == "WAITING_FOR_APPROVAL" and run.cancelled is None
+    ]
     expected = sorted(waiting, key=lambda i: (runs[i].deadline, i))
     assert listed == expected
 

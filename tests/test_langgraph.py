@@ -369,3 +369,23 @@ def test_a_timeout_runner_sleeps_until_the_next_deadline(rt: Any, tmp_path: Path
 def test_a_timeout_runner_needs_a_checkpointer(rt: Any) -> None:
     with pytest.raises(TypeError, match="compiled with a checkpointer"):
         TimeoutRunner(build_graph(agents(rt, []), roles=granted).compile())
+
+
+def test_a_run_cancelled_while_it_waits_ends_and_has_no_timeout(rt: Any, tmp_path: Path) -> None:
+    clock = Clock()
+    store = rt.SqlStore.sqlite(str(tmp_path / "cancelled.sqlite"))
+    graph = build_graph(agents(rt, []), roles=granted, store=store, clock=clock).compile(
+        checkpointer=InMemorySaver()
+    )
+    config: Any = {"configurable": {"thread_id": "x"}}
+    graph.invoke({"instance_id": "x", "start": "start"}, config)
+    rt.Relay.load(store, "x", clock=clock).cancel(actor=rt.Actor("olga"), reason="withdrawn")
+    clock.advance(hours=2)
+    runner = TimeoutRunner(graph, clock=clock)
+    assert runner.run_once() == []  # the resume finds it closed: nothing taken
+    out = graph.invoke(
+        Command(resume={"trigger": "approve", "actor": "lena", "decision": "ok"}), config
+    )
+    assert "__interrupt__" not in out and runner.deadlines() == {}
+    machine = rt.Relay.load(store, "x")
+    assert machine.audit[-1].event is rt.Event.CANCELLED and machine.audit[-1].seq == 7

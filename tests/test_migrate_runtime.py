@@ -727,3 +727,25 @@ def test_migrate_store_leaves_a_tampered_run_and_says_so(
     assert "1 review instance migrated" in done.stdout
     assert "  not migrated: \"b\": review 'b' record 2: altered" in done.stdout
     assert [b["event"] for b in bodies(new.SqlStore.sqlite(target), "a")][-1] == "migrated"
+
+
+def test_migrate_store_leaves_a_cancelled_run_closed(
+    rts: dict[str, Any], sql_backend: Backend, tmp_path: Path
+) -> None:
+    """A cancelled run is closed: neither the command nor a load under the new version
+    appends a migrated record after its cancellation."""
+    old, new = rts["old"], rts["new"]
+    clock = Clock()
+    states = fleet(old, sql_backend.open(old), clock)
+    closed = next(iter(states))
+    old.Review.load(sql_backend.open(old), closed).cancel(actor=old.Actor("olga"), reason="stop")
+    old_file, new_file = spec_files(tmp_path)
+    done = cli("migrate", old_file, new_file, "--store", sql_backend.target)
+    assert done.returncode == 0, done.stderr
+    assert "3 review instances migrated" in done.stdout
+    assert "  1 cancelled instance: closed, left as they are" in done.stdout
+    store = sql_backend.open(new)
+    assert store.verify() == []
+    with pytest.raises(new.Cancelled, match="a cancelled run is closed and not migrated"):
+        new.Review.load(store, closed)
+    assert old.Review.load(sql_backend.open(old), closed).cancelled is not None

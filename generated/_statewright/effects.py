@@ -17,7 +17,7 @@ trigger, payload and context), or that it returned None. A call that raised is n
 cannot be stored as JSON (it fails as it would uncached). Retention: a run's cached
 results are deleted in the transaction that commits the outcome they stood in for (its
 cursor moved past their record, no delivery of that key can come again), and with the
-run when it is cancelled (:mod:`.cancel`) or archived.
+run when it is cancelled (:mod:`.cancel`) or archived (:func:`~.outbox.forget_results`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .records import storable
 from .sqlstore import SCHEMA_LOCK, SqlStore
 from .stored import instant
 
-__all__ = ["EffectCache", "forget_run"]
+__all__ = ["EffectCache"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS statewright_effects ("
@@ -40,6 +40,7 @@ _SCHEMA = (
 )
 
 _FORGET = "DELETE FROM statewright_effects WHERE machine = ? AND instance_id = ?"
+"""What :func:`~.outbox.forget_results` runs too (the table lives beside the outbox)."""
 
 
 class EffectCache:
@@ -124,20 +125,3 @@ class EffectCache:
         if "fire" in body:
             return Fire(self.triggers(body["fire"]), body.get("payload"), body.get("context"))
         return None
-
-
-def forget_run(store: SqlStore, machine: str, instance_id: str) -> None:
-    """Delete every cached result of the instance (a cancelled or archived run), in the
-    caller's transaction; nothing when the store keeps no cached results."""
-    with store._transaction(write=True) as cursor:
-        if store.dialect == "postgresql":
-            store._run(cursor, "SELECT to_regclass('statewright_effects') IS NOT NULL")
-        else:
-            store._run(
-                cursor,
-                "SELECT COUNT(*) > 0 FROM sqlite_master"
-                " WHERE type = 'table' AND name = 'statewright_effects'",
-            )
-        row = cursor.fetchone()
-        if row is not None and row[0]:
-            store._run(cursor, _FORGET, (machine, instance_id))

@@ -41,7 +41,7 @@ from .sqlstore import (
 )
 from .stored import StoreError
 
-__all__ = ["Claim", "LeaseLost", "LeaseRevoked", "Outbox", "Pending"]
+__all__ = ["Claim", "LeaseLost", "LeaseRevoked", "Outbox", "Pending", "forget_results"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS statewright_outbox ("
@@ -542,3 +542,25 @@ def _columns(store: SqlStore, cursor: Any) -> set[str]:
         return {str(row[0]) for row in cursor.fetchall()}
     store._run(cursor, "PRAGMA table_info(statewright_outbox)")
     return {str(row[1]) for row in cursor.fetchall()}
+
+
+def forget_results(store: SqlStore, machine: str, instance_id: str) -> None:
+    """Delete every result cached for the instance under its jobs' keys (:mod:`.effects`;
+    a cancelled or archived run), in the caller's transaction; nothing when the store
+    keeps no cached results."""
+    with store._transaction(write=True) as cursor:
+        if store.dialect == "postgresql":
+            store._run(cursor, "SELECT to_regclass('statewright_effects') IS NOT NULL")
+        else:
+            store._run(
+                cursor,
+                "SELECT COUNT(*) > 0 FROM sqlite_master"
+                " WHERE type = 'table' AND name = 'statewright_effects'",
+            )
+        row = cursor.fetchone()
+        if row is not None and row[0]:
+            store._run(
+                cursor,
+                "DELETE FROM statewright_effects WHERE machine = ? AND instance_id = ?",
+                (machine, instance_id),
+            )

@@ -80,6 +80,8 @@ class Moved:
     """Instances that could not be moved (a broken chain, a migration that does not land,
     a batch that kept racing a live writer), and why."""
     batches: int = 0
+    closed: int = 0
+    """Cancelled runs: closed, never migrated (nothing may follow a cancellation)."""
 
     def add(self, other: Moved) -> None:
         self.migrated += other.migrated
@@ -89,6 +91,7 @@ class Moved:
         self.automatic.extend(other.automatic)
         self.failed.update(other.failed)
         self.batches += other.batches
+        self.closed += other.closed
 
 
 def runtime_migration(migration: Migration) -> MigrationSpec:
@@ -160,6 +163,9 @@ class _Mover:
             return
         if not self.migration.matches(version.spec):
             moved.other[version.short] += 1
+            return
+        if bodies[-1].get("event") == "cancelled":
+            moved.closed += 1
             return
         at = self.clock()
         where = f"{machine} instance {instance_id!r}"
@@ -239,6 +245,11 @@ def moved_lines(target: str, new: Spec, old_sha: str, moved: Moved, batch: int) 
         lines.append(
             f"  {_many(count, 'instance')} under spec {version}, which this migration does "
             "not move: left as they are"
+        )
+    if moved.closed:
+        lines.append(
+            f"  {_many(moved.closed, 'cancelled instance')}: closed, left as they are "
+            "(nothing follows a cancellation)"
         )
     if moved.automatic:
         lines.append(

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from statewright.generator.commands.stores import Unusable, connect, display, load_specs
+from statewright.generator.runtime.outbox import forget_results
 from statewright.generator.runtime.sqlstore import SqlStore
 from statewright.generator.runtime.store import ChainBroken
 from statewright.verify.load.values import parse_duration
@@ -231,6 +232,7 @@ class _Mover:
                     "DELETE FROM statewright_outbox WHERE machine = ? AND instance_id = ?",
                     key,
                 )
+        forget_results(store, *key)  # results cached under its jobs' keys (commonly none left)
         runs, count = self.moved.get(key[0], (0, 0))
         self.moved[key[0]] = (runs + 1, count + records)
 

@@ -32,8 +32,7 @@ from statewright.generator.commands.stores import (
     spec_version,
     spec_versions,
 )
-from statewright.generator.runtime.effects import forget_run
-from statewright.generator.runtime.outbox import Outbox
+from statewright.generator.runtime.outbox import Outbox, forget_results
 from statewright.generator.runtime.records import blank
 from statewright.generator.runtime.sqlstore import SqlStore
 from statewright.generator.runtime.store import (
@@ -143,7 +142,7 @@ def _cancel(
         with store.batch():
             store.append(owner, instance_id, stored.version, StoreHead(head.state, None), [body])
             outbox.settle(owner, instance_id, stored.seq + 1)
-            forget_run(store, owner, instance_id)
+            forget_results(store, owner, instance_id)
     except ConcurrencyConflict as error:
         raise _Refused(f"{error}; run the command again") from error
     return owner, stored.seq + 1, head.state

@@ -328,7 +328,7 @@ def build_graph(
         machine_state: StrEnum = spec.states(run["state"])
         if run.get("delivered", 0) < _records(run, store, load):
             return str(machine_state)
-        if machine_state in waits:
+        if machine_state in waits and load(run).cancelled is None:  # a cancelled run ends
             return review_node(machine_state)
         return END
 

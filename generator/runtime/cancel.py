@@ -32,7 +32,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import gates
-from .outbox import Outbox
+from .kernel import Node
+from .outbox import Outbox, forget_results
 from .records import (
     Actor,
     AuditRecord,
@@ -99,8 +100,6 @@ def cancel(
     if not isinstance(store, SqlStore):
         _close(machine, at, who, note)
         return machine._log[-1]
-    from .effects import forget_run  # it imports the handlers, which import the engine
-
     outbox = Outbox(store)
     marks = len(machine._log), machine._revision
     undo = machine._checkpoint()
@@ -108,7 +107,7 @@ def cancel(
         with store.batch():  # one transaction: the records and the settled outbox entry
             _close(machine, at, who, note)
             outbox.settle(machine.spec.machine, str(machine._id), len(machine._log))
-            forget_run(store, machine.spec.machine, str(machine._id))
+            forget_results(store, machine.spec.machine, str(machine._id))
     except BaseException:
         if len(machine._log) > marks[0]:  # the writes in the batch were rolled back
             undo()
@@ -138,6 +137,15 @@ def _append(machine: Machine[Any, Any, Any], at: datetime, who: Actor, note: str
         roles=tuple(sorted(who.roles)),
     )
     log.append(record)
+    machine._node = closed_node(machine._node)
+
+
+def closed_node(node: Node[Any]) -> Node[Any]:
+    """``node`` as a cancelled run rests in it: its state (failed or not), with no exit,
+    no timer and no gate, so that every trigger is refused (:meth:`Machine._refuse
+    <.engine.Machine._refuse>` says it was cancelled), nothing is allowed and no
+    deadline comes, at no cost to a step of an open run."""
+    return Node(node.state, failed=node.failed)
 
 
 def check_record(machine: Machine[Any, Any, Any], record: AuditRecord[Any, Any, Any]) -> None:

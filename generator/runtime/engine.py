@@ -111,7 +111,6 @@ _new_record = tuple.__new__
 :meth:`Machine._take`'s short path (keywords cost twice as much as the tuple)."""
 _TRANSITION = Event.TRANSITION
 _CREATED = Event.CREATED
-_CANCELLED = Event.CANCELLED
 
 
 class Machine(Instance[S, T, R]):
@@ -182,7 +181,6 @@ class Machine(Instance[S, T, R]):
                 edge.after is not None,
             )
             for edge in sorted(enabled, key=lambda e: str(e.trigger))
-            if self._log[-1].event is not _CANCELLED  # a cancelled run allows nothing
         )
 
     def _overdue_exit(self, at: datetime) -> list[Edge]:
@@ -565,8 +563,6 @@ class Machine(Instance[S, T, R]):
     # -- taking transitions -------------------------------------------------------------
 
     def _take(self, trigger: T, actor: Actor | None, decision: str | None, payload: object) -> S:
-        if self._log[-1].event is _CANCELLED:  # a cancelled run is closed
-            cancel.refuse(self, f"fire {trigger!s}")
         if self._node.timed is not None:
             return self._take_timed(trigger, actor, decision, payload)
         node = self._node
@@ -710,6 +706,7 @@ class Machine(Instance[S, T, R]):
         where: str,
     ) -> None:
         """Raise the refusal the kernel's ``outcome`` stands for, saying why."""
+        cancel.refuse(self, f"fire {trigger!s}")  # a cancelled run rests where no exit is
         node, values = self._node, self._variables
         if outcome is kernel.Outcome.UNAUTHORISED:
             assert edge is not None

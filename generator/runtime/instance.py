@@ -167,11 +167,7 @@ class Instance(Generic[S, T, R]):
 
     @property
     def deadline(self) -> datetime | None:
-        """When the current state's timed exit is due, or None if it has none (or the
-        run was cancelled)."""
-        log = self._log
-        if log and log[-1].event is Event.CANCELLED:
-            return None
+        """When the current state's timed exit is due, or None if it has none."""
         return self._node.deadline(self._entered)
 
     def _variables_of(self, kind: type[_V]) -> _V:

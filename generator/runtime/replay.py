@@ -362,7 +362,10 @@ def apply(machine: Machine[Any, Any, Any], record: _Record) -> None:
     elif record.event is Event.CONTEXT:
         assert isinstance(record.data, dict)
         machine._merge_context(record.data, record.actor, record.at)
-    elif gates.is_own(record) or record.event is Event.CANCELLED:
+    elif record.event is Event.CANCELLED:
+        machine._log.append(record)
+        machine._node = cancel.closed_node(machine._node)
+    elif gates.is_own(record):
         machine._log.append(record)
     else:
         edge = _edge_for(machine, record)

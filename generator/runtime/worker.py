@@ -170,6 +170,8 @@ class Metrics:
     lost: int = 0
     wakes: int = 0
     """Idle waits ended by an announcement of new work (PostgreSQL ``NOTIFY``)."""
+    cancelled: int = 0
+    """Instances whose run was cancelled while the worker held them."""
 
     def add(self, report: Round) -> None:
         """Count one round's ``report`` in."""
@@ -178,6 +180,7 @@ class Metrics:
             setattr(self, name, getattr(self, name) + getattr(report, name))
         self.quarantined += report.quarantined
         self.lost += report.lost
+        self.cancelled += report.cancelled
 
     def timed(self, seconds: float) -> None:
         """Count one handler call that took ``seconds``."""
@@ -577,8 +580,8 @@ class Worker(Generic[S, T, R]):
         """A heartbeat while a handler runs: keep the lease, and raise
         :class:`~.outbox.LeaseRevoked` if the run was cancelled meanwhile (the call is
         then abandoned: an ``async`` one cancelled, a plain one's result discarded)."""
+        self.outbox.check(claim)  # first: a revoked lease is a cancellation, not a loss
         self._keep(claim)
-        self.outbox.check(claim)
 
     def _commit(
         self, claim: Claim, machine: Machine[S, T, R], settled: Settled, report: Round
