@@ -166,9 +166,13 @@ class Machine(Instance[S, T, R]):
 
         A guarded trigger is listed only while one of its guards holds, with the target of
         the transition it would take. An approval state lists only its human exits (and its
-        timeout once due): it is locked. Firing a listed non-human trigger cannot raise
+        timeout once due): it is locked. Once the state's deadline has passed, only its
+        timed exit is listed: the runtime takes it first whatever fires (:meth:`fire`), so
+        :meth:`expire`, then ask again. Firing a listed non-human trigger cannot raise
         ``InvalidTransition``.
         """
+        at = self._clock()
+        enabled = self._overdue_exit(at) or self._enabled(at)
         return tuple(
             Allowed(
                 edge.trigger,
@@ -177,8 +181,14 @@ class Machine(Instance[S, T, R]):
                 edge.source.reviewers if edge.human else frozenset(),
                 edge.after is not None,
             )
-            for edge in sorted(self._enabled(self._clock()), key=lambda e: str(e.trigger))
+            for edge in sorted(enabled, key=lambda e: str(e.trigger))
         )
+
+    def _overdue_exit(self, at: datetime) -> list[Edge]:
+        """The current state's timed exit if its deadline passed before ``at`` (what
+        :meth:`_overdue` takes first), else none."""
+        timed, deadline = self._node.timed, self.deadline
+        return [timed] if timed is not None and deadline is not None and deadline < at else []
 
     def _enabled(self, at: datetime) -> list[Edge]:
         """The current state's exits that may be taken at ``at``: per trigger, the first
@@ -260,13 +270,39 @@ class Machine(Instance[S, T, R]):
             return self.state if escalates else None
         if not kernel.due(timed, self._entered, at):
             return self.state if escalates else None
-        self._durably(self._enter, timed, at, None, None, None)
+        self._durably(self._time_out, timed, at)
         return self.state
 
+    def _time_out(self, timed: Edge, at: datetime) -> None:
+        """Take the timed exit ``timed`` at ``at``; an approval gate's escalation that fell
+        due before it is recorded first, as :meth:`expire` records it."""
+        if self._node.policy is not None:
+            gates.escalate_if_due(self, at)
+        self._enter(timed, at, None, None, None)
+
     def _escalation_due(self, at: datetime) -> bool:
-        book = gates.ledger(self)
-        due = kernel.escalation_due(self._node, book.gate, self._entered)
+        due = self._escalates_at()
         return due is not None and at >= due
+
+    def _escalates_at(self) -> datetime | None:
+        """When the approval gate the machine rests in escalates, if its policy escalates
+        and the escalation is not recorded yet; else None."""
+        policy = self._node.policy
+        if policy is None or policy.escalate_after is None:
+            return None
+        return kernel.escalation_due(self._node, gates.ledger(self).gate, self._entered)
+
+    @property
+    def next_due(self) -> datetime | None:
+        """When the machine next changes by itself: the earlier of its :attr:`deadline`
+        and the escalation of the approval gate it rests in (until that is recorded);
+        None when neither comes. :meth:`expire` at that time records what fell due, and
+        a store keeps it as the instance's due time, so a sweep or a worker wakes then.
+        """
+        deadline, escalates = self.deadline, self._escalates_at()
+        if escalates is None or (deadline is not None and deadline <= escalates):
+            return deadline
+        return escalates
 
     def update_context(self, values: Mapping[str, object], *, actor: Actor | None = None) -> None:
         """Merge JSON ``values`` into the context, recorded in the log; refused (``Locked``)
@@ -317,7 +353,9 @@ class Machine(Instance[S, T, R]):
         values, kept = self._kept(values)
         at = self._clock() if now is None else now
         held = tuple(sorted(who.roles))
-        self._durably(self._rolled_back, state, reason, values, at, who.id, note, seq, held, kept)
+        self._durably(
+            self._rolled_back, state, reason, values, at, who.id, note, seq, held, kept, who
+        )
         return self.state
 
     def _rolled_back(
@@ -331,10 +369,15 @@ class Machine(Instance[S, T, R]):
         seq: int,
         roles: tuple[str, ...],
         kept: dict[str, JSONValue] | None,
+        who: Actor | None = None,
     ) -> None:
         """Restore the state after record ``seq`` (by an actor holding ``roles``, with the
-        ``kept`` values carried over); a gate entered so binds its digest."""
+        ``kept`` values carried over); a gate entered so binds its digest. The rollback
+        record is signed by ``who`` if that actor signs, as a human decision is."""
+        first = len(self._log)
         self._restore(state, reason, values, at, actor_id, decision, seq, roles, kept)
+        if who is not None:
+            gates.sign(self, first, who)
         gates.bind(self, at)
 
     def cancel(self, *, actor: Actor, reason: str) -> AuditRecord[S, T, R]:
@@ -499,8 +542,9 @@ class Machine(Instance[S, T, R]):
         return undo
 
     def _head(self) -> StoreHead:
-        """The present as the store keeps it beside the records: state and deadline."""
-        deadline = self.deadline
+        """The present as the store keeps it beside the records: state and due time (the
+        deadline, or an unrecorded escalation if sooner: :attr:`next_due`)."""
+        deadline = self.next_due
         return StoreHead(self._node.state.value, None if deadline is None else instant(deadline))
 
     def _bodies(self, start: int) -> list[dict[str, JSONValue]]:
@@ -587,7 +631,7 @@ class Machine(Instance[S, T, R]):
             deadline = node.deadline(self._entered)
             if timed is None or deadline is None or deadline >= at or timed.trigger == trigger:
                 return "; ".join(taken), at
-            self._durably(self._enter, timed, deadline, None, None, None)
+            self._durably(self._time_out, timed, deadline)
             taken.append(
                 f"{node.state}'s deadline {deadline.isoformat()} passed, so its timed exit "
                 f"{timed.trigger!s} was taken first (to {self.state})"
