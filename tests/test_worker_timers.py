@@ -167,10 +167,14 @@ def test_an_idle_worker_waits_for_new_work_on_postgresql_and_wakes_at_once(
             rt.Timer.create(api, f"job{n}").start()  # two writes, two announcements
             assert served.get(timeout=120) == f"job{n}", "new work wakes the idle worker"
             assert waiting.wait(120), "the worker went idle again"
-        # nothing due: each wait is the longest, or the shortest when the other write of a
-        # piece of work landed after the round that claimed it (it is due now)
+        # nothing due: each wait is the longest, or shorter when the other write of a piece
+        # of work landed after the round that claimed it: the shortest if the claim had
+        # enrolled it (due now), else cut to its WAITING deadline (a second away), as a
+        # claim enrols only the instances it takes; its announcement, queued on the
+        # connection, ends that wait at once (served above)
         long = [seconds for seconds in waits if seconds == 3600.0]
-        assert len(long) + waits.count(0.01) == len(waits), waits
+        cut = [seconds for seconds in waits if 0.01 <= seconds <= 1.0]
+        assert len(long) + len(cut) == len(waits), waits
         assert len(long) >= 5 and len(waits) - len(long) <= 5, waits
         assert 5 <= worker.metrics.wakes <= 10, "woken by the announcements, none other"
         rounds = claims[0]  # the first, one per wait, one after each round with work
