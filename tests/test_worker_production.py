@@ -23,7 +23,7 @@ from agentkit import relay_runtime
 from hypothesis import given
 from hypothesis import strategies as st
 from pgcluster import postgres_server, postgres_url
-from storekit import SQL_BACKENDS, Backend, backend_fixture, open_store
+from storekit import SQL_BACKENDS, Backend, Stall, backend_fixture, open_store
 from test_runtime_kit import Clock
 
 from statewright.generator.runtime.retry import Retry as SupportRetry
@@ -46,10 +46,12 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
-    """Wait for ``condition``; fail (not hang) if it never holds."""
-    deadline = time.monotonic() + PATIENCE
+    """Wait for ``condition``; fail (not hang) if it never holds: after
+    :data:`PATIENCE` seconds' worth of polls, counted in polls (:class:`Stall`), so a
+    loaded machine only makes each poll later."""
+    stall = Stall(int(PATIENCE * 1000))
     while not condition():
-        assert time.monotonic() < deadline, "the worker never got there"
+        stall.saw(None, "the worker never got there")
         time.sleep(0.001)
 
 
