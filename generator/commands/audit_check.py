@@ -141,7 +141,8 @@ def _check_run(
         named = None if first is None else first.spec
         candidates = versions
         if named is not None:  # among the specs given, or in their git history
-            candidates = [s for s in [version_of(versions, named)] if s is not None]
+            chosen = version_of(versions, named)
+            candidates = () if chosen is None else (chosen,)
         migrated = first is not None and first.event == "migrated"
         if not candidates and not migrated:
             migrated = any(data.get("event") == "migrated" for data in records)
@@ -165,7 +166,7 @@ def _check_run(
             read = StoredRun().read
             for data in records:
                 recorded.append(read(data))
-        if migrated or any(record.event == "migrated" for record in recorded):
+        if migrated or (recorded and any(record.event == "migrated" for record in recorded)):
             _check_migrated_run(report, versions, name, records, recorded, now)
             return
         if len(candidates) > 1:

@@ -153,7 +153,10 @@ def extended(
 # -- verifying ------------------------------------------------------------------------
 
 
-_DECODE = json.JSONDecoder().raw_decode
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
+"""The JSON scanner ``json.loads`` ends in (C where the interpreter has it, set by the
+decoder's ``__init__``): ``(value, end)`` of the JSON text at an index,
+``StopIteration`` where none starts."""
 
 
 def _record(body: str) -> dict[str, Any] | None:
@@ -162,10 +165,10 @@ def _record(body: str) -> dict[str, Any] | None:
     A canonical body (:func:`canonical`: no whitespace around it) is decoded as it is,
     without ``json.loads``'s two whitespace scans; anything else takes ``json.loads``."""
     try:
-        record, end = _DECODE(body)
+        record, end = _SCAN(body, 0)
         if end != len(body):
             record = json.loads(body)
-    except (ValueError, RecursionError, TypeError):
+    except (StopIteration, ValueError, RecursionError, TypeError):
         try:
             record = json.loads(body)
         except (ValueError, RecursionError, TypeError):
@@ -228,7 +231,7 @@ class Walk:
         machine, instance_id, owner = self.machine, self.instance_id, self.owner
         seq, prev, last = self.seq, self.prev, self.last
         entered, escalated = self.entered, self.escalated
-        decode, sha256, stays = _DECODE, _sha256, STAYS
+        scan, sha256, stays = _SCAN, _sha256, STAYS
         taken = 0
         record: dict[str, Any] | None
         for index in range(start, len(rows)):
@@ -242,8 +245,8 @@ class Walk:
             ):
                 break
             try:  # _record's short path, written out: one call less a record
-                record, end = decode(body)
-            except (ValueError, RecursionError, TypeError):
+                record, end = scan(body, 0)
+            except (StopIteration, ValueError, RecursionError, TypeError):
                 record = end = None
             if end != len(body) or type(record) is not dict:
                 record = _record(body)

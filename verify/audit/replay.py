@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -79,9 +80,12 @@ Chain = tuple[tuple[Transition, Values], ...]
 """``always`` steps, each with the values after it."""
 
 
-class Move(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Move:
     """A step as the spec takes it: the transition, the values after it, the ``always``
-    chain that follows, and the timed exit of the state it enters with its delay."""
+    chain that follows, and the timed exit of the state it enters with its delay (read at
+    most records of a store: a class with slots, whose fields are read faster than a
+    named tuple's)."""
 
     transition: Transition
     values: Values
@@ -309,25 +313,59 @@ class RunChecker:
     """Checks one recorded run against ``semantics`` as its records arrive (:meth:`feed`),
     then at its end (:meth:`finish`). ``run`` names the run in every finding."""
 
+    __slots__ = (
+        "_after",
+        "_always",
+        "_at_most",
+        "_bits",
+        "_broken",
+        "_closed",
+        "_counts",
+        "_deadline",
+        "_fired_at",
+        "_gates",
+        "_last",
+        "_pending",
+        "_plan",
+        "_precedence",
+        "_rollback_allowed",
+        "_rollbacks",
+        "_since",
+        "_spec_named",
+        "_started",
+        "_state",
+        "_timed",
+        "_timer",
+        "_top",
+        "_values",
+        "_watching",
+        "findings",
+        "moves",
+        "name",
+        "notes",
+        "semantics",
+        "spec",
+    )
+
     def __init__(self, semantics: Semantics | Moves, run: str) -> None:
         self.moves = moves = semantics if isinstance(semantics, Moves) else Moves(semantics)
         self.semantics = moves.semantics
         self.spec = self.semantics.spec
+        plan = self._plan = moves.plan
+        always, precedence, timed, at_most, watching, rollback, policies, _, initial = plan
         self.name = run
         self.findings: list[Finding] = []
         self.notes: set[str] = set()
         """What the run did not record, so was not checked (:data:`_NO_VALUES`, ...)."""
         self._started = False
         self._state = ""
-        self._values: Values = moves.plan.initial
+        self._values: Values = initial
         self._deadline: datetime | None = None
         self._timer: Transition | None = None
         self._pending: deque[tuple[Transition, Values]] = deque()
         self._after: dict[int, tuple[str, Values]] = {}
         """The state and values after each record: where a rollback may return to."""
-        plan = moves.plan
-        self._plan = plan
-        self._rollback_allowed = plan.rollback
+        self._rollback_allowed = rollback
         self._spec_named = ""
         """The last spec hash a record named that is this spec's (most name the same)."""
         self._last: Recorded | None = None
@@ -338,20 +376,20 @@ class RunChecker:
         self._rollbacks = 0
         self._broken: set[str] = set()
         """The properties already reported for this run (one finding each)."""
-        self._always = plan.always
-        self._precedence = plan.precedence
-        self._bits = [False] * len(plan.precedence)
+        self._always = always
+        self._precedence = precedence
+        self._bits = [False] * len(precedence)
         self._fired_at: dict[int, list[bool]] = {}
         """The ``precedence`` bits after each record: what a rollback returns them to."""
-        self._timed = plan.timed
-        self._since: list[datetime | None] = [None] * len(plan.timed)
-        self._at_most = plan.at_most
-        self._counts = [0] * len(plan.at_most)
+        self._timed = timed
+        self._since: list[datetime | None] = [None] * len(timed)
+        self._at_most = at_most
+        self._counts = [0] * len(at_most)
         """The firings of each ``at_most`` trigger since the run last left its initial
         state (a rollback carries them over, as the explorer counts)."""
-        self._watching = plan.watching
+        self._watching = watching
         """Whether the spec has a property to follow at each record."""
-        self._gates = GateChecker(self.semantics) if plan.policies else None
+        self._gates = GateChecker(self.semantics) if policies else None
         """The run's approval gates, followed where the spec has a policy (elsewhere a
         gate's own record is the one thing to find: :meth:`feed`)."""
 
