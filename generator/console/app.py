@@ -46,6 +46,7 @@ from statewright.generator.console.machines import Served
 from statewright.generator.console.reading import (
     Stores,
     context_digest,
+    distance,
     entered_at,
     pending_page,
     prior_approvals,
@@ -141,15 +142,7 @@ def _ago(moment: datetime | None) -> str:
     """How far ``moment`` is from now: ``3 h ago``, ``in 2 d``."""
     if moment is None:
         return ""
-    seconds = (moment - datetime.now(UTC)).total_seconds()
-    size = abs(seconds)
-    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
-        if size >= length:
-            amount = f"{int(size // length)} {unit}"
-            break
-    else:
-        amount = f"{int(size)} s"
-    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+    return distance(moment, datetime.now(UTC))
 
 
 def create_app(console: Console) -> Starlette:
