@@ -24,7 +24,7 @@ from typing import Generic, TypeVar
 
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
-from .observe import RunnerWatch, Span, Tracer, log_failed
+from .observe import RunnerWatch, Span, Tracer, log_failed, log_fired
 from .records import Actor, utc_now
 from .store import instant
 
@@ -74,30 +74,20 @@ def call_handler(call: Call) -> Done | Failed | Awaitable[object]:
 _call = call_handler
 
 
-def _traced(watch: RunnerWatch | None, call: Call) -> tuple[Span | None, Call]:
-    """The span of ``call`` (None untraced) and the call to make, its span current."""
-    if watch is None or watch.tracer is None:
-        return None, call
-    return watch.handler_span(call)
-
-
-def _called(
-    watch: RunnerWatch | None,
-    call: Call,
-    span: Span | None,
-    result: Done | Failed | None,
-    started: float,
-) -> None:
-    """``call`` came to ``result`` (None: abandoned): its span ends, a failure is logged."""
-    if watch is not None:
-        watch.called(call, span, result, time.perf_counter() - started)
-    elif isinstance(result, Failed):
-        log_failed(_log, call, result.error)
+def _watched(
+    watch: RunnerWatch, call: Call
+) -> tuple[Span | None, Done | Failed | Awaitable[object], float]:
+    """Make ``call`` traced: its span (current while the handler runs), what it returned
+    (an awaitable for an ``async`` handler, awaited in the span) and when it started."""
+    span, made = watch.handler_span(call)
+    started = time.perf_counter()
+    return span, _call(made), started
 
 
 def drive(delivery: _Delivery, *, watch: RunnerWatch | None = None) -> Settled:
     """Make every call ``delivery`` asks for, plainly; its :class:`Settled` outcome.
-    ``watch`` traces and logs each call (default: a failure is logged).
+    ``watch`` (one with a tracer) traces and logs each call; without it a failure is
+    logged.
 
     An ``async`` handler is refused (:class:`AsyncHandler`, a ``TypeError``): run it with
     :func:`drive_async`.
@@ -105,18 +95,23 @@ def drive(delivery: _Delivery, *, watch: RunnerWatch | None = None) -> Settled:
     try:
         call = next(delivery)
         while True:
-            span, made = _traced(watch, call)
-            started = time.perf_counter()
-            result = _call(made)
+            if watch is None:  # the default: nothing but the call
+                result = _call(call)
+            else:
+                span, result, started = _watched(watch, call)
             if not isinstance(result, Done | Failed):
                 getattr(result, "close", lambda: None)()  # never awaited: no warning
                 delivery.close()
-                _called(watch, call, span, None, started)
+                if watch is not None:
+                    watch.called(call, span, None, time.perf_counter() - started)
                 raise AsyncHandler(
                     f"the {call.job.hook} handler {call.handler.__qualname__} is async: run "
                     "it with an AsyncRunner or Worker.arun_once"
                 )
-            _called(watch, call, span, result, started)
+            if watch is not None:
+                watch.called(call, span, result, time.perf_counter() - started)
+            elif isinstance(result, Failed):
+                log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
         settled: Settled = stop.value
@@ -129,15 +124,19 @@ async def drive_async(delivery: _Delivery, *, watch: RunnerWatch | None = None) 
     try:
         call = next(delivery)
         while True:
-            span, made = _traced(watch, call)
-            started = time.perf_counter()
-            result = _call(made)
+            if watch is None:
+                result = _call(call)
+            else:
+                span, result, started = _watched(watch, call)
             if not isinstance(result, Done | Failed):
                 try:
                     result = Done(await result)
                 except Exception as error:
                     result = Failed(error)
-            _called(watch, call, span, result, started)
+            if watch is not None:
+                watch.called(call, span, result, time.perf_counter() - started)
+            elif isinstance(result, Failed):
+                log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
         settled: Settled = stop.value
@@ -162,8 +161,13 @@ class _Runner(Generic[S, T, R]):
         self.delivered = 0
         """How many of the machine's records have had their handlers run."""
         self.tracer = tracer
-        spec = machine.spec
-        self._watch = RunnerWatch(tracer, spec.machine, spec.sha256)
+        self._traced = None if tracer is None else self._watch()
+        """The watch the handlers are driven with when tracing; None untraced (the path
+        that logs as it always did, at no cost of its own)."""
+
+    def _watch(self) -> RunnerWatch:
+        spec = self.machine.spec
+        return RunnerWatch(self.tracer, spec.machine, spec.sha256)
 
     @property
     def next_deadline(self) -> datetime | None:
@@ -189,7 +193,7 @@ class _Runner(Generic[S, T, R]):
         machine.expire()
         fired = [(self._instance, record) for record in machine.audit[first:]]
         if fired:
-            self._watch.timeouts(fired)
+            (self._traced or self._watch()).timeouts(fired)
 
     def _next(self) -> _Delivery | None:
         if self.delivered >= len(self.machine.audit):
@@ -202,16 +206,24 @@ class _Runner(Generic[S, T, R]):
             attempt = {"at": instant(utc_now()), "error": repr(settled.failed)}
             settled = give_up(settled, "an in-process runner does not retry", [attempt]) or settled
         if settled.failed is not None:
-            self._watch.abandoned(self._instance, settled.failed)
+            self._abandoned(settled.failed)
             raise HandlerFailed(settled)
         self.delivered = first = len(self.machine.audit)
         try:
             apply_outcome(self.machine, settled)
         except Exception as error:
-            self._watch.abandoned(self._instance, error)
+            self._abandoned(error)
             raise
-        self._watch.served(self._instance)
-        self._watch.fired(self._instance, self.machine, first)
+        if self._traced is not None:
+            self._traced.served(self._instance)
+        machine = self.machine
+        if _log.isEnabledFor(logging.INFO):
+            log_fired(_log, machine.spec.machine, machine.instance_id, machine.audit[first:])
+
+    def _abandoned(self, error: BaseException) -> None:
+        """Delivering failed with ``error``: the open transition span (if any) fails."""
+        if self._traced is not None:
+            self._traced.abandoned(self._instance, error)
 
 
 class Runner(_Runner[S, T, R]):
@@ -228,9 +240,9 @@ class Runner(_Runner[S, T, R]):
         """Run every handler due; the state the machine rests in."""
         while (delivery := self._next()) is not None:
             try:
-                settled = drive(delivery, watch=self._watch)
+                settled = drive(delivery, watch=self._traced)
             except BaseException as error:
-                self._watch.abandoned(self._instance, error)
+                self._abandoned(error)
                 raise
             self._settle(settled)
         return self.machine.state
@@ -264,9 +276,9 @@ class AsyncRunner(_Runner[S, T, R]):
         """Run every handler due, awaiting each; the state the machine rests in."""
         while (delivery := self._next()) is not None:
             try:
-                settled = await drive_async(delivery, watch=self._watch)
+                settled = await drive_async(delivery, watch=self._traced)
             except BaseException as error:
-                self._watch.abandoned(self._instance, error)
+                self._abandoned(error)
                 raise
             self._settle(settled)
         return self.machine.state
