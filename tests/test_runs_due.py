@@ -154,3 +154,24 @@ def test_show_says_what_is_due_and_when(
         ("timeout", False),
     ]
     assert shown["deadline"] == shown["due"][0]["at"]
+
+
+def test_a_run_the_runtime_cannot_load_shows_its_stored_due_time(
+    store_path: tuple[Path, Clock, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--specs holds an edited release_review (its timeout moved) and no history of the
+    version the runs were written under: the runtime of the edited spec refuses to load
+    them, so the listing says only what the store keeps, ``due``, and exits 0."""
+    path, _, _ = store_path
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    text = (ROOT / "specs" / "release_review.yaml").read_text(encoding="utf-8")
+    (edited / "release_review.yaml").write_text(text.replace("after: 72h", "after: 96h"))
+    status, out = run(capsys, "runs", "list", str(path), "--specs", str(edited))
+    assert status == 0 and "Traceback" not in out, out
+    assert "not the version in --specs" in out
+    assert f"fresh: REVIEW, reviewers maintainer, due {iso(START + DAY)} OVERDUE (1 h ago)" in out
+    status, out = run(capsys, "runs", "list", str(path), "--specs", str(edited), "--format", "json")
+    (machine,) = json.loads(out)["machines"]
+    fresh = next(a for a in machine["approvals"] if a["instance_id"] == "fresh")
+    assert [(d["event"], d["at"]) for d in fresh["due"]] == [("due", fresh["deadline"])]

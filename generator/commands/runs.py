@@ -337,7 +337,7 @@ def _due_text(due: Mapping[str, Any], at: datetime) -> tuple[str, str]:
     when += f" ({runs_due.relative(due['at'], at)})"
     if due["event"] == "escalation":
         return "escalates", f"{when} to {', '.join(_shown(r) for r in due['to'])}"
-    return "times out", when
+    return ("times out" if due["event"] == "timeout" else "due"), when
 
 
 def _version(versions: Versions, machine: str, instance_id: str) -> Version:
@@ -779,7 +779,9 @@ LIST = Command(
         "effects due or failing in the outbox and the instances quarantined (with "
         "when and why); --format json prints one object "
         "instead (each approval's 'due' lists what comes, earliest first, each with "
-        "its 'event', escalation or timeout, and 'at'; 'deadline' is the earliest). "
+        "its 'event' (escalation or timeout; just due where the runtime of the spec "
+        "at hand cannot load the run, which the text says as 'due <time>') and 'at'; "
+        "'deadline' is the earliest). "
         "The specs (--specs) give states their kinds, reviewers and "
         "recovery procedures.",
         "Every chain and head row is verified first (one hash per record, as 'audit "

@@ -79,11 +79,18 @@ def due_of(
     ``escalation``, ``to`` the roles it adds) and the timed exit (``timeout``, its
     ``trigger``), each with ``at`` (stored form) and ``overdue``, earliest first (the
     first is what the store's due time holds: ``Machine.next_due``). ``machine(spec)`` loads
-    the instance; it is called only at a gate that escalates."""
+    the instance; it is called only at a gate that escalates (where it fails, ``event``
+    is ``due``: the stored due time, without saying which of the two it is)."""
     trigger = _timed_trigger(spec, state)
     found: list[tuple[datetime, dict[str, Any]]] = []
-    if spec is not None and (escalation := escalates(spec, state)) is not None:
-        run = machine(spec)
+    escalation = None if spec is None else escalates(spec, state)
+    run = None
+    if spec is not None and escalation is not None:
+        try:
+            run = machine(spec)
+        except Exception:  # the runtime cannot read it here: say the stored due time
+            run = None
+    if run is not None and escalation is not None:
         if run.cancelled is not None:  # closed for good: nothing comes
             return []
         # next_due is the escalation while it is unrecorded and earlier than the timed
@@ -94,7 +101,9 @@ def due_of(
         if timeout is not None:
             found.append((timeout, {"event": "timeout", "trigger": trigger}))
     elif deadline is not None:
-        found.append((_moment(deadline), {"event": "timeout", "trigger": trigger}))
+        # without the runtime's word at an escalating gate, only that something is due
+        what = "timeout" if escalation is None else "due"
+        found.append((_moment(deadline), {"event": what, "trigger": trigger}))
     # earliest first; at one moment the escalation, as the runtime records it first: the
     # first is Machine.next_due, the due time the store keeps
     found.sort(key=lambda item: (item[0], item[1]["event"] != "escalation"))
