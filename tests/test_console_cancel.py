@@ -10,14 +10,18 @@ nothing. The same in Chromium: ``test_console_browser.py``."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import RELEASE_ROLES, Client, release_review, running, seed_releases
+from consolekit import RELEASE_ROLES, ROOT, Client, release_review, running, seed, seed_releases
 from test_console import HEADER, SERVED, _open, _records, target
+from test_console_signing import _folder, _free_port, _pem, _wait_until_up
 
 from statewright.generator import signing
 from statewright.generator.cli import main
@@ -204,8 +208,6 @@ def test_a_signing_console_signs_the_cancellation(tmp_path: Path) -> None:
     """With signers the cancelled record carries the operator's signature, and ``audit
     verify --keyring`` holds it to their key (another key for them fails it)."""
     path = str(tmp_path / "runs.db")
-    from consolekit import seed
-
     seed(SqlStore.sqlite(path), SERVED, waiting=1)
     private, public = signing.new_key()
     signers = {"omar": signing.Ed25519Signer(private)}
@@ -239,3 +241,54 @@ def test_serve_takes_cancel_roles(capsys: pytest.CaptureFixture[str], tmp_path: 
         main(["serve", "--help"])
     out = capsys.readouterr().out
     assert "--cancel-role ROLE" in out and "default: nobody cancels" in " ".join(out.split())
+
+
+def test_serve_with_cancel_role_cancels_signed_in_its_own_process(tmp_path: Path) -> None:
+    """The real command: ``serve --cancel-role release_manager --signing-keys DIR`` in a
+    process of its own; rita (release_manager, with a key) cancels a release run over
+    HTTP behind the trusted header, bob (maintainer) is refused, and ``audit verify
+    --keyring`` holds the cancelled record to rita's key."""
+    target = str(tmp_path / "releases.db")
+    store = SqlStore.sqlite(target)
+    seed_releases(store, release_review(), waiting=1)
+    store.close()
+    keys = {name: signing.new_key() for name in ("rita", "bob")}
+    folder = _folder(tmp_path, **{name: _pem(private) for name, (private, _) in keys.items()})
+    roles = tmp_path / "roles.yaml"
+    roles.write_text("rita: [release_manager]\nbob: [maintainer]\n")
+    port = _free_port()
+    command = [sys.executable, "-m", "statewright.generator.cli", "serve", "--store", target]
+    command += ["--specs", str(ROOT / "specs" / "release_review.yaml")]
+    command += ["--trust-header", HEADER, "--roles", str(roles), "--signing-keys", str(folder)]
+    command += ["--cancel-role", "release_manager", "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert server.stdout is not None
+        said = [server.stdout.readline().decode() for _ in range(4)]
+        assert said[-1] == "cancelling runs: people holding release_manager\n", said
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base, server)
+        bob, rita = _as(base, "bob"), _as(base, "rita")
+        assert _cancel_form(bob.get("/runs/release_review/rel-0").text) is None
+        fields = _cancel_form(rita.get("/runs/release_review/rel-0").text)
+        assert fields is not None
+        bob_page = bob.get("/runs/release_review/rel-0").text
+        forged = {**_fields_of(bob_page), "action": "cancel", "decision": "mine"}
+        assert bob.post("/runs/release_review/rel-0", forged).status == 403
+        done = rita.post("/runs/release_review/rel-0", {**fields, "decision": "superseded"})
+        assert done.status == 303, done.text
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    store = SqlStore.sqlite(target)
+    last = release_review()["release_review"].machine.load(store, "rel-0").audit[-1]
+    store.close()
+    assert (str(last.event), last.actor, last.decision) == ("cancelled", "rita", "superseded")
+    assert last.roles == ("release_manager",) and last.signature is not None
+    ring = tmp_path / "ring.keys"
+    ring.write_text("".join(f"{name} {public}\n" for name, (_, public) in keys.items()))
+    out = io.StringIO()
+    assert audit_command(target, stdout=out, stderr=io.StringIO(), keyring=ring) == 0, (
+        out.getvalue()
+    )
