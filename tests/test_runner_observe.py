@@ -11,6 +11,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,32 @@ def test_a_graph_given_a_tracer_traces_its_nodes_and_the_timeouts_it_takes(
         if str(r.trigger) == "review_timeout"
     ]
     assert timeouts == taken and len(taken) == 2
+
+
+def test_an_escalation_that_expire_records_is_a_timeout_span_too(traced: Traced) -> None:
+    """release_review's gate escalates after a day: ``expire()`` at that time records the
+    escalation (the run stays at the gate) and traces it as the worker's sweep would;
+    two days later the timed exit, a second span."""
+    import importlib
+
+    from consolekit import release_review
+
+    served = release_review()["release_review"].machine
+    runtime = importlib.import_module(served.__module__)
+    clock = Clock()
+    store = runtime.MemoryStore()
+    machine = served.create(store, "v1", clock=clock, context={"version": "1"})
+    runner = runtime.Runner(runtime.Handlers(), machine, tracer=traced.tracer)
+    runner.fire(runtime.Trigger.RELEASE_REQUESTED, actor=runtime.Actor("alice"))
+    runner.fire(runtime.Trigger.BUILD_READY)
+    assert runner.next_due == clock.now + timedelta(days=1)
+    clock.advance(days=1)
+    assert runner.expire() is runtime.State.REVIEW
+    (escalation,) = traced.spans("statewright.timeout")
+    assert attr(escalation, "statewright.event") == "escalation"
+    assert attr(escalation, "statewright.seq") == machine.audit[-1].seq
+    clock.advance(days=2)
+    assert runner.expire() is runtime.State.FAILED
+    timeouts = traced.spans("statewright.timeout")
+    assert [attr(s, "statewright.event") for s in timeouts] == ["escalation", "transition"]
+    assert attr(timeouts[-1], "statewright.trigger") == "review_timeout"
