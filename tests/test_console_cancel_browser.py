@@ -99,3 +99,22 @@ def test_an_operator_cancels_a_run_and_sees_it_closed(
     )
     assert closed is True
     assert "cancelled in WAITING_FOR_APPROVAL: closed" in _text(dana, f"#record-{last.seq}")
+
+
+def test_the_cancel_form_fits_400_px(chromium: Browser, operated: tuple[str, str]) -> None:
+    base, _ = operated
+    page = _tab(chromium, "omar", width=400)
+    _goto(page, f"{base}/runs/orchestrator/wait-1")
+    assert _status(page) == 200
+    assert page.evaluate("document.querySelector('form.cancel') !== null")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] + 1, widths
+    overflowing = page.evaluate(
+        """[...document.querySelectorAll('form.cancel, form.cancel *')].filter(e => {
+             const box = e.getBoundingClientRect();
+             return box.width > 0 && box.right > document.documentElement.clientWidth + 1;
+           }).map(e => e.tagName + '.' + e.className)"""
+    )
+    assert overflowing == []
