@@ -66,7 +66,7 @@ def test_list_shows_states_approvals_and_effects(
     assert "relay: 4 instance(s)" in out
     assert "  FAILED (failed): 1\n" in out and "  REVIEW (approval): 1\n" in out
     assert "  IDLE (idle): 1\n" in out and "  CHECKING (running): 1\n" in out
-    assert "waiting: REVIEW, reviewers lead, deadline 2026-01-01T01:00:00+00:00 OVERDUE" in out
+    assert "waiting: REVIEW, reviewers lead, times out 2026-01-01T01:00:00+00:00 OVERDUE (" in out
     assert f"  spec {rt.SOURCE_SHA256[:12]}: 4, the version in --specs\n" in out
     assert "stuck: delivered 2 of 3 records, 1 failed, retry at" in out
     assert "TimeoutError('checker timed out')" in out
@@ -80,6 +80,14 @@ def test_list_shows_states_approvals_and_effects(
             "deadline": "2026-01-01T01:00:00.000000Z",
             "overdue": True,
             "spec": rt.SOURCE_SHA256[:12],
+            "due": [
+                {
+                    "event": "timeout",
+                    "trigger": "review_timeout",
+                    "at": "2026-01-01T01:00:00.000000Z",
+                    "overdue": True,
+                }
+            ],
         }
     ]
     assert {e["instance_id"] for e in relay["effects"]} == {"stuck"}

@@ -385,7 +385,8 @@ class Machine(Instance[S, T, R]):
 
         ``actor`` (an :class:`Actor`; its roles are recorded, not checked: whoever may
         write the store may cancel) and ``reason`` (non-blank text, kept as the record's
-        ``decision``) are required (``Unauthorized`` otherwise). A timed exit (or an
+        ``decision``) are required (``Unauthorized`` otherwise); an actor with a
+        ``signer`` signs the record, as a human decision is signed. A timed exit (or an
         escalation) already due is taken first, stamped at its due time. From then on
         every change is refused with ``Cancelled``, the run has no deadline, and its
         replay refuses any record after this one. Refused (``Cancelled``) when it was

@@ -19,6 +19,13 @@ opens these spans:
   thread or asyncio task the handler runs in, so a handler's own traced calls (an HTTP
   call to a model) nest under it.
 
+The in-process runners (:class:`~.runner.Runner`, :class:`~.runner.AsyncRunner`) take
+the same ``tracer=`` and open the same ``statewright.transition`` and
+``statewright.handler`` spans (without ``statewright.worker``), and a
+``statewright.timeout`` span for what their ``expire()`` records; they claim nothing and
+have no rounds, so their spans are children of the span current where the runner is
+called (a root span without one).
+
 Without a tracer (the default) none of this runs: the worker only tests that its tracer
 is None.
 
@@ -53,6 +60,7 @@ from .retry import HandlerTimeout
 __all__ = [
     "FIELDS",
     "JsonFormatter",
+    "RunnerWatch",
     "Span",
     "Tracer",
     "WorkerWatch",
@@ -184,7 +192,7 @@ class WorkerWatch:
     that level is enabled."""
 
     def __init__(
-        self, tracer: Tracer | None, worker: str, machine: str, sha256: str | None
+        self, tracer: Tracer | None, worker: str | None, machine: str, sha256: str | None
     ) -> None:
         self.tracer = tracer
         self.worker = worker
@@ -212,7 +220,8 @@ class WorkerWatch:
         if self.tracer is None:
             return None
         if self._round is None:
-            attributes = {"statewright.machine": self.machine, "statewright.worker": self.worker}
+            worker = self.worker or ""  # a worker's round: it has an id
+            attributes = {"statewright.machine": self.machine, "statewright.worker": worker}
             self._round = self.tracer.start(
                 "statewright.round", attributes, start_ns=self._round_ns
             )
@@ -273,7 +282,8 @@ class WorkerWatch:
         self, instance: str | None, record: AuditRecord[Any, Any, Any]
     ) -> dict[str, Attribute]:
         found = record_attributes(self.machine, self.sha256, instance, record)
-        found["statewright.worker"] = self.worker
+        if self.worker is not None:
+            found["statewright.worker"] = self.worker
         return found
 
     def _transition(self, call: Call) -> Span:
@@ -530,3 +540,25 @@ async def atimed(
         return result
     finally:
         watch.called(call, span, result, time.perf_counter() - started)
+
+
+class RunnerWatch(WorkerWatch):
+    """What an in-process runner (:class:`~.runner.Runner`, :class:`~.runner.AsyncRunner`)
+    tells its tracer and its logger (``statewright.runner``): a worker's spans less what a
+    runner does not do (no round, no claim, no worker id). Its transition and timeout
+    spans are children of the span current where the runner is called, if any."""
+
+    def __init__(self, tracer: Tracer | None, machine: str, sha256: str | None) -> None:
+        super().__init__(tracer, None, machine, sha256)
+        self.log = logging.getLogger("statewright.runner")
+
+    def _round_span(self) -> Span | None:
+        return None
+
+    def abandoned(self, instance: str, error: BaseException) -> None:
+        """Delivering ``instance``'s records ended in ``error`` (raised to the runner's
+        caller, who was told): its open transition span fails and ends."""
+        open_ = self._open.pop(instance, None)
+        if open_ is not None:
+            open_[1].failed(error)
+            open_[1].end()

@@ -31,16 +31,25 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import functools
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from statewright.generator.commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Command, Group, count
+from statewright.generator.commands import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    Group,
+    count,
+    runs_due,
+)
 from statewright.generator.commands.runs_archive import archive_command, duration
 from statewright.generator.commands.runs_cancel import cancel_command, cancelled_runs
 from statewright.generator.commands.stores import Unusable as _Unusable
@@ -162,6 +171,8 @@ def list_command(
     """Print the instances of the store at ``target``: by state, approvals, effects due."""
     known = _Specs(specs)
     closed: dict[tuple[str, str], dict[str, Any]] = {}
+    at = runs_due.now()
+    due: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def read(store: SqlStore) -> tuple[list[_Row], list[Pending], list[ChainProblem], Versions]:
         closed.update(cancelled_runs(store))
@@ -173,6 +184,7 @@ def list_command(
             if spec is not None:
                 timers.setdefault(row.machine, timers_of(spec))
         tampered = store.verify(timers=timers)
+        due.update(_waiting_due(store, rows, known, versions, closed, tampered, at))
         return rows, _pending(store), tampered, versions
 
     try:
@@ -181,7 +193,7 @@ def list_command(
         print(f"statewright: error: {error}", file=stderr)
         return EXIT_USAGE
     tampered = {(p.machine, p.instance_id): p for p in problems}
-    now = instant(datetime.now(UTC))
+    now = instant(at)
     report: list[dict[str, Any]] = []
     for machine in sorted({row.machine for row in rows} | {key[0] for key in tampered}):
         mine = [
@@ -202,6 +214,7 @@ def list_command(
                 "deadline": row.head.deadline,
                 "overdue": row.head.deadline is not None and row.head.deadline <= now,
                 "spec": _version(versions, machine, row.instance_id).short,
+                "due": due.get((machine, row.instance_id), []),
             }
             for row in mine
             if (spec := spec_of[row.instance_id]) is not None
@@ -265,11 +278,11 @@ def list_command(
         if entry["approvals"]:
             print("  waiting for approval:", file=stdout)
         for a in entry["approvals"]:
-            late = " OVERDUE" if a["overdue"] else ""
             roles = ", ".join(a["reviewers"])
+            coming = ", ".join(" ".join(_due_text(d, at)) for d in a["due"]) or "no deadline"
             print(
                 f"    {_lead(a['instance_id'])}: {_shown(a['state'])}, reviewers {roles}, "
-                f"deadline {_moment(a['deadline'])}{late}, spec {a['spec']}",
+                f"{coming}, spec {a['spec']}",
                 file=stdout,
             )
         _print_effects(entry["effects"], stdout)
@@ -292,6 +305,39 @@ def list_command(
 
 
 Versions = dict[tuple[str, str], Version]
+
+
+def _waiting_due(
+    store: SqlStore,
+    rows: Sequence[_Row],
+    known: _Specs,
+    versions: Versions,
+    closed: Mapping[tuple[str, str], object],
+    tampered: Sequence[ChainProblem],
+    at: datetime,
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """What each run waiting at an approval gate waits for next (:func:`runs_due.due_of`)."""
+    bad = {(p.machine, p.instance_id) for p in tampered}
+    classes = runs_due.Classes()
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row.machine, row.instance_id)
+        spec = known.of(row.machine, versions.get(key))
+        if key in bad or key in closed or _kind(spec, row.head.state) != "approval":
+            continue
+        load = functools.partial(classes.load, store=store, instance_id=row.instance_id)
+        found[key] = runs_due.due_of(spec, row.head.state, row.head.deadline, load, at)
+    return found
+
+
+def _due_text(due: Mapping[str, Any], at: datetime) -> tuple[str, str]:
+    """What comes and when: ``escalates``, ``2026-... (in 3 h) to director``; ``times
+    out``, ``2026-... OVERDUE (2 h ago)``."""
+    when = f"{_moment(due['at'])}{' OVERDUE' if due['overdue'] else ''}"
+    when += f" ({runs_due.relative(due['at'], at)})"
+    if due["event"] == "escalation":
+        return "escalates", f"{when} to {', '.join(_shown(r) for r in due['to'])}"
+    return ("times out" if due["event"] == "timeout" else "due"), when
 
 
 def _version(versions: Versions, machine: str, instance_id: str) -> Version:
@@ -372,6 +418,7 @@ def show_command(
     """Print one instance's audit timeline (records ``first`` on, at most ``limit`` of
     them), where it stands and its effects; exit 1, printing one line, if it is tampered."""
     known = _Specs(specs)
+    at = runs_due.now()
 
     def read(store: SqlStore) -> Any:
         owners = [r for r in store.instances(machine) if r[1] == instance_id]
@@ -388,7 +435,10 @@ def show_command(
         except ChainBroken as broken:
             return broken
         cursor = [p for p in _pending(store, due_only=False) if p.instance_id == instance_id]
-        return owner, stored, timeline, cursor, spec
+        load = functools.partial(runs_due.Classes().load, store=store, instance_id=instance_id)
+        state, deadline = stored.head.state, stored.head.deadline
+        due = runs_due.due_of(spec, state, deadline, load, at)
+        return owner, stored, timeline, cursor, spec, due
 
     try:
         found = _with_store(target, read)
@@ -409,7 +459,7 @@ def show_command(
             file=stderr,
         )
         return EXIT_FINDINGS
-    owner, stored, timeline, cursor, spec = found
+    owner, stored, timeline, cursor, spec, due = found
     last = timeline.last
     reason = last.get("reason")
     recovery = _recovery(spec, reason)
@@ -421,6 +471,7 @@ def show_command(
         "reason": reason,
         "recovery": recovery,
         "deadline": stored.head.deadline,
+        "due": [] if _closing(last) is not None else due,
         "cancelled": _closing(last),
         "records": stored.seq,
         "from": first,
@@ -432,7 +483,7 @@ def show_command(
     if fmt == "json":
         print(inert_json(shown), file=stdout)
         return EXIT_OK
-    _print_show(shown, stdout, None if spec is not None else known.without(owner))
+    _print_show(shown, stdout, None if spec is not None else known.without(owner), at)
     return EXIT_OK
 
 
@@ -498,7 +549,9 @@ class _Timeline:
         self._contexts.append(context)
 
 
-def _print_show(shown: dict[str, Any], stdout: TextIO, note: str | None = None) -> None:
+def _print_show(
+    shown: dict[str, Any], stdout: TextIO, note: str | None = None, at: datetime | None = None
+) -> None:
     kind = f" ({shown['kind']})" if shown["kind"] else ""
     reason = f", reason {_shown(shown['reason'])}" if shown["reason"] else ""
     print(
@@ -508,7 +561,10 @@ def _print_show(shown: dict[str, Any], stdout: TextIO, note: str | None = None) 
     )
     if note is not None:
         print(note, file=stdout)
-    if shown["deadline"]:
+    for due in shown["due"]:
+        what, when = _due_text(due, at or runs_due.now())
+        print(f"  {what}: {when}", file=stdout)
+    if shown["deadline"] and not shown["due"]:
         print(f"  deadline: {_moment(shown['deadline'])}", file=stdout)
     if (closing := shown["cancelled"]) is not None:
         print(
@@ -717,10 +773,16 @@ LIST = Command(
     summary="instances by state, approvals waiting with deadlines, effects due",
     description=(
         "Print on standard output every instance of the store by machine and state, "
-        "the approvals waiting with their deadlines (OVERDUE once past), the "
+        "the approvals waiting with what comes next and when (an approval gate "
+        "that escalates: 'escalates <time> (in 3 h) to <roles>' until the escalation "
+        "is recorded, then its 'times out <time>'; OVERDUE once past), the "
         "effects due or failing in the outbox and the instances quarantined (with "
         "when and why); --format json prints one object "
-        "instead. The specs (--specs) give states their kinds, reviewers and "
+        "instead (each approval's 'due' lists what comes, earliest first, each with "
+        "its 'event' (escalation or timeout; just due where the runtime of the spec "
+        "at hand cannot load the run, which the text says as 'due <time>') and 'at'; "
+        "'deadline' is the earliest). "
+        "The specs (--specs) give states their kinds, reviewers and "
         "recovery procedures.",
         "Every chain and head row is verified first (one hash per record, as 'audit "
         "verify' does): an instance that fails is listed as TAMPERED, apart from the "
@@ -737,8 +799,9 @@ SHOW = Command(
     description=(
         "Print on standard output one instance's audit timeline, record by record: "
         "when, what moved it where, who acted and their decision, the failure reasons "
-        "with their recovery procedures and the failure snapshots; --format json "
-        "prints one object instead.",
+        "with their recovery procedures and the failure snapshots, after what comes "
+        "next ('escalates:' and 'times out:' with their times); --format json "
+        "prints one object instead (with 'due', as 'runs list' gives it).",
         "It prints at most --limit records (1000) from record --from (1); the last "
         "line says how to go on. The whole chain is verified as it is read, a chunk "
         "at a time, keeping only the page: a tampered instance is refused with one "

@@ -109,6 +109,7 @@ def serve_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     console = Console(serve_specs(specs), stores, identity, poll=args.poll)
     if args.signing_keys is not None:
         console.signers, console.signed_only = signers, True
+    console.cancel_roles = frozenset(args.cancel_role)
     app = create_app(console)
     base = f"http://{args.host}:{args.port}"
     machines = ", ".join(sorted(s.machine for s in specs))
@@ -121,6 +122,9 @@ def serve_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         print(f"at {base}, people named by the proxy in {args.trust_header}", file=stdout)
     if args.signing_keys is not None:
         print(f"signing every decision with the keys of: {', '.join(signers)}", file=stdout)
+    if args.cancel_role:
+        roles = ", ".join(sorted(console.cancel_roles))
+        print(f"cancelling runs: people holding {roles}", file=stdout)
     stdout.flush()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -176,6 +180,15 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "reviewer without a key is refused",
     )
     parser.add_argument(
+        "--cancel-role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="let people holding ROLE cancel a run from its page, with a reason "
+        "(as 'statewright runs cancel'); repeat for more (default: nobody cancels "
+        "from the console)",
+    )
+    parser.add_argument(
         "--poll",
         type=float,
         default=5,
@@ -204,6 +217,11 @@ COMMAND = Command(
         "--keyring' holds the records to the reviewers' public keys; a key file its group "
         "or others may read is refused at start, and a reviewer with no key is refused "
         "(403, nothing changed).",
+        "With --cancel-role ROLE the run page of an open run offers the people holding "
+        "ROLE a cancel form with a required reason: it writes the 'cancelled' record "
+        "'statewright runs cancel' writes (Machine.cancel: the run is closed for good, "
+        "workers never run it again), signed with their key under --signing-keys. "
+        "Without it nobody cancels from the console (403, nothing changed).",
         "It prints its address (and the one user's sign-in link) on standard output and "
         "serves until interrupted (Ctrl-C).",
         "Needs the optional extra: pip install 'statewright[console]'.",

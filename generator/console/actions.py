@@ -2,12 +2,14 @@
 
 A decision is one of the run's human exits that may fire now (``Machine.allowed``), fired
 with the requester's actor and decision text (``Machine.fire``); a rollback is
-``Machine.rollback``. The runtime validates, authorises and records; the console adds one
-check of its own first: the form names the run as the reviewer saw it (its number of
-records and its context's digest), and a run that changed since is refused, so nobody
-approves what they did not review. Every refusal is the runtime's message, with an HTTP
-status: 403 not authorised, 409 the run changed or does not allow it now, 400 a malformed
-form.
+``Machine.rollback``; a cancellation, an operator's action the console allows only to
+the roles it was started with (``serve --cancel-role``), is ``Machine.cancel``, the
+record ``statewright runs cancel`` writes. The runtime validates, authorises and records;
+the console adds one check of its own first: the form names the run as the reviewer saw
+it (its number of records and its context's digest), and a run that changed since is
+refused, so nobody approves (or cancels) what they did not review. Every refusal is the
+runtime's message, with an HTTP status: 403 not authorised, 409 the run changed or does
+not allow it now, 400 a malformed form.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from statewright.generator.console.machines import Served
 from statewright.generator.console.reading import context_digest
 from statewright.generator.runtime import (
     Actor,
+    Cancelled,
     ConcurrencyConflict,
     InvalidTransition,
     Locked,
@@ -30,7 +33,15 @@ from statewright.generator.runtime import (
     Unauthorized,
 )
 
-__all__ = ["Decision", "Outcome", "act", "decide", "decisions", "rollback_choices"]
+__all__ = [
+    "Decision",
+    "Outcome",
+    "act",
+    "cancel_refusal",
+    "decide",
+    "decisions",
+    "rollback_choices",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,23 @@ def rollback_choices(run: Machine[Any, Any, Any], actor: Actor) -> tuple[str, ..
     return () if not actor.roles.isdisjoint(roles) else tuple(sorted(roles))
 
 
+def cancel_refusal(actor: Actor, roles: frozenset[str]) -> str | None:
+    """Why ``actor`` may not cancel a run from this console (None: it may): the console
+    lets only the holders of ``roles`` cancel, and nobody when there are none."""
+    if not roles:
+        return (
+            "This console lets nobody cancel a run: its operator starts it with "
+            "--cancel-role ROLE to let that role cancel (or cancels with "
+            "'statewright runs cancel')."
+        )
+    if actor.roles.isdisjoint(roles):
+        return (
+            f"{actor.id} holds none of the roles this console lets cancel a run: "
+            f"{', '.join(sorted(roles))}."
+        )
+    return None
+
+
 def decide(
     run: Machine[Any, Any, Any], trigger: str, actor: Actor, decision: str, digest: str
 ) -> None:
@@ -95,12 +123,20 @@ def decide(
 
 
 def act(
-    store: SqlStore, served: Served, instance_id: str, actor: Actor, form: Mapping[str, str]
+    store: SqlStore,
+    served: Served,
+    instance_id: str,
+    actor: Actor,
+    form: Mapping[str, str],
+    cancel_roles: frozenset[str] = frozenset(),
 ) -> Outcome:
-    """Carry out the POSTed ``form`` on the run ``instance_id`` of ``served``."""
+    """Carry out the POSTed ``form`` on the run ``instance_id`` of ``served``; a
+    cancellation only for an actor holding one of ``cancel_roles``."""
     action = form.get("action")
-    if action not in ("decide", "rollback"):
-        return Outcome(400, "The form names no action: decide or rollback.")
+    if action not in ("decide", "rollback", "cancel"):
+        return Outcome(400, "The form names no action: decide, rollback or cancel.")
+    if action == "cancel" and (refusal := cancel_refusal(actor, cancel_roles)) is not None:
+        return Outcome(403, refusal)
     try:
         run = served.machine.load(store, instance_id)
     except StoreError as error:
@@ -117,6 +153,9 @@ def act(
         )
     decision = form.get("decision", "")
     try:
+        if action == "cancel":
+            record = run.cancel(actor=actor, reason=decision)
+            return Outcome(303, f"cancelled in {record.to_state} (record {record.seq}): closed")
         if action == "decide":
             trigger = form.get("trigger", "")
             if trigger not in {d.trigger for d in decisions(run, actor)}:
@@ -132,7 +171,7 @@ def act(
         return Outcome(303, f"rolled back to record {target}: {run.state}")
     except Unauthorized as error:
         return Outcome(403, str(error))
-    except (StaleDecision, InvalidTransition, Locked, ConcurrencyConflict) as error:
+    except (StaleDecision, InvalidTransition, Locked, ConcurrencyConflict, Cancelled) as error:
         return Outcome(409, str(error))
     except (TypeError, ValueError) as error:
         return Outcome(400, str(error))

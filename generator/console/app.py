@@ -9,7 +9,9 @@
   its timeline, its failures with their recovery procedure, the decisions the requester
   may take and rollback;
 - ``POST /runs/MACHINE/ID``: a decision (``action=decide``: a human trigger with its
-  decision text) or a rollback (``action=rollback``), through the machine's runtime;
+  decision text), a rollback (``action=rollback``) or a cancellation (``action=cancel``
+  with its reason, for the roles ``Console.cancel_roles`` names), through the machine's
+  runtime;
 - ``GET /login?token=...``: a one-user console's sign-in (:mod:`.identity`);
 - ``GET /static/...``: htmx (vendored) and the style sheet.
 
@@ -46,6 +48,7 @@ from statewright.generator.console.machines import Served
 from statewright.generator.console.reading import (
     Stores,
     context_digest,
+    distance,
     entered_at,
     pending_page,
     prior_approvals,
@@ -92,8 +95,10 @@ class Console:
     live parts poll (seconds), and the signers of the reviewers whose decisions the
     console signs (actor id to a function of the record's content, such as
     ``statewright.generator.signing.Ed25519Signer``), so ``audit verify --keyring``
-    holds their decisions to their keys. With ``signed_only`` every decision and
-    rollback is signed: a reviewer without a signer is refused (``serve --signing-keys``)."""
+    holds their decisions to their keys. With ``signed_only`` every decision, rollback
+    and cancellation is signed: a reviewer without a signer is refused (``serve
+    --signing-keys``). ``cancel_roles``: who may cancel a run from the console (``serve
+    --cancel-role``); nobody when empty, the default."""
 
     served: Mapping[str, Served]
     stores: Stores
@@ -101,6 +106,7 @@ class Console:
     poll: float = 5.0
     signers: Mapping[str, Callable[[bytes], str]] = field(default_factory=dict)
     signed_only: bool = False
+    cancel_roles: frozenset[str] = frozenset()
 
 
 def unsigned(actor: str) -> str:
@@ -141,15 +147,7 @@ def _ago(moment: datetime | None) -> str:
     """How far ``moment`` is from now: ``3 h ago``, ``in 2 d``."""
     if moment is None:
         return ""
-    seconds = (moment - datetime.now(UTC)).total_seconds()
-    size = abs(seconds)
-    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
-        if size >= length:
-            amount = f"{int(size // length)} {unit}"
-            break
-    else:
-        amount = f"{int(size)} s"
-    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+    return distance(moment, datetime.now(UTC))
 
 
 def create_app(console: Console) -> Starlette:
@@ -253,6 +251,7 @@ def create_app(console: Console) -> Starlette:
             "recovery": () if run.reason is None else served.machine.recovery(run.reason),
             "decisions": actions.decisions(run, known.actor),
             "rollback": actions.rollback_choices(run, known.actor),
+            "cancel": _cancellable(served, run, known, console.cancel_roles),
             "message": message,
             "error": error,
         }
@@ -307,7 +306,13 @@ def create_app(console: Console) -> Starlette:
         elif console.signed_only:
             return await show(request, known, error=unsigned(actor.id), status=403)
         outcome = await run_in_threadpool(
-            actions.act, console.stores.get().store, served, instance_id, actor, form
+            actions.act,
+            console.stores.get().store,
+            served,
+            instance_id,
+            actor,
+            form,
+            console.cancel_roles,
         )
         if outcome.status == 303:
             url = f"/runs/{quote(served.name)}/{quote(instance_id)}?done={quote(outcome.text)}"
@@ -346,6 +351,16 @@ def create_app(console: Console) -> Starlette:
     app = Starlette(routes=routes)
     app.state.console = console
     return app
+
+
+def _cancellable(served: Served, run: Any, known: Known, roles: frozenset[str]) -> bool:
+    """Whether the run page offers ``known`` the cancel form: they hold a role the
+    console lets cancel, and the run is open (not cancelled, not in a final state of its
+    spec; the runtime refuses either, with 409, if a form gets there anyway)."""
+    if roles.isdisjoint(known.actor.roles) or run.cancelled is not None:
+        return False
+    state = next((s for s in served.spec.states if s.name == str(run.state)), None)
+    return state is None or not state.final
 
 
 async def _form(request: Request) -> dict[str, str] | None:

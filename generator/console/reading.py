@@ -163,6 +163,19 @@ class Pending:
     problem: str | None = None
 
 
+def distance(moment: datetime, at: datetime) -> str:
+    """How far ``moment`` is from ``at``: ``in 3 h``, ``2 d ago`` (whole units, down)."""
+    seconds = (moment - at).total_seconds()
+    size = abs(seconds)
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if size >= length:
+            amount = f"{int(size // length)} {unit}"
+            break
+    else:
+        amount = f"{int(size)} s"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
 def context_digest(context: Mapping[str, Any]) -> str:
     """The digest a reviewer approves: the runtime's (``sha256:`` and the hex SHA-256 of
     the canonical JSON of ``context``), the one ``bind: context`` records."""

@@ -23,7 +23,10 @@ first, or someone else decided): the machine refuses a trigger the current state
 have, so a late decision changes nothing in the audit log and is answered, not dropped.
 :func:`expire_due` resumes a waiting graph only to take a timed exit that is due, stamped at
 its deadline; :class:`TimeoutRunner` does so for every thread of a checkpointer whose
-deadline is due, without a caller resuming it.
+deadline is due, without a caller resuming it. ``build_graph(..., tracer=)`` traces what
+the graph's nodes do as the in-process runners do (``statewright.transition``,
+``statewright.handler`` current while the handler runs, ``statewright.timeout`` for a
+timed exit a resume takes, the TimeoutRunner's included).
 
 The audit log lives in the graph's own state (as JSON lines, checkpointed by LangGraph),
 or, with ``store=``, in a statewright store, durable and hash-chained. With a
@@ -60,11 +63,13 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 import statewright.generator.runtime
 from statewright.generator.runtime import handlers as handlers_module
+from statewright.generator.runtime import observe as observe_module
 from statewright.generator.runtime import outbox as outbox_module
 from statewright.generator.runtime import records, runner
 from statewright.generator.runtime import store as store_module
 from statewright.generator.runtime.engine import Machine
 from statewright.generator.runtime.handlers import HandlerSet
+from statewright.generator.runtime.observe import Tracer
 from statewright.generator.runtime.records import Clock
 from statewright.generator.runtime.store import Store
 
@@ -149,6 +154,7 @@ def build_graph(
     store: Store | None = None,
     clock: Clock | None = None,
     lease: timedelta = timedelta(seconds=60),
+    tracer: Tracer | None = None,
 ) -> StateGraph[RunState, Any, RunState, RunState]:
     """The ``StateGraph`` of ``handlers``' machine; compile it with a checkpointer
     (interrupts need one): ``build_graph(handlers, roles=...).compile(checkpointer=...)``.
@@ -156,6 +162,9 @@ def build_graph(
     ``roles`` maps the actor id of a resume (authenticated by the application) to the
     roles the deployment grants it; required when the machine has human steps. With a
     ``SqlStore``, ``lease`` is how long the graph holds an instance while its handlers run.
+    ``tracer`` (:class:`~statewright.generator.runtime.observe.Tracer`, e.g.
+    :class:`~statewright.generator.integrations.otel.OtelTracer`) traces the nodes'
+    deliveries, handler calls and timed exits, as a runner given one does.
     """
     cls: type[Machine[S, T, R]] = handlers.machine
     spec = cls.spec
@@ -177,6 +186,13 @@ def build_graph(
     durable: Any = store  # a SqlStore when ``outbox`` is set
     outbox: Any = rt.outbox.Outbox(store) if isinstance(store, rt.store.SqlStore) else None
     now: Clock = rt.records.utc_now if clock is None else clock
+
+    def watching() -> Any:
+        """What traces one node's work (None untraced): one each, as nodes run at once."""
+        return None if tracer is None else rt.observe.RunnerWatch(tracer, spec.machine, spec.sha256)
+
+    def traced_key(run: RunState) -> str:
+        return run["instance_id"] if store is not None else "-"
 
     def load(run: RunState) -> Machine[S, T, R]:
         if store is not None:
@@ -233,10 +249,14 @@ def build_graph(
         attempt = 0 if claim is None else claim.attempts
         return machine, start, rt.handlers.deliver(handlers, machine, start, attempt)
 
-    def settle(run: RunState, machine: Machine[S, T, R], claim: Any, settled: Any) -> RunState:
+    def settle(
+        run: RunState, machine: Machine[S, T, R], claim: Any, settled: Any, watch: Any
+    ) -> RunState:
         """Fire what the handlers returned; with an outbox, move its cursor in the same
         transaction (a conflict leaves it: the records are delivered again)."""
         if settled.failed is not None:
+            if watch is not None:
+                watch.abandoned(traced_key(run), settled.failed)
             raise rt.runner.HandlerFailed(settled)
         delivered = len(machine.audit)
         if claim is None:
@@ -251,24 +271,29 @@ def build_graph(
         return saved(machine, delivered)
 
     def step(run: RunState) -> RunState:
-        claim = hold(run)
+        claim, watch = hold(run), watching()
         try:
             machine, start, pending = delivery(run, claim)
             if pending is None:
                 return saved(machine, start)
-            return settle(run, machine, claim, rt.runner.drive(pending))
+            return settle(run, machine, claim, rt.runner.drive(pending, watch=watch), watch)
         finally:
             release(claim)
+            if watch is not None:
+                watch.served(traced_key(run))
 
     async def astep(run: RunState) -> RunState:
-        claim = hold(run)
+        claim, watch = hold(run), watching()
         try:
             machine, start, pending = delivery(run, claim)
             if pending is None:
                 return saved(machine, start)
-            return settle(run, machine, claim, await rt.runner.drive_async(pending))
+            settled = await rt.runner.drive_async(pending, watch=watch)
+            return settle(run, machine, claim, settled, watch)
         finally:
             release(claim)
+            if watch is not None:
+                watch.served(traced_key(run))
 
     def review_of(waiting: S) -> Callable[[RunState], RunState]:
         def review(run: RunState) -> RunState:
@@ -287,6 +312,14 @@ def build_graph(
 
         return review
 
+    def expired(run: RunState, machine: Machine[S, T, R]) -> Machine[S, T, R] | None:
+        """:func:`_expired`, what it took traced as timeouts."""
+        first = len(machine.audit)
+        taken: Machine[S, T, R] | None = _expired(machine, rt)
+        if taken is not None and tracer is not None:
+            watching().timeouts([(traced_key(run), r) for r in taken.audit[first:]])
+        return taken
+
     def answered(run: RunState, waiting: S, answer: object) -> RunState:
         """What ``answer`` to the review of ``waiting`` comes to: a refusal (the node asks
         again), a decision recorded, a late one, or the timed exit taken."""
@@ -294,7 +327,7 @@ def build_graph(
         try:
             ask = _read_answer(answer, spec, waiting)
             if ask is None:  # expire_due: take the timed exit if it is due, nothing else
-                if _expired(machine, rt) is None:
+                if expired(run, machine) is None:
                     raise ValueError("nothing is due yet: the deadline has not passed")
                 return {**saved(machine, run.get("delivered", 0)), "refused": None}
             trigger, actor_id, decision = ask
@@ -310,7 +343,7 @@ def build_graph(
                 "seq": None,
                 "detail": "",
             }
-            machine = _expired(machine, rt) or machine
+            machine = expired(run, machine) or machine
             if machine.state is waiting:
                 try:
                     machine.fire(trigger, actor=actor, decision=decision)
@@ -369,6 +402,7 @@ class _Support:
         self.records = _module(modules, "records", records)
         self.store = _module(modules, "store", store_module)
         self.outbox = _module(modules, "outbox", outbox_module)
+        self.observe = _module(modules, "observe", observe_module)
 
 
 def _module(modules: tuple[Any, Any], name: str, default: Any) -> Any:

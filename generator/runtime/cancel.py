@@ -137,6 +137,7 @@ def _append(machine: Machine[Any, Any, Any], at: datetime, who: Actor, note: str
         roles=tuple(sorted(who.roles)),
     )
     log.append(record)
+    gates.sign(machine, len(log) - 1, who)  # an operator's record, signed as a decision is
     machine._node = closed_node(machine._node)
 
 

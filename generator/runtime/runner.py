@@ -5,12 +5,18 @@ what its outcome fires; they differ only in how a handler is called (``await`` o
 A runner keeps a delivery cursor in memory, so it suits a machine that lives in memory
 or a test; for instances in a durable store use :class:`.worker.Worker`, which keeps the
 cursor in the store and survives crashes.
+
+Given a ``tracer=`` (:class:`.observe.Tracer`), a runner opens the worker's spans for
+what it does (:class:`.observe.RunnerWatch`): ``statewright.transition`` per record whose
+handlers run, ``statewright.handler`` per call (current while the handler runs), and
+``statewright.timeout`` per record :meth:`Runner.expire` takes.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Generator
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +24,7 @@ from typing import Generic, TypeVar
 
 from .engine import Machine
 from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
-from .observe import log_failed, log_fired
+from .observe import RunnerWatch, Span, Tracer, log_failed, log_fired
 from .records import Actor, utc_now
 from .store import instant
 
@@ -68,8 +74,20 @@ def call_handler(call: Call) -> Done | Failed | Awaitable[object]:
 _call = call_handler
 
 
-def drive(delivery: _Delivery) -> Settled:
+def _watched(
+    watch: RunnerWatch, call: Call
+) -> tuple[Span | None, Done | Failed | Awaitable[object], float]:
+    """Make ``call`` traced: its span (current while the handler runs), what it returned
+    (an awaitable for an ``async`` handler, awaited in the span) and when it started."""
+    span, made = watch.handler_span(call)
+    started = time.perf_counter()
+    return span, _call(made), started
+
+
+def drive(delivery: _Delivery, *, watch: RunnerWatch | None = None) -> Settled:
     """Make every call ``delivery`` asks for, plainly; its :class:`Settled` outcome.
+    ``watch`` (one with a tracer) traces and logs each call; without it a failure is
+    logged.
 
     An ``async`` handler is refused (:class:`AsyncHandler`, a ``TypeError``): run it with
     :func:`drive_async`.
@@ -77,15 +95,22 @@ def drive(delivery: _Delivery) -> Settled:
     try:
         call = next(delivery)
         while True:
-            result = _call(call)
+            if watch is None:  # the default: nothing but the call
+                result = _call(call)
+            else:
+                span, result, started = _watched(watch, call)
             if not isinstance(result, Done | Failed):
                 getattr(result, "close", lambda: None)()  # never awaited: no warning
                 delivery.close()
+                if watch is not None:
+                    watch.called(call, span, None, time.perf_counter() - started)
                 raise AsyncHandler(
                     f"the {call.job.hook} handler {call.handler.__qualname__} is async: run "
                     "it with an AsyncRunner or Worker.arun_once"
                 )
-            if isinstance(result, Failed):
+            if watch is not None:
+                watch.called(call, span, result, time.perf_counter() - started)
+            elif isinstance(result, Failed):
                 log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
@@ -93,18 +118,24 @@ def drive(delivery: _Delivery) -> Settled:
         return settled
 
 
-async def drive_async(delivery: _Delivery) -> Settled:
-    """Make every call ``delivery`` asks for, awaiting what a handler returns."""
+async def drive_async(delivery: _Delivery, *, watch: RunnerWatch | None = None) -> Settled:
+    """Make every call ``delivery`` asks for, awaiting what a handler returns; ``watch``
+    as for :func:`drive` (an ``async`` handler's span is current in its coroutine)."""
     try:
         call = next(delivery)
         while True:
-            result = _call(call)
+            if watch is None:
+                result = _call(call)
+            else:
+                span, result, started = _watched(watch, call)
             if not isinstance(result, Done | Failed):
                 try:
                     result = Done(await result)
                 except Exception as error:
                     result = Failed(error)
-            if isinstance(result, Failed):
+            if watch is not None:
+                watch.called(call, span, result, time.perf_counter() - started)
+            elif isinstance(result, Failed):
                 log_failed(_log, call, result.error)
             call = delivery.send(result)
     except StopIteration as stop:
@@ -113,7 +144,13 @@ async def drive_async(delivery: _Delivery) -> Settled:
 
 
 class _Runner(Generic[S, T, R]):
-    def __init__(self, handlers: HandlerSet[S, T, R], machine: Machine[S, T, R]) -> None:
+    def __init__(
+        self,
+        handlers: HandlerSet[S, T, R],
+        machine: Machine[S, T, R],
+        *,
+        tracer: Tracer | None = None,
+    ) -> None:
         if not isinstance(machine, handlers.machine):
             raise TypeError(
                 f"these handlers belong to {handlers.machine.__name__}, "
@@ -123,20 +160,40 @@ class _Runner(Generic[S, T, R]):
         self.machine = machine
         self.delivered = 0
         """How many of the machine's records have had their handlers run."""
+        self.tracer = tracer
+        self._traced = None if tracer is None else self._watch()
+        """The watch the handlers are driven with when tracing; None untraced (the path
+        that logs as it always did, at no cost of its own)."""
+
+    def _watch(self) -> RunnerWatch:
+        spec = self.machine.spec
+        return RunnerWatch(self.tracer, spec.machine, spec.sha256)
 
     @property
     def next_deadline(self) -> datetime | None:
         """When the machine's timed exit falls due (its ``deadline``), or None: a caller
-        that waits on the runner wakes then and calls ``machine.expire()``, then
-        :meth:`run`."""
+        that waits on the runner wakes then and calls the runner's ``expire()``."""
         return self.machine.deadline
 
     @property
     def next_due(self) -> datetime | None:
         """When the machine next changes by itself (``Machine.next_due``: its deadline, or
         its approval gate's escalation if sooner), or None: a caller that waits on the
-        runner wakes then and calls ``machine.expire()``, then :meth:`run`."""
+        runner wakes then and calls the runner's ``expire()``."""
         return self.machine.next_due
+
+    @property
+    def _instance(self) -> str:
+        return self.machine.instance_id or "-"
+
+    def _expired(self) -> None:
+        """:meth:`Machine.expire`, what it recorded traced and logged as timeouts."""
+        machine = self.machine
+        first = len(machine.audit)
+        machine.expire()
+        fired = [(self._instance, record) for record in machine.audit[first:]]
+        if fired:
+            (self._traced or self._watch()).timeouts(fired)
 
     def _next(self) -> _Delivery | None:
         if self.delivered >= len(self.machine.audit):
@@ -149,12 +206,24 @@ class _Runner(Generic[S, T, R]):
             attempt = {"at": instant(utc_now()), "error": repr(settled.failed)}
             settled = give_up(settled, "an in-process runner does not retry", [attempt]) or settled
         if settled.failed is not None:
+            self._abandoned(settled.failed)
             raise HandlerFailed(settled)
         self.delivered = first = len(self.machine.audit)
-        apply_outcome(self.machine, settled)
+        try:
+            apply_outcome(self.machine, settled)
+        except Exception as error:
+            self._abandoned(error)
+            raise
+        if self._traced is not None:
+            self._traced.served(self._instance)
         machine = self.machine
         if _log.isEnabledFor(logging.INFO):
             log_fired(_log, machine.spec.machine, machine.instance_id, machine.audit[first:])
+
+    def _abandoned(self, error: BaseException) -> None:
+        """Delivering failed with ``error``: the open transition span (if any) fails."""
+        if self._traced is not None:
+            self._traced.abandoned(self._instance, error)
 
 
 class Runner(_Runner[S, T, R]):
@@ -170,8 +239,21 @@ class Runner(_Runner[S, T, R]):
     def run(self) -> S:
         """Run every handler due; the state the machine rests in."""
         while (delivery := self._next()) is not None:
-            self._settle(drive(delivery))
+            try:
+                settled = drive(delivery, watch=self._traced)
+            except BaseException as error:
+                self._abandoned(error)
+                raise
+            self._settle(settled)
         return self.machine.state
+
+    def expire(self) -> S:
+        """Take what fell due (:meth:`Machine.expire`: an escalation, a timed exit),
+        then :meth:`run`; what it recorded is traced (``statewright.timeout``) and
+        logged (``timeout``) as a worker's sweep is. Call it at :attr:`next_due`."""
+        self.run()
+        self._expired()
+        return self.run()
 
     def fire(
         self,
@@ -193,8 +275,19 @@ class AsyncRunner(_Runner[S, T, R]):
     async def run(self) -> S:
         """Run every handler due, awaiting each; the state the machine rests in."""
         while (delivery := self._next()) is not None:
-            self._settle(await drive_async(delivery))
+            try:
+                settled = await drive_async(delivery, watch=self._traced)
+            except BaseException as error:
+                self._abandoned(error)
+                raise
+            self._settle(settled)
         return self.machine.state
+
+    async def expire(self) -> S:
+        """:meth:`Runner.expire`, awaiting the handlers."""
+        await self.run()
+        self._expired()
+        return await self.run()
 
     async def fire(
         self,
