@@ -74,10 +74,11 @@ def test_a_transition_sends_fewer_statements_than_a_bare_queue(rt: Any, postgres
         fired += done.fired
     sent = counting.sent
     assert fired == 120
-    # per transition: the outcome's one statement and its commit, and a share of the
-    # instance's load and the rounds' sweeps and claims (a bare SKIP LOCKED loop,
-    # counted alike, sends 4; before the outcome was one statement, 5.3)
-    assert sent <= 3 * fired, sent
+    # per transition: the outcome's one statement, sent alone (no BEGIN, no COMMIT: it
+    # writes all or nothing by itself), and a share of the instance's load and the rounds'
+    # sweeps and claims (a bare SKIP LOCKED loop sends 5: BEGIN, SELECT, UPDATE, INSERT,
+    # COMMIT; before the outcome was one statement, 5.3, and before it went alone, 2.9)
+    assert sent <= 2 * fired, sent
     assert set(states(postgres_url).values()) == {("DONE", 5)}
     assert setup.verify() == []
     store.close()
@@ -115,6 +116,15 @@ def test_a_lease_lost_while_a_handler_ran_writes_nothing(rt: Any, postgres_url: 
     assert (report.lost, report.fired) == (1, 0)
     assert states(postgres_url) == {"i0": ("A_RUNNING", 2)}  # no record, head row as it was
     assert setup.verify() == []
+    assert cursor(postgres_url) == (0, "theirs")  # nor the cursor moved
+
+
+def cursor(url: str) -> tuple[int, str | None]:
+    """The one outbox row's delivery cursor and lease token."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT delivered, lease FROM statewright_outbox").fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
 
 
 def test_a_writer_that_came_first_is_not_overwritten(rt: Any, postgres_url: str) -> None:
@@ -133,6 +143,8 @@ def test_a_writer_that_came_first_is_not_overwritten(rt: Any, postgres_url: str)
     assert report.fired == 0  # its outcome lost the race: nothing of it written
     assert states(postgres_url) == {"i0": ("FAILED", 3)}
     assert setup.verify() == []
+    assert cursor(postgres_url) == (0, None)  # the cursor unmoved (the commit is one
+    # statement sent alone: it wrote none of its parts), the claim let go
     with psycopg.connect(postgres_url) as connection:
         row = connection.execute(
             "SELECT count(*) FROM statewright_records WHERE body LIKE '%a_done%'"

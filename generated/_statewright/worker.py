@@ -249,6 +249,7 @@ class Worker(Generic[S, T, R]):
             if size < 1:
                 raise ValueError(f"limit {name!r} allows at least 1 call, not {size}")
         self.store = store
+        store.own_transactions()  # one round trip for a one-statement read or commit
         self.handlers = handlers
         self.machine: type[Machine[S, T, R]] = handlers.machine
         self.clock: Clock = utc_now if clock is None else clock
@@ -606,9 +607,9 @@ class Worker(Generic[S, T, R]):
                 quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
                 if quiet:  # nothing to call for the outcome's records: delivered with it
                     delivered = len(machine.audit)
-                self.outbox.advance(claim, delivered, release=quiet)
                 if self.effects is not None:  # the cached results it stood in for
                     self.effects.forget(claim.machine, claim.instance_id, delivered)
+                self.outbox.advance(claim, delivered, release=quiet)  # the last statement
         except ConcurrencyConflict:  # someone moved the instance meanwhile: deliver again
             self.outbox.release(claim)
             return None

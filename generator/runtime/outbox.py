@@ -321,30 +321,42 @@ class Outbox:
     ) -> None:
         """:meth:`advance` with the append the store held back (:meth:`SqlStore.staged`):
         one statement writes the head row, the records and the cursor (and, when the
-        instance is delivered, takes it out of the claimable index)."""
+        instance is delivered, takes it out of the claimable index).
+
+        The statement writes all of them or nothing by itself (it locks the outbox row
+        under the claim's token first, and writes the head row only under that lock and
+        at the version loaded, the records and the cursor only with the head row), so it
+        is sent alone: on a connection in autocommit mode it is the whole transaction."""
         store = self.store
         done = delivered >= staged.row.seq and bool(lease)
-        head = STAGED_HEAD.format(arrival="NULL" if done else STAGED_ARRIVAL)
+        head = STAGED_HEAD.format(
+            arrival="NULL" if done else STAGED_ARRIVAL, guard=" AND EXISTS (SELECT 1 FROM held)"
+        )
         records = STAGED_RECORDS.format(rows=", ".join([STAGED_ROW] * len(staged.entries)))
-        store._run(
+        mine = "machine = ? AND instance_id = ? AND lease = ?"
+        keys = (claim.machine, claim.instance_id, claim.token)
+        store._run_alone(
             cursor,
-            f"WITH head AS ({head}), records AS ({records}), box AS ("
+            f"WITH held AS (SELECT 1 FROM statewright_outbox WHERE {mine} FOR UPDATE),"
+            f" head AS ({head}), records AS ({records}), box AS ("
             f"UPDATE statewright_outbox SET {_ADVANCED}{lease}"
-            " WHERE machine = ? AND instance_id = ? AND lease = ? RETURNING 1)"
-            " SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM box)",
+            f" WHERE {mine} AND EXISTS (SELECT 1 FROM head) RETURNING 1)"
+            " SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM head),"
+            " (SELECT count(*) FROM box)",
             (
+                *keys,
                 *staged.head_params(arrival=not done),
                 *staged.record_params(),
                 delivered,
-                claim.machine,
-                claim.instance_id,
-                claim.token,
+                *keys,
             ),
         )
         row = cursor.fetchone()
         if row is None or int(row[0]) != 1:
-            store.staged_conflict(cursor, staged)
+            raise _lost(claim)
         if int(row[1]) != 1:
+            store.staged_conflict(cursor, staged)
+        if int(row[2]) != 1:
             raise _lost(claim)
 
     def fail(
