@@ -10,12 +10,21 @@ connection, every run on a fresh database, ``--repeat`` times (the median is rep
 
 - *statewright*: ``Worker.run`` processes sharing the instances through the outbox;
 - *bare loop*: processes that each, per transition, lock the oldest unfinished job with
-  ``SELECT ... FOR UPDATE SKIP LOCKED``, call the same handler, update the job's state
-  and append one history row, and commit: the least a hand-written queue does for the
-  same state changes (no hash chain, no leases, no outbox).
+  ``SELECT ... FOR UPDATE SKIP LOCKED`` (from a partial index of the jobs not done, as a
+  hand-written queue would keep), call the same handler, update the job's state and
+  append one history row, and commit: the least a hand-written queue does for the same
+  state changes (no hash chain, no leases, no outbox).
 
 The ratio is statewright's transitions per second over the bare loop's at the same number
-of processes. ``--idle`` measures instead an idle worker's claim round (``Worker.run_once``
+of processes. A run ends when the processes have counted every transition (a counter they
+share with this process, looked at every millisecond: no query polls the server), and is
+checked afterwards (every instance DONE, every chain intact). Beside the rates it reports
+the CPU milliseconds per transition, median of the runs, of the worker processes and of
+the PostgreSQL server (every process of its cluster, from ``/proc``; ``?`` for a server on
+another machine), on each side: on 2 cores, with 2 or 4 processes both sides are bound
+by CPU, so this says where the time goes.
+
+``--idle`` measures instead an idle worker's claim round (``Worker.run_once``
 with nothing due) at 0, 100k and 500k finished instances (written straight into the
 tables: a finished instance's head row and outbox row, all delivered), and ``--round-trips``
 counts the statements and commits one worker sends per transition. With ``--pg URL`` it
