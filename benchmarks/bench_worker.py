@@ -339,7 +339,17 @@ def cpu(runs: list[Run], transitions: int) -> str:
     return f"{workers:.2f} + {server:.2f}"
 
 
+def base_rate(runs: list[Run], transitions: int) -> float:
+    return statistics.median(transitions / run.elapsed for run in runs)
+
+
 def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
+    base = None
+    if args.base:  # the runtime as it was at that revision, generated beside
+        from bench_observe import runtime_at
+
+        base = runtime_at(rt, args.base)
+        print(f"base: generator/runtime at {args.base}")
     print(f"{os.cpu_count()} cores, {load()}")
     for work_ms, instances in zip(args.work_ms, args.instances, strict=True):
         work = work_ms / 1000
@@ -352,26 +362,33 @@ def compare(rt: Any, url: str, args: argparse.Namespace) -> None:
         print(
             "processes  statewright tr/s   bare loop tr/s   ratio"
             "   statewright CPU    bare loop CPU"
+            + ("   base tr/s  ratio         base CPU" if base is not None else "")
             + "".join(f"   {name} tr/s  ratio" for name in peers)
         )
         for count in args.workers:
-            ours, bare = [], []
+            ours, bare, before = [], [], []
             theirs: dict[str, list[float]] = {name: [] for name in peers}
             for _ in range(args.repeat):  # interleaved, so drift hits all alike
                 ours.append(statewright_run(rt, url, count, instances, work))
                 bare.append(bare_run(url, count, instances, work))
+                if base is not None:
+                    before.append(statewright_run(base, url, count, instances, work))
                 for name in peers:
                     run = getattr(worker_peers, f"{name}_run")
                     theirs[name].append(run(race, fresh_database, url, count, instances, work))
             mine = statistics.median(transitions / run.elapsed for run in ours)
-            base = statistics.median(transitions / run.elapsed for run in bare)
+            rate = base_rate(bare, transitions)
             line = (
-                f"{count:9d}  {mine:16.1f}  {base:15.1f}   {mine / base:5.2f}"
+                f"{count:9d}  {mine:16.1f}  {rate:15.1f}   {mine / rate:5.2f}"
                 f"   {cpu(ours, transitions):>15}  {cpu(bare, transitions):>15}"
             )
+            if before:
+                then = statistics.median(transitions / run.elapsed for run in before)
+                line += f"   {then:9.1f}  {then / base_rate(bare, transitions):5.2f}"
+                line += f"  {cpu(before, transitions):>15}"
             for name in peers:
                 peer = statistics.median(theirs[name])
-                line += f"   {peer:{len(name) + 5}.1f}  {peer / base:5.2f}"
+                line += f"   {peer:{len(name) + 5}.1f}  {peer / rate:5.2f}"
             print(line, flush=True)
     print(load())
 
@@ -481,6 +498,12 @@ def main() -> None:
         "--peers",
         action="store_true",
         help="also run procrastinate and DBOS (installed apart: see benchmarks/worker_peers.py)",
+    )
+    parser.add_argument(
+        "--base",
+        default=None,
+        metavar="REV",
+        help="also run the runtime of git revision REV, interleaved (before and after)",
     )
     parser.add_argument("--pg", default=None, metavar="URL")
     args = parser.parse_args()
