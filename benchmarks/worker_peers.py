@@ -117,7 +117,7 @@ def procrastinate_run(
             "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'c'"
             " AND status = 'succeeded'",
         )
-        elapsed = race(count, procrastinate_serve, (db, work), lambda: done() == instances)
+        elapsed = race(count, procrastinate_serve, (db, work), lambda: done() == instances).elapsed
         check.close()
     return float(3 * instances / elapsed)
 
@@ -194,7 +194,7 @@ def dbos_run(
             "SELECT count(*) FROM dbos.operation_outputs o JOIN dbos.workflow_status w"
             " ON w.workflow_uuid = o.workflow_uuid WHERE w.queue_name = 'chain'",
         )
-        elapsed = race(count, dbos_serve, (db, work), lambda: done() == 3 * instances)
+        elapsed = race(count, dbos_serve, (db, work), lambda: done() == 3 * instances).elapsed
         check.close()
     return float(3 * instances / elapsed)
 

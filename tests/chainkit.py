@@ -31,22 +31,35 @@ reasons:
 
 
 class Counting:
-    """A psycopg connection that counts the statements and commits sent through it."""
+    """A psycopg connection that counts the statements and commits sent through it (a
+    ``BEGIN`` the driver sends by itself, outside autocommit mode, is not seen)."""
 
     def __init__(self, connection: Any) -> None:
         self.connection, self.sent = connection, 0
-        self.autocommit = connection.autocommit
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self.connection.autocommit)
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self.connection.autocommit = value
 
     def cursor(self) -> Any:
         return CountingCursor(self, self.connection.cursor())
 
     def commit(self) -> None:
-        self.sent += 1
+        self.sent += self._open()
         self.connection.commit()
 
     def rollback(self) -> None:
-        self.sent += 1
+        self.sent += self._open()
         self.connection.rollback()
+
+    def _open(self) -> int:
+        """1 when a transaction is open (ending it is a round trip), else 0 (psycopg sends
+        nothing for a commit in autocommit mode with no transaction open)."""
+        return int(self.connection.info.transaction_status != 0)  # 0: IDLE
 
     def close(self) -> None:
         self.connection.close()

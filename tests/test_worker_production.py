@@ -530,6 +530,28 @@ def test_the_claim_reads_the_claimable_index(rt: Any, tmp_path: Path) -> None:
     assert not any(step.startswith("SCAN i") for step in plan), plan
 
 
+def test_an_older_claimable_index_is_made_again_with_the_instance_id(
+    rt: Any, backend: Backend
+) -> None:
+    """A store made when the claimable index held (machine, arrival) only: opening it
+    makes the index again with the instance id (the order claims walk it in)."""
+    backend.open(rt).close()
+    backend.execute("DROP INDEX statewright_claimable")
+    backend.execute(
+        "CREATE INDEX statewright_claimable ON statewright_instances (machine, arrival)"
+        " WHERE arrival IS NOT NULL"
+    )
+    if backend.name == "postgresql":
+        look = "SELECT indexdef FROM pg_indexes WHERE indexname = 'statewright_claimable'"
+    else:
+        look = "SELECT sql FROM sqlite_master WHERE name = 'statewright_claimable'"
+    assert "instance_id" not in backend.execute(look)[0][0]
+    store = backend.open(rt)
+    rt.Relay.create(store, "a").start()
+    assert "arrival, instance_id" in backend.execute(look)[0][0]
+    assert claimed_in_order(rt, store) == ["a"]
+
+
 def test_an_older_store_gains_the_arrival_of_its_undelivered_instances(
     rt: Any, tmp_path: Path
 ) -> None:

@@ -74,10 +74,11 @@ def test_a_transition_sends_fewer_statements_than_a_bare_queue(rt: Any, postgres
         fired += done.fired
     sent = counting.sent
     assert fired == 120
-    # per transition: the outcome's one statement and its commit, and a share of the
-    # instance's load and the rounds' sweeps and claims (a bare SKIP LOCKED loop,
-    # counted alike, sends 4; before the outcome was one statement, 5.3)
-    assert sent <= 3 * fired, sent
+    # per transition: the outcome's one statement, sent alone (no BEGIN, no COMMIT: it
+    # writes all or nothing by itself), and a share of the instance's load and the rounds'
+    # sweeps and claims (a bare SKIP LOCKED loop sends 5: BEGIN, SELECT, UPDATE, INSERT,
+    # COMMIT; before the outcome was one statement, 5.3, and before it went alone, 2.9)
+    assert sent <= 2 * fired, sent
     assert set(states(postgres_url).values()) == {("DONE", 5)}
     assert setup.verify() == []
     store.close()
@@ -115,6 +116,15 @@ def test_a_lease_lost_while_a_handler_ran_writes_nothing(rt: Any, postgres_url: 
     assert (report.lost, report.fired) == (1, 0)
     assert states(postgres_url) == {"i0": ("A_RUNNING", 2)}  # no record, head row as it was
     assert setup.verify() == []
+    assert cursor(postgres_url) == (0, "theirs")  # nor the cursor moved
+
+
+def cursor(url: str) -> tuple[int, str | None]:
+    """The one outbox row's delivery cursor and lease token."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT delivered, lease FROM statewright_outbox").fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
 
 
 def test_a_writer_that_came_first_is_not_overwritten(rt: Any, postgres_url: str) -> None:
@@ -133,6 +143,8 @@ def test_a_writer_that_came_first_is_not_overwritten(rt: Any, postgres_url: str)
     assert report.fired == 0  # its outcome lost the race: nothing of it written
     assert states(postgres_url) == {"i0": ("FAILED", 3)}
     assert setup.verify() == []
+    assert cursor(postgres_url) == (0, None)  # the cursor unmoved (the commit is one
+    # statement sent alone: it wrote none of its parts), the claim let go
     with psycopg.connect(postgres_url) as connection:
         row = connection.execute(
             "SELECT count(*) FROM statewright_records WHERE body LIKE '%a_done%'"
@@ -174,3 +186,36 @@ def test_the_bench_peers_mode_says_how_to_install_them(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "procrastinate==3.10.0 dbos==3.4.0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def rows_read(plan: dict[str, Any], table: str) -> int:
+    """The rows the scans of ``table`` returned in an ``EXPLAIN (ANALYZE, FORMAT JSON)``
+    plan, over all their loops: the work a statement did on that table."""
+    own = int(plan["Actual Rows"]) * int(plan["Actual Loops"])
+    found = own if plan.get("Relation Name") == table else 0
+    return found + sum(rows_read(child, table) for child in plan.get("Plans", []))
+
+
+def test_a_claim_walks_the_instances_it_takes_not_every_due_one(rt: Any, postgres_url: str) -> None:
+    """300 instances due on a store the planner knows nothing of (never analysed), 16 of
+    them held by other workers: a claim of 8 reads the head rows of those 24 (and the
+    one past them), never the 300 (as a scan and sort of the due instances would)."""
+    setup = started(rt, postgres_url, 300)
+    outbox = rt.Outbox(setup)
+    at = "2026-01-01T00:00:0{}.000000Z".format
+    held = outbox.claim("chain", at(0), at(9), 8) + outbox.claim("chain", at(0), at(9), 8)
+    assert [c.instance_id for c in held] == [f"i{n}" for n in range(16)]
+    from statewright.generator.runtime import outbox as module
+
+    sql = module._DUE_WALK.format(limit=8).replace("?", "%s")
+    with psycopg.connect(postgres_url) as connection:
+        (row,) = connection.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}",
+            ("chain", "chain", "chain", at(1), at(1), "chain"),
+        ).fetchall()
+        taken = connection.execute(sql, ("chain", "chain", "chain", at(1), at(1), "chain"))
+        assert [r[0] for r in taken.fetchall()] == [f"i{n}" for n in range(16, 24)]
+    plan = row[0][0]["Plan"]
+    assert rows_read(plan, "statewright_instances") <= 16 + 8 + 1, plan
+    assert rows_read(plan, "statewright_outbox") <= 2 * (16 + 8), plan
+    setup.close()

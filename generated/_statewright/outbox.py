@@ -89,6 +89,34 @@ _DUE = (
 )
 """The instances with records due, oldest arrival first, read from the claimable index."""
 
+_WALK = (
+    "WITH RECURSIVE walk (arrival, instance_id) AS ((SELECT arrival, instance_id"
+    " FROM statewright_instances WHERE machine = ? AND arrival IS NOT NULL"
+    " ORDER BY arrival, instance_id LIMIT 1) UNION ALL SELECT n.arrival, n.instance_id"
+    " FROM walk w CROSS JOIN LATERAL (SELECT i.arrival, i.instance_id"
+    " FROM statewright_instances i WHERE i.machine = ? AND i.arrival IS NOT NULL"
+    " AND (i.arrival, i.instance_id) > (w.arrival, w.instance_id)"
+    " ORDER BY i.arrival, i.instance_id LIMIT 1) n)"
+)
+"""The instances with records due, oldest arrival first, one step of the claimable index at a
+time, only as far as the query reading it reads (a recursive query is evaluated lazily):
+however many instances wait, and whatever the planner knows of the tables, a claim looks at
+those it takes and those before them that others hold (PostgreSQL)."""
+
+_DUE_WALK = _WALK + (
+    " SELECT w.instance_id, b.delivered, b.attempts, b.skip, b.errors FROM walk w"
+    " LEFT JOIN LATERAL (SELECT o.delivered, o.attempts, o.skip, o.errors"
+    " FROM statewright_outbox o WHERE o.machine = ? AND o.instance_id = w.instance_id"
+    " AND (o.lease_until IS NULL OR o.lease_until <= ?) AND o.available_at <= ?"
+    " AND o.quarantined IS NULL FOR UPDATE SKIP LOCKED) b ON TRUE"
+    " LEFT JOIN LATERAL (SELECT 1 AS known FROM statewright_outbox x"
+    " WHERE x.machine = ? AND x.instance_id = w.instance_id LIMIT 1) k ON TRUE"
+    " WHERE b.delivered IS NOT NULL OR k.known IS NULL LIMIT {limit}"
+)
+""":data:`_DUE` on PostgreSQL, along :data:`_WALK`: the first ``limit`` instances that are
+free (their outbox row locked, ``SKIP LOCKED``) or new (no outbox row yet: ``delivered``
+NULL, so the claim enrols before it takes them)."""
+
 _ADVANCED = "delivered = ?, attempts = 0, available_at = '', error = NULL, skip = 0, errors = NULL"
 """A moved delivery cursor: the failures before it cleared."""
 
@@ -202,9 +230,16 @@ class Outbox:
         skip = " FOR UPDATE OF o SKIP LOCKED" if store.dialect == "postgresql" else ""
         with store._transaction(write=True) as cursor:
             enrol = _ENROL.format(limit=int(limit) * _ENROL_AHEAD)
-            store._run(cursor, enrol, (now, now, machine))
-            store._run(cursor, _DUE.format(limit=int(limit)) + skip, (machine, now, now))
-            rows = cursor.fetchall()
+            if store.dialect == "postgresql":
+                rows = self._walk(cursor, machine, now, limit)
+                if any(row[1] is None for row in rows):  # new ones among them: enrol first
+                    store._run(cursor, enrol, (now, now, machine))
+                    rows = self._walk(cursor, machine, now, limit)
+                rows = [row for row in rows if row[1] is not None]
+            else:
+                store._run(cursor, enrol, (now, now, machine))
+                store._run(cursor, _DUE.format(limit=int(limit)) + skip, (machine, now, now))
+                rows = cursor.fetchall()
             claims = [
                 Claim(
                     machine,
@@ -225,6 +260,12 @@ class Outbox:
                     [(c.token, until, machine, c.instance_id) for c in claims],
                 )
         return claims
+
+    def _walk(self, cursor: Any, machine: str, now: str, limit: int) -> list[Any]:
+        """The first ``limit`` instances free or new, along :data:`_WALK` (PostgreSQL)."""
+        params = (machine, machine, machine, now, now, machine)
+        self.store._run(cursor, _DUE_WALK.format(limit=int(limit)), params)
+        return list(cursor.fetchall())
 
     def hold(self, machine: str, instance_id: str, now: str, until: str) -> Claim | None:
         """Claim the one instance ``instance_id`` of ``machine``, due or not, leased until
@@ -322,30 +363,42 @@ class Outbox:
     ) -> None:
         """:meth:`advance` with the append the store held back (:meth:`SqlStore.staged`):
         one statement writes the head row, the records and the cursor (and, when the
-        instance is delivered, takes it out of the claimable index)."""
+        instance is delivered, takes it out of the claimable index).
+
+        The statement writes all of them or nothing by itself (it locks the outbox row
+        under the claim's token first, and writes the head row only under that lock and
+        at the version loaded, the records and the cursor only with the head row), so it
+        is sent alone: on a connection in autocommit mode it is the whole transaction."""
         store = self.store
         done = delivered >= staged.row.seq and bool(lease)
-        head = STAGED_HEAD.format(arrival="NULL" if done else STAGED_ARRIVAL)
+        head = STAGED_HEAD.format(
+            arrival="NULL" if done else STAGED_ARRIVAL, guard=" AND EXISTS (SELECT 1 FROM held)"
+        )
         records = STAGED_RECORDS.format(rows=", ".join([STAGED_ROW] * len(staged.entries)))
-        store._run(
+        mine = "machine = ? AND instance_id = ? AND lease = ?"
+        keys = (claim.machine, claim.instance_id, claim.token)
+        store._run_alone(
             cursor,
-            f"WITH head AS ({head}), records AS ({records}), box AS ("
+            f"WITH held AS (SELECT 1 FROM statewright_outbox WHERE {mine} FOR UPDATE),"
+            f" head AS ({head}), records AS ({records}), box AS ("
             f"UPDATE statewright_outbox SET {_ADVANCED}{lease}"
-            " WHERE machine = ? AND instance_id = ? AND lease = ? RETURNING 1)"
-            " SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM box)",
+            f" WHERE {mine} AND EXISTS (SELECT 1 FROM head) RETURNING 1)"
+            " SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM head),"
+            " (SELECT count(*) FROM box)",
             (
+                *keys,
                 *staged.head_params(arrival=not done),
                 *staged.record_params(),
                 delivered,
-                claim.machine,
-                claim.instance_id,
-                claim.token,
+                *keys,
             ),
         )
         row = cursor.fetchone()
         if row is None or int(row[0]) != 1:
-            store.staged_conflict(cursor, staged)
+            raise _lost(claim)
         if int(row[1]) != 1:
+            store.staged_conflict(cursor, staged)
+        if int(row[2]) != 1:
             raise _lost(claim)
 
     def fail(

@@ -93,9 +93,10 @@ _SCHEMA = (
 
 _CLAIMABLE = (
     "CREATE INDEX IF NOT EXISTS statewright_claimable ON statewright_instances"
-    " (machine, arrival) WHERE arrival IS NOT NULL"
+    " (machine, arrival, instance_id) WHERE arrival IS NOT NULL"
 )
-"""The instances with records no worker has delivered, in order of arrival."""
+"""The instances with records no worker has delivered, in order of arrival (and id, the
+order a claim walks them in: one index step per instance, no sort)."""
 
 _NEXT_ARRIVAL = (
     "(SELECT COALESCE(MAX(a.arrival), 0) + 1 FROM statewright_instances a"
@@ -183,11 +184,12 @@ def _head_row(row: Sequence[Any]) -> StoredInstance:
 
 STAGED_HEAD = (
     "UPDATE statewright_instances SET seq = ?, head = ?, version = ?, state = ?, deadline = ?,"
-    " arrival = {arrival} WHERE machine = ? AND instance_id = ? AND version = ? RETURNING 1"
+    " arrival = {arrival} WHERE machine = ? AND instance_id = ? AND version = ?{guard} RETURNING 1"
 )
 """A held-back append's head row write (:meth:`SqlStore.staged`), for a ``WITH`` clause;
 its parameters :meth:`Staged.head_params` (``arrival``: :data:`STAGED_ARRIVAL`, or NULL
-when the write delivers the instance's last record)."""
+when the write delivers the instance's last record; ``guard``: a further condition, or
+nothing)."""
 
 STAGED_ARRIVAL = f"COALESCE(arrival, {_NEXT_ARRIVAL})"
 """An appended instance's arrival: kept, or the next (its records are due)."""
@@ -306,8 +308,28 @@ class SqlStore:
                     " AND o.delivered >= statewright_instances.seq)"
                 )
             self._run(cursor, f"UPDATE statewright_instances SET arrival = 1{undelivered}")
-        self._run(cursor, _CLAIMABLE)
+        self._index_claimable(cursor)
         self._arrival = True
+
+    def _index_claimable(self, cursor: Any) -> None:
+        """Make the :data:`_CLAIMABLE` index, or make it again where an older store has it
+        without the instance id (claims would sort every due instance to walk it)."""
+        if self.dialect == "postgresql":
+            self._run(
+                cursor,
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                " AND indexname = 'statewright_claimable'",
+            )
+        else:
+            self._run(
+                cursor,
+                "SELECT sql FROM sqlite_master WHERE type = 'index'"
+                " AND name = 'statewright_claimable'",
+            )
+        row = cursor.fetchone()
+        if row is not None and "instance_id" not in str(row[0]):
+            self._run(cursor, "DROP INDEX statewright_claimable")
+        self._run(cursor, _CLAIMABLE)
 
     def _columns(self, cursor: Any, table: str) -> set[str]:
         """The names of ``table``'s columns (none if there is no such table)."""
@@ -468,7 +490,7 @@ class SqlStore:
             return
         self._run(
             cursor,
-            f"WITH head AS ({STAGED_HEAD.format(arrival=STAGED_ARRIVAL)})"
+            f"WITH head AS ({STAGED_HEAD.format(arrival=STAGED_ARRIVAL, guard='')})"
             " SELECT count(*) FROM head",
             staged.head_params(),
         )
@@ -853,7 +875,9 @@ class SqlStore:
             begin = (
                 None if single and not write else self._dialect.begin(self._connection, write=write)
             )
-            if begin is not None:
+            if begin is not None and write and self.dialect == "postgresql":
+                cursor = _Deferred(cursor, begin)  # sent with the first statement, if any
+            elif begin is not None:
                 cursor.execute(begin)
             yield cursor
             self._connection.commit()
@@ -869,3 +893,69 @@ class SqlStore:
         if self._staged is not None:  # a held-back append goes first, as it came first
             self._flush_staged(cursor)
         cursor.execute(sql.replace("?", self._placeholder), params)
+
+    def _run_alone(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        """:meth:`_run` for the last statement of a write transaction: when nothing was
+        sent in the transaction before it, it is sent alone, without opening the
+        transaction (on a connection in autocommit mode, :meth:`own_transactions`, it is
+        a transaction by itself: one round trip, no ``BEGIN`` or ``COMMIT``). So it must
+        write all or nothing by itself, and nothing may be written after it."""
+        if self._staged is not None:
+            self._flush_staged(cursor)
+        sql = sql.replace("?", self._placeholder)
+        if isinstance(cursor, _Deferred):
+            cursor.alone(sql, params)
+        else:
+            cursor.execute(sql, params)
+
+    def own_transactions(self) -> bool:
+        """Put a PostgreSQL connection in autocommit mode, as the store puts a SQLite one
+        from the start: the store then opens each transaction itself (it does), and a
+        statement that is a transaction by itself is sent alone (a read in one statement,
+        a worker's commit: one round trip instead of three). True when the connection is
+        (now) in autocommit mode; False if it cannot be put there (a transaction of the
+        caller's is open on it, or its driver has no such mode): it is then left as it
+        was, and works as before. Use the connection through the store only."""
+        connection = self._connection
+        if self.dialect != "postgresql" or not hasattr(connection, "autocommit"):
+            return False
+        if not connection.autocommit:
+            with contextlib.suppress(Exception):
+                connection.autocommit = True
+        return bool(connection.autocommit)
+
+
+class _Deferred:
+    """The cursor of a PostgreSQL write transaction whose ``BEGIN`` waits for its first
+    statement (nothing is sent for a transaction that sends none), or is never sent when
+    its only statement goes alone (:meth:`SqlStore._run_alone`)."""
+
+    __slots__ = ("_begin", "_cursor")
+
+    def __init__(self, cursor: Any, begin: str) -> None:
+        self._cursor = cursor
+        self._begin: str | None = begin
+
+    def _open(self) -> None:
+        if self._begin is not None:
+            begin, self._begin = self._begin, None
+            self._cursor.execute(begin)
+
+    def execute(self, *args: Any) -> Any:
+        self._open()
+        return self._cursor.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        self._open()
+        return self._cursor.executemany(*args)
+
+    def alone(self, sql: str, params: Sequence[Any]) -> Any:
+        """Send ``sql`` without opening the transaction if nothing was sent yet."""
+        self._begin = None
+        return self._cursor.execute(sql, params)
+
+    def close(self) -> None:
+        self._cursor.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
