@@ -289,6 +289,7 @@ SHARED = {
     "migrate_store",
     "runs_archive",
     "runs_cancel",
+    "runs_due",
 }
 """The modules of generator/commands/ that are no command: the shared pieces (``stores``
 opens the stores ``audit`` and ``runs`` read; ``audit_check`` holds the ``audit`` group's
