@@ -316,14 +316,14 @@ class ConformanceMachine(RuleBasedStateMachine):
         if dict(values) != expected:
             raise AssertionError(
                 f"after {self.last_step}: the implementation's variables are {dict(values)}, "
-                f"the spec says {expected}{_recent(self.model.log)}"
+                f"the spec says {expected}{_recent(self.expected_log())}"
             )
 
     def state_matches_spec(self, state: str) -> None:
         if state != self.model.state:
             raise AssertionError(
                 f"after {self.last_step}: the implementation is in {state}, "
-                f"the spec says {self.model.state}{_recent(self.model.log)}"
+                f"the spec says {self.model.state}{_recent(self.expected_log())}"
             )
 
     def audit_is_chained_and_matches_spec(self, records: Sequence[AuditEntry]) -> None:
