@@ -13,10 +13,11 @@ one process, each timed as the median of ``--repeat`` runs, interleaved:
   search, a fresh search per fixpoint round, kept by the tests as their oracle
   (``tests/rollback_rounds.py``);
 - ``spin`` (when Spin and gcc are installed, ``--spin``): Spin end to end on the Promela
-  translation, its rollback table included: ``spin -a``, ``gcc -O2``, ``./pan``. The
-  table is precomputed (every rollback edge, as a plain second implementation of the
-  definition finds them), so it grows with the edges: Spin's parser runs out of memory
-  from about 25 stages; compare with Spin on small models (``--stages 5``).
+  translation, its rollbacks included: ``spin -a``, ``gcc -O2``, ``./pan``, each step's
+  seconds and peak memory (its maximum resident set), and the states pan stored beside
+  the explorer's configurations. ``--promela FILE`` takes the translation from another
+  copy of ``verify/explore/promela.py`` (``git show REV:verify/explore/promela.py``), to
+  measure a change before and after on the same machine.
 
 It prints the configurations, edges and rounds of each, the ratio of the rollback
 search's time to the plain one's, and Spin's time. The machine it runs on may be busy:
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from statewright.verify.explore import explore
 from statewright.verify.explore.promela import promela
@@ -105,26 +109,50 @@ def timed(run: Callable[[], object]) -> float:
     return seconds
 
 
-def spin_seconds(spec: Spec, where: Path) -> tuple[dict[str, float], int]:
-    """Spin end to end on the Promela translation (its rollback table included): the
-    seconds of each step and the states pan stored."""
+Translation = Callable[..., Any]
+
+
+def spin_seconds(
+    spec: Spec, where: Path, translation: Translation = promela
+) -> tuple[dict[str, tuple[float, float]], int]:
+    """Spin end to end on the Promela translation (its rollbacks included): the seconds
+    and peak memory (MB; none for the translation, which runs in this process) of each
+    step, and the states pan stored. A step that fails raises
+    :class:`subprocess.CalledProcessError`."""
     start = time.perf_counter()
-    (where / "model.pml").write_text(promela(spec, questions=False).text)
-    times = {"promela": time.perf_counter() - start}
+    text = translation(spec, questions=False).text
+    (where / "model.pml").write_text(text)
+    steps = {"promela": (time.perf_counter() - start, 0.0)}
+    print(f"model    {len(text) / 1e3:,.0f} KB of Promela")
+    output = ""
     for command in (
-        ["spin", "-a", "model.pml"],
+        ["spin", "-o2", "-a", "model.pml"],
         ["gcc", "-O2", "-DSAFETY", "-DNOREDUCE", "-o", "pan", "pan.c"],
         ["./pan", "-m10000000"],
     ):
         start = time.perf_counter()
-        done = subprocess.run(command, cwd=where, capture_output=True, text=True, check=True)
-        times[" ".join(command[:2]) if command[0] != "./pan" else "pan"] = (
-            time.perf_counter() - start
-        )
-    stored = next(
-        int(line.split()[0]) for line in done.stdout.splitlines() if "states, stored" in line
-    )
-    return times, stored
+        with subprocess.Popen(
+            command, cwd=where, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            output = child.stdout.read() if child.stdout else ""
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+        name = " ".join(command[:1]) if command[0] != "./pan" else "pan"
+        steps[name] = (time.perf_counter() - start, usage.ru_maxrss / 1024)
+        if child.returncode:
+            raise subprocess.CalledProcessError(child.returncode, command, output)
+    stored = next(int(line.split()[0]) for line in output.splitlines() if "states, stored" in line)
+    return steps, stored
+
+
+def translation_from(path: str) -> Translation:
+    """``promela`` of another copy of ``verify/explore/promela.py``."""
+    found = importlib.util.spec_from_file_location("other_promela", path)
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    sys.modules["other_promela"] = module  # its dataclasses look their module up
+    found.loader.exec_module(module)
+    return cast(Translation, module.promela)
 
 
 def main() -> None:
@@ -137,6 +165,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--oracle", action="store_true", help="time the per-round fixpoint too")
     parser.add_argument("--spin", action="store_true", help="time Spin too (if installed)")
+    parser.add_argument("--promela", help="the translation from this copy of promela.py")
     args = parser.parse_args()
 
     text = pipeline_spec(args.stages, args.attempts, args.revisions, args.max, args.keep != "none")
@@ -178,20 +207,19 @@ def main() -> None:
     if not (shutil.which("spin") and shutil.which("gcc")):
         print("spin or gcc not found: install them (Debian: apt-get install spin gcc)")
         return
+    translation = promela if args.promela is None else translation_from(args.promela)
     with tempfile.TemporaryDirectory(prefix="statewright-spin-") as folder:
         try:
-            steps, stored = spin_seconds(spec, Path(folder))
+            steps, stored = spin_seconds(spec, Path(folder), translation)
         except subprocess.CalledProcessError as failed:
-            # Spin's parser runs out of memory on a large rollback table (a few MB of
-            # Promela: about 25 stages of the default model)
-            said = (failed.stderr or failed.stdout or "").strip().splitlines()
-            print(f"spin     failed: {' '.join(failed.cmd)}: {said[0] if said else '?'}")
+            said = (failed.output or "").strip().splitlines()
+            print(f"spin     failed: {' '.join(failed.cmd)}: {said[-1] if said else '?'}")
             return
-    seconds = sum(steps.values())
-    each = ", ".join(f"{name} {spent:.2f}s" for name, spent in steps.items())
+    seconds = sum(spent for spent, _ in steps.values())
+    each = ", ".join(f"{name} {spent:.2f}s {peak:,.0f} MB" for name, (spent, peak) in steps.items())
     print(
-        f"spin     {seconds:8.3f}s end to end ({each}), {stored:,} states stored: "
-        f"{seconds / median['rollback']:.0f}x the rollback search"
+        f"spin     {seconds:8.3f}s end to end ({each}), "
+        f"{stored:,} states stored, the explorer {len(full):,}"
     )
 
 

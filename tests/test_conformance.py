@@ -36,6 +36,12 @@ from statewright.verify.semantics import Semantics
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The worked example's orchestrator has no rollback (tests/test_conformance_rollback.py
+# drives one that has): the harness's one warning per test built says so.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::statewright.verify.conformance.RollbackNotExercised"
+)
+
 SEARCH = settings(
     max_examples=150,
     stateful_step_count=30,

@@ -17,6 +17,7 @@ cross-check. Hypothesis remembers the specs that failed and tries them first.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ from test_rollback import relation, rollback_specs
 
 from statewright.verify.check import check_text
 from statewright.verify.explore import explore
-from statewright.verify.explore.promela import answers, promela
+from statewright.verify.explore.promela import Rollbacks, answers, promela
 from statewright.verify.model import PropertyKind
 
 pytestmark = [
@@ -142,3 +143,53 @@ def test_spin_counts_the_configurations_of_a_quorum_gate(tmp_path: Path) -> None
     output = spin(model.text, tmp_path)
     assert "8 states, stored" in output
     assert len(explore(spec)) == 8
+
+
+def bench_rollback_pipeline(stages: int) -> str:
+    """The pipeline of ``benchmarks/bench_rollback.py``: ``stages`` agent stages with
+    review gates, retry and revision budgets, ``rollback: {keep: [attempts, revisions],
+    max: 3}``."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rollback.py"
+    found = importlib.util.spec_from_file_location("bench_rollback", path)
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    text: str = module.pipeline_spec(stages, 3, 3, 3, True)
+    return text
+
+
+def test_a_50_stage_pipeline_with_rollback_translates_and_checks(tmp_path: Path) -> None:
+    """Rollback in one ``atomic`` step: 2,481 configurations leave by a rollback, to
+    212,038 targets in all, which one inlined ``d_step`` each made more than Spin's
+    parser could hold from about 25 stages. Now Spin stores exactly the explorer's
+    configurations, and answers every question as it does."""
+    result = check_text(bench_rollback_pipeline(50), max_configurations=100_000)
+    spec = result.spec
+    assert spec is not None
+    found = explore(spec, 100_000)
+    assert found.complete
+    model = promela(spec)
+    assert model.text.count("atomic") == 1 and len(model.text) < 1_000_000
+    output = spin(model.text, tmp_path)
+    stored = re.search(r"(\d+) states, stored", output)
+    assert stored is not None, output
+    assert int(stored[1]) == len(found) > 5000
+    said = answers(output, model)
+    assert said["reached"] == set(found.reached)
+    assert said["stuck"] == {found.unpack(i)[0] for i in found.found.stuck}
+
+
+def test_a_rollback_that_does_not_keep_is_refused(tmp_path: Path) -> None:
+    """The translation writes what a rollback restores; a relation whose rollback
+    changes a ``keep`` variable, or counts other than one, cannot be written so."""
+    text = bench_rollback_pipeline(1)
+    spec = check_text(text).spec
+    assert spec is not None
+    relation: Rollbacks = {
+        ("S0_REVIEW", (0, 1), 0): [("S0_RUNNING", (0, 0), 1)],  # revisions restored
+    }
+    with pytest.raises(ValueError, match="does not carry keep over"):
+        promela(spec, rollbacks=relation)
+    recounted: Rollbacks = {("S0_REVIEW", (0, 1), 0): [("S0_RUNNING", (0, 1), 2)]}
+    with pytest.raises(ValueError, match="count one rollback"):
+        promela(spec, rollbacks=recounted)

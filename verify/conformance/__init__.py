@@ -21,17 +21,28 @@ if TYPE_CHECKING:  # the names as mypy sees them; imported on first use below
         Locked,
         ManualClock,
         Refused,
+        RollbackAdapter,
+        RollbackLimit,
         TimedAdapter,
         Unauthorized,
+        VariablesAdapter,
     )
     from statewright.verify.conformance.harness import (
         ConformanceMachine,
+        RollbackNotExercised,
         conformance_test,
         intruders,
         reviewers,
     )
+    from statewright.verify.conformance.rollback import RollbackRecord
 
-_HARNESS = ("ConformanceMachine", "conformance_test", "intruders", "reviewers")
+_HARNESS = (
+    "ConformanceMachine",
+    "RollbackNotExercised",
+    "conformance_test",
+    "intruders",
+    "reviewers",
+)
 _ADAPTERS = (
     "Actor",
     "Adapter",
@@ -42,8 +53,11 @@ _ADAPTERS = (
     "Locked",
     "ManualClock",
     "Refused",
+    "RollbackAdapter",
+    "RollbackLimit",
     "TimedAdapter",
     "Unauthorized",
+    "VariablesAdapter",
 )
 
 __all__ = [
@@ -57,8 +71,13 @@ __all__ = [
     "Locked",
     "ManualClock",
     "Refused",
+    "RollbackAdapter",
+    "RollbackLimit",
+    "RollbackNotExercised",
+    "RollbackRecord",
     "TimedAdapter",
     "Unauthorized",
+    "VariablesAdapter",
     "conformance_test",
     "intruders",
     "reviewers",
@@ -72,6 +91,10 @@ def __getattr__(name: str) -> object:
         from statewright.verify.conformance import adapters
 
         return getattr(adapters, name)
+    if name == "RollbackRecord":
+        from statewright.verify.conformance import rollback
+
+        return rollback.RollbackRecord
     if name in _HARNESS:
         try:
             from statewright.verify.conformance import harness

@@ -4,7 +4,10 @@ An adapter tells the harness how to drive one implementation of a machine: creat
 instance with an injected clock, fire a trigger (with an actor and a decision record for
 human triggers), read the state and, optionally, read the audit log and expire timeouts.
 It translates the implementation's own refusals into :class:`InvalidTransition` and
-:class:`Unauthorized`, and its audit records into :class:`AuditEntry` values.
+:class:`Unauthorized`, and its audit records into :class:`AuditEntry` values. An
+implementation that can roll a run back to an earlier record offers ``rollback``
+(:class:`RollbackAdapter`), refusing with :class:`Unauthorized`, :class:`Locked` or
+:class:`RollbackLimit`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from statewright.verify.conformance.rollback import RollbackRecord
 
 __all__ = [
     "START",
@@ -25,6 +31,7 @@ __all__ = [
     "Locked",
     "ManualClock",
     "Refused",
+    "RollbackAdapter",
     "RollbackLimit",
     "TimedAdapter",
     "Unauthorized",
@@ -144,4 +151,26 @@ class TimedAdapter(Adapter[M], Protocol[M]):
 
     def expire(self, machine: M) -> None:
         """Take the current state's timed transition if the clock has reached its deadline."""
+        ...
+
+
+@runtime_checkable
+class RollbackAdapter(Adapter[M], Protocol[M]):
+    """An adapter for an implementation that rolls a run back to an earlier record
+    (DESIGN.md, "Rollback inside the proof").
+
+    Records are numbered from 1 in the order the harness expects them in the audit log
+    (the spec's transitions and gate records, and each rollback's own record, ``trigger``
+    ``"rollback"``, from the state rolled back from to the one returned to, naming the
+    actor); ``to_seq`` 0 is the run as it was created."""
+
+    def rollback(
+        self, machine: M, to_seq: int, actor: Actor, decision: str
+    ) -> RollbackRecord | None:
+        """Return the run to where it was after record ``to_seq``: its state, and its
+        variables but the ``keep`` ones, which carry their current values over. Returns
+        what the implementation recorded of it (None: nothing beyond its audit record);
+        on refusal raises :class:`Unauthorized` (the actor holds no rollback role, or the
+        spec allows none), :class:`Locked` (at an approval gate) or :class:`RollbackLimit`
+        (the run has taken ``max``)."""
         ...

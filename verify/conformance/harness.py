@@ -28,6 +28,11 @@ Its rules, named after the spec's triggers so that a failing example reads as a 
   past it), or to one second before it, then ``expire`` must take it, or do nothing.
 - ``time_passes``: the clock moves on by a duration drawn from around the spec's
   timeouts, then ``expire`` must do exactly what the spec says (often nothing).
+- ``roll_back`` and ``roll_back_past_a_change`` (adapters with ``rollback``,
+  :mod:`~statewright.verify.conformance.rolling`): back to an earlier record, held to
+  :mod:`~statewright.verify.conformance.rollback`'s definition. For a spec with
+  ``rollback:`` and an adapter without it, the harness warns once
+  (:class:`RollbackNotExercised`).
 
 Invariants, checked after every step: the state matches the spec's; the audit log (when
 the adapter reads one) is the spec's log, gap-free and chained (each record's from-state
@@ -39,6 +44,7 @@ The adapter signals a refusal by raising :class:`InvalidTransition` or :class:`U
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -57,6 +63,7 @@ from statewright.verify.conformance.adapters import (
     InvalidTransition,
     ManualClock,
     Refused,
+    RollbackAdapter,
     TimedAdapter,
     Unauthorized,
     VariablesAdapter,
@@ -74,6 +81,7 @@ __all__ = [
     "InvalidTransition",
     "ManualClock",
     "Refused",
+    "RollbackNotExercised",
     "TimedAdapter",
     "Unauthorized",
     "VariablesAdapter",
@@ -87,6 +95,11 @@ Rule = Callable[..., None]
 
 LATE_BY_SECONDS = (0, 1, 3600)
 """How far past a deadline ``wait_for_<trigger>`` moves the clock (0: exactly on it)."""
+
+
+class RollbackNotExercised(UserWarning):
+    """The spec allows rollback, but the adapter has no ``rollback``: the harness tests
+    everything else and says so once, when the test is built."""
 
 
 def conformance_test(
@@ -104,7 +117,10 @@ def conformance_test(
     ``settings(max_examples=200)``) applies to both. ``base`` is the class the rules are
     added to: a subclass of :class:`ConformanceMachine` with rules and invariants of its
     own (the generated runtimes' tests use :mod:`statewright.verify.conformance.runtime`'s);
-    ``name`` the class's name, as failing examples print it.
+    ``name`` the class's name, as failing examples print it. An adapter with
+    ``rollback`` (:class:`RollbackAdapter`) gets the rollback rules of
+    :class:`~statewright.verify.conformance.rolling.RollbackConformance` unless ``base``
+    brings its own.
     """
     semantics = Semantics.of(spec)
     namespace: dict[str, object] = {
@@ -124,11 +140,28 @@ def conformance_test(
             namespace[f"wait_until_just_before_{trigger}"] = _just_before_rule(trigger)
         namespace["time_passes"] = _time_passes_rule(semantics.waits())
     name = name or "".join(part.capitalize() for part in spec.machine.split("_")) + "Conformance"
-    parent = base or ConformanceMachine
+    parent = base or _default_base(adapter)
+    namespace.update(parent.rules_for(semantics))
+    if spec.rollback and not parent.rolls_back:
+        warnings.warn(
+            f"{spec.file}: the spec allows rollback (rollback: {{reviewers: "
+            f"[{', '.join(spec.rollback)}]}}), but {type(adapter).__name__} has no "
+            "rollback(machine, to_seq, actor, decision): rollback steps are not exercised",
+            RollbackNotExercised,
+            stacklevel=2,
+        )
     machine = cast(type[ConformanceMachine], type(name, (parent,), namespace))
     if settings is not None:
         machine = settings(machine)
     return machine
+
+
+def _default_base(adapter: Adapter[M]) -> type[ConformanceMachine]:
+    if not isinstance(adapter, RollbackAdapter):
+        return ConformanceMachine
+    from statewright.verify.conformance.rolling import RollbackConformance  # it builds on this
+
+    return RollbackConformance
 
 
 class ConformanceMachine(RuleBasedStateMachine):
@@ -136,13 +169,20 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     Subclasses are built by :func:`conformance_test`; the rules are added there.
     ``fired`` counts every transition the runs took, by (source, trigger, target), for
-    coverage reports.
+    coverage reports; ``rolls_back`` says whether the class drives rollbacks.
     """
 
     semantics: ClassVar[Semantics]
     adapter: ClassVar[Any]
     audited: ClassVar[bool]
     fired: ClassVar[Counter[tuple[str, str, str]]] = Counter()
+    rolls_back: ClassVar[bool] = False
+
+    @classmethod
+    def rules_for(cls, semantics: Semantics) -> dict[str, Rule]:
+        """Rules of the class's own drawn from the spec, added by :func:`conformance_test`
+        (none here)."""
+        return {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -197,7 +237,11 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def expected_records(self) -> int:
         """How many audit records the implementation should hold now."""
-        return len(self.model.log)
+        return len(self.expected_log())
+
+    def expected_log(self) -> Sequence[Entry]:
+        """The records the implementation's audit log should hold now, oldest first."""
+        return self.model.log
 
     def follow(self, path: tuple[str, ...], step: str) -> None:
         """Fire a path of triggers (a timed one: wait for it), each one taken as declared."""
@@ -272,19 +316,19 @@ class ConformanceMachine(RuleBasedStateMachine):
         if dict(values) != expected:
             raise AssertionError(
                 f"after {self.last_step}: the implementation's variables are {dict(values)}, "
-                f"the spec says {expected}{_recent(self.model.log)}"
+                f"the spec says {expected}{_recent(self.expected_log())}"
             )
 
     def state_matches_spec(self, state: str) -> None:
         if state != self.model.state:
             raise AssertionError(
                 f"after {self.last_step}: the implementation is in {state}, "
-                f"the spec says {self.model.state}{_recent(self.model.log)}"
+                f"the spec says {self.model.state}{_recent(self.expected_log())}"
             )
 
     def audit_is_chained_and_matches_spec(self, records: Sequence[AuditEntry]) -> None:
         problem = _chain_problem(records, self.semantics.initial) or _log_problem(
-            records, self.model.log
+            records, self.expected_log()
         )
         if problem:
             raise AssertionError(f"after {self.last_step}: audit log: {problem}")

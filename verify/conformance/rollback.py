@@ -10,19 +10,28 @@ as the harness holds an implementation's rollback to it:
 - :func:`restored`: the variables after it: those of the record rolled back to, but the
   ``keep`` variables, which carry their current values over;
 - :func:`rollback_record`: what the rollback's own audit record holds (the record it
-  returns to, the actor's roles, the values, the kept ones in its data).
+  returns to, the actor's roles, the values, the kept ones in its data);
+- :func:`past_a_change`: the record a harness rolls back to so that ``keep`` is put to
+  the test (the latest one whose variables differ from the present ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from statewright.verify.conformance.adapters import Locked, Refused, RollbackLimit, Unauthorized
 from statewright.verify.model import Value
 from statewright.verify.semantics import Semantics, Values
 
-__all__ = ["RollbackRecord", "refusal", "restored", "rollback_record", "rollbacks_left"]
+__all__ = [
+    "RollbackRecord",
+    "past_a_change",
+    "refusal",
+    "restored",
+    "rollback_record",
+    "rollbacks_left",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +96,22 @@ def rollback_record(
         data.scope(restored(semantics, target, current)) if data.variables else None,
         {name: now[name] for name in keep} if keep and data.variables else None,
     )
+
+
+def past_a_change(
+    semantics: Semantics, points: Sequence[tuple[int, Values]], now: Values, kept: bool
+) -> int | None:
+    """Of ``points`` (the records a rollback may return to, oldest first, each with the
+    variables after it), the latest whose variables differ from ``now``: in a ``keep``
+    variable (with ``kept``) or in one a rollback restores (without), if any record does,
+    else in any; None when none differs."""
+    keep = semantics.spec.rollback_keep
+    names = semantics.data.names
+    differ: list[tuple[int, bool]] = []  # a record, and whether it differs as wanted
+    for seq, then in points:
+        changed = {n for n, a, b in zip(names, now, then, strict=True) if a != b}
+        if changed:
+            wanted = not changed.isdisjoint(keep) if kept else not changed <= set(keep)
+            differ.append((seq, wanted))
+    chosen = [seq for seq, wanted in differ if wanted] or [seq for seq, _ in differ]
+    return chosen[-1] if chosen else None

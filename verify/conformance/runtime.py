@@ -156,6 +156,7 @@ class RuntimeConformance(ConformanceMachine):
     """The harness's machine with a generated runtime's log, context, rollback and replay."""
 
     adapter: ClassVar[RuntimeAdapter]
+    rolls_back: ClassVar[bool] = True
 
     def __init__(self) -> None:
         initial = self.semantics.initial
@@ -265,17 +266,8 @@ class RuntimeConformance(ConformanceMachine):
         roles = semantics.spec.rollback or ()
         if not roles or rollbacks.refusal(semantics, roles[:1], self.model.state, taken):
             return None
-        now, keep = self.values_after[-1], semantics.spec.rollback_keep
-        names = semantics.data.names
-        differ: list[tuple[int, bool]] = []  # a record, and whether it differs as wanted
-        for seq in self._rollback_points():
-            then = self.values_after[seq - 1]
-            changed = {n for n, a, b in zip(names, now, then, strict=True) if a != b}
-            if changed:
-                wanted = not changed.isdisjoint(keep) if kept else not changed <= set(keep)
-                differ.append((seq, wanted))
-        chosen = [seq for seq, wanted in differ if wanted] or [seq for seq, _ in differ]
-        return chosen[-1] if chosen else None
+        points = [(seq, self.values_after[seq - 1]) for seq in self._rollback_points()]
+        return rollbacks.past_a_change(semantics, points, self.values_after[-1], kept)
 
     def _roll_back_to(self, seq: int, actor: Actor, step: str) -> None:
         """Roll back to record ``seq`` by ``actor`` on both sides, or insist on the refusal

@@ -16,12 +16,24 @@ An approval gate that counts a quorum or escalates
 not met, and takes its exit once it is) and, if it escalates, a flag ``ge<k>`` an
 escalation ``d_step`` sets once; every step out of the gate clears them.
 
-A spec with ``rollback:`` has its rollback steps modelled by a precomputed relation, one
-``d_step`` per rollback: from a configuration (with ``max``, the rollbacks taken so far
-in a variable ``rb``) to a configuration it may return to, ``rb`` one more. The relation
-is an argument (the tests pass one computed by a second implementation of the
-definition, so that the explorer's ancestors are checked too); without one, the
-explorer's own rollback edges are taken.
+A spec with ``rollback:`` has its rollback steps modelled by a precomputed relation:
+from a configuration (with ``max``, the rollbacks taken so far in a variable ``rb``) to
+a configuration it may return to, the ``keep`` variables carried over and ``rb`` one
+more. The relation is an argument (the tests pass one computed by a second
+implementation of the definition, so that the explorer's ancestors are checked too);
+without one, the explorer's own rollback edges are taken. It is written in one
+``atomic`` step, not one ``d_step`` per edge (a configuration has a rollback to each of
+its ancestors, so the edges grow with the square of the configurations: 212,038 at 50
+stages of ``benchmarks/bench_rollback.py``'s pipeline, more than Spin's parser can
+hold). What a rollback restores is the state and the variables outside ``keep``; the
+configurations whose rollbacks restore the same set of those share a *group*. The step
+first matches the configuration it leaves, one option per configuration, and sets a
+hidden ``rg`` to its group; then picks, nondeterministically, one of the group's
+targets (one option per target of each group), sets the restored parts, adds one to
+``rb`` and clears ``rg``: 2,481 + 5,454 options at 50 stages. Spin stores no state
+inside an ``atomic`` step and ``rg`` is hidden, so it still stores exactly one state
+per configuration. A relation that does not carry ``keep`` over or count one rollback
+per step cannot be written so: :class:`ValueError`.
 
 Run ``spin -o2 -a``: Spin would otherwise drop a variable no guard reads from its states.
 Steps whose effects leave their bounds are not modelled (the explorer does not take
@@ -71,6 +83,9 @@ Configuration = tuple[str, tuple[Value, ...], int]
 
 Rollbacks = Mapping[Configuration, Collection[Configuration]]
 """Where each configuration may roll back to."""
+
+Target = tuple[str, tuple[Value, ...]]
+"""What a rollback restores: a state, and the variables outside ``keep`` in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,14 +229,62 @@ def _is(writer: _Writer, spec: Spec, config: Configuration) -> list[str]:
     return [*tests, f"rb == {taken}"] if spec.rollback_max is not None else tests
 
 
-def _become(writer: _Writer, spec: Spec, config: Configuration) -> list[str]:
-    state, values, taken = config
-    sets = [f"state = {writer.states[state]}"]
-    sets += [
-        f"v_{v.name} = {_encoded(v, value)}"
-        for v, value in zip(spec.variables, values, strict=True)
+def _rollback_step(writer: _Writer, spec: Spec, relation: Rollbacks) -> list[str]:
+    """The ``atomic`` step that takes every rollback of ``relation`` (none without one):
+    match the configuration left and set ``rg`` to its group (one option per group),
+    then take one of the group's targets (one option per target, open to the groups
+    that hold it)."""
+    keep = set(spec.rollback_keep)
+    restored = [k for k, v in enumerate(spec.variables) if v.name not in keep]
+    kept = [k for k, v in enumerate(spec.variables) if v.name in keep]
+    counted = spec.rollback_max is not None
+    groups: dict[frozenset[Target], list[str]] = {}  # a group's targets, its sources
+    for source in sorted(relation, key=repr):
+        _, values, taken = source
+        targets: set[Target] = set()
+        for target in relation[source]:
+            state, after, count = target
+            if any(after[k] != values[k] for k in kept) or count != (taken + 1 if counted else 0):
+                raise ValueError(
+                    f"a rollback from {source} to {target} does not carry keep over "
+                    "or count one rollback"
+                )
+            targets.add((state, tuple(after[k] for k in restored)))
+        if targets:
+            is_source = " && ".join(_is(writer, spec, source))
+            groups.setdefault(frozenset(targets), []).append(f"({is_source})")
+    if not groups:
+        return []
+    numbered = {group: number for number, group in enumerate(groups, start=1)}
+    leaves = [
+        f"    :: {' || '.join(matches)} -> rg = {numbered[group]}"
+        for group, matches in groups.items()
     ]
-    return [*sets, f"rb = {taken}"] if spec.rollback_max is not None else sets
+    holders: dict[Target, list[int]] = {}
+    for group, number in numbered.items():
+        for held in group:
+            holders.setdefault(held, []).append(number)
+    lands = []
+    for (state, parts), numbers in sorted(holders.items(), key=repr):
+        sets = [f"state = {writer.states[state]}"]
+        sets += [
+            f"v_{spec.variables[k].name} = {_encoded(spec.variables[k], value)}"
+            for k, value in zip(restored, parts, strict=True)
+        ]
+        lands.append(f"    :: {' || '.join(f'rg == {n}' for n in numbers)} -> {'; '.join(sets)}")
+    counter = ["    rb = rb + 1;"] if counted else []
+    return [
+        "  :: atomic {",
+        "    if",
+        *leaves,
+        "    fi;",
+        "    if",
+        *lands,
+        "    fi;",
+        *counter,
+        "    rg = 0",
+        "  }",
+    ]
 
 
 def explored_rollbacks(spec: Spec) -> dict[Configuration, list[Configuration]]:
@@ -257,6 +320,7 @@ def promela(spec: Spec, questions: bool = True, rollbacks: Rollbacks | None = No
         *(_declaration(v) for v in spec.variables),
         *(f"hidden int t{k};" for k in range(temps)),
         *(["byte rb = 0;"] if spec.rollback is not None and spec.rollback_max is not None else []),
+        *(["hidden int rg;"] if spec.rollback is not None else []),
         *(f"byte {v} = 0;" for v in writer.counters.values()),
         *(f"bool {v} = false;" for v in writer.flags.values()),
         "hidden byte q;",
@@ -297,12 +361,7 @@ def promela(spec: Spec, questions: bool = True, rollbacks: Rollbacks | None = No
                 ask("stuck", state.name, f"state == {number} && !({enabled})")
     if spec.rollback is not None:
         relation = explored_rollbacks(spec) if rollbacks is None else rollbacks
-        for source in sorted(relation, key=repr):
-            for target in sorted(relation[source], key=repr):
-                condition = " && ".join(_is(writer, spec, source))
-                lines.append(
-                    f"  :: d_step {{ {condition} -> {'; '.join(_become(writer, spec, target))} }}"
-                )
+        lines += _rollback_step(writer, spec, relation)
     for prop in spec.properties if questions else ():
         if prop.kind is PropertyKind.ALWAYS and prop.invariant is not None:
             ask("violated", prop.name, f"!({writer.guard(prop.invariant)})")
