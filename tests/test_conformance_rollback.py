@@ -36,7 +36,7 @@ from statewright.verify.conformance import (
     conformance_test,
 )
 from statewright.verify.conformance.adapters import Refused
-from statewright.verify.conformance.rolling import RollbackConformance, rollback_cast
+from statewright.verify.conformance.harness import RollbackConformance, rollback_cast
 from statewright.verify.load import load_file, load_text
 from statewright.verify.model import Spec
 from statewright.verify.semantics import Semantics
