@@ -32,8 +32,10 @@ def now() -> datetime:
 def escalates(spec: Spec | None, state: str) -> Escalation | None:
     """The escalation of ``state`` of ``spec``, an approval gate whose policy escalates;
     else None."""
-    found = None if spec is None else next((s for s in spec.states if s.name == state), None)
-    return None if found is None or found.policy is None else found.policy.escalate
+    if spec is None or state not in spec.state_names:
+        return None
+    policy = spec.state(state).policy
+    return None if policy is None else policy.escalate
 
 
 class Classes:
@@ -60,11 +62,9 @@ def _moment(value: str) -> datetime:
 
 
 def _timed_trigger(spec: Spec | None, state: str) -> str | None:
-    """The trigger of ``state``'s timed exit, when it has exactly one."""
-    if spec is None:
-        return None
-    timed = {t.trigger for t in spec.transitions if t.source == state and t.after is not None}
-    return next(iter(timed)) if len(timed) == 1 else None
+    """The trigger of ``state``'s timed exit (the one that fires first), if it has one."""
+    timed = None if spec is None else spec.deadline(state)
+    return None if timed is None else timed.trigger
 
 
 def due_of(
