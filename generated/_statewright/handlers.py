@@ -30,14 +30,23 @@ still holds when it is applied, so a late or repeated handler never moves the in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Generator, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from .engine import Machine
-from .records import Actor, AuditRecord, Event, InvalidTransition, JSONValue, storable
+from .records import (
+    Actor,
+    AuditRecord,
+    Event,
+    InvalidTransition,
+    JSONValue,
+    json_copy,
+    storable,
+)
 from .retry import Retry
 
 __all__ = [
@@ -328,8 +337,7 @@ def deliver(
     of the state the instance rests in.
     """
     log = machine.audit
-    moves = [i for i, r in enumerate(log) if r.event is not Event.CONTEXT]
-    last_move = moves[-1] if moves else -1
+    last_move = _last_move(log)
     settled = Settled()
     calls = 0
     for index in range(start, len(log)):
@@ -355,6 +363,49 @@ def deliver(
     return Settled(settled.fire, settled.actor, None, settled.job, calls)
 
 
+def calls_any(handlers: HandlerSet[S, T, R], machine: Machine[S, T, R], start: int) -> bool:
+    """True when the records after ``start`` (a count of records) call for a handler:
+    when :func:`deliver` from there would make a call (a worker commits the delivery of
+    records that call for none with the outcome that wrote them)."""
+    log = machine.audit
+    last_move = _last_move(log)
+    return any(_entries(handlers, log[i], i == last_move) for i in range(start, len(log)))
+
+
+def _last_move(log: Sequence[AuditRecord[Any, Any, Any]]) -> int:
+    """The index of the last record in ``log`` that moved the instance (not a context
+    change): the one whose state the instance rests in, -1 if none."""
+    for index in range(len(log) - 1, -1, -1):
+        if log[index].event is not Event.CONTEXT:
+            return index
+    return -1
+
+
+def _entries(
+    handlers: HandlerSet[S, T, R], record: AuditRecord[S, T, R], live: bool
+) -> list[tuple[Hook, S, _Entry]]:
+    """The handlers ``record`` calls for, in the order they run: each with its hook and
+    the state it runs for. ``live``: the instance rests in the state ``record`` entered
+    (so its ``on_enter`` or ``on_approval`` handler runs)."""
+    if record.event is Event.CONTEXT:
+        return []
+    found: list[tuple[Hook, S, _Entry]] = []
+    if record.event is not Event.CREATED:
+        leave = handlers._leave.get(record.from_state)
+        if leave is not None:
+            found.append((Hook.LEAVE, record.from_state, leave))
+        if handlers._after is not None:
+            found.append((Hook.AFTER, record.to_state, handlers._after))
+    if live:
+        state = record.to_state
+        enter = handlers._enter.get(state)
+        if enter is not None:
+            found.append((Hook.ENTER, state, enter))
+        elif (approval := handlers._approval.get(state)) is not None:
+            found.append((Hook.APPROVAL, state, approval))
+    return found
+
+
 def _jobs(
     handlers: HandlerSet[S, T, R],
     machine: Machine[S, T, R],
@@ -362,33 +413,33 @@ def _jobs(
     live: bool,
     attempt: int,
 ) -> list[tuple[Job[S, T, R], _Entry]]:
-    if record.event is Event.CONTEXT:
+    """:func:`_entries`, each with the :class:`Job` its handler is called with."""
+    entries = _entries(handlers, record, live)
+    if not entries:
         return []
     spec = machine.spec
     instance = machine.instance_id
-
-    def job(hook: Hook, state: S, **extra: Any) -> Job[S, T, R]:
-        key = f"{spec.machine}:{instance or '-'}:{record.seq}:{hook}"
-        context = machine.context
-        return Job(hook, state, record, key, spec.machine, instance, context, attempt, **extra)
-
+    prefix = f"{spec.machine}:{instance or '-'}:{record.seq}:"
     found: list[tuple[Job[S, T, R], _Entry]] = []
-    if record.event is not Event.CREATED:
-        leave = handlers._leave.get(record.from_state)
-        if leave is not None:
-            found.append((job(Hook.LEAVE, record.from_state), leave))
-        if handlers._after is not None:
-            found.append((job(Hook.AFTER, record.to_state), handlers._after))
-    if live:
-        state = record.to_state
-        enter = handlers._enter.get(state)
-        approval = handlers._approval.get(state)
-        if enter is not None:
-            found.append((job(Hook.ENTER, state), enter))
-        elif approval is not None:
+    for hook, state, entry in entries:
+        key, context = f"{prefix}{hook}", json_copy(machine._context())
+        if hook is Hook.APPROVAL:
             roles = frozenset(spec.reviewers.get(state, ()))
-            ask = job(Hook.APPROVAL, state, reviewers=roles, deadline=machine.deadline)
-            found.append((ask, approval))
+            job = Job(
+                hook,
+                state,
+                record,
+                key,
+                spec.machine,
+                instance,
+                context,
+                attempt,
+                roles,
+                machine.deadline,
+            )
+        else:
+            job = Job(hook, state, record, key, spec.machine, instance, context, attempt)
+        found.append((job, entry))
     return found
 
 
@@ -450,10 +501,10 @@ def _outcome(machine: Machine[Any, Any, Any], value: object) -> Fire[Any] | None
             f"an on_enter handler returns a Trigger of {spec.machine}, Fire(...) or None, "
             f"not {value!r}"
         )
-    enabled = {a.trigger: a for a in machine.allowed()}
-    chosen = enabled.get(fire.trigger)
+    chosen = machine._listed(fire.trigger)
     if chosen is None or chosen.human:
         what = "a human exit" if chosen is not None else "not an exit it enables"
+        enabled = {a.trigger: a for a in machine.allowed()}
         raise InvalidTransition(
             f"a handler of {machine.state} returned {fire.trigger!s}, which is {what}; "
             f"allowed: {', '.join(str(a.trigger) for a in enabled.values()) or 'none'}"
@@ -471,7 +522,14 @@ def apply_outcome(machine: Machine[S, T, R], settled: Settled) -> None:
     fire = settled.fire
     if fire is None:
         return
-    actor = None if settled.actor is None else Actor(settled.actor)
+    actor = None if settled.actor is None else _actor(settled.actor)
     if fire.context:
         machine.update_context(fire.context, actor=actor)
     machine.fire(fire.trigger, actor=actor, payload=fire.payload)
+
+
+@functools.lru_cache(maxsize=256)
+def _actor(actor_id: str) -> Actor:
+    """The :class:`Actor` a handler's outcome is recorded with: one per id (an actor is
+    immutable, and checking its id on every outcome was a sixth of applying one)."""
+    return Actor(actor_id)

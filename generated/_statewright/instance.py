@@ -14,7 +14,6 @@ a variable's bounds or an ``always`` chain that never settles.
 from __future__ import annotations
 
 import bisect
-import copy
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
@@ -36,6 +35,7 @@ from .records import (
     JSONValue,
     RollbackLimit,
     check_clock,
+    json_copy,
     storable_mapping,
     utc_now,
 )
@@ -125,7 +125,7 @@ class Instance(Generic[S, T, R]):
     @property
     def context(self) -> dict[str, JSONValue]:
         """A copy of the machine's JSON data; change it with :meth:`update_context`."""
-        return copy.deepcopy(self._context())
+        return json_copy(self._context())
 
     def _context(self) -> dict[str, JSONValue]:
         """The context now (the machine's own: copy it before handing it out)."""
@@ -269,8 +269,8 @@ class Instance(Generic[S, T, R]):
                     to_state=target.state,
                     trigger=edge.trigger,
                     reason=reason,
-                    payload=copy.deepcopy(data),
-                    context=copy.deepcopy(self._context()),
+                    payload=json_copy(data),
+                    context=json_copy(self._context()),
                     variables=self._variables,
                 )
             )

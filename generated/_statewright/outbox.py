@@ -28,6 +28,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .sqlstore import (
@@ -181,6 +182,9 @@ class Claim:
     failed): they are not made again."""
     errors: list[dict[str, str]] = field(default_factory=list)
     """The failed attempts at the call the cursor stands at: when and what, oldest first."""
+    renew_after: datetime | None = field(default=None, compare=False)
+    """When its worker renews the lease next, by the worker's clock (half of it spent),
+    or None: worked out from ``until``."""
 
     def failures_at(self, at: tuple[int, int]) -> list[dict[str, str]]:
         """The failed attempts before this one at the call ``at`` (record, calls before

@@ -73,7 +73,17 @@ from typing import Any, Generic, TypeVar
 from .cancel import closed
 from .effects import EffectCache
 from .engine import Machine
-from .handlers import Call, Done, Failed, HandlerSet, Settled, apply_outcome, deliver, give_up
+from .handlers import (
+    Call,
+    Done,
+    Failed,
+    HandlerSet,
+    Settled,
+    apply_outcome,
+    calls_any,
+    deliver,
+    give_up,
+)
 from .observe import Tracer, WorkerWatch, atimed, timed
 from .outbox import Claim, LeaseLost, LeaseRevoked, Outbox
 from .records import Clock, utc_now
@@ -431,6 +441,9 @@ class Worker(Generic[S, T, R]):
         claims = self.outbox.claim(
             self.machine.spec.machine, instant(now), instant(now + self.lease), limit
         )
+        renew_after = now + self.lease / 2
+        for claim in claims:
+            claim.renew_after = renew_after
         report.claimed += len(claims)
         self._watch.claimed(len(claims), limit, started)
         return claims
@@ -573,10 +586,15 @@ class Worker(Generic[S, T, R]):
 
     def _keep(self, claim: Claim) -> None:
         """Renew ``claim``'s lease once half of it is spent; :class:`LeaseLost` if lost."""
-        now = self.clock()
-        if instant(now + self.lease / 2) > claim.until:
+        now, renew_after = self.clock(), claim.renew_after
+        if renew_after is None:  # a claim this worker did not make: by its lease's end
+            renew = instant(now + self.lease / 2) > claim.until
+        else:  # a datetime compared, not two formatted: a tenth of the time
+            renew = now > renew_after
+        if renew:
             claim.until = instant(now + self.lease)
             self.outbox.renew(claim, claim.until)
+            claim.renew_after = now + self.lease / 2
             self.metrics.renewals += 1
 
     def _beat(self, claim: Claim) -> None:
@@ -605,7 +623,7 @@ class Worker(Generic[S, T, R]):
         try:
             with self.store.batch(), self.store.staged():  # one statement (PostgreSQL)
                 apply_outcome(machine, settled)
-                quiet = settled.fire is None or _calls_none(self.handlers, machine, delivered)
+                quiet = settled.fire is None or not calls_any(self.handlers, machine, delivered)
                 if quiet:  # nothing to call for the outcome's records: delivered with it
                     delivered = len(machine.audit)
                 if self.effects is not None:  # the cached results it stood in for
@@ -699,20 +717,6 @@ def _reason(error: BaseException) -> str:
     text refuses), shortened."""
     text = repr(error)
     return text if len(text) <= _REASON_LENGTH else text[: _REASON_LENGTH - 3] + "..."
-
-
-def _calls_none(
-    handlers: HandlerSet[Any, Any, Any], machine: Machine[Any, Any, Any], start: int
-) -> bool:
-    """True when the records after ``start`` call for no handler (so their delivery can
-    commit with the outcome that wrote them, saving a transaction)."""
-    delivery = deliver(handlers, machine, start)
-    try:
-        next(delivery)
-    except StopIteration:
-        return True
-    delivery.close()
-    return False
 
 
 def _step(delivery: Any, result: Done | Failed | None) -> Call | Settled:

@@ -183,6 +183,15 @@ class Machine(Instance[S, T, R]):
             for edge in sorted(enabled, key=lambda e: str(e.trigger))
         )
 
+    def _listed(self, trigger: str) -> Edge | None:
+        """The exit ``trigger`` takes now if :meth:`allowed` lists it, else None: the same
+        question for one trigger, without building the list."""
+        at = self._clock()
+        for edge in self._overdue_exit(at) or self._enabled(at):
+            if edge.trigger == trigger:
+                return edge
+        return None
+
     def _overdue_exit(self, at: datetime) -> list[Edge]:
         """The current state's timed exit if its deadline passed before ``at`` (what
         :meth:`_overdue` takes first), else none."""

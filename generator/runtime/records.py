@@ -6,6 +6,7 @@ checked here before anything changes, so that a refused call leaves the instance
 
 from __future__ import annotations
 
+import copy
 import json
 import traceback
 import unicodedata
@@ -53,6 +54,7 @@ utc_now: Clock = partial(datetime.now, UTC)
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T", bound=StrEnum)
 R = TypeVar("R", bound=StrEnum)
+_V = TypeVar("_V")
 
 
 class Refused(Exception):
@@ -539,6 +541,28 @@ def storable(value: object, what: str) -> JSONValue:
 def json_size(value: object, what: str) -> int:
     """The size of ``value`` as JSON text in bytes, refused as :func:`storable` refuses it."""
     return text_size(_json_text(value, what))
+
+
+_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def json_copy(value: _V) -> _V:
+    """A deep copy of JSON data (what :func:`storable` returns): ``copy.deepcopy``'s
+    result for it, made several times faster (JSON data shares no mutable part, so no
+    memo is needed). A value of any other type is handed to ``copy.deepcopy``."""
+    copied: _V = _json_copy(value)
+    return copied
+
+
+def _json_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _ATOMS else _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _ATOMS else _json_copy(v) for v in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
 
 
 def json_text(value: object) -> str:
