@@ -269,6 +269,8 @@ class SqlStore:
         self._connection = connection
         self._cursor: Any = None
         self._depth = 0
+        self._spare: Any = None
+        """A cursor of the connection's no transaction uses: the next one's."""
         self._known: dict[tuple[str, str], StoredInstance] = {}
         """The head rows of the instances this store last wrote or read: a write at a
         known version needs no read first (the version check still guards)."""
@@ -863,31 +865,48 @@ class SqlStore:
 
     # -- transactions -------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _transaction(self, *, write: bool, single: bool = False) -> Iterator[Any]:
+    def _transaction(self, *, write: bool, single: bool = False) -> _Transaction:
         """A transaction's cursor (the batch's, inside one). ``single``: it reads with one
         statement, which sees one snapshot by itself, so nothing is sent to open it."""
-        if self._depth:
-            yield self._cursor
-            return
-        cursor = self._connection.cursor()
+        return _Transaction(self, write, single)
+
+    def _open(self, write: bool, single: bool) -> tuple[Any, Any]:
+        """Begin a transaction: the cursor it runs on (the spare one, if any), and that
+        cursor as it is to be used (a :class:`_Deferred` that sends the ``BEGIN`` with the
+        first statement, on PostgreSQL)."""
+        cursor, self._spare = self._spare or self._connection.cursor(), None
         try:
             begin = (
                 None if single and not write else self._dialect.begin(self._connection, write=write)
             )
             if begin is not None and write and self.dialect == "postgresql":
-                cursor = _Deferred(cursor, begin)  # sent with the first statement, if any
-            elif begin is not None:
+                return cursor, _Deferred(cursor, begin)  # sent with the first statement, if any
+            if begin is not None:
                 cursor.execute(begin)
-            yield cursor
-            self._connection.commit()
         except BaseException:
-            self._known.clear()
-            with contextlib.suppress(Exception):
-                self._connection.rollback()
+            self._end(cursor, failed=True)
+            raise
+        return cursor, cursor
+
+    def _end(self, cursor: Any, *, failed: bool) -> None:
+        """End the transaction on ``cursor``: commit it (unless it ``failed``, or the
+        commit does: then roll it back, forgetting the head rows known); keep the cursor
+        as the spare one if it ended well, else close it."""
+        try:
+            if not failed:
+                self._connection.commit()
+        except BaseException:
+            failed = True
             raise
         finally:
-            cursor.close()
+            if failed:
+                self._known.clear()
+                with contextlib.suppress(Exception):
+                    self._connection.rollback()
+            if failed or self._spare is not None:
+                cursor.close()
+            else:  # a cursor is dear to make (psycopg: a tenth of a worker's commit)
+                self._spare = cursor
 
     def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
         if self._staged is not None:  # a held-back append goes first, as it came first
@@ -923,6 +942,30 @@ class SqlStore:
             with contextlib.suppress(Exception):
                 connection.autocommit = True
         return bool(connection.autocommit)
+
+
+class _Transaction:
+    """:meth:`SqlStore._transaction`: a class, not a generator (a worker enters a few
+    every transition, and a generator-based context manager costs about three times
+    as much)."""
+
+    __slots__ = ("_cursor", "_single", "_store", "_write")
+
+    def __init__(self, store: SqlStore, write: bool, single: bool) -> None:
+        self._store, self._write, self._single = store, write, single
+        self._cursor: Any = None
+
+    def __enter__(self) -> Any:
+        store = self._store
+        if store._depth:  # inside a batch: its cursor, its transaction
+            return store._cursor
+        self._cursor, used = store._open(self._write, self._single)
+        return used
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            self._store._end(cursor, failed=kind is not None)
 
 
 class _Deferred:
