@@ -15,6 +15,7 @@ import io
 import json
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from typing import Any
 import pytest
 from agentkit import RELAY_SPEC, relay_runtime
 from pgcluster import postgres_server, postgres_url
-from storekit import SQL_BACKENDS, TICKET_SPEC, Backend, backend_fixture, open_store
+from storekit import (
+    SQL_BACKENDS,
+    TICKET_SPEC,
+    Backend,
+    backend_fixture,
+    make_backend,
+    open_store,
+)
 from test_runtime_kit import Clock
 
 from statewright.generator.cli import main
@@ -120,6 +128,48 @@ def test_a_plain_handler_blocked_on_an_event_is_abandoned_and_never_committed(
     with pytest.raises(rt.Cancelled, match="cancelled by olga"):
         machine.drafted()
     audit_clean(backend, relay_specs)
+
+
+def test_a_call_on_the_workers_thread_is_cancelled_when_it_returns(
+    rt: Any, relay_specs: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A handler whose last call was quick runs on the worker's own thread (PostgreSQL):
+    cancelled meanwhile, the watchdog's heartbeat meets the revoked lease, and once the
+    call returns (a plain call cannot be stopped) the worker commits nothing."""
+    backend = make_backend("postgresql", request, tmp_path)
+    store = backend.open(rt)
+    started = threading.Event()
+    calls: list[str] = []
+    worker: Any = None
+
+    def agent(job: Any) -> Any:
+        calls.append(job.instance_id)
+        if job.instance_id == "r-2":
+            started.set()
+            operator.join()
+            stall = 0
+            while worker._watchdog._met is None:  # the watchdog met the cancellation
+                stall += 1
+                assert stall < PATIENCE * 1000, "the watchdog never noticed"
+                time.sleep(0.001)
+        return rt.Trigger.DRAFTED
+
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(agent)
+    worker = rt.Worker(store, handlers, heartbeat=timedelta(milliseconds=1), batch=1)
+    worker._quick_below = float("inf")  # the first call counts as quick, however loaded CI is
+    rt.Relay.create(store, "r-1").start()
+    rt.Relay.create(store, "r-2").start()
+    operator = operator_cancels(rt, backend, "r-2", started)
+    assert worker.run_once().fired == 1
+    report = worker.run_once()
+    assert (report.cancelled, report.fired, report.lost) == (1, 0, 0)
+    assert calls == ["r-1", "r-2"]
+    machine = rt.Relay.load(store, "r-2")
+    assert machine.audit[-1].event is rt.Event.CANCELLED
+    assert not any(r.trigger is rt.Trigger.DRAFTED for r in machine.audit)
+    audit_clean(backend, relay_specs)
+    backend.close()
 
 
 def test_an_async_handler_awaiting_an_event_has_its_task_cancelled(

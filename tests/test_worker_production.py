@@ -32,6 +32,7 @@ from statewright.generator.runtime.store import instant
 __all__ = ["postgres_server", "postgres_url"]
 
 backend = backend_fixture(SQL_BACKENDS)
+pg_backend = backend_fixture(("postgresql",))
 
 PATIENCE = 600.0
 """The most seconds a handler waits for the worker to notice something: a bound that
@@ -126,6 +127,92 @@ def test_without_heartbeats_the_long_handler_is_taken_over(rt: Any, backend: Bac
     counts = run_a_long_handler(rt, backend, heartbeat=timedelta(hours=1))
     assert counts["stolen"] >= 1 and counts["rival_calls"] >= 1
     assert counts["lost"] == 1 and counts["drafted"] == 1, "only the rival's outcome counts"
+
+
+def test_a_quick_handler_runs_long_on_the_workers_thread_and_keeps_its_lease(
+    rt: Any, pg_backend: Backend
+) -> None:
+    """A handler whose last call was quick is next called on the worker's own thread
+    (no hand-over to the helper thread); when that call runs three leases, the watchdog
+    makes the heartbeats over the store's connection: the rival never takes the
+    instance, the call commits once. (PostgreSQL: a SQLite connection is not shared.)"""
+    backend = pg_backend
+    store, clock = backend.open(rt), Clock()
+    lease = timedelta(seconds=60)
+    counts = {"calls": 0, "stolen": 0, "rival_calls": 0, "inline": 0}
+    here = threading.get_ident()  # the thread the worker runs on
+    rival_handlers = rt.Handlers()
+    rival_handlers.on_enter(rt.State.DRAFTING)(
+        lambda job: counts.__setitem__("rival_calls", counts["rival_calls"] + 1)
+    )
+
+    def agent(job: Any) -> Any:
+        counts["calls"] += 1
+        counts["inline"] += threading.get_ident() == here
+        if job.instance_id == "long":
+            rival = rt.Worker(open_store(backend.target, rt), rival_handlers, clock=clock)
+            for _ in range(12):  # 3 leases, a quarter at a time
+                clock.advance(seconds=lease.total_seconds() / 4)
+                wait_until(looked_twice(clock))  # the watchdog's heartbeat
+                counts["stolen"] += rival.run_once().claimed
+            rival.store.close()
+        return rt.Trigger.DRAFTED
+
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(agent)
+    worker = rt.Worker(
+        store, handlers, clock=clock, lease=lease, heartbeat=timedelta(milliseconds=1)
+    )
+    worker._quick_below = float("inf")  # the warm-up's call counts as quick, however loaded CI is
+    rt.Relay.create(store, "warm", clock=clock).start()
+    rt.Relay.create(store, "long", clock=clock).start()
+    done = worker.run_once()
+    assert counts["calls"] == 2 and counts["inline"] == 1, "the second call on the worker's thread"
+    assert counts["stolen"] == 0 and counts["rival_calls"] == 0
+    assert (done.fired, done.lost) == (2, 0)
+    assert worker.metrics.renewals == 4, "renewed at 45, 90, 135 and 180 s: each half lease"
+    drafted = rt.Relay.load(store, "long").audit
+    assert sum(r.trigger is rt.Trigger.DRAFTED for r in drafted) == 1
+
+
+def test_a_handler_is_called_on_the_workers_thread_only_after_a_quick_call(
+    rt: Any, backend: Backend
+) -> None:
+    """On PostgreSQL, the first call of a handler, a call after a slow one and a call
+    with a timeout go to the helper thread (the worker can stop waiting for them); a
+    call after a quick one is made on the worker's thread. On SQLite every call goes to
+    the helper thread (its connection cannot be shared with the watchdog)."""
+    store = backend.open(rt)
+    threads: list[str] = []
+    here = threading.get_ident()  # the thread the worker runs on
+    shared = backend.name == "postgresql"
+
+    def agent(job: Any) -> Any:
+        threads.append("worker" if threading.get_ident() == here else "helper")
+        return rt.Trigger.DRAFTED
+
+    def serve(handlers: Any, quick: float) -> None:
+        worker = rt.Worker(store, handlers, batch=1)
+        if not shared:
+            assert worker._quick_below == 0.0, "on SQLite no call counts as quick"
+        else:  # so that a call counts as quick (or not) however loaded the machine is
+            worker._quick_below = quick
+        rt.Relay.create(store, f"r-{len(threads)}").start()
+        rt.Relay.create(store, f"r-{len(threads) + 1}").start()
+        worker.run_once()
+        worker.run_once()
+
+    handlers = rt.Handlers()
+    handlers.on_enter(rt.State.DRAFTING)(agent)
+    serve(handlers, float("inf"))
+    serve(handlers, 0.0)
+    timed = rt.Handlers()
+    timed.on_enter(rt.State.DRAFTING, retry=rt.Retry(timeout=timedelta(minutes=1)))(agent)
+    serve(timed, float("inf"))
+    if shared:  # each serve is a new worker: its first call goes to the helper thread
+        assert threads == ["helper", "worker", "helper", "helper", "helper", "helper"]
+    else:
+        assert threads == ["helper"] * 6
 
 
 # -- retry policies ---------------------------------------------------------------------

@@ -21,7 +21,10 @@ instances are claimed again. While a handler runs, the worker keeps its lease
 (*heartbeats*): it looks every ``heartbeat`` (a sixth of the lease by default) and renews
 the lease once half of it is spent, so a handler may run many times its lease and is still
 never run twice at once. (A plain handler runs on a helper thread of the worker for this,
-one call at a time; the store stays on the worker's thread.) On SQLite, run one worker.
+one call at a time; the store stays on the worker's thread. On PostgreSQL a handler whose
+last call was quick, :data:`QUICK`, is called on the worker's thread instead, a watchdog
+thread making the heartbeats should it run long: :meth:`Worker._inline`.) On SQLite, run
+one worker.
 
 Retry policies. A handler registered with ``retry=Retry(...)`` (:mod:`.retry`) is retried
 as its policy says (attempts, backoff, jitter, errors retried or not, a timeout per call),
@@ -283,6 +286,14 @@ class Worker(Generic[S, T, R]):
         self.hoard = hoard
         self.metrics = Metrics()
         self._helper: _Helper | None = None
+        self._quick: dict[tuple[str, str], bool] = {}
+        """Per plain handler (by its hook and state: a traced call's handler is wrapped
+        anew each time): whether its last call returned within :data:`QUICK` (so
+        the next runs on the worker's thread, watched by :class:`_Watchdog`)."""
+        self._watchdog: _Watchdog | None = None
+        self._quick_below = min(QUICK, self.heartbeat / 10) if self._shared() else 0.0
+        """Seconds: a plain call that returned sooner was quick (0: none is, the store's
+        connection cannot be used from the watchdog's thread)."""
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         """This worker in its spans and logs (:mod:`.observe`)."""
         self._watch = WorkerWatch(
@@ -290,6 +301,12 @@ class Worker(Generic[S, T, R]):
         )
         self.effects = EffectCache(store, self.machine.spec.triggers) if handlers.cached() else None
         """The results of ``cache=True`` handlers, kept under ``job.key`` (:mod:`.effects`)."""
+
+    def _shared(self) -> bool:
+        """Whether the store's connection may be used from another thread, the
+        :class:`_Watchdog`'s, while the worker's waits on a call: PostgreSQL's drivers
+        allow it; SQLite's connections belong to the thread that made them."""
+        return self.store.dialect == "postgresql"
 
     # -- one round ----------------------------------------------------------------------
 
@@ -523,6 +540,8 @@ class Worker(Generic[S, T, R]):
     def _watched(self, claim: Claim, call: Call) -> Done | Failed:
         """What ``call`` returned or raised; the lease kept while it runs."""
         self._keep(claim)
+        if call.timeout is None and self._quick.get((call.job.hook, call.job.state)):
+            return self._inline(claim, call)
         helper = self._helper = self._helper or _Helper(self)
         running = helper.submit(call)
         started, clock = time.perf_counter(), self.clock()
@@ -536,8 +555,31 @@ class Worker(Generic[S, T, R]):
             if not running.finished():  # abandoned: the next call gets a fresh thread
                 helper.stop()
                 self._helper = None
-        self.metrics.timed(time.perf_counter() - started)
-        result = running.result
+        return self._returned(call, running.result, time.perf_counter() - started)
+
+    def _inline(self, claim: Claim, call: Call) -> Done | Failed:
+        """:meth:`_watched` for a handler whose last call was quick: made on the worker's
+        own thread (a hand-over to the helper thread and back costs more than the call),
+        the lease kept by the :class:`_Watchdog` should it run long. What the watchdog met
+        meanwhile (a cancellation, a lost lease) is raised once it returns: a plain call
+        cannot be stopped, so one that runs long after being quick is waited for."""
+        watchdog = self._watchdog = self._watchdog or _Watchdog(self)
+        started = time.perf_counter()
+        watchdog.start(claim)
+        try:
+            result = call_handler(call)
+        finally:
+            met = watchdog.end()
+        if met is not None:
+            raise met
+        return self._returned(call, result, time.perf_counter() - started)
+
+    def _returned(self, call: Call, result: Any, seconds: float) -> Done | Failed:
+        """What a plain call came to, its time counted (and whether the handler's next
+        call is made on the worker's thread: :data:`QUICK`); an ``async`` handler's
+        awaitable is the caller's mistake (:class:`AsyncHandler`)."""
+        self.metrics.timed(seconds)
+        self._quick[call.job.hook, call.job.state] = seconds < self._quick_below
         if isinstance(result, Done | Failed):
             return result
         getattr(result, "close", lambda: None)()  # never awaited: no warning
@@ -804,3 +846,61 @@ class _Helper:
     def stop(self) -> None:
         """End the thread once its current call returns."""
         self._calls.put(None)
+
+
+QUICK = 0.005
+"""Seconds: a plain handler whose last call returned sooner (and within a tenth of the
+worker's heartbeat) is next called on the worker's own thread, not the helper thread."""
+
+
+class _Watchdog:
+    """Keeps the lease of a claim whose handler the worker calls on its own thread: a
+    daemon thread that looks every ``heartbeat`` and, once a call has run that long,
+    makes the worker's heartbeat (:meth:`Worker._beat`) for it, with the store while the
+    worker waits on the call. What the heartbeat raises (the run cancelled, the lease
+    lost) is kept for the worker, which raises it once the call returns.
+
+    The worker only sets an attribute to start a call and takes a lock to end it: the
+    thread is never woken for a call that returns within a heartbeat."""
+
+    def __init__(self, worker: Worker[Any, Any, Any]) -> None:
+        self._worker = weakref.ref(worker)
+        self._lock = threading.Lock()
+        """Held while the thread beats, and by the worker ending a call: so the store is
+        never used by both, and no beat starts once the call ended."""
+        self._claim: Claim | None = None
+        self._since = 0.0
+        self._met: BaseException | None = None
+        self._period = worker.heartbeat
+        thread = threading.Thread(target=self._serve, name="statewright-watchdog", daemon=True)
+        thread.start()
+
+    def start(self, claim: Claim) -> None:
+        self._since, self._met = time.monotonic(), None
+        self._claim = claim
+
+    def end(self) -> BaseException | None:
+        """End the call: what a heartbeat met meanwhile (None: nothing)."""
+        with self._lock:
+            self._claim = None
+            return self._met
+
+    def _serve(self) -> None:
+        while True:
+            time.sleep(self._period)
+            if not self._look():
+                return
+
+    def _look(self) -> bool:
+        """Beat for the call if it has run a heartbeat; False once the worker is gone."""
+        with self._lock:
+            worker, claim = self._worker(), self._claim
+            if worker is None:
+                return False
+            if claim is None or time.monotonic() - self._since < self._period:
+                return True
+            try:
+                worker._beat(claim)
+            except Exception as met:  # as on the helper thread's watch: raised by the worker
+                self._met, self._claim = met, None
+        return True
