@@ -905,7 +905,7 @@ class SqlStore:
                     self._connection.rollback()
             if failed or self._spare is not None:
                 cursor.close()
-            else:  # a cursor is dear to make (psycopg: a tenth of a worker's commit)
+            else:  # a cursor is dear to make (psycopg: 3% of a worker's transition)
                 self._spare = cursor
 
     def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:

@@ -860,8 +860,8 @@ class _Watchdog:
     worker waits on the call. What the heartbeat raises (the run cancelled, the lease
     lost) is kept for the worker, which raises it once the call returns.
 
-    The worker only sets an attribute to start a call and takes a lock to end it: the
-    thread is never woken for a call that returns within a heartbeat."""
+    The worker only sets an attribute to start a call and takes an uncontended lock to
+    end it: nothing wakes the thread for a call, it looks by itself once a heartbeat."""
 
     def __init__(self, worker: Worker[Any, Any, Any]) -> None:
         self._worker = weakref.ref(worker)
