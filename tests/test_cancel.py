@@ -27,6 +27,7 @@ from storekit import (
     SQL_BACKENDS,
     TICKET_SPEC,
     Backend,
+    Stall,
     backend_fixture,
     make_backend,
     open_store,
@@ -147,10 +148,9 @@ def test_a_call_on_the_workers_thread_is_cancelled_when_it_returns(
         if job.instance_id == "r-2":
             started.set()
             operator.join()
-            stall = 0
+            stall = Stall(int(PATIENCE * 1000))
             while worker._watchdog._met is None:  # the watchdog met the cancellation
-                stall += 1
-                assert stall < PATIENCE * 1000, "the watchdog never noticed"
+                stall.saw(None, "the watchdog never noticed")
                 time.sleep(0.001)
         return rt.Trigger.DRAFTED
 

@@ -71,14 +71,18 @@ def moves_on(rt: Any, job: Any) -> Any:
 # -- heartbeats -------------------------------------------------------------------------
 
 
-def run_a_long_handler(rt: Any, backend: Backend, heartbeat: timedelta) -> dict[str, int]:
+def run_a_long_handler(
+    rt: Any, backend: Backend, heartbeat: timedelta, *, warm_up: bool = False
+) -> dict[str, int]:
     """One worker runs a DRAFTING handler for three times its lease (by the worker's
     clock, moved by the handler a quarter lease at a time); at every step another worker
-    (its own connection, on the handler's thread) tries to claim the instance. Counts of
-    what happened."""
+    (its own connection, on the handler's thread) tries to claim the instance. With
+    ``warm_up``, a quick call of the same handler comes first, so the long one is made on
+    the worker's own thread (its heartbeats then the watchdog's). Counts of what happened."""
     store, clock = backend.open(rt), Clock()
     lease = timedelta(seconds=60)
-    counts = {"calls": 0, "stolen": 0, "rival_calls": 0}
+    counts = {"calls": 0, "stolen": 0, "rival_calls": 0, "inline": 0}
+    here = threading.get_ident()  # the thread the worker runs on
     rival_handlers = rt.Handlers()
 
     def rival_agent(job: Any) -> Any:
@@ -90,6 +94,9 @@ def run_a_long_handler(rt: Any, backend: Backend, heartbeat: timedelta) -> dict[
 
     def agent(job: Any) -> Any:
         counts["calls"] += 1
+        counts["inline"] += threading.get_ident() == here
+        if job.instance_id == "warm":
+            return rt.Trigger.DRAFTED
         rival = rt.Worker(open_store(backend.target, rt), rival_handlers, clock=clock)
         for _ in range(12):  # 12 quarter leases: 3 leases
             clock.advance(seconds=lease.total_seconds() / 4)
@@ -102,6 +109,9 @@ def run_a_long_handler(rt: Any, backend: Backend, heartbeat: timedelta) -> dict[
     handlers = rt.Handlers()
     handlers.on_enter(rt.State.DRAFTING)(agent)
     worker = rt.Worker(store, handlers, clock=clock, lease=lease, heartbeat=heartbeat)
+    if warm_up:
+        worker._quick_below = float("inf")  # the warm-up counts as quick, however loaded CI is
+        rt.Relay.create(store, "warm", clock=clock).start()
     rt.Relay.create(store, "long", clock=clock).start()
     done = worker.run_once()
     counts["fired"] = done.fired
@@ -117,6 +127,7 @@ def test_a_handler_running_three_leases_runs_once_and_commits_once(
 ) -> None:
     counts = run_a_long_handler(rt, backend, heartbeat=timedelta(milliseconds=1))
     assert counts["calls"] == 1 and counts["rival_calls"] == 0 and counts["stolen"] == 0
+    assert counts["inline"] == 0, "a handler's first call is made on the helper thread"
     assert counts["drafted"] == 1 and counts["lost"] == 0
     assert counts["renewals"] == 4, "renewed at 45, 90, 135 and 180 s: each half lease"
 
@@ -136,43 +147,11 @@ def test_a_quick_handler_runs_long_on_the_workers_thread_and_keeps_its_lease(
     (no hand-over to the helper thread); when that call runs three leases, the watchdog
     makes the heartbeats over the store's connection: the rival never takes the
     instance, the call commits once. (PostgreSQL: a SQLite connection is not shared.)"""
-    backend = pg_backend
-    store, clock = backend.open(rt), Clock()
-    lease = timedelta(seconds=60)
-    counts = {"calls": 0, "stolen": 0, "rival_calls": 0, "inline": 0}
-    here = threading.get_ident()  # the thread the worker runs on
-    rival_handlers = rt.Handlers()
-    rival_handlers.on_enter(rt.State.DRAFTING)(
-        lambda job: counts.__setitem__("rival_calls", counts["rival_calls"] + 1)
-    )
-
-    def agent(job: Any) -> Any:
-        counts["calls"] += 1
-        counts["inline"] += threading.get_ident() == here
-        if job.instance_id == "long":
-            rival = rt.Worker(open_store(backend.target, rt), rival_handlers, clock=clock)
-            for _ in range(12):  # 3 leases, a quarter at a time
-                clock.advance(seconds=lease.total_seconds() / 4)
-                wait_until(looked_twice(clock))  # the watchdog's heartbeat
-                counts["stolen"] += rival.run_once().claimed
-            rival.store.close()
-        return rt.Trigger.DRAFTED
-
-    handlers = rt.Handlers()
-    handlers.on_enter(rt.State.DRAFTING)(agent)
-    worker = rt.Worker(
-        store, handlers, clock=clock, lease=lease, heartbeat=timedelta(milliseconds=1)
-    )
-    worker._quick_below = float("inf")  # the warm-up's call counts as quick, however loaded CI is
-    rt.Relay.create(store, "warm", clock=clock).start()
-    rt.Relay.create(store, "long", clock=clock).start()
-    done = worker.run_once()
-    assert counts["calls"] == 2 and counts["inline"] == 1, "the second call on the worker's thread"
-    assert counts["stolen"] == 0 and counts["rival_calls"] == 0
-    assert (done.fired, done.lost) == (2, 0)
-    assert worker.metrics.renewals == 4, "renewed at 45, 90, 135 and 180 s: each half lease"
-    drafted = rt.Relay.load(store, "long").audit
-    assert sum(r.trigger is rt.Trigger.DRAFTED for r in drafted) == 1
+    counts = run_a_long_handler(rt, pg_backend, timedelta(milliseconds=1), warm_up=True)
+    assert counts["calls"] == 2 and counts["inline"] == 1, "the long call on the worker's thread"
+    assert counts["rival_calls"] == 0 and counts["stolen"] == 0
+    assert counts["drafted"] == 1 and (counts["fired"], counts["lost"]) == (2, 0)
+    assert counts["renewals"] == 4, "renewed at 45, 90, 135 and 180 s: each half lease"
 
 
 def test_a_handler_is_called_on_the_workers_thread_only_after_a_quick_call(

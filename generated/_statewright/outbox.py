@@ -183,8 +183,8 @@ class Claim:
     errors: list[dict[str, str]] = field(default_factory=list)
     """The failed attempts at the call the cursor stands at: when and what, oldest first."""
     renew_after: datetime | None = field(default=None, compare=False)
-    """When its worker renews the lease next, by the worker's clock (half of it spent),
-    or None: worked out from ``until``."""
+    """When its worker renews the lease next, by the worker's clock (half of it spent):
+    compared as a datetime, not formatted as ``until`` is. None: renew at the next look."""
 
     def failures_at(self, at: tuple[int, int]) -> list[dict[str, str]]:
         """The failed attempts before this one at the call ``at`` (record, calls before

@@ -628,11 +628,7 @@ class Worker(Generic[S, T, R]):
     def _keep(self, claim: Claim) -> None:
         """Renew ``claim``'s lease once half of it is spent; :class:`LeaseLost` if lost."""
         now, renew_after = self.clock(), claim.renew_after
-        if renew_after is None:  # a claim this worker did not make: by its lease's end
-            renew = instant(now + self.lease / 2) > claim.until
-        else:  # a datetime compared, not two formatted: a tenth of the time
-            renew = now > renew_after
-        if renew:
+        if renew_after is None or now > renew_after:  # None: not known, so renew now
             claim.until = instant(now + self.lease)
             self.outbox.renew(claim, claim.until)
             claim.renew_after = now + self.lease / 2
